@@ -1,0 +1,7 @@
+# Thin alias: every argument reaches scripts/tasks-serve.ts intact (quoted, no re-splitting).
+set positional-arguments
+
+# just tasks <action> [key=value ...] [--flag ...]   e.g. just tasks serve owner=dave
+[no-exit-message]
+tasks *args:
+    @node --import tsx scripts/tasks-serve.ts "$@"

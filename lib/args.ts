@@ -1,0 +1,227 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import minimist from 'minimist';
+import { isErrno, usageError } from './errors.ts';
+
+/** The actions, in help order, with their one-line purpose. */
+export const ACTIONS = {
+  serve: 'ensure the heartbeat, then run the tasks server in the foreground (Ctrl-C stops the server only)',
+  ensure: 'ensure the heartbeat for owner is running, then exit (for CI steps and recipes)',
+  status: 'heartbeat and server state: pid, uptime, last and next tick, URL, counts (exit 3: not running)',
+  stop: 'stop what this owner runs in the background (heartbeat, detached server)',
+  heartbeat: 'run the heartbeat loop in the foreground (what ensure detaches)',
+  logs: 'print the tail of the heartbeat log',
+  build: 'render the static dashboard to out=<dir> (no server, no heartbeat)',
+} as const;
+export type Action = keyof typeof ACTIONS;
+
+interface KeySpec { default: string; help: string }
+/** Keys, written key=value or --key=value. */
+export const KEYS = {
+  owner: { default: '$TASK_MANAGER_OWNER, else the current user', help: '[A-Za-z0-9._-]{1,64}, not . or ..' },
+  port: { default: '8005', help: 'integer 1-65535; if the default is taken, the next free port is used' },
+  host: { default: '127.0.0.1', help: 'address to bind; anything but loopback prints a warning' },
+  interval: { default: '30', help: 'seconds between ticks, > 0 and <= 86400 (fractions allowed)' },
+  dir: { default: 'tasks under the repository root', help: 'the tasks folder; runtime state goes to <dir>/logs/task_manager/' },
+  dispatch: { default: '$TASK_MANAGER_DISPATCH', help: 'shell command run for each dispatched task; unset: no dispatch' },
+  max: { default: '1', help: 'most tasks claimed and running at once, integer 1-1000' },
+  out: { default: '(none)', help: 'build: folder to write the static dashboard to' },
+} satisfies Record<string, KeySpec>;
+export type Key = keyof typeof KEYS;
+
+interface FlagSpec { actions: readonly Action[] | 'all'; help: string }
+/** Boolean flags and the actions they apply to. */
+export const FLAGS = {
+  json: { actions: ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'build'], help: 'one JSON document on stdout, nothing else there' },
+  detach: { actions: ['serve'], help: 'run the server in the background too, print its URL, exit 0' },
+  heartbeat: { actions: ['serve'], help: '--no-heartbeat: serve without ensuring the heartbeat' },
+  open: { actions: ['serve'], help: 'open the dashboard in the browser' },
+  once: { actions: ['heartbeat'], help: 'run one tick and exit' },
+  f: { actions: ['logs'], help: '-f: follow the log' },
+  help: { actions: 'all', help: '-h, --help: this text' },
+} satisfies Record<string, FlagSpec>;
+export type Flag = keyof typeof FLAGS;
+
+/** The fully defaulted, validated options of one invocation. */
+export interface Options {
+  readonly action: Action;
+  readonly owner: string;
+  readonly port: number;
+  /** True when port was given: a taken port is then an error, not a reason to move. */
+  readonly portGiven: boolean;
+  readonly host: string;
+  readonly interval: number;
+  /** Absolute path of the tasks folder. */
+  readonly dir: string;
+  readonly dispatch: string | undefined;
+  readonly max: number;
+  readonly out: string | undefined;
+  readonly json: boolean;
+  readonly detach: boolean;
+  readonly heartbeat: boolean;
+  readonly open: boolean;
+  readonly once: boolean;
+  readonly follow: boolean;
+}
+
+/** What the caller knows about its surroundings; parseArgs reads nothing else. */
+export interface ArgsContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly root: string;
+  readonly user: string;
+}
+
+export type Parsed = { help: true; action?: Action } | { help: false; options: Options };
+
+const ACTION_NAMES = Object.keys(ACTIONS) as Action[];
+const KEY_NAMES = Object.keys(KEYS) as Key[];
+const FLAG_NAMES = Object.keys(FLAGS) as Flag[];
+
+/** The usage text, generated from the tables above. */
+export function usage(): string {
+  const pad = (s: string, n: number): string => s.padEnd(n);
+  const lines = [
+    'usage: tasks <action> [key=value ...] [--flag ...]',
+    '  via: just tasks serve owner=x | npx zx scripts/tasks-serve.ts serve owner=x | npm run tasks -- serve owner=x',
+    '',
+    'actions:',
+    ...ACTION_NAMES.map((a) => `  ${pad(a, 10)} ${ACTIONS[a]}`),
+    '',
+    'keys (key=value or --key=value):',
+    ...KEY_NAMES.map((k) => `  ${pad(k, 10)} ${KEYS[k].help} (default: ${KEYS[k].default})`),
+    '',
+    'flags:',
+    ...FLAG_NAMES.map((f) => {
+      const name = f === 'f' ? '-f' : f === 'heartbeat' ? '--no-heartbeat' : `--${f}`;
+      const where = FLAGS[f].actions === 'all' ? '' : ` [${(FLAGS[f].actions as readonly Action[]).join(', ')}]`;
+      return `  ${pad(name, 16)} ${FLAGS[f].help}${where}`;
+    }),
+    '',
+    'exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 status: heartbeat not running',
+  ];
+  return lines.join('\n');
+}
+
+/** Parses argv (the words after the script) into options, or throws a usage error naming the value. */
+export function parseArgs(argv: readonly string[], ctx: ArgsContext): Parsed {
+  const raw = minimist([...argv], {
+    string: ['_', ...KEY_NAMES],
+    boolean: FLAG_NAMES,
+    alias: { h: 'help' },
+    '--': true,
+    default: { heartbeat: true },
+  });
+  const flagValues: Partial<Record<Flag, boolean>> = {};
+  const keyValues: Partial<Record<Key, string>> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (name === '_' || name === '--' || name === 'h') continue;
+    if ((FLAG_NAMES as string[]).includes(name)) {
+      if (typeof value !== 'boolean') throw usageError(`flag --${name} takes no value, got \`${String(value)}\`; write --${name} alone`);
+      flagValues[name as Flag] = value;
+    } else if ((KEY_NAMES as string[]).includes(name)) {
+      setKey(keyValues, name as Key, value);
+    } else {
+      const shown = name.length === 1 ? `-${name}` : `--${name}`;
+      throw usageError(`unknown flag \`${shown}\`; see --help for the flags`);
+    }
+  }
+  const words = [...(raw._ as string[]), ...((raw['--'] as string[] | undefined) ?? [])];
+  const [first, ...rest] = words;
+  if (flagValues.help) {
+    return { help: true, ...(first && isAction(first) ? { action: first } : {}) };
+  }
+  // No action: the usage itself is the most useful answer (`just tasks` alone is how people discover it).
+  if (first === undefined) throw usageError(`no action given; say one of: ${ACTION_NAMES.join(', ')}\n\n${usage()}`);
+  if (!isAction(first)) throw usageError(`unknown action \`${first}\`; say one of: ${ACTION_NAMES.join(', ')}`);
+  const action = first;
+  for (const word of rest) {
+    const m = /^([A-Za-z_]+)=(.*)$/s.exec(word);
+    if (!m) throw usageError(`unexpected argument \`${word}\`; keys are written key=value (see --help)`);
+    const name = m[1] as string;
+    if (!(KEY_NAMES as string[]).includes(name)) throw usageError(`unknown key \`${name}\`; keys are: ${KEY_NAMES.join(', ')}`);
+    setKey(keyValues, name as Key, m[2] as string);
+  }
+  for (const f of FLAG_NAMES) {
+    const applies = FLAGS[f].actions;
+    const given = f === 'heartbeat' ? flagValues.heartbeat === false : flagValues[f] === true;
+    if (given && applies !== 'all' && !(applies as readonly Action[]).includes(action)) {
+      const name = f === 'f' ? '-f' : f === 'heartbeat' ? '--no-heartbeat' : `--${f}`;
+      throw usageError(`flag ${name} does not apply to \`${action}\`; it is for: ${(applies as readonly Action[]).join(', ')}`);
+    }
+  }
+  return { help: false, options: Object.freeze(validate(action, keyValues, flagValues, ctx)) };
+}
+
+function isAction(word: string): word is Action {
+  return (ACTION_NAMES as string[]).includes(word);
+}
+
+function setKey(into: Partial<Record<Key, string>>, key: Key, value: unknown): void {
+  if (Array.isArray(value) || into[key] !== undefined) throw usageError(`key \`${key}\` given more than once; give it once`);
+  into[key] = String(value);
+}
+
+function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Partial<Record<Flag, boolean>>, ctx: ArgsContext): Options {
+  const ownerSource = keys.owner ?? ctx.env.TASK_MANAGER_OWNER ?? ctx.user;
+  const owner = checkOwner(ownerSource, keys.owner !== undefined ? 'owner' : ctx.env.TASK_MANAGER_OWNER !== undefined ? 'TASK_MANAGER_OWNER' : 'owner (from the current user)');
+  const port = keys.port === undefined ? 8005 : checkInteger('port', keys.port, 1, 65535);
+  const host = keys.host ?? '127.0.0.1';
+  if (host.trim() === '' || /\s/.test(host)) throw usageError(`\`host\` must be an address such as 127.0.0.1, got \`${host}\``);
+  const interval = keys.interval === undefined ? 30 : checkInterval(keys.interval);
+  const max = keys.max === undefined ? 1 : checkInteger('max', keys.max, 1, 1000);
+  const dirWord = keys.dir ?? path.join(ctx.root, 'tasks');
+  if (dirWord === '') throw usageError('`dir` must name a folder, got an empty value; pass dir=<tasks folder>');
+  const dir = path.resolve(ctx.cwd, dirWord);
+  if (!isDirectory(dir)) throw usageError(`\`dir\` must be an existing folder, got \`${dirWord}\`; create it or pass dir=<tasks folder>`);
+  const dispatchWord = keys.dispatch ?? ctx.env.TASK_MANAGER_DISPATCH;
+  const dispatch = dispatchWord === undefined || dispatchWord.trim() === '' ? undefined : dispatchWord;
+  let out: string | undefined;
+  if (keys.out !== undefined) {
+    if (keys.out === '') throw usageError('`out` must name a folder, got an empty value; pass out=<folder>');
+    out = path.resolve(ctx.cwd, keys.out);
+  }
+  if (action === 'build' && out === undefined) throw usageError('`build` needs out=<folder> to write the dashboard to');
+  return {
+    action, owner, port, portGiven: keys.port !== undefined, host, interval, dir, dispatch, max, out,
+    json: flags.json === true,
+    detach: flags.detach === true,
+    heartbeat: flags.heartbeat !== false,
+    open: flags.open === true,
+    once: flags.once === true,
+    follow: flags.f === true,
+  };
+}
+
+/** Validates an owner name: it becomes part of file names, so no separators or dot-dot. */
+export function checkOwner(value: string, name = 'owner'): string {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value) || value === '.' || value === '..') {
+    throw usageError(`\`${name}\` must be 1-64 characters of A-Z a-z 0-9 . _ - (not . or ..), got \`${value}\`; pass owner=<name>`);
+  }
+  return value;
+}
+
+function checkInteger(name: string, value: string, min: number, max: number): number {
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw usageError(`\`${name}\` must be an integer from ${min} to ${max}, got \`${value}\``);
+  }
+  return n;
+}
+
+function checkInterval(value: string): number {
+  const n = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n <= 0 || n > 86400) {
+    throw usageError(`\`interval\` must be a number of seconds > 0 and <= 86400 (e.g. 30 or 0.5), got \`${value}\``);
+  }
+  return n;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,144 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import treeKill from 'tree-kill';
+import { TasksError, isErrno } from './errors.ts';
+import { tailLines } from './logfile.ts';
+import { type Expected, type Inspection, inspectPidFile } from './pidfile.ts';
+import { isRunning, readStat, signal, sleep } from './proc.ts';
+
+/** How to start this tool again as a child: node, the tsx loader, the entry script. */
+export interface Launcher {
+  readonly node: string;
+  readonly nodeArgs: readonly string[];
+  readonly script: string;
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Who is asking: a pid file naming one of these is never ours to trust or signal. */
+export interface Self { readonly pid: number; readonly ppid: number }
+
+/**
+ * Starts this tool detached: a new session (setsid) so Ctrl-C, SIGHUP or a closed terminal never
+ * reach it, stdin from /dev/null, stdout and stderr appended to the log, unref'd.
+ */
+export function spawnDetached(launcher: Launcher, args: readonly string[], logPath: string, extraEnv: Record<string, string> = {}): ChildProcess {
+  fs.mkdirSync(path.dirname(logPath), { recursive: true });
+  const fd = fs.openSync(logPath, 'a');
+  try {
+    const child = spawn(launcher.node, [...launcher.nodeArgs, launcher.script, ...args], {
+      cwd: launcher.cwd,
+      env: { ...launcher.env, ...extraEnv },
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
+    child.unref();
+    return child;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export interface WaitForPidFile {
+  readonly pidFile: string;
+  readonly expected: Expected;
+  readonly self: Self;
+  readonly child: ChildProcess;
+  readonly logPath: string;
+  readonly what: string;
+  readonly timeoutMs: number;
+}
+
+/**
+ * Waits until the pid file names a live, identified daemon (readiness). The child exiting 0
+ * means a twin won the lock: keep waiting for the twin's pid file. Any other exit fails with
+ * the log tail, so a daemon that dies during start never reads as "started".
+ */
+export async function waitForPidFile(w: WaitForPidFile): Promise<Extract<Inspection, { state: 'live' }>> {
+  let exit: { code: number | null; sig: NodeJS.Signals | null } | undefined;
+  w.child.once('exit', (code, sig) => { exit = { code, sig }; });
+  const spawnError = new Promise<Error>((resolve) => w.child.once('error', resolve));
+  let failed: Error | undefined;
+  void spawnError.then((err) => { failed = err; });
+  const deadline = Date.now() + w.timeoutMs;
+  for (;;) {
+    const seen = inspectPidFile(w.pidFile, w.expected, w.self);
+    if (seen.state === 'live') return seen;
+    if (failed) throw new TasksError(`could not start the ${w.what}: ${failed.message}`);
+    if (exit && exit.code !== 0) {
+      const how = exit.sig ? `was killed by ${exit.sig}` : `exited with code ${exit.code}`;
+      const tail = tailLines(w.logPath, 15);
+      throw new TasksError(`the ${w.what} ${how} during start; last lines of ${w.logPath}:\n${tail || '(log is empty)'}`);
+    }
+    if (Date.now() > deadline) {
+      throw new TasksError(`the ${w.what} did not publish ${w.pidFile} within ${w.timeoutMs / 1000} s; see ${w.logPath}`);
+    }
+    await sleep(20);
+  }
+}
+
+export interface StopResult {
+  readonly pid: number;
+  /** True when SIGKILL was needed after the grace period. */
+  readonly killed: boolean;
+}
+
+/**
+ * Stops a process whose identity the caller proved: SIGTERM to its process group (a detached
+ * daemon leads its own) or its tree, wait the grace, SIGKILL survivors, wait until gone.
+ */
+export async function stopProcess(pid: number, graceMs: number): Promise<StopResult> {
+  const stat = readStat(pid);
+  const leader = stat !== undefined && stat.pgid === pid;
+  await sendTree(pid, leader, 'SIGTERM');
+  if (await waitGone(pid, leader, graceMs)) return { pid, killed: false };
+  await sendTree(pid, leader, 'SIGKILL');
+  if (await waitGone(pid, leader, 5000)) return { pid, killed: true };
+  throw new TasksError(`pid ${pid} survived SIGKILL; check it with: ps -o pid,stat,cmd -p ${pid}`);
+}
+
+async function sendTree(pid: number, leader: boolean, sig: NodeJS.Signals): Promise<void> {
+  if (leader) {
+    signal(-pid, sig);
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    treeKill(pid, sig, (err) => {
+      // tree-kill needs `ps`; without it, signal the process itself rather than nothing.
+      if (err) signal(pid, sig);
+      resolve();
+    });
+  });
+}
+
+async function waitGone(pid: number, leader: boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const gone = !isRunning(pid) && (!leader || groupMembers(pid).length === 0);
+    if (gone) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(25);
+  }
+}
+
+/** Live (non-zombie) processes in a process group, read from /proc. */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    const stat = readStatQuiet(Number(name));
+    if (stat && stat.pgid === pgid && stat.state !== 'Z' && stat.state !== 'X') members.push(Number(name));
+  }
+  return members;
+}
+
+function readStatQuiet(pid: number): ReturnType<typeof readStat> {
+  try {
+    return readStat(pid);
+  } catch (err) {
+    // A process can vanish between readdir and read; EACCES/ESRCH here mean "not ours to count".
+    if (isErrno(err, 'EACCES') || isErrno(err, 'ESRCH')) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,134 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import { writeFileAtomic } from './atomic.ts';
+import { isErrno } from './errors.ts';
+import { type Expected, inspectPidFile, parsePidFile, publishPidFile, removePidFileIf } from './pidfile.ts';
+import { runtimePaths } from './paths.ts';
+import type { Snapshot, Ticker } from './tick.ts';
+
+/** What the heartbeat loop needs; the entry script supplies the process-bound parts. */
+export interface HeartbeatInput {
+  readonly owner: string;
+  readonly dir: string;
+  readonly interval: number;
+  readonly once: boolean;
+  readonly ticker: Ticker;
+  /** Aborted on SIGTERM/SIGINT/SIGHUP: the current tick finishes, then the loop exits. */
+  readonly signal: AbortSignal;
+  readonly log: (line: string) => void;
+  readonly now: () => Date;
+}
+
+export type HeartbeatResult =
+  | { readonly kind: 'stopped'; readonly ticks: number; readonly last: Snapshot | undefined }
+  | { readonly kind: 'twin'; readonly pid: number | undefined };
+
+/**
+ * The kernel-held lock of one owner's heartbeat in one folder: an abstract Unix socket. Binding
+ * is atomic and the kernel releases it when the process dies, so concurrent starts end with one
+ * heartbeat and a crashed starter never locks the owner out.
+ */
+export function lockAddress(owner: string, dir: string): string {
+  const hash = crypto.createHash('sha256').update(dir).digest('hex').slice(0, 16);
+  return `\0tasks-heartbeat-${hash}-${owner}`;
+}
+
+/** Asks the heartbeat holding the lock for its pid (and makes it republish its pid file). */
+export function askTwin(address: string, timeoutMs = 2000): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ path: address });
+    let data = '';
+    const done = (pid: number | undefined): void => { socket.destroy(); resolve(pid); };
+    socket.setTimeout(timeoutMs, () => done(undefined));
+    socket.on('data', (chunk) => { data += String(chunk); });
+    socket.on('end', () => {
+      const parsed = parsePidFile(data);
+      done('error' in parsed ? undefined : parsed.pid);
+    });
+    socket.on('error', () => done(undefined));
+  });
+}
+
+/** Runs the heartbeat loop until the signal aborts (or one tick with once). */
+export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
+  const paths = runtimePaths(input.dir, input.owner);
+  fs.mkdirSync(paths.stateDir, { recursive: true });
+  const expected: Expected = { kind: 'heartbeat', owner: input.owner, dir: input.dir };
+  let lock: net.Server | undefined;
+  if (!input.once) {
+    const address = lockAddress(input.owner, input.dir);
+    const publishIfNeeded = (): void => {
+      const seen = inspectPidFile(paths.heartbeatPid, expected, { pid: -1, ppid: -1 });
+      if (seen.state !== 'live' || seen.pid !== process.pid) {
+        publishPidFile(paths.heartbeatPid, expected, { interval: String(input.interval) });
+      }
+    };
+    const bound = await bindLock(address, (socket) => {
+      publishIfNeeded();
+      socket.end(`${process.pid}\n`);
+    });
+    if (bound === 'taken') {
+      const pid = await askTwin(address);
+      return { kind: 'twin', pid };
+    }
+    lock = bound;
+    // Holding the lock makes this the only writer of the pid file: publishing is the readiness signal.
+    publishPidFile(paths.heartbeatPid, expected, { interval: String(input.interval) });
+    input.log(`${stamp(input.now)} heartbeat started (pid ${process.pid}, owner ${input.owner}, every ${input.interval} s, dir ${input.dir})`);
+    try {
+      return await loop(input, paths.snapshot, publishIfNeeded);
+    } finally {
+      removePidFileIf(paths.heartbeatPid, process.pid);
+      await new Promise<void>((resolve) => lock?.close(() => resolve()));
+      input.log(`${stamp(input.now)} heartbeat stopped (pid ${process.pid})`);
+    }
+  }
+  return loop(input, paths.snapshot, () => undefined);
+}
+
+async function loop(input: HeartbeatInput, snapshotPath: string, afterTick: () => void): Promise<HeartbeatResult> {
+  let tick = 0;
+  let last: Snapshot | undefined;
+  try {
+    while (!input.signal.aborted) {
+      tick += 1;
+      const started = Date.now();
+      try {
+        last = await input.ticker.tick({ owner: input.owner, dir: input.dir, pid: process.pid, interval: input.interval, tick, now: input.now });
+        writeFileAtomic(snapshotPath, JSON.stringify(last, null, 2) + '\n');
+        input.log(`${stamp(input.now)} tick ${tick}: ${last.taskCount} tasks in ${last.tickDurationMs} ms`);
+      } catch (err) {
+        // A failing tick is logged and the loop goes on: one bad file must not stop the manager.
+        input.log(`${stamp(input.now)} tick ${tick} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      }
+      afterTick();
+      if (input.once) break;
+      await wait(Math.max(0, input.interval * 1000 - (Date.now() - started)), input.signal);
+    }
+  } finally {
+    await input.ticker.close();
+  }
+  return { kind: 'stopped', ticks: tick, last };
+}
+
+function bindLock(address: string, onConnection: (socket: net.Socket) => void): Promise<net.Server | 'taken'> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer(onConnection);
+    server.once('error', (err) => (isErrno(err, 'EADDRINUSE') ? resolve('taken') : reject(err)));
+    server.listen({ path: address }, () => resolve(server));
+  });
+}
+
+function wait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const onAbort = (): void => { clearTimeout(timer); resolve(); };
+    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function stamp(now: () => Date): string {
+  return now().toISOString();
+}

@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import { isErrno } from './errors.ts';
+
+/** What /proc/<pid>/stat tells about a process. */
+export interface ProcStat {
+  readonly state: string;
+  readonly ppid: number;
+  readonly pgid: number;
+  /** Start time in clock ticks since boot (field 22): with the pid, it names one process per boot. */
+  readonly starttime: string;
+}
+
+/** Reads /proc/<pid>/stat, or undefined when no such process exists. */
+export function readStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ESRCH')) return undefined;
+    throw err;
+  }
+  // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const [state, ppid, pgid] = fields;
+  const starttime = fields[19];
+  if (state === undefined || ppid === undefined || pgid === undefined || starttime === undefined) return undefined;
+  return { state, ppid: Number(ppid), pgid: Number(pgid), starttime };
+}
+
+/** The argv of a running process from /proc/<pid>/cmdline (empty for zombies and kernel threads). */
+export function readCmdline(pid: number): string[] {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return text.split('\0').filter((part, i, all) => i < all.length - 1 || part !== '');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ESRCH')) return [];
+    throw err;
+  }
+}
+
+/** True when the process exists and is not a zombie (kill 0 succeeds on zombies; /proc does not lie). */
+export function isRunning(pid: number): boolean {
+  const stat = readStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+let cachedBootId: string | undefined;
+/** The kernel's boot id: pid + start time are unique only within one boot. */
+export function bootId(): string {
+  cachedBootId ??= fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  return cachedBootId;
+}
+
+/** Sends a signal, returning false when the process is already gone. */
+export function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ESRCH')) return false;
+    throw err;
+  }
+}
+
+/** Resolves after ms milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

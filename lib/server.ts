@@ -1,0 +1,213 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import getPort, { portNumbers } from 'get-port';
+import sirv from 'sirv';
+import { TasksError, isErrno } from './errors.ts';
+import { type Expected, inspectPidFile, parsePidFile, publishPidFile, removePidFileIf } from './pidfile.ts';
+import { runtimePaths } from './paths.ts';
+import { renderStatusPage, STYLE_CSS } from './page.ts';
+
+export interface ServeInput {
+  readonly owner: string;
+  readonly dir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly portGiven: boolean;
+  /** Recorded in the server pid file: only a detached server is stopped by `stop`. */
+  readonly detached: boolean;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  /** Set when the default port was taken and another one was used. */
+  readonly movedFrom: number | undefined;
+  close(): Promise<void>;
+}
+
+export type ServeOutcome =
+  | { readonly kind: 'already'; readonly url: string; readonly pid: number | undefined }
+  | { readonly kind: 'listening'; readonly server: RunningServer };
+
+/** The health document; `app`, `owner` and `dir` let a second `serve` recognise its own server. */
+export interface Health {
+  ok: true;
+  app: 'tasks';
+  owner: string;
+  dir: string;
+  pid: number;
+  url: string;
+}
+
+/** True for addresses that never leave this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The URL of a server bound to host:port. */
+export function serverUrl(host: string, port: number): string {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${h}:${port}/`;
+}
+
+/**
+ * Starts the tasks server with the port rules of SPEC §7: this owner's own server already
+ * running → report it; an explicit port that is taken → fail naming host:port; the default
+ * taken by something else → the next free port.
+ */
+export async function startServer(input: ServeInput): Promise<ServeOutcome> {
+  const paths = runtimePaths(input.dir, input.owner);
+  const own = await findOwnServer(input);
+  if (own) return { kind: 'already', url: own.url, pid: own.pid };
+  fs.mkdirSync(paths.site, { recursive: true });
+  fs.writeFileSync(`${paths.site}/style.css`, STYLE_CSS);
+  let url = '';
+  const handler = createHandler(input, paths, () => url);
+  const server = http.createServer(handler);
+  let port = input.port;
+  let movedFrom: number | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const result = await listen(server, port, input.host);
+    if (result === 'ok') break;
+    if (result !== 'EADDRINUSE') throw new TasksError(`cannot listen on ${input.host}:${port}: ${result}; pass another host= or port=`);
+    const holder = await probeHealth(serverUrl(input.host, port));
+    if (holder && holder.owner === input.owner && holder.dir === input.dir) return { kind: 'already', url: holder.url, pid: holder.pid };
+    if (input.portGiven) {
+      throw new TasksError(`port ${input.host}:${port} is already in use by another process; pass another port= or stop what holds it`);
+    }
+    if (attempt >= 20) throw new TasksError(`no free port found near ${input.port} on ${input.host}; pass port=<free port>`);
+    movedFrom = input.port;
+    // get-port only checks; the listen() above is the real test, so a port taken meanwhile loops.
+    port = await getPort({ port: portNumbers(Math.min(port + 1, 65535), Math.min(port + 100, 65535)), host: input.host });
+  }
+  const address = server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  url = serverUrl(input.host, boundPort);
+  const expected: Expected = { kind: 'serve', owner: input.owner, dir: input.dir };
+  publishPidFile(paths.serverPid, expected, { url, host: input.host, port: String(boundPort), detached: input.detached ? '1' : '0' });
+  return {
+    kind: 'listening',
+    server: {
+      url,
+      port: boundPort,
+      movedFrom,
+      close: async () => {
+        removePidFileIf(paths.serverPid, process.pid);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      },
+    },
+  };
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<'ok' | string> {
+  return new Promise((resolve) => {
+    const onError = (err: NodeJS.ErrnoException): void => { server.off('listening', onListening); resolve(err.code ?? err.message); };
+    const onListening = (): void => { server.off('error', onError); resolve('ok'); };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+/** This owner's server from its pid file, confirmed by asking it (a read-only check, no signal). */
+export async function findOwnServer(input: Pick<ServeInput, 'owner' | 'dir'>): Promise<{ url: string; pid: number } | undefined> {
+  const paths = runtimePaths(input.dir, input.owner);
+  let text: string;
+  try {
+    text = fs.readFileSync(paths.serverPid, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+  const record = parsePidFile(text);
+  if ('error' in record || !record.fields.url) return undefined;
+  const health = await probeHealth(record.fields.url);
+  if (health && health.owner === input.owner && health.dir === input.dir) return { url: health.url, pid: health.pid };
+  return undefined;
+}
+
+/** GET <url>api/health with a short timeout; undefined when it is not a tasks server. */
+export function probeHealth(url: string, timeoutMs = 1500): Promise<Health | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get(new URL('api/health', url), { timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => {
+        try {
+          const doc = JSON.parse(body) as Partial<Health>;
+          resolve(doc.app === 'tasks' && typeof doc.owner === 'string' ? (doc as Health) : undefined);
+        } catch (err) {
+          if (err instanceof SyntaxError) return resolve(undefined);
+          throw err;
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>, url: () => string): Handler {
+  const statics = sirv(paths.site, { dev: false, etag: true, dotfiles: false });
+  const expected: Expected = { kind: 'heartbeat', owner: input.owner, dir: input.dir };
+  const heartbeat = (): { running: boolean; pid: number | undefined } => {
+    const seen = inspectPidFile(paths.heartbeatPid, expected, { pid: -1, ppid: -1 });
+    return seen.state === 'live' ? { running: true, pid: seen.pid } : { running: false, pid: undefined };
+  };
+  const readSnapshot = (): string | undefined => {
+    try {
+      return fs.readFileSync(paths.snapshot, 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  };
+  return (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      return;
+    }
+    const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+    if (pathname === '/api/health') {
+      const health: Health & { heartbeat: ReturnType<typeof heartbeat> } = {
+        ok: true, app: 'tasks', owner: input.owner, dir: input.dir, pid: process.pid, url: url(), heartbeat: heartbeat(),
+      };
+      return sendJson(res, 200, JSON.stringify(health));
+    }
+    if (pathname === '/api/snapshot') {
+      const snap = readSnapshot();
+      return snap === undefined ? sendJson(res, 404, JSON.stringify({ error: 'no snapshot yet: the heartbeat has not ticked' })) : sendJson(res, 200, snap);
+    }
+    if (pathname.startsWith('/api/')) return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
+    if (pathname === '/' || pathname === '/index.html') {
+      const snap = readSnapshot();
+      const html = renderStatusPage({ owner: input.owner, dir: input.dir, heartbeat: heartbeat(), snapshot: snap === undefined ? undefined : safeJson(snap), now: new Date() });
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : html);
+      return;
+    }
+    statics(req, res, () => {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
+    });
+  };
+}
+
+function safeJson(text: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(res.req.method === 'HEAD' ? undefined : body + '\n');
+}

@@ -1,0 +1,133 @@
+import fs from 'node:fs';
+import { isErrno } from './errors.ts';
+import { type Expected, inspectPidFile, parsePidFile } from './pidfile.ts';
+import { runtimePaths } from './paths.ts';
+import { probeHealth } from './server.ts';
+import type { Self } from './daemon.ts';
+
+/** The status document: what `status --json` prints (pid at the top level, SPEC §3). */
+export interface Status {
+  owner: string;
+  dir: string;
+  running: boolean;
+  pid: number | null;
+  heartbeat: {
+    state: 'running' | 'stopped' | 'stale';
+    pid: number | null;
+    startedAt: string | null;
+    uptimeS: number | null;
+    stale: string | null;
+    pidFile: string;
+    log: string;
+  };
+  tick: { number: number; at: string; ageS: number; durationMs: number; nextAt: string | null } | null;
+  counts: Record<string, number> | null;
+  taskCount: number | null;
+  escalations: { id: string; reason: string; since: string }[];
+  ready: unknown[];
+  server: { running: boolean; pid: number | null; url: string | null; detached: boolean };
+}
+
+/** Reads the state of one owner's heartbeat and server; starts nothing and writes nothing. */
+export async function readStatus(owner: string, dir: string, self: Self, now: Date): Promise<Status> {
+  const paths = runtimePaths(dir, owner);
+  const hbExpected: Expected = { kind: 'heartbeat', owner, dir };
+  const hb = inspectPidFile(paths.heartbeatPid, hbExpected, self);
+  const started = hb.state === 'live' ? hb.record.fields.started : undefined;
+  const snap = readJson(paths.snapshot);
+  const tickAt = typeof snap?.tickAt === 'string' ? snap.tickAt : undefined;
+  const server = await readServer(paths.serverPid, owner, dir);
+  return {
+    owner,
+    dir,
+    running: hb.state === 'live',
+    pid: hb.state === 'live' ? hb.pid : null,
+    heartbeat: {
+      state: hb.state === 'live' ? 'running' : hb.state === 'stale' ? 'stale' : 'stopped',
+      pid: hb.state === 'live' ? hb.pid : null,
+      startedAt: started ?? null,
+      uptimeS: started ? Math.round((now.getTime() - Date.parse(started)) / 1000) : null,
+      stale: hb.state === 'stale' ? hb.reason : null,
+      pidFile: paths.heartbeatPid,
+      log: paths.heartbeatLog,
+    },
+    tick: snap && tickAt ? {
+      number: Number(snap.tick),
+      at: tickAt,
+      ageS: Math.round((now.getTime() - Date.parse(tickAt)) / 1000),
+      durationMs: Number(snap.tickDurationMs),
+      nextAt: typeof snap.nextTickAt === 'string' ? snap.nextTickAt : null,
+    } : null,
+    counts: (snap?.counts as Record<string, number> | undefined) ?? null,
+    taskCount: typeof snap?.taskCount === 'number' ? snap.taskCount : null,
+    escalations: Array.isArray(snap?.escalations) ? (snap.escalations as Status['escalations']) : [],
+    ready: Array.isArray(snap?.ready) ? snap.ready : [],
+    server,
+  };
+}
+
+async function readServer(file: string, owner: string, dir: string): Promise<Status['server']> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return { running: false, pid: null, url: null, detached: false };
+    throw err;
+  }
+  const record = parsePidFile(text);
+  if ('error' in record || !record.fields.url) return { running: false, pid: null, url: null, detached: false };
+  const health = await probeHealth(record.fields.url, 1000);
+  const ok = health !== undefined && health.owner === owner && health.dir === dir;
+  return { running: ok, pid: ok ? health.pid : null, url: ok ? health.url : null, detached: ok && record.fields.detached === '1' };
+}
+
+function readJson(file: string): Record<string, unknown> | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+/** Formats a duration in seconds the way operators read it: 45s, 12m, 3h 5m, 2d 4h. */
+export function formatAge(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+
+/** The few lines `status` prints on a terminal. */
+export function formatStatus(s: Status, now: Date): string[] {
+  const lines: string[] = [];
+  if (s.heartbeat.state === 'running') {
+    lines.push(`heartbeat  running, pid ${s.pid}, up ${formatAge(s.heartbeat.uptimeS ?? 0)}, owner ${s.owner}`);
+  } else if (s.heartbeat.state === 'stale') {
+    lines.push(`heartbeat  not running (stale pid file: ${s.heartbeat.stale}); start it with: just tasks ensure owner=${s.owner}`);
+  } else {
+    lines.push(`heartbeat  not running; start it with: just tasks ensure owner=${s.owner}`);
+  }
+  if (s.tick) {
+    const next = s.tick.nextAt ? Math.round((Date.parse(s.tick.nextAt) - now.getTime()) / 1000) : undefined;
+    const nextText = next === undefined ? '' : next >= 0 ? `, next in ${formatAge(next)}` : `, next overdue by ${formatAge(-next)}`;
+    lines.push(`last tick  #${s.tick.number} ${formatAge(s.tick.ageS)} ago (${s.tick.durationMs} ms)${s.running ? nextText : ''}`);
+  } else {
+    lines.push('last tick  none yet');
+  }
+  if (s.counts) {
+    const parts = Object.entries(s.counts).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v}`);
+    lines.push(`tasks      ${s.taskCount ?? s.counts.total ?? 0}${parts.length ? ` (${parts.join(', ')})` : ''}`);
+  }
+  if (s.escalations.length) lines.push(`escalated  ${s.escalations.map((e) => `${e.id}: ${e.reason}`).join('; ')}`);
+  lines.push(s.server.running ? `server     ${s.server.url} (pid ${s.server.pid}${s.server.detached ? ', detached' : ''})` : 'server     not running');
+  return lines;
+}

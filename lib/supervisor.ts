@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import { TasksError, isErrno } from './errors.ts';
+import { type Launcher, type Self, spawnDetached, stopProcess, waitForPidFile } from './daemon.ts';
+import { type Expected, inspectPidFile, markerArgs, removePidFileIf } from './pidfile.ts';
+import { runtimePaths } from './paths.ts';
+
+/** The heartbeat settings ensure passes to a new heartbeat. */
+export interface HeartbeatSpec {
+  readonly owner: string;
+  readonly dir: string;
+  readonly interval: number;
+  readonly dispatch: string | undefined;
+  readonly max: number;
+}
+
+export interface EnsureResult {
+  readonly pid: number;
+  readonly started: boolean;
+  /** Why an existing pid file was stale, when it was. */
+  readonly stale: string | undefined;
+  readonly pidFile: string;
+  readonly log: string;
+}
+
+/** The heartbeat's command-line words: the marker first, so /proc/<pid>/cmdline proves identity. */
+export function heartbeatArgs(spec: HeartbeatSpec): string[] {
+  const args = [...markerArgs({ kind: 'heartbeat', owner: spec.owner, dir: spec.dir }), `interval=${spec.interval}`, `max=${spec.max}`];
+  if (spec.dispatch !== undefined) args.push(`dispatch=${spec.dispatch}`);
+  return args;
+}
+
+/**
+ * Makes sure one heartbeat runs for the owner in the folder: reuse a live one, replace a stale
+ * pid file, start a detached one and return only once it has published its pid file.
+ */
+export async function ensureHeartbeat(spec: HeartbeatSpec, launcher: Launcher, self: Self): Promise<EnsureResult> {
+  const paths = runtimePaths(spec.dir, spec.owner);
+  const expected: Expected = { kind: 'heartbeat', owner: spec.owner, dir: spec.dir };
+  const before = inspectPidFile(paths.heartbeatPid, expected, self);
+  const base = { pidFile: paths.heartbeatPid, log: paths.heartbeatLog };
+  if (before.state === 'live') return { ...base, pid: before.pid, started: false, stale: undefined };
+  const stale = before.state === 'stale' ? before.reason : undefined;
+  if (before.state === 'stale') removeIfUnchanged(paths.heartbeatPid, self, expected);
+  const child = spawnDetached(launcher, heartbeatArgs(spec), paths.heartbeatLog);
+  const live = await waitForPidFile({
+    pidFile: paths.heartbeatPid, expected, self, child, logPath: paths.heartbeatLog, what: 'heartbeat', timeoutMs: 20_000,
+  });
+  return { ...base, pid: live.pid, started: live.pid === child.pid, stale };
+}
+
+/**
+ * Removes a stale pid file without racing a heartbeat that publishes a new one meanwhile: move
+ * it aside, and if what was moved turns out to name a live heartbeat, put it back.
+ */
+function removeIfUnchanged(file: string, self: Self, expected: Expected): void {
+  const aside = `${file}.${self.pid}.stale`;
+  try {
+    fs.renameSync(file, aside);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    throw err;
+  }
+  if (inspectPidFile(aside, expected, self).state === 'live') {
+    try {
+      fs.linkSync(aside, file);
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    }
+  }
+  fs.rmSync(aside, { force: true });
+}
+
+export type StopOutcome =
+  | { readonly state: 'stopped'; readonly pid: number; readonly killed: boolean }
+  | { readonly state: 'not-running'; readonly stale: string | undefined };
+
+/** Grace between SIGTERM and SIGKILL when stopping (SPEC §4). */
+export const STOP_GRACE_MS = 5000;
+
+/** Stops one daemon of the owner if its identity is proven; never signals anything else. */
+export async function stopDaemon(pidFile: string, expected: Expected, self: Self, graceMs = STOP_GRACE_MS): Promise<StopOutcome> {
+  const seen = inspectPidFile(pidFile, expected, self);
+  if (seen.state === 'missing') return { state: 'not-running', stale: undefined };
+  if (seen.state === 'stale') return { state: 'not-running', stale: seen.reason };
+  const result = await stopProcess(seen.pid, graceMs);
+  // The daemon removes its own pid file on a clean exit; after SIGKILL only a file still naming it goes.
+  if (result.killed) removePidFileIf(pidFile, seen.pid);
+  return { state: 'stopped', pid: seen.pid, killed: result.killed };
+}
+
+/** Throws when the tasks folder's runtime directory cannot be created (read-only checkout). */
+export function ensureStateDir(dir: string, owner: string): void {
+  const { stateDir } = runtimePaths(dir, owner);
+  try {
+    fs.mkdirSync(stateDir, { recursive: true });
+  } catch (err) {
+    throw new TasksError(`cannot create ${stateDir}: ${(err as Error).message}; pass dir=<writable tasks folder>`);
+  }
+}
