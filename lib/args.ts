@@ -19,7 +19,7 @@ interface KeySpec { default: string; help: string }
 /** Keys, written key=value or --key=value. */
 export const KEYS = {
   owner: { default: '$TASK_MANAGER_OWNER, else the current user', help: '[A-Za-z0-9._-]{1,64}, not . or ..' },
-  port: { default: '8005', help: 'integer 1-65535; if the default is taken, the next free port is used' },
+  port: { default: '$TASK_MANAGER_PORT, else 8005', help: 'integer 1-65535; a taken default moves to the next free port, a taken port= fails' },
   host: { default: '127.0.0.1', help: 'address to bind; anything but loopback prints a warning' },
   interval: { default: '30', help: 'seconds between ticks, > 0 and <= 86400 (fractions allowed)' },
   dir: { default: 'tasks under the repository root', help: 'the tasks folder; runtime state goes to <dir>/logs/task_manager/' },
@@ -165,7 +165,9 @@ function setKey(into: Partial<Record<Key, string>>, key: Key, value: unknown): v
 function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Partial<Record<Flag, boolean>>, ctx: ArgsContext): Options {
   const ownerSource = keys.owner ?? ctx.env.TASK_MANAGER_OWNER ?? ctx.user;
   const owner = checkOwner(ownerSource, keys.owner !== undefined ? 'owner' : ctx.env.TASK_MANAGER_OWNER !== undefined ? 'TASK_MANAGER_OWNER' : 'owner (from the current user)');
-  const port = keys.port === undefined ? 8005 : checkInteger('port', keys.port, 1, 65535);
+  const envPort = ctx.env.TASK_MANAGER_PORT;
+  const port = keys.port !== undefined ? checkInteger('port', keys.port, 1, 65535)
+    : envPort !== undefined && envPort !== '' ? checkInteger('TASK_MANAGER_PORT', envPort, 1, 65535) : 8005;
   const host = keys.host ?? '127.0.0.1';
   if (host.trim() === '' || /\s/.test(host)) throw usageError(`\`host\` must be an address such as 127.0.0.1, got \`${host}\``);
   const interval = keys.interval === undefined ? 30 : checkInterval(keys.interval);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { writeFileAtomic } from './atomic.ts';
-import { isErrno } from './errors.ts';
+import { TasksError, isErrno } from './errors.ts';
 import { bootId, readCmdline, readStat } from './proc.ts';
 
 /** Which daemon a pid file belongs to; also the action word its command line must carry. */
@@ -72,6 +72,7 @@ export function inspectPidFile(file: string, e: Expected, self: { pid: number; p
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return { state: 'missing' };
+    if (isErrno(err, 'EISDIR')) throw new TasksError(`pid file ${file} is a folder, not a file; remove it and try again`);
     throw err;
   }
   const parsed = parsePidFile(text);

@@ -1,0 +1,322 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { describe, test } from 'node:test';
+import { alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, runtimeFile, sleep, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
+
+/** One temp folder + owner per test, with every process it started killed in finally. */
+async function withFolder(fn: (t: { dir: string; root: string; owner: string; extra: number[] }) => Promise<void>): Promise<void> {
+  const t = tempTasks();
+  const extra: number[] = [];
+  try {
+    await fn({ ...t, owner: uniqueOwner('hb'), extra });
+  } finally {
+    await killAll(t.root, extra);
+    t.remove();
+  }
+}
+
+function startTime(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+}
+
+/** A sleeper standing in for an unrelated process that happens to hold a reused pid. */
+function sleeper(): number {
+  const child = spawn('sleep', ['60'], { stdio: 'ignore', detached: true });
+  child.unref();
+  return child.pid as number;
+}
+
+describe('ensure', () => {
+  test('twice: one heartbeat, the second says already running', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const a = await cli(['ensure', `owner=${owner}`, `dir=${dir}`, 'interval=0.2']);
+      assert.equal(a.code, 0, a.stderr);
+      const m = a.stdout.match(/^heartbeat started \(pid (\d+)/);
+      assert.ok(m, a.stdout);
+      const pid = Number(m[1]);
+      const b = await cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(b.code, 0, b.stderr);
+      assert.equal(b.stdout.trim(), `heartbeat already running (pid ${pid})`);
+      assert.equal(readPid(runtimeFile(dir, owner, 'heartbeat.pid')), pid);
+      assert.ok(fs.readFileSync(runtimeFile(dir, owner, 'heartbeat.pid'), 'utf8').split('\n')[0] === String(pid));
+      // The heartbeat lives in its own session: no terminal signal can reach it.
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').slice(0).split(') ')[1]?.split(' ') ?? [];
+      assert.equal(Number(stat[3]), pid, 'heartbeat is a session leader (setsid)');
+      // It ticks: the snapshot is written atomically with the SPEC fields.
+      const snap = await waitUntil(() => {
+        try {
+          const s = JSON.parse(fs.readFileSync(runtimeFile(dir, owner, 'snapshot.json'), 'utf8')) as Record<string, unknown>;
+          return (s.tick as number) >= 2 ? s : undefined;
+        } catch { return undefined; }
+      }, 'two ticks');
+      assert.equal(snap.owner, owner);
+      assert.equal(snap.pid, pid);
+      assert.equal(snap.taskCount, 1);
+      assert.equal(snap.interval, 0.2);
+      for (const k of ['tickAt', 'tickDurationMs', 'counts', 'ready', 'claims', 'escalations', 'errors']) assert.ok(k in snap, k);
+    });
+  });
+
+  test('--json carries the pid at the top level', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const doc = JSON.parse(r.stdout) as { pid: number; started: boolean };
+      assert.equal(doc.started, true);
+      assert.ok(alive(doc.pid));
+      const again = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, '--json'])).stdout) as { pid: number; started: boolean };
+      assert.deepEqual([again.pid, again.started], [doc.pid, false]);
+    });
+  });
+
+  test('ten concurrent ensure for one owner: one heartbeat, the same pid for all', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const runs = await Promise.all(Array.from({ length: 10 }, () => cli(['ensure', `owner=${owner}`, `dir=${dir}`, '--json'], { timeoutMs: 60_000 })));
+      for (const r of runs) assert.equal(r.code, 0, r.stderr);
+      const pids = new Set(runs.map((r) => (JSON.parse(r.stdout) as { pid: number }).pid));
+      assert.equal(pids.size, 1, `pids: ${[...pids].join(',')}`);
+      await sleep(300);
+      const heartbeats = pidsMentioning(`dir=${dir}`).filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('\0heartbeat\0'));
+      assert.deepEqual(heartbeats, [...pids]);
+    });
+  });
+
+  const garbage: [string, (ctx: { extra: number[] }) => string][] = [
+    ['empty', () => ''],
+    ['0', () => '0\n'],
+    ['-1', () => '-1\n'],
+    ['1', () => '1\n'],
+    ['12abc', () => '12abc\n'],
+    ['" 12 "', () => ' 12 \n'],
+    ['CRLF', ({ extra }) => { const p = sleeper(); extra.push(p); return `${p}\r\n`; }],
+    ['text', () => 'hello world\n'],
+    ['our own parent (the test runner)', () => `${process.pid}\n`],
+  ];
+  for (const [name, content] of garbage) {
+    test(`stale pid file (${name}): replaced, nothing signalled`, async () => {
+      await withFolder(async ({ dir, owner, extra }) => {
+        fs.mkdirSync(`${dir}/logs/task_manager`, { recursive: true });
+        fs.writeFileSync(runtimeFile(dir, owner, 'heartbeat.pid'), content({ extra }));
+        const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^heartbeat started \(pid \d+.*replaced a stale pid file that /);
+        for (const p of extra) assert.ok(alive(p), `pid ${p} was signalled`);
+        const pid = readPid(runtimeFile(dir, owner, 'heartbeat.pid'));
+        assert.ok(pid && alive(pid));
+      });
+    });
+  }
+
+  test('pid file naming an exited process: stale, restarted', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const gone = spawn('true');
+      await new Promise((r) => gone.on('exit', r));
+      fs.mkdirSync(`${dir}/logs/task_manager`, { recursive: true });
+      fs.writeFileSync(runtimeFile(dir, owner, 'heartbeat.pid'), `${gone.pid}\nstarttime=1\n`);
+      const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`replaced a stale pid file that names pid ${gone.pid}, which has exited`));
+    });
+  });
+
+  test('pid file naming a live unrelated process: stale; the process survives ensure and stop', async () => {
+    await withFolder(async ({ dir, owner, extra }) => {
+      const other = sleeper();
+      extra.push(other);
+      fs.mkdirSync(`${dir}/logs/task_manager`, { recursive: true });
+      // Even with its true start time recorded, the missing marker proves it is not a heartbeat.
+      fs.writeFileSync(runtimeFile(dir, owner, 'heartbeat.pid'), `${other}\nstarttime=${startTime(other)}\n`);
+      const stop1 = await cli(['stop', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(stop1.code, 0, stop1.stderr);
+      assert.match(stop1.stdout, /no heartbeat running .*stale/);
+      assert.ok(alive(other));
+      const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`names pid ${other}, which is not this heartbeat`));
+      const stop2 = await cli(['stop', `owner=${owner}`, `dir=${dir}`]);
+      assert.match(stop2.stdout, /^stopped heartbeat \(pid \d+\)/);
+      assert.ok(alive(other), 'the unrelated process survived stop');
+    });
+  });
+
+  test('pid file naming a zombie: stale, never signalled', async () => {
+    await withFolder(async ({ dir, owner, extra }) => {
+      // sh forks a short child, then execs into sleep, which never reaps it: a zombie.
+      const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      extra.push(parent.pid as number);
+      const zombie = Number(await new Promise<string>((r) => parent.stdout.once('data', (d) => r(String(d).trim()))));
+      await waitUntil(() => { try { return fs.readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'); } catch { return false; } }, 'zombie');
+      fs.mkdirSync(`${dir}/logs/task_manager`, { recursive: true });
+      fs.writeFileSync(runtimeFile(dir, owner, 'heartbeat.pid'), `${zombie}\n`);
+      const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`names pid ${zombie}, which is a zombie`));
+      assert.ok(alive(parent.pid as number));
+    });
+  });
+
+  test('kill -9 of the heartbeat: the next ensure says stale and restarts', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const first = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, '--json'])).stdout) as { pid: number };
+      process.kill(first.pid, 'SIGKILL');
+      await waitUntil(() => !alive(first.pid), 'heartbeat to die');
+      const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^heartbeat started \\(pid (\\d+).*replaced a stale pid file that names pid ${first.pid}, which (has exited|is a zombie)`));
+      const pid = readPid(runtimeFile(dir, owner, 'heartbeat.pid'));
+      assert.ok(pid !== first.pid && pid && alive(pid));
+    });
+  });
+
+  test('a heartbeat that dies during start: ensure fails with exit 1 and says how', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const ensure = cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
+      // Kill the new heartbeat the moment it appears, before it can publish its pid file.
+      const victim = await waitUntil(() => pidsMentioning(`owner=${owner}`).find((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('\0heartbeat\0')), 'heartbeat to spawn');
+      process.kill(victim, 'SIGKILL');
+      const r = await ensure;
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /^tasks: the heartbeat was killed by SIGKILL during start; last lines of .*heartbeat\.log:/);
+      assert.ok(!fs.existsSync(runtimeFile(dir, owner, 'heartbeat.pid')));
+    });
+  });
+
+  test('a pid file path that is a folder: one line naming it, exit 1', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      fs.mkdirSync(runtimeFile(dir, owner, 'heartbeat.pid'), { recursive: true });
+      const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^tasks: pid file .*heartbeat\.pid is a folder, not a file; remove it and try again\n$/);
+    });
+  });
+
+  test('two owners in one folder do not interfere', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const other = `${owner}-b`;
+      const a = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, '--json'])).stdout) as { pid: number };
+      const b = JSON.parse((await cli(['ensure', `owner=${other}`, `dir=${dir}`, '--json'])).stdout) as { pid: number };
+      assert.notEqual(a.pid, b.pid);
+      const s = await cli(['stop', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(s.stdout.trim(), `stopped heartbeat (pid ${a.pid})`);
+      assert.ok(!alive(a.pid));
+      assert.ok(alive(b.pid));
+      const st = JSON.parse((await cli(['status', `owner=${other}`, `dir=${dir}`, '--json'])).stdout) as { pid: number };
+      assert.equal(st.pid, b.pid);
+    });
+  });
+});
+
+describe('stop', () => {
+  test('nothing running: exit 0', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const r = await cli(['stop', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), `no heartbeat running for ${owner}`);
+    });
+  });
+
+  test('SIGTERM: the heartbeat finishes its tick, removes its pid file, exits', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const { pid } = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, '--json'])).stdout) as { pid: number };
+      const r = await cli(['stop', `owner=${owner}`, `dir=${dir}`, '--json']);
+      assert.deepEqual(JSON.parse(r.stdout).heartbeat, { stopped: true, pid, killed: false });
+      assert.ok(!alive(pid));
+      assert.ok(!fs.existsSync(runtimeFile(dir, owner, 'heartbeat.pid')));
+      assert.match(fs.readFileSync(runtimeFile(dir, owner, 'heartbeat.log'), 'utf8'), new RegExp(`heartbeat stopped \\(pid ${pid}\\)`));
+    });
+  });
+
+  test('a heartbeat that ignores SIGTERM is killed after the grace, and stop says so', async () => {
+    await withFolder(async ({ dir, owner, extra }) => {
+      // A stand-in daemon carrying the heartbeat marker that ignores SIGTERM.
+      const child = spawn(process.execPath, ['-e', "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)", 'heartbeat', `owner=${owner}`, `dir=${dir}`], { detached: true, stdio: 'ignore' });
+      child.unref();
+      const pid = child.pid as number;
+      extra.push(pid);
+      await waitUntil(() => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('heartbeat'), 'stand-in to start');
+      const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      fs.mkdirSync(`${dir}/logs/task_manager`, { recursive: true });
+      fs.writeFileSync(runtimeFile(dir, owner, 'heartbeat.pid'), `${pid}\nstarttime=${startTime(pid)}\nboot=${boot}\n`);
+      await sleep(200); // let node install its SIGTERM handler
+      const r = await cli(['stop', `owner=${owner}`, `dir=${dir}`], { timeoutMs: 20_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), `heartbeat (pid ${pid}) ignored SIGTERM and was killed after the 5 s grace`);
+      assert.ok(!alive(pid));
+      assert.ok(!fs.existsSync(runtimeFile(dir, owner, 'heartbeat.pid')));
+    });
+  });
+});
+
+describe('status', () => {
+  test('--json on a fresh folder: one JSON document, exit 3, nothing created or started', async () => {
+    await withFolder(async ({ dir, root, owner }) => {
+      const before = listTree(root);
+      const r = await cli(['status', `owner=${owner}`, `dir=${dir}`, '--json']);
+      assert.equal(r.code, 3);
+      const doc = JSON.parse(r.stdout) as { running: boolean; pid: number | null };
+      assert.deepEqual([doc.running, doc.pid], [false, null]);
+      assert.deepEqual(listTree(root), before);
+      assert.deepEqual(pidsMentioning(root), []);
+    });
+  });
+
+  test('running: pid, uptime, last and next tick, counts', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const { pid } = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, 'interval=0.2', '--json'])).stdout) as { pid: number };
+      await waitUntil(() => fs.existsSync(runtimeFile(dir, owner, 'snapshot.json')), 'snapshot');
+      const r = await cli(['status', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^heartbeat  running, pid ${pid}, up \\d+s, owner ${owner}`));
+      assert.match(r.stdout, /last tick  #\d+ \d+s ago \(\d+ ms\), next in/);
+      assert.match(r.stdout, /tasks      1/);
+      assert.match(r.stdout, /server     not running/);
+    });
+  });
+});
+
+describe('heartbeat action', () => {
+  test('--once --json prints one snapshot and takes no pid file', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const r = await cli(['heartbeat', `owner=${owner}`, `dir=${dir}`, '--once', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const snap = JSON.parse(r.stdout) as { tick: number; taskCount: number; owner: string };
+      assert.deepEqual([snap.tick, snap.taskCount, snap.owner], [1, 1, owner]);
+      assert.ok(!fs.existsSync(runtimeFile(dir, owner, 'heartbeat.pid')));
+    });
+  });
+
+  test('foreground heartbeat is recognised by ensure and refuses a twin', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const fg = spawn(process.execPath, ['--import', 'tsx', 'scripts/tasks-serve.ts', 'heartbeat', `owner=${owner}`, `dir=${dir}`, 'interval=0.2'], { cwd: process.cwd(), env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        const pid = await waitUntil(() => readPid(runtimeFile(dir, owner, 'heartbeat.pid')), 'foreground heartbeat pid file');
+        const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
+        assert.equal(r.stdout.trim(), `heartbeat already running (pid ${pid})`);
+        const twin = await cli(['heartbeat', `owner=${owner}`, `dir=${dir}`]);
+        assert.equal(twin.code, 0);
+        assert.equal(twin.stdout.trim(), `heartbeat already running (pid ${pid})`);
+      } finally {
+        fg.kill('SIGTERM');
+        await new Promise((r) => fg.on('exit', r));
+      }
+    });
+  });
+});
+
+describe('logs', () => {
+  test('prints the tail; the log is capped with one rotated file', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const env = cliEnv({ TASKS_LOG_MAX_BYTES: '2048' });
+      await cli(['ensure', `owner=${owner}`, `dir=${dir}`, 'interval=0.01'], { env });
+      const log = runtimeFile(dir, owner, 'heartbeat.log');
+      await waitUntil(() => fs.existsSync(`${log}.1`), 'rotation', 20_000);
+      assert.ok(fs.statSync(log).size <= 2048);
+      assert.ok(fs.statSync(`${log}.1`).size <= 2048);
+      const r = await cli(['logs', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /tick \d+: 1 tasks/);
+    });
+  });
+});

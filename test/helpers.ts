@@ -1,0 +1,176 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const SCRIPT = path.join(ROOT, 'scripts', 'tasks-serve.ts');
+/** The tsx loader by absolute URL, so the CLI can be started from any folder. */
+export const TSX = import.meta.resolve('tsx');
+export const JUST = path.join(ROOT, 'node_modules', 'rust-just-linux-x64', 'bin', 'just');
+
+/** A unique owner name per test, so parallel tests never share a heartbeat. */
+export function uniqueOwner(prefix = 't'): string {
+  return `${prefix}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+/** A temporary tasks folder with one task file; remove() deletes it. */
+export function tempTasks(): { root: string; dir: string; remove: () => void } {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-test-'));
+  const dir = path.join(root, 'tasks');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'FIRST-TASK.md'), '---\nid: FIRST-TASK\ntitle: First task\nstatus: ready\npriority: p1\n---\n## Problem\nSomething.\n');
+  return { root, dir, remove: () => fs.rmSync(root, { recursive: true, force: true }) };
+}
+
+/** Environment for CLI children: no inherited owner/dispatch, no colour. */
+export function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('TASK_MANAGER_') && k !== 'NODE_OPTIONS' && k !== 'NODE_TEST_CONTEXT') env[k] = v;
+  }
+  return { ...env, NO_COLOR: '1', ...extra };
+}
+
+export interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** Runs a command to completion with a bounded wait; the failure message shows what it printed. */
+export function run(cmd: string, args: readonly string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => { stdout += String(c); });
+    child.stderr.on('data', (c) => { stderr += String(c); });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timed out: ${cmd} ${args.join(' ')}\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 30_000);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      child.stdout.on('end', () => undefined);
+      setImmediate(() => resolve({ code, signal, stdout, stderr }));
+    });
+  });
+}
+
+/** Runs the CLI through node and the tsx loader (the fastest entry). */
+export function cli(args: readonly string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<Run> {
+  return run(process.execPath, ['--import', TSX, SCRIPT, ...args], opts);
+}
+
+/** A long-running child with its output captured, started in its own process group. */
+export interface Running {
+  child: ChildProcess;
+  output: () => string;
+  waitFor: (re: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts a command in a new process group (like a terminal's foreground job). */
+export function start(cmd: string, args: readonly string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Running {
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let text = '';
+  child.stdout?.on('data', (c) => { text += String(c); });
+  child.stderr?.on('data', (c) => { text += String(c); });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    output: () => text,
+    exited,
+    waitFor: async (re, timeoutMs = 20_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const m = text.match(re);
+        if (m) return m;
+        if (Date.now() > deadline) throw new Error(`no ${re} within ${timeoutMs} ms; output so far:\n${text}`);
+        await sleep(20);
+      }
+    },
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Waits until fn returns a truthy value; the failure names what was awaited. */
+export async function waitUntil<T>(fn: () => T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** True when the pid exists and is not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Pids whose command line mentions the given text (e.g. a test's unique temp folder). */
+export function pidsMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (cmd.includes(text) && alive(Number(name))) found.push(Number(name));
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  return found;
+}
+
+/** Line 1 of a pid file as a number, or undefined. */
+export function readPid(file: string): number | undefined {
+  try {
+    const first = fs.readFileSync(file, 'utf8').split('\n')[0];
+    return first && /^[0-9]+$/.test(first) ? Number(first) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Kills every process this test started: those whose command line names the test's unique
+ * temp folder (heartbeats and servers the CLI started for it), plus the given pids. Waits
+ * until they are gone.
+ */
+export async function killAll(marker: string, pids: readonly number[] = []): Promise<void> {
+  const targets = new Set([...pidsMentioning(marker), ...pids.filter((p) => p > 1)]);
+  for (const pid of targets) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  await waitUntil(() => [...targets].every((p) => !alive(p)) || undefined, `pids ${[...targets].join(',')} to exit`, 10_000);
+}
+
+/** Runtime file paths for an owner, as the tool lays them out. */
+export function runtimeFile(dir: string, owner: string, suffix: string): string {
+  return path.join(dir, 'logs', 'task_manager', `task-manager-${owner}.${suffix}`);
+}
+
+/** Lists every file under a folder (relative paths), for "nothing was created" checks. */
+export function listTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      out.push(path.relative(dir, p));
+      if (e.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}

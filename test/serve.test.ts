@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { describe, test } from 'node:test';
+import getPort from 'get-port';
+import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, readPid, runtimeFile, start, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
+
+async function withFolder(fn: (t: { dir: string; root: string; owner: string; extra: number[] }) => Promise<void>): Promise<void> {
+  const t = tempTasks();
+  const extra: number[] = [];
+  try {
+    await fn({ ...t, owner: uniqueOwner('srv'), extra });
+  } finally {
+    await killAll(t.root, extra);
+    t.remove();
+  }
+}
+
+function get(url: string, method = 'GET'): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += String(c); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function serveArgs(dir: string, owner: string, port: number, more: string[] = []): string[] {
+  return ['--import', TSX, SCRIPT, 'serve', `owner=${owner}`, `dir=${dir}`, `port=${port}`, ...more];
+}
+
+for (const sig of ['SIGINT', 'SIGHUP', 'SIGTERM'] as const) {
+  test(`${sig} to the foreground group of serve: server gone, heartbeat alive with the same pid`, async () => {
+    await withFolder(async ({ dir, owner, extra }) => {
+      const port = await getPort({ host: '127.0.0.1' });
+      const s = start(process.execPath, serveArgs(dir, owner, port));
+      extra.push(s.child.pid as number);
+      const m = await s.waitFor(/serving tasks for \S+ at (http:\/\/127\.0\.0\.1:\d+\/)/);
+      const hb = readPid(runtimeFile(dir, owner, 'heartbeat.pid'));
+      assert.ok(hb && alive(hb));
+      const page = await get(m[1] as string);
+      assert.equal(page.status, 200);
+      assert.match(page.body, new RegExp(`running \\(pid ${hb}\\)`));
+      process.kill(-(s.child.pid as number), sig);
+      const exit = await s.exited;
+      assert.equal(exit.code, 0, s.output());
+      await assert.rejects(get(m[1] as string));
+      assert.ok(alive(hb), 'heartbeat survived');
+      assert.equal(readPid(runtimeFile(dir, owner, 'heartbeat.pid')), hb);
+      assert.ok(!fs.existsSync(runtimeFile(dir, owner, 'server.pid')));
+    });
+  });
+}
+
+describe('ports', () => {
+  test('an explicit port that is taken fails in one line naming host:port', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const port = await getPort({ host: '127.0.0.1' });
+      const blocker = net.createServer().listen(port, '127.0.0.1');
+      await new Promise((r) => blocker.once('listening', r));
+      try {
+        const r = await cli(['serve', `owner=${owner}`, `dir=${dir}`, `port=${port}`, '--no-heartbeat']);
+        assert.equal(r.code, 1);
+        assert.equal(r.stderr, `tasks: port 127.0.0.1:${port} is already in use by another process; pass another port= or stop what holds it\n`);
+      } finally {
+        blocker.close();
+      }
+    });
+  });
+
+  test('a taken default port moves to a free one and says so', async () => {
+    await withFolder(async ({ dir, owner, extra }) => {
+      const port = await getPort({ host: '127.0.0.1' });
+      const blocker = net.createServer().listen(port, '127.0.0.1');
+      await new Promise((r) => blocker.once('listening', r));
+      try {
+        const s = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${owner}`, `dir=${dir}`, '--no-heartbeat'], { env: cliEnv({ TASK_MANAGER_PORT: String(port) }) });
+        extra.push(s.child.pid as number);
+        const m = await s.waitFor(/at http:\/\/127\.0\.0\.1:(\d+)\/ \(port (\d+) on 127\.0\.0\.1 is taken\)/);
+        assert.equal(Number(m[2]), port);
+        assert.notEqual(Number(m[1]), port);
+        assert.equal((await get(`http://127.0.0.1:${m[1]}/api/health`)).status, 200);
+        process.kill(-(s.child.pid as number), 'SIGTERM');
+        await s.exited;
+      } finally {
+        blocker.close();
+      }
+    });
+  });
+
+  test('a second serve while this owner\'s server runs prints its URL and exits 0', async () => {
+    await withFolder(async ({ dir, owner, extra }) => {
+      const port = await getPort({ host: '127.0.0.1' });
+      const s = start(process.execPath, serveArgs(dir, owner, port));
+      extra.push(s.child.pid as number);
+      await s.waitFor(/serving tasks/);
+      for (const args of [[`port=${port}`], []]) {
+        const r = await cli(['serve', `owner=${owner}`, `dir=${dir}`, ...args]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`tasks server for ${owner} already running at http://127\\.0\\.0\\.1:${port}/ \\(pid ${s.child.pid}\\)`));
+      }
+      process.kill(-(s.child.pid as number), 'SIGTERM');
+      await s.exited;
+    });
+  });
+});
+
+describe('server', () => {
+  test('--detach: URL printed, exit 0, status shows it, stop stops both', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const port = await getPort({ host: '127.0.0.1' });
+      const r = await cli(['serve', `owner=${owner}`, `dir=${dir}`, `port=${port}`, '--detach', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const doc = JSON.parse(r.stdout) as { pid: number; url: string; serverPid: number };
+      assert.equal(doc.url, `http://127.0.0.1:${port}/`);
+      assert.ok(alive(doc.pid) && alive(doc.serverPid));
+      const health = JSON.parse((await get(`${doc.url}api/health`)).body) as { owner: string; heartbeat: { pid: number } };
+      assert.deepEqual([health.owner, health.heartbeat.pid], [owner, doc.pid]);
+      const st = JSON.parse((await cli(['status', `owner=${owner}`, `dir=${dir}`, '--json'])).stdout) as { server: { running: boolean; url: string; pid: number } };
+      assert.deepEqual(st.server, { running: true, url: doc.url, pid: doc.serverPid, detached: true });
+      const stop = await cli(['stop', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(stop.stdout.trim(), `stopped heartbeat (pid ${doc.pid}); stopped server (pid ${doc.serverPid})`);
+      assert.ok(!alive(doc.pid) && !alive(doc.serverPid));
+    });
+  });
+
+  test('API and static rules: health, snapshot, 405, traversal and dotfiles 404', async () => {
+    await withFolder(async ({ dir, owner, extra }) => {
+      const port = await getPort({ host: '127.0.0.1' });
+      const s = start(process.execPath, serveArgs(dir, owner, port, ['interval=0.2']));
+      extra.push(s.child.pid as number);
+      await s.waitFor(/serving tasks/);
+      const base = `http://127.0.0.1:${port}`;
+      await waitUntil(() => fs.existsSync(runtimeFile(dir, owner, 'snapshot.json')), 'first snapshot');
+      const snap = await get(`${base}/api/snapshot`);
+      assert.equal(snap.status, 200);
+      assert.match(snap.headers['content-type'] ?? '', /^application\/json/);
+      assert.equal((JSON.parse(snap.body) as { owner: string }).owner, owner);
+      assert.equal((await get(`${base}/`, 'POST')).status, 405);
+      assert.equal((await get(`${base}/api/health`, 'DELETE')).status, 405);
+      for (const p of ['/../package.json', '/%2e%2e/package.json', '/..%2fpackage.json', '/.git/config', '/logs/task_manager/registry.json', '/api/nope']) {
+        assert.equal((await get(base + p)).status, 404, p);
+      }
+      const css = await get(`${base}/style.css`);
+      assert.equal(css.status, 200);
+      assert.match(css.headers['content-type'] ?? '', /^text\/css/);
+      process.kill(-(s.child.pid as number), 'SIGTERM');
+      await s.exited;
+    });
+  });
+
+  test('--no-heartbeat serves without starting a heartbeat; the page says it is down', async () => {
+    await withFolder(async ({ dir, owner, extra }) => {
+      const port = await getPort({ host: '127.0.0.1' });
+      const s = start(process.execPath, serveArgs(dir, owner, port, ['--no-heartbeat']));
+      extra.push(s.child.pid as number);
+      await s.waitFor(/serving tasks/);
+      assert.ok(!fs.existsSync(runtimeFile(dir, owner, 'heartbeat.pid')));
+      assert.match((await get(`http://127.0.0.1:${port}/`)).body, /not running/);
+      process.kill(-(s.child.pid as number), 'SIGTERM');
+      await s.exited;
+    });
+  });
+});
+
+describe('entry points', () => {
+  const entries: [string, string, (args: string[]) => string[]][] = [
+    ['just (binary from rust-just)', JUST, (a) => ['tasks', ...a]],
+    ['npx just (rust-just wrapper)', 'npx', (a) => ['--no-install', 'just', 'tasks', ...a]],
+    ['npx zx scripts/tasks-serve.ts', 'npx', (a) => ['--no-install', 'zx', 'scripts/tasks-serve.ts', ...a]],
+    ['npm run tasks --', 'npm', (a) => ['run', '--silent', 'tasks', '--', ...a]],
+  ];
+  for (const [name, cmd, argv] of entries) {
+    test(`${name}: serve answers HTTP 200 and stops on SIGINT`, async () => {
+      await withFolder(async ({ dir, owner, extra }) => {
+        const port = await getPort({ host: '127.0.0.1' });
+        const s = start(cmd, argv(['serve', `owner=${owner}`, `dir=${dir}`, `port=${port}`]), { cwd: ROOT });
+        extra.push(s.child.pid as number);
+        await s.waitFor(/serving tasks/, 30_000);
+        assert.equal((await get(`http://127.0.0.1:${port}/`)).status, 200);
+        process.kill(-(s.child.pid as number), 'SIGINT');
+        await s.exited;
+        await waitUntil(() => !fs.existsSync(runtimeFile(dir, owner, 'server.pid')), 'server to stop');
+      });
+    });
+  }
+
+  // Spaces, a literal $HOME and 1.50 in one argument, after a bare --: they must arrive intact.
+  const exact: [string, string, (args: string[]) => string[]][] = [entries[0]!, entries[2]!, entries[3]!];
+  for (const [name, cmd, argv] of exact) {
+    test(`${name}: arguments reach the script intact`, async () => {
+      const t = tempTasks();
+      try {
+        const odd = `${t.root}/a b $HOME 1.50`;
+        fs.mkdirSync(odd);
+        const r = await (await import('./helpers.ts')).run(cmd, argv(['status', 'owner=x', '--json', '--', `dir=${odd}`]), { cwd: ROOT });
+        assert.equal(r.code, 3, r.stderr);
+        assert.equal((JSON.parse(r.stdout) as { dir: string }).dir, odd);
+      } finally {
+        t.remove();
+      }
+    });
+  }
+});
