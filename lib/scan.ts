@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseTaskFile } from './taskfile.ts';
+import type { Task, ParseError, ParseResult } from './taskfile.ts';
+
+/** One scan of a tasks folder: tasks and parse errors sorted by path, and what was (re)read. */
+export interface ScanResult { tasks: Task[]; errors: ParseError[]; read: number; reused: number; files: number }
+
+interface CacheEntry { mtimeMs: number; size: number; ino: number; result: ParseResult }
+
+// O_NOFOLLOW: a file swapped for a symlink after the walk is not followed out of the folder.
+// O_NONBLOCK: a file swapped for a FIFO cannot hang the open; fstat then rejects it.
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+
+/**
+ * Scans the `.md` task files under a folder, re-reading only files whose mtime, size or inode
+ * changed since the previous scan. Skips the top-level `logs/`, hidden entries and symlinks.
+ */
+export class TaskScanner {
+  private readonly dir: string;
+  private cache = new Map<string, CacheEntry>();
+
+  constructor(dir: string) {
+    this.dir = path.resolve(dir);
+  }
+
+  /** Walks the folder once; a file or folder that cannot be read becomes a parse error. */
+  scan(): ScanResult {
+    const next = new Map<string, CacheEntry>();
+    const results: ParseResult[] = [];
+    const walkErrors: ParseError[] = [];
+    const counts = { read: 0, reused: 0 };
+
+    const visit = (rel: string, abs: string): void => {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(abs, { withFileTypes: true });
+      } catch (err) {
+        walkErrors.push({ path: rel === '' ? '.' : `${rel}/`, reason: `cannot read folder: ${errorText(err)}` });
+        return;
+      }
+      for (const entry of entries) {
+        const name = entry.name;
+        // Hidden entries are tool state (.git, .worktrees) or editor litter (._x.md, .#x.md).
+        if (name.startsWith('.')) continue;
+        const relPath = rel === '' ? name : `${rel}/${name}`;
+        if (entry.isDirectory()) {
+          if (rel === '' && name === 'logs') continue;
+          visit(relPath, abs + path.sep + name);
+        } else if (entry.isFile() && name.endsWith('.md')) {
+          const result = this.load(relPath, abs + path.sep + name, next, counts);
+          if (result !== null) results.push(result);
+        }
+        // Symlinks, FIFOs, sockets and devices are skipped without being opened.
+      }
+    };
+    visit('', this.dir);
+    this.cache = next;
+    return collect(results, walkErrors, counts.read, counts.reused);
+  }
+
+  /** The parse result of one file, from the cache when its stat did not change; null if no longer a file. */
+  private load(relPath: string, abs: string, next: Map<string, CacheEntry>, counts: { read: number; reused: number }): ParseResult | null {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(abs);
+    } catch (err) {
+      counts.read++;
+      return { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` };
+    }
+    if (!st.isFile()) return null; // replaced since readdir
+    const cached = this.cache.get(relPath);
+    if (cached !== undefined && cached.mtimeMs === st.mtimeMs && cached.size === st.size && cached.ino === st.ino) {
+      next.set(relPath, cached);
+      counts.reused++;
+      return cached.result;
+    }
+    counts.read++;
+    let content: Buffer;
+    try {
+      content = readRegularFile(abs);
+    } catch (err) {
+      // Not cached, so the next scan tries again (permissions fixed, file back).
+      return { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` };
+    }
+    const result = parseTaskFile(content, relPath);
+    next.set(relPath, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, result });
+    return result;
+  }
+}
+
+/** Reads a file only if it is still a regular file when opened. */
+function readRegularFile(abs: string): Buffer {
+  const fd = fs.openSync(abs, OPEN_FLAGS);
+  try {
+    if (!fs.fstatSync(fd).isFile()) throw new Error('not a regular file');
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Sorts by path and turns the second and later files claiming an id into parse errors. */
+function collect(results: ParseResult[], walkErrors: ParseError[], read: number, reused: number): ScanResult {
+  const byPath = (a: { path: string }, b: { path: string }): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  const sorted = results.sort((a, b) => byPath(a.ok ? a.task : a, b.ok ? b.task : b));
+  const tasks: Task[] = [];
+  const errors: ParseError[] = [...walkErrors];
+  const owners = new Map<string, string>();
+  for (const r of sorted) {
+    if (!r.ok) {
+      errors.push({ path: r.path, reason: r.reason });
+      continue;
+    }
+    const first = owners.get(r.task.id);
+    if (first !== undefined) {
+      errors.push({ path: r.task.path, reason: `duplicate id ${r.task.id} (also in ${first})` });
+      continue;
+    }
+    owners.set(r.task.id, r.task.path);
+    tasks.push(r.task);
+  }
+  errors.sort(byPath);
+  return { tasks, errors, read, reused, files: results.length };
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return (err.message.split('\n')[0] ?? '').trim();
+  return String(err);
+}

@@ -1,0 +1,188 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { TaskScanner } from '../lib/scan.ts';
+import type { ScanResult } from '../lib/scan.ts';
+
+const task = (id: string, extra = ''): string => `---\nid: ${id}\nstatus: ready\n${extra}---\n## Plan\n- [ ] do it\n`;
+
+/** Runs body with a fresh temp folder holding `files` (relative path → content), removed afterwards. */
+function withTree(files: Record<string, string>, body: (root: string) => void): void {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-scan-'));
+  try {
+    for (const [rel, content] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+      fs.writeFileSync(path.join(root, rel), content);
+    }
+    body(root);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const ids = (r: ScanResult): string[] => r.tasks.map((t) => t.id);
+const paths = (r: ScanResult): string[] => r.tasks.map((t) => t.path);
+
+test('scan finds .md files in nested folders, sorted by path, with / separators', () => {
+  withTree({
+    'b.md': task('B'),
+    'a/z.md': task('AZ'),
+    'a/b/c.md': task('ABC'),
+    'a-b/x.md': task('ABX'),
+    'notes.txt': 'not a task',
+    'area/logs/kept.md': task('NESTED-LOGS'),
+  }, (root) => {
+    const r = new TaskScanner(root).scan();
+    assert.deepEqual(paths(r), ['a-b/x.md', 'a/b/c.md', 'a/z.md', 'area/logs/kept.md', 'b.md']);
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.files, 5);
+    assert.equal(r.read, 5);
+    assert.equal(r.reused, 0);
+  });
+});
+
+test('scan skips the top-level logs/ folder and hidden folders', () => {
+  withTree({
+    'a.md': task('A'),
+    'logs/task_manager/runs/x.md': task('LOG'),
+    '.git/x.md': task('GIT'),
+    '.worktrees/a/a.md': task('A'),
+    '._a.md': '\u0000binary',
+  }, (root) => {
+    const r = new TaskScanner(root).scan();
+    assert.deepEqual(ids(r), ['A']);
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.files, 1);
+  });
+});
+
+test('scan does not follow symlinks to files or folders outside the tasks folder', () => {
+  withTree({ 'inside/a.md': task('A'), 'outside/secret.md': task('SECRET'), 'outside/dir/deep.md': task('DEEP') }, (root) => {
+    const tasks = path.join(root, 'inside');
+    fs.symlinkSync(path.join(root, 'outside', 'secret.md'), path.join(tasks, 'link.md'));
+    fs.symlinkSync(path.join(root, 'outside', 'dir'), path.join(tasks, 'linkdir'));
+    fs.symlinkSync(path.join(tasks, 'a.md'), path.join(tasks, 'inner-link.md'));
+    fs.symlinkSync(path.join(root, 'missing.md'), path.join(tasks, 'dangling.md'));
+    const r = new TaskScanner(tasks).scan();
+    assert.deepEqual(ids(r), ['A']);
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.files, 1);
+  });
+});
+
+test('scan skips a FIFO named .md without opening it', () => {
+  withTree({ 'a.md': task('A') }, (root) => {
+    execFileSync('mkfifo', [path.join(root, 'pipe.md')]);
+    // Opening the FIFO for reading would block this test forever; finishing is the assertion.
+    const r = new TaskScanner(root).scan();
+    assert.deepEqual(ids(r), ['A']);
+    assert.deepEqual(r.errors, []);
+  });
+});
+
+test('scan is incremental: unchanged files are reused, a changed file is re-read', () => {
+  withTree({ 'a.md': task('A'), 'b.md': task('B'), 'sub/c.md': task('C') }, (root) => {
+    const scanner = new TaskScanner(root);
+    const first = scanner.scan();
+    assert.deepEqual({ read: first.read, reused: first.reused, files: first.files }, { read: 3, reused: 0, files: 3 });
+
+    const second = scanner.scan();
+    assert.deepEqual({ read: second.read, reused: second.reused, files: second.files }, { read: 0, reused: 3, files: 3 });
+    assert.deepEqual(second.tasks, first.tasks);
+
+    const file = path.join(root, 'b.md');
+    fs.writeFileSync(file, task('B', 'owner: dave\n'));
+    const later = new Date(Date.now() + 5_000);
+    fs.utimesSync(file, later, later);
+    const third = scanner.scan();
+    assert.deepEqual({ read: third.read, reused: third.reused, files: third.files }, { read: 1, reused: 2, files: 3 });
+    assert.equal(third.tasks.find((t) => t.id === 'B')?.owner, 'dave');
+  });
+});
+
+test('scan re-reads a file whose size changed even when its mtime did not', () => {
+  withTree({ 'a.md': task('A') }, (root) => {
+    const file = path.join(root, 'a.md');
+    const scanner = new TaskScanner(root);
+    scanner.scan();
+    const { atime, mtime } = fs.statSync(file);
+    fs.writeFileSync(file, task('A', 'milestone: m2\n'));
+    fs.utimesSync(file, atime, mtime);
+    const r = scanner.scan();
+    assert.equal(r.read, 1);
+    assert.equal(r.tasks[0]?.milestone, 'm2');
+  });
+});
+
+test('a removed file drops out; a new file is picked up', () => {
+  withTree({ 'a.md': task('A'), 'b.md': task('B'), 'bad.md': 'no frontmatter' }, (root) => {
+    const scanner = new TaskScanner(root);
+    assert.deepEqual(ids(scanner.scan()), ['A', 'B']);
+    fs.rmSync(path.join(root, 'b.md'));
+    fs.rmSync(path.join(root, 'bad.md'));
+    fs.writeFileSync(path.join(root, 'c.md'), task('C'));
+    const r = scanner.scan();
+    assert.deepEqual(ids(r), ['A', 'C']);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual({ read: r.read, reused: r.reused, files: r.files }, { read: 1, reused: 1, files: 2 });
+  });
+});
+
+test('parse errors are reported by path and keep being reported from the cache', () => {
+  withTree({ 'a.md': task('A'), 'z/bin.md': '\u0000\u0001', 'm.md': '---\nid: [x\n---\n' }, (root) => {
+    const scanner = new TaskScanner(root);
+    for (const r of [scanner.scan(), scanner.scan()]) {
+      assert.deepEqual(ids(r), ['A']);
+      assert.deepEqual(r.errors.map((e) => e.path), ['m.md', 'z/bin.md']);
+      assert.match(r.errors[0]?.reason ?? '', /invalid YAML/);
+      assert.equal(r.errors[1]?.reason, 'not a UTF-8 text file');
+    }
+  });
+});
+
+test('duplicate ids: the second and later files in path order are errors naming the first', () => {
+  withTree({ 'b/one.md': task('SAME'), 'a/one.md': task('SAME'), 'c.md': task('SAME'), 'slug.md': task('OTHER') }, (root) => {
+    const scanner = new TaskScanner(root);
+    for (const r of [scanner.scan(), scanner.scan()]) {
+      assert.deepEqual(paths(r), ['a/one.md', 'slug.md']);
+      assert.deepEqual(r.errors, [
+        { path: 'b/one.md', reason: 'duplicate id SAME (also in a/one.md)' },
+        { path: 'c.md', reason: 'duplicate id SAME (also in a/one.md)' },
+      ]);
+    }
+  });
+});
+
+test('an id that falls back to the slug can clash with an explicit id', () => {
+  withTree({ 'a/x.md': '---\ntitle: no id\n---\n', 'b.md': task('x') }, (root) => {
+    const r = new TaskScanner(root).scan();
+    assert.deepEqual(paths(r), ['a/x.md']);
+    assert.deepEqual(r.errors, [{ path: 'b.md', reason: 'duplicate id x (also in a/x.md)' }]);
+  });
+});
+
+test('an unreadable file is a parse error, not a throw, and is retried', { skip: process.getuid?.() === 0 ? 'root reads any file' : false }, () => {
+  withTree({ 'a.md': task('A'), 'locked.md': task('LOCKED') }, (root) => {
+    const file = path.join(root, 'locked.md');
+    fs.chmodSync(file, 0o000);
+    const scanner = new TaskScanner(root);
+    const r = scanner.scan();
+    assert.deepEqual(ids(r), ['A']);
+    assert.equal(r.errors[0]?.path, 'locked.md');
+    assert.match(r.errors[0]?.reason ?? '', /^cannot read file: EACCES/);
+    fs.chmodSync(file, 0o644);
+    assert.deepEqual(ids(scanner.scan()), ['A', 'LOCKED']);
+  });
+});
+
+test('a missing tasks folder is reported, not thrown', () => {
+  withTree({}, (root) => {
+    const r = new TaskScanner(path.join(root, 'nope')).scan();
+    assert.deepEqual(r.tasks, []);
+    assert.equal(r.errors[0]?.path, '.');
+    assert.match(r.errors[0]?.reason ?? '', /^cannot read folder: ENOENT/);
+  });
+});
