@@ -13,7 +13,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const JUST = path.join(ROOT, 'node_modules', 'rust-just-linux-x64', 'bin', 'just');
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 
-const env = { ...process.env, NO_COLOR: '1' };
+const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' };
 delete env.NODE_OPTIONS;
 
 function ok(url: string): Promise<boolean> {
