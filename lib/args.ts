@@ -25,6 +25,7 @@ export const KEYS = {
   dir: { default: 'tasks under the repository root', help: 'the tasks folder; runtime state goes to <dir>/logs/task_manager/' },
   dispatch: { default: '$TASK_MANAGER_DISPATCH', help: 'shell command run for each dispatched task; unset: no dispatch' },
   max: { default: '1', help: 'most tasks claimed and running at once, integer 1-1000' },
+  escalate_after: { default: '2h', help: 'a claim older than this without reaching review is escalated: seconds, or 90m, 2h, 1d' },
   out: { default: '(none)', help: 'build: folder to write the static dashboard to' },
 } satisfies Record<string, KeySpec>;
 export type Key = keyof typeof KEYS;
@@ -56,6 +57,8 @@ export interface Options {
   readonly dispatch: string | undefined;
   readonly max: number;
   readonly out: string | undefined;
+  /** Seconds after which a claim that has not reached review is escalated. */
+  readonly escalateAfter: number;
   readonly json: boolean;
   readonly detach: boolean;
   readonly heartbeat: boolean;
@@ -183,9 +186,10 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
     if (keys.out === '') throw usageError('`out` must name a folder, got an empty value; pass out=<folder>');
     out = path.resolve(ctx.cwd, keys.out);
   }
+  const escalateAfter = keys.escalate_after === undefined ? 7200 : checkDuration('escalate_after', keys.escalate_after);
   if (action === 'build' && out === undefined) throw usageError('`build` needs out=<folder> to write the dashboard to');
   return {
-    action, owner, port, portGiven: keys.port !== undefined, host, interval, dir, dispatch, max, out,
+    action, owner, port, portGiven: keys.port !== undefined, host, interval, dir, dispatch, max, out, escalateAfter,
     json: flags.json === true,
     detach: flags.detach === true,
     heartbeat: flags.heartbeat !== false,
@@ -216,6 +220,13 @@ function checkInterval(value: string): number {
   if (!Number.isFinite(n) || n <= 0 || n > 86400) {
     throw usageError(`\`interval\` must be a number of seconds > 0 and <= 86400 (e.g. 30 or 0.5), got \`${value}\``);
   }
+  return n;
+}
+
+function checkDuration(name: string, value: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(s|m|h|d)?$/.exec(value);
+  const n = m ? Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86400 } as const)[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'] : NaN;
+  if (!Number.isFinite(n) || n <= 0) throw usageError(`\`${name}\` must be a duration such as 7200, 90m, 2h or 1d, got \`${value}\``);
   return n;
 }
 

@@ -55,6 +55,7 @@ export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResu
   const paths = runtimePaths(input.dir, input.owner);
   fs.mkdirSync(paths.stateDir, { recursive: true });
   const expected: Expected = { kind: 'heartbeat', owner: input.owner, dir: input.dir };
+  keepCorruptAside(paths.snapshot, input.log, input.now);
   let lock: net.Server | undefined;
   if (!input.once) {
     const address = lockAddress(input.owner, input.dir);
@@ -96,8 +97,9 @@ async function loop(input: HeartbeatInput, snapshotPath: string, afterTick: () =
       const started = Date.now();
       try {
         last = await input.ticker.tick({ owner: input.owner, dir: input.dir, pid: process.pid, interval: input.interval, tick, now: input.now });
-        writeFileAtomic(snapshotPath, JSON.stringify(last, null, 2) + '\n');
-        input.log(`${stamp(input.now)} tick ${tick}: ${last.taskCount} tasks in ${last.tickDurationMs} ms`);
+        writeFileAtomic(snapshotPath, JSON.stringify(last) + '\n');
+        const extra = `${last.ready.length} ready, ${last.claims.length} claimed, ${last.escalations.length} escalated, ${last.errors.length} parse errors`;
+        input.log(`${stamp(input.now)} tick ${tick}: ${last.taskCount} tasks (${extra}) in ${last.tickDurationMs} ms`);
       } catch (err) {
         // A failing tick is logged and the loop goes on: one bad file must not stop the manager.
         input.log(`${stamp(input.now)} tick ${tick} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
@@ -110,6 +112,25 @@ async function loop(input: HeartbeatInput, snapshotPath: string, afterTick: () =
     await input.ticker.close();
   }
   return { kind: 'stopped', ticks: tick, last };
+}
+
+/** A snapshot that is not JSON is moved aside (…corrupt-<time>) before the first tick replaces it. */
+function keepCorruptAside(file: string, log: (line: string) => void, now: () => Date): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    throw err;
+  }
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    const aside = `${file}.corrupt-${now().toISOString().replace(/[:.]/g, '-')}`;
+    fs.renameSync(file, aside);
+    log(`${stamp(now)} snapshot ${file} was corrupt; kept it as ${aside}`);
+  }
 }
 
 function bindLock(address: string, onConnection: (socket: net.Socket) => void): Promise<net.Server | 'taken'> {

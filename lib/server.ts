@@ -6,6 +6,8 @@ import { TasksError, isErrno } from './errors.ts';
 import { type Expected, inspectPidFile, parsePidFile, publishPidFile, removePidFileIf } from './pidfile.ts';
 import { runtimePaths } from './paths.ts';
 import { renderStatusPage, STYLE_CSS } from './page.ts';
+import { TaskScanner } from './scan.ts';
+import { apiTask } from './api.ts';
 
 export interface ServeInput {
   readonly owner: string;
@@ -155,6 +157,7 @@ type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>, url: () => string): Handler {
   const statics = sirv(paths.site, { dev: false, etag: true, dotfiles: false });
+  const scanner = new TaskScanner(input.dir);
   const expected: Expected = { kind: 'heartbeat', owner: input.owner, dir: input.dir };
   const heartbeat = (): { running: boolean; pid: number | undefined } => {
     const seen = inspectPidFile(paths.heartbeatPid, expected, { pid: -1, ppid: -1 });
@@ -183,6 +186,15 @@ function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>
     if (pathname === '/api/snapshot') {
       const snap = readSnapshot();
       return snap === undefined ? sendJson(res, 404, JSON.stringify({ error: 'no snapshot yet: the heartbeat has not ticked' })) : sendJson(res, 200, snap);
+    }
+    if (pathname === '/api/tasks' || pathname.startsWith('/api/tasks/')) {
+      const snap = safeJson(readSnapshot() ?? '{}');
+      const { tasks, errors } = scanner.scan();
+      const escalated = new Map(((snap?.escalations ?? []) as { id: string; reason: string; since: string }[]).map((e) => [e.id, e]));
+      if (pathname === '/api/tasks') return sendJson(res, 200, JSON.stringify({ tasks: tasks.map((t) => apiTask(t, escalated, false)), errors }));
+      const id = decodeURIComponent(pathname.slice('/api/tasks/'.length));
+      const task = tasks.find((t) => t.id === id || t.slug === id);
+      return task ? sendJson(res, 200, JSON.stringify(apiTask(task, escalated, true))) : sendJson(res, 404, JSON.stringify({ error: `no task with id ${id}` }));
     }
     if (pathname.startsWith('/api/')) return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
     if (pathname === '/' || pathname === '/index.html') {

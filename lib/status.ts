@@ -127,7 +127,12 @@ export function formatStatus(s: Status, now: Date): string[] {
     const parts = Object.entries(s.counts).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v}`);
     lines.push(`tasks      ${s.taskCount ?? s.counts.total ?? 0}${parts.length ? ` (${parts.join(', ')})` : ''}`);
   }
-  if (s.escalations.length) lines.push(`escalated  ${s.escalations.map((e) => `${e.id}: ${e.reason}`).join('; ')}`);
+  if (s.ready.length) {
+    const ids = (s.ready as { id: string; priority: string | null }[]).map((r) => `${r.id}${r.priority ? ` (${r.priority})` : ''}`);
+    lines.push(`ready      ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, and ${ids.length - 5} more` : ''}`);
+  }
+  for (const e of s.escalations.slice(0, 5)) lines.push(`escalated  ${e.id}: ${e.reason}`);
+  if (s.escalations.length > 5) lines.push(`escalated  and ${s.escalations.length - 5} more (status --json lists all)`);
   lines.push(s.server.running ? `server     ${s.server.url} (pid ${s.server.pid}${s.server.detached ? ', detached' : ''})` : 'server     not running');
   return lines;
 }

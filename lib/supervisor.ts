@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { TasksError, isErrno } from './errors.ts';
+import { removeUnlessReplaced } from './atomic.ts';
+import { TasksError } from './errors.ts';
 import { type Launcher, type Self, spawnDetached, stopProcess, waitForPidFile } from './daemon.ts';
 import { type Expected, inspectPidFile, markerArgs, removePidFileIf } from './pidfile.ts';
 import { runtimePaths } from './paths.ts';
@@ -11,6 +12,7 @@ export interface HeartbeatSpec {
   readonly interval: number;
   readonly dispatch: string | undefined;
   readonly max: number;
+  readonly escalateAfter: number;
 }
 
 export interface EnsureResult {
@@ -24,9 +26,17 @@ export interface EnsureResult {
 
 /** The heartbeat's command-line words: the marker first, so /proc/<pid>/cmdline proves identity. */
 export function heartbeatArgs(spec: HeartbeatSpec): string[] {
-  const args = [...markerArgs({ kind: 'heartbeat', owner: spec.owner, dir: spec.dir }), `interval=${spec.interval}`, `max=${spec.max}`];
+  const args = [...markerArgs({ kind: 'heartbeat', owner: spec.owner, dir: spec.dir }), `interval=${spec.interval}`, `max=${spec.max}`, `escalate_after=${spec.escalateAfter}`];
   if (spec.dispatch !== undefined) args.push(`dispatch=${spec.dispatch}`);
   return args;
+}
+
+/**
+ * The heartbeat is long-lived: a 1 MB young generation (instead of 16 MB) keeps its resident
+ * memory low at the cost of more frequent, cheap scavenges.
+ */
+export function heartbeatLauncher(launcher: Launcher): Launcher {
+  return { ...launcher, nodeArgs: ['--max-semi-space-size=1', ...launcher.nodeArgs] };
 }
 
 /**
@@ -40,34 +50,13 @@ export async function ensureHeartbeat(spec: HeartbeatSpec, launcher: Launcher, s
   const base = { pidFile: paths.heartbeatPid, log: paths.heartbeatLog };
   if (before.state === 'live') return { ...base, pid: before.pid, started: false, stale: undefined };
   const stale = before.state === 'stale' ? before.reason : undefined;
-  if (before.state === 'stale') removeIfUnchanged(paths.heartbeatPid, self, expected);
-  const child = spawnDetached(launcher, heartbeatArgs(spec), paths.heartbeatLog);
+  // A heartbeat may publish meanwhile: keep whatever turns out to name a live one.
+  if (before.state === 'stale') removeUnlessReplaced(paths.heartbeatPid, (moved) => inspectPidFile(moved, expected, self).state === 'live');
+  const child = spawnDetached(heartbeatLauncher(launcher), heartbeatArgs(spec), paths.heartbeatLog);
   const live = await waitForPidFile({
     pidFile: paths.heartbeatPid, expected, self, child, logPath: paths.heartbeatLog, what: 'heartbeat', timeoutMs: 20_000,
   });
   return { ...base, pid: live.pid, started: live.pid === child.pid, stale };
-}
-
-/**
- * Removes a stale pid file without racing a heartbeat that publishes a new one meanwhile: move
- * it aside, and if what was moved turns out to name a live heartbeat, put it back.
- */
-function removeIfUnchanged(file: string, self: Self, expected: Expected): void {
-  const aside = `${file}.${self.pid}.stale`;
-  try {
-    fs.renameSync(file, aside);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return;
-    throw err;
-  }
-  if (inspectPidFile(aside, expected, self).state === 'live') {
-    try {
-      fs.linkSync(aside, file);
-    } catch (err) {
-      if (!isErrno(err, 'EEXIST')) throw err;
-    }
-  }
-  fs.rmSync(aside, { force: true });
 }
 
 export type StopOutcome =

@@ -15,8 +15,8 @@ import { inspectPidFile, markerArgs } from '../lib/pidfile.ts';
 import { runtimePaths } from '../lib/paths.ts';
 import { findOwnServer, isLoopback, startServer } from '../lib/server.ts';
 import { formatStatus, readStatus } from '../lib/status.ts';
-import { STOP_GRACE_MS, ensureHeartbeat, ensureStateDir, heartbeatArgs, stopDaemon } from '../lib/supervisor.ts';
-import { countingTicker } from '../lib/tick.ts';
+import { STOP_GRACE_MS, ensureHeartbeat, ensureStateDir, heartbeatArgs, heartbeatLauncher, stopDaemon } from '../lib/supervisor.ts';
+import { managerTicker } from '../lib/manager.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
@@ -201,9 +201,12 @@ async function heartbeat(o: Options): Promise<number> {
   const paths = runtimePaths(o.dir, o.owner);
   const stop = stopSignal();
   const log = o.json && o.once ? (): void => undefined : lineWriter(1, paths.heartbeatLog, logMaxBytes());
-  const result = await runHeartbeat({
-    owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker: countingTicker(), signal: stop.signal, log, now: () => new Date(),
+  const now = (): Date => new Date();
+  const ticker = managerTicker({
+    owner: o.owner, dir: o.dir, root: path.dirname(o.dir), dispatch: o.dispatch, max: o.max, escalateAfterS: o.escalateAfter,
+    env: launcher.env, once: o.once, log, now,
   });
+  const result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now });
   if (result.kind === 'twin') {
     out(`heartbeat already running (pid ${result.pid ?? 'unknown'})`);
     return 0;
@@ -218,7 +221,8 @@ async function heartbeat(o: Options): Promise<number> {
  * form, attached to this terminal, and pass signals on.
  */
 async function heartbeatReexec(o: Options): Promise<number> {
-  const child = spawn(launcher.node, [...launcher.nodeArgs, SCRIPT, ...heartbeatArgs(o)], { cwd: ROOT, env: launcher.env, stdio: 'inherit' });
+  const hb = heartbeatLauncher(launcher);
+  const child = spawn(hb.node, [...hb.nodeArgs, SCRIPT, ...heartbeatArgs(o)], { cwd: ROOT, env: hb.env, stdio: 'inherit' });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
 }
