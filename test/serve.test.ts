@@ -153,6 +153,40 @@ describe('server', () => {
     });
   });
 
+  test('/api/tasks and /api/tasks/<id> answer from the task model, with escalations from the snapshot', async () => {
+    await withFolder(async ({ dir, owner, extra }) => {
+      fs.writeFileSync(`${dir}/BLOCKED-ONE.md`, '---\nid: BLOCKED-ONE\ntitle: Stuck\nstatus: Blocked\nassignee: erin\ndependencies: [FIRST-TASK]\npr: https://example.invalid/pull/1\nci: failing\n---\n## Plan\n- [x] a\n- [ ] b\n');
+      fs.writeFileSync(`${dir}/broken.md`, 'no frontmatter here\n');
+      const port = await getPort({ host: '127.0.0.1' });
+      const s = start(process.execPath, serveArgs(dir, owner, port, ['interval=0.2']));
+      extra.push(s.child.pid as number);
+      await s.waitFor(/serving tasks/);
+      await waitUntil(() => fs.existsSync(runtimeFile(dir, owner, 'snapshot.json')), 'first snapshot');
+      const base = `http://127.0.0.1:${port}`;
+      const list = JSON.parse((await get(`${base}/api/tasks`)).body) as { tasks: Record<string, unknown>[]; errors: { path: string }[] };
+      assert.deepEqual(list.tasks.map((t) => t.id), ['BLOCKED-ONE', 'FIRST-TASK']);
+      const blocked = list.tasks[0] as Record<string, any>;
+      assert.deepEqual(
+        [blocked.status, blocked.owner, blocked.dependsOn, blocked.ci, blocked.pr, blocked.progress],
+        ['blocked', 'erin', ['FIRST-TASK'], 'failing', 'https://example.invalid/pull/1', { done: 1, total: 2 }],
+      );
+      assert.equal(blocked.escalation.reason, 'status blocked; CI failing on https://example.invalid/pull/1');
+      for (const k of ['slug', 'path', 'title', 'priority', 'milestone']) assert.ok(k in blocked, k);
+      assert.deepEqual(list.errors.map((e) => e.path), ['broken.md']);
+      const one = JSON.parse((await get(`${base}/api/tasks/BLOCKED-ONE`)).body) as Record<string, any>;
+      assert.equal(one.title, 'Stuck');
+      assert.match(one.body, /## Plan/);
+      assert.equal((await get(`${base}/api/tasks/NOPE`)).status, 404);
+      const st = await cli(['status', `owner=${owner}`, `dir=${dir}`]);
+      assert.match(st.stdout, /tasks      2 \(ready 1, blocked 1\)/);
+      assert.match(st.stdout, /ready      FIRST-TASK \(p1\)/);
+      assert.match(st.stdout, /escalated  BLOCKED-ONE: status blocked; CI failing/);
+      assert.match(st.stdout, /escalated  broken\.md: parse error: no frontmatter/);
+      process.kill(-(s.child.pid as number), 'SIGTERM');
+      await s.exited;
+    });
+  });
+
   test('--no-heartbeat serves without starting a heartbeat; the page says it is down', async () => {
     await withFolder(async ({ dir, owner, extra }) => {
       const port = await getPort({ host: '127.0.0.1' });
