@@ -1,3 +1,5 @@
+import type { Claim } from './registry.ts';
+
 /** What a tick needs to know; the heartbeat owns the loop, the tick owns the work. */
 export interface TickInput {
   readonly owner: string;
@@ -20,10 +22,22 @@ export interface Snapshot {
   nextTickAt: string;
   taskCount: number;
   counts: Record<string, number>;
-  ready: unknown[];
-  claims: unknown[];
+  ready: SnapshotReady[];
+  claims: SnapshotClaim[];
   escalations: { id: string; reason: string; since: string }[];
   errors: { path: string; reason: string }[];
+}
+
+/** A ready task as the snapshot lists it, best first. */
+export interface SnapshotReady { id: string; slug: string; title: string; priority: string | null; path: string }
+
+/** A claim as the snapshot lists it (the registry claim plus what triage needs). */
+export interface SnapshotClaim extends Claim {
+  owner: string;
+  ageS: number;
+  worktreeExists: boolean;
+  pr: string | null;
+  ci: string;
 }
 
 /** One tick of work; stateful so it can keep caches between ticks. */
