@@ -1,0 +1,230 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseTaskFile } from '../lib/taskfile.ts';
+import type { Task } from '../lib/taskfile.ts';
+import type { Snapshot } from '../lib/tick.ts';
+import { SiteBuilder, pageName } from '../lib/site.ts';
+import type { SiteInput } from '../lib/site.ts';
+
+const HOSTILE = '<img src=x onerror=alert(1)>';
+const NOW = new Date('2026-03-22T12:00:00Z');
+
+/** A task parsed from frontmatter fields and a body, as the scanner would return it. */
+function task(file: string, fields: Record<string, string>, body = ''): Task {
+  const yaml = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('\n');
+  const r = parseTaskFile(Buffer.from(`---\n${yaml}\n---\n${body}`), file);
+  assert.ok(r.ok, `fixture ${file} must parse`);
+  return r.task;
+}
+
+function tasks(): Task[] {
+  return [
+    task('ALPHA.md', { id: 'ALPHA', title: 'Alpha ready task', status: 'ready', priority: 'p0', milestone: 'm1', owner: 'dave' },
+      '## Problem\nThe zebra escaped.\n\n## Plan\n- [x] find it\n- [ ] catch it\n'),
+    task('BETA.md', { id: 'BETA', title: 'Beta in progress', status: 'In Progress', priority: 'p1', owner: 'erin', pr: 'https://example.invalid/pull/7', ci: 'failing' }, 'Slow builds.\n'),
+    task('done/GAMMA.md', { id: 'GAMMA', title: 'Gamma done', status: 'completed', priority: 'p2', milestone: 'm2', owner: 'dave',
+      completed_by: 'dave', completed: '2026-03-20', depends_on: '[ALPHA, MISSING]' },
+      '## Problem\n[click](javascript:alert(1)) [data](data:text/html,x) [ok](https://example.invalid/x)\n\n<script>alert(3)</script>\n\n<img src=x onerror=alert(2)>\n'),
+    task('HOSTILE.md', { id: 'HOSTILE', title: `'${HOSTILE}'`, status: 'todo', milestone: `'${HOSTILE}'`, owner: `'${HOSTILE}'`, pr: 'javascript:alert(4)' }, 'Body.\n'),
+  ];
+}
+
+function input(list: Task[], extra: Partial<SiteInput> = {}): SiteInput {
+  return { project: 'Acme', tasks: list, errors: [], snapshot: undefined, heartbeat: { running: false, pid: null }, now: NOW, ...extra };
+}
+
+/** Runs body with a fresh output folder, removed afterwards. */
+function withOut(body: (out: string, read: (rel: string) => string) => void): void {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-site-'));
+  try {
+    body(out, (rel) => fs.readFileSync(path.join(out, rel), 'utf8'));
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** Text of an HTML fragment with tags removed and the five escapes decoded. */
+function text(html: string): string {
+  return html.replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+}
+
+/** Every start tag in the document (escaped text cannot produce one). */
+const tags = (html: string): string[] => html.match(/<[a-zA-Z][^>]*>/g) ?? [];
+/** True when some element has an on* attribute (quoted values, which may hold escaped text, are skipped). */
+const hasHandler = (html: string): boolean => tags(html).some((t) => /\son[a-z]+\s*=/i.test(t.replace(/"[^"]*"/g, '""')));
+
+test('the build writes the index, one page per task, the assets and search.json', () => {
+  withOut((out, read) => {
+    const r = new SiteBuilder(out).build(input(tasks()));
+    assert.deepEqual(fs.readdirSync(out).sort(), ['app.js', 'favicon.svg', 'index.html', 'search.json', 'style.css', 'tasks']);
+    assert.deepEqual(fs.readdirSync(path.join(out, 'tasks')).sort(), ['ALPHA.html', 'BETA.html', 'GAMMA.html', 'HOSTILE.html']);
+    assert.deepEqual(r, { written: 9, removed: 0, filesChanged: true });
+    const index = read('index.html');
+    assert.match(index, /<title>Acme Tasks<\/title>/);
+    for (const id of ['ALPHA', 'BETA', 'GAMMA', 'HOSTILE']) assert.match(index, new RegExp(`<a href="tasks/${id}.html">${id}</a>`));
+    for (const id of ['health', 'counts', 'escalations', 'ready', 'claims', 'errors', 'tasks']) assert.match(index, new RegExp(`id="${id}"`));
+    assert.match(index, /<script src="app.js" defer><\/script>/);
+    assert.doesNotMatch(index, /<script>/, 'no inline script');
+    assert.ok(!hasHandler(index), 'no inline event handler');
+    assert.match(read('tasks/ALPHA.html'), /href="\.\.\/style\.css"/);
+  });
+});
+
+test('a task page shows the seven metadata labels with their values', () => {
+  withOut((out, read) => {
+    new SiteBuilder(out).build(input(tasks()));
+    const html = read('tasks/GAMMA.html');
+    assert.match(html, /<main data-task-id="GAMMA">/);
+    const dl = /<dl class="meta">(.*?)<\/dl>/s.exec(html)?.[1] ?? '';
+    const pairs = [...dl.matchAll(/<dt>(.*?)<\/dt><dd>(.*?)<\/dd>/g)].map((m) => [m[1], text(m[2] ?? '')]);
+    assert.deepEqual(pairs, [['ID', 'GAMMA'], ['Status', 'completed'], ['Priority', 'p2'], ['Milestone', 'm2'], ['Owner', 'dave'],
+      ['Completed by', 'dave'], ['Completed', '2026-03-20']]);
+  });
+});
+
+test('a hostile title, owner and milestone show as text everywhere', () => {
+  withOut((out, read) => {
+    new SiteBuilder(out).build(input(tasks()));
+    for (const rel of ['index.html', 'tasks/HOSTILE.html']) {
+      const html = read(rel);
+      assert.ok(!tags(html).some((t) => t.startsWith('<img')), `${rel}: no img element`);
+      assert.ok(!hasHandler(html), `${rel}: no event handler attribute`);
+      assert.ok(html.includes('&lt;img src=x onerror=alert(1)&gt;'), `${rel}: the title shown escaped`);
+      assert.ok(!html.includes('href="javascript:'), `${rel}: the pr field is not linked`);
+    }
+    const page = read('tasks/HOSTILE.html');
+    assert.equal(text(/<dt>Owner<\/dt><dd>(.*?)<\/dd>/.exec(page)?.[1] ?? ''), HOSTILE);
+    assert.equal(text(/<dt>Milestone<\/dt><dd>(.*?)<\/dd>/.exec(page)?.[1] ?? ''), HOSTILE);
+    assert.match(read('index.html'), /data-owner="&lt;img src=x onerror=alert\(1\)&gt;"/);
+  });
+});
+
+test('the body is markdown without raw HTML or unsafe links, with checkboxes', () => {
+  withOut((out, read) => {
+    new SiteBuilder(out).build(input(tasks()));
+    const gamma = read('tasks/GAMMA.html');
+    assert.ok(!tags(gamma).some((t) => /^<script\b/i.test(t) && !t.includes('src=')), 'no inline script element');
+    assert.ok(!hasHandler(gamma), 'no onerror attribute');
+    assert.ok(gamma.includes('&lt;script&gt;alert(3)&lt;/script&gt;'), 'raw HTML shown as text');
+    assert.ok(!/href="\s*(javascript|data|vbscript):/i.test(gamma), 'no javascript: or data: href');
+    assert.match(gamma, /<a href="https:\/\/example\.invalid\/x">ok<\/a>/);
+    const alpha = read('tasks/ALPHA.html');
+    assert.match(alpha, /<input type="checkbox" disabled checked> find it/);
+    assert.match(alpha, /<input type="checkbox" disabled> catch it/);
+    assert.match(alpha, /1\/2 done/);
+  });
+});
+
+test('dependencies are linked with their status, a missing one is marked', () => {
+  withOut((out, read) => {
+    new SiteBuilder(out).build(input(tasks()));
+    const deps = /<section id="deps">(.*?)<\/section>/s.exec(read('tasks/GAMMA.html'))?.[1] ?? '';
+    assert.match(deps, /<a href="ALPHA\.html">ALPHA<\/a> <span class="st st-ready">ready<\/span>/);
+    assert.match(deps, /<li class="missing">MISSING <span class="bad">missing<\/span><\/li>/);
+  });
+});
+
+test('a second build with identical input writes nothing', () => {
+  withOut((out) => {
+    const builder = new SiteBuilder(out);
+    const list = tasks();
+    builder.build(input(list));
+    assert.deepEqual(builder.build(input(list)), { written: 0, removed: 0, filesChanged: false });
+    assert.deepEqual(builder.build(input(tasks())), { written: 0, removed: 0, filesChanged: false }, 'equal but new task objects');
+    assert.deepEqual(new SiteBuilder(out).build(input(tasks())), { written: 0, removed: 0, filesChanged: false }, 'a restarted builder');
+  });
+});
+
+test('changing one task rewrites its page and the index only', () => {
+  withOut((out, read) => {
+    const builder = new SiteBuilder(out);
+    const list = tasks();
+    builder.build(input(list));
+    const before = fs.statSync(path.join(out, 'tasks/BETA.html')).mtimeMs;
+    list[3] = { ...(list[3] as Task), status: 'blocked' }; // HOSTILE: nothing depends on it
+    assert.deepEqual(builder.build(input(list)), { written: 2, removed: 0, filesChanged: false });
+    assert.match(read('tasks/HOSTILE.html'), /st-blocked/);
+    assert.match(read('index.html'), /data-id="HOSTILE" data-status="blocked"/);
+    assert.equal(fs.statSync(path.join(out, 'tasks/BETA.html')).mtimeMs, before);
+  });
+});
+
+test('a dependency changing status rewrites the pages that show it', () => {
+  withOut((out, read) => {
+    const builder = new SiteBuilder(out);
+    const list = tasks();
+    builder.build(input(list));
+    list[0] = { ...(list[0] as Task), status: 'completed' }; // ALPHA, shown on GAMMA's page
+    assert.equal(builder.build(input(list)).written, 3);
+    assert.match(read('tasks/GAMMA.html'), /<a href="ALPHA\.html">ALPHA<\/a> <span class="st st-completed">/);
+  });
+});
+
+test('removing a task removes its page', () => {
+  withOut((out) => {
+    const builder = new SiteBuilder(out);
+    const list = tasks();
+    builder.build(input(list));
+    const r = builder.build(input(list.filter((t) => t.id !== 'BETA')));
+    assert.equal(r.removed, 1);
+    assert.equal(r.filesChanged, true);
+    assert.ok(!fs.existsSync(path.join(out, 'tasks/BETA.html')));
+    assert.ok(!fs.readFileSync(path.join(out, 'index.html'), 'utf8').includes('BETA.html'));
+    // A restarted builder also removes pages of tasks that went away while it was not running.
+    const again = new SiteBuilder(out).build(input(list.filter((t) => t.id !== 'ALPHA')));
+    assert.deepEqual([again.removed, fs.existsSync(path.join(out, 'tasks/ALPHA.html'))], [1, false]);
+  });
+});
+
+test('search.json maps each page to its lowercased title and body text', () => {
+  withOut((out, read) => {
+    new SiteBuilder(out).build(input(tasks()));
+    const search = JSON.parse(read('search.json')) as Record<string, string>;
+    assert.deepEqual(Object.keys(search).sort(), ['ALPHA', 'BETA', 'GAMMA', 'HOSTILE']);
+    assert.match(search['ALPHA'] ?? '', /^alpha ready task .*the zebra escaped/);
+  });
+});
+
+test('page names keep [A-Za-z0-9._-] only, and colliding slugs get distinct pages', () => {
+  assert.equal(pageName('a b/ä:c.d-e_f'), 'a_b___c.d-e_f');
+  assert.equal(pageName('emoji-😀'), 'emoji-_', 'one _ per character, not per UTF-16 unit');
+  assert.equal(pageName('.hidden'), '_.hidden');
+  withOut((out) => {
+    const list = [task('a/SAME.md', { id: 'A' }), task('b/SAME.md', { id: 'B' }), task('c/same.md', { id: 'C' }), task('d/x y.md', { id: 'D' })];
+    new SiteBuilder(out).build(input(list));
+    assert.deepEqual(fs.readdirSync(path.join(out, 'tasks')).sort(), ['SAME.html', 'SAME_2.html', 'same_3.html', 'x_y.html']);
+  });
+});
+
+test('health, escalations, ready queue and claims come from the snapshot', () => {
+  const snapshot: Snapshot = {
+    owner: 'ops', pid: 4242, dir: '/x', tick: 7, tickAt: '2026-03-22T11:00:00.000Z', tickDurationMs: 12, interval: 30,
+    nextTickAt: '2026-03-22T11:00:30.000Z', taskCount: 4, counts: {},
+    ready: [{ id: 'ALPHA', slug: 'ALPHA', title: 'Alpha ready task', priority: 'p0', path: 'ALPHA.md' }],
+    claims: [{ id: 'BETA', slug: 'BETA', path: 'BETA.md', claimedBy: 'ops', claimedAt: '2026-03-22T10:00:00.000Z', startedAt: null,
+      worktree: '.worktrees/BETA', pid: 99, pidStart: null, state: 'exited', exitCode: 3, endedAt: null, log: null,
+      owner: 'ops', ageS: 3600, worktreeExists: false, pr: 'https://example.invalid/pull/7', ci: 'failing' }],
+    escalations: [{ id: 'BETA', reason: 'run exited with code 3', since: '2026-03-22T10:30:00.000Z' }],
+    errors: [],
+  };
+  withOut((out, read) => {
+    const builder = new SiteBuilder(out);
+    builder.build(input(tasks(), { snapshot, heartbeat: { running: true, pid: 4242 }, errors: [{ path: 'bad.md', reason: 'no frontmatter' }] }));
+    const index = read('index.html');
+    const health = /<section id="health"[^>]*>/.exec(index)?.[0] ?? '';
+    assert.match(health, /class="health warn"/, 'the last tick is an hour (120 intervals) old: stale');
+    assert.match(health, /data-tick-at="2026-03-22T11:00:00.000Z" data-interval="30"/);
+    assert.match(index, /<section id="escalations"[^]*?<a href="tasks\/BETA.html">BETA<\/a><\/td><td>run exited with code 3/);
+    assert.match(index, /<section id="ready">[^]*?<a href="tasks\/ALPHA.html">ALPHA<\/a>/);
+    assert.match(index, /<section id="claims">[^]*?\.worktrees\/BETA<\/code> <span class="bad">missing<\/span>/);
+    assert.match(index, /<section id="errors"[^]*?<code>bad\.md<\/code>: no frontmatter/);
+    assert.match(read('tasks/BETA.html'), /<section id="escalation" class="warn">/);
+    assert.match(read('tasks/BETA.html'), /<section id="claim">[^]*?<dt>Exit code<\/dt><dd><span class="bad">3<\/span>/);
+    // The claim's age moves every tick; the page does not depend on it.
+    const next = { ...snapshot, claims: snapshot.claims.map((c) => ({ ...c, ageS: c.ageS + 30 })) };
+    assert.equal(builder.build(input(tasks(), { snapshot: next, heartbeat: { running: true, pid: 4242 }, errors: [{ path: 'bad.md', reason: 'no frontmatter' }] })).written, 0);
+  });
+});
