@@ -4,4 +4,4 @@ set positional-arguments
 # just tasks <action> [key=value ...] [--flag ...]   e.g. just tasks serve owner=dave
 [no-exit-message]
 tasks *args:
-    @node --import tsx scripts/tasks-serve.ts "$@"
+    @TASKS_INVOCATION_DIR={{quote(invocation_directory())}} node --import tsx scripts/tasks-serve.ts "$@"

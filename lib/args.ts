@@ -26,7 +26,8 @@ export const KEYS = {
   dispatch: { default: '$TASK_MANAGER_DISPATCH', help: 'shell command run for each dispatched task; unset: no dispatch' },
   max: { default: '1', help: 'most tasks claimed and running at once, integer 1-1000' },
   escalate_after: { default: '2h', help: 'a claim older than this without reaching review is escalated: seconds, or 90m, 2h, 1d' },
-  out: { default: '(none)', help: 'build: folder to write the static dashboard to' },
+  project: { default: 'package.json name beside the tasks folder, else that folder', help: 'project name in the dashboard title (<Project> Tasks)' },
+  out: { default: '', help: 'build: folder to write the static dashboard to' },
 } satisfies Record<string, KeySpec>;
 export type Key = keyof typeof KEYS;
 
@@ -35,11 +36,11 @@ interface FlagSpec { actions: readonly Action[] | 'all'; help: string }
 export const FLAGS = {
   json: { actions: ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'build'], help: 'one JSON document on stdout, nothing else there' },
   detach: { actions: ['serve'], help: 'run the server in the background too, print its URL, exit 0' },
-  heartbeat: { actions: ['serve'], help: '--no-heartbeat: serve without ensuring the heartbeat' },
+  heartbeat: { actions: ['serve'], help: 'serve without ensuring the heartbeat' },
   open: { actions: ['serve'], help: 'open the dashboard in the browser' },
   once: { actions: ['heartbeat'], help: 'run one tick and exit' },
-  f: { actions: ['logs'], help: '-f: follow the log' },
-  help: { actions: 'all', help: '-h, --help: this text' },
+  f: { actions: ['logs'], help: 'follow the log' },
+  help: { actions: 'all', help: 'this text' },
 } satisfies Record<string, FlagSpec>;
 export type Flag = keyof typeof FLAGS;
 
@@ -57,6 +58,8 @@ export interface Options {
   readonly dispatch: string | undefined;
   readonly max: number;
   readonly out: string | undefined;
+  /** Project name for the dashboard title; undefined: derived from the repository. */
+  readonly project: string | undefined;
   /** Seconds after which a claim that has not reached review is escalated. */
   readonly escalateAfter: number;
   readonly json: boolean;
@@ -65,6 +68,8 @@ export interface Options {
   readonly open: boolean;
   readonly once: boolean;
   readonly follow: boolean;
+  /** Keys the operator set (on the command line, or through an environment variable). */
+  readonly given: readonly string[];
 }
 
 /** What the caller knows about its surroundings; parseArgs reads nothing else. */
@@ -92,11 +97,11 @@ export function usage(): string {
     ...ACTION_NAMES.map((a) => `  ${pad(a, 10)} ${ACTIONS[a]}`),
     '',
     'keys (key=value or --key=value):',
-    ...KEY_NAMES.map((k) => `  ${pad(k, 10)} ${KEYS[k].help} (default: ${KEYS[k].default})`),
+    ...KEY_NAMES.map((k) => `  ${pad(k, 14)} ${KEYS[k].help}${KEYS[k].default ? ` (default: ${KEYS[k].default})` : ''}`),
     '',
     'flags:',
     ...FLAG_NAMES.map((f) => {
-      const name = f === 'f' ? '-f' : f === 'heartbeat' ? '--no-heartbeat' : `--${f}`;
+      const name = f === 'f' ? '-f' : f === 'heartbeat' ? '--no-heartbeat' : f === 'help' ? '-h, --help' : `--${f}`;
       const where = FLAGS[f].actions === 'all' ? '' : ` [${(FLAGS[f].actions as readonly Action[]).join(', ')}]`;
       return `  ${pad(name, 16)} ${FLAGS[f].help}${where}`;
     }),
@@ -108,6 +113,11 @@ export function usage(): string {
 
 /** Parses argv (the words after the script) into options, or throws a usage error naming the value. */
 export function parseArgs(argv: readonly string[], ctx: ArgsContext): Parsed {
+  for (const word of argv) {
+    if (word === '--') break;
+    const m = /^--(no-)?([a-z]+)=/.exec(word);
+    if (m && (FLAG_NAMES as string[]).includes(m[2] as string)) throw usageError(`flag --${m[1] ?? ''}${m[2]} takes no value, got \`${word}\`; write --${m[1] ?? ''}${m[2]} alone`);
+  }
   const raw = minimist([...argv], {
     string: ['_', ...KEY_NAMES],
     boolean: FLAG_NAMES,
@@ -170,15 +180,20 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   const owner = checkOwner(ownerSource, keys.owner !== undefined ? 'owner' : ctx.env.TASK_MANAGER_OWNER !== undefined ? 'TASK_MANAGER_OWNER' : 'owner (from the current user)');
   const envPort = ctx.env.TASK_MANAGER_PORT;
   const port = keys.port !== undefined ? checkInteger('port', keys.port, 1, 65535)
-    : envPort !== undefined && envPort !== '' ? checkInteger('TASK_MANAGER_PORT', envPort, 1, 65535) : 8005;
+    : envPort !== undefined && envPort !== '' && action === 'serve' ? checkInteger('TASK_MANAGER_PORT', envPort, 1, 65535) : 8005;
   const host = keys.host ?? '127.0.0.1';
   if (host.trim() === '' || /\s/.test(host)) throw usageError(`\`host\` must be an address such as 127.0.0.1, got \`${host}\``);
   const interval = keys.interval === undefined ? 30 : checkInterval(keys.interval);
   const max = keys.max === undefined ? 1 : checkInteger('max', keys.max, 1, 1000);
   const dirWord = keys.dir ?? path.join(ctx.root, 'tasks');
   if (dirWord === '') throw usageError('`dir` must name a folder, got an empty value; pass dir=<tasks folder>');
-  const dir = path.resolve(ctx.cwd, dirWord);
-  if (!isDirectory(dir)) throw usageError(`\`dir\` must be an existing folder, got \`${dirWord}\`; create it or pass dir=<tasks folder>`);
+  const resolved = path.resolve(ctx.cwd, dirWord);
+  if (!isDirectory(resolved)) {
+    const where = resolved === dirWord ? '' : ` (resolved to ${resolved})`;
+    throw usageError(`\`dir\` must be an existing folder, got \`${dirWord}\`${where}; create it or pass dir=<tasks folder>`);
+  }
+  // The real path: a symlinked or ../ spelling of one folder must name the same heartbeat.
+  const dir = fs.realpathSync(resolved);
   const dispatchWord = keys.dispatch ?? ctx.env.TASK_MANAGER_DISPATCH;
   const dispatch = dispatchWord === undefined || dispatchWord.trim() === '' ? undefined : dispatchWord;
   let out: string | undefined;
@@ -189,13 +204,14 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   const escalateAfter = keys.escalate_after === undefined ? 7200 : checkDuration('escalate_after', keys.escalate_after);
   if (action === 'build' && out === undefined) throw usageError('`build` needs out=<folder> to write the dashboard to');
   return {
-    action, owner, port, portGiven: keys.port !== undefined, host, interval, dir, dispatch, max, out, escalateAfter,
+    action, owner, port, portGiven: keys.port !== undefined, host, interval, dir, dispatch, max, out, escalateAfter, project: keys.project === undefined || keys.project.trim() === '' ? undefined : keys.project.trim(),
     json: flags.json === true,
     detach: flags.detach === true,
     heartbeat: flags.heartbeat !== false,
     open: flags.open === true,
     once: flags.once === true,
     follow: flags.f === true,
+    given: [...Object.keys(keys), ...(keys.dispatch === undefined && ctx.env.TASK_MANAGER_DISPATCH !== undefined ? ['dispatch'] : [])],
   };
 }
 

@@ -18,6 +18,8 @@ export interface HeartbeatInput {
   readonly signal: AbortSignal;
   readonly log: (line: string) => void;
   readonly now: () => Date;
+  /** Settings recorded in the pid file, so a later ensure can say when it reuses different ones. */
+  readonly settings: Record<string, string>;
 }
 
 export type HeartbeatResult =
@@ -62,7 +64,7 @@ export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResu
     const publishIfNeeded = (): void => {
       const seen = inspectPidFile(paths.heartbeatPid, expected, { pid: -1, ppid: -1 });
       if (seen.state !== 'live' || seen.pid !== process.pid) {
-        publishPidFile(paths.heartbeatPid, expected, { interval: String(input.interval) });
+        publishPidFile(paths.heartbeatPid, expected, input.settings);
       }
     };
     const bound = await bindLock(address, (socket) => {
@@ -75,7 +77,7 @@ export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResu
     }
     lock = bound;
     // Holding the lock makes this the only writer of the pid file: publishing is the readiness signal.
-    publishPidFile(paths.heartbeatPid, expected, { interval: String(input.interval) });
+    publishPidFile(paths.heartbeatPid, expected, input.settings);
     input.log(`${stamp(input.now)} heartbeat started (pid ${process.pid}, owner ${input.owner}, every ${input.interval} s, dir ${input.dir})`);
     try {
       return await loop(input, paths.snapshot, publishIfNeeded);
@@ -85,10 +87,12 @@ export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResu
       input.log(`${stamp(input.now)} heartbeat stopped (pid ${process.pid})`);
     }
   }
-  return loop(input, paths.snapshot, () => undefined);
+  // A --once beside a running heartbeat must not replace the daemon's snapshot with its own.
+  const daemon = inspectPidFile(paths.heartbeatPid, expected, { pid: process.pid, ppid: process.ppid });
+  return loop(input, daemon.state === 'live' ? undefined : paths.snapshot, () => undefined);
 }
 
-async function loop(input: HeartbeatInput, snapshotPath: string, afterTick: () => void): Promise<HeartbeatResult> {
+async function loop(input: HeartbeatInput, snapshotPath: string | undefined, afterTick: () => void): Promise<HeartbeatResult> {
   let tick = 0;
   let last: Snapshot | undefined;
   try {
@@ -97,7 +101,7 @@ async function loop(input: HeartbeatInput, snapshotPath: string, afterTick: () =
       const started = Date.now();
       try {
         last = await input.ticker.tick({ owner: input.owner, dir: input.dir, pid: process.pid, interval: input.interval, tick, now: input.now });
-        writeFileAtomic(snapshotPath, JSON.stringify(last) + '\n');
+        if (snapshotPath) writeFileAtomic(snapshotPath, JSON.stringify(last) + '\n');
         const extra = `${last.ready.length} ready, ${last.claims.length} claimed, ${last.escalations.length} escalated, ${last.errors.length} parse errors`;
         input.log(`${stamp(input.now)} tick ${tick}: ${last.taskCount} tasks (${extra}) in ${last.tickDurationMs} ms`);
       } catch (err) {

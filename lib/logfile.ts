@@ -70,8 +70,9 @@ export async function followFile(file: string, from: number, onData: (text: stri
       }
     }
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, pollMs);
-      signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+      const onAbort = (): void => { clearTimeout(t); resolve(); };
+      const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, pollMs);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 }

@@ -74,9 +74,11 @@ export function taskReasons(tasks: readonly Task[], problems: ReadonlyMap<string
   const out = new Map<string, string[]>();
   for (const t of tasks) {
     const reasons: string[] = [];
+    // A finished task needs nobody: its stale dependency list is not an escalation.
+    const finished = t.status === 'completed' || t.status === 'cancelled';
     if (t.status === 'blocked') reasons.push('status blocked');
     const problem = problems.get(t.id);
-    if (problem) reasons.push(problem);
+    if (problem && !finished) reasons.push(problem);
     if (t.ci === 'failing') reasons.push('CI failing' + (t.pr ? ` on ${t.pr}` : ''));
     if (reasons.length) out.set(t.id, reasons);
   }

@@ -13,6 +13,8 @@ export interface HeartbeatSpec {
   readonly dispatch: string | undefined;
   readonly max: number;
   readonly escalateAfter: number;
+  /** Keys the operator set; only those are compared with a reused heartbeat's settings. */
+  readonly given?: readonly string[];
 }
 
 export interface EnsureResult {
@@ -20,6 +22,8 @@ export interface EnsureResult {
   readonly started: boolean;
   /** Why an existing pid file was stale, when it was. */
   readonly stale: string | undefined;
+  /** Settings of a reused heartbeat that differ from the ones asked for (e.g. "interval=30"). */
+  readonly differs: string[];
   readonly pidFile: string;
   readonly log: string;
 }
@@ -29,6 +33,16 @@ export function heartbeatArgs(spec: HeartbeatSpec): string[] {
   const args = [...markerArgs({ kind: 'heartbeat', owner: spec.owner, dir: spec.dir }), `interval=${spec.interval}`, `max=${spec.max}`, `escalate_after=${spec.escalateAfter}`];
   if (spec.dispatch !== undefined) args.push(`dispatch=${spec.dispatch}`);
   return args;
+}
+
+/** The settings a heartbeat records about itself (pid file lines), to compare on reuse. */
+export function heartbeatSettings(spec: HeartbeatSpec): Record<string, string> {
+  return { interval: String(spec.interval), max: String(spec.max), dispatch: spec.dispatch ?? '' };
+}
+
+function differing(spec: HeartbeatSpec, fields: Readonly<Record<string, string>>): string[] {
+  const want = heartbeatSettings(spec);
+  return Object.entries(want).filter(([k, v]) => (spec.given ?? []).includes(k) && fields[k] !== undefined && fields[k] !== v).map(([k]) => `${k}=${fields[k] === '' ? '(none)' : fields[k]}`);
 }
 
 /**
@@ -48,7 +62,7 @@ export async function ensureHeartbeat(spec: HeartbeatSpec, launcher: Launcher, s
   const expected: Expected = { kind: 'heartbeat', owner: spec.owner, dir: spec.dir };
   const before = inspectPidFile(paths.heartbeatPid, expected, self);
   const base = { pidFile: paths.heartbeatPid, log: paths.heartbeatLog };
-  if (before.state === 'live') return { ...base, pid: before.pid, started: false, stale: undefined };
+  if (before.state === 'live') return { ...base, pid: before.pid, started: false, stale: undefined, differs: differing(spec, before.record.fields) };
   const stale = before.state === 'stale' ? before.reason : undefined;
   // A heartbeat may publish meanwhile: keep whatever turns out to name a live one.
   if (before.state === 'stale') removeUnlessReplaced(paths.heartbeatPid, (moved) => inspectPidFile(moved, expected, self).state === 'live');
@@ -56,7 +70,7 @@ export async function ensureHeartbeat(spec: HeartbeatSpec, launcher: Launcher, s
   const live = await waitForPidFile({
     pidFile: paths.heartbeatPid, expected, self, child, logPath: paths.heartbeatLog, what: 'heartbeat', timeoutMs: 20_000,
   });
-  return { ...base, pid: live.pid, started: live.pid === child.pid, stale };
+  return { ...base, pid: live.pid, started: live.pid === child.pid, stale, differs: live.pid === child.pid ? [] : differing(spec, live.record.fields) };
 }
 
 export type StopOutcome =

@@ -63,6 +63,8 @@ describe('parseArgs', () => {
     [['serve', '--verbose'], /unknown flag `--verbose`/],
     [['serve', '-x'], /unknown flag `-x`/],
     [['serve', 'owner=a', 'owner=b'], /given more than once/],
+    [['serve', '--json=yes'], /flag --json takes no value, got `--json=yes`/],
+    [['serve', '--no-heartbeat=1'], /flag --no-heartbeat takes no value/],
     [['serve', 'stray'], /unexpected argument `stray`/],
     [['logs', '--once'], /--once does not apply to `logs`/],
     [[], /no action given/],
@@ -75,6 +77,15 @@ describe('parseArgs', () => {
       assert.throws(() => parse(argv), (err: unknown) => err instanceof TasksError && err.exitCode === 2 && re.test(err.message));
     });
   }
+
+  test('a bad TASK_MANAGER_PORT only matters to serve', () => {
+    assert.throws(() => parse(['serve'], { TASK_MANAGER_PORT: 'abc' }), /`TASK_MANAGER_PORT` must be an integer/);
+    assert.equal(parse(['status'], { TASK_MANAGER_PORT: 'abc' }).help, false);
+  });
+
+  test('relative dir resolves from the invocation folder, and the error says where it looked', () => {
+    assert.throws(() => parse(['status', 'dir=nope']), new RegExp(`got \`nope\` \\(resolved to ${fixture.root}/nope\\)`));
+  });
 
   test('owner from env is validated too', () => {
     assert.throws(() => parse(['status'], { TASK_MANAGER_OWNER: 'a/b' }), /`TASK_MANAGER_OWNER` must be/);

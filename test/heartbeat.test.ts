@@ -208,6 +208,41 @@ describe('ensure', () => {
   });
 });
 
+describe('identity of the folder', () => {
+  test('a symlinked spelling of the same folder names the same heartbeat', async () => {
+    await withFolder(async ({ dir, root, owner }) => {
+      fs.symlinkSync(dir, `${root}/link`);
+      const a = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, '--json'])).stdout) as { pid: number };
+      for (const spelling of [`${root}/link`, `${dir}/`, `${dir}/../tasks`]) {
+        const r = await cli(['ensure', `owner=${owner}`, `dir=${spelling}`]);
+        assert.equal(r.stdout.trim(), `heartbeat already running (pid ${a.pid})`, spelling);
+      }
+      const st = await cli(['stop', `owner=${owner}`, `dir=${root}/link`]);
+      assert.equal(st.stdout.trim(), `stopped heartbeat (pid ${a.pid})`);
+    });
+  });
+
+  test('reusing a heartbeat with other settings says so', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      await cli(['ensure', `owner=${owner}`, `dir=${dir}`, 'interval=30']);
+      const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`, 'interval=5']);
+      assert.match(r.stdout, /^heartbeat already running \(pid \d+\) with interval=30 \(stop it to change settings: just tasks stop owner=\S+ dir=\S+\)$/m);
+    });
+  });
+
+  test('heartbeat --once beside a running heartbeat leaves the daemon\'s snapshot alone', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const { pid } = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, 'interval=60', '--json'])).stdout) as { pid: number };
+      const snapFile = runtimeFile(dir, owner, 'snapshot.json');
+      await waitUntil(() => fs.existsSync(snapFile), 'first snapshot');
+      const once = await cli(['heartbeat', `owner=${owner}`, `dir=${dir}`, '--once', '--json']);
+      assert.equal(once.code, 0, once.stderr);
+      assert.notEqual(JSON.parse(once.stdout).pid, pid);
+      assert.equal(JSON.parse(fs.readFileSync(snapFile, 'utf8')).pid, pid);
+    });
+  });
+});
+
 describe('stop', () => {
   test('nothing running: exit 0', async () => {
     await withFolder(async ({ dir, owner }) => {
