@@ -5,9 +5,9 @@ import sirv from 'sirv';
 import { TasksError, isErrno } from './errors.ts';
 import { type Expected, inspectPidFile, parsePidFile, publishPidFile, removePidFileIf } from './pidfile.ts';
 import { runtimePaths } from './paths.ts';
-import { renderStatusPage, STYLE_CSS } from './page.ts';
 import { TaskScanner } from './scan.ts';
 import { apiTask } from './api.ts';
+import { EventHub, LiveSite } from './live.ts';
 
 export interface ServeInput {
   readonly owner: string;
@@ -17,6 +17,9 @@ export interface ServeInput {
   readonly portGiven: boolean;
   /** Recorded in the server pid file: only a detached server is stopped by `stop`. */
   readonly detached: boolean;
+  readonly project: string;
+  /** Hears about rebuild failures (the server keeps serving the last good pages). */
+  readonly log: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -24,6 +27,8 @@ export interface RunningServer {
   readonly port: number;
   /** Set when the default port was taken and another one was used. */
   readonly movedFrom: number | undefined;
+  /** Rebuilds the pages now (e.g. once the heartbeat is up) and tells open pages. */
+  refresh(): void;
   close(): Promise<void>;
 }
 
@@ -61,11 +66,12 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
   const paths = runtimePaths(input.dir, input.owner);
   const own = await findOwnServer(input);
   if (own) return { kind: 'already', url: own.url, pid: own.pid };
-  fs.mkdirSync(paths.site, { recursive: true });
-  fs.writeFileSync(`${paths.site}/style.css`, STYLE_CSS);
+  const live = new LiveSite({ owner: input.owner, dir: input.dir, project: input.project, out: paths.site, now: () => new Date() });
+  live.rebuild();
+  const hub = new EventHub();
   let url = '';
-  const handler = createHandler(input, paths, () => url);
-  const server = http.createServer(handler);
+  const routes = createHandler(input, paths, () => url, live, hub);
+  const server = http.createServer(routes.handle);
   let port = input.port;
   let movedFrom: number | undefined;
   for (let attempt = 0; ; attempt++) {
@@ -86,14 +92,29 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
   const boundPort = typeof address === 'object' && address ? address.port : port;
   url = serverUrl(input.host, boundPort);
   const expected: Expected = { kind: 'serve', owner: input.owner, dir: input.dir };
-  publishPidFile(paths.serverPid, expected, { url, host: input.host, port: String(boundPort), detached: input.detached ? '1' : '0' });
+  publishPidFile(paths.serverPid, expected, { url, host: input.host, port: String(boundPort), detached: input.detached ? '1' : '0', ...(movedFrom !== undefined ? { movedFrom: String(movedFrom) } : {}) });
+  const changed = (): void => {
+    // sirv (non-dev) caches sizes and ETags: any rewritten page needs a fresh handler.
+    routes.reloadStatics();
+    hub.send(live.version);
+  };
+  const unwatch = live.watch(
+    changed,
+    (err) => input.log(`dashboard rebuild failed: ${err.message}`),
+  );
   return {
     kind: 'listening',
     server: {
       url,
       port: boundPort,
       movedFrom,
+      refresh: () => {
+        const result = live.rebuild();
+        if (result.written || result.removed) changed();
+      },
       close: async () => {
+        unwatch();
+        hub.close();
         removePidFileIf(paths.serverPid, process.pid);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -155,8 +176,15 @@ export function probeHealth(url: string, timeoutMs = 1500): Promise<Health | und
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
-function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>, url: () => string): Handler {
-  const statics = sirv(paths.site, { dev: false, etag: true, dotfiles: false });
+function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>, url: () => string, live: LiveSite, hub: EventHub): { handle: Handler; reloadStatics: () => void } {
+  // sirv (non-dev) indexes the folder once: a new handler is made when pages are added or removed.
+  const makeStatics = (): ReturnType<typeof sirv> => sirv(paths.site, {
+    dev: false,
+    etag: true,
+    dotfiles: false,
+    setHeaders: (res) => res.setHeader('cache-control', 'no-cache'),
+  });
+  let statics = makeStatics();
   const scanner = new TaskScanner(input.dir);
   const expected: Expected = { kind: 'heartbeat', owner: input.owner, dir: input.dir };
   const heartbeat = (): { running: boolean; pid: number | undefined } => {
@@ -171,7 +199,7 @@ function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>
       throw err;
     }
   };
-  return (req, res) => {
+  const handle: Handler = (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return;
@@ -183,6 +211,7 @@ function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>
       };
       return sendJson(res, 200, JSON.stringify(health));
     }
+    if (pathname === '/api/events') return hub.attach(req, res, live.version);
     if (pathname === '/api/snapshot') {
       const snap = readSnapshot();
       return snap === undefined ? sendJson(res, 404, JSON.stringify({ error: 'no snapshot yet: the heartbeat has not ticked' })) : sendJson(res, 200, snap);
@@ -197,17 +226,11 @@ function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>
       return task ? sendJson(res, 200, JSON.stringify(apiTask(task, escalated, true))) : sendJson(res, 404, JSON.stringify({ error: `no task with id ${id}` }));
     }
     if (pathname.startsWith('/api/')) return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
-    if (pathname === '/' || pathname === '/index.html') {
-      const snap = readSnapshot();
-      const html = renderStatusPage({ owner: input.owner, dir: input.dir, heartbeat: heartbeat(), snapshot: snap === undefined ? undefined : safeJson(snap), now: new Date() });
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : html);
-      return;
-    }
     statics(req, res, () => {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
     });
   };
+  return { handle, reloadStatics: () => { statics = makeStatics(); } };
 }
 
 function safeJson(text: string): Record<string, unknown> | undefined {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { isErrno } from './errors.ts';
+import { readJsonFile } from './jsonfile.ts';
 import { type Expected, inspectPidFile, parsePidFile } from './pidfile.ts';
 import { runtimePaths } from './paths.ts';
 import { probeHealth } from './server.ts';
@@ -34,7 +35,7 @@ export async function readStatus(owner: string, dir: string, self: Self, now: Da
   const hbExpected: Expected = { kind: 'heartbeat', owner, dir };
   const hb = inspectPidFile(paths.heartbeatPid, hbExpected, self);
   const started = hb.state === 'live' ? hb.record.fields.started : undefined;
-  const snap = readJson(paths.snapshot);
+  const snap = readJsonFile<Record<string, unknown>>(paths.snapshot);
   const tickAt = typeof snap?.tickAt === 'string' ? snap.tickAt : undefined;
   const server = await readServer(paths.serverPid, owner, dir);
   return {
@@ -81,22 +82,6 @@ async function readServer(file: string, owner: string, dir: string): Promise<Sta
   return { running: ok, pid: ok ? health.pid : null, url: ok ? health.url : null, detached: ok && record.fields.detached === '1' };
 }
 
-function readJson(file: string): Record<string, unknown> | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (err) {
-    if (err instanceof SyntaxError) return undefined;
-    throw err;
-  }
-}
-
 /** Formats a duration in seconds the way operators read it: 45s, 12m, 3h 5m, 2d 4h. */
 export function formatAge(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
@@ -107,14 +92,14 @@ export function formatAge(seconds: number): string {
 }
 
 /** The few lines `status` prints on a terminal. */
-export function formatStatus(s: Status, now: Date): string[] {
+export function formatStatus(s: Status, now: Date, again: string): string[] {
   const lines: string[] = [];
   if (s.heartbeat.state === 'running') {
     lines.push(`heartbeat  running, pid ${s.pid}, up ${formatAge(s.heartbeat.uptimeS ?? 0)}, owner ${s.owner}`);
   } else if (s.heartbeat.state === 'stale') {
-    lines.push(`heartbeat  not running (stale pid file: ${s.heartbeat.stale}); start it with: just tasks ensure owner=${s.owner}`);
+    lines.push(`heartbeat  not running (stale pid file: ${s.heartbeat.stale}); start it with: just tasks ensure ${again}`);
   } else {
-    lines.push(`heartbeat  not running; start it with: just tasks ensure owner=${s.owner}`);
+    lines.push(`heartbeat  not running; start it with: just tasks ensure ${again}`);
   }
   if (s.tick) {
     const next = s.tick.nextAt ? Math.round((Date.parse(s.tick.nextAt) - now.getTime()) / 1000) : undefined;

@@ -14,8 +14,9 @@ import { LOG_MAX_BYTES, followFile, lineWriter, tailLines } from '../lib/logfile
 import { inspectPidFile, markerArgs } from '../lib/pidfile.ts';
 import { runtimePaths } from '../lib/paths.ts';
 import { findOwnServer, isLoopback, startServer } from '../lib/server.ts';
+import { LiveSite, projectName } from '../lib/live.ts';
 import { formatStatus, readStatus } from '../lib/status.ts';
-import { STOP_GRACE_MS, ensureHeartbeat, ensureStateDir, heartbeatArgs, heartbeatLauncher, stopDaemon } from '../lib/supervisor.ts';
+import { STOP_GRACE_MS, ensureHeartbeat, ensureStateDir, heartbeatArgs, heartbeatLauncher, heartbeatSettings, stopDaemon } from '../lib/supervisor.ts';
 import { managerTicker } from '../lib/manager.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -42,6 +43,7 @@ function childEnv(): Record<string, string | undefined> {
   const env = { ...process.env };
   if (env.NODE_OPTIONS?.includes('tsx')) delete env.NODE_OPTIONS;
   delete env.TASKS_SERVER_DETACHED;
+  delete env.TASKS_INVOCATION_DIR;
   return env;
 }
 
@@ -53,7 +55,30 @@ const launcher: Launcher = {
   env: childEnv(),
 };
 
-const out = (line: string): void => { process.stdout.write(line + '\n'); };
+// A closed pipe (`tasks status | head -1`) ends our output, not the command.
+let stdoutClosed = false;
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  stdoutClosed = true;
+});
+const out = (line: string): void => { if (!stdoutClosed) process.stdout.write(line + '\n'); };
+
+/**
+ * Where relative paths (dir=, out=) are resolved: the folder the operator typed the command in.
+ * just and npm run start us in the repository root, so they pass it on (TASKS_INVOCATION_DIR from
+ * the Justfile, INIT_CWD from npm).
+ */
+function invocationDir(): string {
+  const fromJust = process.env.TASKS_INVOCATION_DIR;
+  if (fromJust) return fromJust;
+  if (process.env.npm_lifecycle_event === 'tasks' && process.env.INIT_CWD) return process.env.INIT_CWD;
+  return process.cwd();
+}
+
+/** The words that name this owner and folder again, for hints the operator can paste. */
+function again(o: Options): string {
+  return `owner=${o.owner}${o.dir === path.join(ROOT, 'tasks') ? '' : ` dir=${o.dir}`}`;
+}
 const note = (line: string): void => { process.stderr.write(line + '\n'); };
 
 /** An AbortSignal that fires on SIGINT, SIGTERM or SIGHUP (handlers stay installed: a second signal is not fatal). */
@@ -67,7 +92,7 @@ function stopSignal(): { signal: AbortSignal; received: () => NodeJS.Signals | u
 }
 
 async function main(): Promise<number> {
-  const parsed = parseArgs(scriptArgs(), { env: process.env, cwd: process.cwd(), root: ROOT, user: os.userInfo().username });
+  const parsed = parseArgs(scriptArgs(), { env: process.env, cwd: invocationDir(), root: ROOT, user: os.userInfo().username });
   if (parsed.help) {
     out(usage());
     return 0;
@@ -80,7 +105,7 @@ async function main(): Promise<number> {
     case 'stop': return stop(o);
     case 'heartbeat': return heartbeat(o);
     case 'logs': return logs(o);
-    case 'build': throw new TasksError('`build` arrives with the dashboard; use `serve` for now');
+    case 'build': return build(o);
   }
 }
 
@@ -96,33 +121,57 @@ async function ensure(o: Options): Promise<number> {
 }
 
 function ensureLine(o: Options, r: Awaited<ReturnType<typeof ensureHeartbeat>>): string {
-  if (!r.started && r.stale === undefined) return `heartbeat already running (pid ${r.pid})`;
+  const differs = r.differs.length ? ` with ${r.differs.join(', ')} (stop it to change settings: just tasks stop ${again(o)})` : '';
+  if (!r.started && r.stale === undefined) return `heartbeat already running (pid ${r.pid})${differs}`;
   const staleText = r.stale ? `; replaced a stale pid file that ${r.stale}` : '';
-  if (!r.started) return `heartbeat already running (pid ${r.pid})${staleText}`;
+  if (!r.started) return `heartbeat already running (pid ${r.pid})${differs}${staleText}`;
   return `heartbeat started (pid ${r.pid}, owner ${o.owner}, every ${o.interval} s, log ${displayPath(r.log)})${staleText}`;
 }
 
 async function serve(o: Options): Promise<number> {
-  let heartbeatPid: number | undefined;
-  if (o.heartbeat) {
-    ensureStateDir(o.dir, o.owner);
-    const r = await ensureHeartbeat(o, launcher, SELF);
-    heartbeatPid = r.pid;
-    if (!o.json) out(ensureLine(o, r));
-  }
   if (!isLoopback(o.host)) note(kleur.yellow(`warning: binding ${o.host} exposes the dashboard beyond this machine`));
-  if (o.detach) return serveDetached(o, heartbeatPid);
-  const outcome = await startServer({ owner: o.owner, dir: o.dir, host: o.host, port: o.port, portGiven: o.portGiven, detached: process.env.TASKS_SERVER_DETACHED === '1' });
+  if (o.heartbeat) ensureStateDir(o.dir, o.owner);
+  // The heartbeat starts while the server builds and binds: a cold start costs the slower of the two,
+  // and the server only announces itself once the heartbeat is up.
+  const ensuring = o.heartbeat ? ensureHeartbeat(o, launcher, SELF) : Promise.resolve(undefined);
+  ensuring.catch(() => undefined);
+  if (o.detach) {
+    const r = await ensuring;
+    if (r && !o.json) out(ensureLine(o, r));
+    return serveDetached(o, r?.pid);
+  }
+  let outcome: Awaited<ReturnType<typeof startServer>>;
+  try {
+    outcome = await startServer({
+      owner: o.owner, dir: o.dir, host: o.host, port: o.port, portGiven: o.portGiven, detached: process.env.TASKS_SERVER_DETACHED === '1',
+      project: o.project ?? projectName(o.dir), log: note,
+    });
+  } catch (err) {
+    await ensuring.catch(() => undefined);
+    throw err;
+  }
+  let heartbeatPid: number | undefined;
+  try {
+    const r = await ensuring;
+    heartbeatPid = r?.pid;
+    if (r && !o.json) out(ensureLine(o, r));
+  } catch (err) {
+    if (outcome.kind === 'listening') await outcome.server.close();
+    throw err;
+  }
   if (outcome.kind === 'already') {
     if (o.json) out(JSON.stringify({ pid: heartbeatPid ?? null, url: outcome.url, serverPid: outcome.pid ?? null, already: true }));
     else out(`tasks server for ${o.owner} already running at ${outcome.url}${outcome.pid ? ` (pid ${outcome.pid})` : ''}`);
     return 0;
   }
   const { server } = outcome;
+  // The pages were built while the heartbeat was starting: show it as up before announcing the URL.
+  if (heartbeatPid !== undefined) server.refresh();
   const stop = stopSignal();
   const moved = server.movedFrom !== undefined ? ` (port ${server.movedFrom} on ${o.host} is taken)` : '';
   if (o.json) out(JSON.stringify({ pid: heartbeatPid ?? null, url: server.url, serverPid: process.pid, already: false }));
-  else out(`serving tasks for ${o.owner} at ${server.url}${moved}; Ctrl-C stops the server, the heartbeat keeps running`);
+  else if (process.env.TASKS_SERVER_DETACHED === '1') out(`serving tasks for ${o.owner} at ${server.url}${moved} in the background; stop with: just tasks stop ${again(o)}`);
+  else out(`serving tasks for ${o.owner} at ${server.url}${moved}; Ctrl-C stops the server${o.heartbeat ? ', the heartbeat keeps running' : ''}`);
   if (o.open) await openBrowser(server.url);
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
   await server.close();
@@ -141,12 +190,22 @@ async function serveDetached(o: Options, heartbeatPid: number | undefined): Prom
   ensureStateDir(o.dir, o.owner);
   const args = [...markerArgs({ kind: 'serve', owner: o.owner, dir: o.dir }), `host=${o.host}`, ...(o.portGiven ? [`port=${o.port}`] : []), '--no-heartbeat'];
   const child = spawnDetached(launcher, args, paths.serverLog, { TASKS_SERVER_DETACHED: '1' });
-  const live = await waitForPidFile({
-    pidFile: paths.serverPid, expected: { kind: 'serve', owner: o.owner, dir: o.dir }, self: SELF, child, logPath: paths.serverLog, what: 'tasks server', timeoutMs: 20_000,
-  });
+  let live: Awaited<ReturnType<typeof waitForPidFile>>;
+  try {
+    live = await waitForPidFile({
+      pidFile: paths.serverPid, expected: { kind: 'serve', owner: o.owner, dir: o.dir }, self: SELF, child, logPath: paths.serverLog, what: 'tasks server', timeoutMs: 20_000,
+    });
+  } catch (err) {
+    // The detached server's own one-line error (a taken port, say) is the message; its log has the rest.
+    const reason = tailLines(paths.serverLog, 20).split('\n').reverse().find((l) => l.startsWith('tasks: '));
+    if (err instanceof TasksError && reason) throw new TasksError(`${reason.slice('tasks: '.length)} (the detached server did not start; log ${displayPath(paths.serverLog)})`);
+    throw err;
+  }
   const url = live.record.fields.url ?? '';
+  const movedFrom = live.record.fields.movedFrom;
+  const moved = movedFrom ? ` (port ${movedFrom} on ${o.host} is taken)` : '';
   if (o.json) out(JSON.stringify({ pid: heartbeatPid ?? null, url, serverPid: live.pid, already: false }));
-  else out(`tasks server for ${o.owner} running in the background at ${url} (pid ${live.pid}); stop it with: just tasks stop owner=${o.owner}`);
+  else out(`tasks server for ${o.owner} running in the background at ${url}${moved} (pid ${live.pid}); stop it with: just tasks stop ${again(o)}`);
   if (o.open) await openBrowser(url);
   return 0;
 }
@@ -161,11 +220,24 @@ async function openBrowser(url: string): Promise<void> {
   spawn(opener, [url], { detached: true, stdio: 'ignore' }).unref();
 }
 
+async function build(o: Options): Promise<number> {
+  const target = o.out as string;
+  const inside = path.relative(o.dir, target);
+  if (inside === '' || (!inside.startsWith('..') && !path.isAbsolute(inside) && !inside.startsWith(`logs${path.sep}`) && inside !== 'logs')) {
+    throw new TasksError(`out=${target} is inside the tasks folder ${o.dir}; pass a folder outside it (or under its logs/)`);
+  }
+  const live = new LiveSite({ owner: o.owner, dir: o.dir, project: o.project ?? projectName(o.dir), out: target, now: () => new Date() });
+  const result = live.rebuild();
+  if (o.json) out(JSON.stringify({ out: target, written: result.written, removed: result.removed }));
+  else out(`built the dashboard into ${displayPath(target)} (${result.written} files written, ${result.removed} removed)`);
+  return 0;
+}
+
 async function status(o: Options): Promise<number> {
   const now = new Date();
   const s = await readStatus(o.owner, o.dir, SELF, now);
   if (o.json) out(JSON.stringify(s));
-  else for (const line of formatStatus(s, now)) out(line);
+  else for (const line of formatStatus(s, now, again(o))) out(line);
   return s.running ? 0 : 3;
 }
 
@@ -206,7 +278,7 @@ async function heartbeat(o: Options): Promise<number> {
     owner: o.owner, dir: o.dir, root: path.dirname(o.dir), dispatch: o.dispatch, max: o.max, escalateAfterS: o.escalateAfter,
     env: launcher.env, once: o.once, log, now,
   });
-  const result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now });
+  const result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now, settings: heartbeatSettings(o) });
   if (result.kind === 'twin') {
     out(`heartbeat already running (pid ${result.pid ?? 'unknown'})`);
     return 0;
@@ -241,7 +313,7 @@ function logMaxBytes(): number {
 async function logs(o: Options): Promise<number> {
   const { heartbeatLog } = runtimePaths(o.dir, o.owner);
   const text = tailLines(heartbeatLog, 50);
-  if (text === '' && !fs.existsSync(heartbeatLog)) note(`no heartbeat log yet at ${heartbeatLog}; start one with: just tasks ensure owner=${o.owner}`);
+  if (text === '' && !fs.existsSync(heartbeatLog)) note(`no heartbeat log yet at ${heartbeatLog}; start one with: just tasks ensure ${again(o)}`);
   else if (text) out(text);
   if (!o.follow) return 0;
   const stop = stopSignal();

@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, readPid, runtimeFile, start, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
+import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, readPid, run, runtimeFile, start, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
 
 async function withFolder(fn: (t: { dir: string; root: string; owner: string; extra: number[] }) => Promise<void>): Promise<void> {
   const t = tempTasks();
@@ -44,7 +44,7 @@ for (const sig of ['SIGINT', 'SIGHUP', 'SIGTERM'] as const) {
       assert.ok(hb && alive(hb));
       const page = await get(m[1] as string);
       assert.equal(page.status, 200);
-      assert.match(page.body, new RegExp(`running \\(pid ${hb}\\)`));
+      assert.match(page.body, new RegExp(`running, pid ${hb}`));
       process.kill(-(s.child.pid as number), sig);
       const exit = await s.exited;
       assert.equal(exit.code, 0, s.output());
@@ -66,6 +66,25 @@ describe('ports', () => {
         const r = await cli(['serve', `owner=${owner}`, `dir=${dir}`, `port=${port}`, '--no-heartbeat']);
         assert.equal(r.code, 1);
         assert.equal(r.stderr, `tasks: port 127.0.0.1:${port} is already in use by another process; pass another port= or stop what holds it\n`);
+      } finally {
+        blocker.close();
+      }
+    });
+  });
+
+  test('--detach with a taken explicit port: one line, exit 1; a taken default moves and says so', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const port = await getPort({ host: '127.0.0.1' });
+      const blocker = net.createServer().listen(port, '127.0.0.1');
+      await new Promise((r) => blocker.once('listening', r));
+      try {
+        const r = await cli(['serve', `owner=${owner}`, `dir=${dir}`, `port=${port}`, '--detach', '--no-heartbeat']);
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, new RegExp(`^tasks: port 127\\.0\\.0\\.1:${port} is already in use by another process; pass another port= or stop what holds it \\(the detached server did not start; log .*server\\.log\\)\\n$`));
+        const moved = await cli(['serve', `owner=${owner}`, `dir=${dir}`, '--detach', '--no-heartbeat'], { env: cliEnv({ TASK_MANAGER_PORT: String(port) }) });
+        assert.equal(moved.code, 0, moved.stderr);
+        assert.match(moved.stdout, new RegExp(`running in the background at http://127\\.0\\.0\\.1:\\d+/ \\(port ${port} on 127\\.0\\.0\\.1 is taken\\)`));
+        await cli(['stop', `owner=${owner}`, `dir=${dir}`]);
       } finally {
         blocker.close();
       }
@@ -223,6 +242,24 @@ describe('entry points', () => {
     });
   }
 
+  test('just from a subfolder resolves a relative dir= from there', async () => {
+    const t = tempTasks();
+    try {
+      const r = await run(JUST, ['--justfile', `${ROOT}/Justfile`, 'tasks', 'status', 'owner=x', '--json', 'dir=tasks'], { cwd: t.root });
+      assert.equal(r.code, 3, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { dir: string }).dir, t.dir);
+    } finally {
+      t.remove();
+    }
+  });
+
+  test('a closed pipe ends the output quietly', async () => {
+    const r = await run('sh', ['-c', `"${process.execPath}" --import ${TSX} "${SCRIPT}" --help | head -1`]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'usage: tasks <action> [key=value ...] [--flag ...]\n');
+    assert.equal(r.stderr, '');
+  });
+
   // Spaces, a literal $HOME and 1.50 in one argument, after a bare --: they must arrive intact.
   const exact: [string, string, (args: string[]) => string[]][] = [entries[0]!, entries[2]!, entries[3]!];
   for (const [name, cmd, argv] of exact) {
@@ -231,7 +268,7 @@ describe('entry points', () => {
       try {
         const odd = `${t.root}/a b $HOME 1.50`;
         fs.mkdirSync(odd);
-        const r = await (await import('./helpers.ts')).run(cmd, argv(['status', 'owner=x', '--json', '--', `dir=${odd}`]), { cwd: ROOT });
+        const r = await run(cmd, argv(['status', 'owner=x', '--json', '--', `dir=${odd}`]), { cwd: ROOT });
         assert.equal(r.code, 3, r.stderr);
         assert.equal((JSON.parse(r.stdout) as { dir: string }).dir, odd);
       } finally {

@@ -1,0 +1,124 @@
+import fs from 'node:fs';
+import type http from 'node:http';
+import path from 'node:path';
+import { isErrno } from './errors.ts';
+import { readJsonFile } from './jsonfile.ts';
+import { inspectPidFile } from './pidfile.ts';
+import { type RuntimePaths, runtimePaths } from './paths.ts';
+import { TaskScanner } from './scan.ts';
+import { type BuildResult, SiteBuilder } from './site.ts';
+import type { Snapshot } from './tick.ts';
+
+export interface LiveSiteOptions {
+  readonly owner: string;
+  readonly dir: string;
+  readonly project: string;
+  /** Where the pages go: the server's build folder, or build's out=. */
+  readonly out: string;
+  readonly now: () => Date;
+}
+
+/**
+ * The dashboard build folder kept in step with the task files and the snapshot: rebuild() scans
+ * incrementally and re-renders only what changed.
+ */
+export class LiveSite {
+  readonly paths: RuntimePaths;
+  private readonly scanner: TaskScanner;
+  private readonly builder: SiteBuilder;
+  version = 0;
+
+  constructor(readonly options: LiveSiteOptions) {
+    this.paths = runtimePaths(options.dir, options.owner);
+    this.scanner = new TaskScanner(options.dir);
+    this.builder = new SiteBuilder(options.out);
+  }
+
+  /** Scans and renders; returns what was written. */
+  rebuild(): BuildResult {
+    const { tasks, errors } = this.scanner.scan();
+    const seen = inspectPidFile(this.paths.heartbeatPid, { kind: 'heartbeat', owner: this.options.owner, dir: this.options.dir }, { pid: -1, ppid: -1 });
+    const result = this.builder.build({
+      project: this.options.project,
+      tasks,
+      errors,
+      snapshot: readJsonFile<Snapshot>(this.paths.snapshot),
+      heartbeat: seen.state === 'live' ? { running: true, pid: seen.pid } : { running: false, pid: null },
+      now: this.options.now(),
+    });
+    if (result.written || result.removed) this.version += 1;
+    return result;
+  }
+
+  /**
+   * Watches the task files and this owner's snapshot (inotify through fs.watch, no polling) and
+   * calls onChange after a debounced rebuild that wrote something. Returns a stop function.
+   */
+  watch(onChange: (result: BuildResult) => void, onError: (err: Error) => void, debounceMs = 100): () => void {
+    const snapshotName = path.basename(this.paths.snapshot);
+    let timer: NodeJS.Timeout | undefined;
+    const relevant = (name: string | null): boolean => {
+      if (name === null) return true;
+      const parts = name.split(path.sep);
+      // Our own build folder and the runs' logs live under logs/: only the snapshot matters there.
+      if (parts[0] === 'logs') return parts.length === 3 && parts[1] === 'task_manager' && parts[2] === snapshotName;
+      return name.endsWith('.md') || !path.extname(name);
+    };
+    const fire = (): void => {
+      timer = undefined;
+      try {
+        const result = this.rebuild();
+        if (result.written || result.removed) onChange(result);
+      } catch (err) {
+        onError(err as Error);
+      }
+    };
+    const watcher = fs.watch(this.options.dir, { recursive: true }, (_event, name) => {
+      if (!relevant(name === null ? null : String(name))) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(fire, debounceMs);
+    });
+    watcher.on('error', onError);
+    return () => {
+      if (timer) clearTimeout(timer);
+      watcher.close();
+    };
+  }
+}
+
+/** Server-sent events to every open dashboard: one `change` event per rebuild. */
+export class EventHub {
+  private readonly clients = new Set<http.ServerResponse>();
+
+  /** Takes over a response as an event stream. */
+  attach(req: http.IncomingMessage, res: http.ServerResponse, version: number): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(`retry: 1000\nevent: hello\ndata: {"version":${version}}\n\n`);
+    this.clients.add(res);
+    req.on('close', () => this.clients.delete(res));
+  }
+
+  /** Tells every client the site changed. */
+  send(version: number): void {
+    for (const res of this.clients) res.write(`event: change\ndata: {"version":${version}}\n\n`);
+  }
+
+  /** Ends every stream (on shutdown). */
+  close(): void {
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+  }
+}
+
+/** The project name for the page title: package.json's name beside the tasks folder, else that folder's name. */
+export function projectName(dir: string): string {
+  const root = path.dirname(dir);
+  let name = path.basename(root);
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name?: unknown };
+    if (typeof pkg.name === 'string' && pkg.name) name = pkg.name.replace(/^@[^/]+\//, '');
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT') && !(err instanceof SyntaxError)) throw err;
+  }
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import getPort from 'get-port';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { ROOT, SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner, type Running } from './helpers.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
+const HOSTILE = '<img src=x onerror=alert(1)>';
+const INTERVAL = 2;
+
+function task(file: string, fields: Record<string, string>, body: string): [string, string] {
+  return [file, `---\n${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('\n')}\n---\n${body}`];
+}
+
+const FILES = Object.fromEntries([
+  task('ALPHA.md', { id: 'ALPHA', title: 'Alpha ready task', status: 'ready', priority: 'p0', milestone: 'm1', owner: 'dave' }, '## Problem\nThe zebra escaped.\n\n## Plan\n- [x] find it\n- [ ] catch it\n'),
+  task('BETA.md', { id: 'BETA', title: 'Beta in progress', status: 'In Progress', priority: 'p1', milestone: 'm1', owner: 'erin', pr: 'https://example.invalid/pull/7', ci: 'failing' }, '## Problem\nSlow builds.\n'),
+  task('GAMMA.md', { id: 'GAMMA', title: 'Gamma done', status: 'completed', priority: 'p2', milestone: 'm2', owner: 'dave', completed_by: 'dave', completed: '2026-03-22', depends_on: '[ALPHA, MISSING]' }, '## Problem\nDone.\n[click](javascript:alert(2))\n\n<script>alert(3)</script>\n'),
+  task('HOSTILE.md', { id: 'HOSTILE', title: `'${HOSTILE}'`, status: 'todo', priority: 'p3', milestone: 'm2', owner: 'mallory' }, `## Problem\n${HOSTILE}\n`),
+  task('sub/DELTA.md', { id: 'DELTA', title: 'Delta blocked', status: 'blocked', priority: 'p1', milestone: 'm3', owner: 'erin' }, '## Problem\nWaiting.\n'),
+]);
+
+describe('dashboard in Chromium', () => {
+  let fixture: ReturnType<typeof tempTasks>;
+  let server: Running;
+  let browser: Browser;
+  let base = '';
+  const owner = uniqueOwner('web');
+  const offLoopback: string[] = [];
+  const consoleErrors: string[] = [];
+  const dialogs: string[] = [];
+
+  before(async () => {
+    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    fixture = tempTasks();
+    fs.rmSync(path.join(fixture.dir, 'FIRST-TASK.md'));
+    for (const [name, text] of Object.entries(FILES)) {
+      fs.mkdirSync(path.dirname(path.join(fixture.dir, name)), { recursive: true });
+      fs.writeFileSync(path.join(fixture.dir, name), text);
+    }
+    const port = await getPort({ host: '127.0.0.1' });
+    server = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${owner}`, `dir=${fixture.dir}`, `port=${port}`, `interval=${INTERVAL}`, 'project=Acme']);
+    await server.waitFor(/serving tasks/);
+    base = `http://127.0.0.1:${port}/`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (server?.child.pid) process.kill(-server.child.pid, 'SIGTERM');
+    await server?.exited;
+    await killAll(fixture.root);
+    fixture.remove();
+  });
+
+  async function open(url: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
+    const context = await browser.newContext({ viewport });
+    await context.route('**/*', (route) => {
+      const u = new URL(route.request().url());
+      if (u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]') return route.continue();
+      offLoopback.push(route.request().url());
+      return route.abort();
+    });
+    const page = await context.newPage();
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
+    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    await page.goto(url);
+    return page;
+  }
+
+  const visibleIds = (page: Page): Promise<string[]> =>
+    page.$$eval('#tasks tbody tr', (rows) => rows.filter((r) => (r as HTMLElement).offsetParent !== null).map((r) => (r.querySelector('a')?.textContent ?? '').trim()));
+
+  test('the index lists every task, with health, counts and escalations', async () => {
+    const page = await open(base);
+    assert.equal(await page.title(), 'Acme Tasks');
+    assert.deepEqual((await visibleIds(page)).sort(), ['ALPHA', 'BETA', 'DELTA', 'GAMMA', 'HOSTILE']);
+    assert.match(await page.textContent('#health') ?? '', new RegExp(owner));
+    assert.match(await page.textContent('#escalations') ?? '', /DELTA/);
+    assert.match(await page.textContent('#escalations') ?? '', /BETA/);
+    assert.doesNotMatch(await page.textContent('#escalations') ?? '', /GAMMA/, 'a completed task is not escalated for its dependencies');
+    assert.match(await page.textContent('#ready') ?? '', /ALPHA/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'index.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  test('filters and search narrow the list and live in the URL', async () => {
+    const page = await open(base);
+    await page.selectOption('select[name="status"]', 'ready');
+    assert.deepEqual(await visibleIds(page), ['ALPHA']);
+    assert.match(page.url(), /status=ready/);
+    await page.selectOption('select[name="status"]', '');
+    await page.selectOption('select[name="owner"]', 'erin');
+    assert.deepEqual((await visibleIds(page)).sort(), ['BETA', 'DELTA']);
+    await page.selectOption('select[name="owner"]', '');
+    await page.keyboard.press('/');
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.type), 'search');
+    await page.keyboard.type('zebra');
+    await page.waitForFunction(() => document.querySelectorAll('#tasks tbody tr:not([hidden])').length === 1);
+    assert.deepEqual(await visibleIds(page), ['ALPHA']);
+    assert.match(page.url(), /q=zebra/);
+    // A shared URL opens the same view.
+    const shared = await open(`${base}?status=blocked`);
+    assert.deepEqual(await visibleIds(shared), ['DELTA']);
+    await shared.context().close();
+    await page.context().close();
+  });
+
+  test('a task page shows the metadata, dependencies, and the body rendered safely', async () => {
+    const page = await open(base);
+    await page.click('#tasks a:text-is("GAMMA")');
+    await page.waitForSelector('main[data-task-id="GAMMA"]');
+    const text = await page.textContent('main') ?? '';
+    for (const label of ['ID', 'Status', 'Priority', 'Milestone', 'Owner', 'Completed by', 'Completed']) assert.ok(text.includes(label), label);
+    for (const value of ['GAMMA', 'completed', 'p2', 'm2', 'dave', '2026-03-22']) assert.ok(text.includes(value), value);
+    assert.match(await page.textContent('main ul') ?? text, /MISSING/);
+    assert.equal(await page.$$eval('a[href^="javascript:"]', (a) => a.length), 0);
+    assert.equal(await page.$$eval('main script', (s) => s.length), 0);
+    assert.match(text, /<script>alert\(3\)<\/script>/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'task.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  test('a hostile title shows as text and no dialog opens', async () => {
+    const page = await open(base);
+    assert.ok((await page.textContent('#tasks') ?? '').includes(HOSTILE));
+    assert.equal(await page.$$eval('img', (imgs) => imgs.length), 0);
+    await page.click('#tasks a:text-is("HOSTILE")');
+    await page.waitForSelector('main[data-task-id="HOSTILE"]');
+    assert.ok((await page.textContent('main') ?? '').includes(HOSTILE));
+    await page.waitForTimeout(200);
+    assert.deepEqual(dialogs, []);
+    await page.context().close();
+  });
+
+  test('editing a task file updates the open pages within two intervals, keeping filters', async () => {
+    const index = await open(`${base}?status=ready`);
+    const taskPage = await open(`${base}tasks/ALPHA.html`);
+    const file = path.join(fixture.dir, 'ALPHA.md');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('Alpha ready task', 'Alpha renamed live'));
+    const within = INTERVAL * 2 * 1000;
+    await taskPage.waitForFunction(() => document.querySelector('main')?.textContent?.includes('Alpha renamed live'), undefined, { timeout: within });
+    await index.waitForFunction(() => document.querySelector('#tasks')?.textContent?.includes('Alpha renamed live'), undefined, { timeout: within });
+    assert.deepEqual(await visibleIds(index), ['ALPHA']);
+    assert.match(index.url(), /status=ready/);
+    await index.context().close();
+    await taskPage.context().close();
+  });
+
+  test('readable on a phone', async () => {
+    const page = await open(base, { width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `page is ${overflow}px wider than the phone`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'index-phone.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  test('no request left loopback and no console error', () => {
+    assert.deepEqual(offLoopback, []);
+    assert.deepEqual(consoleErrors, []);
+  });
+});
