@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import kleur from 'kleur';
 import { type Options, parseArgs, usage } from '../lib/args.ts';
 import { type Launcher, spawnDetached, waitForPidFile } from '../lib/daemon.ts';
-import { TasksError } from '../lib/errors.ts';
+import { TasksError, usageError } from '../lib/errors.ts';
 import { runHeartbeat } from '../lib/heartbeat.ts';
 import { LOG_MAX_BYTES, followFile, lineWriter, tailLines } from '../lib/logfile.ts';
 import { inspectPidFile, markerArgs } from '../lib/pidfile.ts';
@@ -224,7 +224,7 @@ async function build(o: Options): Promise<number> {
   const target = o.out as string;
   const inside = path.relative(o.dir, target);
   if (inside === '' || (!inside.startsWith('..') && !path.isAbsolute(inside) && !inside.startsWith(`logs${path.sep}`) && inside !== 'logs')) {
-    throw new TasksError(`out=${target} is inside the tasks folder ${o.dir}; pass a folder outside it (or under its logs/)`);
+    throw usageError(`\`out\` must be outside the tasks folder ${o.dir}, got \`${target}\`; pass out=<folder outside it> (or under its logs/)`);
   }
   const live = new LiveSite({ owner: o.owner, dir: o.dir, project: o.project ?? projectName(o.dir), out: target, now: () => new Date() });
   const result = live.rebuild();

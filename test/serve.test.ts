@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, readPid, run, runtimeFile, start, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
+import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, run, runtimeFile, start, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
 
 async function withFolder(fn: (t: { dir: string; root: string; owner: string; extra: number[] }) => Promise<void>): Promise<void> {
   const t = tempTasks();
@@ -164,9 +164,22 @@ describe('server', () => {
       for (const p of ['/../package.json', '/%2e%2e/package.json', '/..%2fpackage.json', '/.git/config', '/logs/task_manager/registry.json', '/api/nope']) {
         assert.equal((await get(base + p)).status, 404, p);
       }
-      const css = await get(`${base}/style.css`);
-      assert.equal(css.status, 200);
-      assert.match(css.headers['content-type'] ?? '', /^text\/css/);
+      const types: [string, RegExp][] = [['/', /^text\/html/], ['/tasks/FIRST-TASK.html', /^text\/html/], ['/style.css', /^text\/css/], ['/app.js', /javascript/], ['/search.json', /^application\/json/], ['/favicon.svg', /^image\/svg\+xml/], ['/api/health', /^application\/json/]];
+      for (const [p, type] of types) {
+        const r = await get(base + p);
+        assert.equal(r.status, 200, p);
+        assert.match(r.headers['content-type'] ?? '', type, p);
+      }
+      // Static files carry an ETag and answer 304 to a matching If-None-Match.
+      for (const p of ['/style.css', '/tasks/FIRST-TASK.html']) {
+        const first = await get(base + p);
+        const etag = first.headers.etag;
+        assert.ok(etag, `${p} has an ETag`);
+        const again = await new Promise<number>((resolve, reject) => {
+          http.get(base + p, { headers: { 'if-none-match': etag } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
+        });
+        assert.equal(again, 304, p);
+      }
       process.kill(-(s.child.pid as number), 'SIGTERM');
       await s.exited;
     });
@@ -203,6 +216,57 @@ describe('server', () => {
       assert.match(st.stdout, /escalated  broken\.md: parse error: no frontmatter/);
       process.kill(-(s.child.pid as number), 'SIGTERM');
       await s.exited;
+    });
+  });
+
+  test('live: editing a task file pushes a change event and the page is rebuilt', async () => {
+    await withFolder(async ({ dir, owner, extra }) => {
+      const port = await getPort({ host: '127.0.0.1' });
+      const s = start(process.execPath, serveArgs(dir, owner, port, ['--no-heartbeat']));
+      extra.push(s.child.pid as number);
+      await s.waitFor(/serving tasks/);
+      const base = `http://127.0.0.1:${port}`;
+      const events: string[] = [];
+      const req = http.get(`${base}/api/events`, (res) => {
+        assert.match(res.headers['content-type'] ?? '', /^text\/event-stream/);
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => events.push(c));
+      });
+      req.on('error', () => undefined);
+      try {
+        await waitUntil(() => events.join('').includes('event: hello'), 'hello event');
+        fs.writeFileSync(`${dir}/FIRST-TASK.md`, '---\nid: FIRST-TASK\ntitle: Renamed on disk\nstatus: ready\n---\n');
+        await waitUntil(() => events.join('').includes('event: change'), 'change event', 5000);
+        assert.match((await get(`${base}/tasks/FIRST-TASK.html`)).body, /Renamed on disk/);
+        fs.writeFileSync(`${dir}/SECOND.md`, '---\nid: SECOND\ntitle: Added later\n---\n');
+        await waitUntil(() => (events.join('').match(/event: change/g) ?? []).length >= 2, 'second change event', 5000);
+        const added = await get(`${base}/tasks/SECOND.html`);
+        assert.equal(added.status, 200);
+        assert.match(added.body, /Added later/);
+      } finally {
+        req.destroy();
+        process.kill(-(s.child.pid as number), 'SIGTERM');
+        await s.exited;
+      }
+    });
+  });
+
+  test('build out=<dir> writes the site without a server or a heartbeat, and nothing in the tasks folder', async () => {
+    await withFolder(async ({ dir, root, owner }) => {
+      const before = listTree(dir);
+      const out = `${root}/artifact`;
+      const r = await cli(['build', `owner=${owner}`, `dir=${dir}`, `out=${out}`, 'project=Ci']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^built the dashboard into .*artifact \(\d+ files written, 0 removed\)/);
+      assert.match(fs.readFileSync(`${out}/index.html`, 'utf8'), /<title>Ci Tasks<\/title>[\s\S]*FIRST-TASK/);
+      assert.ok(fs.existsSync(`${out}/tasks/FIRST-TASK.html`));
+      assert.deepEqual(listTree(dir), before);
+      assert.deepEqual(pidsMentioning(root), []);
+      const again = await cli(['build', `owner=${owner}`, `dir=${dir}`, `out=${out}`, 'project=Ci', '--json']);
+      assert.deepEqual(JSON.parse(again.stdout), { out, written: 0, removed: 0 });
+      const inside = await cli(['build', `owner=${owner}`, `dir=${dir}`, `out=${dir}/site`]);
+      assert.equal(inside.code, 2);
+      assert.match(inside.stderr, /^tasks: `out` must be outside the tasks folder/);
     });
   });
 
