@@ -51,7 +51,9 @@ async function heartbeatRss(n: number): Promise<number> {
   const cli = (args: string[]): string => {
     const env: Record<string, string | undefined> = { ...process.env };
     delete env.NODE_OPTIONS;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/tasks-serve.ts', ...args, 'owner=bench-rss', `dir=${dir}`], { cwd: ROOT, env, encoding: 'utf8' });
+    // What operators run: the bundle (npm ci builds it), which spawns the heartbeat without tsx.
+    const entry = fs.existsSync(path.join(ROOT, 'dist', 'tasks.mjs')) ? ['dist/tasks.mjs'] : ['--import', 'tsx', 'scripts/tasks-serve.ts'];
+    const r = spawnSync(process.execPath, [...entry, ...args, 'owner=bench-rss', `dir=${dir}`], { cwd: ROOT, env, encoding: 'utf8' });
     return r.stdout;
   };
   try {

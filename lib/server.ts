@@ -27,8 +27,8 @@ export interface RunningServer {
   readonly port: number;
   /** Set when the default port was taken and another one was used. */
   readonly movedFrom: number | undefined;
-  /** Rebuilds the pages now (e.g. once the heartbeat is up) and tells open pages. */
-  refresh(): void;
+  /** Rebuilds the pages (the heartbeat is up now) and starts answering requests. */
+  open(): void;
   close(): Promise<void>;
 }
 
@@ -71,7 +71,11 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
   const hub = new EventHub();
   let url = '';
   const routes = createHandler(input, paths, () => url, live, hub);
-  const server = http.createServer(routes.handle);
+  // Requests wait until the caller opens the server (once the heartbeat is up and the pages show it):
+  // binding early overlaps the heartbeat's start, answering early would show a stale state.
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => { open = resolve; });
+  const server = http.createServer((req, res) => { void opened.then(() => routes.handle(req, res)); });
   let port = input.port;
   let movedFrom: number | undefined;
   for (let attempt = 0; ; attempt++) {
@@ -108,9 +112,10 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
       url,
       port: boundPort,
       movedFrom,
-      refresh: () => {
+      open: () => {
         const result = live.rebuild();
         if (result.written || result.removed) changed();
+        open();
       },
       close: async () => {
         unwatch();

@@ -21,6 +21,8 @@ import { managerTicker } from '../lib/manager.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
+/** Running as the esbuild bundle (dist/tasks.mjs, built by `npm ci`): no TypeScript loader needed. */
+const BUNDLED = SCRIPT.endsWith('.mjs');
 const SELF = { pid: process.pid, ppid: process.ppid };
 
 /** The words after this script, whether run by the zx CLI, node, npm or just. */
@@ -49,7 +51,7 @@ function childEnv(): Record<string, string | undefined> {
 
 const launcher: Launcher = {
   node: process.execPath,
-  nodeArgs: ['--import', import.meta.resolve('tsx')],
+  nodeArgs: BUNDLED ? [] : ['--import', import.meta.resolve('tsx')],
   script: SCRIPT,
   cwd: ROOT,
   env: childEnv(),
@@ -165,8 +167,8 @@ async function serve(o: Options): Promise<number> {
     return 0;
   }
   const { server } = outcome;
-  // The pages were built while the heartbeat was starting: show it as up before announcing the URL.
-  if (heartbeatPid !== undefined) server.refresh();
+  // The pages were built while the heartbeat was starting: show it as up, then answer requests.
+  server.open();
   const stop = stopSignal();
   const moved = server.movedFrom !== undefined ? ` (port ${server.movedFrom} on ${o.host} is taken)` : '';
   if (o.json) out(JSON.stringify({ pid: heartbeatPid ?? null, url: server.url, serverPid: process.pid, already: false }));
@@ -322,7 +324,30 @@ async function logs(o: Options): Promise<number> {
   return 0;
 }
 
-main().then(
+/**
+ * The bundle is built from the sources by `npm ci` (prepare). If a source file is newer, the bundle
+ * is stale: run the sources through tsx instead, so an edit is never silently ignored.
+ */
+function staleBundle(): boolean {
+  if (!BUNDLED) return false;
+  const built = fs.statSync(SCRIPT).mtimeMs;
+  for (const folder of ['lib', 'scripts']) {
+    for (const name of fs.readdirSync(path.join(ROOT, folder))) {
+      if (name.endsWith('.ts') && fs.statSync(path.join(ROOT, folder, name)).mtimeMs > built) return true;
+    }
+  }
+  return false;
+}
+
+function runSources(): Promise<number> {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'scripts', 'tasks-serve.ts'), ...scriptArgs()], { stdio: 'inherit' });
+  // The child shares our process group, so a terminal's Ctrl-C reaches it directly; pass on the rest.
+  for (const sig of ['SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  process.on('SIGINT', () => undefined);
+  return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
+}
+
+(staleBundle() ? runSources() : main()).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     if (err instanceof TasksError) {

@@ -9,7 +9,7 @@ import { ROOT, SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner, type Running
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
 const HOSTILE = '<img src=x onerror=alert(1)>';
-const INTERVAL = 2;
+const INTERVAL = 3;
 
 function task(file: string, fields: Record<string, string>, body: string): [string, string] {
   return [file, `---\n${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('\n')}\n---\n${body}`];

@@ -90,7 +90,7 @@ describe('dispatch', () => {
       const cmd = recorder(f.root);
       const first = await once(f, [`dispatch=${cmd}`, 'max=2']);
       assert.equal(first.claims.length, 2);
-      assert.deepEqual(dispatched(f.root).map((r) => r[0]), ['A', 'B']);
+      assert.deepEqual(dispatched(f.root).map((r) => r[0]).sort(), ['A', 'B'], 'the two oldest by id, run side by side');
       // Exited claims stay until the file says completed: the next tick takes the next two only.
       const second = await once(f, [`dispatch=${cmd}`, 'max=2']);
       assert.equal(second.claims.length, 4);
