@@ -227,6 +227,8 @@ function init() {
   if (HTTP && window.EventSource) {
     var es = new EventSource('/api/events');
     es.addEventListener('change', refresh);
+    // hello opens every (re)connection: a change may have landed between this page's load and now.
+    es.addEventListener('hello', refresh);
     es.addEventListener('open', function () { status('live'); });
     es.addEventListener('error', function () { status('reconnecting…'); });
   }

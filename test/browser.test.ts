@@ -147,8 +147,12 @@ describe('dashboard in Chromium', () => {
     const file = path.join(fixture.dir, 'ALPHA.md');
     fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('Alpha ready task', 'Alpha renamed live'));
     const within = INTERVAL * 2 * 1000;
-    await taskPage.waitForFunction(() => document.querySelector('main')?.textContent?.includes('Alpha renamed live'), undefined, { timeout: within });
-    await index.waitForFunction(() => document.querySelector('#tasks')?.textContent?.includes('Alpha renamed live'), undefined, { timeout: within });
+    const explain = async (what: string, err: unknown): Promise<never> => {
+      const served = await fetch(`${base}tasks/ALPHA.html`).then((r) => r.text());
+      throw new Error(`${what} did not update within ${within} ms (${String(err)}); served page has new title: ${served.includes('Alpha renamed live')}; live status: ${await taskPage.textContent('#live')}; server output:\n${server.output()}`);
+    };
+    await taskPage.waitForFunction(() => document.querySelector('main')?.textContent?.includes('Alpha renamed live'), undefined, { timeout: within }).catch((e) => explain('task page', e));
+    await index.waitForFunction(() => document.querySelector('#tasks')?.textContent?.includes('Alpha renamed live'), undefined, { timeout: within }).catch((e) => explain('index', e));
     assert.deepEqual(await visibleIds(index), ['ALPHA']);
     assert.match(index.url(), /status=ready/);
     await index.context().close();
