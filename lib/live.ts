@@ -34,9 +34,9 @@ export class LiveSite {
     this.builder = new SiteBuilder(options.out);
   }
 
-  /** Scans and renders; returns what was written. */
-  rebuild(): BuildResult {
-    const { tasks, errors } = this.scanner.scan();
+  /** Scans (only the given task files when known) and renders; returns what was written. */
+  rebuild(changed?: readonly string[]): BuildResult {
+    const { tasks, errors } = changed ? this.scanner.rescan(changed) : this.scanner.scan();
     const seen = inspectPidFile(this.paths.heartbeatPid, { kind: 'heartbeat', owner: this.options.owner, dir: this.options.dir }, { pid: -1, ppid: -1 });
     const result = this.builder.build({
       project: this.options.project,
@@ -57,6 +57,8 @@ export class LiveSite {
   watch(onChange: (result: BuildResult) => void, onError: (err: Error) => void, debounceMs = 100): () => void {
     const snapshotName = path.basename(this.paths.snapshot);
     let timer: NodeJS.Timeout | undefined;
+    // Task files named by the events since the last rebuild; undefined means "walk everything".
+    let pending: Set<string> | undefined = new Set();
     const relevant = (name: string | null): boolean => {
       if (name === null) return true;
       const parts = name.split(path.sep);
@@ -66,15 +68,22 @@ export class LiveSite {
     };
     const fire = (): void => {
       timer = undefined;
+      const files = pending ? [...pending] : undefined;
+      pending = new Set();
       try {
-        const result = this.rebuild();
+        const result = this.rebuild(files);
         if (result.written || result.removed) onChange(result);
       } catch (err) {
         onError(err as Error);
       }
     };
     const watcher = fs.watch(this.options.dir, { recursive: true }, (_event, name) => {
-      if (!relevant(name === null ? null : String(name))) return;
+      const rel = name === null ? null : String(name);
+      if (!relevant(rel)) return;
+      // The snapshot changes no task file; a folder event (rename, new folder) means walk again.
+      if (rel !== null && rel.startsWith(`logs${path.sep}`)) { /* snapshot only */ }
+      else if (rel === null || !rel.endsWith('.md')) pending = undefined;
+      else pending?.add(rel);
       if (timer) clearTimeout(timer);
       timer = setTimeout(fire, debounceMs);
     });

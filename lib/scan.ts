@@ -33,10 +33,31 @@ export class TaskScanner {
   private readonly dir: string;
   private cache = new Map<string, CacheEntry>();
   private readonly keepBody: boolean;
+  private walkErrors: ParseError[] = [];
 
   constructor(dir: string, options: ScanOptions = {}) {
     this.dir = path.resolve(dir);
     this.keepBody = options.keepBody ?? true;
+  }
+
+  /**
+   * Re-reads only the given files (paths relative to the folder, as fs.watch reports them) and
+   * answers from the cache for the rest: a watched change costs one file, not a walk. Anything
+   * that is not a plain task file path falls back to a full scan.
+   */
+  rescan(relPaths: readonly string[]): ScanResult {
+    const counts = { read: 0, reused: 0 };
+    for (const raw of relPaths) {
+      const rel = raw.split(path.sep).join('/');
+      const parts = rel.split('/');
+      if (!rel.endsWith('.md') || parts[0] === 'logs' || parts.some((p) => p.startsWith('.') || p === '' || p === '..')) return this.scan();
+      const before = this.cache.get(rel);
+      const result = this.load(rel, path.join(this.dir, rel), this.cache, counts);
+      if (result === null) this.cache.delete(rel);
+      else if (!result.ok && this.cache.get(rel) === before) return this.scan(); // a read error is not cached: let the walk report it
+    }
+    const results = [...this.cache.values()].map((e) => e.result);
+    return { ...collect(results, this.walkErrors, counts.read, this.cache.size - counts.read), changed: true };
   }
 
   /** Walks the folder once; a file or folder that cannot be read becomes a parse error. */
@@ -72,6 +93,7 @@ export class TaskScanner {
     visit('', this.dir);
     const changed = counts.read > 0 || next.size !== this.cache.size || walkErrors.length > 0;
     this.cache = next;
+    this.walkErrors = walkErrors;
     return { ...collect(results, walkErrors, counts.read, counts.reused), changed };
   }
 

@@ -75,7 +75,9 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
   // binding early overlaps the heartbeat's start, answering early would show a stale state.
   let open!: () => void;
   const opened = new Promise<void>((resolve) => { open = resolve; });
-  const server = http.createServer((req, res) => { void opened.then(() => routes.handle(req, res)); });
+  let current: Handler = (req, res) => { void opened.then(() => routes.handle(req, res)); };
+  void opened.then(() => { current = routes.handle; });
+  const server = http.createServer((req, res) => current(req, res));
   let port = input.port;
   let movedFrom: number | undefined;
   for (let attempt = 0; ; attempt++) {
@@ -209,7 +211,9 @@ function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return;
     }
-    const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+    const url0 = req.url ?? '/';
+    const q = url0.indexOf('?');
+    const pathname = q === -1 ? url0 : url0.slice(0, q);
     if (pathname === '/api/health') {
       const health: Health & { heartbeat: ReturnType<typeof heartbeat> } = {
         ok: true, app: 'tasks', owner: input.owner, dir: input.dir, pid: process.pid, url: url(), heartbeat: heartbeat(),

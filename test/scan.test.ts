@@ -186,3 +186,21 @@ test('a missing tasks folder is reported, not thrown', () => {
     assert.match(r.errors[0]?.reason ?? '', /^cannot read folder: ENOENT/);
   });
 });
+
+test('rescan re-reads only the named files and answers the rest from the cache', () => {
+  withTree({ 'a.md': task('A'), 'sub/b.md': task('B'), 'c.md': task('C') }, (root) => {
+    const scanner = new TaskScanner(root);
+    scanner.scan();
+    fs.writeFileSync(path.join(root, 'sub/b.md'), task('B') + '\nmore\n');
+    fs.rmSync(path.join(root, 'c.md'));
+    fs.writeFileSync(path.join(root, 'd.md'), task('D'));
+    const r = scanner.rescan(['sub/b.md', 'c.md', 'd.md']);
+    assert.deepEqual(r.tasks.map((t) => t.id), ['A', 'D', 'B']);
+    assert.equal(r.read, 2);
+    assert.deepEqual(scanner.scan().tasks.map((t) => t.id), r.tasks.map((t) => t.id), 'a full walk agrees');
+    // A path the walk would skip (hidden, logs/, not .md) makes rescan walk instead.
+    fs.mkdirSync(path.join(root, 'logs'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'logs/x.md'), task('X'));
+    assert.deepEqual(scanner.rescan(['logs/x.md']).tasks.map((t) => t.id), ['A', 'D', 'B']);
+  });
+});
