@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import treeKill from 'tree-kill';
 import { TasksError, isErrno } from './errors.ts';
 import { tailLines } from './logfile.ts';
 import { type Expected, type Inspection, inspectPidFile } from './pidfile.ts';
-import { isRunning, readStat, signal, sleep } from './proc.ts';
+import { isRunning, readStat, signal, signalTree, sleep } from './proc.ts';
 
 /** How to start this tool again as a child: node, the tsx loader, the entry script. */
 export interface Launcher {
@@ -91,31 +90,26 @@ export interface StopResult {
 export async function stopProcess(pid: number, graceMs: number): Promise<StopResult> {
   const stat = readStat(pid);
   const leader = stat !== undefined && stat.pgid === pid;
+  // The identity proven by the caller is this start time: a pid reused during the grace is not ours.
+  const same = (): boolean => isRunning(pid) && readStat(pid)?.starttime === stat?.starttime;
   await sendTree(pid, leader, 'SIGTERM');
-  if (await waitGone(pid, leader, graceMs)) return { pid, killed: false };
-  await sendTree(pid, leader, 'SIGKILL');
-  if (await waitGone(pid, leader, 5000)) return { pid, killed: true };
+  if (await waitGone(pid, leader, same, graceMs)) return { pid, killed: false };
+  // A group is safe to signal while it has members (the kernel does not reuse its id); a lone
+  // process only while it is still the one we proved.
+  if (leader || same()) await sendTree(pid, leader, 'SIGKILL');
+  if (await waitGone(pid, leader, same, 5000)) return { pid, killed: true };
   throw new TasksError(`pid ${pid} survived SIGKILL; check it with: ps -o pid,stat,cmd -p ${pid}`);
 }
 
 async function sendTree(pid: number, leader: boolean, sig: NodeJS.Signals): Promise<void> {
-  if (leader) {
-    signal(-pid, sig);
-    return;
-  }
-  await new Promise<void>((resolve) => {
-    treeKill(pid, sig, (err) => {
-      // tree-kill needs `ps`; without it, signal the process itself rather than nothing.
-      if (err) signal(pid, sig);
-      resolve();
-    });
-  });
+  if (leader) signal(-pid, sig);
+  else await signalTree(pid, sig);
 }
 
-async function waitGone(pid: number, leader: boolean, ms: number): Promise<boolean> {
+async function waitGone(pid: number, leader: boolean, same: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const gone = !isRunning(pid) && (!leader || groupMembers(pid).length === 0);
+    const gone = !same() && (!leader || groupMembers(pid).length === 0);
     if (gone) return true;
     if (Date.now() > deadline) return false;
     await sleep(25);

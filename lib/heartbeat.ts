@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { writeFileAtomic } from './atomic.ts';
+import { bindAddress } from './lock.ts';
 import { isErrno } from './errors.ts';
 import { type Expected, inspectPidFile, parsePidFile, publishPidFile, removePidFileIf } from './pidfile.ts';
 import { runtimePaths } from './paths.ts';
@@ -67,8 +68,15 @@ export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResu
         publishPidFile(paths.heartbeatPid, expected, input.settings);
       }
     };
-    const bound = await bindLock(address, (socket) => {
-      publishIfNeeded();
+    const bound = await bindAddress(address, (socket) => {
+      // Anyone local can connect (abstract sockets have no permissions): a client that hangs up
+      // early or a failing republish must never take the heartbeat down.
+      socket.on('error', () => undefined);
+      try {
+        publishIfNeeded();
+      } catch (err) {
+        input.log(`${stamp(input.now)} republishing the pid file failed: ${(err as Error).message}`);
+      }
       socket.end(`${process.pid}\n`);
     });
     if (bound === 'taken') {
@@ -137,13 +145,6 @@ function keepCorruptAside(file: string, log: (line: string) => void, now: () => 
   }
 }
 
-function bindLock(address: string, onConnection: (socket: net.Socket) => void): Promise<net.Server | 'taken'> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer(onConnection);
-    server.once('error', (err) => (isErrno(err, 'EADDRINUSE') ? resolve('taken') : reject(err)));
-    server.listen({ path: address }, () => resolve(server));
-  });
-}
 
 function wait(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

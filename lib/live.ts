@@ -15,6 +15,8 @@ export interface LiveSiteOptions {
   readonly project: string;
   /** Where the pages go: the server's build folder, or build's out=. */
   readonly out: string;
+  /** True for the server's own build folder: stale pages found there are removed. */
+  readonly ownFolder: boolean;
   readonly now: () => Date;
 }
 
@@ -31,7 +33,7 @@ export class LiveSite {
   constructor(readonly options: LiveSiteOptions) {
     this.paths = runtimePaths(options.dir, options.owner);
     this.scanner = new TaskScanner(options.dir);
-    this.builder = new SiteBuilder(options.out);
+    this.builder = new SiteBuilder(options.out, { pruneUnknown: options.ownFolder });
   }
 
   /** Scans (only the given task files when known) and renders; returns what was written. */

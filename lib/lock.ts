@@ -1,61 +1,35 @@
-import fs from 'node:fs';
-import { removeUnlessReplaced } from './atomic.ts';
+import crypto from 'node:crypto';
+import net from 'node:net';
 import { TasksError, isErrno } from './errors.ts';
-import { isRunning, readStat, sleep } from './proc.ts';
+import { sleep } from './proc.ts';
 
-/** A held lock; release() removes it. */
+/** A held lock; release() gives it up. */
 export interface Held { release(): void }
 
 /**
- * Takes an exclusive lock file with an atomic create (open 'wx'), recording pid and start time.
- * A lock whose holder is gone (or whose pid now names another process) is broken; breaking moves
- * the file aside first and puts it back if it turns out to be a fresh holder's, so two breakers
- * never both win.
+ * Binds an abstract Unix socket: the bind is atomic and the kernel releases it when the holder
+ * dies, so a lock of this kind never goes stale and never needs breaking.
  */
-export async function acquireLock(file: string, timeoutMs = 10_000): Promise<Held> {
-  const me = readStat(process.pid);
-  const content = `${process.pid}\n${me?.starttime ?? ''}\n`;
+export function bindAddress(address: string, onConnection: (socket: net.Socket) => void = (s) => s.destroy()): Promise<net.Server | 'taken'> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer(onConnection);
+    server.once('error', (err) => (isErrno(err, 'EADDRINUSE') ? resolve('taken') : reject(err)));
+    server.listen({ path: address }, () => resolve(server));
+  });
+}
+
+/** The abstract socket address that locks one named resource (e.g. a registry file's path). */
+export function lockAddress(name: string): string {
+  return `\0tasks-lock-${crypto.createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
+}
+
+/** Takes the lock named `name`, waiting up to timeoutMs for its holder to release it (or die). */
+export async function acquireLock(name: string, timeoutMs = 10_000): Promise<Held> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    try {
-      const fd = fs.openSync(file, 'wx');
-      try {
-        fs.writeSync(fd, content);
-      } finally {
-        fs.closeSync(fd);
-      }
-      return { release: () => fs.rmSync(file, { force: true }) };
-    } catch (err) {
-      if (!isErrno(err, 'EEXIST')) throw err;
-    }
-    const seen = readQuiet(file);
-    if (seen !== undefined && holderGone(file, seen)) breakLock(file, seen);
-    else if (Date.now() > deadline) throw new TasksError(`could not lock ${file} within ${timeoutMs / 1000} s (held by pid ${seen?.split('\n')[0] ?? '?'})`);
-    else await sleep(5 + Math.random() * 10);
+    const bound = await bindAddress(lockAddress(name));
+    if (bound !== 'taken') return { release: () => bound.close() };
+    if (Date.now() > deadline) throw new TasksError(`could not lock ${name} within ${timeoutMs / 1000} s; another tasks process holds it`);
+    await sleep(2 + Math.random() * 8);
   }
-}
-
-function readQuiet(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
-}
-
-function holderGone(file: string, text: string): boolean {
-  const [pidText, starttime] = text.split('\n');
-  if (!pidText || !/^[1-9][0-9]*$/.test(pidText)) {
-    // Empty or torn: the holder died between create and write, or is writing now. Give it 2 s.
-    const st = fs.statSync(file, { throwIfNoEntry: false });
-    return st !== undefined && Date.now() - st.mtimeMs > 2000;
-  }
-  const pid = Number(pidText);
-  if (!isRunning(pid)) return true;
-  return starttime !== undefined && starttime !== '' && readStat(pid)?.starttime !== starttime;
-}
-
-function breakLock(file: string, seen: string): void {
-  removeUnlessReplaced(file, (moved) => readQuiet(moved) !== seen);
 }

@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import treeKill from 'tree-kill';
 import { type Claim, type Registry, release, updateRegistry } from './registry.ts';
 import { countByStatus, dependencyProblems, escalations, readyCandidates, taskReasons } from './model.ts';
 import { runtimePaths } from './paths.ts';
-import { isRunning, readStat } from './proc.ts';
+import { isRunning, readStat, signalTree } from './proc.ts';
 import { TaskScanner } from './scan.ts';
 import type { Snapshot, TickInput, Ticker } from './tick.ts';
 import type { Task } from './taskfile.ts';
@@ -27,6 +26,9 @@ export interface ManagerOptions {
   readonly now: () => Date;
 }
 
+/** Ticks a claimed task's file must be missing in a row before the claim is released. */
+const MISSING_TICKS = 3;
+
 /** Grace for dispatched runs when the heartbeat stops, before SIGKILL. */
 const RUN_GRACE_MS = 3000;
 
@@ -40,6 +42,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
   const paths = runtimePaths(o.dir, o.owner);
   const runs = new Map<string, { child: ChildProcess; done: Promise<void> }>();
   const seen = new Map<string, string>();
+  const missing = new Map<string, number>();
   const onCorrupt = (line: string): void => o.log(line);
   const update = <T>(fn: (reg: Registry) => T): Promise<T> => updateRegistry(paths.registry, fn, onCorrupt, o.now);
 
@@ -69,7 +72,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
     const done = new Promise<void>((resolve) => {
       child.on('error', (err) => o.log(`${o.now().toISOString()} dispatch of ${task.id} failed to start: ${err.message}`));
       child.on('close', (code, sig) => {
-        runs.delete(task.id);
+        if (runs.get(task.id)?.child === child) runs.delete(task.id);
         // A run ended by a signal was stopped with its heartbeat (or by hand): interrupted, not failed.
         const state = sig ? 'interrupted' : 'exited';
         o.log(`${o.now().toISOString()} run of ${task.id} ${sig ? `stopped by ${sig}` : `exited with code ${code}`}`);
@@ -93,8 +96,18 @@ export function managerTicker(o: ManagerOptions): Ticker {
         const now = o.now();
         for (const claim of Object.values(r.claims)) {
           const task = byId.get(claim.id);
-          if (!task) release(r, claim.id, 'task file removed', now);
-          else if (task.status === 'completed' || task.status === 'cancelled') release(r, claim.id, `task ${task.status}`, now);
+          // A claim whose run is still alive is never released: a file missing for one tick (an
+          // editor's save, a move) must not let the task be dispatched a second time.
+          // Nor is one whose file vanished for fewer than 3 ticks in a row.
+          const alive = runs.has(claim.id) || runAlive(claim);
+          if (!task) {
+            const ticks = (missing.get(claim.id) ?? 0) + 1;
+            missing.set(claim.id, ticks);
+            if (ticks >= MISSING_TICKS && !alive) release(r, claim.id, 'task file removed', now);
+            continue;
+          }
+          missing.delete(claim.id);
+          if (!alive && (task.status === 'completed' || task.status === 'cancelled')) release(r, claim.id, `task ${task.status}`, now);
           else if (claim.claimedBy === o.owner && (claim.state === 'running' || claim.state === 'claimed') && !runs.has(claim.id) && !runAlive(claim)) {
             // Ours, started by a heartbeat that has stopped: escalate, never re-run silently.
             Object.assign(claim, { state: 'interrupted', endedAt: claim.endedAt ?? now.toISOString() });
@@ -119,9 +132,17 @@ export function managerTicker(o: ManagerOptions): Ticker {
         claims = (await update((r) => structuredClone(r))).claims;
       }
       const now = o.now();
+      // Keys not used this tick are dropped, so a condition that comes back gets a fresh "since".
+      const used = new Map<string, string>();
       const firstSeen = (key: string): string => {
-        if (!seen.has(key)) seen.set(key, now.toISOString());
-        return seen.get(key) as string;
+        const since = seen.get(key) ?? now.toISOString();
+        used.set(key, since);
+        return since;
+      };
+      const swapSeen = <T>(value: T): T => {
+        seen.clear();
+        for (const [k, v] of used) seen.set(k, v);
+        return value;
       };
       const ended = o.now();
       return {
@@ -144,7 +165,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
           pr: byId.get(c.id)?.pr ?? null,
           ci: byId.get(c.id)?.ci ?? 'unknown',
         })),
-        escalations: escalations({ byId, reasons, errors: scan.errors, claims, escalateAfterS: o.escalateAfterS, now, firstSeen }),
+        escalations: swapSeen(escalations({ byId, reasons, errors: scan.errors, claims, escalateAfterS: o.escalateAfterS, now, firstSeen })),
         errors: scan.errors,
       };
     },
@@ -152,10 +173,10 @@ export function managerTicker(o: ManagerOptions): Ticker {
     async close(): Promise<void> {
       const active = [...runs.values()];
       if (!active.length) return;
-      for (const r of active) if (r.child.pid) treeKill(r.child.pid, 'SIGTERM');
+      await Promise.all(active.map((r) => (r.child.pid ? signalTree(r.child.pid, 'SIGTERM') : undefined)));
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), RUN_GRACE_MS).unref());
       if ((await Promise.race([Promise.all(active.map((r) => r.done)), timeout])) === 'timeout') {
-        for (const r of active) if (r.child.pid && r.child.exitCode === null) treeKill(r.child.pid, 'SIGKILL');
+        await Promise.all(active.map((r) => (r.child.pid && r.child.exitCode === null ? signalTree(r.child.pid, 'SIGKILL') : undefined)));
         await Promise.all(active.map((r) => r.done));
       }
     },

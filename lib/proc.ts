@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import treeKill from 'tree-kill';
 import { isErrno } from './errors.ts';
 
 /** What /proc/<pid>/stat tells about a process. */
@@ -65,4 +67,38 @@ export function signal(pid: number, sig: NodeJS.Signals): boolean {
 /** Resolves after ms milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** True when `ps` is on PATH: tree-kill needs it and crashes its caller without it. */
+function hasPs(): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((d) => d !== '' && fs.existsSync(path.join(d, 'ps')));
+}
+
+/** Children of a process, from /proc (parent pid is field 4 of stat). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    let stat: ProcStat | undefined;
+    try {
+      stat = readStat(Number(name));
+    } catch (err) {
+      if (isErrno(err, 'EACCES') || isErrno(err, 'ESRCH')) continue;
+      throw err;
+    }
+    if (stat?.ppid === pid) out.push(Number(name));
+  }
+  return out;
+}
+
+/** Signals a process and its descendants: tree-kill where `ps` exists, a /proc walk otherwise. */
+export async function signalTree(pid: number, sig: NodeJS.Signals): Promise<void> {
+  if (hasPs()) {
+    await new Promise<void>((resolve) => treeKill(pid, sig, () => resolve()));
+    return;
+  }
+  const all: number[] = [];
+  const walk = (p: number): void => { all.push(p); for (const c of childrenOf(p)) walk(c); };
+  walk(pid);
+  for (const p of all.reverse()) signal(p, sig);
 }

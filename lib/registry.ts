@@ -68,7 +68,8 @@ export function readRegistry(file: string, onCorrupt: (line: string) => void, no
 /** Read-modify-write of registry.json under its lock; the write is atomic. */
 export async function updateRegistry<T>(file: string, fn: (reg: Registry) => T, onCorrupt: (line: string) => void, now: () => Date): Promise<T> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const lock = await acquireLock(`${file}.lock`);
+  // A kernel-held lock (abstract socket) named after the file: released even if this process dies.
+  const lock = await acquireLock(file);
   try {
     const reg = readRegistry(file, onCorrupt, now());
     const before = JSON.stringify(reg);

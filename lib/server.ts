@@ -66,7 +66,7 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
   const paths = runtimePaths(input.dir, input.owner);
   const own = await findOwnServer(input);
   if (own) return { kind: 'already', url: own.url, pid: own.pid };
-  const live = new LiveSite({ owner: input.owner, dir: input.dir, project: input.project, out: paths.site, now: () => new Date() });
+  const live = new LiveSite({ owner: input.owner, dir: input.dir, project: input.project, out: paths.site, ownFolder: true, now: () => new Date() });
   live.rebuild();
   const hub = new EventHub();
   let url = '';
@@ -175,9 +175,13 @@ export function probeHealth(url: string, timeoutMs = 1500): Promise<Health | und
           throw err;
         }
       });
+      // A peer that stalls or hangs up mid-body is not a tasks server (resolve is idempotent).
+      res.on('error', () => resolve(undefined));
+      res.on('close', () => resolve(undefined));
     });
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(undefined));
+    req.on('close', () => setImmediate(() => resolve(undefined)));
   });
 }
 
@@ -207,6 +211,25 @@ function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>
     }
   };
   const handle: Handler = (req, res) => {
+    try {
+      route(req, res);
+    } catch (err) {
+      // One bad request (an undecodable id, an unreadable file) answers 500; the server lives on.
+      input.log(`request ${req.method} ${req.url} failed: ${(err as Error).message}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('internal error\n');
+    }
+  };
+  const hosts = (): Set<string> => {
+    const port = new URL(url() || 'http://x').port;
+    return new Set([new URL(url() || 'http://x').host, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]);
+  };
+  const route: Handler = (req, res) => {
+    // DNS rebinding: a page from elsewhere that resolves its name to 127.0.0.1 must not read the API.
+    if (req.headers.host !== undefined && !hosts().has(req.headers.host) && isLoopback(input.host)) {
+      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' }).end(`unexpected Host ${req.headers.host}; use ${url()}\n`);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return;
@@ -230,16 +253,29 @@ function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>
       const { tasks, errors } = scanner.scan();
       const escalated = new Map(((snap?.escalations ?? []) as { id: string; reason: string; since: string }[]).map((e) => [e.id, e]));
       if (pathname === '/api/tasks') return sendJson(res, 200, JSON.stringify({ tasks: tasks.map((t) => apiTask(t, escalated, false)), errors }));
-      const id = decodeURIComponent(pathname.slice('/api/tasks/'.length));
+      let id: string;
+      try {
+        id = decodeURIComponent(pathname.slice('/api/tasks/'.length));
+      } catch (err) {
+        if (!(err instanceof URIError)) throw err;
+        return sendJson(res, 400, JSON.stringify({ error: 'the task id is not valid percent-encoding' }));
+      }
       const task = tasks.find((t) => t.id === id || t.slug === id);
       return task ? sendJson(res, 200, JSON.stringify(apiTask(task, escalated, true))) : sendJson(res, 404, JSON.stringify({ error: `no task with id ${id}` }));
     }
     if (pathname.startsWith('/api/')) return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
+    // A page removed under sirv's cached index (the build folder deleted) must not crash the server.
+    res.once('pipe', (src) => src.once('error', () => {
+      res.destroy();
+      live.rebuild();
+      reloadStatics();
+    }));
     statics(req, res, () => {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
     });
   };
-  return { handle, reloadStatics: () => { statics = makeStatics(); } };
+  const reloadStatics = (): void => { statics = makeStatics(); };
+  return { handle, reloadStatics };
 }
 
 function safeJson(text: string): Record<string, unknown> | undefined {

@@ -69,8 +69,12 @@ export class SiteBuilder {
   private found = new Set<string>();
   private first = true;
 
-  constructor(outDir: string) {
+  private readonly pruneUnknown: boolean;
+
+  /** pruneUnknown: the folder is ours alone, so task pages found there that no task has are removed. */
+  constructor(outDir: string, options: { pruneUnknown?: boolean } = {}) {
     this.outDir = path.resolve(outDir);
+    this.pruneUnknown = options.pruneUnknown ?? false;
   }
 
   /** Renders the whole site the first time, then only pages whose inputs changed. Atomic file writes (write temp + rename). */
@@ -122,7 +126,8 @@ export class SiteBuilder {
     });
 
     for (const page of this.entries.keys()) if (!next.has(page)) this.remove(`tasks/${page}.html`, stats);
-    for (const rel of this.found) if (rel.startsWith('tasks/') && !next.has(rel.slice(6, -5))) this.remove(rel, stats);
+    // Files this builder did not write are removed only from a folder that is ours alone (the server's).
+    if (this.pruneUnknown) for (const rel of this.found) if (rel.startsWith('tasks/') && !next.has(rel.slice(6, -5))) this.remove(rel, stats);
     this.entries = next;
 
     const { before, after } = renderIndex({ ...input, refs, counts: countByStatus(input.tasks) });

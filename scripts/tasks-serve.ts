@@ -224,15 +224,32 @@ async function openBrowser(url: string): Promise<void> {
 
 async function build(o: Options): Promise<number> {
   const target = o.out as string;
-  const inside = path.relative(o.dir, target);
-  if (inside === '' || (!inside.startsWith('..') && !path.isAbsolute(inside) && !inside.startsWith(`logs${path.sep}`) && inside !== 'logs')) {
+  // Real paths, so neither a symlink nor `..` can aim the pages (and their tasks/ folder) into the task files.
+  const real = realpathOfNearest(target);
+  const inside = (child: string, parent: string): boolean => child === parent || child.startsWith(parent + path.sep);
+  if ((inside(real, o.dir) && !inside(real, path.join(o.dir, 'logs'))) || inside(path.join(real, 'tasks'), o.dir) || inside(o.dir, path.join(real, 'tasks'))) {
     throw usageError(`\`out\` must be outside the tasks folder ${o.dir}, got \`${target}\`; pass out=<folder outside it> (or under its logs/)`);
   }
-  const live = new LiveSite({ owner: o.owner, dir: o.dir, project: o.project ?? projectName(o.dir), out: target, now: () => new Date() });
+  const live = new LiveSite({ owner: o.owner, dir: o.dir, project: o.project ?? projectName(o.dir), out: target, ownFolder: false, now: () => new Date() });
   const result = live.rebuild();
   if (o.json) out(JSON.stringify({ out: target, written: result.written, removed: result.removed }));
   else out(`built the dashboard into ${displayPath(target)} (${result.written} files written, ${result.removed} removed)`);
   return 0;
+}
+
+/** The real path of p, resolving the part that exists (out= may not exist yet). */
+function realpathOfNearest(p: string): string {
+  const rest: string[] = [];
+  let at = path.resolve(p);
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(at), ...rest.reverse());
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(at) === at) throw err;
+      rest.push(path.basename(at));
+      at = path.dirname(at);
+    }
+  }
 }
 
 async function status(o: Options): Promise<number> {

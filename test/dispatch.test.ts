@@ -183,6 +183,20 @@ describe('dispatch', () => {
     });
   });
 
+  test('a task file missing for a moment while its run is alive is not dispatched again', async () => {
+    await withTasks({ 'A.md': task('A') }, async (f) => {
+      const cmd = `echo run >> ${f.root}/runs.txt; sleep 2`;
+      await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', `dispatch=${cmd}`]);
+      await waitUntil(() => fs.existsSync(`${f.root}/runs.txt`), 'first run');
+      fs.renameSync(path.join(f.dir, 'A.md'), path.join(f.root, 'A.md.away'));
+      await sleep(500);
+      fs.renameSync(path.join(f.root, 'A.md.away'), path.join(f.dir, 'A.md'));
+      await sleep(2500);
+      await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`]);
+      assert.equal(fs.readFileSync(`${f.root}/runs.txt`, 'utf8'), 'run\n');
+    });
+  });
+
   test('the tool never writes a task file: many ticks with dispatch, claims and releases', async () => {
     const files: Record<string, string> = {
       'A.md': task('A', { priority: 'p0' }),

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import { describe, test } from 'node:test';
+import { lockAddress } from '../lib/heartbeat.ts';
 import { alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, runtimeFile, sleep, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
 
 /** One temp folder + owner per test, with every process it started killed in finally. */
@@ -239,6 +241,24 @@ describe('identity of the folder', () => {
       assert.equal(once.code, 0, once.stderr);
       assert.notEqual(JSON.parse(once.stdout).pid, pid);
       assert.equal(JSON.parse(fs.readFileSync(snapFile, 'utf8')).pid, pid);
+    });
+  });
+});
+
+describe('robustness', () => {
+  test('a client that connects to the lock socket and hangs up does not take the heartbeat down', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      const { pid } = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, '--json'])).stdout) as { pid: number };
+      for (let i = 0; i < 5; i++) {
+        const sock = net.connect({ path: lockAddress(owner, dir) });
+        sock.on('error', () => undefined);
+        sock.on('connect', () => sock.destroy());
+        await sleep(50);
+      }
+      await sleep(300);
+      assert.ok(alive(pid));
+      const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
+      assert.equal(r.stdout.trim(), `heartbeat already running (pid ${pid})`);
     });
   });
 });

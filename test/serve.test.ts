@@ -164,6 +164,18 @@ describe('server', () => {
       for (const p of ['/../package.json', '/%2e%2e/package.json', '/..%2fpackage.json', '/.git/config', '/logs/task_manager/registry.json', '/api/nope']) {
         assert.equal((await get(base + p)).status, 404, p);
       }
+      // Bad input answers, it does not crash: an undecodable id, a foreign Host (DNS rebinding).
+      assert.equal((await get(`${base}/api/tasks/%E0%A4%A`)).status, 400);
+      const foreign = await new Promise<number>((resolve, reject) => {
+        http.get(`${base}/api/tasks`, { headers: { host: 'evil.example:80' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
+      });
+      assert.equal(foreign, 421);
+      // The build folder deleted under the server: a request does not kill it, and pages come back.
+      fs.rmSync(`${dir}/logs/task_manager/site-${owner}`, { recursive: true });
+      await get(`${base}/tasks/FIRST-TASK.html`).catch(() => undefined);
+      await waitUntil(() => fs.existsSync(`${dir}/logs/task_manager/site-${owner}/index.html`), 'pages rebuilt');
+      assert.equal((await get(`${base}/api/health`)).status, 200);
+      assert.equal((await get(`${base}/tasks/FIRST-TASK.html`)).status, 200);
       const types: [string, RegExp][] = [['/', /^text\/html/], ['/tasks/FIRST-TASK.html', /^text\/html/], ['/style.css', /^text\/css/], ['/app.js', /javascript/], ['/search.json', /^application\/json/], ['/favicon.svg', /^image\/svg\+xml/], ['/api/health', /^application\/json/]];
       for (const [p, type] of types) {
         const r = await get(base + p);
@@ -264,9 +276,18 @@ describe('server', () => {
       assert.deepEqual(pidsMentioning(root), []);
       const again = await cli(['build', `owner=${owner}`, `dir=${dir}`, `out=${out}`, 'project=Ci', '--json']);
       assert.deepEqual(JSON.parse(again.stdout), { out, written: 0, removed: 0 });
-      const inside = await cli(['build', `owner=${owner}`, `dir=${dir}`, `out=${dir}/site`]);
-      assert.equal(inside.code, 2);
-      assert.match(inside.stderr, /^tasks: `out` must be outside the tasks folder/);
+      for (const bad of [`${dir}/site`, root, `${dir}/..`]) {
+        const inside = await cli(['build', `owner=${owner}`, `dir=${dir}`, `out=${bad}`]);
+        assert.equal(inside.code, 2, bad);
+        assert.match(inside.stderr, /^tasks: `out` must be outside the tasks folder/);
+      }
+      fs.symlinkSync(dir, `${root}/alias`);
+      assert.equal((await cli(['build', `owner=${owner}`, `dir=${dir}`, `out=${root}/alias/x`])).code, 2, 'through a symlink');
+      assert.deepEqual(listTree(dir), before);
+      // Files in out= that the build did not write are never removed.
+      fs.writeFileSync(`${out}/tasks/mine.html`, 'keep me');
+      await cli(['build', `owner=${owner}`, `dir=${dir}`, `out=${out}`]);
+      assert.equal(fs.readFileSync(`${out}/tasks/mine.html`, 'utf8'), 'keep me');
     });
   });
 

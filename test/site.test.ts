@@ -173,8 +173,11 @@ test('removing a task removes its page', () => {
     assert.equal(r.filesChanged, true);
     assert.ok(!fs.existsSync(path.join(out, 'tasks/BETA.html')));
     assert.ok(!fs.readFileSync(path.join(out, 'index.html'), 'utf8').includes('BETA.html'));
-    // A restarted builder also removes pages of tasks that went away while it was not running.
-    const again = new SiteBuilder(out).build(input(list.filter((t) => t.id !== 'ALPHA')));
+    // A restarted builder on a folder of its own (the server's) also removes pages of tasks that
+    // went away while it was not running; on anyone else's folder (build out=) it removes nothing.
+    const kept = new SiteBuilder(out).build(input(list.filter((t) => t.id !== 'ALPHA')));
+    assert.deepEqual([kept.removed, fs.existsSync(path.join(out, 'tasks/ALPHA.html'))], [0, true]);
+    const again = new SiteBuilder(out, { pruneUnknown: true }).build(input(list.filter((t) => t.id !== 'ALPHA')));
     assert.deepEqual([again.removed, fs.existsSync(path.join(out, 'tasks/ALPHA.html'))], [1, false]);
   });
 });
