@@ -61,40 +61,78 @@ export class LiveSite {
     let timer: NodeJS.Timeout | undefined;
     // Task files named by the events since the last rebuild; undefined means "walk everything".
     let pending: Set<string> | undefined = new Set();
-    const relevant = (name: string | null): boolean => {
-      if (name === null) return true;
-      const parts = name.split(path.sep);
-      // Our own build folder and the runs' logs live under logs/: only the snapshot matters there.
-      if (parts[0] === 'logs') return parts.length === 3 && parts[1] === 'task_manager' && parts[2] === snapshotName;
-      return name.endsWith('.md') || !path.extname(name);
-    };
     const fire = (): void => {
       timer = undefined;
       const files = pending ? [...pending] : undefined;
       pending = new Set();
       try {
+        if (files === undefined) this.syncWatchers(watchers, onEvent, onError);
         const result = this.rebuild(files);
         if (result.written || result.removed) onChange(result);
       } catch (err) {
         onError(err as Error);
       }
     };
-    const watcher = fs.watch(this.options.dir, { recursive: true }, (_event, name) => {
-      const rel = name === null ? null : String(name);
-      if (!relevant(rel)) return;
-      // The snapshot changes no task file; a folder event (rename, new folder) means walk again.
-      if (rel !== null && rel.startsWith(`logs${path.sep}`)) { /* snapshot only */ }
-      else if (rel === null || !rel.endsWith('.md')) pending = undefined;
-      else pending?.add(rel);
+    const schedule = (): void => {
       if (timer) clearTimeout(timer);
       timer = setTimeout(fire, debounceMs);
-    });
-    watcher.on('error', onError);
+    };
+    // One watcher per folder (not Node's recursive watch, which puts an inotify watch on every
+    // file): 10,000 tasks in 100 folders cost 100 watches, not 20,000.
+    const watchers = new Map<string, fs.FSWatcher>();
+    const onEvent = (folder: string, name: string | null): void => {
+      if (folder === this.paths.stateDir) {
+        if (name === snapshotName) schedule();
+        return;
+      }
+      const rel = name === null ? null : path.relative(this.options.dir, path.join(folder, name));
+      if (rel !== null && (path.basename(rel).startsWith('.') || (rel.endsWith('.md') === false && path.extname(rel) !== ''))) return;
+      // A folder event (a new or renamed folder, an overflow) means: walk again and re-arm watchers.
+      if (rel === null || !rel.endsWith('.md')) pending = undefined;
+      else pending?.add(rel);
+      schedule();
+    };
+    this.syncWatchers(watchers, onEvent, onError);
     return () => {
       if (timer) clearTimeout(timer);
-      watcher.close();
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
     };
   }
+
+  /** Watches every task folder (and the state folder for the snapshot); drops watchers of folders gone. */
+  private syncWatchers(watchers: Map<string, fs.FSWatcher>, onEvent: (folder: string, name: string | null) => void, onError: (err: Error) => void): void {
+    const folders = new Set<string>([this.options.dir]);
+    const walk = (folder: string): void => {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(folder, { withFileTypes: true });
+      } catch (err) {
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EACCES')) return;
+        throw err;
+      }
+      for (const e of entries) {
+        if (!e.isDirectory() || e.name.startsWith('.') || (folder === this.options.dir && e.name === 'logs')) continue;
+        const sub = path.join(folder, e.name);
+        folders.add(sub);
+        walk(sub);
+      }
+    };
+    walk(this.options.dir);
+    if (fs.existsSync(this.paths.stateDir)) folders.add(this.paths.stateDir);
+    for (const [folder, w] of watchers) if (!folders.has(folder)) { w.close(); watchers.delete(folder); }
+    for (const folder of folders) {
+      if (watchers.has(folder)) continue;
+      try {
+        const w = fs.watch(folder, (_event, name) => onEvent(folder, name === null ? null : String(name)));
+        w.on('error', (err) => { watchers.delete(folder); w.close(); if (!isErrno(err, 'ENOENT') && !isErrno(err, 'EPERM')) onError(err); });
+        watchers.set(folder, w);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      }
+    }
+  }
+
 }
 
 /** Server-sent events to every open dashboard: one `change` event per rebuild. */

@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, run, runtimeFile, start, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
+import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, run, runtimeFile, sleep, start, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
 
 async function withFolder(fn: (t: { dir: string; root: string; owner: string; extra: number[] }) => Promise<void>): Promise<void> {
   const t = tempTasks();
@@ -255,6 +255,13 @@ describe('server', () => {
         const added = await get(`${base}/tasks/SECOND.html`);
         assert.equal(added.status, 200);
         assert.match(added.body, /Added later/);
+        // A new folder is watched too: a task written into it shows up.
+        fs.mkdirSync(`${dir}/area`);
+        await sleep(300);
+        fs.writeFileSync(`${dir}/area/THIRD.md`, '---\nid: THIRD\ntitle: In a new folder\n---\n');
+        await waitUntil(() => fs.existsSync(`${dir}/logs/task_manager/site-${owner}/tasks/THIRD.html`), 'page of a task in a new folder', 5000);
+        fs.writeFileSync(`${dir}/area/THIRD.md`, '---\nid: THIRD\ntitle: Edited in the new folder\n---\n');
+        await waitUntil(() => fs.readFileSync(`${dir}/logs/task_manager/site-${owner}/tasks/THIRD.html`, 'utf8').includes('Edited in the new folder'), 'edit in the new folder', 5000);
       } finally {
         req.destroy();
         process.kill(-(s.child.pid as number), 'SIGTERM');
