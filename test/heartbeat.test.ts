@@ -4,19 +4,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { lockAddress } from '../lib/heartbeat.ts';
-import { alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, runtimeFile, sleep, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
+import { alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, runtimeFile, sleep, tempTasks, uniqueOwner, waitUntil, type Folder, withTempFolder } from './helpers.ts';
 
-/** One temp folder + owner per test, with every process it started killed in finally. */
-async function withFolder(fn: (t: { dir: string; root: string; owner: string; extra: number[] }) => Promise<void>): Promise<void> {
-  const t = tempTasks();
-  const extra: number[] = [];
-  try {
-    await fn({ ...t, owner: uniqueOwner('hb'), extra });
-  } finally {
-    await killAll(t.root, extra);
-    t.remove();
-  }
-}
+const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('hb', fn);
 
 function startTime(pid: number): string {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

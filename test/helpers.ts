@@ -174,3 +174,18 @@ export function listTree(dir: string): string[] {
   walk(dir);
   return out.sort();
 }
+
+/** What a test gets from withTempFolder: its own tasks folder, a unique owner, pids to kill. */
+export interface Folder { root: string; dir: string; owner: string; extra: number[] }
+
+/** One temp folder + owner per test, with every process it started killed (and checked gone) in finally. */
+export async function withTempFolder(prefix: string, fn: (t: Folder) => Promise<void>): Promise<void> {
+  const t = tempTasks();
+  const extra: number[] = [];
+  try {
+    await fn({ root: t.root, dir: t.dir, owner: uniqueOwner(prefix), extra });
+  } finally {
+    await killAll(t.root, extra);
+    t.remove();
+  }
+}

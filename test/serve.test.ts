@@ -4,18 +4,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, run, runtimeFile, sleep, start, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
+import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, run, runtimeFile, sleep, start, tempTasks, uniqueOwner, waitUntil, type Folder, withTempFolder } from './helpers.ts';
 
-async function withFolder(fn: (t: { dir: string; root: string; owner: string; extra: number[] }) => Promise<void>): Promise<void> {
-  const t = tempTasks();
-  const extra: number[] = [];
-  try {
-    await fn({ ...t, owner: uniqueOwner('srv'), extra });
-  } finally {
-    await killAll(t.root, extra);
-    t.remove();
-  }
-}
+const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('srv', fn);
 
 function get(url: string, method = 'GET'): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
