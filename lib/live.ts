@@ -7,6 +7,7 @@ import { inspectPidFile } from './pidfile.ts';
 import { type RuntimePaths, runtimePaths } from './paths.ts';
 import { TaskScanner } from './scan.ts';
 import { type BuildResult, SiteBuilder } from './site.ts';
+import type { Registry } from './registry.ts';
 import type { Snapshot } from './tick.ts';
 
 export interface LiveSiteOptions {
@@ -44,7 +45,7 @@ export class LiveSite {
       project: this.options.project,
       tasks,
       errors,
-      snapshot: readJsonFile<Snapshot>(this.paths.snapshot),
+      snapshot: withRegistryClaims(readJsonFile<Snapshot>(this.paths.snapshot), readJsonFile<Registry>(this.paths.registry)),
       heartbeat: seen.state === 'live' ? { running: true, pid: seen.pid } : { running: false, pid: null },
       now: this.options.now(),
     });
@@ -58,6 +59,7 @@ export class LiveSite {
    */
   watch(onChange: (result: BuildResult) => void, onError: (err: Error) => void, debounceMs = 100): () => void {
     const snapshotName = path.basename(this.paths.snapshot);
+    const heartbeatName = path.basename(this.paths.heartbeatPid);
     let timer: NodeJS.Timeout | undefined;
     // Task files named by the events since the last rebuild; undefined means "walk everything".
     let pending: Set<string> | undefined = new Set();
@@ -82,7 +84,8 @@ export class LiveSite {
     const watchers = new Map<string, fs.FSWatcher>();
     const onEvent = (folder: string, name: string | null): void => {
       if (folder === this.paths.stateDir) {
-        if (name === snapshotName) schedule();
+        // The snapshot, the heartbeat starting or stopping, and claims changing between ticks.
+        if (name === snapshotName || name === heartbeatName || name === 'registry.json') schedule();
         return;
       }
       const rel = name === null ? null : path.relative(this.options.dir, path.join(folder, name));
@@ -133,6 +136,18 @@ export class LiveSite {
     }
   }
 
+}
+
+/**
+ * The snapshot's claims as the registry has them now: a run that ended or was interrupted after
+ * the last tick (the heartbeat stopped, say) shows so without waiting for a tick that may never come.
+ */
+export function withRegistryClaims(snapshot: Snapshot | undefined, registry: Registry | undefined): Snapshot | undefined {
+  if (!snapshot || !registry?.claims) return snapshot;
+  const claims = snapshot.claims
+    .filter((c) => registry.claims[c.id] !== undefined)
+    .map((c) => ({ ...c, ...registry.claims[c.id] }));
+  return { ...snapshot, claims };
 }
 
 /** Server-sent events to every open dashboard: one `change` event per rebuild. */

@@ -43,6 +43,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
   const runs = new Map<string, { child: ChildProcess; done: Promise<void> }>();
   const seen = new Map<string, string>();
   const missing = new Map<string, number>();
+  const orphans = new Map<string, Claim>();
   const onCorrupt = (line: string): void => o.log(line);
   const update = <T>(fn: (reg: Registry) => T): Promise<T> => updateRegistry(paths.registry, fn, onCorrupt, o.now);
 
@@ -75,10 +76,11 @@ export function managerTicker(o: ManagerOptions): Ticker {
         if (runs.get(task.id)?.child === child) runs.delete(task.id);
         // A run ended by a signal was stopped with its heartbeat (or by hand): interrupted, not failed.
         const state = sig ? 'interrupted' : 'exited';
+        const note = sig ? `stopped by ${sig} (with its heartbeat, or by hand)` : undefined;
         o.log(`${o.now().toISOString()} run of ${task.id} ${sig ? `stopped by ${sig}` : `exited with code ${code}`}`);
         void update((reg) => {
           const c = reg.claims[task.id];
-          if (c && c.claimedBy === o.owner && c.pid === claim.pid) Object.assign(c, { state, exitCode: code, endedAt: o.now().toISOString() });
+          if (c && c.claimedBy === o.owner && c.pid === claim.pid) Object.assign(c, { state, exitCode: code, endedAt: o.now().toISOString(), ...(note ? { note } : {}) });
         }).then(resolve, (err: Error) => { o.log(`recording the end of ${task.id} failed: ${err.message}`); resolve(); });
       });
     });
@@ -108,9 +110,15 @@ export function managerTicker(o: ManagerOptions): Ticker {
           }
           missing.delete(claim.id);
           if (!alive && (task.status === 'completed' || task.status === 'cancelled')) release(r, claim.id, `task ${task.status}`, now);
-          else if (claim.claimedBy === o.owner && (claim.state === 'running' || claim.state === 'claimed') && !runs.has(claim.id) && !runAlive(claim)) {
-            // Ours, started by a heartbeat that has stopped: escalate, never re-run silently.
-            Object.assign(claim, { state: 'interrupted', endedAt: claim.endedAt ?? now.toISOString() });
+          else if (claim.claimedBy === o.owner && (claim.state === 'running' || claim.state === 'claimed') && !runs.has(claim.id)) {
+            if (!runAlive(claim)) {
+              // Ours, started by a heartbeat that has stopped: escalate, never re-run silently.
+              Object.assign(claim, { state: 'interrupted', endedAt: claim.endedAt ?? now.toISOString(), note: 'its heartbeat stopped or died; exit status unknown' });
+              orphans.delete(claim.id);
+            } else if (orphaned(claim)) {
+              // Its heartbeat was killed and the run lives on: this heartbeat stops it when it stops.
+              orphans.set(claim.id, claim);
+            }
           }
         }
         if (o.dispatch !== undefined) {
@@ -171,6 +179,16 @@ export function managerTicker(o: ManagerOptions): Ticker {
     },
 
     async close(): Promise<void> {
+      const adopted = [...orphans.values()];
+      if (adopted.length) {
+        await stopOrphans(adopted);
+        await update((r) => {
+          for (const a of adopted) {
+            const c = r.claims[a.id];
+            if (c && c.pid === a.pid && !runAlive(c)) Object.assign(c, { state: 'interrupted', endedAt: o.now().toISOString(), note: 'its first heartbeat was killed; stopped with the heartbeat that took it over' });
+          }
+        });
+      }
       const active = [...runs.values()];
       if (!active.length) return;
       await Promise.all(active.map((r) => (r.child.pid ? signalTree(r.child.pid, 'SIGTERM') : undefined)));
@@ -181,6 +199,21 @@ export function managerTicker(o: ManagerOptions): Ticker {
       }
     },
   };
+}
+
+/** True when the run's parent is gone (reparented to init): the heartbeat that started it was killed. */
+function orphaned(claim: Claim): boolean {
+  const parent = claim.pid === null ? undefined : readStat(claim.pid)?.ppid;
+  return parent === undefined || parent <= 1 || !isRunning(parent);
+}
+
+/** Stops runs this heartbeat adopted, each proven by pid and start time right before signalling. */
+async function stopOrphans(claims: readonly Claim[]): Promise<void> {
+  const live = claims.filter(runAlive);
+  await Promise.all(live.map((c) => signalTree(c.pid as number, 'SIGTERM')));
+  const deadline = Date.now() + RUN_GRACE_MS;
+  while (live.some(runAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await Promise.all(live.filter(runAlive).map((c) => signalTree(c.pid as number, 'SIGKILL')));
 }
 
 /** True when the claim's run is still alive (another process of this owner, e.g. a `--once` beside the daemon). */

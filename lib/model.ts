@@ -104,15 +104,16 @@ export function escalations(e: EscalationInput): Escalation[] {
     const t = e.byId.get(claim.id);
     const reasons: [string, string][] = [];
     if (claim.state === 'exited' && claim.exitCode !== 0) reasons.push([`run exited with code ${claim.exitCode}`, claim.endedAt ?? claim.claimedAt]);
-    if (claim.state === 'interrupted') reasons.push(['run interrupted when its heartbeat stopped', claim.endedAt ?? claim.claimedAt]);
+    if (claim.state === 'interrupted') reasons.push([`run interrupted: ${claim.note ?? 'stopped with its heartbeat'}`, claim.endedAt ?? claim.claimedAt]);
     if (t && t.status !== 'review' && t.status !== 'completed') {
       const due = Date.parse(claim.claimedAt) + e.escalateAfterS * 1000;
       if (e.now.getTime() >= due) reasons.push([`claimed ${formatHours(e.now.getTime() - Date.parse(claim.claimedAt))} ago without reaching review`, new Date(due).toISOString()]);
     }
     if (reasons.length) claimed.set(claim.id, reasons);
   }
-  const ids = new Set([...claimed.keys(), ...e.reasons.keys()]);
-  for (const id of [...e.byId.keys()].filter((k) => ids.has(k))) {
+  // Runs that failed or were cut off come first: they are what an operator acts on now.
+  const ids = [...new Set([...claimed.keys(), ...e.reasons.keys()])].filter((k) => e.byId.has(k));
+  for (const id of ids) {
     const all: [string, string][] = [...(claimed.get(id) ?? []), ...(e.reasons.get(id) ?? []).map((r): [string, string] => [r, e.firstSeen(`${id}:${r}`)])];
     out.push({ id, reason: all.map((r) => r[0]).join('; '), since: (all[0] as [string, string])[1] });
   }

@@ -21,6 +21,8 @@ export interface Claim {
   exitCode: number | null;
   endedAt: string | null;
   log: string | null;
+  /** Why an interrupted run ended, when known. */
+  note?: string;
 }
 
 /** A finished claim, kept for history when released. */

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { isErrno } from './errors.ts';
 import { readJsonFile } from './jsonfile.ts';
+import type { Registry } from './registry.ts';
 import { type Expected, inspectPidFile, parsePidFile } from './pidfile.ts';
 import { runtimePaths } from './paths.ts';
 import { probeHealth } from './server.ts';
@@ -26,6 +27,8 @@ export interface Status {
   taskCount: number | null;
   escalations: { id: string; reason: string; since: string }[];
   ready: unknown[];
+  /** Claims as the registry has them now (state, exit code), with the snapshot's extras. */
+  claims: Record<string, unknown>[];
   server: { running: boolean; pid: number | null; url: string | null; detached: boolean };
 }
 
@@ -63,6 +66,7 @@ export async function readStatus(owner: string, dir: string, self: Self, now: Da
     taskCount: typeof snap?.taskCount === 'number' ? snap.taskCount : null,
     escalations: Array.isArray(snap?.escalations) ? (snap.escalations as Status['escalations']) : [],
     ready: Array.isArray(snap?.ready) ? snap.ready : [],
+    claims: Object.values(readJsonFile<Registry>(paths.registry)?.claims ?? {}).map((c) => ({ ...c, owner: c.claimedBy })),
     server,
   };
 }
@@ -116,6 +120,11 @@ export function formatStatus(s: Status, now: Date, again: string): string[] {
     const ids = (s.ready as { id: string; priority: string | null }[]).map((r) => `${r.id}${r.priority ? ` (${r.priority})` : ''}`);
     lines.push(`ready      ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, and ${ids.length - 5} more` : ''}`);
   }
+  for (const c of s.claims.slice(0, 5) as { id: string; owner: string; state: string; exitCode: number | null; pid: number | null }[]) {
+    const how = c.state === 'exited' ? `exited ${c.exitCode}` : c.state === 'running' ? `running, pid ${c.pid}` : c.state;
+    lines.push(`claimed    ${c.id} by ${c.owner}: ${how}`);
+  }
+  if (s.claims.length > 5) lines.push(`claimed    and ${s.claims.length - 5} more (status --json lists all)`);
   for (const e of s.escalations.slice(0, 5)) lines.push(`escalated  ${e.id}: ${e.reason}`);
   if (s.escalations.length > 5) lines.push(`escalated  and ${s.escalations.length - 5} more (status --json lists all)`);
   lines.push(s.server.running ? `server     ${s.server.url} (pid ${s.server.pid}${s.server.detached ? ', detached' : ''})` : 'server     not running');

@@ -81,6 +81,10 @@ describe('dispatch', () => {
       assert.deepEqual(Object.keys(reg.claims), ['B']);
       assert.equal(reg.claims.B.claimedBy, f.owner);
       assert.deepEqual(snap.ready.map((r: { id: string }) => r.id), ['C', 'A']);
+      const st = await cli(['status', `owner=${f.owner}`, `dir=${f.dir}`]);
+      assert.match(st.stdout, new RegExp(`^claimed    B by ${f.owner}: exited 0$`, 'm'));
+      const doc = JSON.parse((await cli(['status', `owner=${f.owner}`, `dir=${f.dir}`, '--json'])).stdout) as { claims: { id: string; state: string }[] };
+      assert.deepEqual(doc.claims.map((c) => [c.id, c.state]), [['B', 'exited']]);
     });
   });
 
@@ -259,6 +263,27 @@ describe('corruption', () => {
       assert.equal(aside.length, 1);
       assert.equal(fs.readFileSync(path.join(f.state, aside[0] as string), 'utf8'), '\0\0garbage');
       assert.equal(JSON.parse(fs.readFileSync(snapFile, 'utf8')).tick, 1);
+    });
+  });
+});
+
+describe('a killed heartbeat', () => {
+  test('its orphaned run is adopted by the next heartbeat and stopped with it', async () => {
+    await withTasks({ 'A.md': task('A') }, async (f) => {
+      const first = JSON.parse((await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', 'dispatch=sleep 30', '--json'])).stdout) as { pid: number };
+      const reg = (): Record<string, any> => JSON.parse(fs.readFileSync(path.join(f.state, 'registry.json'), 'utf8'));
+      const run = await waitUntil(() => fs.existsSync(path.join(f.state, 'registry.json')) && reg().claims.A?.pid, 'run to start');
+      process.kill(first.pid, 'SIGKILL');
+      await waitUntil(() => !alive(first.pid), 'first heartbeat gone');
+      assert.ok(alive(run), 'the run outlives its killed heartbeat');
+      const second = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', 'dispatch=sleep 30']);
+      assert.equal(second.code, 0, second.stderr);
+      await sleep(500);
+      assert.equal(reg().claims.A.state, 'running', 'still running, not re-run');
+      await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`]);
+      await waitUntil(() => !alive(run), 'the adopted run stopped with the second heartbeat');
+      assert.equal(reg().claims.A.state, 'interrupted');
+      assert.match(reg().claims.A.note, /first heartbeat was killed/);
     });
   });
 });
