@@ -220,9 +220,14 @@ function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>
       res.end('internal error\n');
     }
   };
+  let allowed: Set<string> | undefined;
   const hosts = (): Set<string> => {
-    const port = new URL(url() || 'http://x').port;
-    return new Set([new URL(url() || 'http://x').host, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]);
+    if (allowed) return allowed;
+    const u = new URL(url() || 'http://x');
+    const set = new Set([u.host, `localhost:${u.port}`, `127.0.0.1:${u.port}`, `[::1]:${u.port}`]);
+    // Computed once the URL is known (requests are held until then).
+    if (url()) allowed = set;
+    return set;
   };
   const route: Handler = (req, res) => {
     // DNS rebinding: a page from elsewhere that resolves its name to 127.0.0.1 must not read the API.
