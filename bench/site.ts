@@ -81,8 +81,13 @@ async function serving(): Promise<string[]> {
     const page = '/tasks/AREA_5-TASK_500.html';
     const rows: string[] = [];
     for (const p of ['/', page]) {
-      const a = await rps(`http://127.0.0.1:${ours}${p}`);
-      const b = await rps(`http://127.0.0.1:${theirs}${p}`);
+      // Alternate the two servers and keep each one's best round, so neither pays for running first.
+      const a0 = await rps(`http://127.0.0.1:${ours}${p}`);
+      const b0 = await rps(`http://127.0.0.1:${theirs}${p}`);
+      const b1 = await rps(`http://127.0.0.1:${theirs}${p}`);
+      const a1 = await rps(`http://127.0.0.1:${ours}${p}`);
+      const a = Math.max(a0, a1);
+      const b = Math.max(b0, b1);
       rows.push(`${p.padEnd(30)} tasks ${a.toFixed(0).padStart(6)} req/s   sirv-cli ${b.toFixed(0).padStart(6)} req/s   ${(a / b).toFixed(2)}x  target >= 0.9x: ${a / b >= 0.9 ? 'met' : 'MISSED'}`);
     }
     const s = await rps(`http://127.0.0.1:${ours}/api/snapshot`);
@@ -101,5 +106,5 @@ for (const n of [1000, 10000]) {
   const verdict = n === 10000 ? `   targets: full <= 5000 ms ${t.full <= 5000 ? 'met' : 'MISSED'}, one-changed <= 100 ms ${t.changed <= 100 ? 'met' : 'MISSED'}` : '';
   console.log(`${String(n).padStart(6)} tasks: full build (scan + render) ${t.full.toFixed(0)} ms, one changed ${t.changed.toFixed(1)} ms${verdict}`);
 }
-console.log(`requests per second, 50 connections, ${DURATION} s each, 1,000-task site:`);
+console.log(`requests per second, 50 connections, best of 2 alternating ${DURATION} s rounds, 1,000-task site:`);
 for (const row of await serving()) console.log(row);
