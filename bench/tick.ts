@@ -34,9 +34,19 @@ async function measure(n: number): Promise<{ cold: number; warm: number; changed
     const warm = median([await timeTick(), await timeTick(), await timeTick(), await timeTick(), await timeTick()]);
     const changed: number[] = [];
     for (let k = 0; k < 5; k++) {
+      // A real edit between ticks: a status flips to blocked, which the snapshot must show.
       const file = path.join(dir, 'area-000', `AREA_0-TASK_${k}.md`);
-      fs.appendFileSync(file, `\nedit ${k}\n`);
-      changed.push(await timeTick());
+      const before = (await ticker.tick({ owner: 'bench', dir, pid: process.pid, interval: 30, tick: ++tick, now: () => new Date() })).counts.blocked ?? 0;
+      const text = fs.readFileSync(file, 'utf8');
+      const wasBlocked = /^status: blocked$/m.test(text);
+      fs.writeFileSync(file, text.replace(/^status: .*$/m, 'status: blocked').replace('## Problem', `## Problem\nedit ${k}`));
+      await new Promise((r) => setTimeout(r, 50)); // edits land between ticks; let the watch event arrive
+      const t0 = performance.now();
+      const snap = await ticker.tick({ owner: 'bench', dir, pid: process.pid, interval: 30, tick: ++tick, now: () => new Date() });
+      writeFileAtomic(path.join(tmp, 'snapshot.json'), JSON.stringify(snap) + '\n');
+      changed.push(performance.now() - t0);
+      const after = snap.counts.blocked ?? 0;
+      if (after !== before + (wasBlocked ? 0 : 1)) throw new Error(`the tick after an edit did not see it (blocked ${before} -> ${after})`);
     }
     await ticker.close();
     return { cold, warm, changed: median(changed) };

@@ -6,6 +6,7 @@ import { readJsonFile } from './jsonfile.ts';
 import { inspectPidFile } from './pidfile.ts';
 import { type RuntimePaths, runtimePaths } from './paths.ts';
 import { TaskScanner } from './scan.ts';
+import { FolderWatcher } from './watch.ts';
 import { type BuildResult, SiteBuilder } from './site.ts';
 import type { Registry } from './registry.ts';
 import type { Snapshot } from './tick.ts';
@@ -58,8 +59,7 @@ export class LiveSite {
    * calls onChange after a debounced rebuild that wrote something. Returns a stop function.
    */
   watch(onChange: (result: BuildResult) => void, onError: (err: Error) => void, debounceMs = 100): () => void {
-    const snapshotName = path.basename(this.paths.snapshot);
-    const heartbeatName = path.basename(this.paths.heartbeatPid);
+    const watched = new Set([path.basename(this.paths.snapshot), path.basename(this.paths.heartbeatPid), 'registry.json']);
     let timer: NodeJS.Timeout | undefined;
     // Task files named by the events since the last rebuild; undefined means "walk everything".
     let pending: Set<string> | undefined = new Set();
@@ -68,7 +68,7 @@ export class LiveSite {
       const files = pending ? [...pending] : undefined;
       pending = new Set();
       try {
-        if (files === undefined) this.syncWatchers(watchers, onEvent, onError);
+        if (files === undefined) watcher.sync();
         const result = this.rebuild(files);
         if (result.written || result.removed) onChange(result);
       } catch (err) {
@@ -79,62 +79,23 @@ export class LiveSite {
       if (timer) clearTimeout(timer);
       timer = setTimeout(fire, debounceMs);
     };
-    // One watcher per folder (not Node's recursive watch, which puts an inotify watch on every
-    // file): 10,000 tasks in 100 folders cost 100 watches, not 20,000.
-    const watchers = new Map<string, fs.FSWatcher>();
-    const onEvent = (folder: string, name: string | null): void => {
-      if (folder === this.paths.stateDir) {
-        // The snapshot, the heartbeat starting or stopping, and claims changing between ticks.
-        if (name === snapshotName || name === heartbeatName || name === 'registry.json') schedule();
+    const watcher = new FolderWatcher(this.options.dir, this.paths.stateDir, (event) => {
+      // The snapshot, the heartbeat starting or stopping, and claims changing between ticks.
+      if (event.kind === 'state') {
+        if (watched.has(event.name)) schedule();
         return;
       }
-      const rel = name === null ? null : path.relative(this.options.dir, path.join(folder, name));
-      if (rel !== null && (path.basename(rel).startsWith('.') || (rel.endsWith('.md') === false && path.extname(rel) !== ''))) return;
-      // A folder event (a new or renamed folder, an overflow) means: walk again and re-arm watchers.
-      if (rel === null || !rel.endsWith('.md')) pending = undefined;
-      else pending?.add(rel);
+      if (event.kind === 'task') pending?.add(event.rel);
+      else pending = undefined;
       schedule();
-    };
-    this.syncWatchers(watchers, onEvent, onError);
+    }, onError);
+    watcher.sync();
     return () => {
       if (timer) clearTimeout(timer);
-      for (const w of watchers.values()) w.close();
-      watchers.clear();
+      watcher.close();
     };
   }
 
-  /** Watches every task folder (and the state folder for the snapshot); drops watchers of folders gone. */
-  private syncWatchers(watchers: Map<string, fs.FSWatcher>, onEvent: (folder: string, name: string | null) => void, onError: (err: Error) => void): void {
-    const folders = new Set<string>([this.options.dir]);
-    const walk = (folder: string): void => {
-      let entries: fs.Dirent[];
-      try {
-        entries = fs.readdirSync(folder, { withFileTypes: true });
-      } catch (err) {
-        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EACCES')) return;
-        throw err;
-      }
-      for (const e of entries) {
-        if (!e.isDirectory() || e.name.startsWith('.') || (folder === this.options.dir && e.name === 'logs')) continue;
-        const sub = path.join(folder, e.name);
-        folders.add(sub);
-        walk(sub);
-      }
-    };
-    walk(this.options.dir);
-    if (fs.existsSync(this.paths.stateDir)) folders.add(this.paths.stateDir);
-    for (const [folder, w] of watchers) if (!folders.has(folder)) { w.close(); watchers.delete(folder); }
-    for (const folder of folders) {
-      if (watchers.has(folder)) continue;
-      try {
-        const w = fs.watch(folder, (_event, name) => onEvent(folder, name === null ? null : String(name)));
-        w.on('error', (err) => { watchers.delete(folder); w.close(); if (!isErrno(err, 'ENOENT') && !isErrno(err, 'EPERM')) onError(err); });
-        watchers.set(folder, w);
-      } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw err;
-      }
-    }
-  }
 
 }
 

@@ -47,17 +47,18 @@ export class TaskScanner {
    */
   rescan(relPaths: readonly string[]): ScanResult {
     const counts = { read: 0, reused: 0 };
+    let removed = false;
     for (const raw of relPaths) {
       const rel = raw.split(path.sep).join('/');
       const parts = rel.split('/');
       if (!rel.endsWith('.md') || parts[0] === 'logs' || parts.some((p) => p.startsWith('.') || p === '' || p === '..')) return this.scan();
       const before = this.cache.get(rel);
       const result = this.load(rel, path.join(this.dir, rel), this.cache, counts);
-      if (result === null) this.cache.delete(rel);
+      if (result === null) removed = this.cache.delete(rel) || removed;
       else if (!result.ok && this.cache.get(rel) === before) return this.scan(); // a read error is not cached: let the walk report it
     }
     const results = [...this.cache.values()].map((e) => e.result);
-    return { ...collect(results, this.walkErrors, counts.read, this.cache.size - counts.read), changed: true };
+    return { ...collect(results, this.walkErrors, counts.read, this.cache.size - counts.read), changed: counts.read > 0 || removed };
   }
 
   /** Walks the folder once; a file or folder that cannot be read becomes a parse error. */

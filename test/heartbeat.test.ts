@@ -235,6 +235,24 @@ describe('identity of the folder', () => {
   });
 });
 
+describe('watching', () => {
+  test('a tick sees an edit through the folder watches, before any periodic full walk', async () => {
+    await withFolder(async ({ dir, owner }) => {
+      await cli(['ensure', `owner=${owner}`, `dir=${dir}`, 'interval=0.3']);
+      const snapFile = runtimeFile(dir, owner, 'snapshot.json');
+      const snap = (): { tick: number; counts: Record<string, number> } => JSON.parse(fs.readFileSync(snapFile, 'utf8'));
+      await waitUntil(() => fs.existsSync(snapFile) && snap().tick >= 2, 'two ticks');
+      fs.writeFileSync(`${dir}/FIRST-TASK.md`, '---\nid: FIRST-TASK\nstatus: blocked\n---\n');
+      const seen = await waitUntil(() => { const s = snap(); return s.counts.blocked === 1 ? s : undefined; }, 'the edit in the snapshot', 5000);
+      assert.ok(seen.tick < 10, `seen at tick ${seen.tick}, before the full walk at tick 10`);
+      // A task in a folder created after the heartbeat started is seen too (the folder event re-arms the watches).
+      fs.mkdirSync(`${dir}/later`);
+      fs.writeFileSync(`${dir}/later/NEW.md`, '---\nid: NEW\nstatus: todo\n---\n');
+      await waitUntil(() => snap().counts.todo === 1 || undefined, 'a task in a new folder', 5000);
+    });
+  });
+});
+
 describe('robustness', () => {
   test('a client that connects to the lock socket and hangs up does not take the heartbeat down', async () => {
     await withFolder(async ({ dir, owner }) => {
