@@ -2,9 +2,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { writeFileAtomic } from './atomic.ts';
+import { readTextFile } from './jsonfile.ts';
 import { bindAddress } from './lock.ts';
-import { isErrno } from './errors.ts';
-import { type Expected, inspectPidFile, parsePidFile, publishPidFile, removePidFileIf } from './pidfile.ts';
+import { type Expected, inspectPidFile, livePid, parsePidFile, publishPidFile, removePidFileIf } from './pidfile.ts';
 import { runtimePaths } from './paths.ts';
 import type { Snapshot, Ticker } from './tick.ts';
 
@@ -63,8 +63,7 @@ export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResu
   if (!input.once) {
     const address = lockAddress(input.owner, input.dir);
     const publishIfNeeded = (): void => {
-      const seen = inspectPidFile(paths.heartbeatPid, expected, { pid: -1, ppid: -1 });
-      if (seen.state !== 'live' || seen.pid !== process.pid) {
+      if (livePid(paths.heartbeatPid, expected) !== process.pid) {
         publishPidFile(paths.heartbeatPid, expected, input.settings);
       }
     };
@@ -128,13 +127,8 @@ async function loop(input: HeartbeatInput, snapshotPath: string | undefined, aft
 
 /** A snapshot that is not JSON is moved aside (…corrupt-<time>) before the first tick replaces it. */
 function keepCorruptAside(file: string, log: (line: string) => void, now: () => Date): void {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return;
-    throw err;
-  }
+  const text = readTextFile(file);
+  if (text === undefined) return;
   try {
     JSON.parse(text);
   } catch (err) {

@@ -1,15 +1,20 @@
 import fs from 'node:fs';
 import { isErrno } from './errors.ts';
 
-/** Reads a JSON file; undefined when it is missing or not JSON (a writer keeps a corrupt one aside). */
-export function readJsonFile<T>(file: string): T | undefined {
-  let text: string;
+/** Reads a text file that may be missing (pid files, snapshots, the registry); undefined when it is. */
+export function readTextFile(file: string): string | undefined {
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
     throw err;
   }
+}
+
+/** Reads a JSON file; undefined when it is missing or not JSON (a writer keeps a corrupt one aside). */
+export function readJsonFile<T>(file: string): T | undefined {
+  const text = readTextFile(file);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as T;
   } catch (err) {

@@ -3,12 +3,13 @@ import type http from 'node:http';
 import path from 'node:path';
 import { isErrno } from './errors.ts';
 import { readJsonFile } from './jsonfile.ts';
-import { inspectPidFile } from './pidfile.ts';
+import { livePid } from './pidfile.ts';
 import { type RuntimePaths, runtimePaths } from './paths.ts';
 import { TaskScanner } from './scan.ts';
 import { FolderWatcher } from './watch.ts';
 import { type BuildResult, SiteBuilder } from './site.ts';
 import type { Registry } from './registry.ts';
+import type { ParseError, Task } from './taskfile.ts';
 import type { Snapshot } from './tick.ts';
 
 export interface LiveSiteOptions {
@@ -31,6 +32,8 @@ export class LiveSite {
   private readonly scanner: TaskScanner;
   private readonly builder: SiteBuilder;
   version = 0;
+  /** The task model of the last rebuild: what the pages show, and what /api/tasks answers from. */
+  current: { tasks: Task[]; errors: ParseError[] } = { tasks: [], errors: [] };
 
   constructor(readonly options: LiveSiteOptions) {
     this.paths = runtimePaths(options.dir, options.owner);
@@ -41,13 +44,14 @@ export class LiveSite {
   /** Scans (only the given task files when known) and renders; returns what was written. */
   rebuild(changed?: readonly string[]): BuildResult {
     const { tasks, errors } = changed ? this.scanner.rescan(changed) : this.scanner.scan();
-    const seen = inspectPidFile(this.paths.heartbeatPid, { kind: 'heartbeat', owner: this.options.owner, dir: this.options.dir }, { pid: -1, ppid: -1 });
+    this.current = { tasks, errors };
+    const pid = livePid(this.paths.heartbeatPid, { kind: 'heartbeat', owner: this.options.owner, dir: this.options.dir });
     const result = this.builder.build({
       project: this.options.project,
       tasks,
       errors,
       snapshot: withRegistryClaims(readJsonFile<Snapshot>(this.paths.snapshot), readJsonFile<Registry>(this.paths.registry)),
-      heartbeat: seen.state === 'live' ? { running: true, pid: seen.pid } : { running: false, pid: null },
+      heartbeat: { running: pid !== undefined, pid: pid ?? null },
       now: this.options.now(),
     });
     if (result.written || result.removed) this.version += 1;
@@ -61,15 +65,10 @@ export class LiveSite {
   watch(onChange: (result: BuildResult) => void, onError: (err: Error) => void, debounceMs = 100): () => void {
     const watched = new Set([path.basename(this.paths.snapshot), path.basename(this.paths.heartbeatPid), 'registry.json']);
     let timer: NodeJS.Timeout | undefined;
-    // Task files named by the events since the last rebuild; undefined means "walk everything".
-    let pending: Set<string> | undefined = new Set();
     const fire = (): void => {
       timer = undefined;
-      const files = pending ? [...pending] : undefined;
-      pending = new Set();
       try {
-        if (files === undefined) watcher.sync();
-        const result = this.rebuild(files);
+        const result = this.rebuild(watcher.take());
         if (result.written || result.removed) onChange(result);
       } catch (err) {
         onError(err as Error);
@@ -81,13 +80,7 @@ export class LiveSite {
     };
     const watcher = new FolderWatcher(this.options.dir, this.paths.stateDir, (event) => {
       // The snapshot, the heartbeat starting or stopping, and claims changing between ticks.
-      if (event.kind === 'state') {
-        if (watched.has(event.name)) schedule();
-        return;
-      }
-      if (event.kind === 'task') pending?.add(event.rel);
-      else pending = undefined;
-      schedule();
+      if (event.kind !== 'state' || watched.has(event.name)) schedule();
     }, onError);
     watcher.sync();
     return () => {

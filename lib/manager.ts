@@ -52,24 +52,19 @@ export function managerTicker(o: ManagerOptions): Ticker {
   // Between full walks, a tick re-reads only the files the folder watches reported: a warm tick
   // over 10,000 unchanged files costs no stat at all. Every FULL_WALK_EVERY ticks (and after any
   // folder event or watch error) the folder is walked anyway, so a missed event costs one period.
-  let dirty: Set<string> | undefined;
   let watcher: FolderWatcher | undefined;
   let last: ReturnType<TaskScanner['scan']> | undefined;
   const scanTasks = (tick: number): ReturnType<TaskScanner['scan']> => {
-    if (!o.once && !watcher) {
-      watcher = new FolderWatcher(o.dir, undefined, (e) => { if (e.kind === 'task') dirty?.add(e.rel); else dirty = undefined; }, (err) => {
-        o.log(`${o.now().toISOString()} watching ${o.dir} failed (${err.message}); walking it every tick until the next full walk`);
-        dirty = undefined;
+    if (!o.once) {
+      watcher ??= new FolderWatcher(o.dir, undefined, () => undefined, (err) => {
+        o.log(`${o.now().toISOString()} watching ${o.dir} failed (${err.message}); walking it on the next tick`);
       });
-      dirty = undefined;
     }
-    const files = dirty;
-    dirty = new Set();
-    if (!watcher || !last || files === undefined || tick % FULL_WALK_EVERY === 0) {
-      watcher?.sync();
+    const files = watcher?.take(tick % FULL_WALK_EVERY === 0);
+    if (files === undefined || !last) {
       last = scanner.scan();
     } else {
-      last = files.size ? scanner.rescan([...files]) : { ...last, read: 0, reused: last.files, changed: false };
+      last = files.length ? scanner.rescan(files) : { ...last, read: 0, reused: last.files, changed: false };
     }
     return last;
   };

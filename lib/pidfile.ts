@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { writeFileAtomic } from './atomic.ts';
 import { TasksError, isErrno } from './errors.ts';
+import { readTextFile } from './jsonfile.ts';
 import { bootId, readCmdline, readStat } from './proc.ts';
 
 /** Which daemon a pid file belongs to; also the action word its command line must carry. */
@@ -90,15 +91,17 @@ export function inspectPidFile(file: string, e: Expected, self: { pid: number; p
   return { state: 'live', pid, record: parsed };
 }
 
+/** The pid of the live, identified daemon a pid file names (this process included), or undefined. */
+export function livePid(file: string, e: Expected): number | undefined {
+  // No "self" to exclude: the caller may be the daemon itself, or a reader that never signals.
+  const seen = inspectPidFile(file, e, { pid: -1, ppid: -1 });
+  return seen.state === 'live' ? seen.pid : undefined;
+}
+
 /** Removes a pid file only if it still names the given pid (never a successor's file). */
 export function removePidFileIf(file: string, pid: number): boolean {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false;
-    throw err;
-  }
+  const text = readTextFile(file);
+  if (text === undefined) return false;
   const parsed = parsePidFile(text);
   if ('error' in parsed || parsed.pid !== pid) return false;
   fs.rmSync(file, { force: true });

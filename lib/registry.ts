@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
-import { isErrno } from './errors.ts';
+import { readTextFile } from './jsonfile.ts';
 import { acquireLock } from './lock.ts';
 
 /** One claim on a task: who took it, when, and the run that works on it. */
@@ -46,13 +46,8 @@ export function emptyRegistry(): Registry {
  * its bytes is lost, and the registry starts empty; onCorrupt hears about it in one line.
  */
 export function readRegistry(file: string, onCorrupt: (line: string) => void, now: Date): Registry {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return emptyRegistry();
-    throw err;
-  }
+  const text = readTextFile(file);
+  if (text === undefined) return emptyRegistry();
   try {
     const doc = JSON.parse(text) as Partial<Registry>;
     if (doc && typeof doc === 'object' && doc.claims && typeof doc.claims === 'object' && !Array.isArray(doc.claims)) {

@@ -1,11 +1,11 @@
-import fs from 'node:fs';
 import http from 'node:http';
 import getPort, { portNumbers } from 'get-port';
 import sirv from 'sirv';
-import { TasksError, isErrno } from './errors.ts';
-import { type Expected, inspectPidFile, parsePidFile, publishPidFile, removePidFileIf } from './pidfile.ts';
+import { TasksError } from './errors.ts';
+import { type Expected, livePid, parsePidFile, publishPidFile, removePidFileIf } from './pidfile.ts';
 import { runtimePaths } from './paths.ts';
-import { TaskScanner } from './scan.ts';
+import { readJsonFile, readTextFile } from './jsonfile.ts';
+import type { Snapshot } from './tick.ts';
 import { apiTask } from './api.ts';
 import { EventHub, LiveSite } from './live.ts';
 
@@ -143,19 +143,13 @@ function listen(server: http.Server, port: number, host: string): Promise<'ok' |
 }
 
 /** This owner's server from its pid file, confirmed by asking it (a read-only check, no signal). */
-export async function findOwnServer(input: Pick<ServeInput, 'owner' | 'dir'>): Promise<{ url: string; pid: number } | undefined> {
-  const paths = runtimePaths(input.dir, input.owner);
-  let text: string;
-  try {
-    text = fs.readFileSync(paths.serverPid, 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
+export async function findOwnServer(input: Pick<ServeInput, 'owner' | 'dir'>, timeoutMs?: number): Promise<{ url: string; pid: number; detached: boolean } | undefined> {
+  const text = readTextFile(runtimePaths(input.dir, input.owner).serverPid);
+  if (text === undefined) return undefined;
   const record = parsePidFile(text);
   if ('error' in record || !record.fields.url) return undefined;
-  const health = await probeHealth(record.fields.url);
-  if (health && health.owner === input.owner && health.dir === input.dir) return { url: health.url, pid: health.pid };
+  const health = await probeHealth(record.fields.url, timeoutMs);
+  if (health && health.owner === input.owner && health.dir === input.dir) return { url: health.url, pid: health.pid, detached: record.fields.detached === '1' };
   return undefined;
 }
 
@@ -196,19 +190,10 @@ function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>
     setHeaders: (res) => res.setHeader('cache-control', 'no-cache'),
   });
   let statics = makeStatics();
-  const scanner = new TaskScanner(input.dir);
   const expected: Expected = { kind: 'heartbeat', owner: input.owner, dir: input.dir };
   const heartbeat = (): { running: boolean; pid: number | undefined } => {
-    const seen = inspectPidFile(paths.heartbeatPid, expected, { pid: -1, ppid: -1 });
-    return seen.state === 'live' ? { running: true, pid: seen.pid } : { running: false, pid: undefined };
-  };
-  const readSnapshot = (): string | undefined => {
-    try {
-      return fs.readFileSync(paths.snapshot, 'utf8');
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return undefined;
-      throw err;
-    }
+    const pid = livePid(paths.heartbeatPid, expected);
+    return { running: pid !== undefined, pid };
   };
   const handle: Handler = (req, res) => {
     try {
@@ -250,13 +235,13 @@ function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>
     }
     if (pathname === '/api/events') return hub.attach(req, res, live.version);
     if (pathname === '/api/snapshot') {
-      const snap = readSnapshot();
+      const snap = readTextFile(paths.snapshot);
       return snap === undefined ? sendJson(res, 404, JSON.stringify({ error: 'no snapshot yet: the heartbeat has not ticked' })) : sendJson(res, 200, snap);
     }
     if (pathname === '/api/tasks' || pathname.startsWith('/api/tasks/')) {
-      const snap = safeJson(readSnapshot() ?? '{}');
-      const { tasks, errors } = scanner.scan();
-      const escalated = new Map(((snap?.escalations ?? []) as { id: string; reason: string; since: string }[]).map((e) => [e.id, e]));
+      // The same model the pages were built from (kept current by the folder watches): no second scan.
+      const { tasks, errors } = live.current;
+      const escalated = new Map((readJsonFile<Snapshot>(paths.snapshot)?.escalations ?? []).map((e) => [e.id, e]));
       if (pathname === '/api/tasks') return sendJson(res, 200, JSON.stringify({ tasks: tasks.map((t) => apiTask(t, escalated, false)), errors }));
       let id: string;
       try {
@@ -283,14 +268,6 @@ function createHandler(input: ServeInput, paths: ReturnType<typeof runtimePaths>
   return { handle, reloadStatics };
 }
 
-function safeJson(text: string): Record<string, unknown> | undefined {
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (err) {
-    if (err instanceof SyntaxError) return undefined;
-    throw err;
-  }
-}
 
 function sendJson(res: http.ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });

@@ -1,10 +1,8 @@
-import fs from 'node:fs';
-import { isErrno } from './errors.ts';
 import { readJsonFile } from './jsonfile.ts';
 import type { Registry } from './registry.ts';
-import { type Expected, inspectPidFile, parsePidFile } from './pidfile.ts';
+import { type Expected, inspectPidFile } from './pidfile.ts';
 import { runtimePaths } from './paths.ts';
-import { probeHealth } from './server.ts';
+import { findOwnServer } from './server.ts';
 import type { Self } from './daemon.ts';
 
 /** The status document: what `status --json` prints (pid at the top level, SPEC §3). */
@@ -40,7 +38,7 @@ export async function readStatus(owner: string, dir: string, self: Self, now: Da
   const started = hb.state === 'live' ? hb.record.fields.started : undefined;
   const snap = readJsonFile<Record<string, unknown>>(paths.snapshot);
   const tickAt = typeof snap?.tickAt === 'string' ? snap.tickAt : undefined;
-  const server = await readServer(paths.serverPid, owner, dir);
+  const server = await readServer(owner, dir);
   return {
     owner,
     dir,
@@ -71,19 +69,9 @@ export async function readStatus(owner: string, dir: string, self: Self, now: Da
   };
 }
 
-async function readServer(file: string, owner: string, dir: string): Promise<Status['server']> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return { running: false, pid: null, url: null, detached: false };
-    throw err;
-  }
-  const record = parsePidFile(text);
-  if ('error' in record || !record.fields.url) return { running: false, pid: null, url: null, detached: false };
-  const health = await probeHealth(record.fields.url, 1000);
-  const ok = health !== undefined && health.owner === owner && health.dir === dir;
-  return { running: ok, pid: ok ? health.pid : null, url: ok ? health.url : null, detached: ok && record.fields.detached === '1' };
+async function readServer(owner: string, dir: string): Promise<Status['server']> {
+  const own = await findOwnServer({ owner, dir }, 1000);
+  return own ? { running: true, pid: own.pid, url: own.url, detached: own.detached } : { running: false, pid: null, url: null, detached: false };
 }
 
 /** Formats a duration in seconds the way operators read it: 45s, 12m, 3h 5m, 2d 4h. */

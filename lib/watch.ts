@@ -11,11 +11,13 @@ export type WatchEvent =
 /**
  * One fs.watch per task folder (not Node's recursive watch, which puts an inotify watch on every
  * file): 10,000 tasks in 100 folders cost ~100 watches, not ~20,000. `logs/` and hidden folders
- * are skipped; the state folder, when given, is watched for its own files. A folder event means
- * "walk again": call sync() then to watch new folders and drop vanished ones.
+ * are skipped; the state folder, when given, is watched for its own files. take() hands over the
+ * task files named since the last call, or says "walk everything" after a folder event.
  */
 export class FolderWatcher {
   private readonly watchers = new Map<string, fs.FSWatcher>();
+  /** Task files named since the last take(); undefined: a folder changed, walk everything. */
+  private pending: Set<string> | undefined;
 
   constructor(
     private readonly dir: string,
@@ -24,8 +26,24 @@ export class FolderWatcher {
     private readonly onError: (err: Error) => void,
   ) {}
 
-  /** (Re)arms watchers for every folder under dir. */
+  /**
+   * The task files (relative paths) named since the last call, or undefined when the caller must
+   * walk the whole folder (a folder event, a watch error, never synced, or forceWalk); the
+   * watchers are re-armed then.
+   */
+  take(forceWalk = false): string[] | undefined {
+    if (this.pending === undefined || forceWalk) {
+      this.sync();
+      return undefined;
+    }
+    const files = [...this.pending];
+    this.pending = new Set();
+    return files;
+  }
+
+  /** (Re)arms watchers for every folder under dir; events from here on are collected for take(). */
   sync(): void {
+    this.pending = new Set();
     const folders = new Set<string>([this.dir]);
     const walk = (folder: string): void => {
       let entries: fs.Dirent[];
@@ -58,7 +76,7 @@ export class FolderWatcher {
           this.watchers.delete(folder);
           w.close();
           if (!isErrno(err, 'ENOENT') && !isErrno(err, 'EPERM')) this.onError(err);
-          this.onEvent({ kind: 'folder' });
+          this.folderChanged();
         });
         this.watchers.set(folder, w);
       } catch (err) {
@@ -78,10 +96,19 @@ export class FolderWatcher {
       if (name !== null) this.onEvent({ kind: 'state', name });
       return;
     }
-    if (name === null) return this.onEvent({ kind: 'folder' });
+    if (name === null) return this.folderChanged();
     if (name.startsWith('.')) return;
     const rel = path.relative(this.dir, path.join(folder, name));
-    if (rel.endsWith('.md')) this.onEvent({ kind: 'task', rel });
-    else if (path.extname(rel) === '') this.onEvent({ kind: 'folder' });
+    if (rel.endsWith('.md')) {
+      this.pending?.add(rel);
+      this.onEvent({ kind: 'task', rel });
+    } else if (path.extname(rel) === '') {
+      this.folderChanged();
+    }
+  }
+
+  private folderChanged(): void {
+    this.pending = undefined;
+    this.onEvent({ kind: 'folder' });
   }
 }

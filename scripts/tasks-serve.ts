@@ -313,7 +313,15 @@ async function heartbeat(o: Options): Promise<number> {
  */
 async function heartbeatReexec(o: Options): Promise<number> {
   const hb = heartbeatLauncher(launcher);
-  const child = spawn(hb.node, [...hb.nodeArgs, SCRIPT, ...heartbeatArgs(o)], { cwd: ROOT, env: hb.env, stdio: 'inherit' });
+  return runAttached(hb.node, [...hb.nodeArgs, SCRIPT, ...heartbeatArgs(o)], { cwd: ROOT, env: hb.env });
+}
+
+/**
+ * Runs a child attached to this terminal and answers with its exit code. Signals sent to us are
+ * passed on (a terminal's Ctrl-C reaches it directly too; its handlers take a second one calmly).
+ */
+function runAttached(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+  const child = spawn(cmd, args, { ...opts, stdio: 'inherit' });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
 }
@@ -356,13 +364,7 @@ function staleBundle(): boolean {
   return false;
 }
 
-function runSources(): Promise<number> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'scripts', 'tasks-serve.ts'), ...scriptArgs()], { stdio: 'inherit' });
-  // The child shares our process group, so a terminal's Ctrl-C reaches it directly; pass on the rest.
-  for (const sig of ['SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
-  process.on('SIGINT', () => undefined);
-  return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
-}
+const runSources = (): Promise<number> => runAttached(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'scripts', 'tasks-serve.ts'), ...scriptArgs()]);
 
 (staleBundle() ? runSources() : main()).then(
   (code) => { process.exitCode = code; },
