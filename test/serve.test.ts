@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, run, runtimeFile, sleep, start, tempTasks, uniqueOwner, waitUntil, type Folder, withTempFolder } from './helpers.ts';
+import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, run, runtimeFile, sleep, start, tempTasks, uniqueOwner, waitUntil, type Folder, type Running, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('srv', fn);
 
@@ -22,6 +22,15 @@ function get(url: string, method = 'GET'): Promise<{ status: number; body: strin
 
 function serveArgs(dir: string, owner: string, port: number, more: string[] = []): string[] {
   return ['--import', TSX, SCRIPT, 'serve', `owner=${owner}`, `dir=${dir}`, `port=${port}`, ...more];
+}
+
+/** Starts `serve` on a free loopback port for the test's folder and waits for its ready line; the pid goes to the test's kill list. */
+async function startServe(t: Pick<Folder, 'dir' | 'owner' | 'extra'>, more: string[]): Promise<{ s: Running; port: number; base: string }> {
+  const port = await getPort({ host: '127.0.0.1' });
+  const s = start(process.execPath, serveArgs(t.dir, t.owner, port, more));
+  t.extra.push(s.child.pid as number);
+  await s.waitFor(/serving tasks/);
+  return { s, port, base: `http://127.0.0.1:${port}` };
 }
 
 for (const sig of ['SIGINT', 'SIGHUP', 'SIGTERM'] as const) {
@@ -104,10 +113,7 @@ describe('ports', () => {
 
   test('a second serve while this owner\'s server runs prints its URL and exits 0', async () => {
     await withFolder(async ({ dir, owner, extra }) => {
-      const port = await getPort({ host: '127.0.0.1' });
-      const s = start(process.execPath, serveArgs(dir, owner, port));
-      extra.push(s.child.pid as number);
-      await s.waitFor(/serving tasks/);
+      const { s, port } = await startServe({ dir, owner, extra }, []);
       for (const args of [[`port=${port}`], []]) {
         const r = await cli(['serve', `owner=${owner}`, `dir=${dir}`, ...args]);
         assert.equal(r.code, 0, r.stderr);
@@ -140,11 +146,7 @@ describe('server', () => {
 
   test('API and static rules: health, snapshot, 405, traversal and dotfiles 404', async () => {
     await withFolder(async ({ dir, owner, extra }) => {
-      const port = await getPort({ host: '127.0.0.1' });
-      const s = start(process.execPath, serveArgs(dir, owner, port, ['interval=0.2']));
-      extra.push(s.child.pid as number);
-      await s.waitFor(/serving tasks/);
-      const base = `http://127.0.0.1:${port}`;
+      const { s, base } = await startServe({ dir, owner, extra }, ['interval=0.2']);
       await waitUntil(() => fs.existsSync(runtimeFile(dir, owner, 'snapshot.json')), 'first snapshot');
       const snap = await get(`${base}/api/snapshot`);
       assert.equal(snap.status, 200);
@@ -192,12 +194,8 @@ describe('server', () => {
     await withFolder(async ({ dir, owner, extra }) => {
       fs.writeFileSync(`${dir}/BLOCKED-ONE.md`, '---\nid: BLOCKED-ONE\ntitle: Stuck\nstatus: Blocked\nassignee: erin\ndependencies: [FIRST-TASK]\npr: https://example.invalid/pull/1\nci: failing\n---\n## Plan\n- [x] a\n- [ ] b\n');
       fs.writeFileSync(`${dir}/broken.md`, 'no frontmatter here\n');
-      const port = await getPort({ host: '127.0.0.1' });
-      const s = start(process.execPath, serveArgs(dir, owner, port, ['interval=0.2']));
-      extra.push(s.child.pid as number);
-      await s.waitFor(/serving tasks/);
+      const { s, base } = await startServe({ dir, owner, extra }, ['interval=0.2']);
       await waitUntil(() => fs.existsSync(runtimeFile(dir, owner, 'snapshot.json')), 'first snapshot');
-      const base = `http://127.0.0.1:${port}`;
       const list = JSON.parse((await get(`${base}/api/tasks`)).body) as { tasks: Record<string, unknown>[]; errors: { path: string }[] };
       assert.deepEqual(list.tasks.map((t) => t.id), ['BLOCKED-ONE', 'FIRST-TASK']);
       const blocked = list.tasks[0] as Record<string, any>;
@@ -224,11 +222,7 @@ describe('server', () => {
 
   test('live: editing a task file pushes a change event and the page is rebuilt', async () => {
     await withFolder(async ({ dir, owner, extra }) => {
-      const port = await getPort({ host: '127.0.0.1' });
-      const s = start(process.execPath, serveArgs(dir, owner, port, ['--no-heartbeat']));
-      extra.push(s.child.pid as number);
-      await s.waitFor(/serving tasks/);
-      const base = `http://127.0.0.1:${port}`;
+      const { s, base } = await startServe({ dir, owner, extra }, ['--no-heartbeat']);
       const events: string[] = [];
       const req = http.get(`${base}/api/events`, (res) => {
         assert.match(res.headers['content-type'] ?? '', /^text\/event-stream/);
@@ -291,10 +285,7 @@ describe('server', () => {
 
   test('--no-heartbeat serves without starting a heartbeat; the page says it is down', async () => {
     await withFolder(async ({ dir, owner, extra }) => {
-      const port = await getPort({ host: '127.0.0.1' });
-      const s = start(process.execPath, serveArgs(dir, owner, port, ['--no-heartbeat']));
-      extra.push(s.child.pid as number);
-      await s.waitFor(/serving tasks/);
+      const { s, port } = await startServe({ dir, owner, extra }, ['--no-heartbeat']);
       assert.ok(!fs.existsSync(runtimeFile(dir, owner, 'heartbeat.pid')));
       assert.match((await get(`http://127.0.0.1:${port}/`)).body, /not running/);
       process.kill(-(s.child.pid as number), 'SIGTERM');
