@@ -10,8 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import getPort from 'get-port';
-import { TaskScanner } from '../lib/scan.ts';
-import { SiteBuilder } from '../lib/site.ts';
+import { TaskScanner } from '../lib/tasks/scan.ts';
+import { SiteBuilder } from '../lib/web/site.ts';
 import { generateTasks } from './generate.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

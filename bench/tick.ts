@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../lib/atomic.ts';
-import { managerTicker } from '../lib/manager.ts';
+import { writeFileAtomic } from '../lib/base/atomic.ts';
+import { managerTicker } from '../lib/manager/ticker.ts';
 import { generateTasks } from './generate.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

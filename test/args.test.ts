@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, test } from 'node:test';
-import { parseArgs, usage } from '../lib/args.ts';
-import { TasksError } from '../lib/errors.ts';
+import { parseArgs, usage } from '../lib/cli/args.ts';
+import { TasksError } from '../lib/base/errors.ts';
 import { cli, cliEnv, listTree, pidsMentioning, tempTasks, uniqueOwner } from './helpers.ts';
 
 const fixture = tempTasks();

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import { lockAddress } from '../lib/heartbeat.ts';
+import { lockAddress } from '../lib/manager/heartbeat.ts';
 import { alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, runtimeFile, sleep, tempTasks, uniqueOwner, waitUntil, type Folder, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('hb', fn);

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { acquireLock, lockAddress } from '../lib/lock.ts';
-import { type Claim, readRegistry, updateRegistry } from '../lib/registry.ts';
+import { acquireLock, lockAddress } from '../lib/supervise/lock.ts';
+import { type Claim, readRegistry, updateRegistry } from '../lib/manager/registry.ts';
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-reg-'));

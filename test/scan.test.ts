@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { TaskScanner } from '../lib/scan.ts';
-import type { ScanResult } from '../lib/scan.ts';
+import { TaskScanner } from '../lib/tasks/scan.ts';
+import type { ScanResult } from '../lib/tasks/scan.ts';
 
 const task = (id: string, extra = ''): string => `---\nid: ${id}\nstatus: ready\n${extra}---\n## Plan\n- [ ] do it\n`;
 

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseTaskFile } from '../lib/taskfile.ts';
-import type { Task } from '../lib/taskfile.ts';
-import type { Snapshot } from '../lib/tick.ts';
-import { SiteBuilder, pageName } from '../lib/site.ts';
-import type { SiteInput } from '../lib/site.ts';
+import { parseTaskFile } from '../lib/tasks/taskfile.ts';
+import type { Task } from '../lib/tasks/taskfile.ts';
+import type { Snapshot } from '../lib/manager/tick.ts';
+import { SiteBuilder, pageName } from '../lib/web/site.ts';
+import type { SiteInput } from '../lib/web/site.ts';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const NOW = new Date('2026-03-22T12:00:00Z');

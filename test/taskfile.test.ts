@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { normaliseStatus, parseTaskFile } from '../lib/taskfile.ts';
-import type { Task } from '../lib/taskfile.ts';
+import { normaliseStatus, parseTaskFile } from '../lib/tasks/taskfile.ts';
+import type { Task } from '../lib/tasks/taskfile.ts';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'taskfiles');
 const fixture = (name: string): Buffer => fs.readFileSync(path.join(FIXTURES, name));

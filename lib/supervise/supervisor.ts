@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import { removeUnlessReplaced } from './atomic.ts';
-import { TasksError } from './errors.ts';
+import { removeUnlessReplaced } from '../base/atomic.ts';
+import { TasksError } from '../base/errors.ts';
 import { type Launcher, type Self, spawnDetached, stopProcess, waitForPidFile } from './daemon.ts';
 import { type Expected, inspectPidFile, markerArgs, removePidFileIf } from './pidfile.ts';
-import { runtimePaths } from './paths.ts';
+import { runtimePaths } from '../base/paths.ts';
 
 /** The heartbeat settings ensure passes to a new heartbeat. */
 export interface HeartbeatSpec {

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from './atomic.ts';
-import { readTextFile } from './jsonfile.ts';
-import { acquireLock } from './lock.ts';
+import { writeFileAtomic } from '../base/atomic.ts';
+import { readTextFile } from '../base/jsonfile.ts';
+import { acquireLock } from '../supervise/lock.ts';
 
 /** One claim on a task: who took it, when, and the run that works on it. */
 export interface Claim {

@@ -1,12 +1,15 @@
+// The tasks server: port rules, the pid file, static pages through sirv, the JSON API and events.
 import http from 'node:http';
 import getPort, { portNumbers } from 'get-port';
 import sirv from 'sirv';
-import { TasksError } from './errors.ts';
-import { type Expected, livePid, parsePidFile, publishPidFile, removePidFileIf } from './pidfile.ts';
-import { runtimePaths } from './paths.ts';
-import { readJsonFile, readTextFile } from './jsonfile.ts';
-import type { Snapshot } from './tick.ts';
+import { TasksError } from '../base/errors.ts';
+import { type Expected, livePid, parsePidFile, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
+import { runtimePaths } from '../base/paths.ts';
+import { readJsonFile, readTextFile } from '../base/jsonfile.ts';
+import type { Snapshot } from '../manager/tick.ts';
 import { apiTask } from './api.ts';
+import { type Health, findOwnServer, isLoopback, probeHealth, serverUrl } from './probe.ts';
+
 import { EventHub, LiveSite } from './live.ts';
 
 export interface ServeInput {
@@ -35,27 +38,6 @@ export interface RunningServer {
 export type ServeOutcome =
   | { readonly kind: 'already'; readonly url: string; readonly pid: number | undefined }
   | { readonly kind: 'listening'; readonly server: RunningServer };
-
-/** The health document; `app`, `owner` and `dir` let a second `serve` recognise its own server. */
-export interface Health {
-  ok: true;
-  app: 'tasks';
-  owner: string;
-  dir: string;
-  pid: number;
-  url: string;
-}
-
-/** True for addresses that never leave this machine. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-/** The URL of a server bound to host:port. */
-export function serverUrl(host: string, port: number): string {
-  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  return `http://${h}:${port}/`;
-}
 
 /**
  * Starts the tasks server with the port rules of SPEC §7: this owner's own server already
@@ -139,43 +121,6 @@ function listen(server: http.Server, port: number, host: string): Promise<'ok' |
     server.once('error', onError);
     server.once('listening', onListening);
     server.listen(port, host);
-  });
-}
-
-/** This owner's server from its pid file, confirmed by asking it (a read-only check, no signal). */
-export async function findOwnServer(input: Pick<ServeInput, 'owner' | 'dir'>, timeoutMs?: number): Promise<{ url: string; pid: number; detached: boolean } | undefined> {
-  const text = readTextFile(runtimePaths(input.dir, input.owner).serverPid);
-  if (text === undefined) return undefined;
-  const record = parsePidFile(text);
-  if ('error' in record || !record.fields.url) return undefined;
-  const health = await probeHealth(record.fields.url, timeoutMs);
-  if (health && health.owner === input.owner && health.dir === input.dir) return { url: health.url, pid: health.pid, detached: record.fields.detached === '1' };
-  return undefined;
-}
-
-/** GET <url>api/health with a short timeout; undefined when it is not a tasks server. */
-export function probeHealth(url: string, timeoutMs = 1500): Promise<Health | undefined> {
-  return new Promise((resolve) => {
-    const req = http.get(new URL('api/health', url), { timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => {
-        try {
-          const doc = JSON.parse(body) as Partial<Health>;
-          resolve(doc.app === 'tasks' && typeof doc.owner === 'string' ? (doc as Health) : undefined);
-        } catch (err) {
-          if (err instanceof SyntaxError) return resolve(undefined);
-          throw err;
-        }
-      });
-      // A peer that stalls or hangs up mid-body is not a tasks server (resolve is idempotent).
-      res.on('error', () => resolve(undefined));
-      res.on('close', () => resolve(undefined));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(undefined));
-    req.on('close', () => setImmediate(() => resolve(undefined)));
   });
 }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import { writeFileAtomic } from './atomic.ts';
-import { TasksError, isErrno } from './errors.ts';
-import { readTextFile } from './jsonfile.ts';
+import { writeFileAtomic } from '../base/atomic.ts';
+import { TasksError, isErrno } from '../base/errors.ts';
+import { readTextFile } from '../base/jsonfile.ts';
 import { bootId, readCmdline, readStat } from './proc.ts';
 
 /** Which daemon a pid file belongs to; also the action word its command line must carry. */

@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { writeFileAtomic } from './atomic.ts';
-import { readTextFile } from './jsonfile.ts';
-import { bindAddress } from './lock.ts';
-import { type Expected, inspectPidFile, livePid, parsePidFile, publishPidFile, removePidFileIf } from './pidfile.ts';
-import { runtimePaths } from './paths.ts';
+import { writeFileAtomic } from '../base/atomic.ts';
+import { readTextFile } from '../base/jsonfile.ts';
+import { bindAddress } from '../supervise/lock.ts';
+import { type Expected, inspectPidFile, livePid, parsePidFile, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
+import { runtimePaths } from '../base/paths.ts';
 import type { Snapshot, Ticker } from './tick.ts';
 
 /** What the heartbeat loop needs; the entry script supplies the process-bound parts. */

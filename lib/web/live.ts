@@ -1,16 +1,16 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import { isErrno } from './errors.ts';
-import { readJsonFile } from './jsonfile.ts';
-import { livePid } from './pidfile.ts';
-import { type RuntimePaths, runtimePaths } from './paths.ts';
-import { TaskScanner } from './scan.ts';
-import { FolderWatcher } from './watch.ts';
+import { isErrno } from '../base/errors.ts';
+import { readJsonFile } from '../base/jsonfile.ts';
+import { livePid } from '../supervise/pidfile.ts';
+import { type RuntimePaths, runtimePaths } from '../base/paths.ts';
+import { TaskScanner } from '../tasks/scan.ts';
+import { FolderWatcher } from '../base/watch.ts';
 import { type BuildResult, SiteBuilder } from './site.ts';
-import type { Registry } from './registry.ts';
-import type { ParseError, Task } from './taskfile.ts';
-import type { Snapshot } from './tick.ts';
+import type { Registry } from '../manager/registry.ts';
+import type { ParseError, Task } from '../tasks/taskfile.ts';
+import type { Snapshot } from '../manager/tick.ts';
 
 export interface LiveSiteOptions {
   readonly owner: string;

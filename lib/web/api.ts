@@ -1,4 +1,4 @@
-import type { Task } from './taskfile.ts';
+import type { Task } from '../tasks/taskfile.ts';
 
 /** The /api/tasks shape of a task (SPEC §6 field names); with full, the body and sections too. */
 export function apiTask(t: Task, escalated: ReadonlyMap<string, { reason: string; since: string }>, full: boolean): Record<string, unknown> {

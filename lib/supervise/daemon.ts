@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TasksError, isErrno } from './errors.ts';
-import { tailLines } from './logfile.ts';
+import { TasksError, isErrno } from '../base/errors.ts';
+import { tailLines } from '../base/logfile.ts';
 import { type Expected, type Inspection, inspectPidFile } from './pidfile.ts';
 import { isRunning, readStat, signal, signalTree, sleep } from './proc.ts';
 

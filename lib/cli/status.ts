@@ -1,9 +1,9 @@
-import { readJsonFile } from './jsonfile.ts';
-import type { Registry } from './registry.ts';
-import { type Expected, inspectPidFile } from './pidfile.ts';
-import { runtimePaths } from './paths.ts';
-import { findOwnServer } from './server.ts';
-import type { Self } from './daemon.ts';
+import { readJsonFile } from '../base/jsonfile.ts';
+import type { Registry } from '../manager/registry.ts';
+import { type Expected, inspectPidFile } from '../supervise/pidfile.ts';
+import { runtimePaths } from '../base/paths.ts';
+import { findOwnServer } from '../web/probe.ts';
+import type { Self } from '../supervise/daemon.ts';
 
 /** The status document: what `status --json` prints (pid at the top level, SPEC §3). */
 export interface Status {

@@ -1,7 +1,7 @@
-import { STATUS_ORDER, priorityRank } from './model.ts';
+import { STATUS_ORDER, priorityRank } from '../tasks/model.ts';
 import { isWebUrl } from './markdown.ts';
-import type { Task, ParseError } from './taskfile.ts';
-import type { Snapshot } from './tick.ts';
+import type { Task, ParseError } from '../tasks/taskfile.ts';
+import type { Snapshot } from '../manager/tick.ts';
 
 /** HTML-escapes text for element content and attribute values. */
 export function escapeHtml(text: string): string {

@@ -1,8 +1,8 @@
 import { renderMarkdown } from './markdown.ts';
 import { escapeHtml as h, layout, prCi, statusBadge, timeTag } from './render.ts';
 import type { TaskRef } from './render.ts';
-import type { Task } from './taskfile.ts';
-import type { SnapshotClaim } from './tick.ts';
+import type { Task } from '../tasks/taskfile.ts';
+import type { SnapshotClaim } from '../manager/tick.ts';
 
 /** A claim as a task page shows it: without `ageS`, which changes every tick (the client computes ages). */
 export type PageClaim = Omit<SnapshotClaim, 'ageS'>;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import minimist from 'minimist';
-import { isErrno, usageError } from './errors.ts';
+import { isErrno, usageError } from '../base/errors.ts';
 
 /** The actions, in help order, with their one-line purpose. */
 export const ACTIONS = {

@@ -2,13 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Claim, type Registry, release, updateRegistry } from './registry.ts';
-import { countByStatus, dependencyProblems, escalations, readyCandidates, taskReasons } from './model.ts';
-import { runtimePaths } from './paths.ts';
-import { isRunning, readStat, signalTree } from './proc.ts';
-import { TaskScanner } from './scan.ts';
-import { FolderWatcher } from './watch.ts';
+import { countByStatus, dependencyProblems, readyCandidates, taskReasons } from '../tasks/model.ts';
+import { escalations } from './escalations.ts';
+import { runtimePaths } from '../base/paths.ts';
+import { isRunning, readStat, signalTree } from '../supervise/proc.ts';
+import { TaskScanner } from '../tasks/scan.ts';
+import { FolderWatcher } from '../base/watch.ts';
 import type { Snapshot, TickInput, Ticker } from './tick.ts';
-import type { Task } from './taskfile.ts';
+import type { Task } from '../tasks/taskfile.ts';
 
 export interface ManagerOptions {
   readonly owner: string;

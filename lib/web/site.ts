@@ -2,14 +2,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { APP_JS, FAVICON_SVG, STYLE_CSS } from './assets.ts';
-import { isErrno } from './errors.ts';
-import { countByStatus } from './model.ts';
+import { isErrno } from '../base/errors.ts';
+import { countByStatus } from '../tasks/model.ts';
 import { renderIndex, renderRow } from './render.ts';
 import type { TaskRef } from './render.ts';
 import { renderTaskPage } from './render-task.ts';
 import type { PageClaim } from './render-task.ts';
-import type { Task, ParseError } from './taskfile.ts';
-import type { Snapshot } from './tick.ts';
+import type { Task, ParseError } from '../tasks/taskfile.ts';
+import type { Snapshot } from '../manager/tick.ts';
 
 export interface SiteInput {
   project: string;

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { TasksError, isErrno } from './errors.ts';
+import { TasksError, isErrno } from '../base/errors.ts';
 import { sleep } from './proc.ts';
 
 /** A held lock; release() gives it up. */

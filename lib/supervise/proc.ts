@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import treeKill from 'tree-kill';
-import { isErrno } from './errors.ts';
+import { isErrno } from '../base/errors.ts';
 
 /** What /proc/<pid>/stat tells about a process. */
 export interface ProcStat {

@@ -1,0 +1,15 @@
+// `ensure`: make sure the owner's heartbeat runs (reuse, replace a stale pid file, or start one), then exit.
+import type { Options } from '../args.ts';
+import { type Cli, ensureLine } from '../context.ts';
+import { ensureHeartbeat, ensureStateDir } from '../../supervise/supervisor.ts';
+
+export async function run(o: Options, cli: Cli): Promise<number> {
+  ensureStateDir(o.dir, o.owner);
+  const r = await ensureHeartbeat(o, cli.launcher, cli.self);
+  if (o.json) {
+    cli.out(JSON.stringify({ pid: r.pid, owner: o.owner, dir: o.dir, started: r.started, stale: r.stale ?? null, pidFile: r.pidFile, log: r.log }));
+  } else {
+    cli.out(ensureLine(o, cli, r));
+  }
+  return 0;
+}

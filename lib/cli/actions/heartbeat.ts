@@ -1,0 +1,41 @@
+// `heartbeat`: run the heartbeat loop in the foreground (what ensure detaches); `--once` runs one tick.
+import path from 'node:path';
+import type { Options } from '../args.ts';
+import type { Cli } from '../context.ts';
+import { LOG_MAX_BYTES, lineWriter } from '../../base/logfile.ts';
+import { runtimePaths } from '../../base/paths.ts';
+import { runHeartbeat } from '../../manager/heartbeat.ts';
+import { managerTicker } from '../../manager/ticker.ts';
+import { heartbeatArgs, heartbeatLauncher, heartbeatSettings } from '../../supervise/supervisor.ts';
+
+export async function run(o: Options, cli: Cli): Promise<number> {
+  // A foreground heartbeat must carry the identity marker (heartbeat owner=<o> dir=<abs>) in its
+  // command line like a detached one, so that ensure and stop recognise it: start it again in that
+  // form, attached to this terminal, with signals passed on.
+  const canonical = heartbeatArgs(o).slice(0, 3);
+  if (!o.once && !canonical.every((w) => cli.argv.includes(w))) {
+    const hb = heartbeatLauncher(cli.launcher);
+    return cli.runAttached(hb.node, [...hb.nodeArgs, cli.launcher.script, ...heartbeatArgs(o)], { cwd: cli.root, env: hb.env });
+  }
+  const paths = runtimePaths(o.dir, o.owner);
+  const stop = cli.onStop();
+  const log = o.json && o.once ? (): void => undefined : lineWriter(1, paths.heartbeatLog, logMaxBytes(cli.env));
+  const now = (): Date => new Date();
+  const ticker = managerTicker({
+    owner: o.owner, dir: o.dir, root: path.dirname(o.dir), dispatch: o.dispatch, max: o.max, escalateAfterS: o.escalateAfter,
+    env: cli.launcher.env, once: o.once, log, now,
+  });
+  const result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now, settings: heartbeatSettings(o) });
+  if (result.kind === 'twin') {
+    cli.out(`heartbeat already running (pid ${result.pid ?? 'unknown'})`);
+    return 0;
+  }
+  if (o.json) cli.out(JSON.stringify(result.last ?? null));
+  return 0;
+}
+
+/** The log cap: TASKS_LOG_MAX_BYTES (at least 1 KiB, for tests), else 1 MiB. */
+function logMaxBytes(env: Cli['env']): number {
+  const n = Number(env.TASKS_LOG_MAX_BYTES);
+  return Number.isSafeInteger(n) && n >= 1024 ? n : LOG_MAX_BYTES;
+}

@@ -1,0 +1,106 @@
+// `serve`: ensure the heartbeat, then run the tasks server (foreground, or detached with --detach).
+import { spawn } from 'node:child_process';
+import type { Options } from '../args.ts';
+import { type Cli, again, displayPath, ensureLine } from '../context.ts';
+import { TasksError } from '../../base/errors.ts';
+import { tailLines } from '../../base/logfile.ts';
+import { runtimePaths } from '../../base/paths.ts';
+import { spawnDetached, waitForPidFile } from '../../supervise/daemon.ts';
+import { markerArgs } from '../../supervise/pidfile.ts';
+import { ensureHeartbeat, ensureStateDir } from '../../supervise/supervisor.ts';
+import { LiveSite, projectName } from '../../web/live.ts';
+import { findOwnServer, isLoopback } from '../../web/probe.ts';
+import { startServer } from '../../web/server.ts';
+
+export async function run(o: Options, cli: Cli): Promise<number> {
+  if (!isLoopback(o.host)) cli.note(cli.paint.yellow(`warning: binding ${o.host} exposes the dashboard beyond this machine`));
+  if (o.heartbeat) ensureStateDir(o.dir, o.owner);
+  const detachedChild = cli.env.TASKS_SERVER_DETACHED === '1';
+  // The heartbeat starts while the server builds and binds: a cold start costs the slower of the two,
+  // and the server only announces itself once the heartbeat is up.
+  const ensuring = o.heartbeat ? ensureHeartbeat(o, cli.launcher, cli.self) : Promise.resolve(undefined);
+  ensuring.catch(() => undefined);
+  if (o.detach) {
+    const r = await ensuring;
+    if (r && !o.json) cli.out(ensureLine(o, cli, r));
+    return serveDetached(o, cli, r?.pid);
+  }
+  let outcome: Awaited<ReturnType<typeof startServer>>;
+  try {
+    outcome = await startServer({
+      owner: o.owner, dir: o.dir, host: o.host, port: o.port, portGiven: o.portGiven, detached: detachedChild,
+      project: o.project ?? projectName(o.dir), log: cli.note,
+    });
+  } catch (err) {
+    await ensuring.catch(() => undefined);
+    throw err;
+  }
+  let heartbeatPid: number | undefined;
+  try {
+    const r = await ensuring;
+    heartbeatPid = r?.pid;
+    if (r && !o.json) cli.out(ensureLine(o, cli, r));
+  } catch (err) {
+    if (outcome.kind === 'listening') await outcome.server.close();
+    throw err;
+  }
+  if (outcome.kind === 'already') {
+    if (o.json) cli.out(JSON.stringify({ pid: heartbeatPid ?? null, url: outcome.url, serverPid: outcome.pid ?? null, already: true }));
+    else cli.out(`tasks server for ${o.owner} already running at ${outcome.url}${outcome.pid ? ` (pid ${outcome.pid})` : ''}`);
+    return 0;
+  }
+  const { server } = outcome;
+  // The pages were built while the heartbeat was starting: show it as up, then answer requests.
+  server.open();
+  const stop = cli.onStop();
+  const moved = server.movedFrom !== undefined ? ` (port ${server.movedFrom} on ${o.host} is taken)` : '';
+  if (o.json) cli.out(JSON.stringify({ pid: heartbeatPid ?? null, url: server.url, serverPid: cli.self.pid, already: false }));
+  else if (detachedChild) cli.out(`serving tasks for ${o.owner} at ${server.url}${moved} in the background; stop with: just tasks stop ${again(o, cli)}`);
+  else cli.out(`serving tasks for ${o.owner} at ${server.url}${moved}; Ctrl-C stops the server${o.heartbeat ? ', the heartbeat keeps running' : ''}`);
+  if (o.open) await openBrowser(cli, server.url);
+  await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  await server.close();
+  if (!o.json) cli.note(`tasks server stopped (${stop.received() ?? 'signal'})`);
+  return 0;
+}
+
+async function serveDetached(o: Options, cli: Cli, heartbeatPid: number | undefined): Promise<number> {
+  const paths = runtimePaths(o.dir, o.owner);
+  const own = await findOwnServer(o);
+  if (own) {
+    if (o.json) cli.out(JSON.stringify({ pid: heartbeatPid ?? null, url: own.url, serverPid: own.pid, already: true }));
+    else cli.out(`tasks server for ${o.owner} already running at ${own.url} (pid ${own.pid})`);
+    return 0;
+  }
+  ensureStateDir(o.dir, o.owner);
+  const args = [...markerArgs({ kind: 'serve', owner: o.owner, dir: o.dir }), `host=${o.host}`, ...(o.portGiven ? [`port=${o.port}`] : []), '--no-heartbeat'];
+  const child = spawnDetached(cli.launcher, args, paths.serverLog, { TASKS_SERVER_DETACHED: '1' });
+  let live: Awaited<ReturnType<typeof waitForPidFile>>;
+  try {
+    live = await waitForPidFile({
+      pidFile: paths.serverPid, expected: { kind: 'serve', owner: o.owner, dir: o.dir }, self: cli.self, child, logPath: paths.serverLog, what: 'tasks server', timeoutMs: 20_000,
+    });
+  } catch (err) {
+    // The detached server's own one-line error (a taken port, say) is the message; its log has the rest.
+    const reason = tailLines(paths.serverLog, 20).split('\n').reverse().find((l) => l.startsWith('tasks: '));
+    if (err instanceof TasksError && reason) throw new TasksError(`${reason.slice('tasks: '.length)} (the detached server did not start; log ${displayPath(cli, paths.serverLog)})`);
+    throw err;
+  }
+  const url = live.record.fields.url ?? '';
+  const movedFrom = live.record.fields.movedFrom;
+  const moved = movedFrom ? ` (port ${movedFrom} on ${o.host} is taken)` : '';
+  if (o.json) cli.out(JSON.stringify({ pid: heartbeatPid ?? null, url, serverPid: live.pid, already: false }));
+  else cli.out(`tasks server for ${o.owner} running in the background at ${url}${moved} (pid ${live.pid}); stop it with: just tasks stop ${again(o, cli)}`);
+  if (o.open) await openBrowser(cli, url);
+  return 0;
+}
+
+async function openBrowser(cli: Cli, url: string): Promise<void> {
+  const { which } = await import('zx');
+  const opener = await which('xdg-open', { nothrow: true });
+  if (!opener) {
+    cli.note(`no browser opener (xdg-open) found; open ${url} yourself`);
+    return;
+  }
+  spawn(opener, [url], { detached: true, stdio: 'ignore' }).unref();
+}

@@ -1,0 +1,31 @@
+// `stop`: stop the owner's heartbeat and detached server (identity first, TERM, grace, KILL).
+import type { Options } from '../args.ts';
+import type { Cli } from '../context.ts';
+import { runtimePaths } from '../../base/paths.ts';
+import { inspectPidFile } from '../../supervise/pidfile.ts';
+import { STOP_GRACE_MS, stopDaemon } from '../../supervise/supervisor.ts';
+
+export async function run(o: Options, cli: Cli): Promise<number> {
+  const paths = runtimePaths(o.dir, o.owner);
+  const hb = await stopDaemon(paths.heartbeatPid, { kind: 'heartbeat', owner: o.owner, dir: o.dir }, cli.self);
+  const serverFile = inspectPidFile(paths.serverPid, { kind: 'serve', owner: o.owner, dir: o.dir }, cli.self);
+  const detached = serverFile.state === 'live' && serverFile.record.fields.detached === '1';
+  const srv = detached ? await stopDaemon(paths.serverPid, { kind: 'serve', owner: o.owner, dir: o.dir }, cli.self) : undefined;
+  if (o.json) {
+    cli.out(JSON.stringify({
+      owner: o.owner,
+      heartbeat: hb.state === 'stopped' ? { stopped: true, pid: hb.pid, killed: hb.killed } : { stopped: false, stale: hb.stale ?? null },
+      server: srv?.state === 'stopped' ? { stopped: true, pid: srv.pid, killed: srv.killed } : { stopped: false },
+    }));
+    return 0;
+  }
+  const parts: string[] = [];
+  if (hb.state === 'stopped') {
+    parts.push(hb.killed ? `heartbeat (pid ${hb.pid}) ignored SIGTERM and was killed after the ${STOP_GRACE_MS / 1000} s grace` : `stopped heartbeat (pid ${hb.pid})`);
+  } else {
+    parts.push(`no heartbeat running for ${o.owner}${hb.stale ? ` (pid file is stale: ${hb.stale}; left for the next ensure)` : ''}`);
+  }
+  if (srv?.state === 'stopped') parts.push(srv.killed ? `server (pid ${srv.pid}) killed after the grace` : `stopped server (pid ${srv.pid})`);
+  cli.out(parts.join('; '));
+  return 0;
+}

@@ -1,0 +1,47 @@
+// Escalations: what needs an operator, from the claims and the task files, with the reason and since when.
+import type { Claim } from './registry.ts';
+import type { ParseError, Task } from '../tasks/taskfile.ts';
+
+/** An escalation: something an operator must look at. */
+export interface Escalation { id: string; reason: string; since: string }
+
+export interface EscalationInput {
+  readonly byId: ReadonlyMap<string, Task>;
+  readonly reasons: ReadonlyMap<string, string[]>;
+  readonly errors: readonly ParseError[];
+  readonly claims: Readonly<Record<string, Claim>>;
+  readonly escalateAfterS: number;
+  readonly now: Date;
+  /** When a condition was first seen (kept by the caller across ticks), for conditions with no timestamp of their own. */
+  readonly firstSeen: (key: string) => string;
+}
+
+/** Everything that needs an operator, one entry per task (run and claim reasons first), then parse errors. */
+export function escalations(e: EscalationInput): Escalation[] {
+  const out: Escalation[] = [];
+  const claimed = new Map<string, [string, string][]>();
+  for (const claim of Object.values(e.claims)) {
+    const t = e.byId.get(claim.id);
+    const reasons: [string, string][] = [];
+    if (claim.state === 'exited' && claim.exitCode !== 0) reasons.push([`run exited with code ${claim.exitCode}`, claim.endedAt ?? claim.claimedAt]);
+    if (claim.state === 'interrupted') reasons.push([`run interrupted: ${claim.note ?? 'stopped with its heartbeat'}`, claim.endedAt ?? claim.claimedAt]);
+    if (t && t.status !== 'review' && t.status !== 'completed') {
+      const due = Date.parse(claim.claimedAt) + e.escalateAfterS * 1000;
+      if (e.now.getTime() >= due) reasons.push([`claimed ${formatHours(e.now.getTime() - Date.parse(claim.claimedAt))} ago without reaching review`, new Date(due).toISOString()]);
+    }
+    if (reasons.length) claimed.set(claim.id, reasons);
+  }
+  // Runs that failed or were cut off come first: they are what an operator acts on now.
+  const ids = [...new Set([...claimed.keys(), ...e.reasons.keys()])].filter((k) => e.byId.has(k));
+  for (const id of ids) {
+    const all: [string, string][] = [...(claimed.get(id) ?? []), ...(e.reasons.get(id) ?? []).map((r): [string, string] => [r, e.firstSeen(`${id}:${r}`)])];
+    out.push({ id, reason: all.map((r) => r[0]).join('; '), since: (all[0] as [string, string])[1] });
+  }
+  for (const err of e.errors) out.push({ id: err.path, reason: `parse error: ${err.reason}`, since: e.firstSeen(`${err.path}:parse`) });
+  return out;
+}
+
+function formatHours(ms: number): string {
+  const h = ms / 3_600_000;
+  return h >= 1 ? `${h.toFixed(1)} h` : `${Math.round(ms / 60_000)} min`;
+}

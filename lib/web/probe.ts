@@ -1,0 +1,63 @@
+// Recognising a tasks server: its health document, and this owner's server found from its pid file.
+import http from 'node:http';
+import { runtimePaths } from '../base/paths.ts';
+import { readTextFile } from '../base/jsonfile.ts';
+import { parsePidFile } from '../supervise/pidfile.ts';
+
+/** The health document; `app`, `owner` and `dir` let a second `serve` recognise its own server. */
+export interface Health {
+  ok: true;
+  app: 'tasks';
+  owner: string;
+  dir: string;
+  pid: number;
+  url: string;
+}
+
+/** True for addresses that never leave this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The URL of a server bound to host:port. */
+export function serverUrl(host: string, port: number): string {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${h}:${port}/`;
+}
+
+/** This owner's server from its pid file, confirmed by asking it (a read-only check, no signal). */
+export async function findOwnServer(input: { readonly owner: string; readonly dir: string }, timeoutMs?: number): Promise<{ url: string; pid: number; detached: boolean } | undefined> {
+  const text = readTextFile(runtimePaths(input.dir, input.owner).serverPid);
+  if (text === undefined) return undefined;
+  const record = parsePidFile(text);
+  if ('error' in record || !record.fields.url) return undefined;
+  const health = await probeHealth(record.fields.url, timeoutMs);
+  if (health && health.owner === input.owner && health.dir === input.dir) return { url: health.url, pid: health.pid, detached: record.fields.detached === '1' };
+  return undefined;
+}
+
+/** GET <url>api/health with a short timeout; undefined when it is not a tasks server. */
+export function probeHealth(url: string, timeoutMs = 1500): Promise<Health | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get(new URL('api/health', url), { timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => {
+        try {
+          const doc = JSON.parse(body) as Partial<Health>;
+          resolve(doc.app === 'tasks' && typeof doc.owner === 'string' ? (doc as Health) : undefined);
+        } catch (err) {
+          if (err instanceof SyntaxError) return resolve(undefined);
+          throw err;
+        }
+      });
+      // A peer that stalls or hangs up mid-body is not a tasks server (resolve is idempotent).
+      res.on('error', () => resolve(undefined));
+      res.on('close', () => resolve(undefined));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+    req.on('close', () => setImmediate(() => resolve(undefined)));
+  });
+}

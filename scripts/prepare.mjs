@@ -1,0 +1,40 @@
+// Install step (`npm ci` runs it as `prepare`): bundle the CLI for a fast start, and point
+// node_modules/.bin/just at rust-just's static binary so `npx just` passes arguments untouched.
+// Plain JavaScript: it runs before anything can load TypeScript.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+// One entry plus one chunk per action (each action is a dynamic import), so `status` never loads
+// the web, YAML or markdown code. Dependencies stay imports from node_modules.
+fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+await build({
+  entryPoints: { tasks: path.join(root, 'scripts', 'tasks-serve.ts') },
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  outdir: path.join(root, 'dist'),
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  logLevel: 'warning',
+});
+
+// rust-just's bin is a node wrapper (yargs + execa): ~0.7 s of CPU per call, and it re-parses the
+// arguments (`1.50` becomes `1.5`, a bare `--` is dropped). esbuild's installer does the same swap
+// for its own binary. Where no platform package exists, the wrapper stays.
+const bin = path.join(root, 'node_modules', '.bin', 'just');
+const arch = os.arch() === 'arm' ? 'armv7' : os.arch();
+const binary = path.join(root, 'node_modules', `rust-just-${os.platform()}-${arch}`, 'bin', 'just');
+if (os.platform() !== 'win32' && fs.existsSync(binary) && fs.existsSync(path.dirname(bin))) {
+  const tmp = `${bin}.${process.pid}.tmp`;
+  fs.rmSync(tmp, { force: true });
+  fs.symlinkSync(path.relative(path.dirname(bin), binary), tmp);
+  fs.renameSync(tmp, bin);
+}
