@@ -66,7 +66,7 @@ function hashTree(dir: string): Record<string, string> {
 }
 
 describe('dispatch', () => {
-  test('claims by priority, runs the command with the SPEC environment, logs, records the exit code', async () => {
+  test('claims by priority, runs the command with the documented environment, logs, records the exit code', async () => {
     await withTasks({ 'A.md': task('A', { priority: 'p2' }), 'B.md': task('B', { priority: 'p0' }), 'C.md': task('C', { priority: 'p1' }) }, async (f) => {
       const cmd = recorder(f.root);
       fs.writeFileSync(path.join(f.root, 'exit-B'), '0');

@@ -36,7 +36,7 @@ describe('ensure', () => {
       // The heartbeat lives in its own session: no terminal signal can reach it.
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').slice(0).split(') ')[1]?.split(' ') ?? [];
       assert.equal(Number(stat[3]), pid, 'heartbeat is a session leader (setsid)');
-      // It ticks: the snapshot is written atomically with the SPEC fields.
+      // It ticks: the snapshot is written atomically with the documented fields.
       const snap = await waitUntil(() => {
         try {
           const s = JSON.parse(fs.readFileSync(runtimeFile(dir, owner, 'snapshot.json'), 'utf8')) as Record<string, unknown>;

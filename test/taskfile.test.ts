@@ -41,7 +41,7 @@ interface Row {
 }
 
 const ROWS: Row[] = [
-  { name: 'full task (SPEC §5 frontmatter)', file: 'full.md', expect: { ...FULL, path: 'full.md', sectionTitles: FULL_SECTIONS } },
+  { name: 'full task (every documented field)', file: 'full.md', expect: { ...FULL, path: 'full.md', sectionTitles: FULL_SECTIONS } },
   { name: 'CRLF line endings', file: 'full.md', content: utf8('full.md', (t) => t.replace(/\n/g, '\r\n')),
     expect: { ...FULL, sectionTitles: FULL_SECTIONS, bodyStartsWith: '## Problem\n\nOperators' } },
   { name: 'UTF-8 BOM', file: 'full.md', content: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), fixture('full.md')]),

@@ -1,3 +1,4 @@
+// Atomic file writes (temp file + rename) and removal that never deletes a replaced file.
 import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from './errors.ts';

@@ -1,3 +1,4 @@
+// The one error class for operator-facing failures, and the errno test.
 /** A failure the operator can fix: printed as one line, never with a stack trace. */
 export class TasksError extends Error {
   /** 2 for usage errors, 1 for runtime failures. */

@@ -1,3 +1,4 @@
+// Reading a text or JSON file that may be missing.
 import fs from 'node:fs';
 import { isErrno } from './errors.ts';
 

@@ -1,3 +1,4 @@
+// Capped log files with one rotated copy, tails, and following a file.
 import fs from 'node:fs';
 import { isErrno } from './errors.ts';
 

@@ -1,6 +1,7 @@
+// The runtime file paths of one owner under <dir>/logs/task_manager/.
 import path from 'node:path';
 
-/** Where one owner's runtime files live under <dir>/logs/task_manager/ (SPEC §3). */
+/** Where one owner's runtime files live under <dir>/logs/task_manager/. */
 export interface RuntimePaths {
   readonly stateDir: string;
   readonly heartbeatPid: string;

@@ -1,3 +1,4 @@
+// Folder watches (one fs.watch per folder) that report which files changed.
 import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from './errors.ts';

@@ -1,3 +1,4 @@
+// The command line: actions, keys and flags declared as data, validated into one frozen Options.
 import fs from 'node:fs';
 import path from 'node:path';
 import minimist from 'minimist';

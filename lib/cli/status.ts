@@ -1,3 +1,4 @@
+// The status document of one owner (heartbeat, tick, server, claims) and its terminal lines.
 import { readJsonFile } from '../base/jsonfile.ts';
 import type { Registry } from '../manager/registry.ts';
 import { type Expected, inspectPidFile } from '../supervise/pidfile.ts';
@@ -5,7 +6,7 @@ import { runtimePaths } from '../base/paths.ts';
 import { findOwnServer } from '../web/probe.ts';
 import type { Self } from '../supervise/daemon.ts';
 
-/** The status document: what `status --json` prints (pid at the top level, SPEC §3). */
+/** The status document: what `status --json` prints (pid at the top level). */
 export interface Status {
   owner: string;
   dir: string;

@@ -1,3 +1,4 @@
+// The heartbeat loop: the owner lock, the pid file, one tick every interval, a calm stop.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';

@@ -1,3 +1,4 @@
+// The manager registry (registry.json): claims and runs of every owner, updated under a lock.
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../base/atomic.ts';

@@ -1,3 +1,4 @@
+// The shapes a tick works with: its input, the snapshot it writes, the ticker interface.
 import type { Claim } from './registry.ts';
 
 /** What a tick needs to know; the heartbeat owns the loop, the tick owns the work. */
@@ -10,7 +11,7 @@ export interface TickInput {
   readonly now: () => Date;
 }
 
-/** The snapshot written after every tick (SPEC §6); field names are an interface. */
+/** The snapshot written after every tick; field names are an interface (docs/api.md). */
 export interface Snapshot {
   owner: string;
   pid: number;

@@ -1,3 +1,4 @@
+// One tick of the manager: scan, claims under the registry lock, dispatch, the snapshot.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,3 +1,4 @@
+// Spawning a detached daemon, waiting for its pid file, stopping a process tree.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,3 +1,4 @@
+// Kernel-held locks: abstract Unix sockets, freed when the holder dies.
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { TasksError, isErrno } from '../base/errors.ts';

@@ -1,3 +1,4 @@
+// Pid files and identity: the marker in /proc/<pid>/cmdline, start time and boot id.
 import fs from 'node:fs';
 import { writeFileAtomic } from '../base/atomic.ts';
 import { TasksError, isErrno } from '../base/errors.ts';

@@ -1,3 +1,4 @@
+// Reading /proc (stat, cmdline, boot id) and signalling processes and trees.
 import fs from 'node:fs';
 import path from 'node:path';
 import treeKill from 'tree-kill';

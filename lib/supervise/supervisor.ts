@@ -1,3 +1,4 @@
+// ensure and stop for one owner's heartbeat: reuse, replace a stale pid file, start, stop.
 import fs from 'node:fs';
 import { removeUnlessReplaced } from '../base/atomic.ts';
 import { TasksError } from '../base/errors.ts';
@@ -77,7 +78,7 @@ export type StopOutcome =
   | { readonly state: 'stopped'; readonly pid: number; readonly killed: boolean }
   | { readonly state: 'not-running'; readonly stale: string | undefined };
 
-/** Grace between SIGTERM and SIGKILL when stopping (SPEC §4). */
+/** Grace between SIGTERM and SIGKILL when stopping. */
 export const STOP_GRACE_MS = 5000;
 
 /** Stops one daemon of the owner if its identity is proven; never signals anything else. */

@@ -1,3 +1,4 @@
+// The incremental scanner: walks the tasks folder, re-parses only changed files.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseTaskFile } from './taskfile.ts';

@@ -1,3 +1,4 @@
+// The task file parser: tolerant YAML frontmatter into a Task, or a parse error as a value.
 import YAML from 'yaml';
 import type { Node as YamlNode, Document } from 'yaml';
 
@@ -7,7 +8,7 @@ export type CiState = 'passing' | 'failing' | 'pending' | 'unknown';
 /** A '## ' (or deeper) heading of a task body and the markdown under it. */
 export interface Section { readonly title: string; readonly level: number; readonly text: string }
 
-/** One parsed task file (SPEC §5). Dates and ids are kept as the text written in the file. */
+/** One parsed task file (docs/task-format.md). Dates and ids are kept as the text written in the file. */
 export interface Task {
   id: string;
   slug: string;

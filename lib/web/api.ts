@@ -1,6 +1,7 @@
+// The JSON shapes of /api/tasks and /api/tasks/<id>.
 import type { Task } from '../tasks/taskfile.ts';
 
-/** The /api/tasks shape of a task (SPEC §6 field names); with full, the body and sections too. */
+/** The /api/tasks shape of a task (field names are an interface: docs/api.md); with full, the body and sections too. */
 export function apiTask(t: Task, escalated: ReadonlyMap<string, { reason: string; since: string }>, full: boolean): Record<string, unknown> {
   const e = escalated.get(t.id);
   return {

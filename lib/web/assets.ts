@@ -1,3 +1,4 @@
+// The dashboard stylesheet, client script and favicon.
 /** The stylesheet: system fonts, readable on a phone (tables scroll sideways), dark mode following the system. */
 export const STYLE_CSS = `:root{color-scheme:light dark;--fg:#1b1f24;--mute:#59636e;--bg:#fff;--bg2:#f6f8fa;--line:#d1d9e0;--link:#0969da;--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700;--warnbg:#fff8c5}
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--mute:#9198a1;--bg:#0d1117;--bg2:#151b23;--line:#3d444d;--link:#4493f8;--ok:#3fb950;--bad:#f85149;--warn:#d29922;--warnbg:#2e2a1a}}

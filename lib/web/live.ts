@@ -1,3 +1,4 @@
+// The live site: the model kept current from folder watches, rebuilds, and server-sent events.
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';

@@ -1,3 +1,4 @@
+// Task bodies to safe HTML: no raw HTML, unsafe link schemes dropped.
 import MarkdownIt from 'markdown-it';
 import type { StateCore, Token } from 'markdown-it';
 

@@ -1,3 +1,4 @@
+// One task page: metadata, claim, escalation and rendered body.
 import { renderMarkdown } from './markdown.ts';
 import { escapeHtml as h, layout, prCi, statusBadge, timeTag } from './render.ts';
 import type { TaskRef } from './render.ts';

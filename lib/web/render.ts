@@ -1,3 +1,4 @@
+// The dashboard index: health, counts, escalations, ready queue, claims, the task list.
 import { STATUS_ORDER, priorityRank } from '../tasks/model.ts';
 import { isWebUrl } from './markdown.ts';
 import type { Task, ParseError } from '../tasks/taskfile.ts';

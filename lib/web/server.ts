@@ -40,7 +40,7 @@ export type ServeOutcome =
   | { readonly kind: 'listening'; readonly server: RunningServer };
 
 /**
- * Starts the tasks server with the port rules of SPEC §7: this owner's own server already
+ * Starts the tasks server with the port rules (docs/operations.md): this owner's own server already
  * running → report it; an explicit port that is taken → fail naming host:port; the default
  * taken by something else → the next free port.
  */

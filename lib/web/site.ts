@@ -1,3 +1,4 @@
+// The site builder: index, task pages and assets, written only when their bytes change.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
