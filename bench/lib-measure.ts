@@ -1,0 +1,79 @@
+// Shared by the benchmarks: the repository root, a child environment, medians, whole-process
+// wall times and the check that dist/ was built from the sources as they are now.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const BUNDLE = path.join(ROOT, 'dist', 'tasks.mjs');
+
+/**
+ * The environment for what a benchmark starts: no colour, and no NODE_OPTIONS, which `npm run`
+ * sets from .npmrc (--import=tsx) and which would add the loader to every node measured.
+ */
+export function benchEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1' };
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+/** The median of xs (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** The p-th percentile (0..100) of xs, nearest rank. */
+export function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
+}
+
+/**
+ * Runs cmd to its exit and returns the wall time in ms, from spawn to exit. Throws when the exit
+ * code is not one of okCodes, with the stderr it printed, so a broken command is never timed.
+ */
+export function wallMs(cmd: string, args: readonly string[], okCodes: readonly number[], env = benchEnv()): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => { if (stderr.length < 4000) stderr += String(chunk); });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const ms = performance.now() - t0;
+      if (code !== null && okCodes.includes(code)) resolve(ms);
+      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}: ${stderr.trim()}`));
+    });
+  });
+}
+
+/**
+ * The newest source file that is newer than dist/tasks.mjs, if any. The bundle then hands itself
+ * over to the sources through tsx, so what it costs is that fallback, not the bundle.
+ */
+export function staleSource(): string | undefined {
+  const built = fs.statSync(BUNDLE).mtimeMs;
+  let newest: { file: string; at: number } | undefined;
+  const walk = (folder: string): void => {
+    for (const e of fs.readdirSync(folder, { withFileTypes: true })) {
+      const p = path.join(folder, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(ts|css)$/.test(e.name)) {
+        const at = fs.statSync(p).mtimeMs;
+        if (at > built && (!newest || at > newest.at)) newest = { file: path.relative(ROOT, p), at };
+      }
+    }
+  };
+  walk(path.join(ROOT, 'lib'));
+  walk(path.join(ROOT, 'scripts'));
+  return newest?.file;
+}
+
+/** How to run the CLI as operators do: the bundle when `npm ci` built it, else the sources. */
+export function cliCommand(): string[] {
+  return fs.existsSync(BUNDLE) ? [BUNDLE] : ['--import', 'tsx', path.join(ROOT, 'scripts', 'tasks-serve.ts')];
+}
