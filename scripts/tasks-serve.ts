@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import kleur from 'kleur';
 import { type Action, parseArgs, usage } from '../lib/cli/args.ts';
-import type { ActionRun, Cli } from '../lib/cli/context.ts';
+import { type ActionRun, type Cli, terminalText } from '../lib/cli/context.ts';
 import { TasksError } from '../lib/base/errors.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -86,10 +86,10 @@ function runAttached(cmd: string, args: readonly string[], opts: { cwd?: string;
 }
 
 const cli: Cli = {
-  out: (line) => { if (!stdoutClosed) process.stdout.write(line + '\n'); },
-  write: (text) => { if (!stdoutClosed) process.stdout.write(text); },
-  note: (line) => { process.stderr.write(line + '\n'); },
-  paint: { red: kleur.red, yellow: kleur.yellow },
+  out: (line) => { if (!stdoutClosed) process.stdout.write(terminalText(line) + '\n'); },
+  write: (text) => { if (!stdoutClosed) process.stdout.write(terminalText(text)); },
+  note: (line) => { process.stderr.write(terminalText(line) + '\n'); },
+  warn: (line) => { process.stderr.write(kleur.yellow(terminalText(line)) + '\n'); },
   launcher: { node: process.execPath, nodeArgs: BUNDLED ? [] : ['--import', import.meta.resolve('tsx')], script: SCRIPT, cwd: ROOT, env: childEnv() },
   self: { pid: process.pid, ppid: process.ppid },
   root: ROOT,
@@ -131,11 +131,14 @@ const runSources = (): Promise<number> => runAttached(process.execPath, ['--impo
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     if (err instanceof TasksError) {
-      process.stderr.write(`${kleur.red('tasks:')} ${err.message}\n`);
+      process.stderr.write(`${kleur.red('tasks:')} ${terminalText(err.message)}\n`);
       process.exitCode = err.exitCode;
     } else {
-      process.stderr.write(`tasks: bug: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.stderr.write(`tasks: bug: ${terminalText(err instanceof Error ? err.stack ?? err.message : String(err))}\n`);
       process.exitCode = 1;
     }
+    // A failed action must end the process even if a handle (a lock socket, a watch, a timer)
+    // is still open: a daemon that no longer works must not live on looking alive.
+    setTimeout(() => process.exit(), 2000).unref();
   },
 );

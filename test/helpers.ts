@@ -189,3 +189,14 @@ export async function withTempFolder(prefix: string, fn: (t: Folder) => Promise<
     t.remove();
   }
 }
+
+/** waitUntil for an async condition (a CLI call, an HTTP request); the failure names what was awaited. */
+export async function waitUntilAsync<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}

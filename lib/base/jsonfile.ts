@@ -12,9 +12,18 @@ export function readTextFile(file: string): string | undefined {
   }
 }
 
-/** Reads a JSON file; undefined when it is missing or not JSON (a writer keeps a corrupt one aside). */
+/**
+ * Reads a JSON file; undefined when it is missing, not JSON, or not a file (a folder in its place):
+ * readers never fail on a damaged state file, the writer keeps a corrupt one aside.
+ */
 export function readJsonFile<T>(file: string): T | undefined {
-  const text = readTextFile(file);
+  let text: string | undefined;
+  try {
+    text = readTextFile(file);
+  } catch (err) {
+    if (isErrno(err, 'EISDIR')) return undefined;
+    throw err;
+  }
   if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as T;

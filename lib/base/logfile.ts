@@ -1,5 +1,6 @@
 // Capped log files with one rotated copy, tails, and following a file.
 import fs from 'node:fs';
+import { delay } from './delay.ts';
 import { isErrno } from './errors.ts';
 
 /** Default cap of a daemon log before it is rotated to <log>.1. */
@@ -13,13 +14,31 @@ export const LOG_MAX_BYTES = 1024 * 1024;
  */
 export function lineWriter(fd: number, logPath: string | undefined, maxBytes: number): (line: string) => void {
   const capped = logPath !== undefined && sameFile(fd, logPath);
-  return (line: string): void => {
-    const data = line.endsWith('\n') ? line : line + '\n';
+  let dropped = 0;
+  const write = (data: string): void => {
     if (capped && fs.fstatSync(fd).size + data.length > maxBytes) {
-      fs.copyFileSync(logPath, `${logPath}.1`);
+      // Rotation is best effort: with no room for the copy, truncating alone still frees the space.
+      try {
+        fs.copyFileSync(logPath, `${logPath}.1`);
+      } catch (err) {
+        if (!isErrno(err, 'ENOSPC') && !isErrno(err, 'EDQUOT') && !isErrno(err, 'EIO')) throw err;
+      }
       fs.ftruncateSync(fd, 0);
     }
     fs.writeSync(fd, data);
+  };
+  return (line: string): void => {
+    const data = line.endsWith('\n') ? line : line + '\n';
+    // A full disk or a failing device costs log lines, never the daemon: count what was lost and
+    // say so once writing works again.
+    try {
+      if (dropped) write(`(${dropped} log line${dropped === 1 ? '' : 's'} lost while the log could not be written)\n`);
+      dropped = 0;
+      write(data);
+    } catch (err) {
+      if (!isErrno(err, 'ENOSPC') && !isErrno(err, 'EDQUOT') && !isErrno(err, 'EIO') && !isErrno(err, 'EAGAIN')) throw err;
+      dropped += 1;
+    }
   };
 }
 
@@ -70,11 +89,7 @@ export async function followFile(file: string, from: number, onData: (text: stri
         fs.closeSync(fd);
       }
     }
-    await new Promise<void>((resolve) => {
-      const onAbort = (): void => { clearTimeout(t); resolve(); };
-      const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, pollMs);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    await delay(pollMs, signal);
   }
 }
 

@@ -6,6 +6,8 @@ export interface RuntimePaths {
   readonly stateDir: string;
   readonly heartbeatPid: string;
   readonly heartbeatLog: string;
+  /** Present while the operator has stopped the heartbeat on purpose: a watchdog leaves it stopped. */
+  readonly heartbeatStopped: string;
   readonly serverPid: string;
   readonly serverLog: string;
   readonly snapshot: string;
@@ -22,6 +24,7 @@ export function runtimePaths(dir: string, owner: string): RuntimePaths {
     stateDir,
     heartbeatPid: `${base}.heartbeat.pid`,
     heartbeatLog: `${base}.heartbeat.log`,
+    heartbeatStopped: `${base}.heartbeat.stopped`,
     serverPid: `${base}.server.pid`,
     serverLog: `${base}.server.log`,
     snapshot: `${base}.snapshot.json`,

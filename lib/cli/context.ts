@@ -12,8 +12,8 @@ export interface Cli {
   readonly write: (text: string) => void;
   /** One line on stderr. */
   readonly note: (line: string) => void;
-  /** Paints text for a terminal; identity when colour is off (not a TTY, NO_COLOR). */
-  readonly paint: { readonly red: (s: string) => string; readonly yellow: (s: string) => string };
+  /** One warning line on stderr, in yellow on a colour terminal. */
+  readonly warn: (line: string) => void;
   /** How this program starts itself again (a detached heartbeat or server). */
   readonly launcher: Launcher;
   readonly self: Self;
@@ -28,6 +28,14 @@ export interface Cli {
   readonly onStop: () => { signal: AbortSignal; received: () => string | undefined };
   /** Runs a child on this terminal, passing our signals on; resolves to its exit code. */
   readonly runAttached: (cmd: string, args: readonly string[], opts?: { cwd?: string; env?: NodeJS.ProcessEnv }) => Promise<number>;
+}
+
+/**
+ * Text as it may reach a terminal: task ids, titles and log lines come from files anyone can
+ * write, so control characters (ESC sequences, CR, BEL, C1) are removed; tab and newline stay.
+ */
+export function terminalText(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
 }
 
 /** An action: options in, exit code out. */
@@ -47,7 +55,9 @@ export function displayPath(cli: Cli, p: string): string {
 /** The one line ensure (and serve) prints about the heartbeat. */
 export function ensureLine(o: Options, cli: Cli, r: EnsureResult): string {
   const differs = r.differs.length ? ` with ${r.differs.join(', ')} (stop it to change settings: just tasks stop ${again(o, cli)})` : '';
-  const staleText = r.stale ? `; replaced a stale pid file that ${r.stale}` : '';
+  const staleText = r.replacedStuck
+    ? `; replaced a stuck heartbeat (pid ${r.replacedStuck.pid}, no tick for ${r.replacedStuck.silentS} s${r.replacedStuck.killed ? ', killed after the grace' : ''})`
+    : r.stale ? `; replaced a stale pid file that ${r.stale}` : '';
   if (!r.started) return `heartbeat already running (pid ${r.pid})${differs}${staleText}`;
   return `heartbeat started (pid ${r.pid}, owner ${o.owner}, every ${o.interval} s, log ${displayPath(cli, r.log)})${staleText}`;
 }

@@ -1,7 +1,9 @@
 // The status document of one owner (heartbeat, tick, server, claims) and its terminal lines.
 import { readJsonFile } from '../base/jsonfile.ts';
 import type { Registry } from '../manager/registry.ts';
-import { type Expected, inspectPidFile } from '../supervise/pidfile.ts';
+import type { Expected } from '../supervise/pidfile.ts';
+import { type HeartbeatState, heartbeatHealth } from '../supervise/health.ts';
+import { TasksError } from '../base/errors.ts';
 import { runtimePaths } from '../base/paths.ts';
 import { findOwnServer } from '../web/probe.ts';
 import type { Self } from '../supervise/daemon.ts';
@@ -10,11 +12,16 @@ import type { Self } from '../supervise/daemon.ts';
 export interface Status {
   owner: string;
   dir: string;
+  /** running, stuck (identified but not ticking for 3 intervals + 10 s) or stopped. */
+  state: HeartbeatState;
   running: boolean;
   pid: number | null;
   heartbeat: {
-    state: 'running' | 'stopped' | 'stale';
+    state: HeartbeatState;
     pid: number | null;
+    /** The last beat (the heartbeat touches its pid file after every tick). */
+    beatAt: string | null;
+    stuckAfter: string | null;
     startedAt: string | null;
     uptimeS: number | null;
     stale: string | null;
@@ -32,25 +39,35 @@ export interface Status {
 }
 
 /** Reads the state of one owner's heartbeat and server; starts nothing and writes nothing. */
-export async function readStatus(owner: string, dir: string, self: Self, now: Date): Promise<Status> {
+export async function readStatus(owner: string, dir: string, self: Self, now: Date, stuckSlackS?: number): Promise<Status> {
   const paths = runtimePaths(dir, owner);
   const hbExpected: Expected = { kind: 'heartbeat', owner, dir };
-  const hb = inspectPidFile(paths.heartbeatPid, hbExpected, self);
-  const started = hb.state === 'live' ? hb.record.fields.started : undefined;
+  let hb: ReturnType<typeof heartbeatHealth>;
+  try {
+    hb = heartbeatHealth(paths.heartbeatPid, hbExpected, self, now, stuckSlackS);
+  } catch (err) {
+    // A pid file that is a folder: nothing can be proven about the heartbeat, so it is not running.
+    if (!(err instanceof TasksError)) throw err;
+    hb = { state: 'stopped', pid: null, stale: err.message, startedAt: null, beatAt: null, interval: null, stuckAfter: null };
+  }
+  const started = hb.startedAt ?? undefined;
   const snap = readJsonFile<Record<string, unknown>>(paths.snapshot);
   const tickAt = typeof snap?.tickAt === 'string' ? snap.tickAt : undefined;
   const server = await readServer(owner, dir);
   return {
     owner,
     dir,
-    running: hb.state === 'live',
-    pid: hb.state === 'live' ? hb.pid : null,
+    state: hb.state,
+    running: hb.state === 'running',
+    pid: hb.pid,
     heartbeat: {
-      state: hb.state === 'live' ? 'running' : hb.state === 'stale' ? 'stale' : 'stopped',
-      pid: hb.state === 'live' ? hb.pid : null,
+      state: hb.state,
+      pid: hb.pid,
+      beatAt: hb.beatAt,
+      stuckAfter: hb.stuckAfter,
       startedAt: started ?? null,
-      uptimeS: started ? Math.round((now.getTime() - Date.parse(started)) / 1000) : null,
-      stale: hb.state === 'stale' ? hb.reason : null,
+      uptimeS: started && hb.pid !== null ? Math.round((now.getTime() - Date.parse(started)) / 1000) : null,
+      stale: hb.stale,
       pidFile: paths.heartbeatPid,
       log: paths.heartbeatLog,
     },
@@ -65,9 +82,16 @@ export async function readStatus(owner: string, dir: string, self: Self, now: Da
     taskCount: typeof snap?.taskCount === 'number' ? snap.taskCount : null,
     escalations: Array.isArray(snap?.escalations) ? (snap.escalations as Status['escalations']) : [],
     ready: Array.isArray(snap?.ready) ? snap.ready : [],
-    claims: Object.values(readJsonFile<Registry>(paths.registry)?.claims ?? {}).map((c) => ({ ...c, owner: c.claimedBy })),
+    claims: registryClaims(paths.registry),
     server,
   };
+}
+
+/** The registry's claims as status shows them; a damaged registry (the heartbeat rebuilds it) shows none. */
+function registryClaims(file: string): Record<string, unknown>[] {
+  const claims = readJsonFile<Partial<Registry>>(file)?.claims;
+  if (typeof claims !== 'object' || claims === null) return [];
+  return Object.values(claims).filter((c) => typeof c === 'object' && c !== null).map((c) => ({ ...c, owner: c.claimedBy }));
 }
 
 async function readServer(owner: string, dir: string): Promise<Status['server']> {
@@ -89,7 +113,10 @@ export function formatStatus(s: Status, now: Date, again: string): string[] {
   const lines: string[] = [];
   if (s.heartbeat.state === 'running') {
     lines.push(`heartbeat  running, pid ${s.pid}, up ${formatAge(s.heartbeat.uptimeS ?? 0)}, owner ${s.owner}`);
-  } else if (s.heartbeat.state === 'stale') {
+  } else if (s.heartbeat.state === 'stuck') {
+    const silent = s.heartbeat.beatAt ? ` for ${formatAge((now.getTime() - Date.parse(s.heartbeat.beatAt)) / 1000)}` : '';
+    lines.push(`heartbeat  STUCK: pid ${s.pid} is alive but has not ticked${silent}; replace it with: just tasks ensure ${again}`);
+  } else if (s.heartbeat.stale) {
     lines.push(`heartbeat  not running (stale pid file: ${s.heartbeat.stale}); start it with: just tasks ensure ${again}`);
   } else {
     lines.push(`heartbeat  not running; start it with: just tasks ensure ${again}`);

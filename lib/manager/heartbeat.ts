@@ -3,11 +3,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { writeFileAtomic } from '../base/atomic.ts';
+import { TasksError, isErrno } from '../base/errors.ts';
 import { readTextFile } from '../base/jsonfile.ts';
 import { bindAddress } from '../supervise/lock.ts';
 import { type Expected, inspectPidFile, livePid, parsePidFile, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
 import { runtimePaths } from '../base/paths.ts';
 import type { Snapshot, Ticker } from './tick.ts';
+import { delay } from '../base/delay.ts';
 
 /** What the heartbeat loop needs; the entry script supplies the process-bound parts. */
 export interface HeartbeatInput {
@@ -64,7 +66,7 @@ export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResu
   if (!input.once) {
     const address = lockAddress(input.owner, input.dir);
     const publishIfNeeded = (): void => {
-      if (livePid(paths.heartbeatPid, expected) !== process.pid) {
+      if (livePidSafe(paths.heartbeatPid, expected) !== process.pid) {
         publishPidFile(paths.heartbeatPid, expected, input.settings);
       }
     };
@@ -84,15 +86,27 @@ export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResu
       return { kind: 'twin', pid };
     }
     lock = bound;
-    // Holding the lock makes this the only writer of the pid file: publishing is the readiness signal.
-    publishPidFile(paths.heartbeatPid, expected, input.settings);
-    input.log(`${stamp(input.now)} heartbeat started (pid ${process.pid}, owner ${input.owner}, every ${input.interval} s, dir ${input.dir})`);
+    const beat = (): void => {
+      // The beat is the pid file's mtime (utimes needs no free space); a pid file that is gone,
+      // replaced or a folder is published again, so readers always find this heartbeat.
+      if (livePidSafe(paths.heartbeatPid, expected) === process.pid) {
+        const now = input.now();
+        fs.utimesSync(paths.heartbeatPid, now, now);
+      } else {
+        publishIfNeeded();
+      }
+    };
     try {
-      return await loop(input, paths.snapshot, publishIfNeeded);
+      // Holding the lock makes this the only writer of the pid file: publishing is the readiness signal.
+      publishPidFile(paths.heartbeatPid, expected, input.settings);
+      input.log(`${stamp(input.now)} heartbeat started (pid ${process.pid}, owner ${input.owner}, every ${input.interval} s, dir ${input.dir})`);
+      return await loop(input, paths.snapshot, beat);
     } finally {
-      removePidFileIf(paths.heartbeatPid, process.pid);
-      await new Promise<void>((resolve) => lock?.close(() => resolve()));
-      input.log(`${stamp(input.now)} heartbeat stopped (pid ${process.pid})`);
+      // Every step runs whatever the others do: a lock left open would keep a process alive that
+      // no longer ticks.
+      attempt(input, 'removing the pid file', () => removePidFileIf(paths.heartbeatPid, process.pid));
+      await new Promise<void>((resolve) => (lock ? lock.close(() => resolve()) : resolve()));
+      attempt(input, 'logging the stop', () => input.log(`${stamp(input.now)} heartbeat stopped (pid ${process.pid})`));
     }
   }
   // A --once beside a running heartbeat must not replace the daemon's snapshot with its own.
@@ -109,16 +123,17 @@ async function loop(input: HeartbeatInput, snapshotPath: string | undefined, aft
       const started = Date.now();
       try {
         last = await input.ticker.tick({ owner: input.owner, dir: input.dir, pid: process.pid, interval: input.interval, tick, now: input.now });
-        if (snapshotPath) writeFileAtomic(snapshotPath, JSON.stringify(last) + '\n');
+        if (snapshotPath) writeSnapshot(snapshotPath, last, input);
         const extra = `${last.ready.length} ready, ${last.claims.length} claimed, ${last.escalations.length} escalated, ${last.errors.length} parse errors`;
         input.log(`${stamp(input.now)} tick ${tick}: ${last.taskCount} tasks (${extra}) in ${last.tickDurationMs} ms`);
       } catch (err) {
-        // A failing tick is logged and the loop goes on: one bad file must not stop the manager.
+        // A failing tick (a full disk, a damaged state file) is logged and the loop goes on: the
+        // next tick retries, so the failure clears by itself once its cause does.
         input.log(`${stamp(input.now)} tick ${tick} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
       }
-      afterTick();
+      attempt(input, 'the beat', afterTick);
       if (input.once) break;
-      await wait(Math.max(0, input.interval * 1000 - (Date.now() - started)), input.signal);
+      await delay(Math.max(0, input.interval * 1000 - (Date.now() - started)), input.signal);
     }
   } finally {
     await input.ticker.close();
@@ -126,29 +141,68 @@ async function loop(input: HeartbeatInput, snapshotPath: string | undefined, aft
   return { kind: 'stopped', ticks: tick, last };
 }
 
+/** Writes the snapshot atomically; a folder in its place is moved aside first (readers see no snapshot meanwhile). */
+function writeSnapshot(file: string, snap: Snapshot, input: HeartbeatInput): void {
+  const data = JSON.stringify(snap) + '\n';
+  try {
+    writeFileAtomic(file, data);
+  } catch (err) {
+    if (!isErrno(err, 'EISDIR') && !isErrno(err, 'ENOTEMPTY') && !isErrno(err, 'EEXIST')) throw err;
+    const aside = asideName(file, input.now);
+    fs.renameSync(file, aside);
+    input.log(`${stamp(input.now)} snapshot ${file} was not a file; moved it to ${aside}`);
+    writeFileAtomic(file, data);
+  }
+}
+
+/** Runs a housekeeping step whose failure must not end the loop: logged, then the loop goes on. */
+function attempt(input: HeartbeatInput, what: string, step: () => void): void {
+  try {
+    step();
+  } catch (err) {
+    try {
+      input.log(`${stamp(input.now)} ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+    } catch {
+      // The log itself failed (its writer already drops lines on a full disk): nothing left to tell.
+    }
+  }
+}
+
+/** livePid that reads a damaged pid file (a folder in its place) as "not ours" instead of throwing. */
+function livePidSafe(file: string, e: Expected): number | undefined {
+  try {
+    return livePid(file, e);
+  } catch (err) {
+    if (err instanceof TasksError) return undefined;
+    throw err;
+  }
+}
+
+function asideName(file: string, now: () => Date): string {
+  return `${file}.corrupt-${now().toISOString().replace(/[:.]/g, '-')}`;
+}
+
 /** A snapshot that is not JSON is moved aside (…corrupt-<time>) before the first tick replaces it. */
 function keepCorruptAside(file: string, log: (line: string) => void, now: () => Date): void {
-  const text = readTextFile(file);
+  let text: string | undefined;
+  try {
+    text = readTextFile(file);
+  } catch (err) {
+    if (isErrno(err, 'EISDIR')) return; // the first snapshot write moves it aside
+    throw err;
+  }
   if (text === undefined) return;
   try {
     JSON.parse(text);
   } catch (err) {
     if (!(err instanceof SyntaxError)) throw err;
-    const aside = `${file}.corrupt-${now().toISOString().replace(/[:.]/g, '-')}`;
+    const aside = asideName(file, now);
     fs.renameSync(file, aside);
     log(`${stamp(now)} snapshot ${file} was corrupt; kept it as ${aside}`);
   }
 }
 
 
-function wait(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = (): void => { clearTimeout(timer); resolve(); };
-    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 function stamp(now: () => Date): string {
   return now().toISOString();

@@ -94,6 +94,8 @@ export async function stopProcess(pid: number, graceMs: number): Promise<StopRes
   // The identity proven by the caller is this start time: a pid reused during the grace is not ours.
   const same = (): boolean => isRunning(pid) && readStat(pid)?.starttime === stat?.starttime;
   await sendTree(pid, leader, 'SIGTERM');
+  // A stopped (SIGSTOP, a stuck heartbeat) process holds SIGTERM pending until it runs again.
+  await sendTree(pid, leader, 'SIGCONT');
   if (await waitGone(pid, leader, same, graceMs)) return { pid, killed: false };
   // A group is safe to signal while it has members (the kernel does not reuse its id); a lone
   // process only while it is still the one we proved.

@@ -1,10 +1,11 @@
 // ensure and stop for one owner's heartbeat: reuse, replace a stale pid file, start, stop.
 import fs from 'node:fs';
-import { removeUnlessReplaced } from '../base/atomic.ts';
+import { removeUnlessReplaced, writeFileAtomic } from '../base/atomic.ts';
 import { TasksError } from '../base/errors.ts';
 import { type Launcher, type Self, spawnDetached, stopProcess, waitForPidFile } from './daemon.ts';
 import { type Expected, inspectPidFile, markerArgs, removePidFileIf } from './pidfile.ts';
 import { runtimePaths } from '../base/paths.ts';
+import { heartbeatHealth } from './health.ts';
 
 /** The heartbeat settings ensure passes to a new heartbeat. */
 export interface HeartbeatSpec {
@@ -23,6 +24,8 @@ export interface EnsureResult {
   readonly started: boolean;
   /** Why an existing pid file was stale, when it was. */
   readonly stale: string | undefined;
+  /** A stuck heartbeat (identified, not ticking) that was stopped and replaced. */
+  readonly replacedStuck?: { readonly pid: number; readonly silentS: number; readonly killed: boolean };
   /** Settings of a reused heartbeat that differ from the ones asked for (e.g. "interval=30"). */
   readonly differs: string[];
   readonly pidFile: string;
@@ -58,12 +61,23 @@ export function heartbeatLauncher(launcher: Launcher): Launcher {
  * Makes sure one heartbeat runs for the owner in the folder: reuse a live one, replace a stale
  * pid file, start a detached one and return only once it has published its pid file.
  */
-export async function ensureHeartbeat(spec: HeartbeatSpec, launcher: Launcher, self: Self): Promise<EnsureResult> {
+export async function ensureHeartbeat(spec: HeartbeatSpec, launcher: Launcher, self: Self, stuckSlackS?: number): Promise<EnsureResult> {
   const paths = runtimePaths(spec.dir, spec.owner);
   const expected: Expected = { kind: 'heartbeat', owner: spec.owner, dir: spec.dir };
-  const before = inspectPidFile(paths.heartbeatPid, expected, self);
   const base = { pidFile: paths.heartbeatPid, log: paths.heartbeatLog };
-  if (before.state === 'live') return { ...base, pid: before.pid, started: false, stale: undefined, differs: differing(spec, before.record.fields) };
+  // Ensuring is the operator asking for a heartbeat again: a watchdog may restart it from now on.
+  fs.rmSync(paths.heartbeatStopped, { force: true });
+  const now = new Date();
+  const health = heartbeatHealth(paths.heartbeatPid, expected, self, now, stuckSlackS);
+  let replacedStuck: EnsureResult['replacedStuck'];
+  if (health.state === 'stuck' && health.pid !== null) {
+    // Identified but silent: stop it (identity is re-proved by stopDaemon) and start a fresh one.
+    const silentS = Math.round((now.getTime() - Date.parse(health.beatAt ?? health.startedAt ?? now.toISOString())) / 1000);
+    const stopped = await stopDaemon(paths.heartbeatPid, expected, self);
+    if (stopped.state === 'stopped') replacedStuck = { pid: stopped.pid, silentS, killed: stopped.killed };
+  }
+  const before = inspectPidFile(paths.heartbeatPid, expected, self);
+  if (before.state === 'live') return { ...base, pid: before.pid, started: false, stale: undefined, differs: differing(spec, before.record.fields), replacedStuck };
   const stale = before.state === 'stale' ? before.reason : undefined;
   // A heartbeat may publish meanwhile: keep whatever turns out to name a live one.
   if (before.state === 'stale') removeUnlessReplaced(paths.heartbeatPid, (moved) => inspectPidFile(moved, expected, self).state === 'live');
@@ -71,7 +85,7 @@ export async function ensureHeartbeat(spec: HeartbeatSpec, launcher: Launcher, s
   const live = await waitForPidFile({
     pidFile: paths.heartbeatPid, expected, self, child, logPath: paths.heartbeatLog, what: 'heartbeat', timeoutMs: 20_000,
   });
-  return { ...base, pid: live.pid, started: live.pid === child.pid, stale, differs: live.pid === child.pid ? [] : differing(spec, live.record.fields) };
+  return { ...base, pid: live.pid, started: live.pid === child.pid, stale, differs: live.pid === child.pid ? [] : differing(spec, live.record.fields), replacedStuck };
 }
 
 export type StopOutcome =
@@ -90,6 +104,13 @@ export async function stopDaemon(pidFile: string, expected: Expected, self: Self
   // The daemon removes its own pid file on a clean exit; after SIGKILL only a file still naming it goes.
   if (result.killed) removePidFileIf(pidFile, seen.pid);
   return { state: 'stopped', pid: seen.pid, killed: result.killed };
+}
+
+/** Records that the operator stopped the heartbeat on purpose, so a serving watchdog leaves it stopped. */
+export function markStopped(dir: string, owner: string, now: Date): void {
+  const paths = runtimePaths(dir, owner);
+  // Only where runtime state already exists: `stop` on a fresh checkout writes nothing.
+  if (fs.existsSync(paths.stateDir)) writeFileAtomic(paths.heartbeatStopped, `${now.toISOString()}\n`);
 }
 
 /** Throws when the tasks folder's runtime directory cannot be created (read-only checkout). */

@@ -2,12 +2,13 @@
 import type { Options } from '../args.ts';
 import { type Cli, ensureLine } from '../context.ts';
 import { ensureHeartbeat, ensureStateDir } from '../../supervise/supervisor.ts';
+import { stuckSlack } from '../../supervise/health.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   ensureStateDir(o.dir, o.owner);
-  const r = await ensureHeartbeat(o, cli.launcher, cli.self);
+  const r = await ensureHeartbeat(o, cli.launcher, cli.self, stuckSlack(cli.env));
   if (o.json) {
-    cli.out(JSON.stringify({ pid: r.pid, owner: o.owner, dir: o.dir, started: r.started, stale: r.stale ?? null, pidFile: r.pidFile, log: r.log }));
+    cli.out(JSON.stringify({ pid: r.pid, owner: o.owner, dir: o.dir, started: r.started, stale: r.stale ?? null, replacedStuck: r.replacedStuck ?? null, pidFile: r.pidFile, log: r.log }));
   } else {
     cli.out(ensureLine(o, cli, r));
   }

@@ -3,10 +3,12 @@ import type { Options } from '../args.ts';
 import type { Cli } from '../context.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { inspectPidFile } from '../../supervise/pidfile.ts';
-import { STOP_GRACE_MS, stopDaemon } from '../../supervise/supervisor.ts';
+import { STOP_GRACE_MS, markStopped, stopDaemon } from '../../supervise/supervisor.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   const paths = runtimePaths(o.dir, o.owner);
+  // First, so a watchdog in a running `serve` does not restart what is being stopped.
+  markStopped(o.dir, o.owner, new Date());
   const hb = await stopDaemon(paths.heartbeatPid, { kind: 'heartbeat', owner: o.owner, dir: o.dir }, cli.self);
   const serverFile = inspectPidFile(paths.serverPid, { kind: 'serve', owner: o.owner, dir: o.dir }, cli.self);
   const detached = serverFile.state === 'live' && serverFile.record.fields.detached === '1';

@@ -1,0 +1,75 @@
+// The watchdog a running `serve` keeps over its owner's heartbeat: restarts a dead or stuck one, with backoff.
+import type { HeartbeatHealth } from './health.ts';
+import { delay } from '../base/delay.ts';
+
+/** What the watchdog needs; the caller binds it to one owner and folder. */
+export interface WatchdogInput {
+  /** The heartbeat's state now (never throws for a damaged pid file: report it as stopped). */
+  readonly check: () => HeartbeatHealth;
+  /** Starts (or replaces) the heartbeat and answers with the new pid; ensure's guarantees hold. */
+  readonly restart: () => Promise<number>;
+  /** True while the operator has stopped the heartbeat on purpose (`stop`): no restart then. */
+  readonly paused: () => boolean;
+  /** The last lines of the heartbeat log, to show what the dead one said last. */
+  readonly logTail: () => string;
+  readonly log: (line: string) => void;
+  readonly now: () => number;
+  readonly signal: AbortSignal;
+  /** How often the state is read: a death is noticed within this. */
+  readonly pollMs?: number;
+}
+
+/** Backoff between restarts that follow each other: 1 s doubling to 60 s, reset after 10 healthy minutes. */
+export const BACKOFF_MIN_MS = 1000;
+export const BACKOFF_MAX_MS = 60_000;
+export const HEALTHY_RESET_MS = 10 * 60_000;
+
+/**
+ * Polls the heartbeat's state and restarts it when it is stopped or stuck. The first restart is
+ * immediate; while the restarted heartbeat has not stayed healthy for 10 minutes, each further
+ * restart waits twice as long as the one before (1 s, 2 s, … 60 s), so a heartbeat that dies at
+ * start does not spin. Resolves when the signal aborts.
+ */
+export async function watchHeartbeat(w: WatchdogInput): Promise<void> {
+  const pollMs = w.pollMs ?? 250;
+  let restarts = 0;
+  let healthySince: number | undefined;
+  let notBefore = 0;
+  let lastPid: number | null = null;
+  while (!w.signal.aborted) {
+    let health: HeartbeatHealth | undefined;
+    try {
+      health = w.check();
+    } catch (err) {
+      w.log(`watchdog: cannot read the heartbeat's state: ${(err as Error).message}`);
+    }
+    const now = w.now();
+    if (health?.state === 'running') {
+      healthySince ??= now;
+      lastPid = health.pid;
+      if (now - healthySince >= HEALTHY_RESET_MS) restarts = 0;
+    } else if (health && now >= notBefore && !w.paused()) {
+      healthySince = undefined;
+      const why = health.state === 'stuck' ? `pid ${health.pid} is stuck (no tick since ${health.beatAt ?? health.startedAt})` : lastPid !== null ? `pid ${lastPid} is gone` : 'it is not running';
+      const tail = w.logTail();
+      try {
+        const pid = await w.restart();
+        restarts += 1;
+        const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (restarts - 1));
+        notBefore = w.now() + delay;
+        lastPid = pid;
+        w.log(`watchdog: restarted the heartbeat as pid ${pid}: ${why} (restart ${restarts}; the next one waits at least ${delay / 1000} s)${tail ? `; its log ended with:\n${indent(tail)}` : ''}`);
+      } catch (err) {
+        restarts += 1;
+        const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (restarts - 1));
+        notBefore = w.now() + delay;
+        w.log(`watchdog: could not restart the heartbeat (${why}): ${(err as Error).message}; trying again in ${delay / 1000} s`);
+      }
+    }
+    await delay(pollMs, w.signal);
+  }
+}
+
+function indent(text: string): string {
+  return text.split('\n').map((l) => `  | ${l}`).join('\n');
+}

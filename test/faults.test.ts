@@ -1,0 +1,176 @@
+// Faults the heartbeat's supervision must survive, injected against the real CLI: kill -9, SIGSTOP,
+// a pid file or snapshot replaced by a folder, a full disk, control characters in task text.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { alive, cli, cliEnv, readPid, runtimeFile, type Folder, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
+
+const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('fault', fn);
+/** Stuck after 3 intervals and no slack: at interval 0.2 a silent heartbeat is stuck after 0.6 s. */
+const fast = cliEnv({ TASKS_STUCK_SLACK_S: '0' });
+
+async function ensure(f: Folder, extra: string[] = []): Promise<number> {
+  const r = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.2', '--json', ...extra], { env: fast });
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { pid: number }).pid;
+}
+
+function snapshotTick(f: Folder): number {
+  try {
+    return (JSON.parse(fs.readFileSync(runtimeFile(f.dir, f.owner, 'snapshot.json'), 'utf8')) as { tick: number }).tick;
+  } catch {
+    return 0;
+  }
+}
+
+/** Waits for ticks past the current one: proof the loop is not wedged. */
+async function ticksGoOn(f: Folder, what: string): Promise<void> {
+  const from = snapshotTick(f);
+  await waitUntil(() => snapshotTick(f) >= from + 2, `${what}: two more ticks after tick ${from}`, 10_000);
+}
+
+async function status(f: Folder): Promise<{ code: number | null; doc: { state: string; pid: number | null }; stderr: string }> {
+  const r = await cli(['status', `owner=${f.owner}`, `dir=${f.dir}`, '--json'], { env: fast });
+  assert.equal(r.stdout.trim().split('\n').length, 1, `one JSON document: ${r.stdout}`);
+  return { code: r.code, doc: JSON.parse(r.stdout) as { state: string; pid: number | null }, stderr: r.stderr };
+}
+
+describe('a dead or stuck heartbeat', () => {
+  test('kill -9: status says stopped (exit 3) at once; ensure starts a new one', async () => {
+    await withFolder(async (f) => {
+      const pid = await ensure(f);
+      process.kill(pid, 'SIGKILL');
+      await waitUntil(() => !alive(pid), 'the heartbeat to die');
+      const s = await status(f);
+      assert.equal(s.code, 3, s.stderr);
+      assert.equal(s.doc.state, 'stopped');
+      const again = await ensure(f);
+      assert.notEqual(again, pid);
+    });
+  });
+
+  test('SIGSTOP: status says stuck (exit 4); ensure replaces it and says so', async () => {
+    await withFolder(async (f) => {
+      const pid = await ensure(f);
+      process.kill(pid, 'SIGSTOP');
+      try {
+        const s = await waitUntilAsync(async () => {
+          const r = await status(f);
+          return r.doc.state === 'stuck' ? r : undefined;
+        }, 'status to say stuck');
+        assert.equal(s.code, 4);
+        assert.equal(s.doc.pid, pid);
+        const text = await cli(['status', `owner=${f.owner}`, `dir=${f.dir}`], { env: fast });
+        assert.equal(text.code, 4);
+        assert.match(text.stdout, /STUCK: pid \d+ is alive but has not ticked/);
+        const r = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.2'], { env: fast });
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`^heartbeat started \\(pid \\d+.*replaced a stuck heartbeat \\(pid ${pid}, no tick for`));
+        await waitUntil(() => !alive(pid), 'the stuck heartbeat to be gone');
+        const after = await status(f);
+        assert.equal(after.code, 0, after.stderr);
+        assert.notEqual(after.doc.pid, pid);
+      } finally {
+        if (alive(pid)) process.kill(pid, 'SIGCONT');
+      }
+    });
+  });
+});
+
+describe('damaged runtime files', () => {
+  test('the pid file replaced by a folder for a while: no wedge, the pid file comes back, ticks go on', async () => {
+    await withFolder(async (f) => {
+      const pid = await ensure(f);
+      await ticksGoOn(f, 'before');
+      const pidFile = runtimeFile(f.dir, f.owner, 'heartbeat.pid');
+      fs.rmSync(pidFile);
+      fs.mkdirSync(pidFile);
+      // While it is a folder nothing can be proven: status reports the heartbeat as not running, in one line.
+      const during = await status(f);
+      assert.ok(during.code === 3 || during.code === 1, `exit ${during.code}`);
+      await ticksGoOn(f, 'with the pid file a folder');
+      fs.rmdirSync(pidFile);
+      await waitUntil(() => readPid(pidFile) === pid, 'the heartbeat to publish its pid file again');
+      await ticksGoOn(f, 'after the folder went');
+      const s = await status(f);
+      assert.equal(s.code, 0, s.stderr);
+      assert.equal(s.doc.pid, pid);
+    });
+  });
+
+  test('the snapshot replaced by a folder: moved aside, ticks go on, status does not crash', async () => {
+    await withFolder(async (f) => {
+      await ensure(f);
+      await ticksGoOn(f, 'before');
+      const snap = runtimeFile(f.dir, f.owner, 'snapshot.json');
+      fs.rmSync(snap);
+      fs.mkdirSync(snap);
+      const s = await status(f);
+      assert.equal(s.code, 0, s.stderr);
+      await waitUntil(() => fs.statSync(snap, { throwIfNoEntry: false })?.isFile(), 'a snapshot file again');
+      await ticksGoOn(f, 'after');
+      const aside = fs.readdirSync(path.dirname(snap)).filter((n) => n.startsWith('task-manager-') && n.includes('.snapshot.json.corrupt-'));
+      assert.equal(aside.length, 1, 'the folder is kept aside');
+    });
+  });
+});
+
+const root = process.getuid?.() === 0;
+
+describe('a full disk', () => {
+  test('ENOSPC on the state folder fails ticks, not the heartbeat; ticks resume once space returns', { skip: root ? false : 'mounting a tmpfs needs root (CI runs as root)' }, async () => {
+    await withFolder(async (f) => {
+      const state = path.join(f.dir, 'logs', 'task_manager');
+      fs.mkdirSync(state, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', state]);
+      let pid: number | undefined;
+      try {
+        pid = await ensure(f);
+        await ticksGoOn(f, 'before the disk fills');
+        const filler = path.join(state, 'filler');
+        // Fill every free block: dd stops with ENOSPC, which is the point.
+        try { execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k'], { stdio: 'ignore' }); } catch { /* ENOSPC ends dd */ }
+        const stuckAt = snapshotTick(f);
+        // Several intervals on a full disk: the heartbeat lives and is not reported stuck (its beat needs no space).
+        await waitUntilAsync(async () => (await status(f)).code === 0, 'status running on a full disk');
+        const deadline = Date.now() + 1500;
+        while (Date.now() < deadline) {
+          assert.ok(alive(pid), 'the heartbeat survives a full disk');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const s = await status(f);
+        assert.equal(s.code, 0, `running on a full disk: ${JSON.stringify(s.doc)}`);
+        assert.equal(s.doc.pid, pid);
+        fs.rmSync(filler);
+        await waitUntil(() => snapshotTick(f) > stuckAt + 1, 'ticks to be written again once space returns', 10_000);
+        assert.ok(alive(pid));
+      } finally {
+        if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+        if (pid !== undefined) await waitUntil(() => !alive(pid as number), 'the heartbeat to die before unmounting');
+        execFileSync('umount', ['-l', state]);
+      }
+    });
+  });
+});
+
+describe('terminal hygiene', () => {
+  test('ESC sequences and other control characters in task text never reach the terminal', async () => {
+    await withFolder(async (f) => {
+      const evil = 'EVIL\u001b[2J\u001b]0;pwned\u0007\rX';
+      fs.writeFileSync(path.join(f.dir, 'EVIL.md'), `---\nid: "${evil.replace(/\u001b/g, '\\e').replace(/\u0007/g, '\\a').replace(/\r/g, '\\r')}"\ntitle: "T\\e[31mred"\nstatus: blocked\n---\nbody\n`);
+      await ensure(f);
+      await waitUntilAsync(async () => {
+        const r = await cli(['status', `owner=${f.owner}`, `dir=${f.dir}`], { env: fast });
+        return r.stdout.includes('EVIL') ? r : undefined;
+      }, 'the escalation of the evil task in status');
+      const r = await cli(['status', `owner=${f.owner}`, `dir=${f.dir}`], { env: fast });
+      assert.match(r.stdout, /EVIL\[2J\]0;pwnedX/);
+      assert.doesNotMatch(r.stdout + r.stderr, /[\u0000-\u0008\u000b-\u001f\u007f]/, 'no control character but newline and tab');
+      const logs = await cli(['logs', `owner=${f.owner}`, `dir=${f.dir}`], { env: fast });
+      assert.equal(logs.code, 0);
+      assert.doesNotMatch(logs.stdout + logs.stderr, /[\u0000-\u0008\u000b-\u001f\u007f]/);
+    });
+  });
+});
