@@ -8,17 +8,18 @@ import { runtimePaths } from '../../base/paths.ts';
 import { spawnDetached, waitForPidFile } from '../../supervise/daemon.ts';
 import { markerArgs } from '../../supervise/pidfile.ts';
 import { ensureHeartbeat, ensureStateDir } from '../../supervise/supervisor.ts';
+import { stuckSlack } from '../../supervise/health.ts';
 import { LiveSite, projectName } from '../../web/live.ts';
 import { findOwnServer, isLoopback } from '../../web/probe.ts';
 import { startServer } from '../../web/server.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
-  if (!isLoopback(o.host)) cli.note(cli.paint.yellow(`warning: binding ${o.host} exposes the dashboard beyond this machine`));
+  if (!isLoopback(o.host)) cli.warn(`warning: binding ${o.host} exposes the dashboard beyond this machine`);
   if (o.heartbeat) ensureStateDir(o.dir, o.owner);
   const detachedChild = cli.env.TASKS_SERVER_DETACHED === '1';
   // The heartbeat starts while the server builds and binds: a cold start costs the slower of the two,
   // and the server only announces itself once the heartbeat is up.
-  const ensuring = o.heartbeat ? ensureHeartbeat(o, cli.launcher, cli.self) : Promise.resolve(undefined);
+  const ensuring = o.heartbeat ? ensureHeartbeat(o, cli.launcher, cli.self, stuckSlack(cli.env)) : Promise.resolve(undefined);
   ensuring.catch(() => undefined);
   if (o.detach) {
     const r = await ensuring;
