@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import getPort from 'get-port';
 import { alive, cli, cliEnv, readPid, runtimeFile, type Folder, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('fault', fn);
@@ -143,6 +144,10 @@ describe('a full disk', () => {
         const s = await status(f);
         assert.equal(s.code, 0, `running on a full disk: ${JSON.stringify(s.doc)}`);
         assert.equal(s.doc.pid, pid);
+        // A detached server cannot start on a full disk: the message says why, not "(log is empty)".
+        const detach = await cli(['serve', `owner=${f.owner}`, `dir=${f.dir}`, `port=${await getPort({ host: '127.0.0.1' })}`, '--detach'], { env: fast });
+        assert.equal(detach.code, 1, detach.stdout);
+        assert.match(detach.stderr, /no space left on the file system of/);
         fs.rmSync(filler);
         await waitUntil(() => snapshotTick(f) > stuckAt + 1, 'ticks to be written again once space returns', 10_000);
         assert.ok(alive(pid));

@@ -69,12 +69,23 @@ export async function waitForPidFile(w: WaitForPidFile): Promise<Extract<Inspect
     if (exit && exit.code !== 0) {
       const how = exit.sig ? `was killed by ${exit.sig}` : `exited with code ${exit.code}`;
       const tail = tailLines(w.logPath, 15);
-      throw new TasksError(`the ${w.what} ${how} during start; last lines of ${w.logPath}:\n${tail || '(log is empty)'}`);
+      throw new TasksError(`the ${w.what} ${how} during start; last lines of ${w.logPath}:\n${tail || `(log is empty${noSpace(w.logPath)})`}`);
     }
     if (Date.now() > deadline) {
       throw new TasksError(`the ${w.what} did not publish ${w.pidFile} within ${w.timeoutMs / 1000} s; see ${w.logPath}`);
     }
     await sleep(20);
+  }
+}
+
+/** "; no space left on …" when the log's file system is full: why a daemon can die with an empty log. */
+function noSpace(file: string): string {
+  try {
+    const fsStat = fs.statfsSync(path.dirname(file));
+    return fsStat.bavail === 0 ? `: no space left on the file system of ${path.dirname(file)}; free some and try again` : '';
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return '';
+    throw err;
   }
 }
 
