@@ -1,6 +1,7 @@
-// Install step (`npm ci` runs it as `prepare`): bundle the CLI for a fast start, and point
-// node_modules/.bin/just at rust-just's static binary so `npx just` passes arguments untouched.
-// Plain JavaScript: it runs before anything can load TypeScript.
+// Install step (`npm ci` runs it as `prepare`): bundle the CLI and the dashboard's browser files
+// for a fast start, and point node_modules/.bin/just at rust-just's static binary so `npx just`
+// passes arguments untouched. Plain JavaScript run by plain node: the one TypeScript module it
+// needs is loaded through tsx's API.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +26,13 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 });
+
+// The dashboard's app.js, style.css and favicon.svg, prebuilt into dist/client/ so the bundled CLI
+// serves them without loading esbuild. One definition of that build, shared with a server run
+// from sources (which rebuilds in memory when these are older than lib/web/client/).
+const { tsImport } = await import('tsx/esm/api');
+const { writeClientAssets } = await tsImport('../lib/web/client-assets.ts', import.meta.url);
+writeClientAssets();
 
 // rust-just's bin is a node wrapper (yargs + execa): ~0.7 s of CPU per call, and it re-parses the
 // arguments (`1.50` becomes `1.5`, a bare `--` is dropped). esbuild's installer does the same swap

@@ -8,6 +8,7 @@ import type { Task } from '../lib/tasks/taskfile.ts';
 import type { Snapshot } from '../lib/manager/tick.ts';
 import { SiteBuilder, pageName } from '../lib/web/site.ts';
 import type { SiteInput } from '../lib/web/site.ts';
+import { CLIENT_DIRS, clientAssets, writeClientAssets } from '../lib/web/client-assets.ts';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const NOW = new Date('2026-03-22T12:00:00Z');
@@ -71,6 +72,41 @@ test('the build writes the index, one page per task, the assets and search.json'
     assert.ok(!hasHandler(index), 'no inline event handler');
     assert.match(read('tasks/ALPHA.html'), /href="\.\.\/style\.css"/);
   });
+});
+
+test('the assets are the client bundled and minified, with nothing to fetch from elsewhere', () => {
+  withOut((out, read) => {
+    new SiteBuilder(out).build(input(tasks()));
+    const app = read('app.js');
+    const css = read('style.css');
+    assert.ok(!app.includes('\n  '), 'app.js is minified');
+    assert.match(app, /new EventSource\("\/api\/events"\)/);
+    assert.doesNotMatch(app, /\bimport\b|\brequire\(|https?:\/\//, 'app.js imports nothing and names no URL');
+    assert.doesNotMatch(css, /@import|url\(/, 'style.css loads nothing');
+    assert.match(css, /prefers-color-scheme:dark/);
+    assert.match(read('favicon.svg'), /^<svg /);
+  });
+});
+
+test('the prebuilt assets are used only while they are newer than every client source', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-client-'));
+  try {
+    const dirs = { sources: path.join(tmp, 'client'), prebuilt: path.join(tmp, 'dist') };
+    fs.cpSync(CLIENT_DIRS.sources, dirs.sources, { recursive: true });
+    const past = new Date(Date.now() - 60_000);
+    for (const name of fs.readdirSync(dirs.sources)) fs.utimesSync(path.join(dirs.sources, name), past, past);
+    writeClientAssets(dirs);
+    fs.writeFileSync(path.join(dirs.prebuilt, 'app.js'), '/* prebuilt */');
+    const app = (): string => clientAssets(dirs).find((a) => a.name === 'app.js')?.bytes.toString() ?? '';
+    assert.equal(app(), '/* prebuilt */', 'fresh prebuilt copy: served as it is');
+    const live = path.join(dirs.sources, 'live.ts');
+    fs.writeFileSync(live, fs.readFileSync(live, 'utf8').replace("'reconnecting…'", "'edited: reconnecting'"));
+    assert.match(app(), /edited: reconnecting/, 'a source newer than the prebuilt copy: bundled from the sources');
+    fs.rmSync(dirs.prebuilt, { recursive: true });
+    assert.match(app(), /edited: reconnecting/, 'no prebuilt copy: bundled from the sources');
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test('a task page shows the seven metadata labels with their values', () => {

@@ -1,6 +1,7 @@
 // The dashboard index: health, counts, escalations, ready queue, claims, the task list.
 import { STATUS_ORDER, priorityRank } from '../tasks/model.ts';
 import { isWebUrl } from './markdown.ts';
+import { relativeTime } from './client/time.ts';
 import type { Task, ParseError } from '../tasks/taskfile.ts';
 import type { Snapshot } from '../manager/tick.ts';
 
@@ -29,13 +30,6 @@ function layoutParts(title: string, root: string): [string, string] {
 `, `
 </body></html>
 `];
-}
-
-/** "12 s ago" / "in 3 min": the same wording the client script uses when it refreshes ages. */
-export function relativeTime(deltaMs: number): string {
-  const s = Math.round(Math.abs(deltaMs) / 1000);
-  const text = s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : s < 172800 ? `${(s / 3600).toFixed(1)} h` : `${Math.round(s / 86400)} d`;
-  return deltaMs > 0 ? `in ${text}` : `${text} ago`;
 }
 
 /** A `<time>` the client keeps relative; its text is relative to `now`, or the ISO time itself without one. */
