@@ -74,6 +74,23 @@ test('the build writes the index, one page per task, the assets and search.json'
   });
 });
 
+test('every page runs under a strict CSP: no inline script, style or handler; the icon is a file', () => {
+  withOut((out, read) => {
+    const aligned = task('TABLE.md', { id: 'TABLE', title: 'Aligned table' }, '|a|b|c|\n|:-:|--:|-|\n|1|2|3|\n');
+    new SiteBuilder(out).build(input([...tasks(), aligned]));
+    const pages = ['index.html', ...fs.readdirSync(path.join(out, 'tasks')).map((n) => `tasks/${n}`)];
+    for (const rel of pages) {
+      const html = read(rel);
+      const unquoted = tags(html).map((t) => t.replace(/"[^"]*"/g, '""'));
+      assert.ok(!unquoted.some((t) => /^<script\b/i.test(t) && !/\ssrc=/.test(t)), `${rel}: no inline script`);
+      assert.ok(!unquoted.some((t) => /^<style\b/i.test(t) || /\sstyle\s*=/i.test(t)), `${rel}: no style element or attribute`);
+      assert.ok(!hasHandler(html), `${rel}: no event handler attribute`);
+      assert.match(html, /<link rel="icon" href="(\.\.\/)?favicon\.svg">/, `${rel}: the icon is a file of the site`);
+    }
+    assert.match(read('tasks/TABLE.html'), /<th class="align-center">a<\/th>\n<th class="align-right">b<\/th>/, 'alignment as classes');
+  });
+});
+
 test('the assets are the client bundled and minified, with nothing to fetch from elsewhere', () => {
   withOut((out, read) => {
     new SiteBuilder(out).build(input(tasks()));

@@ -28,6 +28,7 @@ export function isWebUrl(url: string): boolean {
 const md = new MarkdownIt('default', { html: false, linkify: false, typographer: false });
 md.validateLink = isSafeUrl;
 md.core.ruler.push('task_checkboxes', taskCheckboxes);
+md.core.ruler.push('align_classes', alignClasses);
 md.renderer.rules['task_checkbox'] = (tokens, idx) =>
   `<input type="checkbox" disabled${tokens[idx]?.meta?.['checked'] === true ? ' checked' : ''}> `;
 
@@ -53,5 +54,18 @@ function taskCheckboxes(state: StateCore): void {
     box.meta = { checked: m[1] !== ' ' };
     inline.children?.unshift(box);
     (tokens[i - 2] as Token).attrJoin('class', 'task');
+  }
+}
+
+/**
+ * Table alignment as a class (`align-right`) instead of markdown-it's `style="text-align:right"`:
+ * the pages run under a Content-Security-Policy whose style-src refuses style attributes.
+ */
+function alignClasses(state: StateCore): void {
+  for (const token of state.tokens) {
+    if ((token.type !== 'th_open' && token.type !== 'td_open') || token.attrs === null) continue;
+    const align = /^text-align:(left|center|right)$/.exec(String(token.attrGet('style') ?? ''));
+    token.attrs = token.attrs.filter(([name]) => name !== 'style');
+    if (align !== null) token.attrJoin('class', `align-${align[1]}`);
   }
 }
