@@ -1,9 +1,9 @@
 // The dashboard's client script (bundled by esbuild into app.js): the view, ages and live updates.
-// No inline handlers or styles anywhere, so the pages run under a strict Content-Security-Policy.
 import { refreshAges } from './ages.ts';
 import { remember, startLive } from './live.ts';
 import { startView } from './view.ts';
 
+/** Wires everything from here, with no inline handlers or styles, so the pages run under a strict Content-Security-Policy. */
 function start(): void {
   remember(document); // first: the regions as served, before the view hides rows or marks sorted columns
   startView();
