@@ -86,7 +86,7 @@ describe('ensure', () => {
     ['" 12 "', () => ' 12 \n'],
     ['CRLF', ({ extra }) => { const p = sleeper(); extra.push(p); return `${p}\r\n`; }],
     ['text', () => 'hello world\n'],
-    ['our own parent (the test runner)', () => `${process.pid}\n`],
+    ['the test runner\'s pid (no heartbeat marker)', () => `${process.pid}\n`],
   ];
   for (const [name, content] of garbage) {
     test(`stale pid file (${name}): replaced, nothing signalled`, async () => {
@@ -115,7 +115,7 @@ describe('ensure', () => {
     });
   });
 
-  test('pid file naming a live unrelated process: stale; the process survives ensure and stop', async () => {
+  test('pid file naming a live unmarked process with its true start time: stale; it survives ensure and stop', async () => {
     await withFolder(async ({ dir, owner, extra }) => {
       const other = sleeper();
       extra.push(other);
@@ -258,14 +258,17 @@ describe('watching', () => {
 describe('robustness', () => {
   test('a client that connects to the lock socket and hangs up does not take the heartbeat down', async () => {
     await withFolder(async ({ dir, owner }) => {
-      const { pid } = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, '--json'])).stdout) as { pid: number };
+      const { pid } = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, 'interval=0.2', '--json'])).stdout) as { pid: number };
       for (let i = 0; i < 5; i++) {
         const sock = net.connect({ path: lockAddress(owner, dir) });
         sock.on('error', () => undefined);
         sock.on('connect', () => sock.destroy());
         await sleep(50);
       }
-      await sleep(300);
+      // Proof of life is ticking on, not a pause: two more ticks after the hang-ups.
+      const tickOf = (): number => { try { return (JSON.parse(fs.readFileSync(runtimeFile(dir, owner, 'snapshot.json'), 'utf8')) as { tick: number }).tick; } catch { return 0; } };
+      const from = tickOf();
+      await waitUntil(() => tickOf() >= from + 2, 'two more ticks after the hang-ups');
       assert.ok(alive(pid));
       const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
       assert.equal(r.stdout.trim(), `heartbeat already running (pid ${pid})`);
@@ -284,27 +287,38 @@ describe('stop', () => {
 
   test('SIGTERM: the heartbeat finishes its tick, removes its pid file, exits', async () => {
     await withFolder(async ({ dir, owner }) => {
-      const { pid } = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, '--json'])).stdout) as { pid: number };
+      // Enough files that a tick takes a while, and a short interval: SIGTERM lands mid-tick often.
+      for (let i = 0; i < 400; i++) fs.writeFileSync(`${dir}/T${i}.md`, `---\nid: T${i}\nstatus: todo\n---\nbody\n`);
+      const { pid } = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, 'interval=0.05', '--json'])).stdout) as { pid: number };
+      await waitUntil(() => fs.existsSync(runtimeFile(dir, owner, 'snapshot.json')), 'a first tick');
       const r = await cli(['stop', `owner=${owner}`, `dir=${dir}`, '--json']);
       assert.deepEqual(JSON.parse(r.stdout).heartbeat, { stopped: true, pid, killed: false });
       assert.ok(!alive(pid));
       assert.ok(!fs.existsSync(runtimeFile(dir, owner, 'heartbeat.pid')));
-      assert.match(fs.readFileSync(runtimeFile(dir, owner, 'heartbeat.log'), 'utf8'), new RegExp(`heartbeat stopped \\(pid ${pid}\\)`));
+      const log = fs.readFileSync(runtimeFile(dir, owner, 'heartbeat.log'), 'utf8').trim().split('\n');
+      assert.match(log.at(-1) ?? '', new RegExp(`heartbeat stopped \\(pid ${pid}\\)`));
+      // The last tick before the stop completed: its line is in the log and the snapshot is that tick's.
+      const lastTick = [...log].reverse().find((l) => / tick \d+/.test(l)) ?? '';
+      assert.match(lastTick, / tick (\d+): 401 tasks /, 'the last tick finished, not cut off or failed');
+      const snap = JSON.parse(fs.readFileSync(runtimeFile(dir, owner, 'snapshot.json'), 'utf8')) as { tick: number; taskCount: number };
+      assert.equal(snap.tick, Number(/ tick (\d+):/.exec(lastTick)?.[1]));
+      assert.equal(snap.taskCount, 401);
     });
   });
 
   test('a heartbeat that ignores SIGTERM is killed after the grace, and stop says so', async () => {
     await withFolder(async ({ dir, owner, extra }) => {
       // A stand-in daemon carrying the heartbeat marker that ignores SIGTERM.
-      const child = spawn(process.execPath, ['-e', "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)", 'heartbeat', `owner=${owner}`, `dir=${dir}`], { detached: true, stdio: 'ignore' });
+      const child = spawn(process.execPath, ['-e', "process.on('SIGTERM',()=>{});setInterval(()=>{},1000);console.log('ready')", 'heartbeat', `owner=${owner}`, `dir=${dir}`], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
       child.unref();
       const pid = child.pid as number;
       extra.push(pid);
-      await waitUntil(() => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('heartbeat'), 'stand-in to start');
+      // It says ready once its SIGTERM handler is installed.
+      await new Promise((r) => child.stdout?.once('data', r));
+      child.stdout?.destroy();
       const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
       fs.mkdirSync(`${dir}/logs/task_manager`, { recursive: true });
       fs.writeFileSync(runtimeFile(dir, owner, 'heartbeat.pid'), `${pid}\nstarttime=${startTime(pid)}\nboot=${boot}\n`);
-      await sleep(200); // let node install its SIGTERM handler
       const r = await cli(['stop', `owner=${owner}`, `dir=${dir}`], { timeoutMs: 20_000 });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), `heartbeat (pid ${pid}) ignored SIGTERM and was killed after the 5 s grace`);
