@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import { isErrno } from '../base/errors.ts';
+import { TasksError, isErrno } from '../base/errors.ts';
 import { readJsonFile } from '../base/jsonfile.ts';
-import { livePid } from '../supervise/pidfile.ts';
+import { type HeartbeatHealth, heartbeatHealth } from '../supervise/health.ts';
 import { type RuntimePaths, runtimePaths } from '../base/paths.ts';
 import { TaskScanner } from '../tasks/scan.ts';
 import { FolderWatcher } from '../base/watch.ts';
@@ -22,7 +22,22 @@ export interface LiveSiteOptions {
   /** True for the server's own build folder: stale pages found there are removed. */
   readonly ownFolder: boolean;
   readonly now: () => Date;
+  /** The reading process (never taken for the heartbeat); default: nobody excluded. */
+  readonly self?: { readonly pid: number; readonly ppid: number };
+  /** Seconds past 3 intervals before a silent heartbeat is stuck (default: health.ts's). */
+  readonly stuckSlackS?: number;
 }
+
+/** The heartbeat as the pages and /api/health show it; `stale` says why a pid file does not count. */
+export type HeartbeatView = HeartbeatHealth & { readonly running: boolean };
+
+/** The task model of one rebuild: a new object each time, so it can key what is derived from it. */
+export interface LiveModel {
+  readonly tasks: Task[];
+  readonly errors: ParseError[];
+}
+
+const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };
 
 /**
  * The dashboard build folder kept in step with the task files and the snapshot: rebuild() scans
@@ -32,27 +47,54 @@ export class LiveSite {
   readonly paths: RuntimePaths;
   private readonly scanner: TaskScanner;
   private readonly builder: SiteBuilder;
+  private watcher: FolderWatcher | undefined;
+  private onWatchEvent: (() => void) | undefined;
+  private onWatchError: ((err: Error) => void) | undefined;
   version = 0;
   /** The task model of the last rebuild: what the pages show, and what /api/tasks answers from. */
-  current: { tasks: Task[]; errors: ParseError[] } = { tasks: [], errors: [] };
+  current: LiveModel = { tasks: [], errors: [] };
+  /** The heartbeat as the last rebuild saw it. */
+  heartbeat: HeartbeatView;
 
   constructor(readonly options: LiveSiteOptions) {
     this.paths = runtimePaths(options.dir, options.owner);
     this.scanner = new TaskScanner(options.dir);
     this.builder = new SiteBuilder(options.out, { pruneUnknown: options.ownFolder });
+    this.heartbeat = this.readHeartbeat();
   }
 
-  /** Scans (only the given task files when known) and renders; returns what was written. */
+  /** The heartbeat's state now: one pid-file read and stat, never a signal; a damaged pid file is `stopped` with the reason. */
+  readHeartbeat(): HeartbeatView {
+    try {
+      const health = heartbeatHealth(this.paths.heartbeatPid, { kind: 'heartbeat', owner: this.options.owner, dir: this.options.dir },
+        this.options.self ?? { pid: -1, ppid: -1 }, this.options.now(), this.options.stuckSlackS);
+      return { ...health, running: health.state === 'running' };
+    } catch (err) {
+      // A folder in place of the pid file (TasksError) or of a folder above it (ENOTDIR): no heartbeat can be proven.
+      if (!(err instanceof TasksError) && !isErrno(err, 'ENOTDIR') && !isErrno(err, 'EACCES')) throw err;
+      return { state: 'stopped', running: false, pid: null, stale: (err as Error).message, startedAt: null, beatAt: null, interval: null, stuckAfter: null };
+    }
+  }
+
+  /**
+   * Scans (only the given task files when known) and renders; returns what was written. While the
+   * server's tasks folder is gone (moved away, deleted) nothing is built: the build folder lives
+   * inside it, and writing there would recreate the folder in the way of the one coming back.
+   */
   rebuild(changed?: readonly string[]): BuildResult {
-    const { tasks, errors } = changed ? this.scanner.rescan(changed) : this.scanner.scan();
-    this.current = { tasks, errors };
-    const pid = livePid(this.paths.heartbeatPid, { kind: 'heartbeat', owner: this.options.owner, dir: this.options.dir });
+    if (this.options.ownFolder && !isFolder(this.options.dir)) return NOTHING;
+    const scan = changed ? this.scanner.rescan(changed) : this.scanner.scan();
+    // The same model object while nothing was re-read: what is derived from it (the /api/tasks body) stays valid.
+    if (scan.changed) this.current = { tasks: scan.tasks, errors: scan.errors };
+    const { tasks, errors } = this.current;
+    this.heartbeat = this.readHeartbeat();
     const result = this.builder.build({
       project: this.options.project,
       tasks,
       errors,
       snapshot: withRegistryClaims(readJsonFile<Snapshot>(this.paths.snapshot), readJsonFile<Registry>(this.paths.registry)),
-      heartbeat: { running: pid !== undefined, pid: pid ?? null },
+      // The view carries state and stale besides running and pid; render.ts shows them.
+      heartbeat: this.heartbeat,
       now: this.options.now(),
     });
     if (result.written || result.removed) this.version += 1;
@@ -64,33 +106,59 @@ export class LiveSite {
    * calls onChange after a debounced rebuild that wrote something. Returns a stop function.
    */
   watch(onChange: (result: BuildResult) => void, onError: (err: Error) => void, debounceMs = 100): () => void {
-    const watched = new Set([path.basename(this.paths.snapshot), path.basename(this.paths.heartbeatPid), 'registry.json']);
     let timer: NodeJS.Timeout | undefined;
     const fire = (): void => {
       timer = undefined;
       try {
-        const result = this.rebuild(watcher.take());
+        const result = this.rebuild(this.watcher?.take());
         if (result.written || result.removed) onChange(result);
       } catch (err) {
         onError(err as Error);
       }
     };
-    const schedule = (): void => {
+    this.onWatchEvent = (): void => {
       if (timer) clearTimeout(timer);
       timer = setTimeout(fire, debounceMs);
     };
-    const watcher = new FolderWatcher(this.options.dir, this.paths.stateDir, (event) => {
-      // The snapshot, the heartbeat starting or stopping, and claims changing between ticks.
-      if (event.kind !== 'state' || watched.has(event.name)) schedule();
-    }, onError);
-    watcher.sync();
+    this.onWatchError = onError;
+    this.arm();
     return () => {
       if (timer) clearTimeout(timer);
-      watcher.close();
+      this.onWatchEvent = undefined;
+      this.watcher?.close();
+      this.watcher = undefined;
     };
   }
 
+  /**
+   * New watches from scratch and a full rebuild: after the tasks folder (or its state folder) was
+   * deleted or moved and is back, the old watches follow the old inodes and hear nothing.
+   */
+  rearm(): BuildResult {
+    if (this.onWatchEvent) this.arm();
+    return this.rebuild();
+  }
 
+  private arm(): void {
+    const watched = new Set([path.basename(this.paths.snapshot), path.basename(this.paths.heartbeatPid), 'registry.json']);
+    this.watcher?.close();
+    const watcher = new FolderWatcher(this.options.dir, this.paths.stateDir, (event) => {
+      // The snapshot, the heartbeat starting or stopping, and claims changing between ticks.
+      if (event.kind !== 'state' || watched.has(event.name)) this.onWatchEvent?.();
+    }, (err) => this.onWatchError?.(err));
+    this.watcher = watcher;
+    watcher.sync();
+  }
+}
+
+/** True when the path is a folder now (not missing, not a file). */
+export function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
+    throw err;
+  }
 }
 
 /**

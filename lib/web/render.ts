@@ -4,6 +4,7 @@ import { isWebUrl } from './markdown.ts';
 import { relativeTime } from './client/time.ts';
 import type { Task, ParseError } from '../tasks/taskfile.ts';
 import type { Snapshot } from '../manager/tick.ts';
+import type { HeartbeatState } from '../supervise/health.ts';
 
 /** HTML-escapes text for element content and attribute values. */
 export function escapeHtml(text: string): string {
@@ -85,7 +86,8 @@ export interface IndexInput {
   readonly tasks: readonly Task[];
   readonly errors: readonly ParseError[];
   readonly snapshot: Snapshot | undefined;
-  readonly heartbeat: { running: boolean; pid: number | null };
+  /** From the pid file at build time; state and stale are optional so callers that only know running still fit. */
+  readonly heartbeat: { running: boolean; pid: number | null; state?: HeartbeatState; stale?: string | null; beatAt?: string | null };
   readonly now: Date;
   readonly refs: ReadonlyMap<string, TaskRef>;
   readonly counts: Record<string, number>;
@@ -148,20 +150,26 @@ function rank(status: string): number {
 
 function renderHealth(p: IndexInput): string {
   const snap = p.snapshot;
+  const hb = p.heartbeat;
+  const state = hb.state ?? (hb.running ? 'running' : 'stopped');
   const tickAt = snap === undefined ? NaN : Date.parse(snap.tickAt);
-  const stale = !Number.isNaN(tickAt) && snap !== undefined && p.now.getTime() - tickAt > 3 * snap.interval * 1000;
-  const warn = !p.heartbeat.running || stale;
-  const attrs = `${snap === undefined ? '' : ` data-tick-at="${h(snap.tickAt)}" data-interval="${h(String(snap.interval))}"`} data-running="${p.heartbeat.running ? 1 : 0}"`;
-  const hb = p.heartbeat.running
-    ? `running, pid ${p.heartbeat.pid ?? '?'}`
-    : `not running${snap === undefined ? '' : ` (last pid ${snap.pid})`}`;
+  // Only a running heartbeat can have an old snapshot worth a hint: stuck and stopped say more.
+  const stale = state === 'running' && !Number.isNaN(tickAt) && snap !== undefined && p.now.getTime() - tickAt > 3 * snap.interval * 1000;
+  const warn = state !== 'running' || stale;
+  const attrs = `${snap === undefined ? '' : ` data-tick-at="${h(snap.tickAt)}" data-interval="${h(String(snap.interval))}"`} data-running="${state === 'running' ? 1 : 0}" data-state="${state}"`;
+  const pid = hb.pid ?? '?';
+  const line = state === 'running' ? `running, pid ${pid}`
+    : state === 'stuck' ? `stuck, pid ${pid}${hb.beatAt ? `, last beat ${timeTag(hb.beatAt, p.now)}` : ''}`
+    : `stopped${hb.stale ? ` (the pid file ${h(hb.stale)})` : snap === undefined ? '' : ` (last pid ${snap.pid})`}`;
   const owner = snap === undefined ? '—' : h(snap.owner);
   const last = snap === undefined ? 'never: the heartbeat has not ticked yet' : `#${snap.tick} ${timeTag(snap.tickAt, p.now)} (took ${snap.tickDurationMs} ms)`;
   const next = snap === undefined ? '—' : `${timeTag(snap.nextTickAt, p.now)}, every ${h(String(snap.interval))} s`;
+  const alert = state === 'stopped' ? '<p class="alert">The heartbeat is not running: nothing is being dispatched or escalated.</p>\n'
+    : state === 'stuck' ? '<p class="alert">The heartbeat is stuck: its process is alive but has not ticked for over 3 intervals, so nothing is being dispatched or escalated.</p>\n'
+    : `<p class="alert stale"${stale ? '' : ' hidden'}>The last snapshot is older than 3 intervals: ticks may be failing (see the heartbeat log).</p>\n`;
   return `<section id="health" class="health${warn ? ' warn' : ''}"${attrs}><h2>Heartbeat</h2>
-<dl><dt>Owner</dt><dd>${owner}</dd><dt>Heartbeat</dt><dd>${hb}</dd><dt>Last tick</dt><dd>${last}</dd><dt>Next tick</dt><dd>${next}</dd></dl>
-${p.heartbeat.running ? '' : '<p class="alert">The heartbeat is not running: nothing is being dispatched or escalated.</p>\n'}<p class="alert stale"${stale ? '' : ' hidden'}>The last tick is older than 3 intervals: the heartbeat may be stuck.</p>
-</section>`;
+<dl><dt>Owner</dt><dd>${owner}</dd><dt>Heartbeat</dt><dd>${line}</dd><dt>Last tick</dt><dd>${last}</dd><dt>Next tick</dt><dd>${next}</dd></dl>
+${alert}</section>`;
 }
 
 function renderCounts(counts: Record<string, number>): string {
