@@ -102,7 +102,10 @@ describe('ports', () => {
         const m = await s.waitFor(/at http:\/\/127\.0\.0\.1:(\d+)\/ \(port (\d+) on 127\.0\.0\.1 is taken\)/);
         assert.equal(Number(m[2]), port);
         assert.notEqual(Number(m[1]), port);
-        assert.equal((await get(`http://127.0.0.1:${m[1]}/api/health`)).status, 200);
+        // No heartbeat (--no-heartbeat): the health check answers 503, still recognisable as ours.
+        const health = await get(`http://127.0.0.1:${m[1]}/api/health`);
+        assert.equal(health.status, 503);
+        assert.deepEqual((({ app, owner, state }) => ({ app, owner, state }))(JSON.parse(health.body) as Record<string, unknown>), { app: 'tasks', owner, state: 'stopped' });
         process.kill(-(s.child.pid as number), 'SIGTERM');
         await s.exited;
       } finally {
@@ -241,8 +244,8 @@ describe('server', () => {
         assert.equal(added.status, 200);
         assert.match(added.body, /Added later/);
         // A new folder is watched too: a task written into it shows up.
+        // Written right after the folder appears: the new folder's first rescan must include it.
         fs.mkdirSync(`${dir}/area`);
-        await sleep(300);
         fs.writeFileSync(`${dir}/area/THIRD.md`, '---\nid: THIRD\ntitle: In a new folder\n---\n');
         await waitUntil(() => fs.existsSync(`${dir}/logs/task_manager/site-${owner}/tasks/THIRD.html`), 'page of a task in a new folder', 5000);
         fs.writeFileSync(`${dir}/area/THIRD.md`, '---\nid: THIRD\ntitle: Edited in the new folder\n---\n');

@@ -1,4 +1,6 @@
-// The JSON shapes of /api/tasks and /api/tasks/<id>.
+// The JSON shapes of /api/tasks and /api/tasks/<id>, and JSON bodies serialized once per version with an ETag.
+import crypto from 'node:crypto';
+import type http from 'node:http';
 import type { Task } from '../tasks/taskfile.ts';
 
 /** The /api/tasks shape of a task (field names are an interface: docs/api.md); with full, the body and sections too. */
@@ -22,4 +24,53 @@ export function apiTask(t: Task, escalated: ReadonlyMap<string, { reason: string
     escalation: e ? { reason: e.reason, since: e.since } : null,
     ...(full ? { fields: t.fields, body: t.body, sections: t.sections } : {}),
   };
+}
+
+/** A serialized body and its strong ETag (a hash of the bytes, so an unchanged body keeps its tag across rebuilds). */
+export interface JsonBody { readonly body: Buffer; readonly etag: string }
+
+/** Wraps JSON text as a body with its ETag. */
+export function jsonBody(text: string): JsonBody {
+  const body = Buffer.from(text.endsWith('\n') ? text : `${text}\n`);
+  return { body, etag: `"${crypto.createHash('sha1').update(body).digest('base64url')}"` };
+}
+
+/**
+ * A value derived at most once per source version: the key parts are compared one by one by
+ * identity (a new model object per rebuild, a new stat signature per snapshot write), and the
+ * value is made only when a request asks after a part changed.
+ */
+export class Derived<T> {
+  private keys: readonly unknown[] | undefined;
+  private value: T | undefined;
+
+  get(keys: readonly unknown[], make: () => T): T {
+    const same = this.keys !== undefined && this.keys.length === keys.length && keys.every((k, i) => k === this.keys?.[i]);
+    if (!same || this.value === undefined) {
+      this.value = make();
+      this.keys = keys;
+    }
+    return this.value;
+  }
+}
+
+/** True when an If-None-Match header names this ETag (or is `*`). */
+export function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => {
+    const t = tag.trim();
+    return t === etag || t === `W/${etag}`;
+  });
+}
+
+/** Sends a cached body: 304 when the client has it, else 200 with the ETag (revalidated on every use: no-cache). */
+export function sendCached(req: http.IncomingMessage, res: http.ServerResponse, doc: JsonBody): void {
+  const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache', etag: doc.etag };
+  if (matchesEtag(req.headers['if-none-match'], doc.etag)) {
+    res.writeHead(304, { 'cache-control': 'no-cache', etag: doc.etag }).end();
+    return;
+  }
+  res.writeHead(200, { ...headers, 'content-length': String(doc.body.length) });
+  res.end(req.method === 'HEAD' ? undefined : doc.body);
 }

@@ -3,15 +3,24 @@ import http from 'node:http';
 import { runtimePaths } from '../base/paths.ts';
 import { readTextFile } from '../base/jsonfile.ts';
 import { parsePidFile } from '../supervise/pidfile.ts';
+import type { HeartbeatHealth, HeartbeatState } from '../supervise/health.ts';
 
-/** The health document; `app`, `owner` and `dir` let a second `serve` recognise its own server. */
+/**
+ * The health document (200 when the heartbeat is running, else 503 with the same body); `app`,
+ * `owner` and `dir` let a second `serve` recognise its own server whatever the status.
+ */
 export interface Health {
-  ok: true;
+  /** True only when the heartbeat is running. */
+  ok: boolean;
   app: 'tasks';
   owner: string;
   dir: string;
+  /** The server's pid. */
   pid: number;
   url: string;
+  state: HeartbeatState;
+  heartbeatPid: number | null;
+  heartbeat: HeartbeatHealth & { readonly running: boolean };
 }
 
 /** True for addresses that never leave this machine. */
@@ -36,7 +45,7 @@ export async function findOwnServer(input: { readonly owner: string; readonly di
   return undefined;
 }
 
-/** GET <url>api/health with a short timeout; undefined when it is not a tasks server. */
+/** GET <url>api/health with a short timeout, whatever its status (503 too); undefined when it is not a tasks server. */
 export function probeHealth(url: string, timeoutMs = 1500): Promise<Health | undefined> {
   return new Promise((resolve) => {
     const req = http.get(new URL('api/health', url), { timeout: timeoutMs }, (res) => {

@@ -1,4 +1,4 @@
-// `serve`: ensure the heartbeat, then run the tasks server (foreground, or detached with --detach).
+// `serve`: bind the port, ensure the heartbeat, run the tasks server (foreground, or detached with --detach).
 import { spawn } from 'node:child_process';
 import type { Options } from '../args.ts';
 import { type Cli, again, displayPath, ensureLine } from '../context.ts';
@@ -7,35 +7,31 @@ import { tailLines } from '../../base/logfile.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { spawnDetached, waitForPidFile } from '../../supervise/daemon.ts';
 import { markerArgs } from '../../supervise/pidfile.ts';
-import { ensureHeartbeat, ensureStateDir } from '../../supervise/supervisor.ts';
+import { type EnsureResult, ensureHeartbeat, ensureStateDir, stopDaemon } from '../../supervise/supervisor.ts';
 import { stuckSlack } from '../../supervise/health.ts';
-import { LiveSite, projectName } from '../../web/live.ts';
+import { projectName } from '../../web/live.ts';
 import { findOwnServer, isLoopback } from '../../web/probe.ts';
 import { startServer } from '../../web/server.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   if (!isLoopback(o.host)) cli.warn(`warning: binding ${o.host} exposes the dashboard beyond this machine`);
-  if (o.heartbeat) ensureStateDir(o.dir, o.owner);
   const detachedChild = cli.env.TASKS_SERVER_DETACHED === '1';
-  // The heartbeat starts while the server builds and binds: a cold start costs the slower of the two,
-  // and the server only announces itself once the heartbeat is up.
-  const ensuring = o.heartbeat ? ensureHeartbeat(o, cli.launcher, cli.self, stuckSlack(cli.env)) : Promise.resolve(undefined);
-  ensuring.catch(() => undefined);
-  if (o.detach) {
-    const r = await ensuring;
-    if (r && !o.json) cli.out(ensureLine(o, cli, r));
-    return serveDetached(o, cli, r?.pid);
-  }
-  let outcome: Awaited<ReturnType<typeof startServer>>;
-  try {
-    outcome = await startServer({
-      owner: o.owner, dir: o.dir, host: o.host, port: o.port, portGiven: o.portGiven, detached: detachedChild,
-      project: o.project ?? projectName(o.dir), log: cli.note,
-    });
-  } catch (err) {
-    await ensuring.catch(() => undefined);
-    throw err;
-  }
+  // The heartbeat starts only once the port is ours (a taken port starts nothing), then overlaps the
+  // build: a cold start costs the slower of the two, and the server announces itself once it is up.
+  let ensuring: Promise<EnsureResult | undefined> = Promise.resolve(undefined);
+  const startHeartbeat = (): void => {
+    if (!o.heartbeat) return;
+    ensureStateDir(o.dir, o.owner);
+    ensuring = ensureHeartbeat(o, cli.launcher, cli.self, stuckSlack(cli.env));
+    ensuring.catch(() => undefined);
+  };
+  if (o.detach) return serveDetached(o, cli, startHeartbeat, () => ensuring);
+  const outcome = await startServer({
+    owner: o.owner, dir: o.dir, host: o.host, port: o.port, portGiven: o.portGiven, detached: detachedChild,
+    project: o.project ?? projectName(o.dir), log: cli.note, self: cli.self, stuckSlackS: stuckSlack(cli.env), onBound: startHeartbeat,
+  });
+  // This owner's server already runs: serve still means its heartbeat runs too.
+  if (outcome.kind === 'already') startHeartbeat();
   let heartbeatPid: number | undefined;
   try {
     const r = await ensuring;
@@ -54,7 +50,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   // The pages were built while the heartbeat was starting: show it as up, then answer requests.
   server.open();
   const stop = cli.onStop();
-  const moved = server.movedFrom !== undefined ? ` (port ${server.movedFrom} on ${o.host} is taken)` : '';
+  const moved = server.movedFrom !== undefined ? ` (port ${server.movedFrom} on ${o.host} is taken${server.movedBy ? ` by ${server.movedBy}` : ''})` : '';
   if (o.json) cli.out(JSON.stringify({ pid: heartbeatPid ?? null, url: server.url, serverPid: cli.self.pid, already: false }));
   else if (detachedChild) cli.out(`serving tasks for ${o.owner} at ${server.url}${moved} in the background; stop with: just tasks stop ${again(o, cli)}`);
   else cli.out(`serving tasks for ${o.owner} at ${server.url}${moved}; Ctrl-C stops the server${o.heartbeat ? ', the heartbeat keeps running' : ''}`);
@@ -65,21 +61,26 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   return 0;
 }
 
-async function serveDetached(o: Options, cli: Cli, heartbeatPid: number | undefined): Promise<number> {
+async function serveDetached(o: Options, cli: Cli, startHeartbeat: () => void, ensuring: () => Promise<EnsureResult | undefined>): Promise<number> {
   const paths = runtimePaths(o.dir, o.owner);
   const own = await findOwnServer(o);
   if (own) {
-    if (o.json) cli.out(JSON.stringify({ pid: heartbeatPid ?? null, url: own.url, serverPid: own.pid, already: true }));
+    startHeartbeat();
+    const r = await ensuring();
+    if (r && !o.json) cli.out(ensureLine(o, cli, r));
+    if (o.json) cli.out(JSON.stringify({ pid: r?.pid ?? null, url: own.url, serverPid: own.pid, already: true }));
     else cli.out(`tasks server for ${o.owner} already running at ${own.url} (pid ${own.pid})`);
     return 0;
   }
   ensureStateDir(o.dir, o.owner);
   const args = [...markerArgs({ kind: 'serve', owner: o.owner, dir: o.dir }), `host=${o.host}`, ...(o.portGiven ? [`port=${o.port}`] : []), '--no-heartbeat'];
   const child = spawnDetached(cli.launcher, args, paths.serverLog, { TASKS_SERVER_DETACHED: '1' });
+  const expected = { kind: 'serve', owner: o.owner, dir: o.dir } as const;
   let live: Awaited<ReturnType<typeof waitForPidFile>>;
   try {
+    // The pid file is published once the port is bound: only then does the heartbeat start.
     live = await waitForPidFile({
-      pidFile: paths.serverPid, expected: { kind: 'serve', owner: o.owner, dir: o.dir }, self: cli.self, child, logPath: paths.serverLog, what: 'tasks server', timeoutMs: 20_000,
+      pidFile: paths.serverPid, expected, self: cli.self, child, logPath: paths.serverLog, what: 'tasks server', timeoutMs: 20_000,
     });
   } catch (err) {
     // The detached server's own one-line error (a taken port, say) is the message; its log has the rest.
@@ -87,9 +88,21 @@ async function serveDetached(o: Options, cli: Cli, heartbeatPid: number | undefi
     if (err instanceof TasksError && reason) throw new TasksError(`${reason.slice('tasks: '.length)} (the detached server did not start; log ${displayPath(cli, paths.serverLog)})`);
     throw err;
   }
+  startHeartbeat();
+  let heartbeatPid: number | undefined;
+  try {
+    const r = await ensuring();
+    heartbeatPid = r?.pid;
+    if (r && !o.json) cli.out(ensureLine(o, cli, r));
+  } catch (err) {
+    // No half-started pair: the server this command started goes when its heartbeat cannot start.
+    await stopDaemon(paths.serverPid, expected, cli.self);
+    throw err;
+  }
   const url = live.record.fields.url ?? '';
   const movedFrom = live.record.fields.movedFrom;
-  const moved = movedFrom ? ` (port ${movedFrom} on ${o.host} is taken)` : '';
+  const movedBy = live.record.fields.movedBy;
+  const moved = movedFrom ? ` (port ${movedFrom} on ${o.host} is taken${movedBy ? ` by ${movedBy}` : ''})` : '';
   if (o.json) cli.out(JSON.stringify({ pid: heartbeatPid ?? null, url, serverPid: live.pid, already: false }));
   else cli.out(`tasks server for ${o.owner} running in the background at ${url}${moved} (pid ${live.pid}); stop it with: just tasks stop ${again(o, cli)}`);
   if (o.open) await openBrowser(cli, url);
