@@ -23,29 +23,15 @@ const FILES = Object.fromEntries([
   task('sub/DELTA.md', { id: 'DELTA', title: 'Delta blocked', status: 'blocked', priority: 'p1', milestone: 'm3', owner: 'erin' }, '## Problem\nWaiting.\n'),
 ]);
 
+/** One dashboard per test: its own tasks folder, owner and server, so no test sees another's edits. */
+interface Dashboard { base: string; dir: string; owner: string; server: Running; root: string }
+
 describe('dashboard in Chromium', () => {
-  let fixture: ReturnType<typeof tempTasks>;
-  let server: Running;
   let browser: Browser;
-  let base = '';
-  const owner = uniqueOwner('web');
-  const offLoopback: string[] = [];
-  const consoleErrors: string[] = [];
-  const dialogs: string[] = [];
 
   before(async () => {
     assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    fixture = tempTasks();
-    fs.rmSync(path.join(fixture.dir, 'FIRST-TASK.md'));
-    for (const [name, text] of Object.entries(FILES)) {
-      fs.mkdirSync(path.dirname(path.join(fixture.dir, name)), { recursive: true });
-      fs.writeFileSync(path.join(fixture.dir, name), text);
-    }
-    const port = await getPort({ host: '127.0.0.1' });
-    server = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${owner}`, `dir=${fixture.dir}`, `port=${port}`, `interval=${INTERVAL}`, 'project=Acme']);
-    await server.waitFor(/serving tasks/);
-    base = `http://127.0.0.1:${port}/`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -54,33 +40,64 @@ describe('dashboard in Chromium', () => {
 
   after(async () => {
     await browser?.close();
-    if (server?.child.pid) process.kill(-server.child.pid, 'SIGTERM');
-    await server?.exited;
-    await killAll(fixture.root);
-    fixture.remove();
   });
 
-  async function open(url: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
+  /** Starts a server on a fresh copy of the fixture; stops it and everything it started afterwards. */
+  async function withDashboard(fn: (d: Dashboard) => Promise<void>, extra: string[] = []): Promise<void> {
+    const fixture = tempTasks();
+    fs.rmSync(path.join(fixture.dir, 'FIRST-TASK.md'));
+    for (const [name, text] of Object.entries(FILES)) {
+      fs.mkdirSync(path.dirname(path.join(fixture.dir, name)), { recursive: true });
+      fs.writeFileSync(path.join(fixture.dir, name), text);
+    }
+    const owner = uniqueOwner('web');
+    const port = await getPort({ host: '127.0.0.1' });
+    const server = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${owner}`, `dir=${fixture.dir}`, `port=${port}`, `interval=${INTERVAL}`, 'project=Acme', ...extra]);
+    try {
+      await server.waitFor(/serving tasks/);
+      await fn({ base: `http://127.0.0.1:${port}/`, dir: fixture.dir, owner, server, root: fixture.root });
+    } finally {
+      if (server.child.pid) process.kill(-server.child.pid, 'SIGTERM');
+      await server.exited;
+      await killAll(fixture.root);
+      fixture.remove();
+    }
+  }
+
+  /** What one page did that it must not: requests off loopback, console errors, dialogs. */
+  interface Watched { page: Page; offLoopback: string[]; consoleErrors: string[]; dialogs: string[] }
+
+  async function open(url: string, viewport = { width: 1280, height: 900 }): Promise<Watched> {
+    const w: Omit<Watched, 'page'> = { offLoopback: [], consoleErrors: [], dialogs: [] };
     const context = await browser.newContext({ viewport });
     await context.route('**/*', (route) => {
       const u = new URL(route.request().url());
       if (u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]') return route.continue();
-      offLoopback.push(route.request().url());
+      w.offLoopback.push(route.request().url());
       return route.abort();
     });
     const page = await context.newPage();
-    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-    page.on('pageerror', (e) => consoleErrors.push(e.message));
-    page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+    page.on('console', (m) => { if (m.type() === 'error') w.consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => w.consoleErrors.push(e.message));
+    page.on('dialog', (d) => { w.dialogs.push(d.message()); void d.dismiss(); });
     await page.goto(url);
-    return page;
+    return { page, ...w };
+  }
+
+  /** Closes a page after checking it stayed on loopback, logged no error and opened no dialog. */
+  async function finish(w: Watched): Promise<void> {
+    await w.page.context().close();
+    assert.deepEqual(w.offLoopback, [], 'no request left loopback');
+    assert.deepEqual(w.consoleErrors, [], 'no console error');
+    assert.deepEqual(w.dialogs, [], 'no dialog');
   }
 
   const visibleIds = (page: Page): Promise<string[]> =>
     page.$$eval('#tasks tbody tr', (rows) => rows.filter((r) => (r as HTMLElement).offsetParent !== null).map((r) => (r.querySelector('a')?.textContent ?? '').trim()));
 
-  test('the index lists every task, with health, counts and escalations', async () => {
-    const page = await open(base);
+  test('the index lists every task, with health, counts and escalations', () => withDashboard(async ({ base, owner }) => {
+    const w = await open(base);
+    const { page } = w;
     assert.equal(await page.title(), 'Acme Tasks');
     assert.deepEqual((await visibleIds(page)).sort(), ['ALPHA', 'BETA', 'DELTA', 'GAMMA', 'HOSTILE']);
     assert.match(await page.textContent('#health') ?? '', new RegExp(owner));
@@ -89,11 +106,12 @@ describe('dashboard in Chromium', () => {
     assert.doesNotMatch(await page.textContent('#escalations') ?? '', /GAMMA/, 'a completed task is not escalated for its dependencies');
     assert.match(await page.textContent('#ready') ?? '', /ALPHA/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'index.png'), fullPage: true });
-    await page.context().close();
-  });
+    await finish(w);
+  }));
 
-  test('filters and search narrow the list and live in the URL', async () => {
-    const page = await open(base);
+  test('filters and search narrow the list and live in the URL', () => withDashboard(async ({ base }) => {
+    const w = await open(base);
+    const { page } = w;
     await page.selectOption('select[name="status"]', 'ready');
     assert.deepEqual(await visibleIds(page), ['ALPHA']);
     assert.match(page.url(), /status=ready/);
@@ -109,13 +127,14 @@ describe('dashboard in Chromium', () => {
     assert.match(page.url(), /q=zebra/);
     // A shared URL opens the same view.
     const shared = await open(`${base}?status=blocked`);
-    assert.deepEqual(await visibleIds(shared), ['DELTA']);
-    await shared.context().close();
-    await page.context().close();
-  });
+    assert.deepEqual(await visibleIds(shared.page), ['DELTA']);
+    await finish(shared);
+    await finish(w);
+  }));
 
-  test('a task page shows the metadata, dependencies, and the body rendered safely', async () => {
-    const page = await open(base);
+  test('a task page shows the metadata, dependencies, and the body rendered safely', () => withDashboard(async ({ base }) => {
+    const w = await open(base);
+    const { page } = w;
     await page.click('#tasks a:text-is("GAMMA")');
     await page.waitForSelector('main[data-task-id="GAMMA"]');
     const text = await page.textContent('main') ?? '';
@@ -126,25 +145,31 @@ describe('dashboard in Chromium', () => {
     assert.equal(await page.$$eval('main script', (s) => s.length), 0);
     assert.match(text, /<script>alert\(3\)<\/script>/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'task.png'), fullPage: true });
-    await page.context().close();
-  });
+    await finish(w);
+  }));
 
-  test('a hostile title shows as text and no dialog opens', async () => {
-    const page = await open(base);
+  test('a hostile title shows as text and no dialog opens', () => withDashboard(async ({ base }) => {
+    const w = await open(base);
+    const { page } = w;
+    // No element the markup could have smuggled in: no img, no inline handler attribute anywhere.
+    const handlers = (): Promise<number> => page.$$eval('*', (els) => els.filter((el) => [...el.attributes].some((a) => a.name.startsWith('on'))).length);
     assert.ok((await page.textContent('#tasks') ?? '').includes(HOSTILE));
     assert.equal(await page.$$eval('img', (imgs) => imgs.length), 0);
+    assert.equal(await handlers(), 0);
     await page.click('#tasks a:text-is("HOSTILE")');
     await page.waitForSelector('main[data-task-id="HOSTILE"]');
     assert.ok((await page.textContent('main') ?? '').includes(HOSTILE));
-    await page.waitForTimeout(200);
-    assert.deepEqual(dialogs, []);
-    await page.context().close();
-  });
+    assert.equal(await page.$$eval('img', (imgs) => imgs.length), 0);
+    assert.equal(await handlers(), 0);
+    await finish(w);
+  }));
 
-  test('editing a task file updates the open pages within two intervals, keeping filters', async () => {
-    const index = await open(`${base}?status=ready`);
-    const taskPage = await open(`${base}tasks/ALPHA.html`);
-    const file = path.join(fixture.dir, 'ALPHA.md');
+  test('editing a task file updates the open pages within two intervals, keeping filters', () => withDashboard(async ({ base, dir, server }) => {
+    const indexW = await open(`${base}?status=ready`);
+    const taskW = await open(`${base}tasks/ALPHA.html`);
+    const index = indexW.page;
+    const taskPage = taskW.page;
+    const file = path.join(dir, 'ALPHA.md');
     fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('Alpha ready task', 'Alpha renamed live'));
     const within = INTERVAL * 2 * 1000;
     const explain = async (what: string, err: unknown): Promise<never> => {
@@ -155,20 +180,16 @@ describe('dashboard in Chromium', () => {
     await index.waitForFunction(() => document.querySelector('#tasks')?.textContent?.includes('Alpha renamed live'), undefined, { timeout: within }).catch((e) => explain('index', e));
     assert.deepEqual(await visibleIds(index), ['ALPHA']);
     assert.match(index.url(), /status=ready/);
-    await index.context().close();
-    await taskPage.context().close();
-  });
+    await finish(indexW);
+    await finish(taskW);
+  }));
 
-  test('readable on a phone', async () => {
-    const page = await open(base, { width: 390, height: 844 });
+  test('readable on a phone', () => withDashboard(async ({ base }) => {
+    const w = await open(base, { width: 390, height: 844 });
+    const { page } = w;
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `page is ${overflow}px wider than the phone`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'index-phone.png'), fullPage: true });
-    await page.context().close();
-  });
-
-  test('no request left loopback and no console error', () => {
-    assert.deepEqual(offLoopback, []);
-    assert.deepEqual(consoleErrors, []);
-  });
+    await finish(w);
+  }));
 });
