@@ -1,4 +1,4 @@
-// Reading /proc (stat, cmdline, boot id) and signalling processes and trees.
+// Reading /proc (stat, cmdline, boot id, start times) and signalling processes and trees.
 import fs from 'node:fs';
 import path from 'node:path';
 import treeKill from 'tree-kill';
@@ -30,6 +30,16 @@ export function readStat(pid: number): ProcStat | undefined {
   return { state, ppid: Number(ppid), pgid: Number(pgid), starttime };
 }
 
+/** readStat for scans of /proc: a process that vanished or is not ours to read (EACCES, ESRCH) is undefined. */
+export function readStatQuiet(pid: number): ProcStat | undefined {
+  try {
+    return readStat(pid);
+  } catch (err) {
+    if (isErrno(err, 'EACCES') || isErrno(err, 'ESRCH')) return undefined;
+    throw err;
+  }
+}
+
 /** The argv of a running process from /proc/<pid>/cmdline (empty for zombies and kernel threads). */
 export function readCmdline(pid: number): string[] {
   try {
@@ -52,6 +62,21 @@ let cachedBootId: string | undefined;
 export function bootId(): string {
   cachedBootId ??= fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   return cachedBootId;
+}
+
+let cachedBootMs: number | undefined;
+/**
+ * When a process started, from its start time in clock ticks since boot (field 22 of stat) and
+ * the boot time (btime in /proc/stat). /proc counts in USER_HZ, which Linux fixes at 100.
+ */
+export function startedAt(starttime: string): Date | undefined {
+  if (cachedBootMs === undefined) {
+    const m = /^btime ([0-9]+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'));
+    if (!m) return undefined;
+    cachedBootMs = Number(m[1]) * 1000;
+  }
+  const ticks = Number(starttime);
+  return Number.isFinite(ticks) ? new Date(cachedBootMs + ticks * 10) : undefined;
 }
 
 /** Sends a signal, returning false when the process is already gone. */
@@ -80,14 +105,7 @@ function childrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(name)) continue;
-    let stat: ProcStat | undefined;
-    try {
-      stat = readStat(Number(name));
-    } catch (err) {
-      if (isErrno(err, 'EACCES') || isErrno(err, 'ESRCH')) continue;
-      throw err;
-    }
-    if (stat?.ppid === pid) out.push(Number(name));
+    if (readStatQuiet(Number(name))?.ppid === pid) out.push(Number(name));
   }
   return out;
 }
