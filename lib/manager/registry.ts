@@ -1,9 +1,12 @@
-// The manager registry (registry.json): claims and runs of every owner, updated under a lock.
+// The manager registry (registry.json): claims and runs of every owner, schema-checked, updated under a lock.
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../base/atomic.ts';
-import { readTextFile } from '../base/jsonfile.ts';
+import { isErrno } from '../base/errors.ts';
 import { acquireLock } from '../supervise/lock.ts';
+
+/** running: the dispatch command runs; exited: it ended (see exitCode); interrupted: stopped with its heartbeat; timed_out: ended by run_timeout. */
+export type ClaimState = 'claimed' | 'running' | 'exited' | 'interrupted' | 'timed_out';
 
 /** One claim on a task: who took it, when, and the run that works on it. */
 export interface Claim {
@@ -17,13 +20,16 @@ export interface Claim {
   pid: number | null;
   /** The run's start time from /proc, so a reused pid is never taken for the run. */
   pidStart: string | null;
-  /** running: the dispatch command runs; exited: it ended (see exitCode); interrupted: stopped with its heartbeat. */
-  state: 'claimed' | 'running' | 'exited' | 'interrupted';
+  state: ClaimState;
   exitCode: number | null;
   endedAt: string | null;
   log: string | null;
-  /** Why an interrupted run ended, when known. */
+  /** Why an interrupted or timed-out run ended, when known. */
   note?: string;
+  /** The run marker (TASK_RUN_ID in the run's environment) that finds every process of the run. */
+  runId?: string | null;
+  /** The task file's "<dev>:<ino>" when claimed: a renamed or moved file keeps its claim. */
+  fileId?: string | null;
 }
 
 /** A finished claim, kept for history when released. */
@@ -36,49 +42,170 @@ export interface Registry {
   history: Released[];
 }
 
+/** What reading the file found: the registry (valid entries only) and what was wrong, if anything. */
+export interface RegistryRead {
+  readonly reg: Registry;
+  readonly missing: boolean;
+  /** Why the file was not a valid registry (kept aside); undefined when it was. */
+  readonly damage: string | undefined;
+}
+
+/** How an update reports damage and puts back what a missing or damaged registry lost. */
+export interface RegistryHooks {
+  readonly now: () => Date;
+  readonly log: (line: string) => void;
+  /** Fills a registry read from a missing or damaged file (live runs, ...); returns what it put back, for the log. */
+  readonly rebuild?: (reg: Registry, why: 'missing' | 'damaged') => string;
+}
+
 const HISTORY_MAX = 200;
+const STATES: ReadonlySet<string> = new Set(['claimed', 'running', 'exited', 'interrupted', 'timed_out']);
 
 export function emptyRegistry(): Registry {
   return { version: 1, claims: {}, history: [] };
 }
 
-/**
- * Reads registry.json. A corrupt file is moved aside (registry.json.corrupt-<time>) so nothing but
- * its bytes is lost, and the registry starts empty; onCorrupt hears about it in one line.
- */
-export function readRegistry(file: string, onCorrupt: (line: string) => void, now: Date): Registry {
-  const text = readTextFile(file);
-  if (text === undefined) return emptyRegistry();
-  try {
-    const doc = JSON.parse(text) as Partial<Registry>;
-    if (doc && typeof doc === 'object' && doc.claims && typeof doc.claims === 'object' && !Array.isArray(doc.claims)) {
-      return { version: 1, claims: doc.claims, history: Array.isArray(doc.history) ? doc.history : [] };
-    }
-  } catch (err) {
-    if (!(err instanceof SyntaxError)) throw err;
-  }
-  const aside = `${file}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
-  fs.renameSync(file, aside);
-  onCorrupt(`registry ${file} was corrupt; kept it as ${aside} and started empty`);
-  return emptyRegistry();
+/** Why a value is not a claim (undefined when it is one); key is the claims-map key it sits under. */
+export function claimProblem(v: unknown, key?: string): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'is not an object';
+  const c = v as Record<string, unknown>;
+  for (const k of ['id', 'slug', 'path', 'claimedBy', 'claimedAt', 'worktree']) if (typeof c[k] !== 'string') return `has no text ${k}`;
+  if (c.id === '' || (key !== undefined && c.id !== key)) return `has id ${JSON.stringify(c.id)} under key ${JSON.stringify(key)}`;
+  if (Number.isNaN(Date.parse(c.claimedAt as string))) return 'has a claimedAt that is not a time';
+  for (const k of ['startedAt', 'pidStart', 'endedAt', 'log']) if (c[k] !== null && typeof c[k] !== 'string') return `has a ${k} that is neither text nor null`;
+  for (const k of ['note', 'runId', 'fileId']) if (c[k] !== undefined && c[k] !== null && typeof c[k] !== 'string') return `has a ${k} that is not text`;
+  // pid 0, 1 or negative would make a liveness check or a signal reach the wrong processes.
+  if (c.pid !== null && !(Number.isSafeInteger(c.pid) && (c.pid as number) > 1)) return 'has a pid that is not a process id above 1';
+  if (c.exitCode !== null && !Number.isSafeInteger(c.exitCode)) return 'has an exitCode that is not an integer';
+  if (typeof c.state !== 'string' || !STATES.has(c.state)) return `has an unknown state ${JSON.stringify(c.state)}`;
+  return undefined;
 }
 
-/** Read-modify-write of registry.json under its lock; the write is atomic. */
-export async function updateRegistry<T>(file: string, fn: (reg: Registry) => T, onCorrupt: (line: string) => void, now: () => Date): Promise<T> {
+function releasedProblem(v: unknown): string | undefined {
+  const p = claimProblem(v);
+  if (p) return p;
+  const r = v as Record<string, unknown>;
+  return typeof r.releasedAt === 'string' && typeof r.releaseReason === 'string' ? undefined : 'has no releasedAt or releaseReason';
+}
+
+/**
+ * Checks a parsed document against the registry's schema: the valid claims and history entries,
+ * and the first problems found (empty when the document is a valid registry).
+ */
+export function checkRegistry(doc: unknown): { reg: Registry; problems: string[] } {
+  const reg = emptyRegistry();
+  const problems: string[] = [];
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return { reg, problems: ['the document is not an object'] };
+  const d = doc as Record<string, unknown>;
+  if (d.version !== 1) problems.push(`version is ${JSON.stringify(d.version)}, not 1`);
+  if (typeof d.claims !== 'object' || d.claims === null || Array.isArray(d.claims)) problems.push('claims is not an object');
+  else {
+    for (const [key, value] of Object.entries(d.claims)) {
+      const p = claimProblem(value, key);
+      if (p) problems.push(`claim ${JSON.stringify(key)} ${p}`);
+      else reg.claims[key] = value as Claim;
+    }
+  }
+  if (!Array.isArray(d.history)) problems.push('history is not a list');
+  else {
+    d.history.forEach((value: unknown, i) => {
+      const p = releasedProblem(value);
+      if (p) problems.push(`history entry ${i} ${p}`);
+      else reg.history.push(value as Released);
+    });
+  }
+  return { reg, problems };
+}
+
+/** The registry as it is on disk for readers (status, the server): undefined when missing or damaged. Never writes. */
+export function peekRegistry(file: string): Registry | undefined {
+  try {
+    const { reg, problems } = checkRegistry(JSON.parse(fs.readFileSync(file, 'utf8')));
+    return problems.length ? undefined : reg;
+  } catch (err) {
+    if (err instanceof SyntaxError || ['ENOENT', 'EISDIR', 'ENOTDIR'].some((c) => isErrno(err, c))) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Reads registry.json for a one-off look under no lock: a damaged file is kept aside (onCorrupt
+ * hears of it) and what could still be read is returned.
+ */
+export function readRegistry(file: string, onCorrupt: (line: string) => void, now: Date): Registry {
+  const read = inspectRegistryFile(file);
+  if (read.damage) {
+    const aside = keepAside(file, now);
+    onCorrupt(`registry ${file} was corrupt: it ${read.damage}; kept it as ${aside}`);
+  }
+  return read.reg;
+}
+
+/** Reads registry.json and checks it against the schema; damage is described, nothing is moved. */
+export function inspectRegistryFile(file: string): RegistryRead {
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (st === undefined) return { reg: emptyRegistry(), missing: true, damage: undefined };
+  if (!st.isFile()) return { reg: emptyRegistry(), missing: false, damage: `is not a file (${st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symlink' : 'a special file'})` };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    return { reg: emptyRegistry(), missing: false, damage: `is not JSON (truncated or corrupt: ${err.message})` };
+  }
+  const { reg, problems } = checkRegistry(doc);
+  const more = problems.length > 3 ? ` and ${problems.length - 3} more` : '';
+  return { reg, missing: false, damage: problems.length ? `does not match its schema: ${problems.slice(0, 3).join('; ')}${more}` : undefined };
+}
+
+/**
+ * Read-modify-write of registry.json under its lock; the write is atomic. A damaged file is kept
+ * aside (registry.json.corrupt-<time>) with what could still be read, and the hooks rebuild the
+ * rest; a missing one is rebuilt too. If writing fails (a full disk), nothing is half-written: a
+ * damaged file that was not a folder is still in place for the next try.
+ */
+export async function updateRegistry<T>(file: string, fn: (reg: Registry) => T, hooksOrLog: RegistryHooks | ((line: string) => void), now?: () => Date): Promise<T> {
+  const hooks: RegistryHooks = typeof hooksOrLog === 'function' ? { log: hooksOrLog, now: now ?? ((): Date => new Date()) } : hooksOrLog;
   fs.mkdirSync(path.dirname(file), { recursive: true });
   // A kernel-held lock (abstract socket) named after the file: released even if this process dies.
   const lock = await acquireLock(file);
   try {
-    const reg = readRegistry(file, onCorrupt, now());
-    const before = JSON.stringify(reg);
-    const result = fn(reg);
-    if (reg.history.length > HISTORY_MAX) reg.history.splice(0, reg.history.length - HISTORY_MAX);
-    const after = JSON.stringify(reg, null, 2);
-    if (JSON.stringify(reg) !== before) writeFileAtomic(file, after + '\n');
-    return result;
+    const read = inspectRegistryFile(file);
+    const reg = read.reg;
+    const before = read.missing || read.damage ? '' : JSON.stringify(reg);
+    let aside: string | undefined;
+    let put = '';
+    if (read.missing || read.damage) put = hooks.rebuild?.(reg, read.damage ? 'damaged' : 'missing') ?? '';
+    if (read.damage) aside = keepAside(file, hooks.now());
+    try {
+      const result = fn(reg);
+      if (reg.history.length > HISTORY_MAX) reg.history.splice(0, reg.history.length - HISTORY_MAX);
+      const text = JSON.stringify(reg);
+      if (text !== before && !(read.missing && text === JSON.stringify(emptyRegistry()))) writeFileAtomic(file, JSON.stringify(reg, null, 2) + '\n');
+      if (aside) hooks.log(`${hooks.now().toISOString()} registry ${file} was corrupt: it ${read.damage}; kept it as ${aside} and rebuilt it (${put || 'nothing alive to put back'})`);
+      else if (read.missing && put) hooks.log(`${hooks.now().toISOString()} registry ${file} was missing; rebuilt it (${put})`);
+      return result;
+    } catch (err) {
+      // The damaged file is still in place (only a link was made): drop the link, retry next time.
+      if (aside && fs.lstatSync(file, { throwIfNoEntry: false })?.isFile()) fs.rmSync(aside, { force: true });
+      throw err;
+    }
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Keeps a damaged registry under a new name: a file is hard-linked (no space needed, and the
+ * original stays until the atomic write replaces it); anything else (a folder) is renamed.
+ */
+function keepAside(file: string, now: Date): string {
+  const base = `${file}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
+  let aside = base;
+  for (let i = 2; fs.lstatSync(aside, { throwIfNoEntry: false }) !== undefined; i++) aside = `${base}-${i}`;
+  if (fs.lstatSync(file).isFile()) fs.linkSync(file, aside);
+  else fs.renameSync(file, aside);
+  return aside;
 }
 
 /** Moves a claim to the history with a reason. */
@@ -87,4 +214,10 @@ export function release(reg: Registry, id: string, reason: string, now: Date): v
   if (!claim) return;
   delete reg.claims[id];
   reg.history.push({ ...claim, releasedAt: now.toISOString(), releaseReason: reason });
+}
+
+/** The key of the claim whose run carries runId, if any. */
+export function claimKeyOfRun(reg: Registry, runId: string): string | undefined {
+  for (const [key, c] of Object.entries(reg.claims)) if (c.runId === runId) return key;
+  return undefined;
 }
