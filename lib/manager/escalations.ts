@@ -25,9 +25,10 @@ export function escalations(e: EscalationInput): Escalation[] {
     const reasons: [string, string][] = [];
     if (claim.state === 'exited' && claim.exitCode !== 0) reasons.push([`run exited with code ${claim.exitCode}`, claim.endedAt ?? claim.claimedAt]);
     if (claim.state === 'interrupted') reasons.push([`run interrupted: ${claim.note ?? 'stopped with its heartbeat'}`, claim.endedAt ?? claim.claimedAt]);
+    if (claim.state === 'timed_out') reasons.push([`run ${claim.note ?? 'timed out'}`, claim.endedAt ?? claim.claimedAt]);
     if (t && t.status !== 'review' && t.status !== 'completed') {
       const due = Date.parse(claim.claimedAt) + e.escalateAfterS * 1000;
-      if (e.now.getTime() >= due) reasons.push([`claimed ${formatHours(e.now.getTime() - Date.parse(claim.claimedAt))} ago without reaching review`, new Date(due).toISOString()]);
+      if (e.now.getTime() >= due) reasons.push([`claimed ${formatDuration(e.now.getTime() - Date.parse(claim.claimedAt))} ago without reaching review`, new Date(due).toISOString()]);
     }
     if (reasons.length) claimed.set(claim.id, reasons);
   }
@@ -41,7 +42,11 @@ export function escalations(e: EscalationInput): Escalation[] {
   return out;
 }
 
-function formatHours(ms: number): string {
-  const h = ms / 3_600_000;
-  return h >= 1 ? `${h.toFixed(1)} h` : `${Math.round(ms / 60_000)} min`;
+/** A duration as an operator reads it: "45 s", "12 min", "1.5 h", "3.2 d". */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, ms) / 1000;
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
+  if (s < 48 * 3600) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86400).toFixed(1)} d`;
 }

@@ -1,12 +1,16 @@
 // One tick of the manager: scan, claims under the registry lock, dispatch, the snapshot.
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Claim, type Registry, release, updateRegistry } from './registry.ts';
+import { type Claim, type Registry, updateRegistry } from './registry.ts';
 import { countByStatus, dependencyProblems, readyCandidates, taskReasons } from '../tasks/model.ts';
 import { escalations } from './escalations.ts';
+import { type LiveRunContext, fileIdOf, liveRunOf, reconcile, restoreLiveRuns } from './claims.ts';
+import { RegistryKeeper } from './rebuild.ts';
+import { Runs } from './runs.ts';
+import { TasksError, isErrno } from '../base/errors.ts';
+import { LOG_MAX_BYTES } from '../base/logfile.ts';
 import { runtimePaths } from '../base/paths.ts';
-import { isRunning, readStat, signalTree } from '../supervise/proc.ts';
+import type { MarkedProcess } from '../supervise/runs-proc.ts';
 import { TaskScanner } from '../tasks/scan.ts';
 import { FolderWatcher } from '../base/watch.ts';
 import type { Snapshot, TickInput, Ticker } from './tick.ts';
@@ -21,8 +25,14 @@ export interface ManagerOptions {
   readonly dispatch: string | undefined;
   readonly max: number;
   readonly escalateAfterS: number;
+  /** A run older than this is ended and escalated; undefined: runs may take as long as they take. */
+  readonly runTimeoutS?: number | undefined;
   /** Environment for dispatched commands (the entry strips its own loader options first). */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The node binary, for the runs' log relays (default: node on PATH). */
+  readonly node?: string;
+  /** Cap of each runs/<slug>.log before it is rotated to .1 (default: the heartbeat log's). */
+  readonly logMaxBytes?: number;
   /** With once, a tick waits for the runs it started, so the snapshot carries their exit codes. */
   readonly once: boolean;
   readonly log: (line: string) => void;
@@ -32,12 +42,6 @@ export interface ManagerOptions {
 /** A tick walks the whole folder at least this often, whatever the watches said. */
 const FULL_WALK_EVERY = 10;
 
-/** Ticks a claimed task's file must be missing in a row before the claim is released. */
-const MISSING_TICKS = 3;
-
-/** Grace for dispatched runs when the heartbeat stops, before SIGKILL. */
-const RUN_GRACE_MS = 3000;
-
 /**
  * The task manager's tick: scan the task files (incrementally), reconcile the registry, claim
  * and dispatch ready tasks, and build the snapshot. Never writes a task file.
@@ -46,17 +50,23 @@ export function managerTicker(o: ManagerOptions): Ticker {
   const scanner = new TaskScanner(o.dir, { keepBody: false });
   let model: Derived | undefined;
   const paths = runtimePaths(o.dir, o.owner);
-  const runs = new Map<string, { child: ChildProcess; done: Promise<void> }>();
   const seen = new Map<string, string>();
   const missing = new Map<string, number>();
-  const orphans = new Map<string, Claim>();
-  const onCorrupt = (line: string): void => o.log(line);
   // Between full walks, a tick re-reads only the files the folder watches reported: a warm tick
   // over 10,000 unchanged files costs no stat at all. Every FULL_WALK_EVERY ticks (and after any
   // folder event or watch error) the folder is walked anyway, so a missed event costs one period.
   let watcher: FolderWatcher | undefined;
+  let watched: string | undefined;
   let last: ReturnType<TaskScanner['scan']> | undefined;
   const scanTasks = (tick: number): ReturnType<TaskScanner['scan']> => {
+    // A folder deleted and made again (or moved away and back) is a new folder: watch it afresh, walk it.
+    const folder = requireFolder(o.dir);
+    if (watched !== folder) {
+      watcher?.close();
+      watcher = undefined;
+      last = undefined;
+      watched = folder;
+    }
     if (!o.once) {
       watcher ??= new FolderWatcher(o.dir, undefined, () => undefined, (err) => {
         o.log(`${o.now().toISOString()} watching ${o.dir} failed (${err.message}); walking it on the next tick`);
@@ -70,46 +80,58 @@ export function managerTicker(o: ManagerOptions): Ticker {
     }
     return last;
   };
-  const update = <T>(fn: (reg: Registry) => T): Promise<T> => updateRegistry(paths.registry, fn, onCorrupt, o.now);
 
-  const startRun = (task: Task, claim: Claim): void => {
-    fs.mkdirSync(paths.runs, { recursive: true });
-    const logPath = path.join(paths.runs, `${task.slug}.log`);
-    const fd = fs.openSync(logPath, 'a');
-    fs.writeSync(fd, `=== ${claim.startedAt} ${o.owner} dispatches ${task.id}: ${o.dispatch}\n`);
-    const child = spawn(o.dispatch as string, {
-      shell: true,
-      cwd: o.root,
-      stdio: ['ignore', fd, fd],
-      env: {
-        ...o.env,
-        TASK_ID: task.id,
-        TASK_SLUG: task.slug,
-        TASK_FILE: path.join(o.dir, task.path),
-        TASK_WORKTREE: claim.worktree,
-        TASK_MANAGER_OWNER: o.owner,
-      },
-    });
-    fs.closeSync(fd);
-    claim.pid = child.pid ?? null;
-    claim.pidStart = child.pid ? readStat(child.pid)?.starttime ?? null : null;
-    claim.state = 'running';
-    claim.log = logPath;
-    const done = new Promise<void>((resolve) => {
-      child.on('error', (err) => o.log(`${o.now().toISOString()} dispatch of ${task.id} failed to start: ${err.message}`));
-      child.on('close', (code, sig) => {
-        if (runs.get(task.id)?.child === child) runs.delete(task.id);
-        // A run ended by a signal was stopped with its heartbeat (or by hand): interrupted, not failed.
-        const state = sig ? 'interrupted' : 'exited';
-        const note = sig ? `stopped by ${sig} (with its heartbeat, or by hand)` : undefined;
-        o.log(`${o.now().toISOString()} run of ${task.id} ${sig ? `stopped by ${sig}` : `exited with code ${code}`}`);
-        void update((reg) => {
-          const c = reg.claims[task.id];
-          if (c && c.claimedBy === o.owner && c.pid === claim.pid) Object.assign(c, { state, exitCode: code, endedAt: o.now().toISOString(), ...(note ? { note } : {}) });
-        }).then(resolve, (err: Error) => { o.log(`recording the end of ${task.id} failed: ${err.message}`); resolve(); });
-      });
-    });
-    runs.set(task.id, { child, done });
+  const keeper = new RegistryKeeper({
+    mergeTracked: (r) => runs.merge(r),
+    // A fresh look: a rebuild may run between ticks (a run's end being recorded).
+    scanLiveRuns: () => (live = runs.folderRuns()),
+    context: () => context(),
+    runsDir: paths.runs,
+  });
+  const hooks = { now: o.now, log: o.log, rebuild: (r: Registry, why: 'missing' | 'damaged'): string => keeper.rebuild(r, why) };
+  const update = <T>(fn: (reg: Registry) => T): Promise<T> => updateRegistry(paths.registry, fn, hooks);
+  const runs = new Runs({
+    owner: o.owner, dir: o.dir, root: o.root, runsDir: paths.runs, dispatch: o.dispatch, env: o.env, node: o.node ?? 'node',
+    logMaxBytes: o.logMaxBytes ?? LOG_MAX_BYTES, runTimeoutS: o.runTimeoutS, log: o.log, now: o.now, update: (fn) => update(fn),
+  });
+
+  // The live marked processes of this folder, scanned at most once per tick and only when needed.
+  let live: Map<string, MarkedProcess[]> | undefined;
+  const liveRuns = (): Map<string, MarkedProcess[]> => (live ??= runs.folderRuns());
+  const fileIds = new Map<string, string | undefined>();
+  const fileId = (t: Task): string | undefined => {
+    if (!fileIds.has(t.path)) fileIds.set(t.path, fileIdOf(path.join(o.dir, t.path)));
+    return fileIds.get(t.path);
+  };
+  const context = (): LiveRunContext => {
+    const m = model as Derived;
+    return { dir: o.dir, byId: m.byId, byPath: m.byPath, fileId, now: o.now() };
+  };
+
+  /** Claims and starts ready tasks up to max; a task with a live run (found by its marker) is never started again. */
+  const dispatchReady = (r: Registry, now: Date): void => {
+    const m = model as Derived;
+    const running = Object.values(r.claims).filter((c) => c.claimedBy === o.owner && (c.state === 'running' || c.state === 'claimed')).length;
+    let slots = o.max - Math.max(running, runs.active);
+    for (const task of m.candidates) {
+      if (slots <= 0) break;
+      if (r.claims[task.id]) continue;
+      const alive = liveRunOf(task, liveRuns(), r, o.dir);
+      if (alive) {
+        const put = restoreLiveRuns(r, new Map([[(alive[0] as MarkedProcess).runId, alive]]), context(), paths.runs);
+        o.log(`${now.toISOString()} ${task.id} has a live run without a claim (run ${(alive[0] as MarkedProcess).runId}); ${put.length ? 'claim put back' : 'left alone'}, not dispatched again`);
+        continue;
+      }
+      const claim: Claim = {
+        id: task.id, slug: task.slug, path: task.path, claimedBy: o.owner, claimedAt: now.toISOString(), startedAt: now.toISOString(),
+        worktree: path.join(o.root, '.worktrees', task.slug), pid: null, pidStart: null, state: 'claimed', exitCode: null, endedAt: null, log: null,
+        runId: null, fileId: fileId(task) ?? null,
+      };
+      if (runs.start(task, claim)) {
+        r.claims[task.id] = claim;
+        slots--;
+      }
+    }
   };
 
   return {
@@ -117,51 +139,28 @@ export function managerTicker(o: ManagerOptions): Ticker {
       const started = o.now();
       const scan = scanTasks(input.tick);
       // Everything derived from the files alone is kept while no file changed: a warm tick is the walk.
-      if (scan.changed || !model) model = derive(scan.tasks);
-      const { byId, candidates, reasons, counts } = model;
+      if (scan.changed || !model) {
+        model = derive(scan.tasks);
+        fileIds.clear();
+      }
+      const { byId, byPath, candidates, reasons, counts } = model;
+      live = undefined;
+      keeper.beginTick();
+      runs.check(o.now());
       const reg = await update((r) => {
         const now = o.now();
-        for (const claim of Object.values(r.claims)) {
-          const task = byId.get(claim.id);
-          // A claim whose run is still alive is never released: a file missing for one tick (an
-          // editor's save, a move) must not let the task be dispatched a second time.
-          // Nor is one whose file vanished for fewer than 3 ticks in a row.
-          const alive = runs.has(claim.id) || runAlive(claim);
-          if (!task) {
-            const ticks = (missing.get(claim.id) ?? 0) + 1;
-            missing.set(claim.id, ticks);
-            if (ticks >= MISSING_TICKS && !alive) release(r, claim.id, 'task file removed', now);
-            continue;
-          }
-          missing.delete(claim.id);
-          if (!alive && (task.status === 'completed' || task.status === 'cancelled')) release(r, claim.id, `task ${task.status}`, now);
-          else if (claim.claimedBy === o.owner && (claim.state === 'running' || claim.state === 'claimed') && !runs.has(claim.id)) {
-            if (!runAlive(claim)) {
-              // Ours, started by a heartbeat that has stopped: escalate, never re-run silently.
-              Object.assign(claim, { state: 'interrupted', endedAt: claim.endedAt ?? now.toISOString(), note: 'its heartbeat stopped or died; exit status unknown' });
-              orphans.delete(claim.id);
-            } else if (orphaned(claim)) {
-              // Its heartbeat was killed and the run lives on: this heartbeat stops it when it stops.
-              orphans.set(claim.id, claim);
-            }
-          }
-        }
-        if (o.dispatch !== undefined) {
-          const running = Object.values(r.claims).filter((c) => c.claimedBy === o.owner && (c.state === 'running' || c.state === 'claimed')).length;
-          for (const task of candidates.filter((t) => !r.claims[t.id]).slice(0, Math.max(0, o.max - running))) {
-            const claim: Claim = {
-              id: task.id, slug: task.slug, path: task.path, claimedBy: o.owner, claimedAt: now.toISOString(), startedAt: now.toISOString(),
-              worktree: path.join(o.root, '.worktrees', task.slug), pid: null, pidStart: null, state: 'claimed', exitCode: null, endedAt: null, log: null,
-            };
-            r.claims[task.id] = claim;
-            startRun(task, claim);
-          }
-        }
+        runs.merge(r);
+        runs.foreign.clear();
+        reconcile(r, { owner: o.owner, dir: o.dir, now, byId, byPath, fileId, changed: scan.changed, runs, missing, log: o.log });
+        if (o.dispatch !== undefined) dispatchReady(r, now);
         return structuredClone(r);
       });
+      // Written: ended runs are on record, a rebuilt registry is in place.
+      runs.settle();
+      keeper.written(reg);
       let claims = reg.claims;
-      if (o.once && runs.size) {
-        await Promise.all([...runs.values()].map((r) => r.done));
+      if (o.once && runs.active) {
+        await runs.finished();
         claims = (await update((r) => structuredClone(r))).claims;
       }
       const now = o.now();
@@ -205,50 +204,25 @@ export function managerTicker(o: ManagerOptions): Ticker {
 
     async close(): Promise<void> {
       watcher?.close();
-      const adopted = [...orphans.values()];
-      if (adopted.length) {
-        await stopOrphans(adopted);
-        await update((r) => {
-          for (const a of adopted) {
-            const c = r.claims[a.id];
-            if (c && c.pid === a.pid && !runAlive(c)) Object.assign(c, { state: 'interrupted', endedAt: o.now().toISOString(), note: 'its first heartbeat was killed; stopped with the heartbeat that took it over' });
-          }
-        });
-      }
-      const active = [...runs.values()];
-      if (!active.length) return;
-      await Promise.all(active.map((r) => (r.child.pid ? signalTree(r.child.pid, 'SIGTERM') : undefined)));
-      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), RUN_GRACE_MS).unref());
-      if ((await Promise.race([Promise.all(active.map((r) => r.done)), timeout])) === 'timeout') {
-        await Promise.all(active.map((r) => (r.child.pid && r.child.exitCode === null ? signalTree(r.child.pid, 'SIGKILL') : undefined)));
-        await Promise.all(active.map((r) => r.done));
-      }
+      await runs.close(!o.once);
     },
   };
 }
 
-/** True when the run's parent is gone (reparented to init): the heartbeat that started it was killed. */
-function orphaned(claim: Claim): boolean {
-  const parent = claim.pid === null ? undefined : readStat(claim.pid)?.ppid;
-  return parent === undefined || parent <= 1 || !isRunning(parent);
-}
-
-/** Stops runs this heartbeat adopted, each proven by pid and start time right before signalling. */
-async function stopOrphans(claims: readonly Claim[]): Promise<void> {
-  const live = claims.filter(runAlive);
-  await Promise.all(live.map((c) => signalTree(c.pid as number, 'SIGTERM')));
-  const deadline = Date.now() + RUN_GRACE_MS;
-  while (live.some(runAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  await Promise.all(live.filter(runAlive).map((c) => signalTree(c.pid as number, 'SIGKILL')));
-}
-
-/** True when the claim's run is still alive (another process of this owner, e.g. a `--once` beside the daemon). */
-function runAlive(claim: Claim): boolean {
-  return claim.pid !== null && isRunning(claim.pid) && readStat(claim.pid)?.starttime === claim.pidStart;
+/** The tasks folder's "<dev>:<ino>"; a folder that is gone fails the tick before anything is released or written. */
+function requireFolder(dir: string): string {
+  try {
+    const st = fs.statSync(dir);
+    if (st.isDirectory()) return `${st.dev}:${st.ino}`;
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
+  }
+  throw new TasksError(`tasks folder ${dir} is gone (moved or deleted); ticks wait for it, so no claim is released and no state is written outside it`);
 }
 
 interface Derived {
   byId: Map<string, Task>;
+  byPath: Map<string, Task>;
   candidates: Task[];
   reasons: Map<string, string[]>;
   counts: Record<string, number>;
@@ -259,6 +233,7 @@ function derive(tasks: Task[]): Derived {
   const createdOf = (t: Task): string => String(t.fields.created ?? t.fields.date ?? '');
   return {
     byId: new Map(tasks.map((t) => [t.id, t])),
+    byPath: new Map(tasks.map((t) => [t.path, t])),
     candidates: readyCandidates(tasks, problems, createdOf),
     reasons: taskReasons(tasks, problems),
     counts: countByStatus(tasks),

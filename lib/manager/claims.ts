@@ -1,0 +1,176 @@
+// Keeping claims true to the files and the runs: follow renamed files, release finished tasks, restore live runs.
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Claim, type Registry, claimKeyOfRun, release } from './registry.ts';
+import type { Runs } from './runs.ts';
+import { isRunning, readStat, startedAt } from '../supervise/proc.ts';
+import type { MarkedProcess } from '../supervise/runs-proc.ts';
+import type { Task } from '../tasks/taskfile.ts';
+
+/** Ticks a claimed task's file must be missing in a row before the claim is released. */
+const MISSING_TICKS = 3;
+
+/** The run fields a heartbeat owns; the rest of a claim (id, path, file) follows the registry. */
+const RUN_FIELDS = ['pid', 'pidStart', 'state', 'exitCode', 'endedAt', 'note', 'log', 'runId'] as const;
+
+/** True when the claim's run (its shell, by pid and start time) is still alive. */
+export function runAlive(claim: Claim): boolean {
+  return claim.pid !== null && isRunning(claim.pid) && readStat(claim.pid)?.starttime === claim.pidStart;
+}
+
+/** True when the run's parent is gone (reparented to init): the heartbeat that started it was killed. */
+export function orphaned(claim: Claim): boolean {
+  const parent = claim.pid === null ? undefined : readStat(claim.pid)?.ppid;
+  return parent === undefined || parent <= 1 || !isRunning(parent);
+}
+
+/**
+ * Puts a heartbeat's own knowledge of one run into the registry: a claim that went missing (a
+ * lost or rebuilt registry, a failed write) is put back unless it was released; the run fields
+ * follow the run, and the claim's id, path and file follow the registry (a rename re-keys it
+ * there), copied back into run. Returns why it could not be put back, if so.
+ */
+export function putRun(reg: Registry, run: Claim): string | undefined {
+  const key = run.runId ? claimKeyOfRun(reg, run.runId) : Object.keys(reg.claims).find((k) => run.pid !== null && reg.claims[k]?.pid === run.pid);
+  const c = key === undefined ? undefined : reg.claims[key];
+  if (c === undefined) {
+    if (reg.history.some((h) => (run.runId && h.runId === run.runId) || (h.pid === run.pid && h.pidStart === run.pidStart))) return undefined;
+    const holder = reg.claims[run.id];
+    if (holder && runAlive(holder)) return `run ${run.runId} of ${run.id} has no claim, and another live run holds the task; not putting it back`;
+    reg.claims[run.id] = { ...run };
+    return undefined;
+  }
+  Object.assign(run, { id: c.id, path: c.path, fileId: c.fileId ?? null });
+  for (const f of RUN_FIELDS) if (run[f] !== undefined) (c as unknown as Record<string, unknown>)[f] = run[f];
+  return undefined;
+}
+
+/** The "<dev>:<ino>" of a file, or undefined when it cannot be stat'ed. */
+export function fileIdOf(file: string): string | undefined {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st ? `${st.dev}:${st.ino}` : undefined;
+}
+
+/** What rebuilding a claim from a live run needs to know about the folder. */
+export type LiveRunContext = Pick<ReconcileInput, 'dir' | 'byId' | 'byPath' | 'fileId' | 'now'>;
+
+export interface ReconcileInput {
+  readonly owner: string;
+  readonly dir: string;
+  readonly now: Date;
+  readonly byId: ReadonlyMap<string, Task>;
+  readonly byPath: ReadonlyMap<string, Task>;
+  /** The file id of a task, from a cache kept while no file changes. */
+  readonly fileId: (task: Task) => string | undefined;
+  /** True when files changed since the last tick: claimed files' ids are refreshed (an editor's save makes a new inode). */
+  readonly changed: boolean;
+  readonly runs: Runs;
+  /** Ticks each claim's file has been missing in a row (kept by the caller). */
+  readonly missing: Map<string, number>;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Brings every claim up to date with the task files and the runs: a claim whose file was renamed
+ * or moved (found by path or by file identity) follows it under its new id; a claim is released
+ * when its task is completed or cancelled, or its file has been gone for 3 ticks, never while
+ * its run is alive; runs of this owner whose heartbeat died are marked or adopted.
+ */
+export function reconcile(r: Registry, x: ReconcileInput): void {
+  let byFileId: Map<string, Task> | undefined;
+  for (const [key, claim] of Object.entries(r.claims)) {
+    const alive = x.runs.has(claim.runId) || runAlive(claim);
+    let task = x.byId.get(claim.id);
+    if (!task) {
+      // A task without an id: is named by its file; renamed, it has a new id. Find it by its path
+      // (its id was edited) or by its file's identity (it was renamed or moved).
+      const free = (t: Task | undefined): Task | undefined => (t && !r.claims[t.id] ? t : undefined);
+      task = free(x.byPath.get(claim.path));
+      if (!task && claim.fileId) {
+        byFileId ??= new Map([...x.byId.values()].flatMap((t): [string, Task][] => { const id = x.fileId(t); return id ? [[id, t]] : []; }));
+        task = free(byFileId.get(claim.fileId));
+      }
+      if (task) {
+        x.log(`${x.now.toISOString()} claim on ${claim.id} follows its file to ${task.path} (now ${task.id})`);
+        delete r.claims[key];
+        x.missing.delete(key);
+        Object.assign(claim, { id: task.id, path: task.path });
+        r.claims[task.id] = claim;
+      }
+    }
+    if (!task) {
+      const ticks = (x.missing.get(claim.id) ?? 0) + 1;
+      x.missing.set(claim.id, ticks);
+      // A file missing for one tick (an editor's save, a move) must not free the task, nor a live run's.
+      if (ticks >= MISSING_TICKS && !alive) release(r, claim.id, 'task file removed', x.now);
+      continue;
+    }
+    x.missing.delete(claim.id);
+    if (claim.path !== task.path) claim.path = task.path;
+    if (x.changed || claim.fileId === undefined) claim.fileId = x.fileId(task) ?? claim.fileId ?? null;
+    if (!alive && (task.status === 'completed' || task.status === 'cancelled')) {
+      release(r, claim.id, `task ${task.status}`, x.now);
+    } else if (claim.claimedBy === x.owner && (claim.state === 'running' || claim.state === 'claimed') && !x.runs.has(claim.runId)) {
+      if (!alive) {
+        // Ours, started by a heartbeat that has stopped: escalate, never re-run silently.
+        Object.assign(claim, { state: 'interrupted', endedAt: claim.endedAt ?? x.now.toISOString(), note: 'its heartbeat stopped or died; exit status unknown' });
+      } else if (orphaned(claim)) {
+        // Its heartbeat was killed and the run lives on: this heartbeat answers for it now.
+        x.runs.adopt(claim);
+      } else if (claim.runId) {
+        x.runs.foreign.add(claim.runId);
+      }
+    }
+  }
+}
+
+/**
+ * Puts back the claims of live runs of this folder (found by their run marker) that the registry
+ * lacks: the live processes are the truth, so a lost claim never gets its task dispatched again.
+ * Returns the ids put back.
+ */
+export function restoreLiveRuns(r: Registry, live: ReadonlyMap<string, MarkedProcess[]>, x: LiveRunContext, runsDir: string, only?: (procs: MarkedProcess[]) => boolean): string[] {
+  const put: string[] = [];
+  for (const [runId, procs] of live) {
+    if (claimKeyOfRun(r, runId) !== undefined || (only && !only(procs))) continue;
+    const claim = claimOfLiveRun(runId, procs, x, runsDir);
+    if (!claim) continue;
+    const held = r.claims[claim.id];
+    if (held && runAlive(held)) continue;
+    if (held) release(r, held.id, `replaced by its live run ${runId}`, x.now);
+    r.claims[claim.id] = claim;
+    put.push(claim.id);
+  }
+  return put;
+}
+
+/** A claim rebuilt from a live run's processes: its shell (the oldest process that is not the log relay), owner and start time. */
+function claimOfLiveRun(runId: string, procs: MarkedProcess[], x: LiveRunContext, runsDir: string): Claim | undefined {
+  const pids = new Set(procs.map((p) => p.pid));
+  const own = procs.filter((p) => !p.relay);
+  const roots = own.filter((p) => !pids.has(p.ppid));
+  const main = (roots.length ? roots : own).sort((a, b) => Number(a.starttime) - Number(b.starttime))[0];
+  if (!main) return undefined;
+  const env = main.env;
+  const file = env.TASK_FILE ?? '';
+  const rel = path.relative(x.dir, file);
+  const task = x.byPath.get(rel) ?? (env.TASK_ID ? x.byId.get(env.TASK_ID) : undefined);
+  const id = task?.id ?? env.TASK_ID;
+  if (!id) return undefined;
+  const slug = env.TASK_SLUG ?? task?.slug ?? id;
+  const started = (startedAt(main.starttime) ?? x.now).toISOString();
+  return {
+    id, slug, path: task?.path ?? rel, claimedBy: env.TASK_MANAGER_OWNER || 'unknown', claimedAt: started, startedAt: started,
+    worktree: env.TASK_WORKTREE ?? '', pid: main.pid, pidStart: main.starttime, state: 'running', exitCode: null, endedAt: null,
+    log: path.join(runsDir, `${slug}.log`), note: 'claim rebuilt from its live run (run marker)', runId, fileId: task ? x.fileId(task) ?? null : null,
+  };
+}
+
+/** The live run of a task (matched by id or by file) that no claim accounts for, if any. */
+export function liveRunOf(task: Task, live: ReadonlyMap<string, MarkedProcess[]>, r: Registry, dir: string): MarkedProcess[] | undefined {
+  const file = path.join(dir, task.path);
+  for (const [runId, procs] of live) {
+    if (claimKeyOfRun(r, runId) === undefined && procs.some((p) => p.env.TASK_ID === task.id || p.env.TASK_FILE === file)) return procs;
+  }
+  return undefined;
+}

@@ -1,0 +1,252 @@
+// The runs of one heartbeat: started with a run marker and a capped log, tracked, adopted, timed out and stopped.
+import type { ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Claim, Registry } from './registry.ts';
+import { orphaned, putRun, runAlive } from './claims.ts';
+import { appendCapped, spawnLogged } from './runlog.ts';
+import { formatDuration } from './escalations.ts';
+import { stopProcess } from '../supervise/daemon.ts';
+import { readStat } from '../supervise/proc.ts';
+import { type MarkedProcess, RUN_GRACE_MS, RUN_MARKER, findMarked, inFolder, stopMarked, stopRun } from '../supervise/runs-proc.ts';
+import type { Task } from '../tasks/taskfile.ts';
+
+export interface RunsOptions {
+  readonly owner: string;
+  readonly dir: string;
+  /** The folder runs start in. */
+  readonly root: string;
+  readonly runsDir: string;
+  readonly dispatch: string | undefined;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The node binary, for the log relays. */
+  readonly node: string;
+  readonly logMaxBytes: number;
+  readonly runTimeoutS: number | undefined;
+  readonly log: (line: string) => void;
+  readonly now: () => Date;
+  /** Read-modify-write of the registry (under its lock). */
+  readonly update: (fn: (reg: Registry) => void) => Promise<void>;
+}
+
+/** One run this heartbeat answers for: its claim (run fields are authoritative here) and its processes. */
+interface Tracked {
+  readonly key: string;
+  claim: Claim;
+  /** The run's shell; undefined for a run adopted from a heartbeat that was killed. */
+  readonly child: ChildProcess | undefined;
+  readonly relayDone: Promise<void>;
+  ended: boolean;
+  /** Set when a registry update merged the run after it ended: once written, it needs no tracking. */
+  endMerged: boolean;
+  done: Promise<void>;
+  stopping: Promise<void> | undefined;
+}
+
+/**
+ * Grace for runs when their heartbeat stops: shorter than `stop`'s 5 s grace for the heartbeat
+ * itself, so the heartbeat has SIGKILLed what ignored SIGTERM, and recorded it, before `stop`
+ * would SIGKILL the heartbeat.
+ */
+export const STOP_WITH_HEARTBEAT_GRACE_MS = 3000;
+
+export class Runs {
+  private readonly o: RunsOptions;
+  private readonly tracked = new Map<string, Tracked>();
+  /** Every run id this heartbeat started or adopted: what it stops when it stops. */
+  private readonly mine = new Set<string>();
+  /** Live runs of this owner that another process (a `--once` beside the daemon) answers for. */
+  foreign = new Set<string>();
+
+  constructor(o: RunsOptions) {
+    this.o = o;
+  }
+
+  /** True while this heartbeat answers for the run and it has not ended. */
+  has(runId: string | null | undefined): boolean {
+    const t = runId ? this.tracked.get(runId) : undefined;
+    return t !== undefined && !t.ended;
+  }
+
+  /** Runs of this heartbeat that are still going (for max). */
+  get active(): number {
+    return [...this.tracked.values()].filter((t) => !t.ended).length;
+  }
+
+  /**
+   * Starts the dispatch command for a claimed task with the run marker in its environment and
+   * its output through a capped log relay. Fills the claim's run fields; false if it could not start.
+   */
+  start(task: Task, claim: Claim): boolean {
+    const runId = crypto.randomUUID();
+    const logPath = path.join(this.o.runsDir, `${task.slug}.log`);
+    const env: NodeJS.ProcessEnv = {
+      ...this.o.env,
+      TASK_ID: task.id,
+      TASK_SLUG: task.slug,
+      TASK_FILE: path.join(this.o.dir, task.path),
+      TASK_WORKTREE: claim.worktree,
+      TASK_MANAGER_OWNER: this.o.owner,
+      [RUN_MARKER]: runId,
+    };
+    try {
+      fs.mkdirSync(this.o.runsDir, { recursive: true });
+      appendCapped(logPath, `=== ${claim.startedAt} ${this.o.owner} dispatches ${task.id} (run ${runId}): ${this.o.dispatch}\n`, this.o.logMaxBytes);
+    } catch (err) {
+      // The run still starts: its relay retries the log on every chunk it gets.
+      this.say(`run log ${logPath} cannot be written (${(err as Error).message}); the run starts anyway`);
+    }
+    const started = spawnLogged(this.o.dispatch as string, { cwd: this.o.root, env, node: this.o.node, logPath, maxBytes: this.o.logMaxBytes }, (what, err) => this.say(`${what} of ${task.id} failed: ${err.message}`));
+    if (!started) return false;
+    const { child, pid, relayDone } = started;
+    Object.assign(claim, { pid, pidStart: readStat(pid)?.starttime ?? null, state: 'running', log: logPath, runId });
+    const t: Tracked = { key: runId, claim: { ...claim }, child, relayDone, ended: false, endMerged: false, done: Promise.resolve(), stopping: undefined };
+    t.done = new Promise<void>((resolve) => {
+      child.once('exit', (code, sig) => {
+        const c = t.claim;
+        const timedOut = c.state === 'timed_out';
+        // A run ended by a signal was stopped with its heartbeat (or by hand): interrupted, not failed.
+        Object.assign(c, { exitCode: code, endedAt: this.o.now().toISOString() });
+        if (!timedOut) Object.assign(c, sig ? { state: 'interrupted', note: `stopped by ${sig} (with its heartbeat, or by hand)` } : { state: 'exited' });
+        this.say(`run of ${c.id} ${sig ? `stopped by ${sig}` : `exited with code ${code}`}${timedOut ? ` (${c.note})` : ''}`);
+        t.ended = true;
+        void this.record(t).then(resolve);
+      });
+    });
+    this.tracked.set(runId, t);
+    this.mine.add(runId);
+    return true;
+  }
+
+  /** Takes over a live run whose heartbeat was killed: not re-run, timed out and stopped like our own. */
+  adopt(claim: Claim): void {
+    if (!claim.runId && claim.pid === null) return;
+    const key = claim.runId ?? `pid-${claim.pid}`;
+    if (this.tracked.has(key)) return;
+    this.tracked.set(key, { key, claim: { ...claim }, child: undefined, relayDone: Promise.resolve(), ended: false, endMerged: false, done: Promise.resolve(), stopping: undefined });
+    if (claim.runId) this.mine.add(claim.runId);
+  }
+
+  /**
+   * Before each tick's registry update: notices adopted runs that ended, and ends runs past
+   * run_timeout (the stop runs in the background; the claim says timed_out at once).
+   */
+  check(now: Date): void {
+    for (const t of this.tracked.values()) {
+      if (t.ended) continue;
+      if (!t.child && !runAlive(t.claim)) {
+        if (t.claim.state !== 'timed_out') Object.assign(t.claim, { state: 'interrupted', note: 'its heartbeat was killed; it ended while adopted, exit status unknown' });
+        Object.assign(t.claim, { endedAt: now.toISOString() });
+        t.ended = true;
+        continue;
+      }
+      const started = Date.parse(t.claim.startedAt ?? t.claim.claimedAt);
+      if (this.o.runTimeoutS !== undefined && t.stopping === undefined && now.getTime() - started >= this.o.runTimeoutS * 1000) {
+        Object.assign(t.claim, { state: 'timed_out', note: `timed out after ${formatDuration(now.getTime() - started)}` });
+        this.say(`run of ${t.claim.id} ${t.claim.note}; stopping it`);
+        t.stopping = this.stop(t, RUN_GRACE_MS);
+      }
+    }
+  }
+
+  /**
+   * Puts what this heartbeat knows about its runs into the registry: a claim that went missing
+   * (a lost or rebuilt registry, a failed write) is put back unless it was released; the run
+   * fields follow the run, the claim's id, path and file follow the registry (a rename re-keys it).
+   */
+  merge(reg: Registry): void {
+    this.mergeRuns(reg, this.tracked.values());
+  }
+
+  private mergeRuns(reg: Registry, runs: Iterable<Tracked>): void {
+    for (const t of runs) {
+      t.endMerged = t.ended;
+      const problem = putRun(reg, t.claim);
+      if (problem) this.say(problem);
+    }
+  }
+
+  /** After a registry write that merged them: ended runs are on record and need no tracking. */
+  settle(): void {
+    for (const t of [...this.tracked.values()]) if (t.endMerged) this.tracked.delete(t.key);
+  }
+
+  /** Resolves when every run started so far has ended and been recorded (and its log flushed, within 2 s). */
+  async finished(): Promise<void> {
+    const all = [...this.tracked.values()];
+    await Promise.all(all.map((t) => t.done));
+    await Promise.race([Promise.all(all.map((t) => t.relayDone)), new Promise((r) => setTimeout(r, 2000).unref())]);
+  }
+
+  /** Live marked processes of this tasks folder (any owner), grouped by run id. */
+  folderRuns(): Map<string, MarkedProcess[]> {
+    const byRun = new Map<string, MarkedProcess[]>();
+    for (const p of findMarked((m) => inFolder(m, this.o.dir))) byRun.set(p.runId, [...(byRun.get(p.runId) ?? []), p]);
+    return byRun;
+  }
+
+  /**
+   * When the heartbeat stops: ends every process of the runs it answers for and, for the daemon,
+   * every leftover marked process of this owner in this folder (what a run left behind with
+   * setsid, runs of a heartbeat that was killed), except runs a `--once` beside it answers for.
+   */
+  async close(daemon: boolean): Promise<void> {
+    const owned = (p: MarkedProcess): boolean => this.mine.has(p.runId)
+      || (daemon && p.env.TASK_MANAGER_OWNER === this.o.owner && inFolder(p, this.o.dir) && !this.foreign.has(p.runId));
+    try {
+      const report = await stopMarked(owned, STOP_WITH_HEARTBEAT_GRACE_MS);
+      if (report.survivors.length) this.say(`run processes ${report.survivors.join(', ')} survived SIGKILL`);
+    } catch (err) {
+      this.say(`stopping the runs failed: ${(err as Error).message}`);
+    }
+    const adopted = [...this.tracked.values()].filter((t) => !t.child && !t.ended);
+    await Promise.all([...this.tracked.values()].map((t) => t.stopping ?? (t.claim.runId ? undefined : this.stop(t, STOP_WITH_HEARTBEAT_GRACE_MS))));
+    for (const t of adopted) {
+      if (t.claim.state !== 'timed_out') Object.assign(t.claim, { state: 'interrupted', note: 'its first heartbeat was killed; stopped with the heartbeat that took it over' });
+      Object.assign(t.claim, { endedAt: this.o.now().toISOString() });
+      t.ended = true;
+    }
+    await Promise.all([...[...this.tracked.values()].map((t) => t.done), ...adopted.map((t) => this.record(t))]);
+  }
+
+  private async stop(t: Tracked, graceMs: number): Promise<void> {
+    try {
+      if (t.claim.runId) {
+        const report = await stopRun(t.claim.runId, graceMs);
+        if (report.survivors.length) this.say(`run of ${t.claim.id}: processes ${report.survivors.join(', ')} survived SIGKILL`);
+      } else if (runAlive(t.claim)) {
+        // A run started before run markers existed: its tree, identity re-proven by start time.
+        await stopProcess(t.claim.pid as number, graceMs);
+      }
+    } catch (err) {
+      this.say(`stopping the run of ${t.claim.id} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Records one run in the registry now; on failure it stays tracked and the next tick's merge retries. */
+  private async record(t: Tracked): Promise<void> {
+    try {
+      await this.o.update((reg) => this.mergeRuns(reg, [t]));
+      if (t.endMerged) this.tracked.delete(t.key);
+    } catch (err) {
+      this.say(`recording the run of ${t.claim.id} failed (retried next tick): ${(err as Error).message}`);
+    }
+  }
+
+  private stamp(): string {
+    return this.o.now().toISOString();
+  }
+
+  /**
+   * Logs from an event handler or a background stop: a throw there would be an uncaught
+   * exception that ends the heartbeat, so a log that cannot be written loses the line instead.
+   */
+  private say(line: string): void {
+    try {
+      this.o.log(`${this.stamp()} ${line}`);
+    } catch {
+      // The log is where failures are told; with the log failing there is nowhere left to tell it.
+    }
+  }
+}
