@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { describe, test } from 'node:test';
 import { parseArgs, usage } from '../lib/cli/args.ts';
 import { TasksError } from '../lib/base/errors.ts';
+import { heartbeatArgs, heartbeatSettings } from '../lib/supervise/supervisor.ts';
 import { cli, cliEnv, listTree, pidsMentioning, tempTasks, uniqueOwner } from './helpers.ts';
 
 const fixture = tempTasks();
@@ -35,6 +36,13 @@ describe('parseArgs', () => {
     ['flags before action', ['--json', 'status'], {}, { json: true, action: 'status' }],
     ['-f for logs', ['logs', '-f'], {}, { follow: true }],
     ['words after --', ['status', '--', 'owner=z'], {}, { owner: 'z' }],
+    ['no run_timeout by default', ['ensure'], {}, { runTimeout: undefined }],
+    ['run_timeout=90m', ['ensure', 'run_timeout=90m'], {}, { runTimeout: 5400 }],
+    ['run_timeout=2h', ['ensure', 'run_timeout=2h'], {}, { runTimeout: 7200 }],
+    ['run_timeout=1d', ['ensure', 'run_timeout=1d'], {}, { runTimeout: 86400 }],
+    ['run_timeout in seconds', ['heartbeat', 'run_timeout=1.5'], {}, { runTimeout: 1.5 }],
+    ['run_timeout=none', ['ensure', 'run_timeout=none'], {}, { runTimeout: undefined }],
+    ['escalate_after=90m', ['ensure', 'escalate_after=90m'], {}, { escalateAfter: 5400 }],
   ];
   for (const [name, argv, env, want] of valid) {
     test(`valid: ${name}`, () => {
@@ -71,12 +79,29 @@ describe('parseArgs', () => {
     [['launch'], /unknown action `launch`/],
     [['serve', 'dir=/nonexistent/folder'], /`dir` must be an existing folder, got `\/nonexistent\/folder`/],
     [['build'], /needs out=<folder>/],
+    [['ensure', 'run_timeout=0'], /`run_timeout` must be a duration such as 7200, 90m, 2h or 1d, got `0`/],
+    [['ensure', 'run_timeout=-5'], /`run_timeout` must be a duration .* got `-5`/],
+    [['ensure', 'run_timeout=2w'], /`run_timeout` must be a duration .* got `2w`/],
+    [['ensure', 'run_timeout='], /`run_timeout` must be a duration .* got ``/],
   ];
   for (const [argv, re] of invalid) {
     test(`usage error: ${argv.join(' ') || '(nothing)'}`, () => {
       assert.throws(() => parse(argv), (err: unknown) => err instanceof TasksError && err.exitCode === 2 && re.test(err.message));
     });
   }
+
+  test('run_timeout reaches the detached heartbeat and is compared on reuse', () => {
+    const p = parse(['ensure', 'run_timeout=90m']);
+    assert.equal(p.help, false);
+    if (p.help) return;
+    const args = heartbeatArgs(p.options);
+    assert.ok(args.includes('run_timeout=5400'), args.join(' '));
+    const again = parse(['heartbeat', ...args.filter((a) => /^[a-z_]+=/.test(a) && !a.startsWith('dir=') && !a.startsWith('owner='))]);
+    assert.ok(!again.help && again.options.runTimeout === 5400);
+    assert.equal(heartbeatSettings(p.options).run_timeout, '5400');
+    const none = parse(['ensure']);
+    assert.ok(!none.help && !heartbeatArgs(none.options).some((a) => a.startsWith('run_timeout=')));
+  });
 
   test('a bad TASK_MANAGER_PORT only matters to serve', () => {
     assert.throws(() => parse(['serve'], { TASK_MANAGER_PORT: 'abc' }), /`TASK_MANAGER_PORT` must be an integer/);
@@ -98,7 +123,7 @@ describe('parseArgs', () => {
 
   test('usage lists every action, key and flag', () => {
     const text = usage();
-    for (const word of ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'logs', 'build', 'owner', 'port', 'host', 'interval', 'dir', 'dispatch', 'max', '--json', '--detach', '--no-heartbeat', '--open', '--once', '-f', '--help']) {
+    for (const word of ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'logs', 'build', 'owner', 'port', 'host', 'interval', 'dir', 'dispatch', 'max', 'run_timeout', '--json', '--detach', '--no-heartbeat', '--open', '--once', '-f', '--help']) {
       assert.ok(text.includes(word), word);
     }
   });

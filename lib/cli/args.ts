@@ -27,6 +27,7 @@ export const KEYS = {
   dispatch: { default: '$TASK_MANAGER_DISPATCH', help: 'shell command run for each dispatched task; unset: no dispatch' },
   max: { default: '1', help: 'most tasks claimed and running at once, integer 1-1000' },
   escalate_after: { default: '2h', help: 'a claim older than this without reaching review is escalated: seconds, or 90m, 2h, 1d' },
+  run_timeout: { default: 'none', help: 'a run older than this is ended (TERM, 5 s grace, KILL) and escalated: seconds, or 90m, 2h, 1d, or none' },
   project: { default: 'package.json name beside the tasks folder, else that folder', help: 'project name in the dashboard title (<Project> Tasks)' },
   out: { default: '', help: 'build: folder to write the static dashboard to' },
 } satisfies Record<string, KeySpec>;
@@ -63,6 +64,8 @@ export interface Options {
   readonly project: string | undefined;
   /** Seconds after which a claim that has not reached review is escalated. */
   readonly escalateAfter: number;
+  /** Seconds after which a run is ended and escalated; undefined: no limit. */
+  readonly runTimeout: number | undefined;
   readonly json: boolean;
   readonly detach: boolean;
   readonly heartbeat: boolean;
@@ -203,9 +206,10 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
     out = path.resolve(ctx.cwd, keys.out);
   }
   const escalateAfter = keys.escalate_after === undefined ? 7200 : checkDuration('escalate_after', keys.escalate_after);
+  const runTimeout = keys.run_timeout === undefined || keys.run_timeout === 'none' ? undefined : checkDuration('run_timeout', keys.run_timeout);
   if (action === 'build' && out === undefined) throw usageError('`build` needs out=<folder> to write the dashboard to');
   return {
-    action, owner, port, portGiven: keys.port !== undefined, host, interval, dir, dispatch, max, out, escalateAfter, project: keys.project === undefined || keys.project.trim() === '' ? undefined : keys.project.trim(),
+    action, owner, port, portGiven: keys.port !== undefined, host, interval, dir, dispatch, max, out, escalateAfter, runTimeout, project: keys.project === undefined || keys.project.trim() === '' ? undefined : keys.project.trim(),
     json: flags.json === true,
     detach: flags.detach === true,
     heartbeat: flags.heartbeat !== false,

@@ -15,6 +15,8 @@ export interface HeartbeatSpec {
   readonly dispatch: string | undefined;
   readonly max: number;
   readonly escalateAfter: number;
+  /** Seconds after which a run is ended; undefined: no limit. */
+  readonly runTimeout?: number | undefined;
   /** Keys the operator set; only those are compared with a reused heartbeat's settings. */
   readonly given?: readonly string[];
 }
@@ -35,13 +37,14 @@ export interface EnsureResult {
 /** The heartbeat's command-line words: the marker first, so /proc/<pid>/cmdline proves identity. */
 export function heartbeatArgs(spec: HeartbeatSpec): string[] {
   const args = [...markerArgs({ kind: 'heartbeat', owner: spec.owner, dir: spec.dir }), `interval=${spec.interval}`, `max=${spec.max}`, `escalate_after=${spec.escalateAfter}`];
+  if (spec.runTimeout !== undefined) args.push(`run_timeout=${spec.runTimeout}`);
   if (spec.dispatch !== undefined) args.push(`dispatch=${spec.dispatch}`);
   return args;
 }
 
 /** The settings a heartbeat records about itself (pid file lines), to compare on reuse. */
 export function heartbeatSettings(spec: HeartbeatSpec): Record<string, string> {
-  return { interval: String(spec.interval), max: String(spec.max), dispatch: spec.dispatch ?? '' };
+  return { interval: String(spec.interval), max: String(spec.max), dispatch: spec.dispatch ?? '', run_timeout: spec.runTimeout === undefined ? 'none' : String(spec.runTimeout) };
 }
 
 function differing(spec: HeartbeatSpec, fields: Readonly<Record<string, string>>): string[] {

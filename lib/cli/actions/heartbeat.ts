@@ -23,7 +23,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const now = (): Date => new Date();
   const ticker = managerTicker({
     owner: o.owner, dir: o.dir, root: path.dirname(o.dir), dispatch: o.dispatch, max: o.max, escalateAfterS: o.escalateAfter,
-    env: cli.launcher.env, once: o.once, log, now,
+    runTimeoutS: o.runTimeout, env: cli.launcher.env, node: cli.launcher.node, logMaxBytes: logMaxBytes(cli.env), once: o.once, log, now,
   });
   const result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now, settings: heartbeatSettings(o) });
   if (result.kind === 'twin') {
