@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { alive, cli, killAll, sleep, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
+import { alive, cli, killAll, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
 
 interface Fixture { root: string; dir: string; owner: string; extra: number[]; state: string }
 
@@ -52,6 +52,22 @@ async function once(f: Fixture, more: string[] = []): Promise<Record<string, any
   return JSON.parse(r.stdout) as Record<string, any>;
 }
 
+function snapshotOf(f: Fixture): { pid: number; tick: number } | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(f.state, `task-manager-${f.owner}.snapshot.json`), 'utf8')) as { pid: number; tick: number };
+  } catch {
+    return undefined; // not written yet, or being replaced
+  }
+}
+
+/** Waits until the owner's snapshot (of the heartbeat pid, when given) reaches a tick number. */
+function waitForTicks(f: Fixture, pid: number | undefined, tick: number): Promise<unknown> {
+  return waitUntil(() => {
+    const s = snapshotOf(f);
+    return s !== undefined && (pid === undefined || s.pid === pid) && s.tick >= tick;
+  }, `tick ${tick}${pid ? ` of heartbeat ${pid}` : ''}; snapshot: ${JSON.stringify(snapshotOf(f))}`);
+}
+
 function hashTree(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (d: string): void => {
@@ -92,9 +108,13 @@ describe('dispatch', () => {
     const files = Object.fromEntries(['A', 'B', 'C', 'D'].map((id) => [`${id}.md`, task(id, { priority: 'p1' })]));
     await withTasks(files, async (f) => {
       const cmd = recorder(f.root);
-      const first = await once(f, [`dispatch=${cmd}`, 'max=2']);
+      // The first two runs record when they start and end, and last long enough to overlap if run side by side.
+      const timed = `date +%s%N > ${f.root}/start-$TASK_ID; ${cmd}; sleep 0.3; date +%s%N > ${f.root}/end-$TASK_ID`;
+      const first = await once(f, [`dispatch=${timed}`, 'max=2']);
       assert.equal(first.claims.length, 2);
-      assert.deepEqual(dispatched(f.root).map((r) => r[0]).sort(), ['A', 'B'], 'the two oldest by id, run side by side');
+      assert.deepEqual(dispatched(f.root).map((r) => r[0]).sort(), ['A', 'B'], 'the two oldest by id');
+      const at = (what: string, id: string): bigint => BigInt(fs.readFileSync(path.join(f.root, `${what}-${id}`), 'utf8').trim());
+      assert.ok(at('start', 'A') < at('end', 'B') && at('start', 'B') < at('end', 'A'), 'A and B ran side by side');
       // Exited claims stay until the file says completed: the next tick takes the next two only.
       const second = await once(f, [`dispatch=${cmd}`, 'max=2']);
       assert.equal(second.claims.length, 4);
@@ -157,14 +177,16 @@ describe('dispatch', () => {
       assert.equal(rb.code, 0, rb.stderr);
       // Exited claims do not count as running, so the two keep claiming until every task is taken.
       await waitUntil(() => dispatched(f.root).length >= 16 || undefined, 'all 16 tasks dispatched', 30_000);
-      await sleep(300);
-      const ids = dispatched(f.root).map((r) => r[0]);
-      assert.equal(ids.length, 16, ids.join(','));
-      assert.equal(new Set(ids).size, 16);
-      const owners = new Set(dispatched(f.root).map((r) => r[4]));
-      assert.ok(owners.size >= 1);
+      // A duplicate would come from a later tick: let both heartbeats tick a few more times.
+      for (const o of [a, b]) await waitForTicks({ ...f, owner: o }, undefined, (snapshotOf({ ...f, owner: o })?.tick ?? 0) + 5);
+      const runs = dispatched(f.root);
+      const ids = runs.map((r) => r[0] as string).sort();
+      assert.deepEqual(ids, Object.keys(files).map((n) => `T${n.slice(1, -3).padStart(2, '0')}`).sort(), 'every task ran exactly once: no duplicate, none missing');
       const reg = JSON.parse(fs.readFileSync(path.join(f.state, 'registry.json'), 'utf8'));
       assert.equal(Object.keys(reg.claims).length, 16);
+      // Each task's one run was started by the owner whose claim the registry holds, and only by them.
+      for (const [id, , , , owner] of runs) assert.equal(reg.claims[id as string]?.claimedBy, owner, `claim and run of ${id}`);
+      assert.ok(runs.every((r) => r[4] === a || r[4] === b));
       for (const o of [a, b]) await cli(['stop', `owner=${o}`, `dir=${f.dir}`]);
     });
   });
@@ -193,9 +215,12 @@ describe('dispatch', () => {
       await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', `dispatch=${cmd}`]);
       await waitUntil(() => fs.existsSync(`${f.root}/runs.txt`), 'first run');
       fs.renameSync(path.join(f.dir, 'A.md'), path.join(f.root, 'A.md.away'));
-      await sleep(500);
+      // Longer than the 3 ticks after which a claim whose file is gone (and whose run is not alive) is released.
+      await waitForTicks(f, undefined, (snapshotOf(f)?.tick ?? 0) + 5);
       fs.renameSync(path.join(f.root, 'A.md.away'), path.join(f.dir, 'A.md'));
-      await sleep(2500);
+      const reg = (): Record<string, any> => JSON.parse(fs.readFileSync(path.join(f.state, 'registry.json'), 'utf8'));
+      await waitUntil(() => reg().claims.A?.state === 'exited', 'the run to end');
+      await waitForTicks(f, undefined, (snapshotOf(f)?.tick ?? 0) + 5);
       await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`]);
       assert.equal(fs.readFileSync(`${f.root}/runs.txt`, 'utf8'), 'run\n');
     });
@@ -241,7 +266,7 @@ describe('corruption', () => {
       fs.writeFileSync(path.join(f.state, 'registry.json'), '{"claims": {"A": tru');
       const r = await cli(['heartbeat', `owner=${f.owner}`, `dir=${f.dir}`, '--once', `dispatch=${recorder(f.root)}`]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /registry .* was corrupt; kept it as .*registry\.json\.corrupt-/);
+      assert.match(r.stdout, /registry .* was corrupt: it is not JSON .*; kept it as .*registry\.json\.corrupt-/);
       const aside = fs.readdirSync(f.state).filter((n) => n.startsWith('registry.json.corrupt-'));
       assert.equal(aside.length, 1);
       assert.equal(fs.readFileSync(path.join(f.state, aside[0] as string), 'utf8'), '{"claims": {"A": tru');
@@ -276,10 +301,12 @@ describe('a killed heartbeat', () => {
       process.kill(first.pid, 'SIGKILL');
       await waitUntil(() => !alive(first.pid), 'first heartbeat gone');
       assert.ok(alive(run), 'the run outlives its killed heartbeat');
-      const second = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', 'dispatch=sleep 30']);
+      const second = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', 'dispatch=sleep 30', '--json']);
       assert.equal(second.code, 0, second.stderr);
-      await sleep(500);
-      assert.equal(reg().claims.A.state, 'running', 'still running, not re-run');
+      const pid = (JSON.parse(second.stdout) as { pid: number }).pid;
+      await waitForTicks(f, pid, 5);
+      assert.equal(reg().claims.A.state, 'running', 'still running');
+      assert.equal(reg().claims.A.pid, run, 'the same run, not re-run');
       await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`]);
       await waitUntil(() => !alive(run), 'the adopted run stopped with the second heartbeat');
       assert.equal(reg().claims.A.state, 'interrupted');

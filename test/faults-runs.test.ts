@@ -1,0 +1,270 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { alive, cli, cliEnv, killAll, runtimeFile, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
+
+interface Fixture { root: string; dir: string; owner: string; state: string; registry: string }
+
+/** A live process carrying a run marker, as /proc/<pid>/environ shows it. */
+interface Marked { pid: number; runId: string; taskId: string; slug: string; relay: boolean; sid: number }
+
+/** Live processes carrying a run marker of this owner: the test's unique owner filters out everything else. */
+function marked(owner: string): Marked[] {
+  const out: Marked[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    let env: Record<string, string>;
+    let stat: string;
+    let cmd: string;
+    try {
+      env = Object.fromEntries(fs.readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').filter((e) => e.includes('=')).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    if (!env.TASK_RUN_ID || env.TASK_MANAGER_OWNER !== owner || !alive(Number(name))) continue;
+    const sid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+    out.push({ pid: Number(name), runId: env.TASK_RUN_ID, taskId: env.TASK_ID ?? '', slug: env.TASK_SLUG ?? '', relay: cmd.includes('tasks-run-log'), sid });
+  }
+  return out;
+}
+
+/** Distinct live runs (by run id) of this owner, per task id as the run was started. */
+function liveRuns(owner: string): Map<string, Set<string>> {
+  const runs = new Map<string, Set<string>>();
+  for (const p of marked(owner)) runs.set(p.taskId, new Set([...(runs.get(p.taskId) ?? []), p.runId]));
+  return runs;
+}
+
+async function withTasks(files: Record<string, string>, fn: (f: Fixture) => Promise<void>): Promise<void> {
+  const t = tempTasks();
+  fs.rmSync(path.join(t.dir, 'FIRST-TASK.md'));
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(t.dir, name), text);
+  const owner = uniqueOwner('frun');
+  const state = path.join(t.dir, 'logs', 'task_manager');
+  try {
+    await fn({ ...t, owner, state, registry: path.join(state, 'registry.json') });
+  } finally {
+    // Heartbeats by their command line (it names the temp folder), runs by their marker and this test's owner.
+    await killAll(t.root, marked(owner).map((p) => p.pid));
+    t.remove();
+  }
+}
+
+const task = (id: string | undefined, status = 'ready'): string => `---\n${id ? `id: ${id}\n` : ''}title: Task ${id ?? 'without id'}\nstatus: ${status}\n---\n## Plan\n- [ ] do it\n`;
+
+function registry(f: Fixture): Record<string, any> | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(f.registry, 'utf8')) as Record<string, any>;
+  } catch {
+    return undefined;
+  }
+}
+
+function snapshot(f: Fixture): Record<string, any> | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(runtimeFile(f.dir, f.owner, 'snapshot.json'), 'utf8')) as Record<string, any>;
+  } catch {
+    return undefined;
+  }
+}
+
+function heartbeatLog(f: Fixture): string {
+  try {
+    return fs.readFileSync(runtimeFile(f.dir, f.owner, 'heartbeat.log'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function ensure(f: Fixture, more: string[], env: Record<string, string> = {}): Promise<number> {
+  const r = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', '--json', ...more], { env: cliEnv(env) });
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { pid: number }).pid;
+}
+
+/** Waits for a number of ticks after now, so a fault had its chance to cause a second dispatch. */
+async function ticksPass(f: Fixture, n: number): Promise<void> {
+  const from = snapshot(f)?.tick ?? 0;
+  await waitUntil(() => (snapshot(f)?.tick ?? 0) >= from + n, `${n} more ticks; heartbeat log:\n${heartbeatLog(f)}`);
+}
+
+async function stop(f: Fixture): Promise<void> {
+  const r = await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`]);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+describe('a damaged registry while a run is alive', () => {
+  const damages: [string, (file: string) => void][] = [
+    ['truncated', (file) => fs.writeFileSync(file, fs.readFileSync(file, 'utf8').slice(0, 40))],
+    ['valid JSON of the wrong shape', (file) => fs.writeFileSync(file, '{"version":1,"claims":{"x":null}}')],
+    ['replaced by a folder', (file) => { fs.rmSync(file); fs.mkdirSync(file); fs.writeFileSync(path.join(file, 'inside'), 'x'); }],
+  ];
+  for (const [name, damage] of damages) {
+    test(`${name}: kept aside, rebuilt from the live run, no second run`, async () => {
+      await withTasks({ 'A.md': task('A') }, async (f) => {
+        await ensure(f, ['dispatch=sleep 300']);
+        const runId = await waitUntil(() => registry(f)?.claims?.A?.runId as string | undefined, `the run of A; log:\n${heartbeatLog(f)}`);
+        await waitUntil(() => liveRuns(f.owner).get('A')?.size === 1, 'the run of A to carry its marker');
+        damage(f.registry);
+        const aside = await waitUntil(() => fs.readdirSync(f.state).find((n) => n.startsWith('registry.json.corrupt-')), `the damaged registry kept aside; log:\n${heartbeatLog(f)}`);
+        await waitUntil(() => registry(f)?.claims?.A?.runId === runId, `the claim of A rebuilt; registry: ${JSON.stringify(registry(f))}`);
+        await ticksPass(f, 5);
+        assert.deepEqual([...(liveRuns(f.owner).get('A') ?? [])], [runId], 'one run of A, the first one');
+        assert.equal(registry(f)?.claims?.A?.state, 'running');
+        assert.doesNotMatch(heartbeatLog(f), /tick \d+ failed/);
+        assert.match(heartbeatLog(f), /registry .* was corrupt: it .*; kept it as .*registry\.json\.corrupt-.* and rebuilt it/);
+        if (name.startsWith('replaced')) assert.ok(fs.statSync(path.join(f.state, aside)).isDirectory(), 'the folder itself was moved aside');
+        await stop(f);
+        assert.equal(liveRuns(f.owner).size, 0, 'the run stopped with its heartbeat');
+      });
+    });
+  }
+});
+
+describe('a registry lost while its heartbeat was dead', () => {
+  test('the next heartbeat finds the live run by its marker, rebuilds its claim, adopts it, never runs it twice', async () => {
+    await withTasks({ 'A.md': task('A') }, async (f) => {
+      const first = await ensure(f, ['dispatch=sleep 300']);
+      const runId = await waitUntil(() => registry(f)?.claims?.A?.runId as string | undefined, `the run of A; log:\n${heartbeatLog(f)}`);
+      const run = registry(f)?.claims?.A?.pid as number;
+      process.kill(first, 'SIGKILL');
+      await waitUntil(() => !alive(first), 'the first heartbeat gone');
+      fs.writeFileSync(f.registry, '{"version":1,"claims":{"A":{"id":"A"');
+      const second = await ensure(f, ['dispatch=sleep 300']);
+      await waitUntil(() => registry(f)?.claims?.A?.runId === runId, `the claim of A rebuilt from its marker; registry: ${JSON.stringify(registry(f))}\nlog:\n${heartbeatLog(f)}`);
+      await ticksPass(f, 5);
+      const claim = registry(f)?.claims?.A;
+      assert.deepEqual([claim.pid, claim.claimedBy, claim.state], [run, f.owner, 'running']);
+      assert.match(claim.note, /rebuilt from its live run/);
+      assert.ok(Date.parse(claim.claimedAt) < Date.now() - 100, `the claim's age is the run's: ${claim.claimedAt}`);
+      assert.deepEqual([...(liveRuns(f.owner).get('A') ?? [])], [runId], 'one run of A, the first one');
+      await stop(f);
+      assert.ok(!alive(second));
+      assert.deepEqual(marked(f.owner), [], 'the adopted run stopped with the heartbeat that took it over');
+      assert.equal(registry(f)?.claims?.A?.state, 'interrupted');
+    });
+  });
+});
+
+describe('claims follow their files', () => {
+  test('a task file without id renamed while its run is alive is not dispatched again', async () => {
+    await withTasks({ 'no-id.md': task(undefined) }, async (f) => {
+      await ensure(f, ['dispatch=sleep 300']);
+      const runId = await waitUntil(() => registry(f)?.claims?.['no-id']?.runId as string | undefined, `the run of no-id; log:\n${heartbeatLog(f)}`);
+      fs.renameSync(path.join(f.dir, 'no-id.md'), path.join(f.dir, 'renamed.md'));
+      await waitUntil(() => registry(f)?.claims?.renamed?.runId === runId, `the claim to follow the file; registry: ${JSON.stringify(registry(f))}`);
+      await ticksPass(f, 5);
+      const runs = liveRuns(f.owner);
+      assert.deepEqual([...runs.keys()], ['no-id'], 'the only run is the one started as no-id');
+      assert.deepEqual([...(runs.get('no-id') ?? [])], [runId]);
+      assert.deepEqual(Object.keys(registry(f)?.claims ?? {}), ['renamed']);
+      assert.equal(registry(f)?.claims?.renamed?.path, 'renamed.md');
+      await stop(f);
+    });
+  });
+
+  test('the tasks folder moved away and back: its registry comes back with it, nothing runs again', async () => {
+    await withTasks({ 'A.md': task('A') }, async (f) => {
+      await ensure(f, ['dispatch=echo ran >> "$(dirname "$TASK_FILE")/../ran.txt"']);
+      await waitUntil(() => registry(f)?.claims?.A?.state === 'exited', `the run of A to exit; log:\n${heartbeatLog(f)}`);
+      const away = path.join(f.root, 'away');
+      fs.renameSync(f.dir, away);
+      await waitUntil(() => /tasks folder .* is gone/.test(fs.readFileSync(path.join(away, 'logs', 'task_manager', `task-manager-${f.owner}.heartbeat.log`), 'utf8')), 'a tick to notice the folder is gone');
+      assert.ok(!fs.existsSync(path.join(f.dir, 'logs', 'task_manager', 'registry.json')), 'no registry was written where the folder was');
+      // The heartbeat's pid-file upkeep may have made the folder again (logs/ only) meanwhile: clear it and move back.
+      await waitUntil(() => {
+        fs.rmSync(f.dir, { recursive: true, force: true });
+        try {
+          fs.renameSync(away, f.dir);
+          return true;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+          throw err;
+        }
+      }, 'the folder moved back');
+      await ticksPass(f, 5);
+      assert.equal(fs.readFileSync(path.join(f.root, 'ran.txt'), 'utf8'), 'ran\n', 'A ran once');
+      assert.equal(registry(f)?.claims?.A?.state, 'exited');
+      await stop(f);
+    });
+  });
+});
+
+describe('runs are contained', () => {
+  const escapes: [string, string][] = [
+    ['a run still going', 'setsid sleep 300 & sleep 300'],
+    ['a run that already exited', 'setsid sleep 300 &'],
+  ];
+  for (const [name, cmd] of escapes) {
+    test(`stop ends every process carrying the marker, even one that left with setsid (${name})`, async () => {
+      await withTasks({ 'A.md': task('A') }, async (f) => {
+        const hb = await ensure(f, [`dispatch=${cmd}`]);
+        await waitUntil(() => marked(f.owner).some((p) => !p.relay && p.sid === p.pid), `a marked process in a session of its own; log:\n${heartbeatLog(f)}`);
+        await stop(f);
+        assert.ok(!alive(hb), 'the heartbeat stopped');
+        assert.deepEqual(marked(f.owner), [], 'no process carrying the marker is left');
+      });
+    });
+  }
+
+  test('run_timeout ends a run that ignores SIGTERM (after the grace) and escalates "timed out after"', async () => {
+    await withTasks({ 'A.md': task('A') }, async (f) => {
+      await ensure(f, ['run_timeout=1', `dispatch=trap "" TERM; sleep 300`]);
+      const pid = await waitUntil(() => registry(f)?.claims?.A?.pid as number | undefined, `the run of A; log:\n${heartbeatLog(f)}`);
+      await waitUntil(() => registry(f)?.claims?.A?.state === 'timed_out', `the claim to time out; log:\n${heartbeatLog(f)}`);
+      await waitUntil(() => marked(f.owner).length === 0, `every process of the run gone; left: ${JSON.stringify(marked(f.owner))}`, 15_000);
+      assert.ok(!alive(pid));
+      const esc = await waitUntil(() => snapshot(f)?.escalations?.find((e: { id: string }) => e.id === 'A'), 'the escalation of A');
+      assert.match(esc.reason, /^run timed out after [0-9]+ s/);
+      await ticksPass(f, 3);
+      assert.equal(registry(f)?.claims?.A?.pid, pid, 'not dispatched again');
+      await stop(f);
+    });
+  });
+
+  test('a run printing 5 MB leaves a log within the cap plus one rotated file', async () => {
+    await withTasks({ 'A.md': task('A') }, async (f) => {
+      const cap = 65536;
+      const r = await cli(['heartbeat', `owner=${f.owner}`, `dir=${f.dir}`, '--once', '--json', 'dispatch=yes 0123456789abcdef | head -c 5000000; echo done'], { env: cliEnv({ TASKS_LOG_MAX_BYTES: String(cap) }) });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { claims: { exitCode: number }[] }).claims[0]?.exitCode, 0);
+      const runs = path.join(f.state, 'runs');
+      assert.deepEqual(fs.readdirSync(runs).sort(), ['A.log', 'A.log.1']);
+      for (const name of ['A.log', 'A.log.1']) assert.ok(fs.statSync(path.join(runs, name)).size <= cap, `${name} is ${fs.statSync(path.join(runs, name)).size} bytes`);
+      assert.match(fs.readFileSync(path.join(runs, 'A.log'), 'utf8'), /done\n$/, 'the last output is in the live log');
+    });
+  });
+
+  test('a chatty run outlives its SIGKILLed heartbeat (no SIGPIPE), is still logged, adopted and stopped', async () => {
+    await withTasks({ 'A.md': task('A') }, async (f) => {
+      const first = await ensure(f, ['dispatch=while :; do echo tick; sleep 0.05; done']);
+      const run = await waitUntil(() => registry(f)?.claims?.A?.pid as number | undefined, `the run of A; log:\n${heartbeatLog(f)}`);
+      process.kill(first, 'SIGKILL');
+      await waitUntil(() => !alive(first), 'the first heartbeat gone');
+      const log = path.join(f.state, 'runs', 'A.log');
+      const size = fs.statSync(log).size;
+      await waitUntil(() => fs.statSync(log).size > size + 100, 'the run to keep writing its log');
+      assert.ok(alive(run), 'the run outlived its heartbeat');
+      const second = await ensure(f, ['dispatch=while :; do echo tick; sleep 0.05; done']);
+      assert.notEqual(second, first);
+      await ticksPass(f, 3);
+      assert.equal(registry(f)?.claims?.A?.pid, run, 'adopted, not re-run');
+      assert.equal(liveRuns(f.owner).get('A')?.size, 1);
+      await stop(f);
+      assert.deepEqual(marked(f.owner), [], 'the adopted run and its log relay are gone');
+      assert.equal(registry(f)?.claims?.A?.state, 'interrupted');
+    });
+  });
+
+  test('escalate_after gives the claim\'s real age', async () => {
+    await withTasks({ 'A.md': task('A') }, async (f) => {
+      await ensure(f, ['escalate_after=1', 'dispatch=sleep 300']);
+      const esc = await waitUntil(() => snapshot(f)?.escalations?.find((e: { id: string; reason: string }) => e.id === 'A' && /claimed/.test(e.reason)), `the escalation of A; log:\n${heartbeatLog(f)}`);
+      assert.match(esc.reason, /^claimed [1-9][0-9]* s ago without reaching review$/);
+      await stop(f);
+    });
+  });
+});
