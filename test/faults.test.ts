@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { alive, cli, cliEnv, readPid, runtimeFile, type Folder, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { SCRIPT, TSX, alive, cli, cliEnv, pidsMentioning, readPid, runtimeFile, start, type Folder, type Running, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('fault', fn);
 /** Stuck after 3 intervals and no slack: at interval 0.2 a silent heartbeat is stuck after 0.6 s. */
@@ -75,6 +75,87 @@ describe('a dead or stuck heartbeat', () => {
         assert.notEqual(after.doc.pid, pid);
       } finally {
         if (alive(pid)) process.kill(pid, 'SIGCONT');
+      }
+    });
+  });
+});
+
+/** A foreground serve with its watchdog, in its own process group; stopped by the caller. */
+async function serving(f: Folder): Promise<{ s: Running; heartbeat: number }> {
+  const port = await getPort({ host: '127.0.0.1' });
+  const s = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${f.owner}`, `dir=${f.dir}`, `port=${port}`, 'interval=0.2'], { env: fast });
+  f.extra.push(s.child.pid as number);
+  const m = await s.waitFor(/heartbeat started \(pid (\d+)/);
+  await s.waitFor(/serving tasks/);
+  return { s, heartbeat: Number(m[1]) };
+}
+
+async function endServe(s: Running): Promise<void> {
+  process.kill(-(s.child.pid as number), 'SIGTERM');
+  await s.exited;
+}
+
+describe('the watchdog of a running serve', () => {
+  test('kill -9 of the heartbeat: restarted within 2 s, with the dead one\'s last log lines', async () => {
+    await withFolder(async (f) => {
+      const { s, heartbeat } = await serving(f);
+      try {
+        const pidFile = runtimeFile(f.dir, f.owner, 'heartbeat.pid');
+        process.kill(heartbeat, 'SIGKILL');
+        const t0 = Date.now();
+        const next = await waitUntil(() => { const p = readPid(pidFile); return p !== undefined && p !== heartbeat && alive(p) ? p : undefined; }, 'a restarted heartbeat', 5000);
+        assert.ok(Date.now() - t0 < 2000, `restarted after ${Date.now() - t0} ms`);
+        await s.waitFor(new RegExp(`watchdog: restarted the heartbeat as pid ${next}: pid ${heartbeat} is gone \\(restart 1; the next one waits at least 1 s\\); its log ended with:\\n  \\| `));
+        const st = await status(f);
+        assert.equal(st.code, 0);
+        assert.equal(st.doc.pid, next);
+        // A second death soon after waits out the backoff (1 s) before the next restart.
+        process.kill(next, 'SIGKILL');
+        await s.waitFor(/restart 2; the next one waits at least 2 s/, 8000);
+      } finally {
+        await endServe(s);
+      }
+    });
+  });
+
+  test('SIGSTOP of the heartbeat: the watchdog replaces the stuck one', async () => {
+    await withFolder(async (f) => {
+      const { s, heartbeat } = await serving(f);
+      try {
+        process.kill(heartbeat, 'SIGSTOP');
+        await s.waitFor(new RegExp(`watchdog: restarted the heartbeat as pid \\d+: pid ${heartbeat} is stuck`), 10_000);
+        await waitUntil(() => !alive(heartbeat), 'the stuck heartbeat to be stopped');
+        assert.equal((await status(f)).code, 0);
+      } finally {
+        if (alive(heartbeat)) process.kill(heartbeat, 'SIGCONT');
+        await endServe(s);
+      }
+    });
+  });
+
+  test('stop while serving: the heartbeat stays stopped; ensure hands it back to the watchdog', async () => {
+    await withFolder(async (f) => {
+      const { s, heartbeat } = await serving(f);
+      try {
+        const r = await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`], { env: fast });
+        assert.match(r.stdout, new RegExp(`stopped heartbeat \\(pid ${heartbeat}\\)`));
+        // Several watchdog rounds (every 250 ms) go by without a restart.
+        const until = Date.now() + 1500;
+        while (Date.now() < until) {
+          assert.equal(readPid(runtimeFile(f.dir, f.owner, 'heartbeat.pid')), undefined, 'not restarted after stop');
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        assert.doesNotMatch(s.output(), /watchdog: restarted/);
+        const again = await ensure(f);
+        // The watchdog's own restart may have raced this ensure: wait until one heartbeat process is left.
+        const heartbeats = (): number[] => pidsMentioning(f.root).filter((p) => {
+          try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('heartbeat'); } catch { return false; } // exited meanwhile
+        });
+        await waitUntil(() => heartbeats().length === 1 && readPid(runtimeFile(f.dir, f.owner, 'heartbeat.pid')) === again, 'one heartbeat left after ensure');
+        process.kill(again, 'SIGKILL');
+        await s.waitFor(new RegExp(`watchdog: restarted the heartbeat as pid \\d+: pid ${again} is gone`));
+      } finally {
+        await endServe(s);
       }
     });
   });

@@ -118,9 +118,20 @@ async function loop(input: HeartbeatInput, snapshotPath: string | undefined, aft
   let tick = 0;
   let last: Snapshot | undefined;
   try {
+    let gone = false;
     while (!input.signal.aborted) {
-      tick += 1;
       const started = Date.now();
+      // A tasks folder moved or deleted away: writing now (snapshot, registry, pid file) would
+      // recreate it empty and block its return. Nothing is written until it is back.
+      if (!fs.existsSync(input.dir)) {
+        if (!gone) attempt(input, 'logging', () => input.log(`${stamp(input.now)} tasks folder ${input.dir} is gone; ticks wait until it is back`));
+        gone = true;
+        await delay(Math.min(1000, input.interval * 1000), input.signal);
+        continue;
+      }
+      if (gone) input.log(`${stamp(input.now)} tasks folder ${input.dir} is back`);
+      gone = false;
+      tick += 1;
       try {
         last = await input.ticker.tick({ owner: input.owner, dir: input.dir, pid: process.pid, interval: input.interval, tick, now: input.now });
         if (snapshotPath) writeSnapshot(snapshotPath, last, input);

@@ -4,8 +4,8 @@ import { delay } from '../base/delay.ts';
 
 /** What the watchdog needs; the caller binds it to one owner and folder. */
 export interface WatchdogInput {
-  /** The heartbeat's state now (never throws for a damaged pid file: report it as stopped). */
-  readonly check: () => HeartbeatHealth;
+  /** The heartbeat's state now; undefined when it cannot be told (a folder where the pid file belongs). */
+  readonly check: () => HeartbeatHealth | undefined;
   /** Starts (or replaces) the heartbeat and answers with the new pid; ensure's guarantees hold. */
   readonly restart: () => Promise<number>;
   /** True while the operator has stopped the heartbeat on purpose (`stop`): no restart then. */
@@ -37,12 +37,7 @@ export async function watchHeartbeat(w: WatchdogInput): Promise<void> {
   let notBefore = 0;
   let lastPid: number | null = null;
   while (!w.signal.aborted) {
-    let health: HeartbeatHealth | undefined;
-    try {
-      health = w.check();
-    } catch (err) {
-      w.log(`watchdog: cannot read the heartbeat's state: ${(err as Error).message}`);
-    }
+    const health = w.check();
     const now = w.now();
     if (health?.state === 'running') {
       healthySince ??= now;

@@ -1,5 +1,6 @@
 // `serve`: bind the port, ensure the heartbeat, run the tasks server (foreground, or detached with --detach).
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import type { Options } from '../args.ts';
 import { type Cli, again, displayPath, ensureLine } from '../context.ts';
 import { TasksError } from '../../base/errors.ts';
@@ -7,8 +8,9 @@ import { tailLines } from '../../base/logfile.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { spawnDetached, waitForPidFile } from '../../supervise/daemon.ts';
 import { markerArgs } from '../../supervise/pidfile.ts';
-import { type EnsureResult, ensureHeartbeat, ensureStateDir, stopDaemon } from '../../supervise/supervisor.ts';
-import { stuckSlack } from '../../supervise/health.ts';
+import { type EnsureResult, ensureHeartbeat, ensureStateDir, heartbeatArgs, stopDaemon } from '../../supervise/supervisor.ts';
+import { heartbeatHealth, stuckSlack } from '../../supervise/health.ts';
+import { type WatchdogInput, watchHeartbeat } from '../../supervise/watchdog.ts';
 import { projectName } from '../../web/live.ts';
 import { findOwnServer, isLoopback } from '../../web/probe.ts';
 import { startServer } from '../../web/server.ts';
@@ -55,7 +57,10 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   else if (detachedChild) cli.out(`serving tasks for ${o.owner} at ${server.url}${moved} in the background; stop with: just tasks stop ${again(o, cli)}`);
   else cli.out(`serving tasks for ${o.owner} at ${server.url}${moved}; Ctrl-C stops the server${o.heartbeat ? ', the heartbeat keeps running' : ''}`);
   if (o.open) await openBrowser(cli, server.url);
+  // While it serves, serve watches its owner's heartbeat and restarts a dead or stuck one.
+  const watching = o.heartbeat ? watchHeartbeat(watchdogFor(o, cli, stop.signal)) : Promise.resolve();
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  await watching;
   await server.close();
   if (!o.json) cli.note(`tasks server stopped (${stop.received() ?? 'signal'})`);
   return 0;
@@ -73,7 +78,9 @@ async function serveDetached(o: Options, cli: Cli, startHeartbeat: () => void, e
     return 0;
   }
   ensureStateDir(o.dir, o.owner);
-  const args = [...markerArgs({ kind: 'serve', owner: o.owner, dir: o.dir }), `host=${o.host}`, ...(o.portGiven ? [`port=${o.port}`] : []), '--no-heartbeat'];
+  // The detached server gets the heartbeat's settings, so its watchdog restarts the same heartbeat.
+  const settings = o.heartbeat ? heartbeatArgs(o).slice(3) : ['--no-heartbeat'];
+  const args = [...markerArgs({ kind: 'serve', owner: o.owner, dir: o.dir }), `host=${o.host}`, ...(o.portGiven ? [`port=${o.port}`] : []), ...settings];
   const child = spawnDetached(cli.launcher, args, paths.serverLog, { TASKS_SERVER_DETACHED: '1' });
   const expected = { kind: 'serve', owner: o.owner, dir: o.dir } as const;
   let live: Awaited<ReturnType<typeof waitForPidFile>>;
@@ -107,6 +114,31 @@ async function serveDetached(o: Options, cli: Cli, startHeartbeat: () => void, e
   else cli.out(`tasks server for ${o.owner} running in the background at ${url}${moved} (pid ${live.pid}); stop it with: just tasks stop ${again(o, cli)}`);
   if (o.open) await openBrowser(cli, url);
   return 0;
+}
+
+/** The watchdog bound to this owner and folder: ensure's guarantees are the restart's. */
+function watchdogFor(o: Options, cli: Cli, signal: AbortSignal): WatchdogInput {
+  const paths = runtimePaths(o.dir, o.owner);
+  const expected = { kind: 'heartbeat', owner: o.owner, dir: o.dir } as const;
+  const slack = stuckSlack(cli.env);
+  return {
+    check: () => {
+      try {
+        return heartbeatHealth(paths.heartbeatPid, expected, cli.self, new Date(), slack);
+      } catch (err) {
+        // A folder where the pid file belongs: the heartbeat cannot be proven, and ensure would fail the same way.
+        if (!(err instanceof TasksError)) throw err;
+        return undefined;
+      }
+    },
+    restart: async () => (await ensureHeartbeat(o, cli.launcher, cli.self, slack)).pid,
+    // Stopped on purpose (`stop`), or the tasks folder is gone: restarting would recreate what the operator removed.
+    paused: () => fs.existsSync(paths.heartbeatStopped) || !fs.existsSync(o.dir),
+    logTail: () => tailLines(paths.heartbeatLog, 10),
+    log: cli.note,
+    now: () => Date.now(),
+    signal,
+  };
 }
 
 async function openBrowser(cli: Cli, url: string): Promise<void> {
