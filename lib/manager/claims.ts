@@ -127,12 +127,13 @@ export function reconcile(r: Registry, x: ReconcileInput): void {
 /**
  * Puts back the claims of live runs of this folder (found by their run marker) that the registry
  * lacks: the live processes are the truth, so a lost claim never gets its task dispatched again.
- * Returns the ids put back.
+ * A run whose claim was released on purpose (it is in the history) stays released. Returns the
+ * ids put back.
  */
-export function restoreLiveRuns(r: Registry, live: ReadonlyMap<string, MarkedProcess[]>, x: LiveRunContext, runsDir: string, only?: (procs: MarkedProcess[]) => boolean): string[] {
+export function restoreLiveRuns(r: Registry, live: ReadonlyMap<string, MarkedProcess[]>, x: LiveRunContext, runsDir: string): string[] {
   const put: string[] = [];
   for (const [runId, procs] of live) {
-    if (claimKeyOfRun(r, runId) !== undefined || (only && !only(procs))) continue;
+    if (claimKeyOfRun(r, runId) !== undefined || r.history.some((h) => h.runId === runId)) continue;
     const claim = claimOfLiveRun(runId, procs, x, runsDir);
     if (!claim) continue;
     const held = r.claims[claim.id];

@@ -108,6 +108,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
     return { dir: o.dir, byId: m.byId, byPath: m.byPath, fileId, now: o.now() };
   };
 
+  const warned = new Set<string>();
   /** Claims and starts ready tasks up to max; a task with a live run (found by its marker) is never started again. */
   const dispatchReady = (r: Registry, now: Date): void => {
     const m = model as Derived;
@@ -118,8 +119,11 @@ export function managerTicker(o: ManagerOptions): Ticker {
       if (r.claims[task.id]) continue;
       const alive = liveRunOf(task, liveRuns(), r, o.dir);
       if (alive) {
-        const put = restoreLiveRuns(r, new Map([[(alive[0] as MarkedProcess).runId, alive]]), context(), paths.runs);
-        o.log(`${now.toISOString()} ${task.id} has a live run without a claim (run ${(alive[0] as MarkedProcess).runId}); ${put.length ? 'claim put back' : 'left alone'}, not dispatched again`);
+        const runId = (alive[0] as MarkedProcess).runId;
+        const put = restoreLiveRuns(r, new Map([[runId, alive]]), context(), paths.runs);
+        // Said once per run: a released run's leftover process keeps its task waiting for as long as it lives.
+        if (put.length || !warned.has(runId)) o.log(`${now.toISOString()} ${task.id} has a live run without a claim (run ${runId}); ${put.length ? 'claim put back' : 'its claim was released, so it waits for the run to end'}; not dispatched again`);
+        warned.add(runId);
         continue;
       }
       const claim: Claim = {
