@@ -133,6 +133,35 @@ describe('the watchdog of a running serve', () => {
     });
   });
 
+  test('the tasks folder moved away and back while serving: nothing recreates it; ticks and pages resume', async () => {
+    await withFolder(async (f) => {
+      const { s, heartbeat } = await serving(f);
+      try {
+        await ticksGoOn(f, 'before the move');
+        const away = `${f.dir}.away`;
+        fs.renameSync(f.dir, away);
+        // A few intervals and watchdog rounds: neither the heartbeat, the server nor the watchdog writes the folder back.
+        const until = Date.now() + 1500;
+        while (Date.now() < until) {
+          assert.ok(!fs.existsSync(f.dir), 'the tasks folder was recreated while it was away');
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        fs.renameSync(away, f.dir);
+        await ticksGoOn(f, 'after the folder came back');
+        assert.ok(alive(heartbeat), `the same heartbeat ticks on; serve said:\n${s.output()}\nlog:\n${fs.readFileSync(runtimeFile(f.dir, f.owner, 'heartbeat.log'), 'utf8').split('\n').filter((l) => !/ tick \d+:/.test(l)).join('\n')}`);
+        const base = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(s.output())?.[1] ?? '';
+        const tasks = await waitUntilAsync(async () => {
+          const doc = await fetch(`${base}api/tasks`).then((r) => r.json()) as { tasks: { id: string }[] };
+          return doc.tasks.length === 1 ? doc : undefined;
+        }, '/api/tasks to list the task again');
+        assert.equal(tasks.tasks[0]?.id, 'FIRST-TASK');
+        assert.match(fs.readFileSync(runtimeFile(f.dir, f.owner, 'heartbeat.log'), 'utf8'), /tasks folder .* is gone; ticks wait until it is back\n(.*\n)*.*tasks folder .* is back/);
+      } finally {
+        await endServe(s);
+      }
+    });
+  });
+
   test('stop while serving: the heartbeat stays stopped; ensure hands it back to the watchdog', async () => {
     await withFolder(async (f) => {
       const { s, heartbeat } = await serving(f);

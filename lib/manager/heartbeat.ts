@@ -126,10 +126,13 @@ async function loop(input: HeartbeatInput, snapshotPath: string | undefined, aft
       if (!fs.existsSync(input.dir)) {
         if (!gone) attempt(input, 'logging', () => input.log(`${stamp(input.now)} tasks folder ${input.dir} is gone; ticks wait until it is back`));
         gone = true;
-        await delay(Math.min(1000, input.interval * 1000), input.signal);
+        await delay(Math.min(100, input.interval * 1000), input.signal);
         continue;
       }
-      if (gone) input.log(`${stamp(input.now)} tasks folder ${input.dir} is back`);
+      if (gone) {
+        input.log(`${stamp(input.now)} tasks folder ${input.dir} is back`);
+        attempt(input, 'the beat', afterTick);
+      }
       gone = false;
       tick += 1;
       try {

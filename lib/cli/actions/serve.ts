@@ -116,11 +116,15 @@ async function serveDetached(o: Options, cli: Cli, startHeartbeat: () => void, e
   return 0;
 }
 
+/** How long the watchdog leaves a heartbeat alone after its tasks folder came back. */
+const FOLDER_BACK_GRACE_MS = 3000;
+
 /** The watchdog bound to this owner and folder: ensure's guarantees are the restart's. */
 function watchdogFor(o: Options, cli: Cli, signal: AbortSignal): WatchdogInput {
   const paths = runtimePaths(o.dir, o.owner);
   const expected = { kind: 'heartbeat', owner: o.owner, dir: o.dir } as const;
   const slack = stuckSlack(cli.env);
+  let folderGoneAt = 0;
   return {
     check: () => {
       try {
@@ -132,8 +136,12 @@ function watchdogFor(o: Options, cli: Cli, signal: AbortSignal): WatchdogInput {
       }
     },
     restart: async () => (await ensureHeartbeat(o, cli.launcher, cli.self, slack)).pid,
-    // Stopped on purpose (`stop`), or the tasks folder is gone: restarting would recreate what the operator removed.
-    paused: () => fs.existsSync(paths.heartbeatStopped) || !fs.existsSync(o.dir),
+    // Stopped on purpose (`stop`), or the tasks folder is gone (restarting would recreate what the
+    // operator moved away) or just came back (its heartbeat waited without beating: give it a moment).
+    paused: () => {
+      if (!fs.existsSync(o.dir)) folderGoneAt = Date.now();
+      return fs.existsSync(paths.heartbeatStopped) || Date.now() - folderGoneAt < FOLDER_BACK_GRACE_MS;
+    },
     logTail: () => tailLines(paths.heartbeatLog, 10),
     log: cli.note,
     now: () => Date.now(),
