@@ -60,6 +60,10 @@ describe('parsePidFile accepts only a plain decimal pid > 1 on line 1', () => {
       assert.equal(r.error, `holds no valid pid (line 1 is ${JSON.stringify(text.split('\n')[0])})`);
     });
   }
+  test('the error quotes at most 40 characters of a long line 1', () => {
+    const r = parsePidFile('x'.repeat(100));
+    assert.deepEqual(r, { error: `holds no valid pid (line 1 is "${'x'.repeat(40)}")` });
+  });
   test('a field line without = or with = first is ignored', () => {
     assert.deepEqual(parsePidFile('9\nnoeq\n=x\nk=v=w\n'), { pid: 9, fields: { k: 'v=w' } });
   });
@@ -76,6 +80,12 @@ describe('inspectPidFile proves identity before anything is trusted', () => {
     const dir = file();
     fs.mkdirSync(dir);
     assert.throws(() => inspectPidFile(dir, E, NOBODY), (err: unknown) => err instanceof TasksError && err.message === `pid file ${dir} is a folder, not a file; remove it and try again`);
+  });
+
+  test('a read error other than a folder is not dressed up as one (ENOTDIR passes through)', () => {
+    const f = file();
+    fs.writeFileSync(f, '42\n');
+    assert.throws(() => inspectPidFile(path.join(f, 'under.pid'), E, NOBODY), (err: unknown) => !(err instanceof TasksError) && (err as NodeJS.ErrnoException).code === 'ENOTDIR');
   });
 
   test('garbage → stale with no pid', () => {
@@ -248,10 +258,19 @@ describe('locks', () => {
     const name = path.join(tmp, 'lock-a');
     assert.equal(lockAddress(name), lockAddress(name));
     assert.notEqual(lockAddress(name), lockAddress(`${name}x`));
-    assert.ok(lockAddress(name).startsWith('\0tasks-lock-'));
+    assert.match(lockAddress(name), /^\0tasks-lock-[0-9a-f]{32}$/, 'a short hex name: abstract socket names are capped at 108 bytes');
     const held = await bindAddress(lockAddress(name));
     assert.notEqual(held, 'taken');
     assert.equal(await bindAddress(lockAddress(name)), 'taken');
+    if (held !== 'taken') held.close();
+  });
+
+  test('a lock socket hangs up on whoever connects to it (a stray client cannot hold it open)', async () => {
+    const held = await bindAddress(lockAddress(path.join(tmp, 'lock-c')));
+    assert.notEqual(held, 'taken');
+    const net = await import('node:net');
+    const sock = net.connect({ path: lockAddress(path.join(tmp, 'lock-c')) });
+    await new Promise<void>((resolve, reject) => { sock.on('close', () => resolve()); sock.on('error', reject); });
     if (held !== 'taken') held.close();
   });
 
