@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Claim, Registry } from './registry.ts';
-import { orphaned, putRun, runAlive } from './claims.ts';
+import { putRun, runAlive } from './claims.ts';
 import { appendCapped, spawnLogged } from './runlog.ts';
 import { formatDuration } from './escalations.ts';
 import { stopProcess } from '../supervise/daemon.ts';
