@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -7,7 +8,7 @@ import { alive, cli, cliEnv, killAll, runtimeFile, tempTasks, uniqueOwner, waitU
 interface Fixture { root: string; dir: string; owner: string; state: string; registry: string }
 
 /** A live process carrying a run marker, as /proc/<pid>/environ shows it. */
-interface Marked { pid: number; runId: string; taskId: string; slug: string; relay: boolean; sid: number }
+interface Marked { pid: number; runId: string; taskId: string; slug: string; relay: boolean; sid: number; cmd: string }
 
 /** Live processes carrying a run marker of this owner: the test's unique owner filters out everything else. */
 function marked(owner: string): Marked[] {
@@ -26,7 +27,7 @@ function marked(owner: string): Marked[] {
     }
     if (!env.TASK_RUN_ID || env.TASK_MANAGER_OWNER !== owner || !alive(Number(name))) continue;
     const sid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
-    out.push({ pid: Number(name), runId: env.TASK_RUN_ID, taskId: env.TASK_ID ?? '', slug: env.TASK_SLUG ?? '', relay: cmd.includes('tasks-run-log'), sid });
+    out.push({ pid: Number(name), runId: env.TASK_RUN_ID, taskId: env.TASK_ID ?? '', slug: env.TASK_SLUG ?? '', relay: cmd.includes('tasks-run-log'), sid, cmd: cmd.split('\0').join(' ').trim() });
   }
   return out;
 }
@@ -255,6 +256,44 @@ describe('runs are contained', () => {
       const esc = await waitUntil(() => snapshot(f)?.escalations?.find((e: { id: string; reason: string }) => e.id === 'A' && /claimed/.test(e.reason)), `the escalation of A; log:\n${heartbeatLog(f)}`);
       assert.match(esc.reason, /^claimed [1-9][0-9]* s ago without reaching review$/);
       await stop(f);
+    });
+  });
+});
+
+describe('a full disk under the state folder', () => {
+  const root = process.getuid?.() === 0;
+  test('a run dispatched while the registry and its log cannot be written runs once, is not blocked, and is recorded once space returns', { skip: root ? false : 'mounting a tmpfs needs root' }, async () => {
+    await withTasks({ 'A.md': task('A', 'todo') }, async (f) => {
+      fs.mkdirSync(f.state, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', f.state]);
+      let hb: number | undefined;
+      try {
+        hb = await ensure(f, ['dispatch=seq 1 100000; sleep 300']);
+        await ticksPass(f, 2);
+        const filler = path.join(f.state, 'filler');
+        try { execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k'], { stdio: 'ignore' }); } catch { /* ENOSPC ends dd: the point */ }
+        fs.writeFileSync(path.join(f.dir, 'A.md'), task('A'));
+        // The run prints 600 KB into a full disk and still gets to its sleep: its log never blocks it.
+        const sleeper = await waitUntil(() => marked(f.owner).find((p) => p.cmd === 'sleep 300'), `the run of A to reach its sleep; marked: ${JSON.stringify(marked(f.owner))}`);
+        // Ticks go on (the beat is the pid file's mtime, which needs no space) and every one fails to write the registry.
+        const pidFile = runtimeFile(f.dir, f.owner, 'heartbeat.pid');
+        const from = fs.statSync(pidFile).mtimeMs;
+        await waitUntil(() => fs.statSync(pidFile).mtimeMs > from + 1000, 'ten more ticks on the full disk');
+        assert.ok(alive(hb), 'the heartbeat survives');
+        assert.deepEqual([...(liveRuns(f.owner).get('A') ?? [])], [sleeper.runId], 'one run of A while nothing can be recorded');
+        fs.rmSync(filler);
+        await waitUntil(() => registry(f)?.claims?.A?.runId === sleeper.runId, `the claim of A recorded once space returns; log:\n${heartbeatLog(f)}`);
+        await ticksPass(f, 3);
+        assert.deepEqual([...(liveRuns(f.owner).get('A') ?? [])], [sleeper.runId], 'still one run of A');
+        assert.equal(registry(f)?.claims?.A?.state, 'running');
+        await stop(f);
+        assert.deepEqual(marked(f.owner), []);
+      } finally {
+        if (hb !== undefined && alive(hb)) process.kill(hb, 'SIGKILL');
+        for (const p of marked(f.owner)) process.kill(p.pid, 'SIGKILL');
+        await waitUntil(() => (hb === undefined || !alive(hb)) && marked(f.owner).length === 0, 'the heartbeat and the run to die before unmounting');
+        execFileSync('umount', ['-l', f.state]);
+      }
     });
   });
 });
