@@ -166,7 +166,7 @@ export function inspectRegistryFile(file: string): RegistryRead {
  */
 export async function updateRegistry<T>(file: string, fn: (reg: Registry) => T, hooksOrLog: RegistryHooks | ((line: string) => void), now?: () => Date): Promise<T> {
   const hooks: RegistryHooks = typeof hooksOrLog === 'function' ? { log: hooksOrLog, now: now ?? ((): Date => new Date()) } : hooksOrLog;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  makeFolders(path.dirname(file), 2);
   // A kernel-held lock (abstract socket) named after the file: released even if this process dies.
   const lock = await acquireLock(file);
   try {
@@ -206,6 +206,22 @@ function keepAside(file: string, now: Date): string {
   if (fs.lstatSync(file).isFile()) fs.linkSync(file, aside);
   else fs.renameSync(file, aside);
   return aside;
+}
+
+/**
+ * Creates a folder and up to levels-1 of its parents, never more: the registry's logs/task_manager
+ * is made inside the tasks folder, but a tasks folder that was moved away is not made again
+ * (empty, in its old place) by a write that raced the move; that write fails with ENOENT instead.
+ */
+export function makeFolders(dir: string, levels: number): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) return;
+    if (!isErrno(err, 'ENOENT') || levels <= 1) throw err;
+    makeFolders(path.dirname(dir), levels - 1);
+    makeFolders(dir, 1);
+  }
 }
 
 /** Moves a claim to the history with a reason. */

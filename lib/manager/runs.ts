@@ -1,9 +1,8 @@
 // The runs of one heartbeat: started with a run marker and a capped log, tracked, adopted, timed out and stopped.
 import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
-import type { Claim, Registry } from './registry.ts';
+import { type Claim, type Registry, makeFolders } from './registry.ts';
 import { putRun, runAlive } from './claims.ts';
 import { appendCapped, spawnLogged } from './runlog.ts';
 import { formatDuration } from './escalations.ts';
@@ -91,7 +90,7 @@ export class Runs {
       [RUN_MARKER]: runId,
     };
     try {
-      fs.mkdirSync(this.o.runsDir, { recursive: true });
+      makeFolders(this.o.runsDir, 1);
       appendCapped(logPath, `=== ${claim.startedAt} ${this.o.owner} dispatches ${task.id} (run ${runId}): ${this.o.dispatch}\n`, this.o.logMaxBytes);
     } catch (err) {
       // The run still starts: its relay retries the log on every chunk it gets.
