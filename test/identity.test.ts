@@ -31,7 +31,9 @@ function startTime(pid: number): string {
 
 /** A live process whose command line carries the given words (e.g. a heartbeat marker). */
 async function standIn(words: readonly string[]): Promise<number> {
-  const child = spawn(process.execPath, ['-e', "setInterval(()=>{},1000);console.log('up')", ...words], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // It exits when its stdin closes, so it dies with this test process however that ends (a mutation
+  // run may kill the test file before its after hook).
+  const child = spawn(process.execPath, ['-e', "process.stdin.on('end',()=>process.exit());process.stdin.resume();console.log('up')", ...words], { stdio: ['pipe', 'pipe', 'ignore'] });
   started.push(child);
   await new Promise((r) => child.stdout?.once('data', r));
   return child.pid as number;
@@ -148,7 +150,8 @@ describe('inspectPidFile proves identity before anything is trusted', () => {
 
   test('a zombie → stale, is a zombie', async () => {
     // sh forks a short child and execs into sleep, which never reaps it.
-    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // cat lives until this test's end of its stdin, and like sleep never reaps the child.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec cat'], { stdio: ['pipe', 'pipe', 'ignore'] });
     started.push(parent);
     const zombie = Number(await new Promise<string>((r) => parent.stdout?.once('data', (d) => r(String(d).trim()))));
     for (let i = 0; i < 400 && !fs.readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'); i++) await new Promise((r) => setTimeout(r, 10));

@@ -28,8 +28,9 @@ function received(file: string): string {
  */
 async function markedStandIn(f: Folder): Promise<{ pid: number; signals: string }> {
   const signals = path.join(f.root, `signals-${Math.random().toString(36).slice(2)}`);
-  const code = `for (const s of ['SIGTERM','SIGINT','SIGHUP']) process.on(s, () => require('fs').appendFileSync(${JSON.stringify(signals)}, s + '\\n')); setInterval(() => {}, 1000); console.log('up')`;
-  const child = spawn(process.execPath, ['-e', code, 'heartbeat', `owner=${f.owner}`, `dir=${f.dir}`], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  // It exits when its stdin closes, so it cannot outlive this test process however that ends.
+  const code = `for (const s of ['SIGTERM','SIGINT','SIGHUP']) process.on(s, () => require('fs').appendFileSync(${JSON.stringify(signals)}, s + '\\n')); process.stdin.on('end', () => process.exit()); process.stdin.resume(); console.log('up')`;
+  const child = spawn(process.execPath, ['-e', code, 'heartbeat', `owner=${f.owner}`, `dir=${f.dir}`], { detached: true, stdio: ['pipe', 'pipe', 'ignore'] });
   child.unref();
   f.extra.push(child.pid as number);
   await new Promise((r) => child.stdout?.once('data', r));
