@@ -25,6 +25,8 @@ const ACTIONS: Record<Action, () => Promise<{ run: ActionRun }>> = {
   heartbeat: () => import('../lib/cli/actions/heartbeat.ts'),
   logs: () => import('../lib/cli/actions/logs.ts'),
   build: () => import('../lib/cli/actions/build.ts'),
+  release: () => import('../lib/cli/actions/release.ts'),
+  retry: () => import('../lib/cli/actions/release.ts'),
 };
 
 /** The words after this script, whether run by the zx CLI, node, npm or just. */

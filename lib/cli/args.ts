@@ -2,17 +2,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import minimist from 'minimist';
-import { isErrno, usageError } from '../base/errors.ts';
+import { usageError } from '../base/errors.ts';
+import { checkBranch, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner, isDirectory } from './checks.ts';
+
+export { checkOwner } from './checks.ts';
 
 /** The actions, in help order, with their one-line purpose. */
 export const ACTIONS = {
   serve: 'ensure the heartbeat, then run the tasks server in the foreground (Ctrl-C stops the server only)',
   ensure: 'ensure the heartbeat for owner is running, then exit (for CI steps and recipes)',
-  status: 'heartbeat and server state: pid, uptime, last and next tick, URL, counts (exit 3: not running)',
+  status: 'heartbeat and server state: pid, uptime, last and next tick, URL, counts, failed runs (exit 3: stopped, 4: stuck)',
   stop: 'stop what this owner runs in the background (heartbeat, detached server)',
   heartbeat: 'run the heartbeat loop in the foreground (what ensure detaches)',
-  logs: 'print the tail of the heartbeat log',
+  logs: 'print the tail of the heartbeat log, or with id=<task> of that task\'s run log',
   build: 'render the static dashboard to out=<dir> (no server, no heartbeat)',
+  release: 'drop the claim on id=<task>, keeping it in history; refuses while its run is alive unless --force',
+  retry: 'release the claim on id=<task> so the task is dispatched again at the next tick (--force stops a live run first)',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
@@ -30,18 +35,22 @@ export const KEYS = {
   run_timeout: { default: 'none', help: 'a run older than this is ended (TERM, 5 s grace, KILL) and escalated: seconds, or 90m, 2h, 1d, or none' },
   project: { default: 'package.json name beside the tasks folder, else that folder', help: 'project name in the dashboard title (<Project> Tasks)' },
   out: { default: '', help: 'build: folder to write the static dashboard to' },
+  id: { default: '', help: 'release, retry, logs: the task, by id or file name (slug)' },
+  worktrees: { default: 'on inside a git repository, else off', help: 'on or off: run each dispatched task in its own git worktree .worktrees/<slug> on branch task/<slug>' },
+  base: { default: 'the branch checked out now', help: 'the branch new worktrees start from' },
 } satisfies Record<string, KeySpec>;
 export type Key = keyof typeof KEYS;
 
 interface FlagSpec { actions: readonly Action[] | 'all'; help: string }
 /** Boolean flags and the actions they apply to. */
 export const FLAGS = {
-  json: { actions: ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'build'], help: 'one JSON document on stdout, nothing else there' },
+  json: { actions: ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'build', 'release', 'retry'], help: 'one JSON document on stdout, nothing else there' },
   detach: { actions: ['serve'], help: 'run the server in the background too, print its URL, exit 0' },
   heartbeat: { actions: ['serve'], help: 'serve without ensuring the heartbeat' },
   open: { actions: ['serve'], help: 'open the dashboard in the browser' },
   once: { actions: ['heartbeat'], help: 'run one tick and exit' },
   f: { actions: ['logs'], help: 'follow the log' },
+  force: { actions: ['release', 'retry'], help: 'stop every process of a live run (found by its run marker) before releasing it' },
   help: { actions: 'all', help: 'this text' },
 } satisfies Record<string, FlagSpec>;
 export type Flag = keyof typeof FLAGS;
@@ -72,6 +81,13 @@ export interface Options {
   readonly open: boolean;
   readonly once: boolean;
   readonly follow: boolean;
+  readonly force: boolean;
+  /** release, retry, logs: the task asked about (an id or a slug), as given. */
+  readonly id: string | undefined;
+  /** Worktrees per dispatched task: on, off, or undefined for "on inside a git repository". */
+  readonly worktrees: 'on' | 'off' | undefined;
+  /** The branch worktrees start from; undefined: the branch checked out now. */
+  readonly base: string | undefined;
   /** Keys the operator set (on the command line, or through an environment variable). */
   readonly given: readonly string[];
 }
@@ -110,7 +126,7 @@ export function usage(): string {
       return `  ${pad(name, 16)} ${FLAGS[f].help}${where}`;
     }),
     '',
-    'exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 status: heartbeat not running',
+    'exit codes: 0 ok, 1 runtime failure, 2 usage error (also an unknown id=), 3 status: heartbeat stopped, 4 status: heartbeat stuck',
   ];
   return lines.join('\n');
 }
@@ -208,6 +224,10 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   const escalateAfter = keys.escalate_after === undefined ? 7200 : checkDuration('escalate_after', keys.escalate_after);
   const runTimeout = keys.run_timeout === undefined || keys.run_timeout === 'none' ? undefined : checkDuration('run_timeout', keys.run_timeout);
   if (action === 'build' && out === undefined) throw usageError('`build` needs out=<folder> to write the dashboard to');
+  const id = keys.id === undefined || keys.id.trim() === '' ? undefined : keys.id.trim();
+  if ((action === 'release' || action === 'retry') && id === undefined) throw usageError(`\`${action}\` needs id=<task>; see the claims with: just tasks status`);
+  const worktrees = keys.worktrees === undefined ? undefined : checkOnOff('worktrees', keys.worktrees);
+  const base = keys.base === undefined ? undefined : checkBranch(keys.base);
   return {
     action, owner, port, portGiven: keys.port !== undefined, host, interval, dir, dispatch, max, out, escalateAfter, runTimeout, project: keys.project === undefined || keys.project.trim() === '' ? undefined : keys.project.trim(),
     json: flags.json === true,
@@ -216,46 +236,10 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
     open: flags.open === true,
     once: flags.once === true,
     follow: flags.f === true,
+    force: flags.force === true,
+    id,
+    worktrees,
+    base,
     given: [...Object.keys(keys), ...(keys.dispatch === undefined && ctx.env.TASK_MANAGER_DISPATCH !== undefined ? ['dispatch'] : [])],
   };
-}
-
-/** Validates an owner name: it becomes part of file names, so no separators or dot-dot. */
-export function checkOwner(value: string, name = 'owner'): string {
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value) || value === '.' || value === '..') {
-    throw usageError(`\`${name}\` must be 1-64 characters of A-Z a-z 0-9 . _ - (not . or ..), got \`${value}\`; pass owner=<name>`);
-  }
-  return value;
-}
-
-function checkInteger(name: string, value: string, min: number, max: number): number {
-  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw usageError(`\`${name}\` must be an integer from ${min} to ${max}, got \`${value}\``);
-  }
-  return n;
-}
-
-function checkInterval(value: string): number {
-  const n = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$/.test(value) ? Number(value) : NaN;
-  if (!Number.isFinite(n) || n <= 0 || n > 86400) {
-    throw usageError(`\`interval\` must be a number of seconds > 0 and <= 86400 (e.g. 30 or 0.5), got \`${value}\``);
-  }
-  return n;
-}
-
-function checkDuration(name: string, value: string): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(s|m|h|d)?$/.exec(value);
-  const n = m ? Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86400 } as const)[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'] : NaN;
-  if (!Number.isFinite(n) || n <= 0) throw usageError(`\`${name}\` must be a duration such as 7200, 90m, 2h or 1d, got \`${value}\``);
-  return n;
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
-    throw err;
-  }
 }

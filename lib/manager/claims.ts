@@ -77,6 +77,11 @@ export interface ReconcileInput {
  * its run is alive; runs of this owner whose heartbeat died are marked or adopted.
  */
 export function reconcile(r: Registry, x: ReconcileInput): void {
+  // A hold ends when its task is finished: there is nothing left to hold back.
+  for (const id of Object.keys(r.holds)) {
+    const status = x.byId.get(id)?.status;
+    if (status === 'completed' || status === 'cancelled') delete r.holds[id];
+  }
   let byFileId: Map<string, Task> | undefined;
   for (const [key, claim] of Object.entries(r.claims)) {
     const alive = x.runs.has(claim.runId) || runAlive(claim);

@@ -35,11 +35,16 @@ export interface Claim {
 /** A finished claim, kept for history when released. */
 export interface Released extends Claim { releasedAt: string; releaseReason: string }
 
+/** A task the operator released: not dispatched again until `retry` (or its file says completed or cancelled). */
+export interface Hold { since: string; by: string }
+
 /** registry.json: shared by every owner working on one tasks folder. */
 export interface Registry {
   version: 1;
   claims: Record<string, Claim>;
   history: Released[];
+  /** Released tasks held back from dispatch, by task id. */
+  holds: Record<string, Hold>;
 }
 
 /** What reading the file found: the registry (valid entries only) and what was wrong, if anything. */
@@ -62,7 +67,7 @@ const HISTORY_MAX = 200;
 const STATES: ReadonlySet<string> = new Set(['claimed', 'running', 'exited', 'interrupted', 'timed_out']);
 
 export function emptyRegistry(): Registry {
-  return { version: 1, claims: {}, history: [] };
+  return { version: 1, claims: {}, history: [], holds: {} };
 }
 
 /** Why a value is not a claim (undefined when it is one); key is the claims-map key it sits under. */
@@ -113,6 +118,17 @@ export function checkRegistry(doc: unknown): { reg: Registry; problems: string[]
       if (p) problems.push(`history entry ${i} ${p}`);
       else reg.history.push(value as Released);
     });
+  }
+  // Holds came later than the rest: a registry without them is whole, one with a bad entry is not.
+  if (d.holds !== undefined) {
+    if (typeof d.holds !== 'object' || d.holds === null || Array.isArray(d.holds)) problems.push('holds is not an object');
+    else {
+      for (const [key, value] of Object.entries(d.holds)) {
+        const h = value as Partial<Hold> | null;
+        if (typeof h !== 'object' || h === null || typeof h.since !== 'string' || typeof h.by !== 'string') problems.push(`hold ${JSON.stringify(key)} has no since or by`);
+        else reg.holds[key] = { since: h.since, by: h.by };
+      }
+    }
   }
   return { reg, problems };
 }

@@ -23,7 +23,11 @@ export interface Snapshot {
   nextTickAt: string;
   taskCount: number;
   counts: Record<string, number>;
+  /** The dispatchable queue (status ready, dependencies completed, not claimed, not held), best first; `dispatchable` is the same list (absent in snapshots of older heartbeats). */
   ready: SnapshotReady[];
+  dispatchable?: SnapshotReady[];
+  /** Tasks released by an operator and held back from dispatch until `retry`. */
+  holds?: Record<string, { since: string; by: string }>;
   claims: SnapshotClaim[];
   escalations: { id: string; reason: string; since: string }[];
   errors: { path: string; reason: string }[];

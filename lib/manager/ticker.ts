@@ -116,7 +116,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
     let slots = o.max - Math.max(running, runs.active);
     for (const task of m.candidates) {
       if (slots <= 0) break;
-      if (r.claims[task.id]) continue;
+      if (r.claims[task.id] || r.holds[task.id]) continue;
       const alive = liveRunOf(task, liveRuns(), r, o.dir);
       if (alive) {
         const runId = (alive[0] as MarkedProcess).runId;
@@ -180,6 +180,8 @@ export function managerTicker(o: ManagerOptions): Ticker {
         for (const [k, v] of used) seen.set(k, v);
         return value;
       };
+      // "ready" is a status; the tasks this heartbeat would dispatch next are the dispatchable ones.
+      const dispatchable = candidates.filter((t) => !claims[t.id] && !reg.holds[t.id]).map((t) => ({ id: t.id, slug: t.slug, title: t.title, priority: t.priority, path: t.path }));
       const ended = o.now();
       return {
         owner: input.owner,
@@ -192,7 +194,9 @@ export function managerTicker(o: ManagerOptions): Ticker {
         nextTickAt: new Date(started.getTime() + input.interval * 1000).toISOString(),
         taskCount: scan.tasks.length,
         counts,
-        ready: candidates.filter((t) => !claims[t.id]).map((t) => ({ id: t.id, slug: t.slug, title: t.title, priority: t.priority, path: t.path })),
+        ready: dispatchable,
+        dispatchable,
+        holds: reg.holds,
         claims: Object.values(claims).map((c) => ({
           ...c,
           owner: c.claimedBy,

@@ -1,0 +1,70 @@
+// `release` and `retry`: drop a task's claim (kept in history); retry makes the task dispatchable again.
+import type { Options } from '../args.ts';
+import type { Cli } from '../context.ts';
+import { TasksError } from '../../base/errors.ts';
+import { runtimePaths } from '../../base/paths.ts';
+import { runAlive } from '../../manager/claims.ts';
+import { type Claim, release, updateRegistry } from '../../manager/registry.ts';
+import { RUN_GRACE_MS, findMarked, stopRun } from '../../supervise/runs-proc.ts';
+import { findTask } from '../task-ref.ts';
+
+/** What happened, as --json prints it. */
+interface Outcome {
+  id: string;
+  action: 'release' | 'retry';
+  /** The claim that was released, if there was one. */
+  released: { owner: string; state: string; exitCode: number | null } | null;
+  /** Processes of a live run stopped first (--force). */
+  stopped: { found: number; killed: number } | null;
+  /** True when the task is now held back from dispatch (release), false when it is dispatchable (retry). */
+  held: boolean;
+}
+
+/** True while any process of the claim's run lives: its shell, or anything carrying its run marker. */
+function alive(claim: Claim): boolean {
+  return runAlive(claim) || (claim.runId ? findMarked((p) => p.runId === claim.runId).length > 0 : false);
+}
+
+export async function run(o: Options, cli: Cli): Promise<number> {
+  const action = o.action === 'retry' ? 'retry' : 'release';
+  const task = findTask(o.dir, o.owner, o.id as string);
+  const registry = runtimePaths(o.dir, o.owner).registry;
+  const claim = task.claim?.claim;
+  let stopped: Outcome['stopped'] = null;
+  if (claim && alive(claim)) {
+    if (!o.force) {
+      throw new TasksError(`${task.id} is running (pid ${claim.pid ?? 'unknown'}, claimed by ${claim.claimedBy}); wait for it, or stop it and ${action} with: just tasks ${action} id=${task.id} --force`);
+    }
+    if (!claim.runId) throw new TasksError(`${task.id}'s run carries no run marker (started by an older heartbeat); stop pid ${claim.pid ?? 'unknown'} yourself, then ${action} it`);
+    const r = await stopRun(claim.runId, RUN_GRACE_MS, [cli.self.pid, cli.self.ppid]);
+    if (r.survivors.length) throw new TasksError(`${task.id}'s run survived SIGKILL (pids ${r.survivors.join(', ')}); nothing was released`);
+    stopped = { found: r.found, killed: r.killed };
+  }
+  const now = new Date();
+  const by = `${o.owner} (${action})`;
+  const held = action === 'release';
+  await updateRegistry(registry, (r) => {
+    const key = task.claim?.key;
+    if (key !== undefined && r.claims[key]) release(r, key, `${action} by ${o.owner}${stopped ? ' (--force: run stopped)' : ''}`, now);
+    if (held) r.holds[task.id] = { since: now.toISOString(), by };
+    else delete r.holds[task.id];
+  }, { now: () => now, log: cli.note });
+  const outcome: Outcome = {
+    id: task.id,
+    action,
+    released: claim ? { owner: claim.claimedBy, state: claim.state, exitCode: claim.exitCode } : null,
+    stopped,
+    held,
+  };
+  if (o.json) {
+    cli.out(JSON.stringify(outcome));
+    return 0;
+  }
+  const what = claim
+    ? `released ${task.id} (claimed by ${claim.claimedBy}, run ${claim.state}${claim.exitCode !== null ? ` with exit code ${claim.exitCode}` : ''}${stopped ? `; stopped ${stopped.found} process${stopped.found === 1 ? '' : 'es'} of its run${stopped.killed ? `, ${stopped.killed} after the grace` : ''}` : ''}; kept in history)`
+    : `${task.id} had no claim`;
+  cli.out(held
+    ? `${what}; it is held back from dispatch until: just tasks retry id=${task.id}`
+    : `${what}; it is dispatchable again: the heartbeat starts it at its next tick if its file still says ready`);
+  return 0;
+}

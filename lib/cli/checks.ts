@@ -1,0 +1,59 @@
+// Validators of single option values: one rule and one message template each.
+import fs from 'node:fs';
+import { isErrno, usageError } from '../base/errors.ts';
+
+/** Validates an owner name: it becomes part of file names, so no separators or dot-dot. */
+export function checkOwner(value: string, name = 'owner'): string {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value) || value === '.' || value === '..') {
+    throw usageError(`\`${name}\` must be 1-64 characters of A-Z a-z 0-9 . _ - (not . or ..), got \`${value}\`; pass owner=<name>`);
+  }
+  return value;
+}
+
+export function checkInteger(name: string, value: string, min: number, max: number): number {
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw usageError(`\`${name}\` must be an integer from ${min} to ${max}, got \`${value}\``);
+  }
+  return n;
+}
+
+export function checkInterval(value: string): number {
+  const n = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n <= 0 || n > 86400) {
+    throw usageError(`\`interval\` must be a number of seconds > 0 and <= 86400 (e.g. 30 or 0.5), got \`${value}\``);
+  }
+  return n;
+}
+
+export function checkDuration(name: string, value: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(s|m|h|d)?$/.exec(value);
+  const n = m ? Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86400 } as const)[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'] : NaN;
+  if (!Number.isFinite(n) || n <= 0) throw usageError(`\`${name}\` must be a duration such as 7200, 90m, 2h or 1d, got \`${value}\``);
+  return n;
+}
+
+export function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
+    throw err;
+  }
+}
+
+/** on or off (also yes/no, true/false, 1/0). */
+export function checkOnOff(name: string, value: string): 'on' | 'off' {
+  const v = value.trim().toLowerCase();
+  if (['on', 'yes', 'true', '1'].includes(v)) return 'on';
+  if (['off', 'no', 'false', '0'].includes(v)) return 'off';
+  throw usageError(`\`${name}\` must be on or off, got \`${value}\``);
+}
+
+/** A branch name git would accept as a start point (no spaces, no leading dash, no ..). */
+export function checkBranch(value: string): string {
+  if (!/^[A-Za-z0-9._/@+-]{1,200}$/.test(value) || value.startsWith('-') || value.includes('..') || value.endsWith('/') || value.endsWith('.lock')) {
+    throw usageError(`\`base\` must be a branch name such as main, got \`${value}\``);
+  }
+  return value;
+}
