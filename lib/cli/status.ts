@@ -1,6 +1,6 @@
 // The status document of one owner (heartbeat, tick, server, claims) and its terminal lines.
 import { readJsonFile } from '../base/jsonfile.ts';
-import type { Registry } from '../manager/registry.ts';
+import { peekRegistry } from '../manager/registry.ts';
 import type { Expected } from '../supervise/pidfile.ts';
 import { type HeartbeatState, heartbeatHealth } from '../supervise/health.ts';
 import { TasksError } from '../base/errors.ts';
@@ -89,9 +89,7 @@ export async function readStatus(owner: string, dir: string, self: Self, now: Da
 
 /** The registry's claims as status shows them; a damaged registry (the heartbeat rebuilds it) shows none. */
 function registryClaims(file: string): Record<string, unknown>[] {
-  const claims = readJsonFile<Partial<Registry>>(file)?.claims;
-  if (typeof claims !== 'object' || claims === null) return [];
-  return Object.values(claims).filter((c) => typeof c === 'object' && c !== null).map((c) => ({ ...c, owner: c.claimedBy }));
+  return Object.values(peekRegistry(file)?.claims ?? {}).map((c) => ({ ...c, owner: c.claimedBy }));
 }
 
 async function readServer(owner: string, dir: string): Promise<Status['server']> {
@@ -136,11 +134,20 @@ export function formatStatus(s: Status, now: Date, again: string): string[] {
     const ids = (s.ready as { id: string; priority: string | null }[]).map((r) => `${r.id}${r.priority ? ` (${r.priority})` : ''}`);
     lines.push(`ready      ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, and ${ids.length - 5} more` : ''}`);
   }
-  for (const c of s.claims.slice(0, 5) as { id: string; owner: string; state: string; exitCode: number | null; pid: number | null }[]) {
+  const claims = s.claims as { id: string; owner: string; state: string; exitCode: number | null; pid: number | null; note?: string }[];
+  const failed = claims.filter((c) => (c.state === 'exited' && c.exitCode !== 0) || c.state === 'interrupted' || c.state === 'timed_out');
+  const others = claims.filter((c) => !failed.includes(c));
+  for (const c of others.slice(0, 5)) {
     const how = c.state === 'exited' ? `exited ${c.exitCode}` : c.state === 'running' ? `running, pid ${c.pid}` : c.state;
     lines.push(`claimed    ${c.id} by ${c.owner}: ${how}`);
   }
-  if (s.claims.length > 5) lines.push(`claimed    and ${s.claims.length - 5} more (status --json lists all)`);
+  if (others.length > 5) lines.push(`claimed    and ${others.length - 5} more (status --json lists all)`);
+  // Failed runs are what an operator acts on: each with the commands that show its log and rerun it.
+  for (const c of failed.slice(0, 10)) {
+    const how = c.state === 'exited' ? `exit code ${c.exitCode}` : c.state === 'timed_out' ? (c.note ?? 'timed out') : `interrupted${c.note ? `: ${c.note}` : ''}`;
+    lines.push(`failed     ${c.id} (${how}); log: just tasks logs id=${c.id}; rerun: just tasks retry id=${c.id}`);
+  }
+  if (failed.length > 10) lines.push(`failed     and ${failed.length - 10} more (status --json lists all)`);
   for (const e of s.escalations.slice(0, 5)) lines.push(`escalated  ${e.id}: ${e.reason}`);
   if (s.escalations.length > 5) lines.push(`escalated  and ${s.escalations.length - 5} more (status --json lists all)`);
   lines.push(s.server.running ? `server     ${s.server.url} (pid ${s.server.pid}${s.server.detached ? ', detached' : ''})` : 'server     not running');

@@ -143,7 +143,9 @@ async function loop(input: HeartbeatInput, snapshotPath: string | undefined, aft
       } catch (err) {
         // A failing tick (a full disk, a damaged state file) is logged and the loop goes on: the
         // next tick retries, so the failure clears by itself once its cause does.
-        input.log(`${stamp(input.now)} tick ${tick} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        // A system error (ENOSPC, EIO, EACCES) says all in one line; anything else is a bug: its stack helps.
+        const system = err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+        input.log(`${stamp(input.now)} tick ${tick} failed: ${err instanceof Error ? (system ? err.message : err.stack ?? err.message) : String(err)}`);
       }
       attempt(input, 'the beat', afterTick);
       if (input.once) break;

@@ -4,12 +4,16 @@ import type { Cli } from '../context.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { inspectPidFile } from '../../supervise/pidfile.ts';
 import { STOP_GRACE_MS, markStopped, stopDaemon } from '../../supervise/supervisor.ts';
+import { RUN_GRACE_MS, inFolder, stopMarked } from '../../supervise/runs-proc.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   const paths = runtimePaths(o.dir, o.owner);
   // First, so a watchdog in a running `serve` does not restart what is being stopped.
   markStopped(o.dir, o.owner, new Date());
   const hb = await stopDaemon(paths.heartbeatPid, { kind: 'heartbeat', owner: o.owner, dir: o.dir }, cli.self);
+  // Runs the heartbeat could not stop itself (it was SIGKILLed, or a run escaped its group): every
+  // process that carries a run marker of this owner in this folder ends too.
+  const runs = await stopMarked((p) => p.env.TASK_MANAGER_OWNER === o.owner && inFolder(p, o.dir), RUN_GRACE_MS, [cli.self.pid, cli.self.ppid]);
   const serverFile = inspectPidFile(paths.serverPid, { kind: 'serve', owner: o.owner, dir: o.dir }, cli.self);
   const detached = serverFile.state === 'live' && serverFile.record.fields.detached === '1';
   const srv = detached ? await stopDaemon(paths.serverPid, { kind: 'serve', owner: o.owner, dir: o.dir }, cli.self) : undefined;
@@ -18,6 +22,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
       owner: o.owner,
       heartbeat: hb.state === 'stopped' ? { stopped: true, pid: hb.pid, killed: hb.killed } : { stopped: false, stale: hb.stale ?? null },
       server: srv?.state === 'stopped' ? { stopped: true, pid: srv.pid, killed: srv.killed } : { stopped: false },
+      runs: { stopped: runs.found, killed: runs.killed, survivors: runs.survivors },
     }));
     return 0;
   }
@@ -27,6 +32,8 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   } else {
     parts.push(`no heartbeat running for ${o.owner}${hb.stale ? ` (pid file is stale: ${hb.stale}; left for the next ensure)` : ''}`);
   }
+  if (runs.found) parts.push(`stopped ${runs.found} left-over run process${runs.found === 1 ? '' : 'es'}${runs.killed ? ` (${runs.killed} killed after the grace)` : ''}`);
+  if (runs.survivors.length) parts.push(`run processes ${runs.survivors.join(', ')} survived SIGKILL`);
   if (srv?.state === 'stopped') parts.push(srv.killed ? `server (pid ${srv.pid}) killed after the grace` : `stopped server (pid ${srv.pid})`);
   cli.out(parts.join('; '));
   return 0;
