@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { SCRIPT, TSX, alive, cli, cliEnv, pidsMentioning, readPid, runtimeFile, start, type Folder, type Running, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { ROOT, SCRIPT, TSX, alive, cli, cliEnv, pidsMentioning, readPid, runtimeFile, start, type Folder, type Running, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('fault', fn);
 /** Stuck after 3 intervals and no slack: at interval 0.2 a silent heartbeat is stuck after 0.6 s. */
@@ -286,6 +287,65 @@ describe('terminal hygiene', () => {
       const logs = await cli(['logs', `owner=${f.owner}`, `dir=${f.dir}`], { env: fast });
       assert.equal(logs.code, 0);
       assert.doesNotMatch(logs.stdout + logs.stderr, /[\u0000-\u0008\u000b-\u001f\u007f]/);
+    });
+  });
+});
+
+describe('build out= is safe', () => {
+  const build = (f: Folder, out: string, extra: string[] = []): ReturnType<typeof cli> => cli(['build', `owner=${f.owner}`, `dir=${f.dir}`, `out=${out}`, ...extra], { env: fast });
+
+  test('refuses /, the home folder, the repository and a non-empty folder it did not make; writes nothing there', async () => {
+    await withFolder(async (f) => {
+      for (const [out, why] of [['/', /must not be the file system root/], [os.homedir(), /must not be the home folder/], [ROOT, /must not be the repository/], [path.dirname(ROOT), /must not be the repository/]] as const) {
+        const r = await build(f, out);
+        assert.equal(r.code, 2, `${out}: ${r.stdout}`);
+        assert.match(r.stderr, why);
+      }
+      const foreign = path.join(f.root, 'foreign');
+      fs.mkdirSync(foreign);
+      fs.writeFileSync(path.join(foreign, 'index.html'), 'not ours');
+      fs.writeFileSync(path.join(foreign, 'app.js'), 'not ours either');
+      const r = await build(f, foreign);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /is a folder with files a build did not make/);
+      assert.deepEqual(fs.readdirSync(foreign).sort(), ['app.js', 'index.html']);
+      assert.equal(fs.readFileSync(path.join(foreign, 'index.html'), 'utf8'), 'not ours');
+    });
+  });
+
+  test('never writes through a symlink inside out; removes the pages it wrote before that are gone now', async () => {
+    await withFolder(async (f) => {
+      const out = path.join(f.root, 'site');
+      fs.writeFileSync(path.join(f.dir, 'SECOND.md'), '---\nid: SECOND\nstatus: todo\n---\nx\n');
+      assert.equal((await build(f, out)).code, 0);
+      assert.ok(fs.existsSync(path.join(out, 'tasks', 'SECOND.html')));
+      // Someone swaps the pages' folder for a symlink to elsewhere: the build replaces the link, never writes through it.
+      const elsewhere = path.join(f.root, 'elsewhere');
+      fs.mkdirSync(elsewhere);
+      fs.rmSync(path.join(out, 'tasks'), { recursive: true });
+      fs.symlinkSync(elsewhere, path.join(out, 'tasks'));
+      // And an owned page replaced by a symlink to a file that must not change.
+      const precious = path.join(f.root, 'precious.txt');
+      fs.writeFileSync(precious, 'precious');
+      fs.rmSync(path.join(out, 'index.html'));
+      fs.symlinkSync(precious, path.join(out, 'index.html'));
+      fs.rmSync(path.join(f.dir, 'SECOND.md'));
+      const r = await build(f, out, ['--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(fs.readdirSync(elsewhere), [], 'nothing written through the symlinked folder');
+      assert.equal(fs.readFileSync(precious, 'utf8'), 'precious', 'nothing written through the symlinked page');
+      assert.ok(fs.lstatSync(path.join(out, 'tasks')).isDirectory() && !fs.lstatSync(path.join(out, 'tasks')).isSymbolicLink());
+      assert.ok(fs.existsSync(path.join(out, 'tasks', 'FIRST-TASK.html')));
+      assert.ok(!fs.existsSync(path.join(out, 'tasks', 'SECOND.html')), 'the stale page is removed');
+      assert.ok(!fs.lstatSync(path.join(out, 'index.html')).isSymbolicLink());
+      // A file it does not own, where a page goes: refused, nothing changed.
+      fs.writeFileSync(path.join(f.dir, 'THIRD.md'), '---\nid: THIRD\nstatus: todo\n---\nx\n');
+      fs.writeFileSync(path.join(out, 'tasks', 'THIRD.html'), 'hand-made');
+      const clash = await build(f, out);
+      assert.equal(clash.code, 2);
+      assert.match(clash.stderr, /already holds tasks\/THIRD.html, which a build did not write/);
+      assert.equal(fs.readFileSync(path.join(out, 'tasks', 'THIRD.html'), 'utf8'), 'hand-made');
+      assert.deepEqual(fs.readdirSync(out).filter((n) => n.startsWith('.tasks-build-staging')), [], 'no staging folder left');
     });
   });
 });

@@ -1,21 +1,30 @@
 // `build`: render the static dashboard into out=<dir> (a CI artifact; no server, no heartbeat).
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Options } from '../args.ts';
 import { type Cli, displayPath } from '../context.ts';
-import { usageError } from '../../base/errors.ts';
+import { repoRoot } from '../../base/git.ts';
 import { LiveSite, projectName } from '../../web/live.ts';
+import { checkOut, publish } from '../publish.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   const target = o.out as string;
-  // Real paths, so neither a symlink nor `..` can aim the pages (and their tasks/ folder) into the task files.
+  // Real paths, so neither a symlink nor `..` can aim the pages at the task files, home or the repository.
   const real = realpathOfNearest(target);
-  const inside = (child: string, parent: string): boolean => child === parent || child.startsWith(parent + path.sep);
-  if ((inside(real, o.dir) && !inside(real, path.join(o.dir, 'logs'))) || inside(path.join(real, 'tasks'), o.dir) || inside(o.dir, path.join(real, 'tasks'))) {
-    throw usageError(`\`out\` must be outside the tasks folder ${o.dir}, got \`${target}\`; pass out=<folder outside it> (or under its logs/)`);
+  const repo = await repoRoot(o.dir);
+  const owned = checkOut(real, target, { home: os.homedir(), roots: [cli.root, ...(repo ? [repo] : [])], dir: o.dir });
+  // The pages are built into a fresh folder inside out, then moved in file by file: nothing is
+  // written through a symlink, and nothing the build does not own is overwritten.
+  fs.mkdirSync(real, { recursive: true });
+  const staging = fs.mkdtempSync(path.join(real, '.tasks-build-staging-'));
+  let result: ReturnType<typeof publish>;
+  try {
+    new LiveSite({ owner: o.owner, dir: o.dir, project: o.project ?? projectName(o.dir), out: staging, ownFolder: false, now: () => new Date() }).rebuild();
+    result = publish(staging, real, owned);
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
   }
-  const live = new LiveSite({ owner: o.owner, dir: o.dir, project: o.project ?? projectName(o.dir), out: target, ownFolder: false, now: () => new Date() });
-  const result = live.rebuild();
   if (o.json) cli.out(JSON.stringify({ out: target, written: result.written, removed: result.removed }));
   else cli.out(`built the dashboard into ${displayPath(cli, target)} (${result.written} files written, ${result.removed} removed)`);
   return 0;
