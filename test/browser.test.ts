@@ -184,6 +184,32 @@ describe('dashboard in Chromium', () => {
     await finish(taskW);
   }));
 
+  test('the watchdog restarts a kill -9\'d heartbeat within 2 s, and the open page shows it without a reload', () => withDashboard(async ({ base, dir, owner }) => {
+    const pidFile = path.join(dir, 'logs', 'task_manager', `task-manager-${owner}.heartbeat.pid`);
+    const first = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+    const w = await open(base);
+    const { page } = w;
+    await page.waitForFunction((pid) => document.querySelector('#health')?.textContent?.includes(`pid ${pid}`), first);
+    const loads: string[] = [];
+    page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) loads.push(frame.url()); });
+    const t0 = Date.now();
+    process.kill(first, 'SIGKILL');
+    let next = 0;
+    for (;;) {
+      const line = fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').split('\n')[0] : '';
+      if (line && Number(line) !== first) { next = Number(line); break; }
+      assert.ok(Date.now() - t0 < 2000, 'the watchdog restarted the heartbeat within 2 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await page.waitForFunction((pid) => {
+      const health = document.querySelector('#health');
+      return health?.textContent?.includes(`pid ${pid}`) && health.getAttribute('data-state') === 'running';
+    }, next, { timeout: 5000 });
+    assert.deepEqual(loads, [], 'the page updated in place, without a reload');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'watchdog-restart.png') });
+    await finish(w);
+  }));
+
   test('readable on a phone', () => withDashboard(async ({ base }) => {
     const w = await open(base, { width: 390, height: 844 });
     const { page } = w;
