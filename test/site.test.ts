@@ -97,7 +97,7 @@ test('the assets are the client bundled and minified, with nothing to fetch from
     const app = read('app.js');
     const css = read('style.css');
     assert.ok(!app.includes('\n  '), 'app.js is minified');
-    assert.match(app, /new EventSource\("\/api\/events"\)/);
+    assert.match(app, /new EventSource\([^)]*\/api\/events/);
     assert.doesNotMatch(app, /\bimport\b|\brequire\(|https?:\/\//, 'app.js imports nothing and names no URL');
     assert.doesNotMatch(css, /@import|url\(/, 'style.css loads nothing');
     assert.match(css, /prefers-color-scheme:dark/);
@@ -275,12 +275,107 @@ test('health, escalations, ready queue and claims come from the snapshot', () =>
     assert.match(health, /data-tick-at="2026-03-22T11:00:00.000Z" data-interval="30"/);
     assert.match(index, /<section id="escalations"[^]*?<a href="tasks\/BETA.html">BETA<\/a><\/td><td>run exited with code 3/);
     assert.match(index, /<section id="ready">[^]*?<a href="tasks\/ALPHA.html">ALPHA<\/a>/);
-    assert.match(index, /<section id="claims">[^]*?\.worktrees\/BETA<\/code> <span class="bad">missing<\/span>/);
+    // A snapshot that does not say whether a worktree was expected shows missing neutral, not red.
+    assert.match(index, /<section id="claims">[^]*?\.worktrees\/BETA<\/code> <span class="none">missing<\/span>/);
     assert.match(index, /<section id="errors"[^]*?<code>bad\.md<\/code>: no frontmatter/);
     assert.match(read('tasks/BETA.html'), /<section id="escalation" class="warn">/);
     assert.match(read('tasks/BETA.html'), /<section id="claim">[^]*?<dt>Exit code<\/dt><dd><span class="bad">3<\/span>/);
     // The claim's age moves every tick; the page does not depend on it.
     const next = { ...snapshot, claims: snapshot.claims.map((c) => ({ ...c, ageS: c.ageS + 30 })) };
     assert.equal(builder.build(input(tasks(), { snapshot: next, heartbeat: { running: true, pid: 4242 }, errors: [{ path: 'bad.md', reason: 'no frontmatter' }] })).written, 0);
+  });
+});
+
+/** A snapshot with one claim on BETA; `claim` overrides its fields, `more` the snapshot's. */
+function claimSnapshot(claim: Record<string, unknown> = {}, more: Record<string, unknown> = {}): Snapshot {
+  return {
+    owner: 'ops', pid: 4242, dir: '/x', tick: 7, tickAt: NOW.toISOString(), tickDurationMs: 12, interval: 30,
+    nextTickAt: NOW.toISOString(), taskCount: 4, counts: {}, ready: [], escalations: [], errors: [],
+    claims: [{ id: 'BETA', slug: 'BETA', path: 'BETA.md', claimedBy: 'ops', claimedAt: '2026-03-22T10:00:00.000Z', startedAt: '2026-03-22T10:00:00.000Z',
+      worktree: '/repo/.worktrees/BETA', pid: 99, pidStart: null, state: 'running', exitCode: null, endedAt: null, log: '/repo/tasks/logs/task_manager/runs/BETA.log',
+      owner: 'ops', ageS: 60, worktreeExists: false, pr: null, ci: 'unknown', ...claim }],
+    ...more,
+  } as Snapshot;
+}
+
+test('worktrees: missing is red only when expected, "none (worktrees off)" when not, branch, dirty files and commits ahead when known', () => {
+  withOut((out, read) => {
+    const builder = new SiteBuilder(out);
+    builder.build(input(tasks(), { snapshot: claimSnapshot({ worktreeExpected: true }) }));
+    assert.match(read('index.html'), /\.worktrees\/BETA<\/code> <span class="bad">missing<\/span>/);
+    assert.match(read('tasks/BETA.html'), /<dt>Worktree<\/dt><dd><code>\/repo\/\.worktrees\/BETA<\/code> <span class="bad">missing<\/span>/);
+    builder.build(input(tasks(), { snapshot: claimSnapshot({ worktreeExpected: false }) }));
+    assert.match(read('index.html'), /<span class="none">none \(worktrees off\)<\/span>/);
+    assert.doesNotMatch(read('index.html'), /class="bad">missing/);
+    assert.match(read('tasks/BETA.html'), /<dt>Worktree<\/dt><dd><span class="none">none \(worktrees off\)<\/span>/);
+    builder.build(input(tasks(), { snapshot: claimSnapshot({ worktreeExpected: true, worktreeExists: true, branch: 'task/BETA', dirtyFiles: 2, ahead: 1, base: `'${HOSTILE}'` }) }));
+    const page = read('tasks/BETA.html');
+    assert.match(page, /<span class="ok">exists<\/span>/);
+    assert.match(page, /<dt>Branch<\/dt><dd><code>task\/BETA<\/code>/);
+    assert.match(page, /<dt>Changes<\/dt><dd><span class="dirty">2 dirty files<\/span>/);
+    assert.match(text(page), /1 commit ahead of '<img src=x onerror=alert\(1\)>'/);
+    assert.ok(!hasHandler(page), 'the base branch name is escaped');
+    assert.match(read('index.html'), /<small><code>task\/BETA<\/code> · <span class="dirty">2 dirty files<\/span> · 1 commit ahead of/);
+    // Facts the snapshot does not carry are left out, not shown as zero.
+    builder.build(input(tasks(), { snapshot: claimSnapshot({ worktreeExists: true, dirtyFiles: 0, ahead: null }) }));
+    assert.match(read('tasks/BETA.html'), /<dt>Changes<\/dt><dd><span class="ok">clean<\/span>/);
+    assert.doesNotMatch(read('tasks/BETA.html'), /<dt>Branch<\/dt>|<dt>Ahead<\/dt>/);
+  });
+});
+
+test('"Dispatchable (N)" lists the snapshot\'s dispatchable set (else its ready list); the counts chip keeps the status count', () => {
+  withOut((out, read) => {
+    const alpha = { id: 'ALPHA', slug: 'ALPHA', title: 'Alpha ready task', priority: 'p0', path: 'ALPHA.md' };
+    const builder = new SiteBuilder(out);
+    builder.build(input(tasks(), { snapshot: claimSnapshot({}, { ready: [alpha] }) }));
+    assert.match(read('index.html'), /<section id="ready"><h2>Dispatchable \(1\)<\/h2><ol><li><a href="tasks\/ALPHA.html">ALPHA<\/a>/);
+    builder.build(input(tasks(), { snapshot: claimSnapshot({}, { ready: [alpha], dispatchable: [] }) }));
+    const index = read('index.html');
+    assert.match(index, /<h2>Dispatchable \(0\)<\/h2><p class="none">Nothing to dispatch/);
+    assert.match(index, /<b>1<\/b> ready<\/a>/, 'the counts still count the status');
+    assert.doesNotMatch(index, /Ready queue/);
+  });
+});
+
+test('pr: a number links to the pull request on the git remote; CI comes from the frontmatter, else from the snapshot', () => {
+  withOut((out, read) => {
+    const list = [...tasks(), task('NUM.md', { id: 'NUM', title: 'By number', status: 'review', pr: '123' }), task('OWNCI.md', { id: 'OWNCI', title: 'Own CI', pr: "'#9'", ci: 'passing' })];
+    const ci = { NUM: { state: 'failing', checkedAt: NOW.toISOString() }, OWNCI: { state: 'failing', checkedAt: NOW.toISOString() }, BETA: { state: 'nonsense' } };
+    const builder = new SiteBuilder(out);
+    builder.build(input(list, { snapshot: claimSnapshot({}, { ci }) }));
+    assert.match(read('tasks/NUM.html'), /<section id="pr"><h2>Pull request<\/h2><p>#123 <span class="ci ci-failing">failing<\/span>/, 'no remote: the number, no link');
+    builder.build(input(list, { snapshot: claimSnapshot({}, { ci }), remote: { host: 'github.com', repo: 'acme/widgets' } }));
+    assert.match(read('tasks/NUM.html'), /<a href="https:\/\/github.com\/acme\/widgets\/pull\/123" rel="noreferrer">#123<\/a> <span class="ci ci-failing">failing<\/span>/);
+    assert.match(read('index.html'), /data-id="NUM"[^>]*data-ci="failing"[^]*?href="https:\/\/github.com\/acme\/widgets\/pull\/123"/);
+    assert.match(read('tasks/OWNCI.html'), /pull\/9" rel="noreferrer">#9<\/a> <span class="ci ci-passing">passing<\/span>/, 'frontmatter ci wins');
+    assert.match(read('tasks/BETA.html'), /pull\/7" rel="noreferrer">#7<\/a> <span class="ci ci-failing">failing/, 'an unknown gh state is ignored');
+    assert.match(read('tasks/HOSTILE.html'), /<p>javascript:alert\(4\) <span class="ci/);
+    assert.doesNotMatch(read('tasks/HOSTILE.html'), /href="javascript:/);
+  });
+});
+
+test('a task page shows its run log tail escaped; a failed run its exit code, the tail first and the retry command', () => {
+  withOut((out, read) => {
+    const lines = Array.from({ length: 250 }, (_, i) => `line ${i + 1}`);
+    lines.push(`'${HOSTILE}'`, '\u001b[31mred\u001b[0m and a bell \u0007');
+    const tail = { path: '/repo/tasks/logs/task_manager/runs/BETA.log', log: '1:2', end: 4000, lines: lines.slice(-200), partial: true, truncated: true };
+    const builder = new SiteBuilder(out);
+    builder.build(input(tasks(), { snapshot: claimSnapshot(), runLogs: new Map([['BETA', tail]]), api: true }));
+    let page = read('tasks/BETA.html');
+    assert.match(page, /<section id="runlog" data-log="1:2" data-end="4000" data-partial="1">/);
+    assert.match(page, /last 200 lines<\/span> · <a href="\.\.\/api\/tasks\/BETA\/log\.txt" rel="nofollow">full log<\/a>/);
+    const pre = /<pre id="runlog-lines"[^>]*>([^]*?)<\/pre>/.exec(page)?.[1] ?? '';
+    assert.equal(text(pre).split('\n').length, 200);
+    assert.match(text(pre), /^line 53\n[^]*\n'<img src=x onerror=alert\(1\)>'\nred and a bell ␇$/);
+    assert.ok(!hasHandler(page));
+    assert.doesNotMatch(page, /run-failed/);
+    assert.ok(page.indexOf('id="claim"') < page.indexOf('id="runlog"'), 'a running log comes after the claim');
+    builder.build(input(tasks(), { snapshot: claimSnapshot({ state: 'exited', exitCode: 3, endedAt: NOW.toISOString(), pid: null }), runLogs: new Map([['BETA', tail]]), api: false }));
+    page = read('tasks/BETA.html');
+    assert.match(text(page), /Run failed\s*The run ended with exit code 3, ended/);
+    assert.match(page, /<code>just tasks retry id=BETA<\/code>/);
+    assert.match(page, /<section id="runlog" class="warn"/);
+    assert.ok(page.indexOf('id="run-failed"') < page.indexOf('id="runlog"') && page.indexOf('id="runlog"') < page.indexOf('id="claim"'), 'a failed run shows its log first');
+    assert.doesNotMatch(page, /full log/, 'a built copy has no API to link to');
   });
 });

@@ -1,11 +1,21 @@
 // The JSON shapes of /api/tasks and /api/tasks/<id>, and JSON bodies serialized once per version with an ETag.
 import crypto from 'node:crypto';
 import type http from 'node:http';
-import type { Task } from '../tasks/taskfile.ts';
+import type { Remote } from '../tasks/pr.ts';
+import type { CiState, Task } from '../tasks/taskfile.ts';
+import { prShown } from './html.ts';
+import { ciOf } from './snapshot-read.ts';
+
+/** What the snapshot adds to a task in the API: its escalation and the CI state the heartbeat got from gh. */
+export interface SnapshotFacts {
+  readonly escalations: ReadonlyMap<string, { reason: string; since: string }>;
+  readonly ci: ReadonlyMap<string, CiState>;
+}
 
 /** The /api/tasks shape of a task (field names are an interface: docs/api.md); with full, the body and sections too. */
-export function apiTask(t: Task, escalated: ReadonlyMap<string, { reason: string; since: string }>, full: boolean): Record<string, unknown> {
-  const e = escalated.get(t.id);
+export function apiTask(t: Task, facts: SnapshotFacts, remote: Remote | undefined, full: boolean): Record<string, unknown> {
+  const e = facts.escalations.get(t.id);
+  const pr = prShown(t.pr, remote);
   return {
     id: t.id,
     slug: t.slug,
@@ -19,7 +29,9 @@ export function apiTask(t: Task, escalated: ReadonlyMap<string, { reason: string
     completed: t.completed,
     dependsOn: t.dependsOn,
     pr: t.pr,
-    ci: t.ci,
+    prUrl: pr?.url ?? null,
+    prNumber: pr?.number ?? null,
+    ci: ciOf(t, facts.ci),
     progress: t.progress,
     escalation: e ? { reason: e.reason, since: e.since } : null,
     ...(full ? { fields: t.fields, body: t.body, sections: t.sections } : {}),
@@ -73,4 +85,10 @@ export function sendCached(req: http.IncomingMessage, res: http.ServerResponse, 
   }
   res.writeHead(200, { ...headers, 'content-length': String(doc.body.length) });
   res.end(req.method === 'HEAD' ? undefined : doc.body);
+}
+
+/** Sends a small JSON answer that is never cached (errors, health, one task). */
+export function sendJson(res: http.ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(res.req.method === 'HEAD' ? undefined : body + '\n');
 }

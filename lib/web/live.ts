@@ -1,6 +1,5 @@
 // The live site: the model kept current from folder watches, rebuilds, and server-sent events.
 import fs from 'node:fs';
-import type http from 'node:http';
 import path from 'node:path';
 import { TasksError, isErrno } from '../base/errors.ts';
 import { readJsonFile } from '../base/jsonfile.ts';
@@ -12,6 +11,8 @@ import { type BuildResult, SiteBuilder } from './site.ts';
 import type { Registry } from '../manager/registry.ts';
 import type { ParseError, Task } from '../tasks/taskfile.ts';
 import type { Snapshot } from '../manager/tick.ts';
+import type { Remote } from '../tasks/pr.ts';
+import { RunLogTails } from './run-log.ts';
 
 export interface LiveSiteOptions {
   readonly owner: string;
@@ -26,6 +27,8 @@ export interface LiveSiteOptions {
   readonly self?: { readonly pid: number; readonly ppid: number };
   /** Seconds past 3 intervals before a silent heartbeat is stuck (default: health.ts's). */
   readonly stuckSlackS?: number;
+  /** The git remote, for links from `pr: <number>`. */
+  readonly remote?: Remote;
 }
 
 /** The heartbeat as the pages and /api/health show it; `stale` says why a pid file does not count. */
@@ -55,12 +58,17 @@ export class LiveSite {
   current: LiveModel = { tasks: [], errors: [] };
   /** The heartbeat as the last rebuild saw it. */
   heartbeat: HeartbeatView;
+  /** Where `pr: 123` links to (the git remote); set by the server once git has answered. */
+  remote: Remote | undefined;
+  private readonly runLogs: RunLogTails;
 
   constructor(readonly options: LiveSiteOptions) {
     this.paths = runtimePaths(options.dir, options.owner);
     this.scanner = new TaskScanner(options.dir);
     this.builder = new SiteBuilder(options.out, { pruneUnknown: options.ownFolder });
     this.heartbeat = this.readHeartbeat();
+    this.remote = options.remote;
+    this.runLogs = new RunLogTails(this.paths.runs);
   }
 
   /** The heartbeat's state now: one pid-file read and stat, never a signal; a damaged pid file is `stopped` with the reason. */
@@ -88,14 +96,19 @@ export class LiveSite {
     if (scan.changed) this.current = { tasks: scan.tasks, errors: scan.errors };
     const { tasks, errors } = this.current;
     this.heartbeat = this.readHeartbeat();
+    const registry = readJsonFile<Registry>(this.paths.registry);
     const result = this.builder.build({
       project: this.options.project,
       tasks,
       errors,
-      snapshot: withRegistryClaims(readJsonFile<Snapshot>(this.paths.snapshot), readJsonFile<Registry>(this.paths.registry)),
+      snapshot: withRegistryClaims(readJsonFile<Snapshot>(this.paths.snapshot), registry),
       // The view carries state and stale besides running and pid; render.ts shows them.
       heartbeat: this.heartbeat,
       now: this.options.now(),
+      remote: this.remote,
+      runLogs: this.runLogs.read(tasks, registry),
+      // Only the server's own pages can link to its API (a built copy is opened from files).
+      api: this.options.ownFolder,
     });
     if (result.written || result.removed) this.version += 1;
     return result;
@@ -171,30 +184,6 @@ export function withRegistryClaims(snapshot: Snapshot | undefined, registry: Reg
     .filter((c) => registry.claims[c.id] !== undefined)
     .map((c) => ({ ...c, ...registry.claims[c.id] }));
   return { ...snapshot, claims };
-}
-
-/** Server-sent events to every open dashboard: one `change` event per rebuild. */
-export class EventHub {
-  private readonly clients = new Set<http.ServerResponse>();
-
-  /** Takes over a response as an event stream. */
-  attach(req: http.IncomingMessage, res: http.ServerResponse, version: number): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
-    res.write(`retry: 1000\nevent: hello\ndata: {"version":${version}}\n\n`);
-    this.clients.add(res);
-    req.on('close', () => this.clients.delete(res));
-  }
-
-  /** Tells every client the site changed. */
-  send(version: number): void {
-    for (const res of this.clients) res.write(`event: change\ndata: {"version":${version}}\n\n`);
-  }
-
-  /** Ends every stream (on shutdown). */
-  close(): void {
-    for (const res of this.clients) res.end();
-    this.clients.clear();
-  }
 }
 
 /** The project name for the page title: package.json's name beside the tasks folder, else that folder's name. */

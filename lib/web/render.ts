@@ -1,20 +1,12 @@
-// The dashboard index: health, counts, escalations, ready queue, claims, the task list.
+// The dashboard index: health, counts, escalations, dispatchable tasks, claims, the task list.
 import { STATUS_ORDER, priorityRank } from '../tasks/model.ts';
-import { isWebUrl } from './markdown.ts';
-import { relativeTime } from './client/time.ts';
 import type { Task, ParseError } from '../tasks/taskfile.ts';
-import type { Snapshot } from '../manager/tick.ts';
 import type { HeartbeatState } from '../supervise/health.ts';
-
-/** HTML-escapes text for element content and attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-}
+import { type PrShown, type TaskRef, escapeHtml, prCi, statusBadge, taskLink, timeTag } from './html.ts';
+import { type Shown, renderClaims } from './render-run.ts';
+import { type WebSnapshot, dispatchableOf } from './snapshot-read.ts';
 
 const h = escapeHtml;
-
-/** How other pages refer to a task: its page file name (in tasks/), status and title. */
-export interface TaskRef { readonly page: string; readonly status: string; readonly title: string }
 
 /** The document around a page body; `root` is '' for the index and '../' for task pages. */
 export function layout(title: string, root: string, body: string): string {
@@ -33,64 +25,34 @@ function layoutParts(title: string, root: string): [string, string] {
 `];
 }
 
-/** A `<time>` the client keeps relative; its text is relative to `now`, or the ISO time itself without one. */
-export function timeTag(iso: string | null | undefined, now?: Date): string {
-  if (iso === null || iso === undefined || iso === '') return '—';
-  const at = Date.parse(iso);
-  if (Number.isNaN(at)) return h(iso);
-  const text = now === undefined ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : relativeTime(at - now.getTime());
-  return `<time datetime="${h(iso)}" data-rel title="${h(iso)}">${h(text)}</time>`;
-}
-
-/** A status as a badge; the class is derived from the normalised status, never raw text. */
-export function statusBadge(status: string): string {
-  return `<span class="st st-${h(status.replace(/[^a-z_]/g, ''))}">${h(status)}</span>`;
-}
-
-/** The PR link (http(s) only; anything else shown as text) and the CI state. */
-export function prCi(pr: string | null, ci: string): string {
-  if (pr === null && ci === 'unknown') return '—';
-  const link = pr === null ? '' : isWebUrl(pr) ? `<a href="${h(pr)}" rel="noreferrer">${h(prLabel(pr))}</a> ` : `${h(pr)} `;
-  return `${link}<span class="ci ci-${h(ci.replace(/[^a-z]/g, ''))}">${h(ci)}</span>`;
-}
-
-function prLabel(pr: string): string {
-  const m = /\/pull\/(\d+)\/?$/.exec(pr) ?? /\/merge_requests\/(\d+)\/?$/.exec(pr);
-  return m ? `#${m[1]}` : pr;
-}
-
-/** A task id linked to its page when the task exists; `prefix` is the path from the page to tasks/. */
-export function taskLink(id: string, refs: ReadonlyMap<string, TaskRef>, prefix: string): string {
-  const ref = refs.get(id);
-  return ref === undefined ? h(id) : `<a href="${prefix}${h(ref.page)}.html">${h(id)}</a>`;
-}
-
 const dash = (v: string | null): string => (v === null ? '—' : h(v));
 
 /** One row of the all-tasks table; data attributes carry what the client filters and sorts by. */
-export function renderRow(t: Task, page: string, escalated: boolean): string {
+export function renderRow(t: Task, page: string, escalated: boolean, pr: PrShown | null, ci: string): string {
   const statusRank = STATUS_ORDER.indexOf(t.status);
   const attrs = [
     ['slug', page], ['id', t.id], ['status', t.status], ['priority', t.priority ?? ''], ['milestone', t.milestone ?? ''],
-    ['owner', t.owner ?? ''], ['ci', t.ci], ['status-rank', String(statusRank < 0 ? STATUS_ORDER.length : statusRank)],
+    ['owner', t.owner ?? ''], ['ci', ci], ['status-rank', String(statusRank < 0 ? STATUS_ORDER.length : statusRank)],
     ['priority-rank', String(priorityRank(t.priority))], ['done', String(t.progress.done)], ['total', String(t.progress.total)],
   ].map(([k, v]) => ` data-${k}="${h(v as string)}"`).join('');
   const progress = t.progress.total === 0 ? '—' : `${t.progress.done}/${t.progress.total}`;
   return `<tr${attrs}${escalated ? ' class="esc"' : ''}><td><a href="tasks/${h(page)}.html">${h(t.id)}</a></td><td>${h(t.title)}</td>` +
     `<td>${statusBadge(t.status)}</td><td>${dash(t.priority)}</td><td>${dash(t.milestone)}</td><td>${dash(t.owner)}</td>` +
-    `<td>${prCi(t.pr, t.ci)}</td><td>${progress}</td></tr>\n`;
+    `<td>${prCi(pr, ci)}</td><td>${progress}</td></tr>\n`;
 }
 
 export interface IndexInput {
   readonly project: string;
   readonly tasks: readonly Task[];
   readonly errors: readonly ParseError[];
-  readonly snapshot: Snapshot | undefined;
+  readonly snapshot: WebSnapshot | undefined;
   /** From the pid file at build time; state and stale are optional so callers that only know running still fit. */
   readonly heartbeat: { running: boolean; pid: number | null; state?: HeartbeatState; stale?: string | null; beatAt?: string | null };
   readonly now: Date;
   readonly refs: ReadonlyMap<string, TaskRef>;
   readonly counts: Record<string, number>;
+  /** Each task's PR link and CI state, by id. */
+  readonly shown: Shown;
 }
 
 const FILTERS = [['status', 'statuses'], ['priority', 'priorities'], ['milestone', 'milestones'], ['owner', 'owners']] as const;
@@ -109,8 +71,8 @@ export function renderIndex(p: IndexInput): { before: string; after: string } {
 ${renderHealth(p)}
 ${renderCounts(p.counts)}
 ${renderEscalations(p)}
-${renderReady(p)}
-${renderClaims(p)}
+${renderDispatchable(p)}
+${renderClaims(p.snapshot?.claims, p.refs, p.shown, p.now, noSnapshot)}
 ${renderErrors(p.errors)}
 <section id="all"><h2>All tasks</h2>
 <form id="controls" role="search">
@@ -189,21 +151,16 @@ function renderEscalations(p: IndexInput): string {
   return `<section id="escalations"${list.length ? ' class="warn"' : ''}><h2>Escalations (${list.length})</h2>${content}</section>`;
 }
 
-function renderReady(p: IndexInput): string {
-  const list = p.snapshot?.ready ?? [];
+/**
+ * What the heartbeat will dispatch, best first. "Ready" is a status (the counts say how many tasks
+ * have it); a ready task is dispatchable only when its dependencies are completed and nobody claims it.
+ */
+function renderDispatchable(p: IndexInput): string {
+  const list = p.snapshot === undefined ? [] : dispatchableOf(p.snapshot);
   const items = list.map((r) => `<li>${taskLink(r.id, p.refs, 'tasks/')} ${r.priority === null ? '' : `<span class="pri">${h(r.priority)}</span> `}${h(r.title)}</li>`);
-  const content = p.snapshot === undefined ? noSnapshot : list.length === 0 ? '<p class="none">No task is ready.</p>' : `<ol>${items.join('')}</ol>`;
-  return `<section id="ready"><h2>Ready queue (${list.length})</h2>${content}</section>`;
-}
-
-function renderClaims(p: IndexInput): string {
-  const list = p.snapshot?.claims ?? [];
-  const rows = list.map((c) => `<tr><td>${taskLink(c.id, p.refs, 'tasks/')}</td><td>${h(c.owner)}</td><td>${timeTag(c.claimedAt, p.now)}</td>` +
-    `<td><code>${h(c.worktree)}</code> ${c.worktreeExists ? '<span class="ok">exists</span>' : '<span class="bad">missing</span>'}</td>` +
-    `<td>${c.pid ?? '—'}</td><td>${h(c.state)}</td><td${c.exitCode !== null && c.exitCode !== 0 ? ' class="bad"' : ''}>${c.exitCode ?? '—'}</td><td>${prCi(c.pr, c.ci)}</td></tr>`);
-  const content = p.snapshot === undefined ? noSnapshot : list.length === 0 ? '<p class="none">No claims.</p>'
-    : `<div class="scroll"><table><thead><tr><th>Task</th><th>Owner</th><th>Claimed</th><th>Worktree</th><th>Pid</th><th>State</th><th>Exit</th><th>PR / CI</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
-  return `<section id="claims"><h2>Claims (${list.length})</h2>${content}</section>`;
+  const content = p.snapshot === undefined ? noSnapshot : list.length === 0 ? '<p class="none">Nothing to dispatch: no ready task has all its dependencies completed and no claim.</p>' : `<ol>${items.join('')}</ol>`;
+  // The id stays "ready": links and tests that name the section keep working.
+  return `<section id="ready"><h2>Dispatchable (${list.length})</h2>${content}</section>`;
 }
 
 function renderErrors(errors: readonly ParseError[]): string {

@@ -4,10 +4,12 @@ import type http from 'node:http';
 import sirv from 'sirv';
 import { isErrno } from '../base/errors.ts';
 import type { RuntimePaths } from '../base/paths.ts';
-import type { Snapshot } from '../manager/tick.ts';
-import { Derived, type JsonBody, apiTask, jsonBody, sendCached } from './api.ts';
-import type { EventHub, LiveSite } from './live.ts';
+import { Derived, type JsonBody, type SnapshotFacts, apiTask, jsonBody, sendCached, sendJson } from './api.ts';
+import type { EventHub } from './events.ts';
+import type { LiveSite } from './live.ts';
+import { answerRunLog } from './log-routes.ts';
 import { type Health, isLoopback } from './probe.ts';
+import { type WebSnapshot, ciMapOf } from './snapshot-read.ts';
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -43,8 +45,8 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
   let statics = makeStatics();
   const reloadStatics = (): void => { statics = makeStatics(); };
   const snapshotDoc = new Derived<{ sig: string; doc: JsonBody }>();
-  const escalations = new Derived<ReadonlyMap<string, { reason: string; since: string }>>();
-  const sameEscalations = new Derived<ReadonlyMap<string, { reason: string; since: string }>>();
+  const facts = new Derived<SnapshotFacts>();
+  const sameFacts = new Derived<SnapshotFacts>();
   const tasksDoc = new Derived<JsonBody>();
   const handle: Handler = (req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
@@ -78,18 +80,21 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       throw err;
     }
   };
-  /** The escalations by task id, from the snapshot as it is now (not as the last rebuild saw it). */
-  const escalated = (snap: { sig: string; doc: JsonBody } | undefined): ReadonlyMap<string, { reason: string; since: string }> =>
-    escalations.get([snap?.sig], () => {
-      if (snap === undefined) return new Map();
+  /** The escalations and gh CI states by task id, from the snapshot as it is now (not as the last rebuild saw it). */
+  const factsOf = (snap: { sig: string; doc: JsonBody } | undefined): SnapshotFacts =>
+    facts.get([snap?.sig], () => {
+      const none: SnapshotFacts = { escalations: new Map(), ci: new Map() };
+      if (snap === undefined) return none;
       try {
-        const raw = (JSON.parse(snap.doc.body.toString('utf8')) as Partial<Snapshot>).escalations;
+        const doc = JSON.parse(snap.doc.body.toString('utf8')) as Partial<WebSnapshot>;
+        const raw = doc.escalations;
         const list = (Array.isArray(raw) ? raw : []).map((e) => [e.id, { reason: e.reason, since: e.since }] as const);
-        // The same map while the escalations read the same (most ticks): the /api/tasks body stays cached.
-        return sameEscalations.get([JSON.stringify(list)], () => new Map(list));
+        const ci = [...ciMapOf(doc as WebSnapshot)];
+        // The same maps while they read the same (most ticks): the /api/tasks body stays cached.
+        return sameFacts.get([JSON.stringify([list, ci])], () => ({ escalations: new Map(list), ci: new Map(ci) }));
       } catch (err) {
         // A torn or foreign snapshot shows no escalations; the heartbeat writes a whole one next tick.
-        if (err instanceof SyntaxError) return new Map();
+        if (err instanceof SyntaxError) return none;
         throw err;
       }
     });
@@ -122,24 +127,28 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       const snap = snapshot();
       return snap === undefined ? sendJson(res, 404, JSON.stringify({ error: 'no snapshot yet: the heartbeat has not ticked' })) : sendCached(req, res, snap.doc);
     }
+    const logRoute = /^\/api\/tasks\/([^/]+)\/(log|log\.txt)$/.exec(pathname);
     if (pathname === '/api/tasks' || pathname.startsWith('/api/tasks/')) {
       // The same model the pages were built from (kept current by the folder watches): no second scan.
-      // Serialized once per (model, snapshot) pair: a request between changes costs a stat and a write.
+      // Serialized once per (model, snapshot, remote): a request between changes costs a stat and a write.
       const model = live.current;
-      const snap = snapshot();
-      const esc = escalated(snap);
+      const known = factsOf(snapshot());
+      const remote = live.remote;
       if (pathname === '/api/tasks') {
-        return sendCached(req, res, tasksDoc.get([model, esc], () => jsonBody(JSON.stringify({ tasks: model.tasks.map((t) => apiTask(t, esc, false)), errors: model.errors }))));
+        return sendCached(req, res, tasksDoc.get([model, known, remote], () => jsonBody(JSON.stringify({ tasks: model.tasks.map((t) => apiTask(t, known, remote, false)), errors: model.errors }))));
       }
       let id: string;
       try {
-        id = decodeURIComponent(pathname.slice('/api/tasks/'.length));
+        // One path segment only: an id with a slash comes percent-encoded, so it can never climb out.
+        id = decodeURIComponent(logRoute ? logRoute[1] as string : pathname.slice('/api/tasks/'.length));
       } catch (err) {
         if (!(err instanceof URIError)) throw err;
         return sendJson(res, 400, JSON.stringify({ error: 'the task id is not valid percent-encoding' }));
       }
       const task = model.tasks.find((t) => t.id === id || t.slug === id);
-      return task ? sendJson(res, 200, JSON.stringify(apiTask(task, esc, true))) : sendJson(res, 404, JSON.stringify({ error: `no task with id ${id}` }));
+      if (task === undefined) return sendJson(res, 404, JSON.stringify({ error: `no task with id ${id}` }));
+      if (logRoute) return answerRunLog(req, res, task, logRoute[2] as 'log' | 'log.txt', new URLSearchParams(q === -1 ? '' : url0.slice(q + 1)), paths);
+      return sendJson(res, 200, JSON.stringify(apiTask(task, known, remote, true)));
     }
     if (pathname.startsWith('/api/')) return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
     // A page removed under sirv's cached index (the build folder deleted) must not crash the server.
@@ -153,9 +162,4 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
     });
   };
   return { handle, reloadStatics };
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(res.req.method === 'HEAD' ? undefined : body + '\n');
 }

@@ -5,9 +5,12 @@ import { TasksError, isErrno } from '../base/errors.ts';
 import { type Expected, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
 import { type RuntimePaths, runtimePaths } from '../base/paths.ts';
 import { type Health, findOwnServer, probeHealth, serverUrl } from './probe.ts';
-import { EventHub, LiveSite } from './live.ts';
+import { EventHub } from './events.ts';
+import { LiveSite } from './live.ts';
+import { startLogStream } from './log-stream.ts';
 import { type Handler, createRoutes } from './routes.ts';
 import { startUpkeep } from './upkeep.ts';
+import { type Remote, parseRemote } from '../tasks/pr.ts';
 
 export interface ServeInput {
   readonly owner: string;
@@ -112,6 +115,24 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
     throw err;
   }
   const { live, changed, stop } = site;
+  let closed = false;
+  let asked = false;
+  /**
+   * Asks git for the remote once, the first time a task's `pr:` is a bare number (a URL needs no
+   * remote): most folders never pay for it, and none pays before its first page is served. The
+   * pages are rebuilt with the links when it answers.
+   */
+  const askRemote = (): void => {
+    if (asked || closed || !live.current.tasks.some((t) => t.pr !== null && /^#?[0-9]+$/.test(t.pr.trim()))) return;
+    asked = true;
+    void readRemote(input.dir, input.log).then((remote) => {
+      if (remote === undefined || closed) return;
+      live.remote = remote;
+      const result = live.rebuild([]);
+      if (result.written || result.removed) changed();
+    }).catch((err: unknown) => input.log(`dashboard rebuild failed: ${(err as Error).message}`));
+  };
+  site.onChanged = askRemote;
   return {
     kind: 'listening',
     server: {
@@ -123,8 +144,10 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
         const result = live.rebuild();
         if (result.written || result.removed) changed();
         open();
+        askRemote();
       },
       close: async () => {
+        closed = true;
         stop();
         unpublish(paths.serverPid);
         await new Promise<void>((resolve) => {
@@ -136,8 +159,8 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
   };
 }
 
-/** The live site, its routes, watches and upkeep; stop() ends them all. */
-function startSite(input: ServeInput, paths: RuntimePaths, url: string, publish: () => void, setRoutes: (r: { handle: Handler; reloadStatics: () => void }) => void): { live: LiveSite; changed: () => void; stop: () => void } {
+/** The live site, its routes, watches and upkeep; stop() ends them all; onChanged hears of every rebuild that wrote. */
+function startSite(input: ServeInput, paths: RuntimePaths, url: string, publish: () => void, setRoutes: (r: { handle: Handler; reloadStatics: () => void }) => void): { live: LiveSite; changed: () => void; stop: () => void; onChanged: () => void } {
   const live = new LiveSite({
     owner: input.owner, dir: input.dir, project: input.project, out: paths.site, ownFolder: true, now: () => new Date(),
     self: input.self, stuckSlackS: input.stuckSlackS,
@@ -150,21 +173,46 @@ function startSite(input: ServeInput, paths: RuntimePaths, url: string, publish:
     // sirv (non-dev) caches sizes and ETags: any rewritten page needs a fresh handler.
     r.reloadStatics();
     hub.send(live.version);
+    site.onChanged();
   };
   const unwatch = live.watch(changed, (err) => input.log(`dashboard rebuild failed: ${err.message}`));
+  const stopLogs = startLogStream({ paths, hub, log: input.log });
   const stopUpkeep = startUpkeep({
     live, dir: input.dir, stateDir: paths.stateDir, pidFile: paths.serverPid, expected: { kind: 'serve', owner: input.owner, dir: input.dir }, selfPid: process.pid,
     publish, changed, log: input.log,
   });
-  return {
+  const site = {
     live,
     changed,
-    stop: () => {
+    onChanged: (): void => undefined,
+    stop: (): void => {
+      stopLogs();
       stopUpkeep();
       unwatch();
       hub.close();
     },
   };
+  return site;
+}
+
+/**
+ * The repository's remote as host and owner/name, or undefined (not in git, no remote, a local
+ * path, git missing or slower than 3 s). Asked once per server: a remote rarely changes while it runs.
+ */
+async function readRemote(dir: string, log: (line: string) => void): Promise<Remote | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), 3000); });
+  try {
+    // Loaded here: zx (behind git.ts) costs ~0.15 s to import, paid while the heartbeat starts, not before the bind.
+    const asked = import('../base/git.ts').then((git) => git.remoteUrl(dir)).then((url) => (url === undefined ? undefined : parseRemote(url)));
+    return await Promise.race([asked, late]);
+  } catch (err) {
+    // Without a remote a PR number shows as text; the server serves on.
+    log(`cannot read the git remote of ${dir} (${(err as Error).message}); PR numbers show without links`);
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Removes the server pid file if it still names this process; a folder in its place is left alone. */

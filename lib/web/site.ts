@@ -6,11 +6,14 @@ import { ASSET_NAMES, clientAssets } from './client-assets.ts';
 import { type BuildResult, SiteFiles } from './site-files.ts';
 import { countByStatus } from '../tasks/model.ts';
 import { renderIndex, renderRow } from './render.ts';
-import type { IndexInput, TaskRef } from './render.ts';
+import type { IndexInput } from './render.ts';
+import { type PrShown, type TaskRef, prShown } from './html.ts';
 import { renderTaskPage } from './render-task.ts';
 import type { PageClaim } from './render-task.ts';
+import type { RunLogTail } from './run-log.ts';
+import { type WebClaim, type WebSnapshot, ciMapOf, ciOf } from './snapshot-read.ts';
 import type { Task, ParseError } from '../tasks/taskfile.ts';
-import type { Snapshot } from '../manager/tick.ts';
+import type { Remote } from '../tasks/pr.ts';
 
 export interface SiteInput {
   project: string;
@@ -18,10 +21,16 @@ export interface SiteInput {
   tasks: Task[];
   errors: ParseError[];
   /** undefined: the heartbeat has never ticked. */
-  snapshot: Snapshot | undefined;
+  snapshot: WebSnapshot | undefined;
   /** From the pid file, at build time. */
   heartbeat: IndexInput['heartbeat'];
   now: Date;
+  /** The git remote that `pr: <number>` links to; without it a number shows as text. */
+  remote?: Remote | undefined;
+  /** The run log tails to show, by task id. */
+  runLogs?: ReadonlyMap<string, RunLogTail>;
+  /** The pages are served with the API (the server's own build): they link the whole run logs. */
+  api?: boolean;
 }
 
 export type { BuildResult } from './site-files.ts';
@@ -42,6 +51,8 @@ interface Entry {
   /** Kept as bytes, and as the same object while unchanged, so the index is compared and written without re-encoding. */
   row: Buffer;
   search: Buffer;
+  /** The PR as shown, resolved once per task object (the remote is global: a new one clears every entry). */
+  pr: PrShown | null;
 }
 
 const COMMA = Buffer.from(',\n');
@@ -54,7 +65,8 @@ export class SiteBuilder {
   private readonly files: SiteFiles;
   /** By page name, which is unique within a build (unlike a slug). */
   private entries = new Map<string, Entry>();
-  private project: string | undefined;
+  /** What every page shows alike (project, remote, API links): a change re-renders them all. */
+  private global: string | undefined;
   private first = true;
   private readonly pruneUnknown: boolean;
 
@@ -71,8 +83,9 @@ export class SiteBuilder {
     if (!this.first && !fs.existsSync(path.join(files.dir, 'index.html'))) this.reset(); // the folder was cleared under us
     // A restart neither rewrites identical files nor leaves stale pages.
     if (this.first) files.survey('tasks', '.html', ['index.html', 'search.json', ...ASSET_NAMES]);
-    if (input.project !== this.project) this.entries.clear(); // every page shows it
-    this.project = input.project;
+    const global = JSON.stringify([input.project, input.remote ?? null, input.api ?? false]);
+    if (global !== this.global) this.entries.clear(); // every page shows these
+    this.global = global;
     fs.mkdirSync(path.join(files.dir, 'tasks'), { recursive: true });
 
     const pages = assignPages(input.tasks);
@@ -80,6 +93,8 @@ export class SiteBuilder {
     input.tasks.forEach((t, i) => refs.set(t.id, { page: pages[i] as string, status: t.status, title: t.title }));
     const escalations = new Map((input.snapshot?.escalations ?? []).map((e) => [e.id, e]));
     const claims = new Map((input.snapshot?.claims ?? []).map((c) => [c.id, c]));
+    const checks = ciMapOf(input.snapshot);
+    const shown = new Map<string, { pr: PrShown | null; ci: string }>();
 
     const next = new Map<string, Entry>();
     const rows: Buffer[] = [];
@@ -88,23 +103,29 @@ export class SiteBuilder {
       const page = pages[i] as string;
       const escalation = escalations.get(task.id);
       const claim = pageClaim(claims.get(task.id));
-      let extra = `${escalation === undefined ? '' : JSON.stringify([escalation.reason, escalation.since])}|${claim === undefined ? '' : JSON.stringify(claim)}`;
+      const ci = ciOf(task, checks);
+      const log = input.runLogs?.get(task.id);
+      // The log by where its lines end: a page is re-rendered when its log grew, not re-read to compare.
+      let extra = `${escalation === undefined ? '' : JSON.stringify([escalation.reason, escalation.since])}|${claim === undefined ? '' : JSON.stringify(claim)}` +
+        `|${ci}|${log === undefined ? '' : JSON.stringify([log.path, log.log, log.end, log.lines.length])}`;
       for (const d of task.dependsOn) {
         const r = refs.get(d);
         extra += r === undefined ? '|' : `|${JSON.stringify([r.page, r.status, r.title])}`;
       }
       const old = this.entries.get(page);
+      const pr = old !== undefined && old.task === task ? old.pr : prShown(task.pr, input.remote);
+      shown.set(task.id, { pr, ci });
       const content = old !== undefined && old.task === task ? old.content : contentKey(task);
       let entry: Entry;
       if (old !== undefined && old.content === content && old.extra === extra) {
-        entry = old.task === task ? old : { ...old, task };
+        entry = old.task === task ? old : { ...old, task, pr };
       } else {
         const esc = escalation === undefined ? undefined : { reason: escalation.reason, since: escalation.since };
-        files.write(`tasks/${page}.html`, renderTaskPage({ project: input.project, task, refs, escalation: esc, claim }));
+        files.write(`tasks/${page}.html`, renderTaskPage({ project: input.project, task, refs, escalation: esc, claim, pr, ci, runLog: log, api: input.api ?? false }));
         const text = `${task.title}\n${task.body}`.toLowerCase().replace(/\s+/g, ' ').trim();
         entry = {
-          task, content, extra,
-          row: same(old?.row, Buffer.from(renderRow(task, page, escalation !== undefined))),
+          task, content, extra, pr,
+          row: same(old?.row, Buffer.from(renderRow(task, page, escalation !== undefined, pr, ci))),
           search: same(old?.search, Buffer.from(`${JSON.stringify(page)}:${JSON.stringify(text)}`)),
         };
       }
@@ -119,7 +140,7 @@ export class SiteBuilder {
     if (this.pruneUnknown) for (const rel of files.surveyed()) if (rel.startsWith('tasks/') && !next.has(rel.slice(6, -5))) files.remove(rel);
     this.entries = next;
 
-    const { before, after } = renderIndex({ ...input, refs, counts: countByStatus(input.tasks) });
+    const { before, after } = renderIndex({ ...input, refs, counts: countByStatus(input.tasks), shown });
     files.writeAssembled('index.html', { head: Buffer.from(before), parts: rows, tail: Buffer.from(after) });
     files.writeAssembled('search.json', { head: Buffer.from('{'), parts: search, tail: Buffer.from('}\n') });
     for (const asset of clientAssets()) files.write(asset.name, asset.bytes);
@@ -159,7 +180,7 @@ function contentKey(t: Task): string {
   return crypto.createHash('sha1').update(JSON.stringify(shown)).digest('base64');
 }
 
-function pageClaim(c: Snapshot['claims'][number] | undefined): PageClaim | undefined {
+function pageClaim(c: WebClaim | undefined): PageClaim | undefined {
   if (c === undefined) return undefined;
   const { ageS: _age, ...rest } = c;
   return rest;

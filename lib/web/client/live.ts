@@ -1,6 +1,7 @@
 // Live updates: server-sent events on /api/events make the page refetch itself and swap in the regions that changed.
 import { refreshAges } from './ages.ts';
 import { HTTP, byId } from './dom.ts';
+import { fetchTail, keepLog, onLogEvent, pageTaskId } from './runlog.ts';
 import { FILTERS, apply, takeRows } from './view.ts';
 
 /** The index's regions that the server re-renders; a task page is swapped as one `main`. */
@@ -41,7 +42,9 @@ function swap(doc: Document): void {
       mine.innerHTML = theirs.innerHTML;
       continue;
     }
+    const log = byId('runlog-lines', HTMLPreElement);
     mine.replaceWith(document.importNode(theirs, true));
+    if (s === 'main') keepLog(log);
     if (s === '#tasks tbody') rowsChanged = true;
   }
   if (doc.title) document.title = doc.title;
@@ -83,13 +86,21 @@ function refresh(): void {
     });
 }
 
-/** Listens to the server's events (over http only: no polling, and nothing to listen to under file://). */
+/**
+ * Listens to the server's events (over http only: no polling, and nothing to listen to under
+ * file://). A task page also asks for its run log's new lines (`?log=<id>`).
+ */
 export function startLive(): void {
   if (!HTTP || typeof EventSource === 'undefined') return;
-  const events = new EventSource('/api/events');
+  const id = pageTaskId();
+  const events = new EventSource(id === null ? '/api/events' : `/api/events?log=${encodeURIComponent(id)}`);
   events.addEventListener('change', refresh);
-  // hello opens every (re)connection: a change may have landed between this page's load and now.
-  events.addEventListener('hello', refresh);
+  // hello opens every (re)connection: a change (or log lines) may have landed between this page's load and now.
+  events.addEventListener('hello', () => {
+    refresh();
+    if (id !== null) fetchTail();
+  });
+  events.addEventListener('log', (e) => onLogEvent((e as MessageEvent<string>).data));
   events.addEventListener('open', () => say('live'));
   events.addEventListener('error', () => say('reconnecting…'));
 }
