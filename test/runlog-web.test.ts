@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { readRunLogTail, runLogOf } from '../lib/web/run-log.ts';
+import { logSources, readRunLogTail, runLogOf } from '../lib/web/run-log.ts';
 import { utf8Cut } from '../lib/web/log-stream.ts';
 import { SCRIPT, TSX, start, waitUntil, waitUntilAsync, withTempFolder, type Folder, type Running } from './helpers.ts';
 
@@ -70,14 +70,14 @@ describe('the tail reader', () => {
     const runs = path.join(dir, 'runs');
     const names = new Set(['T.log', 'OLD.log', 'NEW.log', 'CLAIM.log']);
     const claim = (log: string | null): Record<string, unknown> => ({ id: 'T', log });
-    const reg = (claims: Record<string, unknown>, history: unknown[] = []): never => ({ version: 1, claims, history }) as never;
-    assert.equal(runLogOf({ id: 'T', slug: 'T' }, undefined, runs, names), path.join(runs, 'T.log'));
+    const reg = (claims: Record<string, unknown>, history: unknown[] = []): ReturnType<typeof logSources> => logSources({ version: 1, claims, history } as never);
+    assert.equal(runLogOf({ id: 'T', slug: 'T' }, logSources(undefined), runs, names), path.join(runs, 'T.log'));
     assert.equal(runLogOf({ id: 'T', slug: 'T' }, reg({ T: claim(path.join(runs, 'CLAIM.log')) }), runs, names), path.join(runs, 'CLAIM.log'));
     assert.equal(runLogOf({ id: 'T', slug: 'T' }, reg({}, [claim(path.join(runs, 'OLD.log')), claim(path.join(runs, 'NEW.log'))]), runs, names), path.join(runs, 'NEW.log'));
     for (const outside of ['/etc/passwd', path.join(dir, 'T.log'), path.join(runs, '..', 'x', 'CLAIM.log'), path.join(runs, 'sub', 'CLAIM.log'), path.join(runs, 'CLAIM.txt')]) {
       assert.equal(runLogOf({ id: 'T', slug: 'T' }, reg({ T: claim(outside) }), runs, names), path.join(runs, 'T.log'), outside);
     }
-    assert.equal(runLogOf({ id: 'U', slug: 'U' }, undefined, runs, names), undefined);
+    assert.equal(runLogOf({ id: 'U', slug: 'U' }, logSources(undefined), runs, names), undefined);
   }));
 
   test('utf8Cut never splits a character', () => {

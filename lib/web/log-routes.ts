@@ -5,7 +5,7 @@ import { readJsonFile } from '../base/jsonfile.ts';
 import type { RuntimePaths } from '../base/paths.ts';
 import type { Registry } from '../manager/registry.ts';
 import { sendJson } from './api.ts';
-import { TAIL_DEFAULT, TAIL_MAX, openLog, readRunLogTail, runLogOf, runsListing } from './run-log.ts';
+import { TAIL_DEFAULT, TAIL_MAX, logSources, openLog, readRunLogTail, runLogOf, runsListing } from './run-log.ts';
 
 /**
  * Answers a run-log request for a task the model knows. The file is the one its claim (or the
@@ -19,7 +19,7 @@ export function answerRunLog(req: http.IncomingMessage, res: http.ServerResponse
     if (!/^[0-9]{1,9}$/.test(asked)) return sendJson(res, 400, JSON.stringify({ error: `tail must be a whole number of lines from 0 to ${TAIL_MAX}, got ${asked}` }));
     tail = Math.min(Number(asked), TAIL_MAX);
   }
-  const file = runLogOf(task, readJsonFile<Registry>(paths.registry), paths.runs, runsListing(paths.runs));
+  const file = runLogOf(task, logSources(readJsonFile<Registry>(paths.registry)), paths.runs, runsListing(paths.runs));
   const none = (): void => sendJson(res, 404, JSON.stringify({ error: `no run log for task ${task.id}: it has not been dispatched` }));
   if (file === undefined) return none();
   if (kind === 'log') {

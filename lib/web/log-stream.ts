@@ -6,7 +6,7 @@ import { readJsonFile } from '../base/jsonfile.ts';
 import type { RuntimePaths } from '../base/paths.ts';
 import type { Registry } from '../manager/registry.ts';
 import type { EventHub } from './events.ts';
-import { inRunsFolder, openLog } from './run-log.ts';
+import { inRunsFolder, logSources, openLog } from './run-log.ts';
 
 /** The most bytes of one log read per round: a flood is skipped over (the page refetches the gap), never buffered. */
 const CHUNK_MAX = 256 * 1024;
@@ -48,10 +48,10 @@ export function startLogStream(s: LogStreamInput): () => void {
     registrySig = sig;
     const reg = st?.isFile() ? readJsonFile<Registry>(s.paths.registry) : undefined;
     const next = new Map<string, string[]>();
-    for (const c of Object.values(reg?.claims ?? {})) {
-      if (typeof c?.log !== 'string' || typeof c.id !== 'string' || !inRunsFolder(c.log, s.paths.runs)) continue;
-      const file = path.resolve(c.log);
-      next.set(file, [...(next.get(file) ?? []), c.id]);
+    for (const [id, log] of logSources(reg).claims) {
+      if (!inRunsFolder(log, s.paths.runs)) continue;
+      const file = path.resolve(log);
+      next.set(file, [...(next.get(file) ?? []), id]);
     }
     claimed = next;
     return claimed;

@@ -33,16 +33,32 @@ export function inRunsFolder(file: string, runsDir: string): boolean {
   return path.dirname(abs) === path.resolve(runsDir) && name.endsWith('.log') && !name.startsWith('.');
 }
 
+/** Where run logs are named in the registry: each current claim's, and the newest released claim's per task. */
+export interface LogSources {
+  readonly claims: ReadonlyMap<string, string>;
+  readonly released: ReadonlyMap<string, string>;
+}
+
+/** Indexes the registry's log paths once, so finding a task's log costs two lookups. */
+export function logSources(registry: Registry | undefined): LogSources {
+  const claims = new Map<string, string>();
+  const released = new Map<string, string>();
+  const current = typeof registry?.claims === 'object' && registry.claims !== null ? Object.values(registry.claims) : [];
+  for (const c of current) if (typeof c?.log === 'string' && typeof c.id === 'string') claims.set(c.id, c.log);
+  // History is oldest first: later entries overwrite, so the newest release wins.
+  for (const h of Array.isArray(registry?.history) ? registry.history : []) if (typeof h?.log === 'string' && typeof h.id === 'string') released.set(h.id, h.log);
+  return { claims, released };
+}
+
 /**
  * A task's run log: its claim's log, else the newest released claim's, else `runs/<slug>.log` when
  * that exists. Every candidate must lie in the runs folder; the task comes from the model, so
  * nothing in a request names a path. `names` is the runs folder's listing (read by the caller).
  */
-export function runLogOf(task: { id: string; slug: string }, registry: Registry | undefined, runsDir: string, names: ReadonlySet<string>): string | undefined {
-  const candidates: (string | null | undefined)[] = [registry?.claims?.[task.id]?.log];
-  const history = Array.isArray(registry?.history) ? registry.history : [];
-  for (let i = history.length - 1; i >= 0; i--) if (history[i]?.id === task.id && history[i]?.log) candidates.push(history[i]?.log);
-  for (const c of candidates) if (typeof c === 'string' && inRunsFolder(c, runsDir) && names.has(path.basename(c))) return path.resolve(c);
+export function runLogOf(task: { id: string; slug: string }, sources: LogSources, runsDir: string, names: ReadonlySet<string>): string | undefined {
+  for (const c of [sources.claims.get(task.id), sources.released.get(task.id)]) {
+    if (c !== undefined && inRunsFolder(c, runsDir) && names.has(path.basename(c))) return path.resolve(c);
+  }
   const own = `${task.slug}.log`;
   return names.has(own) && inRunsFolder(path.join(runsDir, own), runsDir) ? path.resolve(runsDir, own) : undefined;
 }
@@ -155,8 +171,9 @@ export class RunLogTails {
     const names = runsListing(this.runsDir);
     const next = new Map<string, { sig: string; tail: RunLogTail }>();
     if (names.size > 0) {
+      const sources = logSources(registry);
       for (const t of tasks) {
-        const file = runLogOf(t, registry, this.runsDir, names);
+        const file = runLogOf(t, sources, this.runsDir, names);
         if (file === undefined) continue;
         const sig = `${statSig(file)}|${statSig(`${file}.1`)}`;
         const old = this.cache.get(file) ?? next.get(file);
