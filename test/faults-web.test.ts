@@ -94,7 +94,11 @@ describe('the heartbeat as the server shows it', () => {
 
   test('SIGSTOP: /api/health answers 503 stuck with the pid, and the page says stuck', async () => {
     await withFolder(async (t) => {
-      const { s, base } = await serve(t, ['interval=0.2']);
+      // The heartbeat is ensured apart and served with --no-heartbeat: a serve that ensures it
+      // would also watch it, and its watchdog replaces a stuck heartbeat (test/faults.test.ts).
+      const ensured = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`, 'interval=0.2'], { env: fast });
+      assert.equal(ensured.code, 0, ensured.stderr);
+      const { s, base } = await serve(t, ['--no-heartbeat']);
       const pid = readPid(runtimeFile(t.dir, t.owner, 'heartbeat.pid')) as number;
       assert.equal((await health(base)).status, 200, s.output());
       process.kill(pid, 'SIGSTOP');
