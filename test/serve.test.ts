@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { describe, test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { before, describe, test } from 'node:test';
 import getPort from 'get-port';
 import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, run, runtimeFile, sleep, start, tempTasks, uniqueOwner, waitUntil, type Folder, type Running, withTempFolder } from './helpers.ts';
 
@@ -298,6 +299,11 @@ describe('server', () => {
 });
 
 describe('entry points', () => {
+  // The Justfile runs dist/ when it exists: rebuild it from the sources under test, so these
+  // tests never pass on a bundle of older code (or on its run-the-sources fallback alone).
+  before(() => {
+    execFileSync(process.execPath, ['scripts/prepare.mjs'], { cwd: ROOT, env: cliEnv(), stdio: 'ignore' });
+  });
   const entries: [string, string, (args: string[]) => string[]][] = [
     ['just (binary from rust-just)', JUST, (a) => ['tasks', ...a]],
     ['npx just (.bin/just is the static binary)', 'npx', (a) => ['--no-install', 'just', 'tasks', ...a]],
