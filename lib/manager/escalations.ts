@@ -24,7 +24,9 @@ export function escalations(e: EscalationInput): Escalation[] {
     const t = e.byId.get(claim.id);
     const reasons: [string, string][] = [];
     if (claim.state === 'exited' && claim.exitCode !== 0) reasons.push([`run exited with code ${claim.exitCode}`, claim.endedAt ?? claim.claimedAt]);
-    if (claim.state === 'interrupted') reasons.push([`run interrupted: ${claim.note ?? 'stopped with its heartbeat'}`, claim.endedAt ?? claim.claimedAt]);
+    // A claim whose run never started (its worktree could not be made) says why in its note.
+    if (claim.state === 'interrupted' && claim.startedAt === null && claim.pid === null && claim.note) reasons.push([`run ${claim.note}`, claim.endedAt ?? claim.claimedAt]);
+    else if (claim.state === 'interrupted') reasons.push([`run interrupted: ${claim.note ?? 'stopped with its heartbeat'}`, claim.endedAt ?? claim.claimedAt]);
     if (claim.state === 'timed_out') reasons.push([`run ${claim.note ?? 'timed out'}`, claim.endedAt ?? claim.claimedAt]);
     if (t && t.status !== 'review' && t.status !== 'completed') {
       const due = Date.parse(claim.claimedAt) + e.escalateAfterS * 1000;

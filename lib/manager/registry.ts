@@ -30,6 +30,10 @@ export interface Claim {
   runId?: string | null;
   /** The task file's "<dev>:<ino>" when claimed: a renamed or moved file keeps its claim. */
   fileId?: string | null;
+  /** The branch of the claim's worktree (task/<slug>); null when worktrees were off; absent in claims of older heartbeats. */
+  branch?: string | null;
+  /** The branch (or commit) the worktree started from, for counting its commits ahead; null when worktrees were off. */
+  base?: string | null;
 }
 
 /** A finished claim, kept for history when released. */
@@ -78,7 +82,7 @@ export function claimProblem(v: unknown, key?: string): string | undefined {
   if (c.id === '' || (key !== undefined && c.id !== key)) return `has id ${JSON.stringify(c.id)} under key ${JSON.stringify(key)}`;
   if (Number.isNaN(Date.parse(c.claimedAt as string))) return 'has a claimedAt that is not a time';
   for (const k of ['startedAt', 'pidStart', 'endedAt', 'log']) if (c[k] !== null && typeof c[k] !== 'string') return `has a ${k} that is neither text nor null`;
-  for (const k of ['note', 'runId', 'fileId']) if (c[k] !== undefined && c[k] !== null && typeof c[k] !== 'string') return `has a ${k} that is not text`;
+  for (const k of ['note', 'runId', 'fileId', 'branch', 'base']) if (c[k] !== undefined && c[k] !== null && typeof c[k] !== 'string') return `has a ${k} that is not text`;
   // pid 0, 1 or negative would make a liveness check or a signal reach the wrong processes.
   if (c.pid !== null && !(Number.isSafeInteger(c.pid) && (c.pid as number) > 1)) return 'has a pid that is not a process id above 1';
   if (c.exitCode !== null && !Number.isSafeInteger(c.exitCode)) return 'has an exitCode that is not an integer';

@@ -75,9 +75,10 @@ export class Runs {
 
   /**
    * Starts the dispatch command for a claimed task with the run marker in its environment and
-   * its output through a capped log relay. Fills the claim's run fields; false if it could not start.
+   * its output through a capped log relay, in cwd (its worktree) or else the root folder. Fills the
+   * claim's run fields; false if it could not start.
    */
-  start(task: Task, claim: Claim): boolean {
+  start(task: Task, claim: Claim, cwd: string = this.o.root): boolean {
     const runId = crypto.randomUUID();
     const logPath = path.join(this.o.runsDir, `${task.slug}.log`);
     const env: NodeJS.ProcessEnv = {
@@ -96,7 +97,7 @@ export class Runs {
       // The run still starts: its relay retries the log on every chunk it gets.
       this.say(`run log ${logPath} cannot be written (${(err as Error).message}); the run starts anyway`);
     }
-    const started = spawnLogged(this.o.dispatch as string, { cwd: this.o.root, env, node: this.o.node, logPath, maxBytes: this.o.logMaxBytes }, (what, err) => this.say(`${what} of ${task.id} failed: ${err.message}`));
+    const started = spawnLogged(this.o.dispatch as string, { cwd, env, node: this.o.node, logPath, maxBytes: this.o.logMaxBytes }, (what, err) => this.say(`${what} of ${task.id} failed: ${err.message}`));
     if (!started) return false;
     const { child, pid, relayDone } = started;
     Object.assign(claim, { pid, pidStart: readStat(pid)?.starttime ?? null, state: 'running', log: logPath, runId });

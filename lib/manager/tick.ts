@@ -29,6 +29,8 @@ export interface Snapshot {
   /** Tasks released by an operator and held back from dispatch until `retry`. */
   holds?: Record<string, { since: string; by: string }>;
   claims: SnapshotClaim[];
+  /** Each task's CI by task id (tasks with a `pr:` or `ci:`): the file's `ci:` wins, else what gh said, else unknown. Absent in snapshots of older heartbeats. */
+  ci?: Record<string, SnapshotCi>;
   escalations: { id: string; reason: string; since: string }[];
   errors: { path: string; reason: string }[];
 }
@@ -41,8 +43,30 @@ export interface SnapshotClaim extends Claim {
   owner: string;
   ageS: number;
   worktreeExists: boolean;
+  // The worktree facts below are written by every heartbeat that knows them; snapshots of older
+  // heartbeats lack them, so readers treat absent as unknown.
+  /** True when this claim's run works in a worktree (worktrees on, in git): only then is a missing one a problem. */
+  worktreeExpected?: boolean;
+  /** The branch checked out in the worktree, else the one it was to be made on; null with worktrees off or detached. */
+  branch?: string | null;
+  /** Uncommitted entries in the worktree (`git status --porcelain`, untracked files included); null when unknown. */
+  dirtyFiles?: number | null;
+  /** Commits on the worktree's HEAD that base does not have; null when unknown. */
+  ahead?: number | null;
+  /** The branch (or commit) the worktree started from; null with worktrees off. */
+  base?: string | null;
   pr: string | null;
   ci: string;
+}
+
+/** A task's CI in the snapshot's top-level `ci` map. */
+export interface SnapshotCi {
+  state: 'passing' | 'failing' | 'pending' | 'unknown';
+  /** When gh answered; null when the state comes from the file or gh was not asked. */
+  checkedAt: string | null;
+  /** The task's `pr:` as written. */
+  pr: string | null;
+  source: 'frontmatter' | 'gh' | 'none';
 }
 
 /** One tick of work; stateful so it can keep caches between ticks. */

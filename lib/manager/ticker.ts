@@ -1,10 +1,13 @@
 // One tick of the manager: scan, claims under the registry lock, dispatch, the snapshot.
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Claim, type Registry, updateRegistry } from './registry.ts';
+import { type Registry, peekRegistry, updateRegistry } from './registry.ts';
 import { countByStatus, dependencyProblems, readyCandidates, taskReasons } from '../tasks/model.ts';
 import { escalations } from './escalations.ts';
-import { type LiveRunContext, fileIdOf, liveRunOf, reconcile, restoreLiveRuns } from './claims.ts';
+import { type LiveRunContext, fileIdOf, reconcile } from './claims.ts';
+import { withCiReasons } from './ci.ts';
+import { dispatchReady } from './dispatch.ts';
+import { GitSide } from './gitside.ts';
 import { RegistryKeeper } from './rebuild.ts';
 import { Runs } from './runs.ts';
 import { TasksError, isErrno } from '../base/errors.ts';
@@ -19,8 +22,14 @@ import type { Task } from '../tasks/taskfile.ts';
 export interface ManagerOptions {
   readonly owner: string;
   readonly dir: string;
-  /** The folder dispatched commands run in; worktrees live in <root>/.worktrees/<slug>. */
+  /** The folder dispatched commands run in when worktrees are off (TASK_WORKTREE is then <root>/.worktrees/<slug>). */
   readonly root: string;
+  /** The top folder of the git work tree that holds dir (undefined outside git); a promise is awaited at the first tick. */
+  readonly repo?: string | Promise<string | undefined> | undefined;
+  /** Worktrees are wanted: inside git, each dispatched task runs in <repo>/.worktrees/<slug> on branch task/<slug>. */
+  readonly worktrees?: boolean;
+  /** The branch new worktrees start from; undefined: the one checked out in repo when they are made. */
+  readonly base?: string | undefined;
   /** Shell command per dispatched task; undefined: no dispatch. */
   readonly dispatch: string | undefined;
   readonly max: number;
@@ -108,35 +117,12 @@ export function managerTicker(o: ManagerOptions): Ticker {
     return { dir: o.dir, byId: m.byId, byPath: m.byPath, fileId, now: o.now() };
   };
 
+  // Set up at the first tick, once the repository is known (finding it must not delay the heartbeat's start).
+  let git: GitSide | undefined;
+  const gitSide = async (): Promise<GitSide> => (git ??= new GitSide({
+    repo: await o.repo, worktrees: o.worktrees === true, base: o.base, dispatch: o.dispatch !== undefined, root: o.root, once: o.once, env: o.env, log: o.log, now: o.now,
+  }));
   const warned = new Set<string>();
-  /** Claims and starts ready tasks up to max; a task with a live run (found by its marker) is never started again. */
-  const dispatchReady = (r: Registry, now: Date): void => {
-    const m = model as Derived;
-    const running = Object.values(r.claims).filter((c) => c.claimedBy === o.owner && (c.state === 'running' || c.state === 'claimed')).length;
-    let slots = o.max - Math.max(running, runs.active);
-    for (const task of m.candidates) {
-      if (slots <= 0) break;
-      if (r.claims[task.id] || r.holds[task.id]) continue;
-      const alive = liveRunOf(task, liveRuns(), r, o.dir);
-      if (alive) {
-        const runId = (alive[0] as MarkedProcess).runId;
-        const put = restoreLiveRuns(r, new Map([[runId, alive]]), context(), paths.runs);
-        // Said once per run: a released run's leftover process keeps its task waiting for as long as it lives.
-        if (put.length || !warned.has(runId)) o.log(`${now.toISOString()} ${task.id} has a live run without a claim (run ${runId}); ${put.length ? 'claim put back' : 'its claim was released, so it waits for the run to end'}; not dispatched again`);
-        warned.add(runId);
-        continue;
-      }
-      const claim: Claim = {
-        id: task.id, slug: task.slug, path: task.path, claimedBy: o.owner, claimedAt: now.toISOString(), startedAt: now.toISOString(),
-        worktree: path.join(o.root, '.worktrees', task.slug), pid: null, pidStart: null, state: 'claimed', exitCode: null, endedAt: null, log: null,
-        runId: null, fileId: fileId(task) ?? null,
-      };
-      if (runs.start(task, claim)) {
-        r.claims[task.id] = claim;
-        slots--;
-      }
-    }
-  };
 
   return {
     async tick(input: TickInput): Promise<Snapshot> {
@@ -151,12 +137,16 @@ export function managerTicker(o: ManagerOptions): Ticker {
       live = undefined;
       keeper.beginTick();
       runs.check(o.now());
+      const side = await gitSide();
+      // Worktrees are made before the registry update, which holds the lock and must stay short.
+      await side.prepare(candidates, () => peekRegistry(paths.registry), o.owner, o.max, runs.active);
+      const dispatch = { owner: o.owner, root: o.root, max: o.max, runs, prep: side.prep, runsDir: paths.runs, liveRuns, context, fileId, warned, log: o.log };
       const reg = await update((r) => {
         const now = o.now();
         runs.merge(r);
         runs.foreign.clear();
         reconcile(r, { owner: o.owner, dir: o.dir, now, byId, byPath, fileId, changed: scan.changed, runs, missing, log: o.log });
-        if (o.dispatch !== undefined) dispatchReady(r, now);
+        if (o.dispatch !== undefined) dispatchReady(r, now, candidates, dispatch);
         return structuredClone(r);
       });
       // Written: ended runs are on record, a rebuilt registry is in place.
@@ -167,6 +157,9 @@ export function managerTicker(o: ManagerOptions): Ticker {
         await runs.finished();
         claims = (await update((r) => structuredClone(r))).claims;
       }
+      // The PRs' CI and the worktrees' git state are asked in the background and waited for only
+      // briefly (fully with --once, whose one snapshot is all it gives): a slow gh or git never holds a tick.
+      const parts = await side.snapshotParts(claims, byId);
       const now = o.now();
       // Keys not used this tick are dropped, so a condition that comes back gets a fresh "since".
       const used = new Map<string, string>();
@@ -197,22 +190,16 @@ export function managerTicker(o: ManagerOptions): Ticker {
         ready: dispatchable,
         dispatchable,
         holds: reg.holds,
-        claims: Object.values(claims).map((c) => ({
-          ...c,
-          owner: c.claimedBy,
-          ageS: Math.round((now.getTime() - Date.parse(c.claimedAt)) / 1000),
-          worktreeExists: fs.existsSync(c.worktree),
-          pr: byId.get(c.id)?.pr ?? null,
-          ci: byId.get(c.id)?.ci ?? 'unknown',
-        })),
-        escalations: swapSeen(escalations({ byId, reasons, errors: scan.errors, claims, escalateAfterS: o.escalateAfterS, now, firstSeen })),
+        claims: parts.claims(now),
+        ci: parts.ci,
+        escalations: swapSeen(escalations({ byId, reasons: withCiReasons(reasons, parts.ci, (id) => ['completed', 'cancelled'].includes(byId.get(id)?.status ?? '')), errors: scan.errors, claims, escalateAfterS: o.escalateAfterS, now, firstSeen })),
         errors: scan.errors,
       };
     },
 
     async close(): Promise<void> {
       watcher?.close();
-      await runs.close(!o.once);
+      await Promise.all([runs.close(!o.once), git?.close()]);
     },
   };
 }

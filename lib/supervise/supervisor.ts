@@ -17,6 +17,10 @@ export interface HeartbeatSpec {
   readonly escalateAfter: number;
   /** Seconds after which a run is ended; undefined: no limit. */
   readonly runTimeout?: number | undefined;
+  /** Worktrees per dispatched task: on, off, or undefined for "on inside a git repository". */
+  readonly worktrees?: 'on' | 'off' | undefined;
+  /** The branch new worktrees start from; undefined: the one checked out when they are made. */
+  readonly base?: string | undefined;
   /** Keys the operator set; only those are compared with a reused heartbeat's settings. */
   readonly given?: readonly string[];
 }
@@ -38,13 +42,18 @@ export interface EnsureResult {
 export function heartbeatArgs(spec: HeartbeatSpec): string[] {
   const args = [...markerArgs({ kind: 'heartbeat', owner: spec.owner, dir: spec.dir }), `interval=${spec.interval}`, `max=${spec.max}`, `escalate_after=${spec.escalateAfter}`];
   if (spec.runTimeout !== undefined) args.push(`run_timeout=${spec.runTimeout}`);
+  if (spec.worktrees !== undefined) args.push(`worktrees=${spec.worktrees}`);
+  if (spec.base !== undefined) args.push(`base=${spec.base}`);
   if (spec.dispatch !== undefined) args.push(`dispatch=${spec.dispatch}`);
   return args;
 }
 
 /** The settings a heartbeat records about itself (pid file lines), to compare on reuse. */
 export function heartbeatSettings(spec: HeartbeatSpec): Record<string, string> {
-  return { interval: String(spec.interval), max: String(spec.max), dispatch: spec.dispatch ?? '', run_timeout: spec.runTimeout === undefined ? 'none' : String(spec.runTimeout) };
+  return {
+    interval: String(spec.interval), max: String(spec.max), dispatch: spec.dispatch ?? '', run_timeout: spec.runTimeout === undefined ? 'none' : String(spec.runTimeout),
+    worktrees: spec.worktrees ?? 'auto', base: spec.base ?? '',
+  };
 }
 
 function differing(spec: HeartbeatSpec, fields: Readonly<Record<string, string>>): string[] {

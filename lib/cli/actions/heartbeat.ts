@@ -2,6 +2,8 @@
 import path from 'node:path';
 import type { Options } from '../args.ts';
 import type { Cli } from '../context.ts';
+import { TasksError } from '../../base/errors.ts';
+import { repoRoot } from '../../base/git.ts';
 import { LOG_MAX_BYTES, lineWriter } from '../../base/logfile.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { runHeartbeat } from '../../manager/heartbeat.ts';
@@ -21,8 +23,16 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const stop = cli.onStop();
   const log = o.json && o.once ? (): void => undefined : lineWriter(1, paths.heartbeatLog, logMaxBytes(cli.env));
   const now = (): Date => new Date();
+  // Worktrees are on inside a git repository unless worktrees=off. The repository is found in the
+  // background (the first tick waits for it), except that worktrees=on outside git is refused at
+  // once rather than quietly running tasks in the shared folder.
+  const repo = repoRoot(o.dir);
+  if (o.worktrees === 'on' && o.dispatch !== undefined && (await repo) === undefined) {
+    throw new TasksError(`worktrees=on, but ${o.dir} is not inside a git repository; run git init there, or pass worktrees=off`);
+  }
   const ticker = managerTicker({
-    owner: o.owner, dir: o.dir, root: path.dirname(o.dir), dispatch: o.dispatch, max: o.max, escalateAfterS: o.escalateAfter,
+    owner: o.owner, dir: o.dir, root: path.dirname(o.dir), repo, worktrees: o.worktrees !== 'off', base: o.base,
+    dispatch: o.dispatch, max: o.max, escalateAfterS: o.escalateAfter,
     runTimeoutS: o.runTimeout, env: cli.launcher.env, node: cli.launcher.node, logMaxBytes: logMaxBytes(cli.env), once: o.once, log, now,
   });
   const result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now, settings: heartbeatSettings(o) });

@@ -1,0 +1,93 @@
+// Dispatching ready tasks: claim them under the registry lock and start their runs, each in its own worktree when worktrees are on.
+import path from 'node:path';
+import type { Claim, Registry } from './registry.ts';
+import { type LiveRunContext, liveRunOf, restoreLiveRuns } from './claims.ts';
+import type { Runs } from './runs.ts';
+import type { WorktreePrep } from './worktrees.ts';
+import type { MarkedProcess } from '../supervise/runs-proc.ts';
+import type { Task } from '../tasks/taskfile.ts';
+
+export interface DispatchContext {
+  readonly owner: string;
+  /** The folder runs start in when worktrees are off. */
+  readonly root: string;
+  readonly max: number;
+  readonly runs: Runs;
+  /** The worktrees being made for the tasks about to start; undefined when worktrees are off. */
+  readonly prep: WorktreePrep | undefined;
+  readonly runsDir: string;
+  readonly liveRuns: () => Map<string, MarkedProcess[]>;
+  readonly context: () => LiveRunContext;
+  readonly fileId: (t: Task) => string | undefined;
+  /** Run ids already logged as live without a claim (said once per run). */
+  readonly warned: Set<string>;
+  readonly log: (line: string) => void;
+}
+
+/** This owner's claims that hold a slot (claimed or running). */
+function busy(r: Registry, owner: string): number {
+  return Object.values(r.claims).filter((c) => c.claimedBy === owner && (c.state === 'running' || c.state === 'claimed')).length;
+}
+
+/**
+ * The slugs of the ready tasks the next registry update would start, read from a registry looked
+ * at without its lock: their worktrees are made before the update, which must stay short. A plan
+ * that turns out wrong costs nothing: an unused worktree waits to be reused.
+ */
+export function planDispatch(candidates: readonly Task[], reg: Registry | undefined, owner: string, max: number, active: number): string[] {
+  let slots = max - Math.max(reg ? busy(reg, owner) : 0, active);
+  const out: string[] = [];
+  for (const t of candidates) {
+    if (slots <= 0) break;
+    if (reg?.claims[t.id] || reg?.holds[t.id]) continue;
+    out.push(t.slug);
+    slots--;
+  }
+  return out;
+}
+
+/**
+ * Claims and starts ready tasks up to max (under the registry lock). A task with a live run
+ * (found by its marker) is never started again. With worktrees on, a task starts only once its
+ * worktree is ready (its slot waits for it meanwhile); a worktree that could not be made is
+ * recorded on the claim, escalated, and not run until the operator retries it.
+ */
+export function dispatchReady(r: Registry, now: Date, candidates: readonly Task[], x: DispatchContext): void {
+  let slots = x.max - Math.max(busy(r, x.owner), x.runs.active);
+  for (const task of candidates) {
+    if (slots <= 0) break;
+    if (r.claims[task.id] || r.holds[task.id]) continue;
+    const alive = liveRunOf(task, x.liveRuns(), r, x.context().dir);
+    if (alive) {
+      const runId = (alive[0] as MarkedProcess).runId;
+      const put = restoreLiveRuns(r, new Map([[runId, alive]]), x.context(), x.runsDir);
+      // Said once per run: a released run's leftover process keeps its task waiting for as long as it lives.
+      if (put.length || !x.warned.has(runId)) x.log(`${now.toISOString()} ${task.id} has a live run without a claim (run ${runId}); ${put.length ? 'claim put back' : 'its claim was released, so it waits for the run to end'}; not dispatched again`);
+      x.warned.add(runId);
+      continue;
+    }
+    const prepared = x.prep?.result(task.slug);
+    if (x.prep && prepared === undefined) {
+      // Its worktree is still being made: the slot is kept for it, so a lower-priority task does not jump ahead.
+      slots--;
+      continue;
+    }
+    const claim: Claim = {
+      id: task.id, slug: task.slug, path: task.path, claimedBy: x.owner, claimedAt: now.toISOString(), startedAt: now.toISOString(),
+      worktree: prepared?.path ?? path.join(x.root, '.worktrees', task.slug), pid: null, pidStart: null, state: 'claimed', exitCode: null, endedAt: null, log: null,
+      runId: null, fileId: x.fileId(task) ?? null, branch: prepared?.branch ?? null, base: prepared?.base ?? null,
+    };
+    if (prepared && !prepared.ok) {
+      Object.assign(claim, { startedAt: null, state: 'interrupted', endedAt: now.toISOString(), note: `not started: ${prepared.reason}` });
+      r.claims[task.id] = claim;
+      x.prep?.consume(task.slug);
+      x.log(`${now.toISOString()} ${task.id} not started: ${prepared.reason}; after fixing it: just tasks retry id=${task.id}`);
+      continue;
+    }
+    if (x.runs.start(task, claim, prepared?.path)) {
+      r.claims[task.id] = claim;
+      x.prep?.consume(task.slug);
+      slots--;
+    }
+  }
+}

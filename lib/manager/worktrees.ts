@@ -1,0 +1,144 @@
+// Git worktrees of dispatched tasks: .worktrees/<slug> on branch task/<slug>, made (or reused) before a run starts.
+import fs from 'node:fs';
+import path from 'node:path';
+import { type GitRun, checkedOut, git } from '../base/git.ts';
+import { Pool, settleWithin } from './pool.ts';
+
+/** The folder under the repository root that holds the tasks' worktrees (to be ignored by git). */
+export const WORKTREES_FOLDER = '.worktrees';
+
+/** How long one `git worktree add` may take (a checkout of a large tree, a post-checkout hook) before it is killed. */
+export const ADD_TIMEOUT_MS = 120_000;
+
+/** Where a task's worktree lives: <repo>/.worktrees/<slug>. */
+export function worktreePath(repo: string, slug: string): string {
+  return path.join(repo, WORKTREES_FOLDER, slug);
+}
+
+/**
+ * The branch of a task's worktree: task/<slug>, with what git refuses in a branch name (spaces,
+ * `..`, `~^:?*[\`, a leading dot, a trailing `.lock`) turned into `-` so any file name works.
+ */
+export function branchOf(slug: string): string {
+  const name = slug.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/\.{2,}/g, '.').replace(/^\.+/, '').replace(/(?:\.lock|\.)+$/i, '');
+  return `task/${name || 'task'}`;
+}
+
+/** True when dir is a checked-out work tree (its `.git` file or folder is there). */
+export function isWorktree(dir: string): boolean {
+  return fs.existsSync(path.join(dir, '.git'));
+}
+
+/** A task's worktree, ready for its run, or why it could not be made. */
+export type Prepared =
+  | { readonly ok: true; readonly path: string; readonly branch: string; readonly base: string | null; readonly reused: boolean }
+  | { readonly ok: false; readonly path: string; readonly branch: string; readonly base: string | null; readonly reason: string };
+
+/**
+ * Makes the worktree of one task, or reuses the one that is there (a rerun continues the work). A
+ * new folder gets branch task/<slug> from base, or that branch when it exists already. Never
+ * throws: a failure is the value, with git's one-line reason.
+ */
+export async function prepareWorktree(repo: string, slug: string, base: string | undefined, run: GitRun = {}): Promise<Prepared> {
+  const wt = worktreePath(repo, slug);
+  const branch = branchOf(slug);
+  const made = { path: wt, branch, base: base ?? null };
+  if (slug === '' || slug === '.' || slug === '..' || /[/\0]/.test(slug)) return { ...made, ok: false, reason: `the file name ${JSON.stringify(slug)} cannot name a worktree folder` };
+  if (isWorktree(wt)) return { ...made, ok: true, reused: true };
+  if (base === undefined) return { ...made, ok: false, reason: 'no branch or commit is checked out to start from; pass base=<branch>' };
+  const timed: GitRun = { timeoutMs: ADD_TIMEOUT_MS, ...run };
+  const add = async (): Promise<{ ok: boolean; reason: string }> => {
+    const exists = await git(repo, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], run);
+    // --no-track: a task branch made from a remote branch (base=origin/main) must not take it as its upstream.
+    return git(repo, exists.ok ? ['worktree', 'add', '--quiet', wt, branch] : ['worktree', 'add', '--quiet', '--no-track', '-b', branch, wt, base], timed);
+  };
+  let r = await add();
+  if (!r.ok && /missing but already registered/.test(r.reason)) {
+    // Its folder was deleted by hand while git still lists it: the folder (and any work in it) is
+    // gone already, so forgetting the stale entries loses nothing; the branch stays.
+    await git(repo, ['worktree', 'prune'], run);
+    r = await add();
+  }
+  // Another heartbeat on this repository may have made it meanwhile: then it is there to reuse.
+  if (!r.ok && isWorktree(wt)) return { ...made, ok: true, reused: true };
+  return r.ok ? { ...made, ok: true, reused: false } : { ...made, ok: false, reason: `git worktree add failed: ${r.reason}` };
+}
+
+export interface PrepOptions {
+  /** The top folder of the git work tree that holds the tasks folder. */
+  readonly repo: string;
+  /** base=: the branch new worktrees start from; undefined: the one checked out in repo when they are made. */
+  readonly base: string | undefined;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Worktrees made at once. */
+  readonly concurrency: number;
+  readonly log: (line: string) => void;
+  readonly now: () => Date;
+}
+
+/**
+ * The worktrees a tick is about to dispatch into, made ahead of the registry update (which holds
+ * the registry lock and must stay short). Each tick asks for the tasks it plans to start and
+ * waits for them up to a budget; what is not ready by then goes on in the background and is
+ * dispatched by a later tick, so many tasks going out at once never hold a tick for long.
+ */
+export class WorktreePrep {
+  private readonly o: PrepOptions;
+  private readonly pool: Pool;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly ready = new Map<string, Prepared>();
+
+  constructor(o: PrepOptions) {
+    this.o = o;
+    this.pool = new Pool(o.concurrency);
+  }
+
+  /** Starts making the worktrees of these slugs (unless ready or under way) and waits for them up to budgetMs. */
+  async prepare(slugs: readonly string[], budgetMs: number): Promise<void> {
+    const want = new Set(slugs);
+    // A result nobody plans to use any more (another owner took the task) is dropped; the folder stays for reuse.
+    for (const slug of this.ready.keys()) if (!want.has(slug)) this.ready.delete(slug);
+    const fresh = slugs.filter((s) => !this.ready.has(s) && !this.inFlight.has(s));
+    if (fresh.length) {
+      const run: GitRun = { env: this.o.env };
+      // One look at the checked-out branch per batch: every worktree of the batch starts from the same base.
+      let base: Promise<string | undefined> | undefined;
+      const baseOnce = (): Promise<string | undefined> => (base ??= this.o.base !== undefined ? Promise.resolve(this.o.base) : checkedOut(this.o.repo, run));
+      for (const slug of fresh) {
+        const job = this.pool.run(async () => {
+          const p = await prepareWorktree(this.o.repo, slug, await baseOnce(), run);
+          if (p.ok && !p.reused) this.o.log(`${this.o.now().toISOString()} made worktree ${p.path} on ${p.branch} from ${p.base}`);
+          return p;
+        }).then((p) => { this.ready.set(slug, p); }, (err: unknown) => {
+          this.ready.set(slug, { ok: false, path: worktreePath(this.o.repo, slug), branch: branchOf(slug), base: null, reason: `making the worktree failed: ${(err as Error).message}` });
+        }).finally(() => this.inFlight.delete(slug));
+        this.inFlight.set(slug, job);
+      }
+    }
+    await settleWithin(slugs.flatMap((s) => this.inFlight.get(s) ?? []), budgetMs);
+  }
+
+  /** The prepared worktree of a slug, once it is ready; undefined while it is being made or was never asked for. */
+  result(slug: string): Prepared | undefined {
+    const p = this.ready.get(slug);
+    // Pruned or deleted since it was made: make it again next time.
+    if (p?.ok && !isWorktree(p.path)) {
+      this.ready.delete(slug);
+      return undefined;
+    }
+    return p;
+  }
+
+  /** Forgets a slug's result once a claim holds it (its run started, or its failure is recorded). */
+  consume(slug: string): void {
+    this.ready.delete(slug);
+  }
+
+  /**
+   * Waits a little for worktrees still being made when the heartbeat stops. They are not killed:
+   * a `git worktree add` cut off half-way would leave a folder that looks reusable but is not.
+   */
+  async close(): Promise<void> {
+    await settleWithin([...this.inFlight.values()], 3000);
+  }
+}
