@@ -27,6 +27,7 @@ const ACTIONS: Record<Action, () => Promise<{ run: ActionRun }>> = {
   build: () => import('../lib/cli/actions/build.ts'),
   release: () => import('../lib/cli/actions/release.ts'),
   retry: () => import('../lib/cli/actions/release.ts'),
+  prune: () => import('../lib/cli/actions/prune.ts'),
 };
 
 /** The words after this script, whether run by the zx CLI, node, npm or just. */

@@ -18,6 +18,7 @@ export const ACTIONS = {
   build: 'render the static dashboard to out=<dir> (no server, no heartbeat)',
   release: 'drop the claim on id=<task>, keeping it in history; refuses while its run is alive unless --force',
   retry: 'release the claim on id=<task> so the task is dispatched again at the next tick (--force stops a live run first)',
+  prune: 'remove the worktrees of completed or cancelled tasks that hold no uncommitted work, and their merged branches',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
@@ -44,7 +45,7 @@ export type Key = keyof typeof KEYS;
 interface FlagSpec { actions: readonly Action[] | 'all'; help: string }
 /** Boolean flags and the actions they apply to. */
 export const FLAGS = {
-  json: { actions: ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'build', 'release', 'retry'], help: 'one JSON document on stdout, nothing else there' },
+  json: { actions: ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'build', 'release', 'retry', 'prune'], help: 'one JSON document on stdout, nothing else there' },
   detach: { actions: ['serve'], help: 'run the server in the background too, print its URL, exit 0' },
   heartbeat: { actions: ['serve'], help: 'serve without ensuring the heartbeat' },
   open: { actions: ['serve'], help: 'open the dashboard in the browser' },

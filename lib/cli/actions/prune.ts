@@ -1,0 +1,34 @@
+// `prune`: remove the worktrees of completed or cancelled tasks that hold no uncommitted work, and their merged branches.
+import type { Options } from '../args.ts';
+import type { Cli } from '../context.ts';
+import { repoRoot } from '../../base/git.ts';
+import { runtimePaths } from '../../base/paths.ts';
+import { type BranchOutcome, type PruneItem, pruneWorktrees } from '../../manager/prune.ts';
+import { peekRegistry } from '../../manager/registry.ts';
+import { TaskScanner } from '../../tasks/scan.ts';
+import { terminalText } from '../context.ts';
+
+export async function run(o: Options, cli: Cli): Promise<number> {
+  const repo = await repoRoot(o.dir);
+  if (repo === undefined) {
+    const note = `nothing to prune: ${o.dir} is not inside a git repository, so no worktrees are made`;
+    cli.out(o.json ? JSON.stringify({ repo: null, base: null, removed: [], kept: [], branches: [], note }) : note);
+    return 0;
+  }
+  const tasks = new TaskScanner(o.dir, { keepBody: false }).scan().tasks;
+  const report = await pruneWorktrees({ repo, base: o.base, tasks, registry: peekRegistry(runtimePaths(o.dir, o.owner).registry), env: cli.env });
+  if (o.json) {
+    cli.out(JSON.stringify(report));
+    return 0;
+  }
+  const branchText = (b: BranchOutcome): string => (b.deleted ? `deleted branch ${b.name} (${b.reason})` : `kept branch ${b.name}: ${b.reason}`);
+  const removedLine = (r: PruneItem): string => `removed ${r.path} (${r.reason})${r.branch ? `; ${branchText(r.branch)}` : ''}`;
+  const lines = [
+    ...report.removed.map(removedLine),
+    ...report.kept.map((k) => `kept ${k.path}: ${k.reason}`),
+    ...report.branches.map((b) => `${branchText(b)}; its worktree was already gone`),
+  ];
+  if (lines.length === 0) lines.push(`nothing to prune: no worktrees in ${repo}/.worktrees and no merged task branches of finished tasks`);
+  for (const line of lines) cli.out(terminalText(line));
+  return 0;
+}
