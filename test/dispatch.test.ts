@@ -92,6 +92,9 @@ describe('dispatch', () => {
       assert.equal(snap.claims.length, 1);
       const claim = snap.claims[0];
       assert.deepEqual([claim.id, claim.owner, claim.state, claim.exitCode, claim.worktreeExists], ['B', f.owner, 'exited', 0, false]);
+      // Outside git no worktree is made or expected: TASK_WORKTREE names the conventional folder, as before.
+      assert.deepEqual([claim.worktreeExpected, claim.branch, claim.dirtyFiles, claim.ahead, claim.base], [false, null, null, null, null]);
+      assert.ok(!fs.existsSync(path.join(f.root, '.worktrees')));
       assert.match(fs.readFileSync(path.join(f.state, 'runs', 'B.log'), 'utf8'), /working on B/);
       const reg = JSON.parse(fs.readFileSync(path.join(f.state, 'registry.json'), 'utf8'));
       assert.deepEqual(Object.keys(reg.claims), ['B']);
