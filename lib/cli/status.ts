@@ -33,7 +33,7 @@ export interface Status {
   taskCount: number | null;
   escalations: { id: string; reason: string; since: string }[];
   ready: unknown[];
-  /** Claims as the registry has them now (state, exit code), with the snapshot's extras. */
+  /** Claims as the registry has them now (state, exit code), each with its owner. */
   claims: Record<string, unknown>[];
   server: { running: boolean; pid: number | null; url: string | null; detached: boolean };
 }

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Options } from '../args.ts';
 import { type Cli, displayPath } from '../context.ts';
-import { repoRoot } from '../../base/git.ts';
+import { remoteUrl, repoRoot } from '../../base/git.ts';
+import { parseRemote } from '../../tasks/pr.ts';
 import { LiveSite, projectName } from '../../web/live.ts';
 import { checkOut, publish } from '../publish.ts';
 
@@ -20,7 +21,9 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const staging = fs.mkdtempSync(path.join(real, '.tasks-build-staging-'));
   let result: ReturnType<typeof publish>;
   try {
-    new LiveSite({ owner: o.owner, dir: o.dir, project: o.project ?? projectName(o.dir), out: staging, ownFolder: false, now: () => new Date() }).rebuild();
+    // Built pages link `pr: 123` like served ones: the remote is read once, before building.
+    const remote = repo ? parseRemote((await remoteUrl(o.dir)) ?? '') : undefined;
+    new LiveSite({ owner: o.owner, dir: o.dir, project: o.project ?? projectName(o.dir), out: staging, ownFolder: false, now: () => new Date(), remote }).rebuild();
     result = publish(staging, real, owned);
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
