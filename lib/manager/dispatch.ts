@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Claim, Registry } from './registry.ts';
 import { type LiveRunContext, liveRunOf, restoreLiveRuns } from './claims.ts';
-import type { Runs } from './runs.ts';
+import type { RunStart, Runs } from './runs.ts';
 import type { WorktreePrep } from './worktrees.ts';
 import type { MarkedProcess } from '../supervise/runs-proc.ts';
 import type { Task } from '../tasks/taskfile.ts';
@@ -54,6 +54,7 @@ export function planDispatch(candidates: readonly Task[], reg: Registry | undefi
  */
 export function dispatchReady(r: Registry, now: Date, candidates: readonly Task[], x: DispatchContext): void {
   let slots = x.max - Math.max(busy(r, x.owner), x.runs.active);
+  const toStart: RunStart[] = [];
   for (const task of candidates) {
     if (slots <= 0) break;
     if (r.claims[task.id] || r.holds[task.id]) continue;
@@ -84,10 +85,14 @@ export function dispatchReady(r: Registry, now: Date, candidates: readonly Task[
       x.log(`${now.toISOString()} ${task.id} not started: ${prepared.reason}; after fixing it: just tasks retry id=${task.id}`);
       continue;
     }
-    if (x.runs.start(task, claim, prepared?.path)) {
-      r.claims[task.id] = claim;
-      x.prep?.consume(task.slug);
-      slots--;
-    }
+    toStart.push({ task, claim, cwd: prepared?.path });
+    slots--;
   }
+  // Started together: one log relay serves the runs of this tick.
+  x.runs.startMany(toStart).forEach((ok, i) => {
+    const { task, claim } = toStart[i] as RunStart;
+    if (!ok) return;
+    r.claims[task.id] = claim;
+    x.prep?.consume(task.slug);
+  });
 }

@@ -1,70 +1,151 @@
-// Starting a run with its output through a capped log relay (runs/<slug>.log, one rotated .1), and capped header lines.
+// Starting runs with their output through one capped log relay per batch (runs/<slug>.log, one rotated .1), and capped header lines.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { LOG_RELAY_ARG } from '../supervise/runs-proc.ts';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { type Claim, makeFolders } from './registry.ts';
+import { LOG_RELAY_ARG, RUN_MARKER } from '../supervise/runs-proc.ts';
+import type { Task } from '../tasks/taskfile.ts';
 
 /**
- * The relay, run as `node -e RELAY tasks-run-log <log> <maxBytes>` with the run's stdout and
- * stderr on its stdin. It appends to the log and, before a write would pass the cap, renames the
- * log to <log>.1 (replacing the older copy) and starts a new one. It is a process of its own, not
- * the heartbeat, so a heartbeat that dies (SIGKILL, OOM) leaves its runs writing to a live pipe:
- * they get no SIGPIPE, keep running, are adopted by the next heartbeat, and their output is still
- * logged and capped. It ignores SIGTERM, SIGINT and SIGHUP so that it logs a run's last words
- * while the run is being stopped; it exits when the pipe closes (every process of the run is
- * gone), and SIGKILL ends it with the rest of the run. A failing write (ENOSPC, EIO) drops that
- * chunk and is retried on the next one: the run is never blocked or killed by its log.
+ * The relay, run as `node -e RELAY tasks-run-log <maxBytes> <log 1> ... <log n>` with the stdout
+ * and stderr of run k on its fd 2+k: one relay serves every run a tick starts, so 200 runs going
+ * out at once start one node process, not 200. For each run it appends to that run's log and,
+ * before a write would pass the cap, renames the log to <log>.1 (replacing the older copy) and
+ * starts a new one. It is a process of its own, not the heartbeat, so a heartbeat that dies
+ * (SIGKILL, OOM) leaves its runs writing to a live pipe: they get no SIGPIPE, keep running, are
+ * adopted by the next heartbeat, and their output is still logged and capped. It carries no run
+ * marker (it serves several runs), ignores SIGTERM, SIGINT and SIGHUP so that it logs the runs'
+ * last words while they are being stopped, and exits once every run's pipe has closed (all the
+ * processes of all its runs are gone). A failing write (ENOSPC, EIO) drops that chunk and is
+ * retried on the next one: a run is never blocked or killed by its log.
  * Plain JavaScript in a string, so it runs the same from the TypeScript sources and the bundle.
  */
 const RELAY = `'use strict';
 const fs = require('node:fs');
-const [file, maxText] = process.argv.slice(2);
+const net = require('node:net');
+const [maxText, ...files] = process.argv.slice(2);
 const max = Number(maxText);
 for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => {});
-let fd = -1;
-let size = 0;
-const close = () => { if (fd >= 0) { try { fs.closeSync(fd); } catch {} } fd = -1; };
-process.stdin.on('data', (chunk) => {
-  try {
-    if (fd < 0) { fd = fs.openSync(file, 'a'); size = fs.fstatSync(fd).size; }
-    if (size > 0 && size + chunk.length > max) { close(); fs.renameSync(file, file + '.1'); fd = fs.openSync(file, 'a'); size = 0; }
-    const data = chunk.length > max ? chunk.subarray(chunk.length - max) : chunk;
-    fs.writeSync(fd, data);
-    size += data.length;
-  } catch { close(); }
+let open = files.length;
+const ended = () => { if (--open <= 0) process.exit(0); };
+files.forEach((file, i) => {
+  let fd = -1;
+  let size = 0;
+  let done = false;
+  const close = () => { if (fd >= 0) { try { fs.closeSync(fd); } catch {} } fd = -1; };
+  const finish = () => { if (!done) { done = true; close(); ended(); } };
+  let pipe;
+  try { pipe = new net.Socket({ fd: 3 + i, readable: true, writable: false }); } catch { finish(); return; }
+  pipe.on('data', (chunk) => {
+    try {
+      if (fd < 0) { fd = fs.openSync(file, 'a'); size = fs.fstatSync(fd).size; }
+      if (size > 0 && size + chunk.length > max) { close(); fs.renameSync(file, file + '.1'); fd = fs.openSync(file, 'a'); size = 0; }
+      const data = chunk.length > max ? chunk.subarray(chunk.length - max) : chunk;
+      fs.writeSync(fd, data);
+      size += data.length;
+    } catch { close(); }
+  });
+  pipe.on('end', finish);
+  pipe.on('close', finish);
+  pipe.on('error', finish);
 });
-process.stdin.on('end', () => { close(); process.exit(0); });
-process.stdin.on('error', () => { close(); process.exit(0); });
+if (files.length === 0) process.exit(0);
 `;
 
-export interface LoggedSpawn {
+/** One run to start: its shell command, folder, environment and log. */
+export interface RunSpawn {
+  readonly command: string;
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
+  readonly logPath: string;
+}
+
+export interface RelaySpawn {
   /** The node binary that runs the relay. */
   readonly node: string;
-  readonly logPath: string;
   readonly maxBytes: number;
+  /** The relay's environment: no run marker, since it serves several runs. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Where the relay starts (any folder that exists). */
+  readonly cwd: string;
 }
 
 /**
- * Starts a shell command with its stdout and stderr through a capped log relay (see RELAY).
- * Undefined when either process could not start; onError hears about failures at any time.
+ * Starts shell commands with their stdout and stderr through one capped log relay (see RELAY).
+ * Each entry is the started run, or undefined when it could not start; relayDone resolves when
+ * the relay has exited (every run's output is written). onError hears about failures at any time.
  */
-export function spawnLogged(command: string, s: LoggedSpawn, onError: (what: string, err: Error) => void): { child: ChildProcess; pid: number; relayDone: Promise<void> } | undefined {
+export function spawnLogged(runs: readonly RunSpawn[], s: RelaySpawn, onError: (what: string, index: number, err: Error) => void): { started: ({ child: ChildProcess; pid: number } | undefined)[]; relayDone: Promise<void> } {
+  const none = { started: runs.map(() => undefined), relayDone: Promise.resolve() };
+  if (runs.length === 0) return none;
   // A small heap: the relay holds one chunk at a time.
-  const relay = spawn(s.node, ['--max-old-space-size=16', '-e', RELAY, LOG_RELAY_ARG, s.logPath, String(s.maxBytes)], { cwd: s.cwd, env: s.env, stdio: ['pipe', 'ignore', 'ignore'] });
-  relay.on('error', (err) => onError('log relay', err));
-  relay.stdin?.on('error', () => undefined);
-  if (relay.pid === undefined || !relay.stdin) return undefined;
+  const relay = spawn(s.node, ['--max-old-space-size=16', '-e', RELAY, LOG_RELAY_ARG, String(s.maxBytes), ...runs.map((r) => r.logPath)], {
+    cwd: s.cwd, env: s.env, stdio: ['ignore', 'ignore', 'ignore', ...runs.map(() => 'pipe' as const)],
+  });
+  relay.on('error', (err) => onError('log relay', -1, err));
+  if (relay.pid === undefined) return none;
   const relayDone = new Promise<void>((resolve) => relay.once('exit', () => resolve()));
-  let child: ChildProcess;
-  try {
-    child = spawn(command, { shell: true, cwd: s.cwd, env: s.env, stdio: ['ignore', relay.stdin, relay.stdin] });
-  } finally {
-    // Only the run holds the pipe's write end now: the relay sees EOF when the run's last process is gone.
-    relay.stdin.destroy();
-  }
-  child.on('error', (err) => onError('dispatch', err));
-  return child.pid === undefined ? undefined : { child, pid: child.pid, relayDone };
+  const started = runs.map((r, i) => {
+    const pipe = relay.stdio[3 + i] as Writable & { destroy(): void } | null;
+    if (!pipe) return undefined;
+    pipe.on('error', () => undefined);
+    let child: ChildProcess;
+    try {
+      child = spawn(r.command, { shell: true, cwd: r.cwd, env: r.env, stdio: ['ignore', pipe, pipe] });
+    } catch (err) {
+      // A bad environment or command (a NUL byte) fails this run only, not the rest of the batch.
+      onError('dispatch', i, err as Error);
+      return undefined;
+    } finally {
+      // Only the run holds its pipe's write end now: the relay sees EOF when the run's last process is gone.
+      pipe.destroy();
+    }
+    child.on('error', (err) => onError('dispatch', i, err));
+    return child.pid === undefined ? undefined : { child, pid: child.pid };
+  });
+  return { started, relayDone };
+}
+
+/** What runSpawns needs of the heartbeat's run settings. */
+export interface RunSettings {
+  readonly owner: string;
+  readonly dir: string;
+  readonly root: string;
+  readonly runsDir: string;
+  readonly dispatch: string | undefined;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly logMaxBytes: number;
+}
+
+/**
+ * The runs to spawn for claimed tasks: a fresh run id each, the documented environment with the
+ * run marker, the run's folder, and its log with a header line naming the run (appended now).
+ */
+export function runSpawns<T extends { readonly task: Task; readonly claim: Claim; readonly cwd?: string | undefined }>(items: readonly T[], o: RunSettings, say: (line: string) => void): (RunSpawn & T & { runId: string })[] {
+  return items.map((item) => {
+    const { task, claim } = item;
+    const runId = crypto.randomUUID();
+    const logPath = path.join(o.runsDir, `${task.slug}.log`);
+    const env: NodeJS.ProcessEnv = {
+      ...o.env,
+      TASK_ID: task.id,
+      TASK_SLUG: task.slug,
+      TASK_FILE: path.join(o.dir, task.path),
+      TASK_WORKTREE: claim.worktree,
+      TASK_MANAGER_OWNER: o.owner,
+      [RUN_MARKER]: runId,
+    };
+    try {
+      makeFolders(o.runsDir, 1);
+      appendCapped(logPath, `=== ${claim.startedAt} ${o.owner} dispatches ${task.id} (run ${runId}): ${o.dispatch}\n`, o.logMaxBytes);
+    } catch (err) {
+      // The run still starts: its relay retries the log on every chunk it gets.
+      say(`run log ${logPath} cannot be written (${(err as Error).message}); the run starts anyway`);
+    }
+    return { ...item, command: o.dispatch as string, cwd: item.cwd ?? o.root, env, logPath, runId };
+  });
 }
 
 /** Appends a line to a capped log (rotating it to <log>.1 first when it would pass the cap). */

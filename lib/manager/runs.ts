@@ -1,33 +1,26 @@
 // The runs of one heartbeat: started with a run marker and a capped log, tracked, adopted, timed out and stopped.
 import type { ChildProcess } from 'node:child_process';
-import crypto from 'node:crypto';
-import path from 'node:path';
-import { type Claim, type Registry, makeFolders } from './registry.ts';
+import type { Claim, Registry } from './registry.ts';
 import { putRun, runAlive } from './claims.ts';
-import { appendCapped, spawnLogged } from './runlog.ts';
+import { type RunSettings, runSpawns, spawnLogged } from './runlog.ts';
 import { formatDuration } from './escalations.ts';
 import { stopProcess } from '../supervise/daemon.ts';
 import { readStat } from '../supervise/proc.ts';
-import { type MarkedProcess, RUN_GRACE_MS, RUN_MARKER, findMarked, inFolder, stopMarked, stopRun } from '../supervise/runs-proc.ts';
+import { type MarkedProcess, RUN_GRACE_MS, findMarked, inFolder, stopMarked, stopRun } from '../supervise/runs-proc.ts';
 import type { Task } from '../tasks/taskfile.ts';
 
-export interface RunsOptions {
-  readonly owner: string;
-  readonly dir: string;
-  /** The folder runs start in. */
-  readonly root: string;
-  readonly runsDir: string;
-  readonly dispatch: string | undefined;
-  readonly env: Readonly<Record<string, string | undefined>>;
+export interface RunsOptions extends RunSettings {
   /** The node binary, for the log relays. */
   readonly node: string;
-  readonly logMaxBytes: number;
   readonly runTimeoutS: number | undefined;
   readonly log: (line: string) => void;
   readonly now: () => Date;
   /** Read-modify-write of the registry (under its lock). */
   readonly update: (fn: (reg: Registry) => void) => Promise<void>;
 }
+
+/** A claimed task to start, and the folder its run starts in (its worktree; default: the root folder). */
+export interface RunStart { readonly task: Task; readonly claim: Claim; readonly cwd?: string | undefined }
 
 /** One run this heartbeat answers for: its claim (run fields are authoritative here) and its processes. */
 interface Tracked {
@@ -57,6 +50,9 @@ export class Runs {
   private readonly mine = new Set<string>();
   /** Live runs of this owner that another process (a `--once` beside the daemon) answers for. */
   foreign = new Set<string>();
+  /** Ended runs waiting for the next registry update, and that update. */
+  private readonly recording: Tracked[] = [];
+  private flush: Promise<void> | undefined;
 
   constructor(o: RunsOptions) {
     this.o = o;
@@ -74,33 +70,24 @@ export class Runs {
   }
 
   /**
-   * Starts the dispatch command for a claimed task with the run marker in its environment and
-   * its output through a capped log relay, in cwd (its worktree) or else the root folder. Fills the
-   * claim's run fields; false if it could not start.
+   * Starts the dispatch command for claimed tasks, each with its run marker in its environment, in
+   * its cwd (its worktree) or else the root folder, their output through one capped log relay.
+   * Fills each claim's run fields; an entry is false when that run could not start.
    */
-  start(task: Task, claim: Claim, cwd: string = this.o.root): boolean {
-    const runId = crypto.randomUUID();
-    const logPath = path.join(this.o.runsDir, `${task.slug}.log`);
-    const env: NodeJS.ProcessEnv = {
-      ...this.o.env,
-      TASK_ID: task.id,
-      TASK_SLUG: task.slug,
-      TASK_FILE: path.join(this.o.dir, task.path),
-      TASK_WORKTREE: claim.worktree,
-      TASK_MANAGER_OWNER: this.o.owner,
-      [RUN_MARKER]: runId,
-    };
-    try {
-      makeFolders(this.o.runsDir, 1);
-      appendCapped(logPath, `=== ${claim.startedAt} ${this.o.owner} dispatches ${task.id} (run ${runId}): ${this.o.dispatch}\n`, this.o.logMaxBytes);
-    } catch (err) {
-      // The run still starts: its relay retries the log on every chunk it gets.
-      this.say(`run log ${logPath} cannot be written (${(err as Error).message}); the run starts anyway`);
-    }
-    const started = spawnLogged(this.o.dispatch as string, { cwd, env, node: this.o.node, logPath, maxBytes: this.o.logMaxBytes }, (what, err) => this.say(`${what} of ${task.id} failed: ${err.message}`));
-    if (!started) return false;
-    const { child, pid, relayDone } = started;
-    Object.assign(claim, { pid, pidStart: readStat(pid)?.starttime ?? null, state: 'running', log: logPath, runId });
+  startMany(items: readonly RunStart[]): boolean[] {
+    const runs = runSpawns(items, this.o, (line) => this.say(line));
+    const relay = { node: this.o.node, maxBytes: this.o.logMaxBytes, env: { ...this.o.env }, cwd: this.o.root };
+    const { started, relayDone } = spawnLogged(runs, relay, (what, i, err) => this.say(`${what} of ${runs[i]?.task.id ?? `${runs.length} runs`} failed: ${err.message}`));
+    return runs.map((r, i) => {
+      const s = started[i];
+      if (!s) return false;
+      Object.assign(r.claim, { pid: s.pid, pidStart: readStat(s.pid)?.starttime ?? null, state: 'running', log: r.logPath, runId: r.runId });
+      this.track(r.runId, r.claim, s.child, relayDone);
+      return true;
+    });
+  }
+
+  private track(runId: string, claim: Claim, child: ChildProcess, relayDone: Promise<void>): void {
     const t: Tracked = { key: runId, claim: { ...claim }, child, relayDone, ended: false, endMerged: false, done: Promise.resolve(), stopping: undefined };
     t.done = new Promise<void>((resolve) => {
       child.once('exit', (code, sig) => {
@@ -116,7 +103,6 @@ export class Runs {
     });
     this.tracked.set(runId, t);
     this.mine.add(runId);
-    return true;
   }
 
   /** Takes over a live run whose heartbeat was killed: not re-run, timed out and stopped like our own. */
@@ -224,14 +210,24 @@ export class Runs {
     }
   }
 
-  /** Records one run in the registry now; on failure it stays tracked and the next tick's merge retries. */
-  private async record(t: Tracked): Promise<void> {
-    try {
-      await this.o.update((reg) => this.mergeRuns(reg, [t]));
-      if (t.endMerged) this.tracked.delete(t.key);
-    } catch (err) {
-      this.say(`recording the run of ${t.claim.id} failed (retried next tick): ${(err as Error).message}`);
-    }
+  /**
+   * Records ended runs in the registry: runs that end together (200 quick runs of one tick) share
+   * one registry update instead of queueing 200 of them on the lock. On failure they stay tracked
+   * and the next tick's merge retries.
+   */
+  private record(t: Tracked): Promise<void> {
+    this.recording.push(t);
+    return (this.flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      const batch = this.recording.splice(0);
+      // Runs ending during this update go into the next one.
+      this.flush = undefined;
+      try {
+        await this.o.update((reg) => this.mergeRuns(reg, batch));
+        for (const r of batch) if (r.endMerged) this.tracked.delete(r.key);
+      } catch (err) {
+        this.say(`recording the run${batch.length === 1 ? '' : 's'} of ${batch.map((r) => r.claim.id).join(', ')} failed (retried next tick): ${(err as Error).message}`);
+      }
+    }));
   }
 
   private stamp(): string {
