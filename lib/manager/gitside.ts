@@ -44,7 +44,7 @@ export class GitSide {
   constructor(o: GitSideOptions) {
     this.o = o;
     this.worktrees = o.worktrees && o.repo !== undefined;
-    this.prep = this.worktrees && o.dispatch ? new WorktreePrep({ repo: o.repo as string, base: o.base, env: o.env, concurrency: 2, log: o.log, now: o.now }) : undefined;
+    this.prep = this.worktrees && o.dispatch ? new WorktreePrep({ repo: o.repo as string, base: o.base, env: o.env, log: o.log, now: o.now }) : undefined;
     this.facts = o.repo === undefined ? undefined : new FactsCache({ env: o.env, ttlMs: FACTS_TTL_MS, timeoutMs: FACTS_TTL_MS, concurrency: 2, now: o.now });
     this.ci = new CiChecks({ env: o.env, cwd: o.repo ?? o.root, now: o.now, log: o.log });
   }

@@ -29,6 +29,9 @@ export function isWorktree(dir: string): boolean {
   return fs.existsSync(path.join(dir, '.git'));
 }
 
+/** Failures of `git worktree add` that come from another git command running at the same time. */
+const TRANSIENT = /failed to read .*worktrees|unable to create .*\.lock|\.lock': File exists/i;
+
 /** A task's worktree, ready for its run, or why it could not be made. */
 export type Prepared =
   | { readonly ok: true; readonly path: string; readonly branch: string; readonly base: string | null; readonly reused: boolean }
@@ -48,11 +51,19 @@ export async function prepareWorktree(repo: string, slug: string, base: string |
   if (base === undefined) return { ...made, ok: false, reason: 'no branch or commit is checked out to start from; pass base=<branch>' };
   const timed: GitRun = { timeoutMs: ADD_TIMEOUT_MS, ...run };
   const add = async (): Promise<{ ok: boolean; reason: string }> => {
-    const exists = await git(repo, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], run);
-    // --no-track: a task branch made from a remote branch (base=origin/main) must not take it as its upstream.
-    return git(repo, exists.ok ? ['worktree', 'add', '--quiet', wt, branch] : ['worktree', 'add', '--quiet', '--no-track', '-b', branch, wt, base], timed);
+    // A new branch first (one git call in the usual case); --no-track: a task branch made from a
+    // remote branch (base=origin/main) must not take it as its upstream. An existing branch is
+    // checked out as it is: a rerun continues its work.
+    const made = await git(repo, ['worktree', 'add', '--quiet', '--no-track', '-b', branch, wt, base], timed);
+    return !made.ok && /already exists/.test(made.reason) && !fs.existsSync(wt) ? git(repo, ['worktree', 'add', '--quiet', wt, branch], timed) : made;
   };
   let r = await add();
+  // git reads every worktree's admin folder while adding one: another add under way (a second
+  // heartbeat on this repository) can make that read fail half-way. Such a failure is retried.
+  for (let i = 0; i < 3 && !r.ok && TRANSIENT.test(r.reason) && !isWorktree(wt); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 150));
+    r = await add();
+  }
   if (!r.ok && /missing but already registered/.test(r.reason)) {
     // Its folder was deleted by hand while git still lists it: the folder (and any work in it) is
     // gone already, so forgetting the stale entries loses nothing; the branch stays.
@@ -70,8 +81,7 @@ export interface PrepOptions {
   /** base=: the branch new worktrees start from; undefined: the one checked out in repo when they are made. */
   readonly base: string | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Worktrees made at once. */
-  readonly concurrency: number;
+
   readonly log: (line: string) => void;
   readonly now: () => Date;
 }
@@ -90,7 +100,8 @@ export class WorktreePrep {
 
   constructor(o: PrepOptions) {
     this.o = o;
-    this.pool = new Pool(o.concurrency);
+    // One at a time: git 2.39 fails an add that reads the admin folder of another add under way.
+    this.pool = new Pool(1);
   }
 
   /** Starts making the worktrees of these slugs (unless ready or under way) and waits for them up to budgetMs. */
