@@ -24,8 +24,8 @@ export interface ManagerOptions {
   readonly dir: string;
   /** The folder dispatched commands run in when worktrees are off (TASK_WORKTREE is then <root>/.worktrees/<slug>). */
   readonly root: string;
-  /** The top folder of the git work tree that holds dir (undefined outside git); a promise is awaited at the first tick. */
-  readonly repo?: string | Promise<string | undefined> | undefined;
+  /** The top folder of the git work tree that holds dir (undefined outside git), or how to find it: asked at the first tick. */
+  readonly repo?: string | (() => Promise<string | undefined>) | undefined;
   /** Worktrees are wanted: inside git, each dispatched task runs in <repo>/.worktrees/<slug> on branch task/<slug>. */
   readonly worktrees?: boolean;
   /** The branch new worktrees start from; undefined: the one checked out in repo when they are made. */
@@ -120,7 +120,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
   // Set up at the first tick, once the repository is known (finding it must not delay the heartbeat's start).
   let git: GitSide | undefined;
   const gitSide = async (): Promise<GitSide> => (git ??= new GitSide({
-    repo: await o.repo, worktrees: o.worktrees === true, base: o.base, dispatch: o.dispatch !== undefined, root: o.root, once: o.once, env: o.env, log: o.log, now: o.now,
+    repo: typeof o.repo === 'function' ? await o.repo() : o.repo, worktrees: o.worktrees === true, base: o.base, dispatch: o.dispatch !== undefined, root: o.root, once: o.once, env: o.env, log: o.log, now: o.now,
   }));
   const warned = new Set<string>();
 

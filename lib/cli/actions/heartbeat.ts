@@ -23,12 +23,14 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const stop = cli.onStop();
   const log = o.json && o.once ? (): void => undefined : lineWriter(1, paths.heartbeatLog, logMaxBytes(cli.env));
   const now = (): Date => new Date();
-  // Worktrees are on inside a git repository unless worktrees=off. The repository is found in the
-  // background (the first tick waits for it), except that worktrees=on outside git is refused at
-  // once rather than quietly running tasks in the shared folder.
-  const repo = repoRoot(o.dir);
-  if (o.worktrees === 'on' && o.dispatch !== undefined && (await repo) === undefined) {
-    throw new TasksError(`worktrees=on, but ${o.dir} is not inside a git repository; run git init there, or pass worktrees=off`);
+  // Worktrees are on inside a git repository unless worktrees=off. The repository is found at the
+  // first tick, after the pid file is out (git and zx cost ~0.1 s that readiness should not wait
+  // for), except that worktrees=on outside git is refused at once rather than quietly running
+  // tasks in the shared folder.
+  let repo: string | (() => Promise<string | undefined>) | undefined = () => repoRoot(o.dir);
+  if (o.worktrees === 'on' && o.dispatch !== undefined) {
+    repo = await repoRoot(o.dir);
+    if (repo === undefined) throw new TasksError(`worktrees=on, but ${o.dir} is not inside a git repository; run git init there, or pass worktrees=off`);
   }
   const ticker = managerTicker({
     owner: o.owner, dir: o.dir, root: path.dirname(o.dir), repo, worktrees: o.worktrees !== 'off', base: o.base,
