@@ -54,6 +54,9 @@ files.forEach((file, i) => {
 if (files.length === 0) process.exit(0);
 `;
 
+/** Most runs one relay serves (a larger batch gets more relays). */
+export const RELAY_RUNS_MAX = 128;
+
 /** One run to start: its shell command, folder, environment and log. */
 export interface RunSpawn {
   readonly command: string;
@@ -78,6 +81,14 @@ export interface RelaySpawn {
  * the relay has exited (every run's output is written). onError hears about failures at any time.
  */
 export function spawnLogged(runs: readonly RunSpawn[], s: RelaySpawn, onError: (what: string, index: number, err: Error) => void): { started: ({ child: ChildProcess; pid: number } | undefined)[]; relayDone: Promise<void> } {
+  if (runs.length > RELAY_RUNS_MAX) {
+    // Each run's pipe is two descriptors here until the run has it: a bounded batch stays far from the fd limit.
+    const parts = [];
+    for (let at = 0; at < runs.length; at += RELAY_RUNS_MAX) {
+      parts.push(spawnLogged(runs.slice(at, at + RELAY_RUNS_MAX), s, (what, i, err) => onError(what, i < 0 ? i : at + i, err)));
+    }
+    return { started: parts.flatMap((p) => p.started), relayDone: Promise.all(parts.map((p) => p.relayDone)).then(() => undefined) };
+  }
   const none = { started: runs.map(() => undefined), relayDone: Promise.resolve() };
   if (runs.length === 0) return none;
   // A small heap: the relay holds one chunk at a time.
