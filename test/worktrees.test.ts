@@ -201,9 +201,14 @@ describe('worktrees', () => {
     const ids = ['A', 'B', 'C', 'D', 'E', 'F'];
     await withRepo(Object.fromEntries(ids.map((id) => [`${id}.md`, task(id)])), async (r) => {
       const cmd = recorder(r, 'echo wip > wip.txt; sleep 30');
-      const ensured = await cli(['ensure', `owner=${r.owner}`, `dir=${r.dir}`, 'interval=0.2', 'max=6', 'worktrees=on', 'base=main', cmd]);
+      // base= and worktrees= reach the detached heartbeat: its worktrees start from side, not the checked-out main.
+      gitIn(r.root, 'branch', 'side');
+      const ensured = await cli(['ensure', `owner=${r.owner}`, `dir=${r.dir}`, 'interval=0.2', 'max=6', 'worktrees=on', 'base=side', cmd]);
       assert.equal(ensured.code, 0, ensured.stderr);
       try {
+        const pidFile = fs.readFileSync(path.join(r.state, `task-manager-${r.owner}.heartbeat.pid`), 'utf8');
+        assert.match(pidFile, /^worktrees=on$/m);
+        assert.match(pidFile, /^base=side$/m);
         const snapshot = path.join(r.state, `task-manager-${r.owner}.snapshot.json`);
         const read = (): Record<string, any> | undefined => {
           try { return JSON.parse(fs.readFileSync(snapshot, 'utf8')) as Record<string, any>; } catch { return undefined; }
@@ -213,12 +218,32 @@ describe('worktrees', () => {
           return s && s.claims.length === ids.length && s.claims.every((c: Record<string, any>) => c.dirtyFiles === 1) && s;
         }, `6 claims with their worktree state; last snapshot: ${JSON.stringify(read())}`, 30_000);
         for (const c of snap.claims) {
-          assert.deepEqual([c.state, c.branch, c.ahead, c.base, c.worktreeExists], ['running', `task/${c.id}`, 0, 'main', true]);
+          assert.deepEqual([c.state, c.branch, c.ahead, c.base, c.worktreeExists], ['running', `task/${c.id}`, 0, 'side', true]);
         }
         assert.deepEqual(runs(r).map((x) => x[0]).sort(), ids);
         assert.ok(runs(r).every(([id, cwd]) => cwd === path.join(r.root, '.worktrees', id as string)));
       } finally {
         await cli(['stop', `owner=${r.owner}`, `dir=${r.dir}`]);
+      }
+    });
+  });
+
+  test('two owners\' heartbeats on one repository make each worktree once and run each task once', async () => {
+    const ids = Array.from({ length: 8 }, (_, i) => `T${i}`);
+    await withRepo(Object.fromEntries(ids.map((id) => [`${id}.md`, task(id)])), async (r) => {
+      const cmd = recorder(r);
+      const owners = [`${r.owner}-a`, `${r.owner}-b`];
+      const started = await Promise.all(owners.map((o) => cli(['ensure', `owner=${o}`, `dir=${r.dir}`, 'interval=0.1', 'max=3', cmd])));
+      try {
+        for (const s of started) assert.equal(s.code, 0, s.stderr);
+        await waitUntil(() => runs(r).length >= ids.length || undefined, `all ${ids.length} tasks run; runs: ${JSON.stringify(runs(r))}`, 30_000);
+        const registry = (): Record<string, any> => JSON.parse(fs.readFileSync(path.join(r.state, 'registry.json'), 'utf8')) as Record<string, any>;
+        await waitUntil(() => Object.values(registry().claims).every((c: any) => c.state === 'exited') || undefined, 'every run recorded');
+        assert.deepEqual(runs(r).map((x) => x[0]).sort(), ids.sort(), 'each task ran once');
+        assert.ok(runs(r).every(([id, cwd, branch]) => cwd === path.join(r.root, '.worktrees', id as string) && branch === `task/${id}`));
+        assert.ok(Object.values(registry().claims).every((c: any) => c.exitCode === 0), JSON.stringify(registry().claims));
+      } finally {
+        for (const o of owners) await cli(['stop', `owner=${o}`, `dir=${r.dir}`]);
       }
     });
   });
