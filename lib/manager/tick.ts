@@ -1,5 +1,6 @@
 // The shapes a tick works with: its input, the snapshot it writes, the ticker interface.
 import type { Claim } from './registry.ts';
+import type { CiState } from '../tasks/taskfile.ts';
 
 /** What a tick needs to know; the heartbeat owns the loop, the tick owns the work. */
 export interface TickInput {
@@ -61,7 +62,7 @@ export interface SnapshotClaim extends Claim {
 
 /** A task's CI in the snapshot's top-level `ci` map. */
 export interface SnapshotCi {
-  state: 'passing' | 'failing' | 'pending' | 'unknown';
+  state: CiState;
   /** When gh answered; null when the state comes from the file or gh was not asked. */
   checkedAt: string | null;
   /** The task's `pr:` as written. */
