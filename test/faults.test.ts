@@ -250,7 +250,7 @@ describe('a full disk', () => {
         const deadline = Date.now() + 1500;
         while (Date.now() < deadline) {
           assert.ok(alive(pid), 'the heartbeat survives a full disk');
-          await new Promise((r) => setTimeout(r, 100));
+          await new Promise((r) => setTimeout(r, 50));
         }
         const s = await status(f);
         assert.equal(s.code, 0, `running on a full disk: ${JSON.stringify(s.doc)}`);
