@@ -1,4 +1,4 @@
-// Reading a text or JSON file that may be missing.
+// Reading a text or JSON file that may be missing, and asking whether a folder is there.
 import fs from 'node:fs';
 import { isErrno } from './errors.ts';
 
@@ -29,6 +29,16 @@ export function readJsonFile<T>(file: string): T | undefined {
     return JSON.parse(text) as T;
   } catch (err) {
     if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+/** True when the path is a folder now (not missing, not a file, not under a file). */
+export function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
     throw err;
   }
 }

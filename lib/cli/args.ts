@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import minimist from 'minimist';
 import { usageError } from '../base/errors.ts';
-import { checkBranch, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner, isDirectory } from './checks.ts';
+import { checkBranch, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner } from './checks.ts';
+import { isFolder } from '../base/jsonfile.ts';
 
 export { checkOwner } from './checks.ts';
 
@@ -209,7 +210,7 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   const dirWord = keys.dir ?? path.join(ctx.root, 'tasks');
   if (dirWord === '') throw usageError('`dir` must name a folder, got an empty value; pass dir=<tasks folder>');
   const resolved = path.resolve(ctx.cwd, dirWord);
-  if (!isDirectory(resolved)) {
+  if (!isFolder(resolved)) {
     const where = resolved === dirWord ? '' : ` (resolved to ${resolved})`;
     throw usageError(`\`dir\` must be an existing folder, got \`${dirWord}\`${where}; create it or pass dir=<tasks folder>`);
   }

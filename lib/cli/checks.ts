@@ -1,6 +1,5 @@
 // Validators of single option values: one rule and one message template each.
-import fs from 'node:fs';
-import { isErrno, usageError } from '../base/errors.ts';
+import { usageError } from '../base/errors.ts';
 
 /** Validates an owner name: it becomes part of file names, so no separators or dot-dot. */
 export function checkOwner(value: string, name = 'owner'): string {
@@ -31,15 +30,6 @@ export function checkDuration(name: string, value: string): number {
   const n = m ? Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86400 } as const)[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'] : NaN;
   if (!Number.isFinite(n) || n <= 0) throw usageError(`\`${name}\` must be a duration such as 7200, 90m, 2h or 1d, got \`${value}\``);
   return n;
-}
-
-export function isDirectory(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
-    throw err;
-  }
 }
 
 /** on or off (also yes/no, true/false, 1/0). */

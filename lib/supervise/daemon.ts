@@ -5,7 +5,7 @@ import path from 'node:path';
 import { TasksError, isErrno } from '../base/errors.ts';
 import { tailLines } from '../base/logfile.ts';
 import { type Expected, type Inspection, inspectPidFile } from './pidfile.ts';
-import { isRunning, readStat, signal, signalTree, sleep } from './proc.ts';
+import { isRunning, readStat, readStatQuiet, signal, signalTree, sleep } from './proc.ts';
 
 /** How to start this tool again as a child: node, the tsx loader, the entry script. */
 export interface Launcher {
@@ -139,14 +139,4 @@ export function groupMembers(pgid: number): number[] {
     if (stat && stat.pgid === pgid && stat.state !== 'Z' && stat.state !== 'X') members.push(Number(name));
   }
   return members;
-}
-
-function readStatQuiet(pid: number): ReturnType<typeof readStat> {
-  try {
-    return readStat(pid);
-  } catch (err) {
-    // A process can vanish between readdir and read; EACCES/ESRCH here mean "not ours to count".
-    if (isErrno(err, 'EACCES') || isErrno(err, 'ESRCH')) return undefined;
-    throw err;
-  }
 }

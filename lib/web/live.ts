@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TasksError, isErrno } from '../base/errors.ts';
-import { readJsonFile } from '../base/jsonfile.ts';
+import { isFolder, readJsonFile } from '../base/jsonfile.ts';
 import { type HeartbeatHealth, heartbeatHealth } from '../supervise/health.ts';
 import { type RuntimePaths, runtimePaths } from '../base/paths.ts';
 import { TaskScanner } from '../tasks/scan.ts';
@@ -161,16 +161,6 @@ export class LiveSite {
     }, (err) => this.onWatchError?.(err));
     this.watcher = watcher;
     watcher.sync();
-  }
-}
-
-/** True when the path is a folder now (not missing, not a file). */
-export function isFolder(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
-    throw err;
   }
 }
 
