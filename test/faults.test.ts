@@ -27,6 +27,15 @@ function snapshotTick(f: Folder): number {
   }
 }
 
+/** Checks that something stays true for a while (nothing restarts, nothing is recreated), every 50 ms. */
+async function holdsFor(ms: number, check: () => void): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    check();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Waits for ticks past the current one: proof the loop is not wedged. */
 async function ticksGoOn(f: Folder, what: string): Promise<void> {
   const from = snapshotTick(f);
@@ -142,11 +151,7 @@ describe('the watchdog of a running serve', () => {
         const away = `${f.dir}.away`;
         fs.renameSync(f.dir, away);
         // A few intervals and watchdog rounds: neither the heartbeat, the server nor the watchdog writes the folder back.
-        const until = Date.now() + 1500;
-        while (Date.now() < until) {
-          assert.ok(!fs.existsSync(f.dir), 'the tasks folder was recreated while it was away');
-          await new Promise((res) => setTimeout(res, 50));
-        }
+        await holdsFor(1500, () => assert.ok(!fs.existsSync(f.dir), 'the tasks folder was recreated while it was away'));
         fs.renameSync(away, f.dir);
         await ticksGoOn(f, 'after the folder came back');
         assert.ok(alive(heartbeat), `the same heartbeat ticks on; serve said:\n${s.output()}\nlog:\n${fs.readFileSync(runtimeFile(f.dir, f.owner, 'heartbeat.log'), 'utf8').split('\n').filter((l) => !/ tick \d+:/.test(l)).join('\n')}`);
@@ -170,11 +175,7 @@ describe('the watchdog of a running serve', () => {
         const r = await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`], { env: fast });
         assert.match(r.stdout, new RegExp(`stopped heartbeat \\(pid ${heartbeat}\\)`));
         // Several watchdog rounds (every 250 ms) go by without a restart.
-        const until = Date.now() + 1500;
-        while (Date.now() < until) {
-          assert.equal(readPid(runtimeFile(f.dir, f.owner, 'heartbeat.pid')), undefined, 'not restarted after stop');
-          await new Promise((res) => setTimeout(res, 50));
-        }
+        await holdsFor(1500, () => assert.equal(readPid(runtimeFile(f.dir, f.owner, 'heartbeat.pid')), undefined, 'not restarted after stop'));
         assert.doesNotMatch(s.output(), /watchdog: restarted/);
         const again = await ensure(f);
         // The watchdog's own restart may have raced this ensure: wait until one heartbeat process is left.
@@ -247,11 +248,7 @@ describe('a full disk', () => {
         const stuckAt = snapshotTick(f);
         // Several intervals on a full disk: the heartbeat lives and is not reported stuck (its beat needs no space).
         await waitUntilAsync(async () => (await status(f)).code === 0, 'status running on a full disk');
-        const deadline = Date.now() + 1500;
-        while (Date.now() < deadline) {
-          assert.ok(alive(pid), 'the heartbeat survives a full disk');
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        await holdsFor(1500, () => assert.ok(alive(pid as number), 'the heartbeat survives a full disk'));
         const s = await status(f);
         assert.equal(s.code, 0, `running on a full disk: ${JSON.stringify(s.doc)}`);
         assert.equal(s.doc.pid, pid);
