@@ -16,7 +16,8 @@ const check = (bucket: string): Record<string, string> => ({ name: `check-${buck
  * A stand-in `gh` on PATH: `gh pr checks <n> --json name,state,bucket` prints what checks-<n>.json
  * holds (gh's documented JSON) after an optional pause, and counts its calls in calls.txt.
  */
-function standInGh(t: Folder, checks: Record<string, unknown[]>, pauseS = 0): { env: Record<string, string>; calls: () => string[] } {
+/** A stand-in gh; with `gated`, every call waits until open() (or 30 s) before it answers. */
+function standInGh(t: Folder, checks: Record<string, unknown[]>, gated = false): { env: Record<string, string>; calls: () => string[]; open: () => void } {
   const bin = path.join(t.root, 'bin');
   fs.mkdirSync(bin);
   // The PR as gh gets it (a number or a URL) names its file, with everything but letters and digits as _.
@@ -25,7 +26,7 @@ function standInGh(t: Folder, checks: Record<string, unknown[]>, pauseS = 0): { 
     '#!/bin/sh',
     `echo "$*" >> "${bin}/calls.txt"`,
     `[ "$1 $2 $4" = "pr checks --json" ] && [ "$5" = "name,state,bucket" ] || { echo "unexpected: $*" >&2; exit 1; }`,
-    pauseS ? `sleep ${pauseS}` : '',
+    gated ? `i=0; while [ ! -e "${bin}/open" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done` : '',
     'key=$(printf %s "$3" | tr -c A-Za-z0-9 _)',
     `cat "${bin}/checks-$key.json" 2>/dev/null || { echo "no pull requests found for $3" >&2; exit 1; }`,
   ].join('\n') + '\n', { mode: 0o755 });
@@ -33,6 +34,7 @@ function standInGh(t: Folder, checks: Record<string, unknown[]>, pauseS = 0): { 
   return {
     env: cliEnv({ PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}` }),
     calls: () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n') : []),
+    open: () => fs.writeFileSync(path.join(bin, 'open'), ''),
   };
 }
 
@@ -90,8 +92,8 @@ describe('CI from gh', () => {
   test('a running heartbeat asks gh at most once per PR in 5 minutes, and never waits for it', async () => {
     await withTempFolder('ci', async (t) => {
       writeTasks(t, { 'A.md': task('A', { pr: '12' }), 'B.md': task('B', { pr: '12' }), 'C.md': task('C', { pr: '21' }) });
-      // A slow gh (1 s): ticks every 0.1 s must go on meanwhile.
-      const gh = standInGh(t, { 12: [check('fail')], 21: [check('pass')] }, 1);
+      // A gh that answers only when the test lets it: ticks every 0.1 s must go on meanwhile.
+      const gh = standInGh(t, { 12: [check('fail')], 21: [check('pass')] }, true);
       const snapshot = path.join(t.dir, 'logs', 'task_manager', `task-manager-${t.owner}.snapshot.json`);
       const read = (): Record<string, any> | undefined => {
         try { return JSON.parse(fs.readFileSync(snapshot, 'utf8')) as Record<string, any>; } catch { return undefined; }
@@ -99,19 +101,22 @@ describe('CI from gh', () => {
       const ensured = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`, 'interval=0.1'], { env: gh.env });
       assert.equal(ensured.code, 0, ensured.stderr);
       try {
-        const seen: { tick: number; state: string; ms: number }[] = [];
+        await waitUntil(() => gh.calls().length === 2, 'gh asked about both PRs', 20_000);
+        const asked = read()?.tick ?? 0;
+        // gh has not answered yet, and five more ticks end: no tick waits for it.
+        const later = await waitUntil(() => { const s = read(); return s && s.tick >= asked + 5 && s; }, 'five ticks while gh is still running', 20_000);
+        assert.equal(later.ci?.A?.state, 'unknown', 'no answer before gh gave one');
+        gh.open();
         const first = await waitUntil(() => {
           const s = read();
-          if (s && seen[seen.length - 1]?.tick !== s.tick) seen.push({ tick: s.tick, state: s.ci?.A?.state, ms: s.tickDurationMs });
           return s?.ci?.A?.state === 'failing' && s.ci.C?.state === 'passing' && s;
         }, `gh's answer in the snapshot; last: ${JSON.stringify(read()?.ci)}`, 20_000);
-        assert.ok(seen.some((x) => x.tick >= 3 && x.state === 'unknown'), `ticks went on while gh was running: ${JSON.stringify(seen)}`);
-        assert.ok(seen.every((x) => x.ms < 1000), `no tick waited for gh: ${JSON.stringify(seen)}`);
         assert.equal(first.ci.B.state, 'failing', 'two tasks on one PR share its answer');
         // Many more ticks: gh is not asked again within 5 minutes.
         await waitUntil(() => (read()?.tick ?? 0) >= first.tick + 20, '20 more ticks', 20_000);
         assert.deepEqual(gh.calls().map((c) => c.split(' ')[2]).sort(), ['12', '21']);
       } finally {
+        gh.open();
         await cli(['stop', `owner=${t.owner}`, `dir=${t.dir}`]);
       }
     });
