@@ -18,7 +18,27 @@ export interface Task {
   statusKnown: boolean;
   priority: string | null;
   milestone: string | null;
+  /** `owners[0]`, kept for API compatibility. */
   owner: string | null;
+  /** Every owner/assignee, '@' stripped, as written. */
+  owners: string[];
+  /** labels / tags. */
+  labels: string[];
+  /** created_date / created, as written. */
+  created: string | null;
+  /** updated_date / updated, as written. */
+  updated: string | null;
+  /** due / due_date, as written. */
+  due: string | null;
+  /** parent_task_id / parent, the raw reference (resolve with taskIndex). */
+  parent: string | null;
+  effort: string | null;
+  /** Under an archive/ folder: never dispatched, not counted. */
+  archived: boolean;
+  /** Checkboxes under an 'Acceptance Criteria' section. */
+  acceptance: { done: number; total: number };
+  /** For an unknown status, e.g. "did you mean ready?"; null otherwise. */
+  statusHint: string | null;
   completedBy: string | null;
   completed: string | null;
   dependsOn: string[];
@@ -178,6 +198,16 @@ function toTask(fields: { [key: string]: Value }, body: string, path: string): T
     priority: rawPriority !== null && /^p[0-3]$/i.test(rawPriority) ? rawPriority.toLowerCase() : rawPriority,
     milestone: text('milestone'),
     owner: text('owner') ?? text('assignee'),
+    owners: [text('owner') ?? text('assignee')].filter((o): o is string => o !== null),
+    labels: [],
+    created: text('created_date') ?? text('created'),
+    updated: text('updated_date') ?? text('updated'),
+    due: text('due') ?? text('due_date'),
+    parent: text('parent_task_id') ?? text('parent'),
+    effort: text('effort'),
+    archived: false,
+    acceptance: { done: 0, total: 0 },
+    statusHint: null,
     completedBy: text('completed_by'),
     completed: text('completed'),
     dependsOn: idList('depends_on' in fields ? fields['depends_on'] : fields['dependencies']),
