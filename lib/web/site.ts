@@ -14,6 +14,10 @@ import type { RunLogTail } from './run-log.ts';
 import { type WebClaim, type WebSnapshot, ciMapOf, ciOf } from './snapshot-read.ts';
 import type { Task, ParseError } from '../tasks/taskfile.ts';
 import type { Remote } from '../tasks/pr.ts';
+import { distinctNames, pageName } from './pages.ts';
+
+/** A task page's file name (in tasks/): see pages.ts. */
+export { pageName } from './pages.ts';
 
 export interface SiteInput {
   project: string;
@@ -34,13 +38,6 @@ export interface SiteInput {
 }
 
 export type { BuildResult } from './site-files.ts';
-
-/** A task page's file name: the slug with anything outside [A-Za-z0-9._-] replaced by '_', never hidden. */
-export function pageName(slug: string): string {
-  const name = slug.replace(/[^A-Za-z0-9._-]/gu, '_');
-  // A leading dot would make a dotfile the static server refuses; 200 keeps `<name>.html` under NAME_MAX.
-  return (name === '' || name.startsWith('.') ? `_${name}` : name).slice(0, 200);
-}
 
 interface Entry {
   /** The task object last rendered: the same object means the same content, without hashing it again. */
@@ -156,16 +153,9 @@ export class SiteBuilder {
   }
 }
 
-/** Page names in task order; a name taken by an earlier task (case-insensitively, for macOS and Windows) gets a suffix. */
+/** Page names in task order; a name taken by an earlier task gets a suffix (distinctNames). */
 function assignPages(tasks: readonly Task[]): string[] {
-  const taken = new Set<string>();
-  return tasks.map((t) => {
-    const base = pageName(t.slug);
-    let name = base;
-    for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${base}_${n}`;
-    taken.add(name.toLowerCase());
-    return name;
-  });
+  return distinctNames(tasks.map((t) => pageName(t.slug)));
 }
 
 /** The old buffer when its bytes equal the new one, so unchanged parts keep their identity. */

@@ -1,0 +1,45 @@
+// Where each page of the site lives: task pages and the pages of docs, decisions and milestones, by kind and slug.
+
+/** The kinds of markdown files that are not tasks; each has a section on the index and a page of its own. */
+export type PageKind = 'doc' | 'decision' | 'milestone';
+
+/** The build folder's subfolder of each kind's pages (tasks live in `tasks/`). */
+export const KIND_FOLDERS: Readonly<Record<PageKind, string>> = { doc: 'docs', decision: 'decisions', milestone: 'milestones' };
+
+/** The kinds in the order the index shows their sections. */
+export const PAGE_KINDS: readonly PageKind[] = ['milestone', 'decision', 'doc'];
+
+/** A page's file name: the slug with anything outside [A-Za-z0-9._-] replaced by '_', never hidden. */
+export function pageName(slug: string): string {
+  const name = slug.replace(/[^A-Za-z0-9._-]/gu, '_');
+  // A leading dot would make a dotfile the static server refuses; 200 keeps `<name>.html` under NAME_MAX.
+  return (name === '' || name.startsWith('.') ? `_${name}` : name).slice(0, 200);
+}
+
+/**
+ * The page of a doc, decision or milestone, relative to the site root: `docs/<page>.html`,
+ * `decisions/<page>.html`, `milestones/<page>.html`. From the index link it as is; from a page
+ * one folder down, prefix `../`.
+ */
+export function kindPage(kind: PageKind, slug: string): string {
+  return `${KIND_FOLDERS[kind]}/${pageName(slug)}.html`;
+}
+
+/** Names made distinct in list order: a name an earlier one took (case-insensitively, for macOS and Windows) gets `_2`, `_3`… */
+export function distinctNames(names: readonly string[]): string[] {
+  const taken = new Set<string>();
+  return names.map((base) => {
+    let name = base;
+    for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${base}_${n}`;
+    taken.add(name.toLowerCase());
+    return name;
+  });
+}
+
+/**
+ * The pages of a list of docs, decisions and milestones, in list order: kindPage, made distinct
+ * (distinctNames). The index and the pages both call this with the scan's list, so their links agree.
+ */
+export function kindPages(list: readonly { readonly kind: PageKind; readonly slug: string }[]): string[] {
+  return distinctNames(list.map((e) => kindPage(e.kind, e.slug).slice(0, -'.html'.length))).map((name) => `${name}.html`);
+}
