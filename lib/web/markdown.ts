@@ -1,6 +1,6 @@
-// Task bodies to safe HTML: no raw HTML, unsafe link schemes dropped.
+// Task bodies to safe HTML: no raw HTML, unsafe link schemes dropped, GFM alerts, HTML comments hidden.
 import MarkdownIt from 'markdown-it';
-import type { StateCore, Token } from 'markdown-it';
+import type { StateBlock, StateCore, Token } from 'markdown-it';
 
 const ALLOWED_SCHEMES = new Set(['http', 'https', 'mailto']);
 
@@ -27,14 +27,98 @@ export function isWebUrl(url: string): boolean {
 // html: false shows raw HTML in task files as text; links and images are filtered by isSafeUrl.
 const md = new MarkdownIt('default', { html: false, linkify: false, typographer: false });
 md.validateLink = isSafeUrl;
+// Before 'html_block' (off while html is false), and able to end a paragraph or a list item's lazy line.
+md.block.ruler.before('table', 'html_comment', htmlComment, { alt: ['paragraph', 'reference', 'blockquote', 'list'] });
+md.core.ruler.after('block', 'drop_title', dropTitle);
+md.core.ruler.after('block', 'gfm_alerts', gfmAlerts);
 md.core.ruler.push('task_checkboxes', taskCheckboxes);
 md.core.ruler.push('align_classes', alignClasses);
 md.renderer.rules['task_checkbox'] = (tokens, idx) =>
   `<input type="checkbox" disabled${tokens[idx]?.meta?.['checked'] === true ? ' checked' : ''}> `;
+md.renderer.rules['alert_title'] = (tokens, idx) => `<p class="alert-title">${md.utils.escapeHtml(String(tokens[idx]?.content ?? ''))}</p>\n`;
 
-/** Renders a task body to HTML: CommonMark without raw HTML, unsafe links dropped, `- [ ]` items as disabled checkboxes. */
-export function renderMarkdown(body: string): string {
-  return md.render(body);
+export interface MarkdownOptions {
+  /** The title the page shows already: a first `# ` heading that reads the same is not repeated. */
+  readonly title?: string;
+}
+
+/**
+ * Renders a task body to HTML: CommonMark without raw HTML, unsafe links dropped, `- [ ]` items as
+ * disabled checkboxes, GFM alerts (`> [!NOTE]`) as callouts, HTML comments (Backlog.md's
+ * `<!-- SECTION:…:BEGIN -->` markers) left out, and a first H1 equal to `title` dropped.
+ */
+export function renderMarkdown(body: string, options: MarkdownOptions = {}): string {
+  return md.render(body, { title: options.title });
+}
+
+/** GitHub's alert kinds and the title each callout shows. */
+export const ALERT_KINDS: Readonly<Record<string, string>> = { note: 'Note', tip: 'Tip', important: 'Important', warning: 'Warning', caution: 'Caution' };
+
+const ALERT = /^\[!(note|tip|important|warning|caution)\][ \t]*(?:\n|$)/i;
+
+/**
+ * A blockquote whose first line is only `[!NOTE]` (TIP, IMPORTANT, WARNING, CAUTION; any case)
+ * becomes `<div class="alert alert-note">` with a title paragraph; the marker line is removed.
+ * Runs before inline parsing, so it edits the paragraph's source text.
+ */
+function gfmAlerts(state: StateCore): void {
+  const tokens = state.tokens;
+  for (let i = 0; i < tokens.length; i++) {
+    const open = tokens[i] as Token;
+    const inline = tokens[i + 2];
+    if (open.type !== 'blockquote_open' || tokens[i + 1]?.type !== 'paragraph_open' || inline?.type !== 'inline') continue;
+    const m = ALERT.exec(inline.content);
+    if (m === null) continue;
+    const kind = (m[1] as string).toLowerCase();
+    const close = tokens.findIndex((t, j) => j > i && t.type === 'blockquote_close' && t.level === open.level);
+    if (close < 0) continue;
+    open.tag = 'div';
+    open.attrJoin('class', `alert alert-${kind}`);
+    (tokens[close] as Token).tag = 'div';
+    inline.content = inline.content.slice(m[0].length);
+    const title = new state.Token('alert_title', '', 0);
+    title.content = ALERT_KINDS[kind] as string;
+    title.block = true;
+    title.level = open.level + 1;
+    // A marker alone in its paragraph leaves an empty paragraph: drop it.
+    if (inline.content.trim() === '') tokens.splice(i + 1, 3, title);
+    else tokens.splice(i + 1, 0, title);
+  }
+}
+
+/** A first level-1 heading whose text equals the page title (spaces and case aside) is left out: the page shows the title above. */
+function dropTitle(state: StateCore): void {
+  const title = (state.env as { title?: unknown } | undefined)?.title;
+  if (typeof title !== 'string') return;
+  const tokens = state.tokens;
+  const i = tokens.findIndex((t) => t.type === 'heading_open' && t.tag === 'h1');
+  if (i < 0 || tokens[i + 2]?.type !== 'heading_close') return;
+  const fold = (s: string): string => s.replace(/\s+/g, ' ').trim().toLowerCase();
+  if (fold(tokens[i + 1]?.content ?? '') === fold(title)) tokens.splice(i, 3);
+}
+
+/**
+ * An HTML comment that starts a line and ends a line (one line or several, with no blank line
+ * between: a stray `<!--` must not swallow the rest of the body) renders as nothing, as on GitHub. Backlog.md wraps sections in `<!-- SECTION:DESCRIPTION:BEGIN -->` … `END -->` and
+ * acceptance criteria in `<!-- AC:BEGIN -->`; the text between them renders as usual. Raw HTML
+ * stays off: any other tag is still shown as text.
+ */
+function htmlComment(state: StateBlock, startLine: number, endLine: number, silent: boolean): boolean {
+  if ((state.sCount[startLine] as number) - state.blkIndent >= 4) return false;
+  const from = (state.bMarks[startLine] as number) + (state.tShift[startLine] as number);
+  if (!state.src.startsWith('<!--', from)) return false;
+  for (let line = startLine; line < endLine; line++) {
+    const start = line === startLine ? from + 4 : (state.bMarks[line] as number) + (state.tShift[line] as number);
+    const text = state.src.slice(start, state.eMarks[line]);
+    if (line > startLine && text.trim() === '') return false;
+    const end = text.indexOf('-->');
+    if (end < 0) continue;
+    // Text after the comment on its last line would be lost: then it is not a comment line.
+    if (text.slice(end + 3).trim() !== '') return false;
+    if (!silent) state.line = line + 1;
+    return true;
+  }
+  return false;
 }
 
 const BOX = /^\[([ xX])\](?:\s+|$)/;
