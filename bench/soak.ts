@@ -175,10 +175,10 @@ function report(r: Run): void {
   console.log(`${TASKS} tasks, heartbeat every ${INTERVAL_S} s, ${r.edits} edits (1 a second), ${ROUTES.reduce((n, [, c]) => n + c, 0)} page clients + ${STREAMS} event streams`);
   if (r.stale) console.log(`NOTE: ${r.stale} is newer than dist/tasks.mjs: serve and the heartbeat ran the sources through tsx`);
 
-  // A tick is on time when it starts within interval + 50 ms of the one before. Its start is the
-  // log line's time less the duration the line gives; a long tick makes the next one late.
+  // A tick is on time when it starts within interval + 50 ms of the one before. A tick's log line
+  // is stamped with its start (the snapshot's tickAt); a long tick makes the next one late.
   const ticks = r.tail.ticks.filter((t) => t.at >= r.t0 && t.at <= r.t0 + r.windowMs);
-  const starts = ticks.map((t) => t.at - (t.ms ?? 0));
+  const starts = ticks.map((t) => t.at);
   const gaps = starts.slice(1).map((at, i) => at - (starts[i] as number));
   const onTime = gaps.filter((g) => g <= INTERVAL_S * 1000 + 50).length;
   const onTimePct = gaps.length ? (100 * onTime) / gaps.length : 0;

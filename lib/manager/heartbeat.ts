@@ -139,7 +139,9 @@ async function loop(input: HeartbeatInput, snapshotPath: string | undefined, aft
         last = await input.ticker.tick({ owner: input.owner, dir: input.dir, pid: process.pid, interval: input.interval, tick, now: input.now });
         if (snapshotPath) writeSnapshot(snapshotPath, last, input);
         const extra = `${last.ready.length} ready, ${last.claims.length} claimed, ${last.escalations.length} escalated, ${last.errors.length} parse errors`;
-        input.log(`${stamp(input.now)} tick ${tick}: ${last.taskCount} tasks (${extra}) in ${last.tickDurationMs} ms`);
+        // Stamped with the tick's start (the snapshot's tickAt), like an access log's request time:
+        // the gaps between lines are the schedule, whatever writing the snapshot cost afterwards.
+        input.log(`${last.tickAt} tick ${tick}: ${last.taskCount} tasks (${extra}) in ${last.tickDurationMs} ms`);
       } catch (err) {
         // A failing tick (a full disk, a damaged state file) is logged and the loop goes on: the
         // next tick retries, so the failure clears by itself once its cause does.
