@@ -116,8 +116,8 @@ describe('the heartbeat as the server shows it', () => {
         process.kill(pid, 'SIGCONT');
       }
       // Going again, it is running again, on the page too.
-      await waitUntilAsync(async () => (await health(base)).status === 200, 'running again after SIGCONT', 3000);
-      await waitUntilAsync(async () => heartbeatLine(await index(base)) === `running, pid ${pid}`, 'the page to say running again', 3000);
+      await waitUntilAsync(async () => (await health(base)).status === 200, 'running again after SIGCONT');
+      await waitUntilAsync(async () => heartbeatLine(await index(base)) === `running, pid ${pid}`, 'the page to say running again');
     });
   });
 
@@ -129,7 +129,7 @@ describe('the heartbeat as the server shows it', () => {
       assert.equal(h.status, 503, s.output());
       assert.equal(h.doc.state, 'stopped');
       assert.match(h.doc.heartbeat.stale ?? '', /is a folder, not a file/);
-      await waitUntilAsync(async () => /is a folder/.test(heartbeatLine(await index(base))), 'the page to name the folder', 3000);
+      await waitUntilAsync(async () => /is a folder/.test(heartbeatLine(await index(base))), 'the page to name the folder');
       for (const p of ['/api/tasks', '/api/snapshot', '/']) assert.notEqual((await get(base + p)).status, 500, p);
       assert.ok(alive(s.child.pid as number), s.output());
     });
@@ -142,11 +142,11 @@ describe('the server recovers', () => {
       const { s, base } = await serve(t, ['--no-heartbeat']);
       const away = `${t.dir}.away`;
       fs.renameSync(t.dir, away);
-      await s.waitFor(/tasks folder .* is gone/, 5000);
+      await s.waitFor(/tasks folder .* is gone/);
       // Nothing recreated the folder in the way (the build folder lives inside it).
       assert.ok(!fs.existsSync(t.dir), 'the server recreated the tasks folder while it was away');
       fs.renameSync(away, t.dir);
-      await s.waitFor(/tasks folder .* is back/, 5000);
+      await s.waitFor(/tasks folder .* is back/);
       fs.writeFileSync(`${t.dir}/AFTER-MOVE.md`, '---\nid: AFTER-MOVE\ntitle: Written after the move\nstatus: todo\n---\n');
       await waitUntilAsync(async () => {
         const ids = (JSON.parse((await get(`${base}/api/tasks`)).body) as { tasks: { id: string }[] }).tasks.map((x) => x.id);
@@ -161,17 +161,17 @@ describe('the server recovers', () => {
       const { s, base } = await serve(t, ['--no-heartbeat']);
       const pidFile = runtimeFile(t.dir, t.owner, 'server.pid');
       fs.rmSync(t.dir, { recursive: true });
-      await s.waitFor(/tasks folder .* is gone/, 5000);
+      await s.waitFor(/tasks folder .* is gone/);
       fs.mkdirSync(t.dir);
       fs.writeFileSync(`${t.dir}/REBORN.md`, '---\nid: REBORN\ntitle: In the new folder\nstatus: ready\n---\n');
       await waitUntilAsync(async () => {
         const ids = (JSON.parse((await get(`${base}/api/tasks`)).body) as { tasks: { id: string }[] }).tasks.map((x) => x.id);
         return ids.length === 1 && ids[0] === 'REBORN';
       }, `/api/tasks to list only the new folder's task; output:\n${s.output()}`, 5000);
-      await waitUntil(() => readPid(pidFile) === s.child.pid, 'the server pid file published again', 5000);
+      await waitUntil(() => readPid(pidFile) === s.child.pid, 'the server pid file published again');
       // Watches on the new folder work: an edit shows.
       fs.writeFileSync(`${t.dir}/REBORN.md`, '---\nid: REBORN\ntitle: Edited in the new folder\nstatus: ready\n---\n');
-      await waitUntilAsync(async () => (await get(`${base}/tasks/REBORN.html`)).body.includes('Edited in the new folder'), 'the edit to show', 5000);
+      await waitUntilAsync(async () => (await get(`${base}/tasks/REBORN.html`)).body.includes('Edited in the new folder'), 'the edit to show');
     });
   });
 
@@ -185,18 +185,18 @@ describe('the server recovers', () => {
       const pidFile = runtimeFile(t.dir, t.owner, 'server.pid');
       const recorded = fs.readFileSync(pidFile, 'utf8');
       fs.rmSync(pidFile);
-      await waitUntil(() => readPid(pidFile) === serverPid, 'the deleted pid file published again', 3000);
+      await waitUntil(() => readPid(pidFile) === serverPid, 'the deleted pid file published again');
       assert.match(fs.readFileSync(pidFile, 'utf8'), new RegExp(`\\nurl=http://127\\.0\\.0\\.1:${port}/\\n[^]*\\ndetached=1\\n`));
       fs.writeFileSync(pidFile, '1\n');
-      await waitUntil(() => readPid(pidFile) === serverPid, 'the garbage pid file published again', 3000);
+      await waitUntil(() => readPid(pidFile) === serverPid, 'the garbage pid file published again');
       assert.equal(fs.readFileSync(pidFile, 'utf8').split('\n').filter((l) => !l.startsWith('started=')).join('\n'),
         recorded.split('\n').filter((l) => !l.startsWith('started=')).join('\n'));
       fs.rmSync(pidFile);
-      await waitUntil(() => readPid(pidFile) === serverPid, 'published again before stop', 3000);
+      await waitUntil(() => readPid(pidFile) === serverPid, 'published again before stop');
       const stop = await cli(['stop', `owner=${t.owner}`, `dir=${t.dir}`]);
       assert.equal(stop.code, 0, stop.stderr);
       assert.match(stop.stdout, new RegExp(`stopped server \\(pid ${serverPid}\\)`));
-      await waitUntil(() => !alive(serverPid), 'the detached server to be gone', 5000);
+      await waitUntil(() => !alive(serverPid), 'the detached server to be gone');
     });
   });
 });

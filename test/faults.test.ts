@@ -120,7 +120,7 @@ describe('the watchdog of a running serve', () => {
         assert.equal(st.doc.pid, next);
         // A second death soon after waits out the backoff (1 s) before the next restart.
         process.kill(next, 'SIGKILL');
-        await s.waitFor(/restart 2; the next one waits at least 2 s/, 8000);
+        await s.waitFor(/restart 2; the next one waits at least 2 s/, 15_000);
       } finally {
         await endServe(s);
       }

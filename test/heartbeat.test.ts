@@ -245,12 +245,12 @@ describe('watching', () => {
       const snap = (): { tick: number; counts: Record<string, number> } => JSON.parse(fs.readFileSync(snapFile, 'utf8'));
       await waitUntil(() => fs.existsSync(snapFile) && snap().tick >= 2, 'two ticks');
       fs.writeFileSync(`${dir}/FIRST-TASK.md`, '---\nid: FIRST-TASK\nstatus: blocked\n---\n');
-      const seen = await waitUntil(() => { const s = snap(); return s.counts.blocked === 1 ? s : undefined; }, 'the edit in the snapshot', 5000);
+      const seen = await waitUntil(() => { const s = snap(); return s.counts.blocked === 1 ? s : undefined; }, 'the edit in the snapshot');
       assert.ok(seen.tick < 10, `seen at tick ${seen.tick}, before the full walk at tick 10`);
       // A task in a folder created after the heartbeat started is seen too (the folder event re-arms the watches).
       fs.mkdirSync(`${dir}/later`);
       fs.writeFileSync(`${dir}/later/NEW.md`, '---\nid: NEW\nstatus: todo\n---\n');
-      await waitUntil(() => snap().counts.todo === 1 || undefined, 'a task in a new folder', 5000);
+      await waitUntil(() => snap().counts.todo === 1 || undefined, 'a task in a new folder');
     });
   });
 });

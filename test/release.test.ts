@@ -129,7 +129,7 @@ describe('logs id=', () => {
       try {
         await follow.waitFor(/one/);
         fs.writeFileSync(path.join(f.root, 'go'), '');
-        await follow.waitFor(/two-TALK/, 5000);
+        await follow.waitFor(/two-TALK/);
       } finally {
         process.kill(-(follow.child.pid as number), 'SIGTERM');
         await follow.exited;

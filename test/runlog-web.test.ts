@@ -184,8 +184,8 @@ describe('run log routes and events', () => {
       await waitUntil(() => mine.text().includes('event: hello') && other.text().includes('event: hello'), 'hello on both streams');
       // The stream follows the log from its end as it was when a page first listened.
       const events = (): Record<string, any>[] => mine.text().split('\n\n').slice(0, -1).filter((f) => f.startsWith('event: log')).map((f) => JSON.parse(f.split('\ndata: ')[1] as string) as Record<string, any>);
-      await waitUntil(() => { fs.appendFileSync(file, 'ping\n'); return mine.text().includes('event: log'); }, 'a first log event', 5000);
-      await waitUntil(() => events().at(-1)?.to === fs.statSync(file).size, 'the pings sent up to the end', 3000);
+      await waitUntil(() => { fs.appendFileSync(file, 'ping\n'); return mine.text().includes('event: log'); }, 'a first log event');
+      await waitUntil(() => events().at(-1)?.to === fs.statSync(file).size, 'the pings sent up to the end');
       const at = fs.statSync(file).size;
       fs.appendFileSync(file, 'fresh <line>\nand a half');
       await waitUntil(() => mine.text().includes('and a half'), 'the new lines as a log event', 10_000);
@@ -197,7 +197,7 @@ describe('run log routes and events', () => {
       fs.appendFileSync(file, ' more\n');
       fs.renameSync(file, `${file}.1`);
       fs.writeFileSync(file, 'after rotation\n');
-      await waitUntil(() => mine.text().includes('after rotation'), 'lines of the rotated log', 3000);
+      await waitUntil(() => mine.text().includes('after rotation'), 'lines of the rotated log');
       const tail = events().slice(-2);
       assert.deepEqual(tail.map((e) => [e.lines, e.from]), [[[' more'], st.size], [['after rotation'], 0]]);
     } finally {
