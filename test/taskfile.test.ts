@@ -82,7 +82,7 @@ const ROWS: Row[] = [
   { name: 'unknown status kept folded', file: 'unknown-status.md', expect: { status: 'on_hold', statusKnown: false } },
   { name: 'P0 lowercased, ci case-insensitive', file: 'priority-ci.md',
     expect: { priority: 'p0', ci: 'failing', pr: 'https://github.com/example/repo/pull/7' } },
-  { name: 'other priority kept raw, unknown ci', file: 'priority-raw.md', expect: { priority: 'High', ci: 'unknown', pr: null } },
+  { name: 'a known priority word lowercased, unknown ci', file: 'priority-raw.md', expect: { priority: 'high', ci: 'unknown', pr: null } },
   { name: 'empty frontmatter is a task with defaults', file: 'empty-frontmatter.md',
     expect: { id: 'empty-frontmatter', title: 'Only a body', status: 'draft', fields: {} } },
 

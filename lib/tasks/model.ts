@@ -1,78 +1,148 @@
-// The task model: statuses and priorities in order, readiness, dependency problems, counts.
-import type { ParseError, Task } from './taskfile.ts';
+// The task model: statuses and priorities in order, id resolution, readiness, dependency problems, counts.
+import { CANONICAL_STATUSES, customStatuses, foldId, priorityLevel } from './mapping.ts';
+import type { Task } from './taskfile.ts';
 
-/** Rank of a priority: p0 first, unknown text after p3, none last. */
+export { foldId, ownerKey } from './mapping.ts';
+
+/**
+ * Rank of a priority across scales, case-insensitive: p0 = critical (0) > p1 = high (1) >
+ * p2 = medium (2) > p3 = low (3) > p4 (4) > any other text (8) > none (9).
+ */
 export function priorityRank(priority: string | null): number {
   if (priority === null) return 9;
-  const m = /^p([0-3])$/.exec(priority);
-  return m ? Number(m[1]) : 8;
+  return priorityLevel(priority) ?? 8;
 }
 
-/** Dependency problems per task id: missing ids and cycles. */
-export function dependencyProblems(tasks: readonly Task[]): Map<string, string> {
-  const byId = new Map(tasks.map((t) => [t.id, t]));
+/** Statuses in lifecycle order. */
+export const STATUS_ORDER: readonly string[] = CANONICAL_STATUSES;
+
+/**
+ * The canonical statuses in lifecycle order, then the folder's custom statuses (as its config
+ * declares them, folded; those that fold to a canonical one dropped) in config order.
+ */
+export function statusOrder(custom: readonly string[] = []): string[] {
+  return [...STATUS_ORDER, ...customStatuses(custom)];
+}
+
+/** Finds the task a reference names. */
+export interface TaskIndex {
+  /**
+   * The task `ref` names: the exact id first, then the id case-insensitively, then the folded id
+   * (`task-24.1` = `BACK-24.1` = `24.1`, `"001"` = `1`). At each step an active task wins over an
+   * archived one, then the first in path order.
+   */
+  resolve(ref: string): Task | undefined;
+}
+
+/** An id resolver over a task list (build it once per list: it indexes every id three ways). */
+export function taskIndex(tasks: readonly Task[]): TaskIndex {
+  const exact = new Map<string, Task>();
+  const lower = new Map<string, Task>();
+  const folded = new Map<string, Task>();
+  // Active tasks first, so each map's first entry is the one that wins.
+  const ordered = [...tasks.filter((t) => !t.archived), ...tasks.filter((t) => t.archived)];
+  for (const t of ordered) {
+    if (!exact.has(t.id)) exact.set(t.id, t);
+    const l = t.id.toLowerCase();
+    if (!lower.has(l)) lower.set(l, t);
+    const f = foldId(t.id);
+    if (!folded.has(f)) folded.set(f, t);
+  }
+  return {
+    resolve(ref: string): Task | undefined {
+      const r = ref.trim();
+      return exact.get(r) ?? lower.get(r.toLowerCase()) ?? folded.get(foldId(r));
+    },
+  };
+}
+
+/**
+ * Dependency problems of the active tasks by id: references that name no task, and cycles.
+ * References resolve through taskIndex; an archived task may satisfy a reference.
+ */
+export function dependencyProblems(tasks: readonly Task[], index: TaskIndex = taskIndex(tasks)): Map<string, string> {
   const problems = new Map<string, string>();
+  const deps = new Map<Task, Task[]>();
+  const depsOf = (t: Task): Task[] => {
+    let list = deps.get(t);
+    if (list === undefined) {
+      list = t.dependsOn.flatMap((d) => index.resolve(d) ?? []);
+      deps.set(t, list);
+    }
+    return list;
+  };
   for (const t of tasks) {
-    const missing = t.dependsOn.filter((d) => !byId.has(d));
+    if (t.archived) continue;
+    const missing = t.dependsOn.filter((d) => index.resolve(d) === undefined);
     if (missing.length) problems.set(t.id, `missing dependency ${missing.join(', ')}`);
   }
-  // Iterative DFS colouring; every task on a cycle is reported with the cycle's path.
-  const colour = new Map<string, 1 | 2>();
+  // Iterative DFS colouring; every active task on a cycle is reported with the cycle's path.
+  const colour = new Map<Task, 1 | 2>();
   for (const start of tasks) {
-    if (colour.has(start.id)) continue;
-    const stack: { id: string; next: number }[] = [{ id: start.id, next: 0 }];
-    colour.set(start.id, 1);
+    if (start.archived || colour.has(start)) continue;
+    const stack: { task: Task; next: number }[] = [{ task: start, next: 0 }];
+    colour.set(start, 1);
     while (stack.length) {
-      const top = stack[stack.length - 1] as { id: string; next: number };
-      const deps = byId.get(top.id)?.dependsOn ?? [];
-      if (top.next >= deps.length) {
-        colour.set(top.id, 2);
+      const top = stack[stack.length - 1] as { task: Task; next: number };
+      const list = depsOf(top.task);
+      if (top.next >= list.length) {
+        colour.set(top.task, 2);
         stack.pop();
         continue;
       }
-      const dep = deps[top.next++] as string;
-      if (!byId.has(dep)) continue;
+      const dep = list[top.next++] as Task;
       const c = colour.get(dep);
       if (c === 1) {
-        const from = stack.findIndex((s) => s.id === dep);
-        const cycle = [...stack.slice(from).map((s) => s.id), dep];
-        for (const id of cycle) if (!problems.has(id)) problems.set(id, `dependency cycle ${cycle.join(' -> ')}`);
+        const from = stack.findIndex((s) => s.task === dep);
+        const cycle = [...stack.slice(from).map((s) => s.task), dep];
+        const text = `dependency cycle ${cycle.map((t) => t.id).join(' -> ')}`;
+        for (const t of cycle) if (!t.archived && !problems.has(t.id)) problems.set(t.id, text);
       } else if (c === undefined) {
         colour.set(dep, 1);
-        stack.push({ id: dep, next: 0 });
+        stack.push({ task: dep, next: 0 });
       }
     }
   }
   return problems;
 }
 
-/** Ready candidates = status ready, every dependency completed, no dependency problem; best first. Claims are filtered by the caller. */
-export function readyCandidates(tasks: readonly Task[], problems: ReadonlyMap<string, string>, createdOf: (t: Task) => string): Task[] {
-  const byId = new Map(tasks.map((t) => [t.id, t]));
+/**
+ * Ready candidates = active, status ready, every dependency resolved and completed, no dependency
+ * problem; best first. Claims are filtered by the caller.
+ */
+export function readyCandidates(tasks: readonly Task[], problems: ReadonlyMap<string, string>, createdOf: (t: Task) => string,
+  index: TaskIndex = taskIndex(tasks)): Task[] {
   return tasks
-    .filter((t) => t.status === 'ready' && !problems.has(t.id) && t.dependsOn.every((d) => byId.get(d)?.status === 'completed'))
+    .filter((t) => !t.archived && t.status === 'ready' && !problems.has(t.id) && t.dependsOn.every((d) => index.resolve(d)?.status === 'completed'))
     .sort((a, b) => priorityRank(a.priority) - priorityRank(b.priority) || createdOf(a).localeCompare(createdOf(b)) || a.id.localeCompare(b.id));
 }
 
-/** Counts by normalised status, plus total. */
-export function countByStatus(tasks: readonly Task[]): Record<string, number> {
+/**
+ * Counts of the active tasks (archived ones are left out) by status, plus total: the canonical
+ * statuses, then the custom ones in config order, then unknown ones alphabetically.
+ */
+export function countByStatus(tasks: readonly Task[], custom: readonly string[] = []): Record<string, number> {
   const tally = new Map<string, number>();
-  for (const t of tasks) tally.set(t.status, (tally.get(t.status) ?? 0) + 1);
-  // Lifecycle order, then any unknown statuses: the order operators read them in.
-  const order = [...STATUS_ORDER.filter((s) => tally.has(s)), ...[...tally.keys()].filter((s) => !STATUS_ORDER.includes(s)).sort()];
-  return { total: tasks.length, ...Object.fromEntries(order.map((s) => [s, tally.get(s) as number])) };
+  let total = 0;
+  for (const t of tasks) {
+    if (t.archived) continue;
+    total++;
+    tally.set(t.status, (tally.get(t.status) ?? 0) + 1);
+  }
+  const known = statusOrder(custom);
+  const order = [...known.filter((s) => tally.has(s)), ...[...tally.keys()].filter((s) => !known.includes(s)).sort()];
+  return { total, ...Object.fromEntries(order.map((s) => [s, tally.get(s) as number])) };
 }
 
-/** Statuses in lifecycle order. */
-export const STATUS_ORDER: readonly string[] = ['draft', 'todo', 'ready', 'in_progress', 'blocked', 'review', 'completed', 'cancelled'];
-
-/** Escalation reasons that depend on the task files only (cacheable while nothing changed). */
+/** Escalation reasons that depend on the task files only (cacheable while nothing changed); archived tasks have none. */
 export function taskReasons(tasks: readonly Task[], problems: ReadonlyMap<string, string>): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const t of tasks) {
+    if (t.archived) continue;
     const reasons: string[] = [];
     // A finished task needs nobody: its stale dependency list is not an escalation.
     const finished = t.status === 'completed' || t.status === 'cancelled';
+    if (!t.statusKnown) reasons.push(`unknown status '${statusAsWritten(t)}'${t.statusHint ? `: ${t.statusHint}` : ''}`);
     if (t.status === 'blocked') reasons.push('status blocked');
     const problem = problems.get(t.id);
     if (problem && !finished) reasons.push(problem);
@@ -80,4 +150,9 @@ export function taskReasons(tasks: readonly Task[], problems: ReadonlyMap<string
     if (reasons.length) out.set(t.id, reasons);
   }
   return out;
+}
+
+function statusAsWritten(t: Task): string {
+  const raw = t.fields['status'];
+  return typeof raw === 'string' && raw.trim() !== '' ? raw.trim() : t.status;
 }

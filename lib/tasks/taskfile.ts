@@ -1,12 +1,15 @@
-// The task file parser: tolerant YAML frontmatter into a Task, or a parse error as a value.
+// The task file parser: tolerant YAML frontmatter into a Task (or a doc), or a parse error as a value.
 import YAML from 'yaml';
 import type { Node as YamlNode, Document } from 'yaml';
+import { scanBody, stripMarkers } from './body.ts';
+import type { Section } from './body.ts';
+import { fieldKind, isIndexFile, normalisePriority, normaliseStatus, pathKind, statusHint } from './mapping.ts';
+import type { DocKind, Status } from './mapping.ts';
 
-export type Status = 'draft' | 'todo' | 'ready' | 'in_progress' | 'blocked' | 'review' | 'completed' | 'cancelled';
+export type { Status, DocKind } from './mapping.ts';
+export type { Section } from './body.ts';
+export { normaliseStatus } from './mapping.ts';
 export type CiState = 'passing' | 'failing' | 'pending' | 'unknown';
-
-/** A '## ' (or deeper) heading of a task body and the markdown under it. */
-export interface Section { readonly title: string; readonly level: number; readonly text: string }
 
 /** One parsed task file (docs/task-format.md). Dates and ids are kept as the text written in the file. */
 export interface Task {
@@ -15,30 +18,31 @@ export interface Task {
   path: string;
   title: string;
   status: Status | string;
+  /** False for a status that is neither in the status table nor declared by the folder's config. */
   statusKnown: boolean;
+  /** For an unknown status: "did you mean ready?", else "known statuses are …"; null for a known one. */
+  statusHint: string | null;
+  /** As written; a known word lowercased (`P0` → `p0`, `High` → `high`). Rank it with priorityRank. */
   priority: string | null;
   milestone: string | null;
-  /** `owners[0]`, kept for API compatibility. */
+  /** `owners[0] ?? null`, kept for API compatibility. */
   owner: string | null;
-  /** Every owner/assignee, '@' stripped, as written. */
+  /** Every owner (owner, else owners, assignee, assignees), '@' stripped, as written; filters fold case (ownerKey). */
   owners: string[];
-  /** labels / tags. */
+  /** labels, else tags. */
   labels: string[];
-  /** created_date / created, as written. */
+  /** created_date, else created, else date; as written. */
   created: string | null;
-  /** updated_date / updated, as written. */
+  /** updated_date, else updated; as written. */
   updated: string | null;
-  /** due / due_date, as written. */
+  /** due, else due_date; as written. */
   due: string | null;
-  /** parent_task_id / parent, the raw reference (resolve with taskIndex). */
+  /** parent_task_id, else parent: the reference as written (resolve it with taskIndex). */
   parent: string | null;
+  /** effort, else estimate. */
   effort: string | null;
-  /** Under an archive/ folder: never dispatched, not counted. */
+  /** Under an archive/ folder: never dispatched, not counted, not escalated; its id may repeat an active one. */
   archived: boolean;
-  /** Checkboxes under an 'Acceptance Criteria' section. */
-  acceptance: { done: number; total: number };
-  /** For an unknown status, e.g. "did you mean ready?"; null otherwise. */
-  statusHint: string | null;
   completedBy: string | null;
   completed: string | null;
   dependsOn: string[];
@@ -48,22 +52,33 @@ export interface Task {
   body: string;
   sections: Section[];
   progress: { done: number; total: number };
+  /** Checkboxes under an 'Acceptance Criteria' heading. */
+  acceptance: { done: number; total: number };
+}
+
+/** A file under docs/, decisions/ or milestones/ (or with `kind:`/`type:` doc, decision, milestone): shown, never a task. */
+export interface DocFile {
+  kind: DocKind;
+  id: string;
+  title: string;
+  slug: string;
+  path: string;
+  archived: boolean;
+  body: string;
+  fields: Record<string, unknown>;
 }
 
 /** Why one file is not a task; `reason` is one human-readable line. */
 export interface ParseError { path: string; reason: string }
 export type ParseResult = { ok: true; task: Task } | ({ ok: false } & ParseError);
 
-const STATUS_ALIASES: Readonly<Record<string, Status>> = {
-  draft: 'draft',
-  todo: 'todo', to_do: 'todo',
-  ready: 'ready',
-  in_progress: 'in_progress', inprogress: 'in_progress', wip: 'in_progress', doing: 'in_progress',
-  blocked: 'blocked',
-  review: 'review', in_review: 'review',
-  completed: 'completed', complete: 'completed', done: 'completed',
-  cancelled: 'cancelled', canceled: 'cancelled',
-};
+/** One markdown file as the scan sees it: a task (or its parse error), a doc, or nothing (a readme without frontmatter). */
+export type Entry = { kind: 'task'; result: ParseResult } | { kind: 'doc'; doc: DocFile } | { kind: 'skip' };
+
+export interface ParseOptions {
+  /** The statuses the folder's config declares (Backlog.md's config.yml `statuses`), as written. */
+  readonly statuses?: readonly string[];
+}
 
 const CI_ALIASES: Readonly<Record<string, CiState>> = {
   passing: 'passing', passed: 'passing', pass: 'passing', success: 'passing',
@@ -71,9 +86,11 @@ const CI_ALIASES: Readonly<Record<string, CiState>> = {
   pending: 'pending', running: 'pending', queued: 'pending',
 };
 
-/** Fields whose value must be one scalar: a list or map there is an error, not a guess. */
-const SCALAR_FIELDS = ['id', 'title', 'status', 'priority', 'milestone', 'owner', 'assignee',
-  'completed_by', 'completed', 'pr', 'ci'] as const;
+/**
+ * Fields whose value must be one scalar: a list or map there is an error, not a guess. Owners,
+ * labels and the fields of the alias table take lists (docs/task-format.md).
+ */
+const SCALAR_FIELDS = ['id', 'title', 'status', 'priority', 'completed', 'pr', 'ci'] as const;
 
 /** Aliases can expand a small document exponentially or into a cycle; past these it is refused. */
 const MAX_VALUES = 10_000;
@@ -81,29 +98,74 @@ const MAX_DEPTH = 64;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Folds a status as written to its canonical name (blank is draft); unknown spellings are kept folded. */
-export function normaliseStatus(raw: string): { status: string; known: boolean } {
-  const folded = raw.trim().toLowerCase().replace(/[\s-]+/g, '_');
-  if (folded === '') return { status: 'draft', known: true };
-  const status = STATUS_ALIASES[folded];
-  return status === undefined ? { status: folded, known: false } : { status, known: true };
-}
+type Fields = { [key: string]: Value };
+/** A file split into frontmatter and body, or why it cannot be: `text` when it was readable, `bare` when it has no frontmatter at all. */
+type Split = { ok: true; fields: Fields; body: string } | { ok: false; reason: string; text?: string; bare?: boolean };
 
 /** Parses one task file; never throws, an unusable file is returned as {ok: false, reason}. */
-export function parseTaskFile(content: Buffer, relPath: string): ParseResult {
+export function parseTaskFile(content: Buffer, relPath: string, options: ParseOptions = {}): ParseResult {
   const path = relPath.replace(/\\/g, '/');
+  return guard(path, () => {
+    const split = splitFile(content);
+    return split.ok ? taskOf(split.fields, split.body, path, options) : { ok: false, path, reason: split.reason };
+  });
+}
+
+/**
+ * Parses one markdown file of the tasks folder: a doc when its folder (docs/, decisions/,
+ * milestones/) or its `kind:`/`type:` field says so, nothing for a readme or index without
+ * frontmatter, else a task (or its parse error). Never throws.
+ */
+export function parseEntry(content: Buffer, relPath: string, options: ParseOptions = {}): Entry {
+  const path = relPath.replace(/\\/g, '/');
+  let split: Split | undefined;
+  const result = guard(path, () => {
+    split = splitFile(content);
+    return split.ok ? taskOf(split.fields, split.body, path, options) : { ok: false, path, reason: split.reason };
+  });
+  const s = split as Split | undefined;
+  if (s === undefined) return { kind: 'task', result };
+  if (!s.ok && s.bare === true && isIndexFile(path)) return { kind: 'skip' };
+  const where = pathKind(path);
+  const kind = where.kind !== 'task' ? where.kind : s.ok ? fieldKind(s.fields['kind']) ?? fieldKind(s.fields['type']) : undefined;
+  // A doc is read leniently: without usable frontmatter it is its text. An unreadable one stays an error.
+  if (kind === undefined || (!s.ok && s.text === undefined)) return { kind: 'task', result };
+  const fields = s.ok ? s.fields : {};
+  const body = stripMarkers(s.ok ? s.body : s.text ?? '');
+  const slug = slugOf(path);
+  const id = single(fields['id']) ?? slug;
+  const title = single(fields['title']) ?? scanBody(body).title ?? slug;
+  return { kind: 'doc', doc: { kind, id, title, slug, path, archived: where.archived, body, fields } };
+}
+
+/**
+ * A YAML mapping (a folder's config file) read like frontmatter: every value text, `@` and `` ` ``
+ * at a value's start tolerated. Undefined when it is not a readable mapping.
+ */
+export function parseYamlMapping(text: string): Record<string, unknown> | undefined {
   try {
-    return parse(content, path);
+    const doc = YAML.parseDocument(text, { schema: 'failsafe' });
+    if (doc.errors.some((e) => e.code !== 'BAD_SCALAR_START')) return undefined;
+    const value = toValue(doc.contents, doc, { left: MAX_VALUES }, 0);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a parse; a bug of ours must not stop a tick: it is reported against the file like any other failure. */
+function guard(path: string, fn: () => ParseResult): ParseResult {
+  try {
+    return fn();
   } catch (err) {
-    // A bug of ours must not stop a tick: report it against the file like any other failure.
     const message = err instanceof Error ? err.message : String(err);
     return { ok: false, path, reason: `cannot parse: ${firstLine(message)}` };
   }
 }
 
-function parse(content: Buffer, path: string): ParseResult {
-  const fail = (reason: string): ParseResult => ({ ok: false, path, reason });
-  if (content.length === 0) return fail('empty file');
+function splitFile(content: Buffer): Split {
+  const fail = (reason: string, text?: string, bare = false): Split => (text === undefined ? { ok: false, reason } : { ok: false, reason, text, bare });
+  if (content.length === 0) return fail('empty file', '', true);
   if (content.includes(0)) return fail('not a UTF-8 text file');
   let text: string;
   try {
@@ -113,30 +175,35 @@ function parse(content: Buffer, path: string): ParseResult {
     throw err;
   }
   text = text.replace(/\r\n?/g, '\n');
-  if (text.trim() === '') return fail('empty file');
+  if (text.trim() === '') return fail('empty file', text, true);
 
   const lines = text.split('\n');
-  if (!/^---[ \t]*$/.test(lines[0] ?? '')) return fail('no frontmatter: the file must start with ---');
+  if (!/^---[ \t]*$/.test(lines[0] ?? '')) return fail('no frontmatter: the file must start with ---', text, true);
   const close = lines.findIndex((line, i) => i > 0 && /^---[ \t]*$/.test(line));
-  if (close < 0) return fail('frontmatter is not closed by ---');
+  if (close < 0) return fail('frontmatter is not closed by ---', text);
+  const body = lines.slice(close + 1).join('\n');
 
   const doc = YAML.parseDocument(lines.slice(1, close).join('\n'), { schema: 'failsafe' });
-  const yamlError = doc.errors[0];
-  if (yamlError !== undefined) return fail(`invalid YAML in frontmatter${fileLine(yamlError.linePos?.[0])}: ${yamlMessage(yamlError.message)}`);
+  // `assignee: @dave`, `[@a, b]`: YAML reserves @ and ` at the start of a plain value, but the
+  // value is unambiguous, so it is read as the text written, as if quoted.
+  const yamlError = doc.errors.find((e) => e.code !== 'BAD_SCALAR_START');
+  if (yamlError !== undefined) return fail(`invalid YAML in frontmatter${fileLine(yamlError.linePos?.[0])}: ${yamlMessage(yamlError.message)}`, body);
   const fm = toValue(doc.contents, doc, { left: MAX_VALUES }, 0);
-  if (fm === undefined) return fail('frontmatter is too large or nested too deeply (aliases?)');
+  if (fm === undefined) return fail('frontmatter is too large or nested too deeply (aliases?)', body);
   // An empty frontmatter (--- then ---) is a task with every field defaulted.
   const fields = fm === null ? {} : fm;
-  if (typeof fields !== 'object' || Array.isArray(fields)) return fail('frontmatter is not a key: value mapping');
+  if (typeof fields !== 'object' || Array.isArray(fields)) return fail('frontmatter is not a key: value mapping', body);
+  return { ok: true, fields, body };
+}
 
+function taskOf(fields: Fields, body: string, path: string, options: ParseOptions): ParseResult {
   for (const key of SCALAR_FIELDS) {
     const value = fields[key];
     if (value !== null && typeof value === 'object') {
-      return fail(`\`${key}\` must be a single value, got a ${Array.isArray(value) ? 'list' : 'mapping'}`);
+      return { ok: false, path, reason: `\`${key}\` must be a single value, got a ${Array.isArray(value) ? 'list' : 'mapping'}` };
     }
   }
-  const body = lines.slice(close + 1).join('\n');
-  return { ok: true, task: toTask(fields, body, path) };
+  return { ok: true, task: toTask(fields, body, path, options) };
 }
 
 type Value = string | null | Value[] | { [key: string]: Value };
@@ -175,19 +242,21 @@ function toValue(node: unknown, doc: Document, budget: { left: number }, depth: 
   return String((node as YamlNode).toString());
 }
 
-function toTask(fields: { [key: string]: Value }, body: string, path: string): Task {
-  const text = (key: string): string | null => {
-    const value = fields[key];
-    if (typeof value !== 'string') return null;
-    const trimmed = value.trim();
-    return trimmed === '' ? null : trimmed;
-  };
-  const base = path.slice(path.lastIndexOf('/') + 1);
-  const slug = base.replace(/\.md$/i, '');
+function toTask(fields: Fields, body: string, path: string, options: ParseOptions): Task {
+  // Of aliases, the first key with a value wins: an empty `owner:` falls back to `assignee` (docs/task-format.md).
+  const pick = (...keys: string[]): Value | undefined => fields[keys.find((k) => fields[k] !== undefined && fields[k] !== null && single(fields[k]) !== null) ?? ''];
+  const text = (...keys: string[]): string | null => single(pick(...keys));
+  const slug = slugOf(path);
+  const where = pathKind(path);
   const rawStatus = text('status');
-  const { status, known } = rawStatus === null ? { status: 'draft', known: true } : normaliseStatus(rawStatus);
+  const custom = options.statuses ?? [];
+  // A task in a drafts/ folder is a draft whatever its status says; the status stays in fields.
+  const { status, known } = where.draft || rawStatus === null ? { status: 'draft', known: true } : normaliseStatus(rawStatus, custom);
   const rawPriority = text('priority');
-  const doc = scanBody(body);
+  const clean = stripMarkers(body);
+  const doc = scanBody(clean);
+  const owners = listOf(pick('owner', 'owners', 'assignee', 'assignees')).map((o) => o.replace(/^@+/, '').trim()).filter((o) => o !== '');
+  const completedBy = listOf(fields['completed_by']);
   return {
     id: text('id') ?? slug,
     slug,
@@ -195,78 +264,54 @@ function toTask(fields: { [key: string]: Value }, body: string, path: string): T
     title: text('title') ?? doc.title ?? slug,
     status,
     statusKnown: known,
-    priority: rawPriority !== null && /^p[0-3]$/i.test(rawPriority) ? rawPriority.toLowerCase() : rawPriority,
+    statusHint: known || rawStatus === null ? null : statusHint(rawStatus, custom),
+    priority: rawPriority === null ? null : normalisePriority(rawPriority),
     milestone: text('milestone'),
-    owner: text('owner') ?? text('assignee'),
-    owners: [text('owner') ?? text('assignee')].filter((o): o is string => o !== null),
-    labels: [],
-    created: text('created_date') ?? text('created'),
-    updated: text('updated_date') ?? text('updated'),
-    due: text('due') ?? text('due_date'),
-    parent: text('parent_task_id') ?? text('parent'),
-    effort: text('effort'),
-    archived: false,
-    acceptance: { done: 0, total: 0 },
-    statusHint: null,
-    completedBy: text('completed_by'),
+    owner: owners[0] ?? null,
+    owners,
+    labels: listOf(pick('labels', 'tags')),
+    created: text('created_date', 'created', 'date'),
+    updated: text('updated_date', 'updated'),
+    due: text('due', 'due_date'),
+    parent: text('parent_task_id', 'parent'),
+    effort: text('effort', 'estimate'),
+    archived: where.archived,
+    completedBy: completedBy.length ? completedBy.join(', ') : null,
     completed: text('completed'),
-    dependsOn: idList('depends_on' in fields ? fields['depends_on'] : fields['dependencies']),
+    dependsOn: listOf('depends_on' in fields ? fields['depends_on'] : fields['dependencies']),
     pr: text('pr'),
     ci: CI_ALIASES[(text('ci') ?? '').toLowerCase()] ?? 'unknown',
     fields,
-    body,
+    body: clean,
     sections: doc.sections,
     progress: doc.progress,
+    acceptance: doc.acceptance,
   };
 }
 
-/** Dependencies as a YAML list or a comma-separated string; empty entries are dropped. */
-function idList(value: Value | undefined): string[] {
+/** One value: text trimmed (blank is none); a list gives its first text item. */
+function single(value: Value | undefined): string | null {
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const s = single(item);
+      if (s !== null) return s;
+    }
+    return null;
+  }
+  if (typeof value !== 'string') return null;
+  const trimmed = value.trim();
+  return trimmed === '' ? null : trimmed;
+}
+
+/** A YAML list or a comma-separated string, trimmed; empty entries are dropped. */
+function listOf(value: Value | undefined): string[] {
   const items = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : [];
   return items.flatMap((item) => (typeof item === 'string' && item.trim() !== '' ? [item.trim()] : []));
 }
 
-interface BodyFacts { title: string | null; sections: Section[]; progress: { done: number; total: number } }
-
-/** One pass over the body: first '# ' title, sections, checkboxes; code fences are skipped. */
-function scanBody(body: string): BodyFacts {
-  const lines = body.split('\n');
-  let title: string | null = null;
-  let fence: string | null = null;
-  let done = 0;
-  let total = 0;
-  const headings: { title: string; level: number; line: number }[] = [];
-  lines.forEach((line, i) => {
-    const fenceMatch = /^ {0,3}(`{3,}|~{3,})/.exec(line);
-    if (fenceMatch !== null) {
-      const marker = fenceMatch[1] ?? '';
-      if (fence === null) fence = marker;
-      else if (marker[0] === fence[0] && marker.length >= fence.length) fence = null;
-      return;
-    }
-    if (fence !== null) return;
-    const heading = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/.exec(line);
-    if (heading !== null) {
-      const level = (heading[1] ?? '').length;
-      const name = (heading[2] ?? '').trim();
-      if (level === 1 && title === null && name !== '') title = name;
-      headings.push({ title: name, level, line: i });
-      return;
-    }
-    const box = /^\s*(?:[-*+]|\d+[.)])\s+\[([ xX])\](?:\s|$)/.exec(line);
-    if (box !== null) {
-      total++;
-      if (box[1] !== ' ') done++;
-    }
-  });
-  const sections: Section[] = [];
-  headings.forEach((h, i) => {
-    if (h.level < 2) return;
-    const end = headings.slice(i + 1).find((next) => next.level <= h.level)?.line ?? lines.length;
-    const text = lines.slice(h.line + 1, end).join('\n').replace(/^\n+|\s+$/g, '');
-    sections.push({ title: h.title, level: h.level, text });
-  });
-  return { title, sections, progress: { done, total } };
+/** The file name without `.md`. */
+function slugOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1).replace(/\.md$/i, '');
 }
 
 /** ' at line 3' with the line counted in the file (the frontmatter starts on line 2). */
