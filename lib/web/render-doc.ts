@@ -1,0 +1,48 @@
+// The page of a doc, decision or milestone: its title, file, rendered body and a way back to the dashboard.
+import { escapeHtml as h, statusBadge } from './html.ts';
+import { renderMarkdown } from './markdown.ts';
+import { type PageKind, KIND_FOLDERS } from './pages.ts';
+import type { RelatedTask } from './relations.ts';
+import { layout } from './render.ts';
+
+/** A markdown file that is not a task, as the scan returns it. */
+export interface DocFile {
+  readonly kind: PageKind;
+  readonly id: string;
+  readonly title: string;
+  readonly slug: string;
+  /** Relative to the tasks folder. */
+  readonly path: string;
+  readonly body: string;
+}
+
+export interface DocPageInput {
+  readonly project: string;
+  readonly doc: DocFile;
+  /** For a milestone, the tasks that name it (their `page` is the file name in tasks/); shown as a list when given. */
+  readonly tasks?: readonly RelatedTask[];
+}
+
+const KIND_TITLES: Readonly<Record<PageKind, string>> = { doc: 'Doc', decision: 'Decision', milestone: 'Milestone' };
+
+/**
+ * `docs/<page>.html`, `decisions/<page>.html` or `milestones/<page>.html` (pages.ts): one folder
+ * below the site root, like a task page. The kind and id, the title, the file, for a milestone its
+ * tasks, and the body as markdown (a first H1 equal to the title is not repeated).
+ */
+export function renderDocPage(p: DocPageInput): string {
+  const d = p.doc;
+  const kind = KIND_TITLES[d.kind];
+  const tasks = p.tasks === undefined ? '' : `<section id="milestone-tasks"><h2>Tasks (${p.tasks.length})</h2>${p.tasks.length === 0
+    ? '<p class="none">none</p>'
+    : `<ul>${p.tasks.map((t) => `<li><a href="../tasks/${h(t.page)}.html">${h(t.id)}</a> ${statusBadge(t.status)} ${h(t.title)}</li>`).join('')}</ul>`}</section>\n`;
+  const body = `<header><a href="../index.html#${KIND_FOLDERS[d.kind]}">← ${h(p.project)} Tasks</a><p id="live" role="status"></p></header>
+<main data-doc-kind="${h(d.kind)}" data-doc-id="${h(d.id)}">
+<p class="kind">${kind} <code>${h(d.id)}</code></p>
+<h1>${h(d.title)}</h1>
+<p class="path"><code>${h(d.path)}</code></p>
+${tasks}<article class="body">
+${renderMarkdown(d.body, { title: d.title })}</article>
+</main>`;
+  return layout(`${kind}: ${d.title} · ${p.project} Tasks`, '../', body);
+}
