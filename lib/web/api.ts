@@ -4,6 +4,7 @@ import type http from 'node:http';
 import type { Remote } from '../tasks/pr.ts';
 import type { CiState, Task } from '../tasks/taskfile.ts';
 import { prShown } from './html.ts';
+import { type Relations, relatedIds, relationsOf } from './relations.ts';
 import { ciOf } from './snapshot-read.ts';
 
 /** What the snapshot adds to a task in the API: its escalation and the CI state the heartbeat got from gh. */
@@ -12,10 +13,14 @@ export interface SnapshotFacts {
   readonly ci: ReadonlyMap<string, CiState>;
 }
 
-/** The /api/tasks shape of a task (field names are an interface: docs/api.md); with full, the body and sections too. */
-export function apiTask(t: Task, facts: SnapshotFacts, remote: Remote | undefined, full: boolean): Record<string, unknown> {
+/**
+ * The /api/tasks shape of a task (field names are an interface: docs/api.md); with full, the body
+ * and sections too. `relations` are those of the whole list the task belongs to (relationsOf).
+ */
+export function apiTask(t: Task, facts: SnapshotFacts, remote: Remote | undefined, full: boolean, relations: Relations): Record<string, unknown> {
   const e = facts.escalations.get(t.id);
   const pr = prShown(t.pr, remote);
+  const { parentId, children, blocks } = relatedIds(t, relations);
   return {
     id: t.id,
     slug: t.slug,
@@ -34,8 +39,40 @@ export function apiTask(t: Task, facts: SnapshotFacts, remote: Remote | undefine
     ci: ciOf(t, facts.ci),
     progress: t.progress,
     escalation: e ? { reason: e.reason, since: e.since } : null,
+    owners: t.owners,
+    labels: t.labels,
+    created: t.created,
+    updated: t.updated,
+    due: t.due,
+    parent: t.parent,
+    parentId,
+    children,
+    blocks,
+    archived: t.archived,
+    acceptance: t.acceptance,
+    effort: t.effort,
+    statusHint: t.statusHint,
     ...(full ? { fields: t.fields, body: t.body, sections: t.sections } : {}),
   };
+}
+
+/** The /api/tasks document: every task (with its relations) and every parse error. */
+export function apiTasksText(tasks: readonly Task[], errors: readonly unknown[], facts: SnapshotFacts, remote: Remote | undefined): string {
+  const relations = relationsOf(tasks);
+  return JSON.stringify({ tasks: tasks.map((t) => apiTask(t, facts, remote, false, relations)), errors });
+}
+
+/** The /api/tasks/<id> document of one task of the list: with its frontmatter fields, body and sections. */
+export function apiTaskText(tasks: readonly Task[], t: Task, facts: SnapshotFacts, remote: Remote | undefined): string {
+  return JSON.stringify(apiTask(t, facts, remote, true, relationsOf(tasks)));
+}
+
+/**
+ * The task an API path names: a task whose id, else whose slug, is exactly `id`; else the task the
+ * model's resolver finds (any case, any prefix: `task-24.1`, `back-24.1` and `24.1` name `BACK-24.1`).
+ */
+export function findTask(tasks: readonly Task[], id: string): Task | undefined {
+  return tasks.find((t) => t.id === id) ?? tasks.find((t) => t.slug === id) ?? relationsOf(tasks).resolve(id);
 }
 
 /** A serialized body and its strong ETag (a hash of the bytes, so an unchanged body keeps its tag across rebuilds). */

@@ -51,3 +51,24 @@ export function prCi(pr: PrShown | null, ci: string): string {
   const link = pr === null ? '' : pr.url !== null ? `<a href="${h(pr.url)}" rel="noreferrer">${h(pr.label)}</a> ` : `${h(pr.label)} `;
   return `${link}<span class="ci ci-${h(ci.replace(/[^a-z]/g, ''))}">${h(ci)}</span>`;
 }
+
+/** The day a date as written starts with (`2026-03-22`, `2026-3-22 12:34`, `2026-03-22T…`), as `YYYY-MM-DD`; null when it starts with none. */
+export function dayOf(text: string | null): string | null {
+  const m = text === null ? null : /^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)/.exec(text);
+  return m === null ? null : `${m[1]}-${(m[2] as string).padStart(2, '0')}-${(m[3] as string).padStart(2, '0')}`;
+}
+
+/** Today as `YYYY-MM-DD` in the server's time zone: the day `due:` dates are compared with. */
+export function localDay(now: Date): string {
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+/**
+ * Overdue: `due` names a day before today (local time), and the task is neither completed nor
+ * cancelled. A due date that is not a date (`next week`) is never overdue.
+ */
+export function isOverdue(t: { readonly due: string | null; readonly status: string }, now: Date): boolean {
+  const day = dayOf(t.due);
+  return day !== null && day < localDay(now) && t.status !== 'completed' && t.status !== 'cancelled';
+}

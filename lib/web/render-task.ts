@@ -1,6 +1,7 @@
-// One task page: metadata, a failed run's next step, claim and worktree, run log, escalation and rendered body.
+// One task page: metadata, dates and labels, parent, subtasks, dependencies and what it blocks, a failed run's next step, claim and worktree, run log, escalation and rendered body.
 import { renderMarkdown } from './markdown.ts';
-import { type PrShown, type TaskRef, escapeHtml as h, prCi, statusBadge, timeTag } from './html.ts';
+import { type PrShown, escapeHtml as h, isOverdue, prCi, statusBadge, timeTag } from './html.ts';
+import type { RelatedTask, ResolvedRef, TaskRelated } from './relations.ts';
 import { layout } from './render.ts';
 import { type PageClaim, renderClaim, renderRunFailure, renderRunLog, runFailed } from './render-run.ts';
 import type { RunLogTail } from './run-log.ts';
@@ -11,7 +12,10 @@ export type { PageClaim } from './render-run.ts';
 export interface TaskPageInput {
   readonly project: string;
   readonly task: Task;
-  readonly refs: ReadonlyMap<string, TaskRef>;
+  /** Its parent, dependencies, subtasks and the tasks it blocks (relations.ts). */
+  readonly related: TaskRelated;
+  /** The build's time: a `due` day before this one's is overdue. */
+  readonly now: Date;
   readonly escalation: { reason: string; since: string } | undefined;
   readonly claim: PageClaim | undefined;
   readonly pr: PrShown | null;
@@ -23,35 +27,54 @@ export interface TaskPageInput {
 }
 
 /**
- * tasks/<slug>.html: the seven metadata fields; a failed run's exit and next step with its log
- * right below; escalation, dependencies, PR/CI, claim (with the worktree), the run log, progress, body.
+ * tasks/<slug>.html: the seven metadata fields (an unknown status with its hint, every owner), then
+ * labels, dates, due (overdue marked) and effort; a failed run's exit and next step with its log
+ * right below; escalation, parent, subtasks, dependencies, what it blocks, PR/CI, claim (with the
+ * worktree), the run log, acceptance and plan progress, body (a first H1 equal to the title left out).
  */
 export function renderTaskPage(p: TaskPageInput): string {
   const t = p.task;
+  const owners = t.owners.length > 0 ? t.owners : t.owner === null ? [] : [t.owner];
   const meta: [string, string][] = [
-    ['ID', h(t.id)], ['Status', statusBadge(t.status)], ['Priority', value(t.priority)], ['Milestone', value(t.milestone)],
-    ['Owner', value(t.owner)], ['Completed by', value(t.completedBy)], ['Completed', value(t.completed)],
+    ['ID', h(t.id)], ['Status', status(t)], ['Priority', value(t.priority)], ['Milestone', value(t.milestone)],
+    [owners.length > 1 ? 'Owners' : 'Owner', owners.length === 0 ? value(null) : owners.map(h).join(', ')],
+    ['Completed by', value(t.completedBy)], ['Completed', value(t.completed)],
   ];
+  const overdue = isOverdue(t, p.now);
+  const facts: [string, string, string][] = [
+    ['Labels', 'labels', t.labels.length === 0 ? '' : `<ul class="labels">${t.labels.map((l) => `<li class="label">${h(l)}</li>`).join('')}</ul>`],
+    ['Created', 'created', t.created === null ? '' : h(t.created)],
+    ['Updated', 'updated', t.updated === null ? '' : h(t.updated)],
+    ['Due', 'due', t.due === null ? '' : overdue ? `<span class="overdue">${h(t.due)} <strong>overdue</strong></span>` : h(t.due)],
+    ['Effort', 'effort', t.effort === null ? '' : h(t.effort)],
+  ];
+  const shownFacts = facts.filter(([, , v]) => v !== '');
   const failed = p.claim !== undefined && runFailed(p.claim);
   const log = p.runLog === undefined ? '' : renderRunLog(p.runLog, t.id, p.api, failed);
+  const r = p.related;
   const sections = [
     failed && p.claim !== undefined ? renderRunFailure(p.claim, t.id) : '',
     failed ? log : '',
     p.escalation === undefined ? '' : `<section id="escalation" class="warn"><h2>Escalation</h2><p>${h(p.escalation.reason)} <span class="since">since ${timeTag(p.escalation.since)}</span></p></section>`,
-    renderDependencies(t.dependsOn, p.refs),
+    r.parent === null ? '' : `<section id="parent"><h2>Parent</h2><p${r.parent.task === null ? ' class="missing"' : ''}>${resolved(r.parent)}</p></section>`,
+    r.children.length === 0 ? '' : `<section id="subtasks"><h2>Subtasks (${doneOf(r.children)})</h2>${list(r.children)}</section>`,
+    r.dependencies.length === 0 ? '' : `<section id="deps"><h2>Dependencies (${r.dependencies.length})</h2><ul>${r.dependencies.map((d) => `<li${d.task === null ? ' class="missing"' : ''}>${resolved(d)}</li>`).join('')}</ul></section>`,
+    r.blocks.length === 0 ? '' : `<section id="blocks"><h2>Blocks (${r.blocks.length})</h2>${list(r.blocks)}</section>`,
     p.pr === null && p.ci === 'unknown' ? '' : `<section id="pr"><h2>Pull request</h2><p>${prCi(p.pr, p.ci)}</p></section>`,
     p.claim === undefined ? '' : renderClaim(p.claim, p.pr, p.ci),
     failed ? '' : log,
-    t.progress.total === 0 ? '' : `<section id="progress"><h2>Plan progress</h2><p><progress value="${t.progress.done}" max="${t.progress.total}"></progress> ${t.progress.done}/${t.progress.total} done</p></section>`,
+    progress('acceptance', 'Acceptance criteria', t.acceptance, 'met'),
+    // The plan counts the checkboxes that are not acceptance criteria.
+    progress('progress', 'Plan progress', { done: t.progress.done - t.acceptance.done, total: t.progress.total - t.acceptance.total }, 'done'),
   ].filter((s) => s !== '');
   const body = `<header><a href="../index.html">← ${h(p.project)} Tasks</a><p id="live" role="status"></p></header>
 <main data-task-id="${h(t.id)}">
 <h1>${h(t.title)}</h1>
-<p class="path"><code>${h(t.path)}</code></p>
+<p class="path"><code>${h(t.path)}</code>${t.archived ? ' <span class="archived">archived</span>' : ''}</p>
 <dl class="meta">${meta.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>
-${sections.join('\n')}
+${shownFacts.length === 0 ? '' : `<dl class="meta facts" id="facts">${shownFacts.map(([k, c, v]) => `<dt>${k}</dt><dd class="${c}">${v}</dd>`).join('')}</dl>\n`}${sections.join('\n')}
 <article class="body">
-${renderMarkdown(t.body)}</article>
+${renderMarkdown(t.body, { title: t.title })}</article>
 </main>`;
   return layout(`${t.id}: ${t.title} · ${p.project} Tasks`, '../', body);
 }
@@ -60,13 +83,35 @@ function value(v: string | null): string {
   return v === null ? '<span class="none">—</span>' : h(v);
 }
 
-function renderDependencies(ids: readonly string[], refs: ReadonlyMap<string, TaskRef>): string {
-  if (ids.length === 0) return '';
-  const items = ids.map((id) => {
-    const ref = refs.get(id);
-    return ref === undefined
-      ? `<li class="missing">${h(id)} <span class="bad">missing</span></li>`
-      : `<li><a href="${h(ref.page)}.html">${h(id)}</a> ${statusBadge(ref.status)} ${h(ref.title)}</li>`;
-  });
-  return `<section id="deps"><h2>Dependencies (${ids.length})</h2><ul>${items.join('')}</ul></section>`;
+/** The status badge; an unknown status says so, with the model's guess when it has one. */
+function status(t: Task): string {
+  if (t.statusKnown) return statusBadge(t.status);
+  const hint = t.statusHint === null ? '' : `: ${t.statusHint}`;
+  return `${statusBadge(t.status)} <span class="hint">unknown status '${h(t.status)}'${h(hint)}</span>`;
+}
+
+/** A related task: its id linked to its page, its status and title. */
+function related(t: RelatedTask): string {
+  return `<a href="${h(t.page)}.html">${h(t.id)}</a> ${statusBadge(t.status)} ${h(t.title)}`;
+}
+
+/** A reference as written: linked to the task it resolves to (saying how it was written when that differs), or marked missing. */
+function resolved(r: ResolvedRef): string {
+  if (r.task === null) return `${h(r.ref)} <span class="bad">missing</span>`;
+  return r.task.id === r.ref ? related(r.task) : `${related(r.task)} <span class="as">(written ${h(r.ref)})</span>`;
+}
+
+function list(tasks: readonly RelatedTask[]): string {
+  return `<ul>${tasks.map((t) => `<li>${related(t)}</li>`).join('')}</ul>`;
+}
+
+/** "3, 1 completed": how many subtasks, and how many of them are done. */
+function doneOf(tasks: readonly RelatedTask[]): string {
+  const done = tasks.filter((t) => t.status === 'completed').length;
+  return `${tasks.length}, ${done} completed`;
+}
+
+function progress(id: string, title: string, p: { done: number; total: number }, word: string): string {
+  if (p.total === 0) return '';
+  return `<section id="${id}"><h2>${title}</h2><p><progress value="${p.done}" max="${p.total}"></progress> ${p.done}/${p.total} ${word}</p></section>`;
 }

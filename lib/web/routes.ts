@@ -4,7 +4,7 @@ import type http from 'node:http';
 import sirv from 'sirv';
 import { isErrno } from '../base/errors.ts';
 import type { RuntimePaths } from '../base/paths.ts';
-import { Derived, type JsonBody, type SnapshotFacts, apiTask, jsonBody, sendCached, sendJson } from './api.ts';
+import { Derived, type JsonBody, type SnapshotFacts, apiTaskText, apiTasksText, findTask, jsonBody, sendCached, sendJson } from './api.ts';
 import type { EventHub } from './events.ts';
 import type { LiveSite } from './live.ts';
 import { answerRunLog } from './log-routes.ts';
@@ -135,7 +135,7 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       const known = factsOf(snapshot());
       const remote = live.remote;
       if (pathname === '/api/tasks') {
-        return sendCached(req, res, tasksDoc.get([model, known, remote], () => jsonBody(JSON.stringify({ tasks: model.tasks.map((t) => apiTask(t, known, remote, false)), errors: model.errors }))));
+        return sendCached(req, res, tasksDoc.get([model, known, remote], () => jsonBody(apiTasksText(model.tasks, model.errors, known, remote))));
       }
       let id: string;
       try {
@@ -145,10 +145,10 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
         if (!(err instanceof URIError)) throw err;
         return sendJson(res, 400, JSON.stringify({ error: 'the task id is not valid percent-encoding' }));
       }
-      const task = model.tasks.find((t) => t.id === id || t.slug === id);
+      const task = findTask(model.tasks, id);
       if (task === undefined) return sendJson(res, 404, JSON.stringify({ error: `no task with id ${id}` }));
       if (logRoute) return answerRunLog(req, res, task, logRoute[2] as 'log' | 'log.txt', new URLSearchParams(q === -1 ? '' : url0.slice(q + 1)), paths);
-      return sendJson(res, 200, JSON.stringify(apiTask(task, known, remote, true)));
+      return sendJson(res, 200, apiTaskText(model.tasks, task, known, remote));
     }
     if (pathname.startsWith('/api/')) return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
     // A page removed under sirv's cached index (the build folder deleted) must not crash the server.

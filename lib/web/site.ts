@@ -7,8 +7,9 @@ import { type BuildResult, SiteFiles } from './site-files.ts';
 import { countByStatus } from '../tasks/model.ts';
 import { renderIndex, renderRow } from './render.ts';
 import type { IndexInput } from './render.ts';
-import { type PrShown, type TaskRef, prShown } from './html.ts';
+import { type PrShown, type TaskRef, isOverdue, prShown } from './html.ts';
 import { renderTaskPage } from './render-task.ts';
+import { relatedOf, relationsOf } from './relations.ts';
 import type { PageClaim } from './render-task.ts';
 import type { RunLogTail } from './run-log.ts';
 import { type WebClaim, type WebSnapshot, ciMapOf, ciOf } from './snapshot-read.ts';
@@ -88,6 +89,8 @@ export class SiteBuilder {
     const pages = assignPages(input.tasks);
     const refs = new Map<string, TaskRef>();
     input.tasks.forEach((t, i) => refs.set(t.id, { page: pages[i] as string, status: t.status, title: t.title }));
+    const relations = relationsOf(input.tasks);
+    const pageOf = new Map(input.tasks.map((t, i) => [t, pages[i] as string]));
     const escalations = new Map((input.snapshot?.escalations ?? []).map((e) => [e.id, e]));
     const claims = new Map((input.snapshot?.claims ?? []).map((c) => [c.id, c]));
     const checks = ciMapOf(input.snapshot);
@@ -105,10 +108,9 @@ export class SiteBuilder {
       // The log by where its lines end: a page is re-rendered when its log grew, not re-read to compare.
       let extra = `${escalation === undefined ? '' : JSON.stringify([escalation.reason, escalation.since])}|${claim === undefined ? '' : JSON.stringify(claim)}` +
         `|${ci}|${log === undefined ? '' : JSON.stringify([log.path, log.log, log.end, log.lines.length])}`;
-      for (const d of task.dependsOn) {
-        const r = refs.get(d);
-        extra += r === undefined ? '|' : `|${JSON.stringify([r.page, r.status, r.title])}`;
-      }
+      // Parent, subtasks, dependencies and what it blocks, with their pages, statuses and titles; and whether it is overdue today.
+      const related = relatedOf(task, relations, (t) => pageOf.get(t) as string);
+      extra += `|${JSON.stringify(related)}|${isOverdue(task, input.now)}`;
       const old = this.entries.get(page);
       const pr = old !== undefined && old.task === task ? old.pr : prShown(task.pr, input.remote);
       shown.set(task.id, { pr, ci });
@@ -118,7 +120,7 @@ export class SiteBuilder {
         entry = old.task === task ? old : { ...old, task, pr };
       } else {
         const esc = escalation === undefined ? undefined : { reason: escalation.reason, since: escalation.since };
-        files.write(`tasks/${page}.html`, renderTaskPage({ project: input.project, task, refs, escalation: esc, claim, pr, ci, runLog: log, api: input.api ?? false }));
+        files.write(`tasks/${page}.html`, renderTaskPage({ project: input.project, task, related, now: input.now, escalation: esc, claim, pr, ci, runLog: log, api: input.api ?? false }));
         const text = `${task.title}\n${task.body}`.toLowerCase().replace(/\s+/g, ' ').trim();
         entry = {
           task, content, extra, pr,
@@ -166,7 +168,8 @@ function same(old: Buffer | undefined, next: Buffer): Buffer {
 /** Everything of a task that its page or row shows, as one comparable string. */
 function contentKey(t: Task): string {
   const shown = [t.id, t.slug, t.path, t.title, t.status, t.priority, t.milestone, t.owner, t.completedBy, t.completed,
-    t.dependsOn, t.pr, t.ci, t.progress.done, t.progress.total, t.body];
+    t.dependsOn, t.pr, t.ci, t.progress.done, t.progress.total, t.body, t.owners, t.labels, t.created, t.updated, t.due, t.parent,
+    t.effort, t.archived, t.acceptance.done, t.acceptance.total, t.statusKnown, t.statusHint];
   return crypto.createHash('sha1').update(JSON.stringify(shown)).digest('base64');
 }
 
