@@ -248,7 +248,7 @@ describe('markdown: GFM alerts, the title heading, Backlog.md markers, acceptanc
   for (const [marker, kind, title] of alerts) {
     test(`> [!${marker}] is a ${kind} callout titled ${title}`, () => {
       const html = renderMarkdown(`> [!${marker}]\n> Read *this*.\n`);
-      assert.equal(html, `<div class="alert alert-${kind}">\n<p class="alert-title">${title}</p>\n<p>Read <em>this</em>.</p>\n</div>\n`);
+      assert.equal(html, `<div class="markdown-alert markdown-alert-${kind}">\n<p class="markdown-alert-title">${title}</p>\n<p>Read <em>this</em>.</p>\n</div>\n`);
     });
   }
   const notAlerts: [string, string][] = [
@@ -258,11 +258,11 @@ describe('markdown: GFM alerts, the title heading, Backlog.md markers, acceptanc
     ['a marker on a later line', '> x\n> [!NOTE]\n'],
   ];
   for (const [what, md] of notAlerts) {
-    test(`not an alert: ${what}`, () => assert.doesNotMatch(renderMarkdown(md), /class="alert/));
+    test(`not an alert: ${what}`, () => assert.doesNotMatch(renderMarkdown(md), /class="markdown-alert/));
   }
   test('an alert whose marker stands alone in its paragraph, nested in a list, keeps its other blocks', () => {
-    assert.equal(renderMarkdown('> [!TIP]\n>\n> one\n>\n> two\n'), '<div class="alert alert-tip">\n<p class="alert-title">Tip</p>\n<p>one</p>\n<p>two</p>\n</div>\n');
-    assert.match(renderMarkdown('- item\n\n  > [!CAUTION]\n  > hot\n'), /<li>\n<p>item<\/p>\n<div class="alert alert-caution">\n<p class="alert-title">Caution<\/p>\n<p>hot<\/p>\n<\/div>\n<\/li>/);
+    assert.equal(renderMarkdown('> [!TIP]\n>\n> one\n>\n> two\n'), '<div class="markdown-alert markdown-alert-tip">\n<p class="markdown-alert-title">Tip</p>\n<p>one</p>\n<p>two</p>\n</div>\n');
+    assert.match(renderMarkdown('- item\n\n  > [!CAUTION]\n  > hot\n'), /<li>\n<p>item<\/p>\n<div class="markdown-alert markdown-alert-caution">\n<p class="markdown-alert-title">Caution<\/p>\n<p>hot<\/p>\n<\/div>\n<\/li>/);
   });
 
   const titles: [string, string, string | undefined, boolean][] = [
@@ -284,7 +284,7 @@ describe('markdown: GFM alerts, the title heading, Backlog.md markers, acceptanc
   test('a task page whose body starts with its title shows it once', () => withSite(family(), (read) => {
     const page = read(`tasks/${href('BACK-24')}`);
     assert.equal(page.match(/Parent epic<\/h1>/g)?.length, 1);
-    assert.match(page, /<div class="alert alert-warning">\n<p class="alert-title">Warning<\/p>\n<p>Mind the gap.<\/p>/);
+    assert.match(page, /<div class="markdown-alert markdown-alert-warning">\n<p class="markdown-alert-title">Warning<\/p>\n<p>Mind the gap.<\/p>/);
   }));
 
   const markers: [string, string, string][] = [
@@ -357,7 +357,7 @@ describe('pages of docs, decisions and milestones', () => {
       assert.match(html, new RegExp(`<p class="kind">${word} <code>${kind}-1</code></p>`));
       assert.equal(html.match(/Use SQLite<\/h1>/g)?.length, 1);
       assert.match(html, new RegExp(`<p class="path"><code>${kind}s/${kind}-1 - Use SQLite\\.md</code></p>`));
-      assert.match(html, /<div class="alert alert-important">/);
+      assert.match(html, /<div class="markdown-alert markdown-alert-important">/);
       assert.match(html, /href="\.\.\/style\.css"/);
       assert.doesNotMatch(html, /href="javascript:|<b>/);
     });

@@ -35,7 +35,7 @@ md.core.ruler.push('task_checkboxes', taskCheckboxes);
 md.core.ruler.push('align_classes', alignClasses);
 md.renderer.rules['task_checkbox'] = (tokens, idx) =>
   `<input type="checkbox" disabled${tokens[idx]?.meta?.['checked'] === true ? ' checked' : ''}> `;
-md.renderer.rules['alert_title'] = (tokens, idx) => `<p class="alert-title">${md.utils.escapeHtml(String(tokens[idx]?.content ?? ''))}</p>\n`;
+md.renderer.rules['alert_title'] = (tokens, idx) => `<p class="markdown-alert-title">${md.utils.escapeHtml(String(tokens[idx]?.content ?? ''))}</p>\n`;
 
 export interface MarkdownOptions {
   /** The title the page shows already: a first `# ` heading that reads the same is not repeated. */
@@ -58,7 +58,8 @@ const ALERT = /^\[!(note|tip|important|warning|caution)\][ \t]*(?:\n|$)/i;
 
 /**
  * A blockquote whose first line is only `[!NOTE]` (TIP, IMPORTANT, WARNING, CAUTION; any case)
- * becomes `<div class="alert alert-note">` with a title paragraph; the marker line is removed.
+ * becomes `<div class="markdown-alert markdown-alert-note">` (GitHub's class names) with a title
+ * paragraph; the marker line is removed.
  * Runs before inline parsing, so it edits the paragraph's source text.
  */
 function gfmAlerts(state: StateCore): void {
@@ -73,7 +74,7 @@ function gfmAlerts(state: StateCore): void {
     const close = tokens.findIndex((t, j) => j > i && t.type === 'blockquote_close' && t.level === open.level);
     if (close < 0) continue;
     open.tag = 'div';
-    open.attrJoin('class', `alert alert-${kind}`);
+    open.attrJoin('class', `markdown-alert markdown-alert-${kind}`);
     (tokens[close] as Token).tag = 'div';
     inline.content = inline.content.slice(m[0].length);
     const title = new state.Token('alert_title', '', 0);
