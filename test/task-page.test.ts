@@ -362,13 +362,14 @@ describe('pages of docs, decisions and milestones', () => {
       assert.doesNotMatch(html, /href="javascript:|<b>/);
     });
   }
-  test('a milestone lists its tasks when given; hostile text is escaped', () => {
+  test('a milestone lists its tasks when given; an archived one says so; hostile text is escaped', () => {
     const html = renderDocPage({
       project: HOSTILE,
-      doc: { kind: 'milestone', id: HOSTILE, title: HOSTILE, slug: 'm', path: 'milestones/m.md', body: '' },
+      doc: { kind: 'milestone', id: HOSTILE, title: HOSTILE, slug: 'm', path: 'archive/milestones/m.md', body: '', archived: true },
       tasks: [{ id: 'BACK-24', page: 'back-24_-_Parent', status: 'in_progress', title: HOSTILE }],
     });
     assert.deepEqual(links(section(html, 'milestone-tasks') ?? ''), [['../tasks/back-24_-_Parent.html', 'BACK-24']]);
     assert.ok(!tags(html).some((t) => t.startsWith('<img')));
+    assert.match(html, /<code>archive\/milestones\/m\.md<\/code> <span class="archived">archived<\/span>/);
   });
 });

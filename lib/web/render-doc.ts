@@ -4,21 +4,12 @@ import { renderMarkdown } from './markdown.ts';
 import { type PageKind, KIND_FOLDERS } from './pages.ts';
 import type { RelatedTask } from './relations.ts';
 import { layout } from './render.ts';
-
-/** A markdown file that is not a task, as the scan returns it. */
-export interface DocFile {
-  readonly kind: PageKind;
-  readonly id: string;
-  readonly title: string;
-  readonly slug: string;
-  /** Relative to the tasks folder. */
-  readonly path: string;
-  readonly body: string;
-}
+import type { DocFile } from '../tasks/taskfile.ts';
 
 export interface DocPageInput {
   readonly project: string;
-  readonly doc: DocFile;
+  /** A doc, decision or milestone as the scan returns it (what the page shows of it). */
+  readonly doc: Pick<DocFile, 'id' | 'title' | 'slug' | 'path' | 'body'> & { readonly kind: PageKind; readonly archived?: boolean };
   /** For a milestone, the tasks that name it (their `page` is the file name in tasks/); shown as a list when given. */
   readonly tasks?: readonly RelatedTask[];
 }
@@ -40,7 +31,7 @@ export function renderDocPage(p: DocPageInput): string {
 <main data-doc-kind="${h(d.kind)}" data-doc-id="${h(d.id)}">
 <p class="kind">${kind} <code>${h(d.id)}</code></p>
 <h1>${h(d.title)}</h1>
-<p class="path"><code>${h(d.path)}</code></p>
+<p class="path"><code>${h(d.path)}</code>${d.archived === true ? ' <span class="archived">archived</span>' : ''}</p>
 ${tasks}<article class="body">
 ${renderMarkdown(d.body, { title: d.title })}</article>
 </main>`;
