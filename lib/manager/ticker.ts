@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Registry, peekRegistry, updateRegistry } from './registry.ts';
-import { countByStatus, dependencyProblems, readyCandidates, taskReasons } from '../tasks/model.ts';
+import { countByStatus, dependencyProblems, readyCandidates, taskIndex, taskReasons } from '../tasks/model.ts';
 import { escalations } from './escalations.ts';
 import { type LiveRunContext, fileIdOf, reconcile } from './claims.ts';
 import { withCiReasons } from './ci.ts';
@@ -130,7 +130,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
       const scan = scanTasks(input.tick);
       // Everything derived from the files alone is kept while no file changed: a warm tick is the walk.
       if (scan.changed || !model) {
-        model = derive(scan.tasks);
+        model = derive(scan.tasks, scan.format.customStatuses);
         fileIds.clear();
       }
       const { byId, byPath, candidates, reasons, counts } = model;
@@ -185,7 +185,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
         tickDurationMs: ended.getTime() - started.getTime(),
         interval: input.interval,
         nextTickAt: new Date(started.getTime() + input.interval * 1000).toISOString(),
-        taskCount: scan.tasks.length,
+        taskCount: counts.total ?? 0,
         counts,
         ready: dispatchable,
         dispatchable,
@@ -223,14 +223,19 @@ interface Derived {
   counts: Record<string, number>;
 }
 
-function derive(tasks: Task[]): Derived {
-  const problems = dependencyProblems(tasks);
-  const createdOf = (t: Task): string => String(t.fields.created ?? t.fields.date ?? '');
+/** What the tick needs from the task list. Archived tasks are never candidates, counted or escalated; a claim's id finds an active task before an archived one. */
+function derive(tasks: Task[], custom: readonly string[]): Derived {
+  const index = taskIndex(tasks);
+  const problems = dependencyProblems(tasks, index);
+  const createdOf = (t: Task): string => t.created ?? '';
+  const byId = new Map<string, Task>();
+  for (const t of tasks) if (!t.archived) byId.set(t.id, t);
+  for (const t of tasks) if (t.archived && !byId.has(t.id)) byId.set(t.id, t);
   return {
-    byId: new Map(tasks.map((t) => [t.id, t])),
+    byId,
     byPath: new Map(tasks.map((t) => [t.path, t])),
-    candidates: readyCandidates(tasks, problems, createdOf),
+    candidates: readyCandidates(tasks, problems, createdOf, index),
     reasons: taskReasons(tasks, problems),
-    counts: countByStatus(tasks),
+    counts: countByStatus(tasks, custom),
   };
 }

@@ -1,13 +1,19 @@
 // The incremental scanner: walks the tasks folder, re-parses only changed files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseTaskFile } from './taskfile.ts';
-import type { Task, ParseError, ParseResult } from './taskfile.ts';
+import { type FolderFormat, detectFormat, formatSignature } from './format.ts';
+import { parseEntry } from './taskfile.ts';
+import type { DocFile, Entry, ParseError, Task } from './taskfile.ts';
 
-/** One scan of a tasks folder: tasks and parse errors sorted by path, and what was (re)read. */
+/** One scan of a tasks folder: tasks, docs and parse errors sorted by path, and what was (re)read. */
 export interface ScanResult {
+  /** Every task, archived ones too (`archived: true`); ids are unique among the active ones. */
   tasks: Task[];
+  /** Docs, decisions and milestones: never tasks, never counted or dispatched. */
+  docs: DocFile[];
   errors: ParseError[];
+  /** The folder's format: Backlog.md, taskmd or ours, its custom statuses and where its tasks are read from. */
+  format: FolderFormat;
   read: number;
   reused: number;
   files: number;
@@ -20,7 +26,7 @@ export interface ScanOptions {
   readonly keepBody?: boolean;
 }
 
-interface CacheEntry { mtimeMs: number; size: number; ino: number; result: ParseResult }
+interface CacheEntry { mtimeMs: number; size: number; ino: number; entry: Entry }
 
 // O_NOFOLLOW: a file swapped for a symlink after the walk is not followed out of the folder.
 // O_NONBLOCK: a file swapped for a FIFO cannot hang the open; fstat then rejects it.
@@ -35,10 +41,14 @@ export class TaskScanner {
   private cache = new Map<string, CacheEntry>();
   private readonly keepBody: boolean;
   private walkErrors: ParseError[] = [];
+  private format: FolderFormat;
+  private signature: string;
 
   constructor(dir: string, options: ScanOptions = {}) {
     this.dir = path.resolve(dir);
     this.keepBody = options.keepBody ?? true;
+    this.signature = quietly(() => formatSignature(this.dir), '');
+    this.format = readFormat(this.dir);
   }
 
   /**
@@ -49,72 +59,85 @@ export class TaskScanner {
   rescan(relPaths: readonly string[]): ScanResult {
     const counts = { read: 0, reused: 0 };
     let removed = false;
+    const root = this.format.root;
     for (const raw of relPaths) {
       const rel = raw.split(path.sep).join('/');
       const parts = rel.split('/');
       if (!rel.endsWith('.md') || parts[0] === 'logs' || parts.some((p) => p.startsWith('.') || p === '' || p === '..')) return this.scan();
+      if (root !== '' && !rel.startsWith(`${root}/`)) return this.scan();
       const before = this.cache.get(rel);
-      const result = this.load(rel, path.join(this.dir, rel), this.cache, counts);
-      if (result === null) removed = this.cache.delete(rel) || removed;
-      else if (!result.ok && this.cache.get(rel) === before) return this.scan(); // a read error is not cached: let the walk report it
+      const entry = this.load(rel, path.join(this.dir, rel), this.cache, counts);
+      if (entry === null) removed = this.cache.delete(rel) || removed;
+      else if (entry.kind === 'task' && !entry.result.ok && this.cache.get(rel) === before) return this.scan(); // a read error is not cached: let the walk report it
     }
-    const results = [...this.cache.values()].map((e) => e.result);
-    return { ...collect(results, this.walkErrors, counts.read, this.cache.size - counts.read), changed: counts.read > 0 || removed };
+    const entries = [...this.cache.values()].map((e) => e.entry);
+    return { ...collect(entries, this.walkErrors, counts.read, this.cache.size - counts.read, this.format), changed: counts.read > 0 || removed };
   }
 
   /** Walks the folder once; a file or folder that cannot be read becomes a parse error. */
   scan(): ScanResult {
+    // The config decides the custom statuses and where tasks are read from: when it changed, every file is read again.
+    let formatChanged = false;
+    const signature = quietly(() => formatSignature(this.dir), '');
+    if (signature !== this.signature) {
+      const format = readFormat(this.dir);
+      formatChanged = JSON.stringify(format) !== JSON.stringify(this.format);
+      if (formatChanged) this.cache.clear();
+      this.format = format;
+      this.signature = signature;
+    }
     const next = new Map<string, CacheEntry>();
-    const results: ParseResult[] = [];
+    const entries: Entry[] = [];
     const walkErrors: ParseError[] = [];
     const counts = { read: 0, reused: 0 };
 
     const visit = (rel: string, abs: string): void => {
-      let entries: fs.Dirent[];
+      let dirents: fs.Dirent[];
       try {
-        entries = fs.readdirSync(abs, { withFileTypes: true });
+        dirents = fs.readdirSync(abs, { withFileTypes: true });
       } catch (err) {
         walkErrors.push({ path: rel === '' ? '.' : `${rel}/`, reason: `cannot read folder: ${errorText(err)}` });
         return;
       }
-      for (const entry of entries) {
-        const name = entry.name;
-        // Hidden entries are tool state (.git, .worktrees) or editor litter (._x.md, .#x.md).
+      for (const dirent of dirents) {
+        const name = dirent.name;
+        // Hidden entries are tool state (.git, .worktrees, taskmd's .worklogs) or editor litter (._x.md, .#x.md).
         if (name.startsWith('.')) continue;
         const relPath = rel === '' ? name : `${rel}/${name}`;
-        if (entry.isDirectory()) {
+        if (dirent.isDirectory()) {
           if (rel === '' && name === 'logs') continue;
           visit(relPath, abs + path.sep + name);
-        } else if (entry.isFile() && name.endsWith('.md')) {
-          const result = this.load(relPath, abs + path.sep + name, next, counts);
-          if (result !== null) results.push(result);
+        } else if (dirent.isFile() && name.endsWith('.md')) {
+          const entry = this.load(relPath, abs + path.sep + name, next, counts);
+          if (entry !== null) entries.push(entry);
         }
         // Symlinks, FIFOs, sockets and devices are skipped without being opened.
       }
     };
-    visit('', this.dir);
-    const changed = counts.read > 0 || next.size !== this.cache.size || walkErrors.length > 0;
+    const root = this.format.root;
+    visit(root, root === '' ? this.dir : path.join(this.dir, ...root.split('/')));
+    const changed = formatChanged || counts.read > 0 || next.size !== this.cache.size || walkErrors.length > 0;
     this.cache = next;
     this.walkErrors = walkErrors;
-    return { ...collect(results, walkErrors, counts.read, counts.reused), changed };
+    return { ...collect(entries, walkErrors, counts.read, counts.reused, this.format), changed };
   }
 
-  /** The parse result of one file, from the cache when its stat did not change; null if no longer a file. */
-  private load(relPath: string, abs: string, next: Map<string, CacheEntry>, counts: { read: number; reused: number }): ParseResult | null {
+  /** What one file holds, from the cache when its stat did not change; null if no longer a file. */
+  private load(relPath: string, abs: string, next: Map<string, CacheEntry>, counts: { read: number; reused: number }): Entry | null {
     let st: fs.Stats | undefined;
     try {
       // throwIfNoEntry: false is ~35% faster on Node 20 (no error object built), and this stat is the warm tick's cost.
       st = fs.lstatSync(abs, { throwIfNoEntry: false });
     } catch (err) {
       counts.read++;
-      return { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` };
+      return { kind: 'task', result: { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` } };
     }
     if (st === undefined || !st.isFile()) return null; // removed or replaced since readdir
     const cached = this.cache.get(relPath);
     if (cached !== undefined && cached.mtimeMs === st.mtimeMs && cached.size === st.size && cached.ino === st.ino) {
       next.set(relPath, cached);
       counts.reused++;
-      return cached.result;
+      return cached.entry;
     }
     counts.read++;
     let content: Buffer;
@@ -122,12 +145,32 @@ export class TaskScanner {
       content = readRegularFile(abs);
     } catch (err) {
       // Not cached, so the next scan tries again (permissions fixed, file back).
-      return { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` };
+      return { kind: 'task', result: { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` } };
     }
-    const parsed = parseTaskFile(content, relPath);
-    const result: ParseResult = parsed.ok && !this.keepBody ? { ok: true, task: { ...parsed.task, body: '', sections: [] } } : parsed;
-    next.set(relPath, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, result });
-    return result;
+    const entry = lean(parseEntry(content, relPath, { statuses: this.format.statuses }), this.keepBody);
+    next.set(relPath, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, entry });
+    return entry;
+  }
+}
+
+/** Without bodies and sections when they are not wanted (the heartbeat's scan keeps less in memory). */
+function lean(entry: Entry, keepBody: boolean): Entry {
+  if (keepBody) return entry;
+  if (entry.kind === 'task' && entry.result.ok) return { kind: 'task', result: { ok: true, task: { ...entry.result.task, body: '', sections: [] } } };
+  if (entry.kind === 'doc') return { kind: 'doc', doc: { ...entry.doc, body: '' } };
+  return entry;
+}
+
+/** The folder's format; one that cannot be read (a folder it may not look into) is ours. */
+function readFormat(dir: string): FolderFormat {
+  return quietly(() => detectFormat(dir), { kind: 'tasks', root: '', statuses: [], customStatuses: [], project: null, projectRoot: path.dirname(dir), config: null });
+}
+
+function quietly<T>(fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch {
+    return fallback;
   }
 }
 
@@ -142,28 +185,38 @@ function readRegularFile(abs: string): Buffer {
   }
 }
 
-/** Sorts by path and turns the second and later files claiming an id into parse errors. */
-function collect(results: ParseResult[], walkErrors: ParseError[], read: number, reused: number): Omit<ScanResult, 'changed'> {
+/**
+ * Sorts by path and turns the second and later active files claiming an id into parse errors. An
+ * archived task may share its id with an active one or another archived one: that is history, not a clash.
+ */
+function collect(entries: Entry[], walkErrors: ParseError[], read: number, reused: number, format: FolderFormat): Omit<ScanResult, 'changed'> {
   const byPath = (a: { path: string }, b: { path: string }): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
-  const sorted = results.sort((a, b) => byPath(a.ok ? a.task : a, b.ok ? b.task : b));
-  const tasks: Task[] = [];
+  const found: Task[] = [];
+  const docs: DocFile[] = [];
   const errors: ParseError[] = [...walkErrors];
+  for (const e of entries) {
+    if (e.kind === 'doc') docs.push(e.doc);
+    else if (e.kind === 'task') {
+      if (e.result.ok) found.push(e.result.task);
+      else errors.push({ path: e.result.path, reason: e.result.reason });
+    }
+  }
+  found.sort(byPath);
+  const tasks: Task[] = [];
   const owners = new Map<string, string>();
-  for (const r of sorted) {
-    if (!r.ok) {
-      errors.push({ path: r.path, reason: r.reason });
-      continue;
+  for (const t of found) {
+    if (!t.archived) {
+      const first = owners.get(t.id);
+      if (first !== undefined) {
+        errors.push({ path: t.path, reason: `duplicate id ${t.id} (also in ${first})` });
+        continue;
+      }
+      owners.set(t.id, t.path);
     }
-    const first = owners.get(r.task.id);
-    if (first !== undefined) {
-      errors.push({ path: r.task.path, reason: `duplicate id ${r.task.id} (also in ${first})` });
-      continue;
-    }
-    owners.set(r.task.id, r.task.path);
-    tasks.push(r.task);
+    tasks.push(t);
   }
   errors.sort(byPath);
-  return { tasks, errors, read, reused, files: results.length };
+  return { tasks, docs: docs.sort(byPath), errors, format, read, reused, files: entries.length };
 }
 
 function errorText(err: unknown): string {
