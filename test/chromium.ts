@@ -1,0 +1,41 @@
+// Debian's Chromium for the browser tests through playwright-core: launched headless, and pages that must stay on loopback and quiet.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { ROOT } from './helpers.ts';
+
+export const CHROMIUM = '/usr/bin/chromium';
+/** Where the browser tests leave their screenshots. */
+export const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
+
+/** Launches /usr/bin/chromium headless (no sandbox, nothing fetched of its own); close it in an after hook. */
+export async function launchChromium(): Promise<Browser> {
+  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/**
+ * Opens `url` in a context of its own that may not leave 127.0.0.1; `problems` collects console
+ * errors, page errors, dialogs and requests elsewhere (a test ends with it empty).
+ */
+export async function openQuiet(browser: Browser, url: string, viewport = { width: 1280, height: 900 }): Promise<{ page: Page; problems: string[] }> {
+  const problems: string[] = [];
+  const context = await browser.newContext({ viewport });
+  await context.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    if (u.hostname === '127.0.0.1') return route.continue();
+    problems.push(`request off loopback: ${route.request().url()}`);
+    return route.abort();
+  });
+  const page = await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); void d.dismiss(); });
+  await page.goto(url);
+  return { page, problems };
+}
