@@ -52,7 +52,8 @@ describe('release and retry', () => {
   test('a finished, failed run: status shows it with its commands; retry dispatches it again; release holds it', async () => {
     await withFolder(async (f) => {
       task(f, 'FAILS');
-      await heartbeat(f, `printf x >> ${f.root}/count-$TASK_ID; echo "attempt for $TASK_ID"; exit 3`);
+      // Each run ends its output mid-line: the next run's header still starts a line of its own.
+      await heartbeat(f, `printf x >> ${f.root}/count-$TASK_ID; echo "attempt for $TASK_ID"; printf 'half a line'; exit 3`);
       await waitUntil(() => registry(f).claims.FAILS?.state === 'exited', 'the run to exit');
       const st = await cli(['status', `owner=${f.owner}`, `dir=${f.dir}`]);
       assert.match(st.stdout, /failed {5}FAILS \(exit code 3\); log: just tasks logs id=FAILS; rerun: just tasks retry id=FAILS/);
@@ -68,6 +69,9 @@ describe('release and retry', () => {
       assert.ok(registry(f).history.some((h) => h.id === 'FAILS' && h.exitCode === 3), 'the first run is kept in history');
 
       await waitUntil(() => registry(f).claims.FAILS?.state === 'exited', 'the second run to exit');
+      const runLog = (): string => fs.readFileSync(path.join(f.dir, 'logs', 'task_manager', 'runs', 'FAILS.log'), 'utf8');
+      const log = await waitUntil(() => { const l = runLog(); return (l.match(/^half a line$/gm) ?? []).length === 2 ? l : undefined; }, 'both runs\' output in the log');
+      assert.match(log, /^=== .*\nattempt for FAILS\nhalf a line\n=== .*\nattempt for FAILS\nhalf a line$/, log);
       const rel = await cli(['release', `owner=${f.owner}`, `dir=${f.dir}`, 'id=FAILS']);
       assert.equal(rel.code, 0, rel.stderr);
       assert.match(rel.stdout, /^released FAILS \(claimed by .*, run exited with exit code 3; kept in history\); it is held back from dispatch until: just tasks retry id=FAILS$/m);

@@ -159,9 +159,23 @@ export function runSpawns<T extends { readonly task: Task; readonly claim: Claim
   });
 }
 
-/** Appends a line to a capped log (rotating it to <log>.1 first when it would pass the cap). */
+/**
+ * Appends a line to a capped log (rotating it to <log>.1 first when it would pass the cap). A log
+ * whose last run ended mid-line gets a newline first, so the line starts a line of its own.
+ */
 export function appendCapped(logPath: string, line: string, maxBytes: number): void {
   const size = fs.statSync(logPath, { throwIfNoEntry: false })?.size ?? 0;
-  if (size > 0 && size + Buffer.byteLength(line) > maxBytes) fs.renameSync(logPath, `${logPath}.1`);
+  if (size > 0 && size + Buffer.byteLength(line) + 1 > maxBytes) fs.renameSync(logPath, `${logPath}.1`);
+  else if (size > 0 && !endsWithNewline(logPath, size)) line = `\n${line}`;
   fs.appendFileSync(logPath, line);
+}
+
+function endsWithNewline(file: string, size: number): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const last = Buffer.alloc(1);
+    return fs.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
