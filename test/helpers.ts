@@ -200,3 +200,17 @@ export async function waitUntilAsync<T>(fn: () => Promise<T | undefined | false>
     await sleep(25);
   }
 }
+
+/** Runs body with a fresh temp folder holding `files` (relative path → content), removed afterwards. */
+export function withTree(files: Record<string, string>, body: (root: string) => void, prefix = 'tasks-tree-'): void {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    for (const [rel, content] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+      fs.writeFileSync(path.join(root, rel), content);
+    }
+    body(root);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}

@@ -5,23 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { TaskScanner } from '../lib/tasks/scan.ts';
+import { withTree } from './helpers.ts';
 import type { ScanResult } from '../lib/tasks/scan.ts';
 
 const task = (id: string, extra = ''): string => `---\nid: ${id}\nstatus: ready\n${extra}---\n## Plan\n- [ ] do it\n`;
-
-/** Runs body with a fresh temp folder holding `files` (relative path → content), removed afterwards. */
-function withTree(files: Record<string, string>, body: (root: string) => void): void {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-scan-'));
-  try {
-    for (const [rel, content] of Object.entries(files)) {
-      fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-      fs.writeFileSync(path.join(root, rel), content);
-    }
-    body(root);
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
-}
 
 const ids = (r: ScanResult): string[] => r.tasks.map((t) => t.id);
 const paths = (r: ScanResult): string[] => r.tasks.map((t) => t.path);
