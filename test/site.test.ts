@@ -9,6 +9,7 @@ import type { Snapshot } from '../lib/manager/tick.ts';
 import { SiteBuilder, pageName } from '../lib/web/site.ts';
 import type { SiteInput } from '../lib/web/site.ts';
 import { CLIENT_DIRS, clientAssets, writeClientAssets } from '../lib/web/client-assets.ts';
+import type { TasksDoc } from '../lib/web/client/rows.ts';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const NOW = new Date('2026-03-22T12:00:00Z');
@@ -57,12 +58,12 @@ const tags = (html: string): string[] => html.match(/<[a-zA-Z][^>]*>/g) ?? [];
 /** True when some element has an on* attribute (quoted values, which may hold escaped text, are skipped). */
 const hasHandler = (html: string): boolean => tags(html).some((t) => /\son[a-z]+\s*=/i.test(t.replace(/"[^"]*"/g, '""')));
 
-test('the build writes the index, one page per task, the assets and search.json', () => {
+test('the build writes the index, one page per task, the assets, tasks.json and search.json', () => {
   withOut((out, read) => {
     const r = new SiteBuilder(out).build(input(tasks()));
-    assert.deepEqual(fs.readdirSync(out).sort(), ['app.js', 'favicon.svg', 'index.html', 'search.json', 'style.css', 'tasks']);
+    assert.deepEqual(fs.readdirSync(out).sort(), ['app.js', 'favicon.svg', 'index.html', 'search.json', 'style.css', 'tasks', 'tasks.json']);
     assert.deepEqual(fs.readdirSync(path.join(out, 'tasks')).sort(), ['ALPHA.html', 'BETA.html', 'GAMMA.html', 'HOSTILE.html']);
-    assert.deepEqual(r, { written: 9, removed: 0, filesChanged: true });
+    assert.deepEqual(r, { written: 10, removed: 0, filesChanged: true });
     const index = read('index.html');
     assert.match(index, /<title>Acme Tasks<\/title>/);
     for (const id of ['ALPHA', 'BETA', 'GAMMA', 'HOSTILE']) assert.match(index, new RegExp(`<a href="tasks/${id}.html">${id}</a>`));
@@ -151,7 +152,10 @@ test('a hostile title, owner and milestone show as text everywhere', () => {
     const page = read('tasks/HOSTILE.html');
     assert.equal(text(/<dt>Owner<\/dt><dd>(.*?)<\/dd>/.exec(page)?.[1] ?? ''), HOSTILE);
     assert.equal(text(/<dt>Milestone<\/dt><dd>(.*?)<\/dd>/.exec(page)?.[1] ?? ''), HOSTILE);
-    assert.match(read('index.html'), /data-owner="&lt;img src=x onerror=alert\(1\)&gt;"/);
+    assert.match(read('index.html'), /<tr data-page="HOSTILE">.*<td>&lt;img src=x onerror=alert\(1\)&gt;<\/td>/, 'the owner in the row, escaped');
+    assert.ok(read('index.html').includes('&quot;owners&quot;:[&quot;&lt;img src=x onerror=alert(1)&gt;&quot;]'), 'and in the first page\'s data, escaped');
+    const row = (JSON.parse(read('tasks.json')) as TasksDoc).tasks.find((r) => r.id === 'HOSTILE');
+    assert.deepEqual([row?.title, row?.owners, row?.milestone], [HOSTILE, [HOSTILE], HOSTILE], 'tasks.json keeps the text as it is (the client escapes it)');
   });
 });
 
@@ -191,16 +195,17 @@ test('a second build with identical input writes nothing', () => {
   });
 });
 
-test('changing one task rewrites its page and the index only', () => {
+test('changing one task rewrites its page, the index and tasks.json only', () => {
   withOut((out, read) => {
     const builder = new SiteBuilder(out);
     const list = tasks();
     builder.build(input(list));
     const before = fs.statSync(path.join(out, 'tasks/BETA.html')).mtimeMs;
     list[3] = { ...(list[3] as Task), status: 'blocked' }; // HOSTILE: nothing depends on it
-    assert.deepEqual(builder.build(input(list)), { written: 2, removed: 0, filesChanged: false });
+    assert.deepEqual(builder.build(input(list)), { written: 3, removed: 0, filesChanged: false });
     assert.match(read('tasks/HOSTILE.html'), /st-blocked/);
-    assert.match(read('index.html'), /data-id="HOSTILE" data-status="blocked"/);
+    assert.match(read('index.html'), /<tr data-page="HOSTILE">[^\n]*<span class="st st-blocked">blocked<\/span>/);
+    assert.equal((JSON.parse(read('tasks.json')) as TasksDoc).tasks.find((r) => r.id === 'HOSTILE')?.status, 'blocked');
     assert.equal(fs.statSync(path.join(out, 'tasks/BETA.html')).mtimeMs, before);
   });
 });
@@ -211,7 +216,7 @@ test('a dependency changing status rewrites the pages that show it', () => {
     const list = tasks();
     builder.build(input(list));
     list[0] = { ...(list[0] as Task), status: 'completed' }; // ALPHA, shown on GAMMA's page
-    assert.equal(builder.build(input(list)).written, 3);
+    assert.equal(builder.build(input(list)).written, 4, 'ALPHA, GAMMA, the index and tasks.json');
     assert.match(read('tasks/GAMMA.html'), /<a href="ALPHA\.html">ALPHA<\/a> <span class="st st-completed">/);
   });
 });
@@ -346,7 +351,7 @@ test('pr: a number links to the pull request on the git remote; CI comes from th
     assert.match(read('tasks/NUM.html'), /<section id="pr"><h2>Pull request<\/h2><p>#123 <span class="ci ci-failing">failing<\/span>/, 'no remote: the number, no link');
     builder.build(input(list, { snapshot: claimSnapshot({}, { ci }), remote: { host: 'github.com', repo: 'acme/widgets' } }));
     assert.match(read('tasks/NUM.html'), /<a href="https:\/\/github.com\/acme\/widgets\/pull\/123" rel="noreferrer">#123<\/a> <span class="ci ci-failing">failing<\/span>/);
-    assert.match(read('index.html'), /data-id="NUM"[^>]*data-ci="failing"[^]*?href="https:\/\/github.com\/acme\/widgets\/pull\/123"/);
+    assert.match(read('index.html'), /<tr data-page="NUM">[^\n]*<a href="https:\/\/github.com\/acme\/widgets\/pull\/123" rel="noreferrer">#123<\/a> <span class="ci ci-failing">/);
     assert.match(read('tasks/OWNCI.html'), /pull\/9" rel="noreferrer">#9<\/a> <span class="ci ci-passing">passing<\/span>/, 'frontmatter ci wins');
     assert.match(read('tasks/BETA.html'), /pull\/7" rel="noreferrer">#7<\/a> <span class="ci ci-failing">failing/, 'an unknown gh state is ignored');
     assert.match(read('tasks/HOSTILE.html'), /<p>javascript:alert\(4\) <span class="ci/);
@@ -377,5 +382,102 @@ test('a task page shows its run log tail escaped; a failed run its exit code, th
     assert.match(page, /<section id="runlog" class="warn"/);
     assert.ok(page.indexOf('id="run-failed"') < page.indexOf('id="runlog"') && page.indexOf('id="runlog"') < page.indexOf('id="claim"'), 'a failed run shows its log first');
     assert.doesNotMatch(page, /full log/, 'a built copy has no API to link to');
+  });
+});
+
+/** n generated tasks in memory, as the scanner would return them: owners, labels, due dates, and every 30th archived. */
+function generated(n: number): Task[] {
+  const statuses = ['draft', 'todo', 'ready', 'In Progress', 'blocked', 'review', 'completed', 'cancelled'];
+  return Array.from({ length: n }, (_, i) => task(`${i % 30 === 29 ? 'archive/' : ''}area-${Math.floor(i / 100)}/GEN-${i}.md`, {
+    id: `GEN-${i}`, title: `Generated task number ${i} with a realistic title`, status: statuses[i % 8] as string, priority: `p${i % 4}`,
+    milestone: `m${i % 5}-milestone`, assignee: `[agent-${i % 7}, '@Lead-${i % 3}']`, labels: `[area-${i % 11}, kind-${i % 4}]`,
+    due: `2026-0${1 + (i % 9)}-1${i % 10}`, created: '2026-01-02 10:00',
+  }, `## Problem\nTask ${i} needs doing. ${'Lorem ipsum dolor sit amet. '.repeat(8)}\n\n## Plan\n- [x] one\n- [ ] two\n`));
+}
+
+test('the index of 10,000 tasks carries the first page of the default view only and stays under 300 KB raw; tasks.json has every task', () => {
+  const list = generated(10_000);
+  const errors = Array.from({ length: 700 }, (_, i) => ({ path: `broken/bad-${i}.md`, reason: 'assignee must be a single value, got a list' }));
+  // Every third task escalated, and the parse errors among the escalations as the heartbeat reports them.
+  const escalations = [...list.filter((_, i) => i % 3 === 0).map((t) => ({ id: t.id, reason: 'status blocked', since: NOW.toISOString() })),
+    ...errors.map((e) => ({ id: e.path, reason: `parse error: ${e.reason}`, since: NOW.toISOString() }))];
+  withOut((out, read) => {
+    new SiteBuilder(out).build(input(list, { errors, snapshot: claimSnapshot({}, { escalations }) }));
+    const index = read('index.html');
+    // The transfer budget of the first paint is 300 KB; the raw bytes staying under it hold it with no compression at all.
+    assert.ok(Buffer.byteLength(index) <= 300_000, `index.html is ${Buffer.byteLength(index)} bytes`);
+    const rows = [...index.matchAll(/<tr data-page="([^"]+)"/g)].map((m) => m[1]);
+    const active = list.filter((t) => !t.archived).map((t) => t.slug);
+    assert.ok(list.some((t) => t.archived), 'the fixture has archived tasks');
+    assert.deepEqual(rows, active.slice(0, 100), 'the first 100 tasks of the default view (archived ones hidden), in the served order');
+    assert.match(index, /The first 100 of 9667 tasks; the others, the filters and the board load with JavaScript\./);
+    const doc = JSON.parse(read('tasks.json')) as TasksDoc;
+    assert.equal(doc.tasks.length, 10_000);
+    assert.equal(doc.tasks.filter((r) => r.archived).length, 333);
+    assert.match(index, new RegExp(`<tbody data-v="${doc.version}" data-s="[^"]+" data-total="10000" data-first="`));
+    const escRows = /<section id="escalations"[^]*?<\/section>/.exec(index)?.[0] ?? '';
+    assert.equal(escRows.match(/<tr>/g)?.length, 1 + 50, 'a header and the first 50 escalations');
+    assert.match(escRows, /<h2>Escalations \(4034\)<\/h2>/, '3,334 tasks and 700 parse errors');
+    assert.match(escRows, /<a href="\?escalated=1#all" data-escalated="1">every escalated task in the list<\/a>/);
+    assert.equal(doc.tasks.filter((r) => r.escalated).length, 3334);
+  });
+});
+
+test('a parse error is listed once, under Parse errors, folded past 10; the escalations count it without listing it', () => {
+  const errors = Array.from({ length: 12 }, (_, i) => ({ path: `bad-${String(i).padStart(2, '0')}.md`, reason: `broken ${i}` }));
+  const escalations = [{ id: 'BETA', reason: 'status blocked', since: NOW.toISOString() },
+    ...errors.map((e) => ({ id: e.path, reason: `parse error: ${e.reason}`, since: NOW.toISOString() }))];
+  withOut((out, read) => {
+    const builder = new SiteBuilder(out);
+    builder.build(input(tasks(), { errors, snapshot: claimSnapshot({}, { escalations }) }));
+    const index = read('index.html');
+    for (const e of errors) assert.equal(index.split(e.path).length - 1, 1, `${e.path} appears once`);
+    const esc = /<section id="escalations"[^]*?<\/section>/.exec(index)?.[0] ?? '';
+    assert.match(esc, /<h2>Escalations \(13\)<\/h2>/);
+    assert.match(text(esc), /12 parse errors: listed under Parse errors\./);
+    assert.match(esc, /<a href="#errors">Parse errors<\/a>/);
+    const section = /<section id="errors"[^]*?<\/section>/.exec(index)?.[0] ?? '';
+    assert.match(section, /<h2>Parse errors \(12\)<\/h2><ul>(<li><code>bad-0\d\.md<\/code>: broken \d<\/li>){10}<\/ul><details><summary>2 more parse errors<\/summary><ul><li><code>bad-10\.md<\/code>/);
+    // Ten or fewer: nothing folded.
+    builder.build(input(tasks(), { errors: errors.slice(0, 10) }));
+    assert.doesNotMatch(read('index.html'), /<details>/);
+    builder.build(input(tasks(), { errors: [] }));
+    assert.match(read('index.html'), /<h2>Escalations \(0\)<\/h2><p class="none">No snapshot yet/);
+  });
+});
+
+test('docs, decisions and milestones each get a section linking their pages, never rows of the task list', () => {
+  const docs = [
+    { kind: 'doc', id: 'doc-1', title: 'Architecture', slug: 'doc-1 - Architecture', path: 'docs/doc-1 - Architecture.md', body: '# Architecture\n', archived: false, fields: {} },
+    { kind: 'decision', id: 'decision-2', title: `'${HOSTILE}'`, slug: 'decision-2', path: 'decisions/decision-2.md', body: '', archived: false, fields: {} },
+    { kind: 'milestone', id: 'm1', title: 'First pilot', slug: 'm1', path: 'milestones/m1.md', body: '', archived: false, fields: {} },
+    { kind: 'doc', id: 'doc-3', title: 'Runbook', slug: 'doc-3', path: 'docs/doc-3.md', body: '', archived: false, fields: {} },
+  ] as const;
+  withOut((out, read) => {
+    const builder = new SiteBuilder(out);
+    builder.build(input(tasks(), { docs }));
+    const index = read('index.html');
+    assert.match(index, /<section id="docs"><h2>Docs \(2\)<\/h2><ul><li><a href="docs\/doc-1_-_Architecture\.html">Architecture<\/a> <code>doc-1<\/code><\/li><li><a href="docs\/doc-3\.html">Runbook<\/a>/);
+    assert.match(index, /<section id="decisions"><h2>Decisions \(1\)<\/h2><ul><li><a href="decisions\/decision-2\.html">&#39;&lt;img src=x onerror=alert\(1\)&gt;&#39;<\/a>/);
+    assert.match(index, /<section id="milestones"><h2>Milestones \(1\)<\/h2><ul><li><a href="milestones\/m1\.html">First pilot<\/a>/);
+    assert.ok(!hasHandler(index));
+    for (const id of ['doc-1', 'decision-2', 'm1']) assert.doesNotMatch(index, new RegExp(`<tr data-page="${id}"`));
+    assert.deepEqual((JSON.parse(read('tasks.json')) as TasksDoc).tasks.map((r) => r.id), ['ALPHA', 'BETA', 'GAMMA', 'HOSTILE']);
+    assert.match(index, /<a href="#docs">Docs<\/a>/);
+    builder.build(input(tasks()));
+    assert.match(read('index.html'), /<section id="docs" hidden>/);
+    assert.match(read('index.html'), /<a href="#docs" hidden>Docs<\/a>/);
+  });
+});
+
+test('the navigation bar comes first and links the list, the board and every section of the index', () => {
+  withOut((out, read) => {
+    new SiteBuilder(out).build(input(tasks()));
+    const index = read('index.html');
+    const nav = /<nav id="nav" aria-label="Sections">([^]*?)<\/nav>/.exec(index);
+    assert.ok(nav !== null && nav.index < index.indexOf('<main>'), 'the nav comes before the sections');
+    const hrefs = [...(nav[1] ?? '').matchAll(/href="([^"]*)"/g)].map((m) => m[1] as string);
+    assert.deepEqual(hrefs.slice(0, 4), ['#all', '?view=board#all', '#escalations', '#errors']);
+    for (const href of hrefs) assert.match(index, new RegExp(`<section id="${href.replace(/^.*#/, '')}"`), `${href} leads to a section`);
   });
 });

@@ -3,6 +3,14 @@
 /** The kinds of markdown files that are not tasks; each has a section on the index and a page of its own. */
 export type PageKind = 'doc' | 'decision' | 'milestone';
 
+/** A doc, decision or milestone as the index lists it (the scan's entry has these fields and its body). */
+export interface KindEntry {
+  readonly kind: PageKind;
+  readonly id: string;
+  readonly title: string;
+  readonly slug: string;
+}
+
 /** The build folder's subfolder of each kind's pages (tasks live in `tasks/`). */
 export const KIND_FOLDERS: Readonly<Record<PageKind, string>> = { doc: 'docs', decision: 'decisions', milestone: 'milestones' };
 

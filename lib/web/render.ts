@@ -1,8 +1,9 @@
-// The dashboard index: health, counts, escalations, dispatchable tasks, claims, the task list.
-import { STATUS_ORDER, priorityRank } from '../tasks/model.ts';
-import type { Task, ParseError } from '../tasks/taskfile.ts';
+// The dashboard index: navigation, health, counts, escalations, dispatchable tasks, claims, parse errors, the task list and board, docs.
+import type { ParseError } from '../tasks/taskfile.ts';
 import type { HeartbeatState } from '../supervise/health.ts';
-import { type PrShown, type TaskRef, escapeHtml, prCi, statusBadge, taskLink, timeTag } from './html.ts';
+import { type TaskRef, escapeHtml, taskLink, timeTag } from './html.ts';
+import { KIND_FOLDERS, type KindEntry, PAGE_KINDS, type PageKind, kindPages } from './pages.ts';
+import { type ListInput, renderList } from './render-list.ts';
 import { type Shown, renderClaims } from './render-run.ts';
 import { type WebSnapshot, dispatchableOf } from './snapshot-read.ts';
 
@@ -25,48 +26,35 @@ function layoutParts(title: string, root: string): [string, string] {
 `];
 }
 
-const dash = (v: string | null): string => (v === null ? '—' : h(v));
-
-/** One row of the all-tasks table; data attributes carry what the client filters and sorts by. */
-export function renderRow(t: Task, page: string, escalated: boolean, pr: PrShown | null, ci: string): string {
-  const statusRank = STATUS_ORDER.indexOf(t.status);
-  const attrs = [
-    ['slug', page], ['id', t.id], ['status', t.status], ['priority', t.priority ?? ''], ['milestone', t.milestone ?? ''],
-    ['owner', t.owner ?? ''], ['ci', ci], ['status-rank', String(statusRank < 0 ? STATUS_ORDER.length : statusRank)],
-    ['priority-rank', String(priorityRank(t.priority))], ['done', String(t.progress.done)], ['total', String(t.progress.total)],
-  ].map(([k, v]) => ` data-${k}="${h(v as string)}"`).join('');
-  const progress = t.progress.total === 0 ? '—' : `${t.progress.done}/${t.progress.total}`;
-  return `<tr${attrs}${escalated ? ' class="esc"' : ''}><td><a href="tasks/${h(page)}.html">${h(t.id)}</a></td><td>${h(t.title)}</td>` +
-    `<td>${statusBadge(t.status)}</td><td>${dash(t.priority)}</td><td>${dash(t.milestone)}</td><td>${dash(t.owner)}</td>` +
-    `<td>${prCi(pr, ci)}</td><td>${progress}</td></tr>\n`;
-}
-
-export interface IndexInput {
+export interface IndexInput extends ListInput {
   readonly project: string;
-  readonly tasks: readonly Task[];
   readonly errors: readonly ParseError[];
+  /** Docs, decisions and milestones: a section each, never tasks. */
+  readonly docs: readonly KindEntry[];
   readonly snapshot: WebSnapshot | undefined;
   /** From the pid file at build time; state and stale are optional so callers that only know running still fit. */
   readonly heartbeat: { running: boolean; pid: number | null; state?: HeartbeatState; stale?: string | null; beatAt?: string | null };
-  readonly now: Date;
   readonly refs: ReadonlyMap<string, TaskRef>;
   readonly counts: Record<string, number>;
   /** Each task's PR link and CI state, by id. */
   readonly shown: Shown;
 }
 
-const FILTERS = [['status', 'statuses'], ['priority', 'priorities'], ['milestone', 'milestones'], ['owner', 'owners']] as const;
+/** Most entries the escalations and dispatchable sections list; the list's filters reach the rest. */
+const LIST_MAX = 50;
+/** Parse errors shown before the rest fold away, and the most listed at all. */
+const ERRORS_OPEN = 10;
+const ERRORS_MAX = 1000;
 
 /**
- * index.html around its table rows: health, counts, escalations, ready queue, claims, parse errors
- * and the filterable table of all tasks. The caller puts the cached rows (renderRow) between the two parts.
+ * index.html: the navigation bar, health, counts, escalations, dispatchable tasks, claims, parse
+ * errors, the task list and board (render-list.ts), and a section per kind of non-task page.
  */
-export function renderIndex(p: IndexInput): { before: string; after: string } {
-  const columns = [['id', 'ID'], ['title', 'Title'], ['status', 'Status'], ['priority', 'Priority'], ['milestone', 'Milestone'],
-    ['owner', 'Owner'], ['ci', 'PR / CI'], ['progress', 'Progress']];
-  const head = columns.map(([k, label]) => `<th data-sort="${k}"><button type="button">${label}</button></th>`).join('');
-  const selects = FILTERS.map(([key, plural]) => `<label>${key[0]?.toUpperCase()}${key.slice(1)} <select id="f-${key}" name="${key}">${filterOptions(p.tasks, key, plural)}</select></label>`).join('\n');
+export function renderIndex(p: IndexInput): string {
+  const pages = kindPages(p.docs);
+  const kinds = PAGE_KINDS.map((kind) => ({ kind, list: p.docs.map((d, i) => ({ d, page: pages[i] as string })).filter((x) => x.d.kind === kind) }));
   const body = `<header><h1>${h(p.project)} Tasks</h1><p id="live" role="status"></p></header>
+${renderNav(kinds.map((k) => [k.kind, k.list.length]))}
 <main>
 ${renderHealth(p)}
 ${renderCounts(p.counts)}
@@ -74,40 +62,25 @@ ${renderEscalations(p)}
 ${renderDispatchable(p)}
 ${renderClaims(p.snapshot?.claims, p.refs, p.shown, p.now, noSnapshot)}
 ${renderErrors(p.errors)}
-<section id="all"><h2>All tasks</h2>
-<form id="controls" role="search">
-${selects}
-<label>Search <input type="search" id="q" name="q" placeholder="title or text (press /)" autocomplete="off"></label>
-<output id="shown">${p.tasks.length} tasks</output>
-</form>
-<div class="scroll"><table id="tasks"><thead><tr>${head}</tr></thead>
-<tbody>
-`;
-  const after = `</tbody></table></div>
-</section>
+${renderList(p)}
+${kinds.map((k) => renderKind(k.kind, k.list)).join('\n')}
 </main>`;
-  const [open, close] = layoutParts(`${p.project} Tasks`, '');
-  return { before: open + body, after: after + close };
+  return layout(`${p.project} Tasks`, '', body);
 }
 
-function filterOptions(tasks: readonly Task[], key: 'status' | 'priority' | 'milestone' | 'owner', plural: string): string {
-  const values = new Set<string>();
-  let none = false;
-  for (const t of tasks) {
-    const v = t[key];
-    if (v === null) none = true;
-    else values.add(v);
-  }
-  const sorted = [...values].sort(key === 'status'
-    ? (a, b) => rank(a) - rank(b) || a.localeCompare(b)
-    : key === 'priority' ? (a, b) => priorityRank(a) - priorityRank(b) || a.localeCompare(b) : (a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  // '-' selects the tasks without a value (no owner, no milestone).
-  return `<option value="">all ${plural}</option>${sorted.map((v) => `<option>${h(v)}</option>`).join('')}${none ? '<option value="-">(none)</option>' : ''}`;
+const KIND_TITLES: Readonly<Record<PageKind, string>> = { milestone: 'Milestones', decision: 'Decisions', doc: 'Docs' };
+
+/** The bar at the top: the list, the board and every section of the index; a kind's link only when it has pages. */
+function renderNav(kinds: readonly (readonly [PageKind, number])[]): string {
+  const links = [['#all', 'Tasks', ' data-view="list"'], ['?view=board#all', 'Board', ' data-view="board"'], ['#escalations', 'Escalations', ''], ['#errors', 'Errors', ''],
+    ...kinds.map(([kind, n]) => [`#${KIND_FOLDERS[kind]}`, KIND_TITLES[kind], n ? '' : ' hidden']), ['#health', 'Heartbeat', ''], ['#ready', 'Dispatchable', ''], ['#claims', 'Claims', '']];
+  return `<nav id="nav" aria-label="Sections">${links.map(([href, label, attrs]) => `<a href="${href}"${attrs}>${label}</a>`).join('\n')}</nav>`;
 }
 
-function rank(status: string): number {
-  const i = STATUS_ORDER.indexOf(status);
-  return i < 0 ? STATUS_ORDER.length : i;
+/** One kind's section: each page's title linked, with its id; hidden while the kind has none. */
+function renderKind(kind: PageKind, list: readonly { d: KindEntry; page: string }[]): string {
+  const items = list.map(({ d, page }) => `<li><a href="${h(page)}">${h(d.title)}</a>${d.id && d.id !== d.title ? ` <code>${h(d.id)}</code>` : ''}</li>`);
+  return `<section id="${KIND_FOLDERS[kind]}"${list.length ? '' : ' hidden'}><h2>${KIND_TITLES[kind]} (${list.length})</h2><ul>${items.join('')}</ul></section>`;
 }
 
 function renderHealth(p: IndexInput): string {
@@ -137,19 +110,33 @@ ${alert}</section>`;
 function renderCounts(counts: Record<string, number>): string {
   const items = Object.entries(counts).map(([status, n]) => status === 'total'
     ? `<li><b>${n}</b> total</li>`
-    : `<li><a href="?status=${encodeURIComponent(status)}" data-status="${h(status)}"><b>${n}</b> ${h(status)}</a></li>`);
+    : `<li><a href="?status=${encodeURIComponent(status)}#all" data-status="${h(status)}"><b>${n}</b> ${h(status)}</a></li>`);
   return `<section id="counts"><h2>Counts</h2><ul>${items.join('')}</ul></section>`;
 }
 
 const noSnapshot = '<p class="none">No snapshot yet: the heartbeat has never ticked.</p>';
 
+/** A parse error escalation names a file, not a task: the errors section lists it, this one counts it. */
+const isParseError = (e: { id: string; reason: string }, refs: ReadonlyMap<string, TaskRef>): boolean => e.reason.startsWith('parse error: ') && !refs.has(e.id);
+
+/**
+ * What needs an operator. Parse errors are counted here but listed once, under Parse errors (the
+ * scan's list, newer than the snapshot's). Past LIST_MAX the rest are reached through the list's
+ * "escalated only" filter.
+ */
 function renderEscalations(p: IndexInput): string {
-  const list = p.snapshot?.escalations ?? [];
-  const rows = list.map((e) => `<tr><td>${taskLink(e.id, p.refs, 'tasks/')}</td><td>${h(e.reason)}</td><td>${timeTag(e.since, p.now)}</td></tr>`);
-  const content = p.snapshot === undefined ? noSnapshot : list.length === 0 ? '<p class="none">Nothing needs an operator.</p>'
-    : `<div class="scroll"><table><thead><tr><th>Task</th><th>Reason</th><th>Since</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
-  return `<section id="escalations"${list.length ? ' class="warn"' : ''}><h2>Escalations (${list.length})</h2>${content}</section>`;
+  const list = (p.snapshot?.escalations ?? []).filter((e) => !isParseError(e, p.refs));
+  const errors = p.errors.length;
+  const n = list.length + errors;
+  const rows = list.slice(0, LIST_MAX).map((e) => `<tr><td>${taskLink(e.id, p.refs, 'tasks/')}</td><td>${h(e.reason)}</td><td>${timeTag(e.since, p.now)}</td></tr>`);
+  const more = list.length > LIST_MAX ? `<p>The first ${LIST_MAX} of ${list.length}: <a href="?escalated=1#all" data-escalated="1">every escalated task in the list</a>.</p>` : '';
+  const parse = errors ? `<p>${plural(errors, 'parse error')}: listed under <a href="#errors">Parse errors</a>.</p>` : '';
+  const content = p.snapshot === undefined ? noSnapshot + parse : n === 0 ? '<p class="none">Nothing needs an operator.</p>'
+    : `${list.length ? `<div class="scroll"><table><thead><tr><th>Task</th><th>Reason</th><th>Since</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>` : ''}${more}${parse}`;
+  return `<section id="escalations"${n ? ' class="warn"' : ''}><h2>Escalations (${n})</h2>${content}</section>`;
 }
+
+const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
 
 /**
  * What the heartbeat will dispatch, best first. "Ready" is a status (the counts say how many tasks
@@ -157,14 +144,20 @@ function renderEscalations(p: IndexInput): string {
  */
 function renderDispatchable(p: IndexInput): string {
   const list = p.snapshot === undefined ? [] : dispatchableOf(p.snapshot);
-  const items = list.map((r) => `<li>${taskLink(r.id, p.refs, 'tasks/')} ${r.priority === null ? '' : `<span class="pri">${h(r.priority)}</span> `}${h(r.title)}</li>`);
-  const content = p.snapshot === undefined ? noSnapshot : list.length === 0 ? '<p class="none">Nothing to dispatch: no ready task has all its dependencies completed and no claim.</p>' : `<ol>${items.join('')}</ol>`;
+  const items = list.slice(0, LIST_MAX).map((r) => `<li>${taskLink(r.id, p.refs, 'tasks/')} ${r.priority === null ? '' : `<span class="pri">${h(r.priority)}</span> `}${h(r.title)}</li>`);
+  const more = list.length > LIST_MAX ? `<p class="none">and ${list.length - LIST_MAX} more.</p>` : '';
+  const content = p.snapshot === undefined ? noSnapshot : list.length === 0 ? '<p class="none">Nothing to dispatch: no ready task has all its dependencies completed and no claim.</p>' : `<ol>${items.join('')}</ol>${more}`;
   // The id stays "ready": links and tests that name the section keep working.
   return `<section id="ready"><h2>Dispatchable (${list.length})</h2>${content}</section>`;
 }
 
+/** Every parse error, listed here only: the first ERRORS_OPEN open, the rest folded in a details element. */
 function renderErrors(errors: readonly ParseError[]): string {
-  const items = errors.map((e) => `<li><code>${h(e.path)}</code>: ${h(e.reason)}</li>`);
-  const content = errors.length === 0 ? '<p class="none">Every task file parses.</p>' : `<ul>${items.join('')}</ul>`;
+  const item = (e: ParseError): string => `<li><code>${h(e.path)}</code>: ${h(e.reason)}</li>`;
+  const open = errors.slice(0, ERRORS_OPEN).map(item).join('');
+  const rest = errors.slice(ERRORS_OPEN, ERRORS_MAX).map(item).join('');
+  const cut = errors.length > ERRORS_MAX ? `<p>${errors.length - ERRORS_MAX} more are not listed here: <code>just tasks status --json</code> lists them all among its escalations.</p>` : '';
+  const folded = rest ? `<details><summary>${plural(errors.length - ERRORS_OPEN, 'more parse error')}</summary><ul>${rest}</ul>${cut}</details>` : '';
+  const content = errors.length === 0 ? '<p class="none">Every task file parses.</p>' : `<ul>${open}</ul>${folded}`;
   return `<section id="errors"${errors.length ? ' class="warn"' : ''}><h2>Parse errors (${errors.length})</h2>${content}</section>`;
 }

@@ -4,16 +4,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ASSET_NAMES, clientAssets } from './client-assets.ts';
 import { type BuildResult, SiteFiles } from './site-files.ts';
-import { countByStatus } from '../tasks/model.ts';
-import { renderIndex, renderRow } from './render.ts';
+import { countByStatus, statusOrder } from '../tasks/model.ts';
+import { renderIndex } from './render.ts';
 import type { IndexInput } from './render.ts';
+import { taskRow } from './render-list.ts';
+import type { TaskRow } from './client/rows.ts';
 import { type PrShown, type TaskRef, isOverdue, prShown } from './html.ts';
 import { renderTaskPage } from './render-task.ts';
 import { relatedOf, relationsOf } from './relations.ts';
 import type { PageClaim } from './render-task.ts';
 import type { RunLogTail } from './run-log.ts';
 import { type WebClaim, type WebSnapshot, ciMapOf, ciOf } from './snapshot-read.ts';
-import type { Task, ParseError } from '../tasks/taskfile.ts';
+import type { DocFile, Task, ParseError } from '../tasks/taskfile.ts';
 import type { Remote } from '../tasks/pr.ts';
 import { distinctNames, pageName } from './pages.ts';
 
@@ -25,6 +27,10 @@ export interface SiteInput {
   /** With body and sections. Treated as immutable: a changed task must be a new object (TaskScanner does so). */
   tasks: Task[];
   errors: ParseError[];
+  /** Docs, decisions and milestones (the scan's non-task kinds): listed on the index, never as tasks. */
+  docs?: readonly DocFile[];
+  /** The scan's folder format: its custom statuses (config order) come after the canonical ones on the board and in sorting. */
+  format?: { readonly customStatuses: readonly string[] };
   /** undefined: the heartbeat has never ticked. */
   snapshot: WebSnapshot | undefined;
   /** From the pid file, at build time. */
@@ -46,8 +52,11 @@ interface Entry {
   content: string;
   /** What the page shows besides the task itself: escalation, claim, dependencies. */
   extra: string;
-  /** Kept as bytes, and as the same object while unchanged, so the index is compared and written without re-encoding. */
-  row: Buffer;
+  /** The task as the list and board show it, as a tasks.json record. */
+  row: TaskRow;
+  /** The record as bytes and its hash, kept as the same objects while unchanged, so tasks.json is compared and written without re-encoding. */
+  data: Buffer;
+  hash: string;
   search: Buffer;
   /** The PR as shown, resolved once per task object (the remote is global: a new one clears every entry). */
   pr: PrShown | null;
@@ -80,8 +89,8 @@ export class SiteBuilder {
     files.begin();
     if (!this.first && !fs.existsSync(path.join(files.dir, 'index.html'))) this.reset(); // the folder was cleared under us
     // A restart neither rewrites identical files nor leaves stale pages.
-    if (this.first) files.survey('tasks', '.html', ['index.html', 'search.json', ...ASSET_NAMES]);
-    const global = JSON.stringify([input.project, input.remote ?? null, input.api ?? false]);
+    if (this.first) files.survey('tasks', '.html', ['index.html', 'search.json', 'tasks.json', ...ASSET_NAMES]);
+    const global = JSON.stringify([input.project, input.remote ?? null, input.api ?? false, input.format?.customStatuses ?? []]);
     if (global !== this.global) this.entries.clear(); // every page shows these
     this.global = global;
     fs.mkdirSync(path.join(files.dir, 'tasks'), { recursive: true });
@@ -95,9 +104,13 @@ export class SiteBuilder {
     const claims = new Map((input.snapshot?.claims ?? []).map((c) => [c.id, c]));
     const checks = ciMapOf(input.snapshot);
     const shown = new Map<string, { pr: PrShown | null; ci: string }>();
+    const order = new Map(statusOrder(input.format?.customStatuses).map((s, i) => [s, i]));
+    const statusRank = (status: string): number => order.get(status) ?? order.size;
 
     const next = new Map<string, Entry>();
-    const rows: Buffer[] = [];
+    const rows: TaskRow[] = [];
+    const data: Buffer[] = [];
+    const hashes: string[] = [];
     const search: Buffer[] = [];
     input.tasks.forEach((task, i) => {
       const page = pages[i] as string;
@@ -122,16 +135,25 @@ export class SiteBuilder {
         const esc = escalation === undefined ? undefined : { reason: escalation.reason, since: escalation.since };
         files.write(`tasks/${page}.html`, renderTaskPage({ project: input.project, task, related, now: input.now, escalation: esc, claim, pr, ci, runLog: log, api: input.api ?? false }));
         const text = `${task.title}\n${task.body}`.toLowerCase().replace(/\s+/g, ' ').trim();
+        const row = taskRow(task, page, escalation !== undefined, pr, ci, statusRank);
+        const bytes = Buffer.from(JSON.stringify(row));
+        const kept = old !== undefined && old.data.equals(bytes);
         entry = {
-          task, content, extra, pr,
-          row: same(old?.row, Buffer.from(renderRow(task, page, escalation !== undefined, pr, ci))),
+          task, content, extra, pr, row,
+          data: kept ? old.data : bytes,
+          hash: kept ? old.hash : sha1(bytes),
           search: same(old?.search, Buffer.from(`${JSON.stringify(page)}:${JSON.stringify(text)}`)),
         };
       }
       next.set(page, entry);
       rows.push(entry.row);
-      if (i > 0) search.push(COMMA);
+      hashes.push(entry.hash);
+      if (i > 0) {
+        search.push(COMMA);
+        data.push(COMMA);
+      }
       search.push(entry.search);
+      data.push(entry.data);
     });
 
     for (const page of this.entries.keys()) if (!next.has(page)) files.remove(`tasks/${page}.html`);
@@ -139,8 +161,13 @@ export class SiteBuilder {
     if (this.pruneUnknown) for (const rel of files.surveyed()) if (rel.startsWith('tasks/') && !next.has(rel.slice(6, -5))) files.remove(rel);
     this.entries = next;
 
-    const { before, after } = renderIndex({ ...input, refs, counts: countByStatus(input.tasks), shown });
-    files.writeAssembled('index.html', { head: Buffer.from(before), parts: rows, tail: Buffer.from(after) });
+    // The index names the version of tasks.json it goes with: a page that sees another fetches the file again.
+    const version = sha1(Buffer.from(hashes.join(''))).slice(0, 16);
+    // search.json's from the content keys (they cover the bodies), so an edited body is searched anew.
+    const searchVersion = sha1(Buffer.from([...next.values()].map((e) => e.content).join(''))).slice(0, 16);
+    files.write('index.html', renderIndex({ ...input, docs: input.docs ?? [], refs, counts: countByStatus(input.tasks, input.format?.customStatuses), shown, rows, version, searchVersion,
+      statuses: statusOrder(input.format?.customStatuses) }));
+    files.writeAssembled('tasks.json', { head: Buffer.from(`{"version":${JSON.stringify(version)},"tasks":[\n`), parts: data, tail: Buffer.from('\n]}\n') });
     files.writeAssembled('search.json', { head: Buffer.from('{'), parts: search, tail: Buffer.from('}\n') });
     for (const asset of clientAssets()) files.write(asset.name, asset.bytes);
     this.first = false;
@@ -163,6 +190,10 @@ function assignPages(tasks: readonly Task[]): string[] {
 /** The old buffer when its bytes equal the new one, so unchanged parts keep their identity. */
 function same(old: Buffer | undefined, next: Buffer): Buffer {
   return old !== undefined && old.equals(next) ? old : next;
+}
+
+function sha1(bytes: Buffer): string {
+  return crypto.createHash('sha1').update(bytes).digest('base64url');
 }
 
 /** Everything of a task that its page or row shows, as one comparable string. */

@@ -1,58 +1,91 @@
-// The all-tasks table's view: filters, search and sort, kept in the URL without reloading.
-import { HTTP, byId } from './dom.ts';
+// The task list and board's view: filters, search, sort, page and list-or-board, kept in the URL (back and forward too), drawn from every task.
+import { drawBoard, startBoard } from './board.ts';
+import { busy, current, onData, takePage } from './data.ts';
+import { byId } from './dom.ts';
+import { isOverdue, localDay } from './due.ts';
+import { PAGE_SIZE, type TaskRow, rowHtml } from './rows.ts';
 
-/** The filter selects (`#f-<name>`), matched against the rows' data attributes. */
-export const FILTERS = ['status', 'priority', 'milestone', 'owner'] as const;
+/** The filter selects (`#f-<name>`): live updates swap their options. */
+export const FILTERS = ['status', 'priority', 'milestone', 'owner', 'label'] as const;
 type Filter = (typeof FILTERS)[number];
+/** The checkboxes (`#f-<name>`), each `<name>=1` in the URL. */
+const FLAGS = ['archived', 'escalated', 'overdue'] as const;
+type Flag = (typeof FLAGS)[number];
 
-const state: { filters: Record<Filter, string>; q: string; sort: string } = {
-  filters: { status: '', priority: '', milestone: '', owner: '' },
+export interface ViewState {
+  view: 'list' | 'board';
+  filters: Record<Filter, string>;
+  flags: Record<Flag, boolean>;
+  q: string;
+  sort: string;
+  /** 1-based page of the list. */
+  page: number;
+}
+
+const state: ViewState = {
+  view: 'list',
+  filters: { status: '', priority: '', milestone: '', owner: '', label: '' },
+  flags: { archived: false, escalated: false, overdue: false },
   q: '',
   sort: '',
+  page: 1,
 };
-let rows: HTMLTableRowElement[] = [];
-/** Each row's searchable text (id and title), lowercased once. */
-const texts = new WeakMap<HTMLTableRowElement, string>();
-/** search.json by page name; null: not asked for yet; false: unavailable, so search matches titles only. */
-let bodies: Map<string, string> | null | false = null;
-let loading = false;
-/** The sort the rows are in now. */
-let sorted = '';
+
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
 function table(): HTMLTableElement | null {
   return byId('tasks', HTMLTableElement);
 }
 
-function readUrl(): void {
-  const p = new URLSearchParams(location.search);
+/** The state a query string describes; keys it lacks take their defaults. */
+function fromQuery(search: string): void {
+  const p = new URLSearchParams(search);
+  state.view = p.get('view') === 'board' ? 'board' : 'list';
   for (const f of FILTERS) state.filters[f] = p.get(f) ?? '';
+  for (const f of FLAGS) state.flags[f] = p.get(f) === '1';
   state.q = p.get('q') ?? '';
   state.sort = p.get('sort') ?? '';
+  state.page = Math.max(1, Math.floor(Number(p.get('page'))) || 1);
 }
 
-function writeUrl(): void {
+/** The state as a query string, defaults left out; other parameters of the URL are kept. */
+function toQuery(): string {
   const p = new URLSearchParams(location.search);
   const set = (key: string, value: string): void => (value ? p.set(key, value) : p.delete(key));
+  set('view', state.view === 'board' ? 'board' : '');
   for (const f of FILTERS) set(f, state.filters[f]);
+  for (const f of FLAGS) set(f, state.flags[f] ? '1' : '');
   set('q', state.q);
   set('sort', state.sort);
+  set('page', state.page > 1 ? String(state.page) : '');
   const s = p.toString();
+  return s ? `?${s}` : location.pathname;
+}
+
+/** Puts the state in the URL: a new history entry for a deliberate change (back undoes it), the same entry while typing a search. */
+function writeUrl(push: boolean, hash = location.hash): void {
+  const url = toQuery() + hash;
   try {
-    history.replaceState(null, '', s ? `?${s}` : location.pathname);
+    if (push) history.pushState(null, '', url);
+    else history.replaceState(null, '', url);
   } catch {
-    // Some file:// views refuse replaceState; the view still applies, only the URL does not follow.
+    // Some file:// views refuse it; the view still applies, only the URL does not follow.
   }
 }
 
-/** Shows the state in the controls: select values (adding a value from a shared URL), the search box, the sort arrows. */
+/** Shows the state in the controls: view buttons, selects (adding a value from a shared URL), checkboxes, search box, sort arrows. */
 function syncControls(): void {
+  for (const v of ['list', 'board'] as const) byId(`v-${v}`, HTMLButtonElement)?.setAttribute('aria-pressed', String(state.view === v));
   for (const f of FILTERS) {
     const select = byId(`f-${f}`, HTMLSelectElement);
     if (select === null) continue;
     const want = state.filters[f];
     if (want && ![...select.options].some((o) => o.value === want)) select.add(new Option(want, want));
     select.value = want;
+  }
+  for (const f of FLAGS) {
+    const box = byId(`f-${f}`, HTMLInputElement);
+    if (box !== null) box.checked = state.flags[f];
   }
   const q = byId('q', HTMLInputElement);
   if (q !== null && q.value !== state.q) q.value = state.q;
@@ -65,60 +98,39 @@ function syncControls(): void {
   }
 }
 
-/** Takes the table's rows as they are now: at start, and after live updates replaced them. */
-export function takeRows(): void {
-  const body = table()?.tBodies[0];
-  rows = body === undefined ? [] : [...body.rows];
-  sorted = '';
-  bodies = null;
+/** Case-folded as the server folds owners (`@` dropped) and labels. */
+const foldOwner = (s: string): string => s.trim().replace(/^@+/, '').toLowerCase();
+const foldLabel = (s: string): string => s.trim().toLowerCase();
+
+function matches(r: TaskRow, f: Filter, want: string): boolean {
+  if (!want) return true;
+  const list = f === 'owner' ? (r.owners ?? []).map(foldOwner) : f === 'label' ? (r.labels ?? []).map(foldLabel) : [r[f] ?? ''].filter(Boolean);
+  return want === '-' ? list.length === 0 : list.includes(f === 'owner' ? foldOwner(want) : f === 'label' ? foldLabel(want) : want);
 }
 
-function rowText(r: HTMLTableRowElement): string {
+/** Each task's id, title, owners and labels, lowercased once per record. */
+const texts = new WeakMap<TaskRow, string>();
+function text(r: TaskRow): string {
   let s = texts.get(r);
   if (s === undefined) {
-    s = `${r.dataset.id ?? ''} ${r.cells[1]?.textContent ?? ''}`.toLowerCase();
+    s = [r.id, r.title, ...(r.owners ?? []), ...(r.labels ?? [])].join(' ').toLowerCase();
     texts.set(r, s);
   }
   return s;
 }
 
-/** Fetches the task bodies for search once, on the first search. */
-function loadBodies(): void {
-  if (loading || bodies !== null || !state.q) return;
-  // Under file:// the browser refuses the fetch (and logs an error): search titles only.
-  if (!HTTP) {
-    bodies = false;
-    return;
-  }
-  loading = true;
-  fetch(new URL('search.json', location.href).href, { cache: 'no-store' })
-    .then((r) => {
-      if (!r.ok) throw new Error(String(r.status));
-      return r.json() as Promise<Record<string, string>>;
-    })
-    .then((j) => {
-      bodies = new Map(Object.entries(j));
-      apply();
-    })
-    .catch(() => {
-      bodies = false; // offline or gone: titles only
-    })
-    .finally(() => {
-      loading = false;
-    });
-}
-
 type SortKey = string | number;
-const num = (v: string | undefined): number => Number(v);
-const KEYS = new Map<string, (r: HTMLTableRowElement) => SortKey>([
-  ['id', (r) => r.dataset.id ?? ''],
-  ['title', (r) => r.cells[1]?.textContent ?? ''],
-  ['status', (r) => num(r.dataset.statusRank)],
-  ['priority', (r) => num(r.dataset.priorityRank)],
-  ['milestone', (r) => r.dataset.milestone ?? ''],
-  ['owner', (r) => r.dataset.owner ?? ''],
-  ['ci', (r) => r.dataset.ci ?? ''],
-  ['progress', (r) => (num(r.dataset.total) ? num(r.dataset.done) / num(r.dataset.total) : -1)],
+const KEYS = new Map<string, (r: TaskRow) => SortKey>([
+  ['id', (r) => r.id],
+  ['title', (r) => r.title],
+  ['status', (r) => r.statusRank],
+  ['priority', (r) => r.priorityRank],
+  ['milestone', (r) => r.milestone ?? ''],
+  ['owner', (r) => r.owners?.[0] ?? ''],
+  ['due', (r) => r.due ?? ''],
+  ['created', (r) => r.created ?? ''],
+  ['ci', (r) => r.ci],
+  ['progress', (r) => (r.total ? (r.done ?? 0) / r.total : -1)],
 ]);
 
 /** Numbers by value; text in natural order, empty values last. */
@@ -130,69 +142,165 @@ function compare(a: SortKey, b: SortKey): number {
   return collator.compare(x, y);
 }
 
-function sortRows(): void {
-  if (sorted === state.sort) return;
-  const body = table()?.tBodies[0];
-  if (body === undefined) return;
+/** The rows in the chosen order (stable: equal keys keep the served order), cached per data and sort. */
+let order: { rows: readonly TaskRow[]; sort: string; list: readonly TaskRow[] } | undefined;
+function sorted(rows: readonly TaskRow[]): readonly TaskRow[] {
+  if (order?.rows === rows && order.sort === state.sort) return order.list;
   const desc = state.sort.startsWith('-');
-  const key = KEYS.get(state.sort.replace(/^-/, ''));
+  const name = state.sort.replace(/^-/, '');
+  const key = KEYS.get(name);
   let list = rows;
   if (key !== undefined) {
-    // Stable: equal keys keep the served order.
     list = rows.map((r, i) => ({ k: key(r), i, r }))
-      .sort((a, b) => (desc ? -compare(a.k, b.k) : compare(a.k, b.k)) || a.i - b.i)
+      .sort((a, b) => (desc ? -compare(a.k, b.k) : compare(a.k, b.k)) || (name === 'status' ? collator.compare(a.r.status, b.r.status) : 0) || a.i - b.i)
       .map((x) => x.r);
   }
-  const frag = document.createDocumentFragment();
-  for (const r of list) frag.appendChild(r);
-  body.appendChild(frag);
-  sorted = state.sort;
+  order = { rows, sort: state.sort, list };
+  return list;
 }
 
-/** Shows the rows the filters and search let through, in the chosen order. */
+/** The tasks the filters, the checkboxes and the search let through, in order. */
+function visible(): { list: TaskRow[]; of: number } {
+  const d = current();
+  const q = state.q.trim().toLowerCase();
+  const today = localDay(new Date());
+  let of = 0;
+  const list = sorted(d.rows).filter((r) => {
+    if (r.archived && !state.flags.archived) return false;
+    of++;
+    if (state.flags.escalated && !r.escalated) return false;
+    if (state.flags.overdue && !isOverdue(r, today)) return false;
+    if (!FILTERS.every((f) => matches(r, f, state.filters[f]))) return false;
+    return !q || text(r).includes(q) || (d.bodies?.get(r.page) ?? '').includes(q);
+  });
+  return { list, of };
+}
+
+/** What the list shows now, so an unchanged page is not redrawn (keeping focus and hover). */
+let drawn = '';
+
+/** Draws one page of the list; the page number is kept within range. */
+function drawList(list: readonly TaskRow[]): void {
+  const body = table()?.tBodies[0];
+  if (body === undefined) return;
+  const pages = Math.max(1, Math.ceil(list.length / PAGE_SIZE));
+  state.page = Math.min(state.page, pages);
+  const slice = list.slice((state.page - 1) * PAGE_SIZE, state.page * PAGE_SIZE);
+  const today = localDay(new Date());
+  const key = `${today}\n${slice.length}\n${slice.map((r) => JSON.stringify(r)).join('\n')}`;
+  if (key !== drawn) {
+    const focused = document.activeElement?.closest<HTMLElement>('#tasks tr[data-page]')?.dataset.page;
+    body.innerHTML = slice.map((r) => rowHtml(r, today)).join('');
+    drawn = key;
+    if (focused !== undefined) body.querySelector<HTMLElement>(`tr[data-page="${CSS.escape(focused)}"] a`)?.focus();
+  }
+  const pager = document.querySelector<HTMLElement>('#list .pager');
+  if (pager !== null) pager.hidden = pages <= 1;
+  const info = byId('p-info', HTMLElement);
+  if (info !== null) info.textContent = `Page ${state.page} of ${pages}`;
+  const prev = byId('p-prev', HTMLButtonElement);
+  const next = byId('p-next', HTMLButtonElement);
+  if (prev !== null) prev.disabled = state.page <= 1;
+  if (next !== null) next.disabled = state.page >= pages;
+}
+
+/** Takes the table body as it is now: at start, and after a live update replaced it (new versions to fetch). */
+export function takeRows(): void {
+  drawn = '';
+  takePage(table()?.tBodies[0]);
+}
+
+/** Draws the list or the board from the data, as the state says. */
 export function apply(): void {
   if (table() === null) return;
-  const q = state.q.trim().toLowerCase();
-  if (q && bodies === null) loadBodies();
-  let shown = 0;
-  for (const r of rows) {
-    let ok = FILTERS.every((f) => {
-      const want = state.filters[f];
-      const has = r.dataset[f] ?? '';
-      return !want || (want === '-' ? has === '' : has === want);
-    });
-    if (ok && q) ok = rowText(r).includes(q) || (bodies ? (bodies.get(r.dataset.slug ?? '') ?? '').includes(q) : false);
-    if (r.hidden === ok) r.hidden = !ok;
-    if (ok) shown++;
-  }
-  sortRows();
+  const d = current();
+  const { list, of } = visible();
+  const board = state.view === 'board';
+  const listEl = byId('list', HTMLElement);
+  const boardEl = byId('board', HTMLElement);
+  if (listEl !== null) listEl.hidden = board;
+  if (boardEl !== null) boardEl.hidden = !board;
+  if (board) drawBoard(list, state.filters.status);
+  else drawList(list);
   syncControls();
+  const more = byId('more', HTMLElement);
+  if (more !== null) more.hidden = d.complete;
+  const all = byId('all', HTMLElement);
+  if (all !== null) {
+    if (busy()) all.setAttribute('aria-busy', 'true');
+    else all.removeAttribute('aria-busy');
+  }
+  const archived = d.rows.reduce((n, r) => n + (r.archived ? 1 : 0), 0);
+  const n = byId('n-archived', HTMLElement);
+  if (n !== null && d.complete) n.textContent = String(archived);
   const out = byId('shown', HTMLOutputElement);
-  if (out !== null) out.textContent = shown === rows.length ? `${shown} tasks` : `${shown} of ${rows.length} tasks`;
+  if (out !== null) {
+    const count = list.length === of ? `${of} tasks` : `${list.length} of ${of} tasks`;
+    out.textContent = d.failed ? `${count} (could not load every task)` : d.complete ? count : `${count} (loading…)`;
+  }
 }
 
-function change(): void {
-  writeUrl();
+/** A deliberate change of the state: into the URL as a new history entry, then drawn. */
+function change(push = true): void {
+  writeUrl(push);
   apply();
 }
 
-/** Reads the view from the URL, wires the controls (selects, search, sortable headers, count links, the / key) and applies it. */
+/** Follows a link to a view of the list (`?status=…`, `?escalated=1`, the nav's List and Board) in place, merging its parameters into the state. */
+function followViewLink(a: HTMLAnchorElement): void {
+  const url = new URL(a.href);
+  const p = url.searchParams;
+  if (a.dataset.view === 'list' || a.dataset.view === 'board') state.view = a.dataset.view;
+  if (p.get('view') === 'board') state.view = 'board';
+  for (const f of FILTERS) if (p.has(f)) state.filters[f] = p.get(f) ?? '';
+  for (const f of FLAGS) if (p.has(f)) state.flags[f] = p.get(f) === '1';
+  state.page = 1;
+  writeUrl(true, url.hash);
+  apply();
+  if (url.hash) document.getElementById(decodeURIComponent(url.hash.slice(1)))?.scrollIntoView();
+}
+
+/** Reads the view from the URL, wires the controls (view switch, selects, checkboxes, search, sortable headers, pager, view links, the / key) and draws it. */
 export function startView(): void {
-  readUrl();
+  if (table() === null) return;
+  fromQuery(location.search);
+  onData(apply);
   takeRows();
-  for (const f of FILTERS) {
-    const select = byId(`f-${f}`, HTMLSelectElement);
-    select?.addEventListener('change', () => {
-      state.filters[f] = select.value;
+  const views = document.querySelector<HTMLElement>('#controls .views');
+  if (views !== null) views.hidden = false;
+  for (const v of ['list', 'board'] as const) {
+    byId(`v-${v}`, HTMLButtonElement)?.addEventListener('click', () => {
+      if (state.view === v) return;
+      state.view = v;
       change();
     });
   }
+  /** A filter changed: back to the first page. */
+  const onChange = <T extends HTMLElement>(id: string, kind: new () => T, set: (el: T) => void): void => {
+    const el = byId(id, kind);
+    el?.addEventListener('change', () => {
+      set(el);
+      state.page = 1;
+      change();
+    });
+  };
+  for (const f of FILTERS) onChange(`f-${f}`, HTMLSelectElement, (el) => { state.filters[f] = el.value; });
+  for (const f of FLAGS) onChange(`f-${f}`, HTMLInputElement, (el) => { state.flags[f] = el.checked; });
   const q = byId('q', HTMLInputElement);
   q?.addEventListener('input', () => {
     state.q = q.value;
-    change();
+    state.page = 1;
+    change(false);
   });
   byId('controls', HTMLFormElement)?.addEventListener('submit', (e) => e.preventDefault());
+  const turn = (by: number): void => {
+    state.page += by;
+    change();
+    const top = byId('all', HTMLElement);
+    if (top !== null && top.getBoundingClientRect().top < 0) top.scrollIntoView();
+  };
+  byId('p-prev', HTMLButtonElement)?.addEventListener('click', () => turn(-1));
+  byId('p-next', HTMLButtonElement)?.addEventListener('click', () => turn(1));
   document.addEventListener('click', (e) => {
     if (!(e.target instanceof Element)) return;
     const th = e.target.closest<HTMLElement>('#tasks th[data-sort]');
@@ -202,13 +310,16 @@ export function startView(): void {
       change();
       return;
     }
-    const a = e.target.closest<HTMLElement>('#counts a[data-status]');
-    // A count links to ?status=…; on the index it filters in place, unless the user asks for a new tab or window.
-    if (a !== null && table() !== null && !e.ctrlKey && !e.metaKey && !e.shiftKey) {
+    // A link to a view of the list filters in place, unless the user asks for a new tab or window.
+    const a = e.target.closest<HTMLAnchorElement>('a[href^="?"], a[data-view]');
+    if (a !== null && !e.ctrlKey && !e.metaKey && !e.shiftKey && e.button === 0) {
       e.preventDefault();
-      state.filters.status = a.dataset.status ?? '';
-      change();
+      followViewLink(a);
     }
+  });
+  window.addEventListener('popstate', () => {
+    fromQuery(location.search);
+    apply();
   });
   document.addEventListener('keydown', (e) => {
     const t = e.target instanceof HTMLElement ? e.target : null;
@@ -219,5 +330,6 @@ export function startView(): void {
       q.select();
     }
   });
+  startBoard(apply);
   apply();
 }
