@@ -57,6 +57,8 @@ describe('CI from gh', () => {
         'PASS.md': task('PASS', { pr: 'https://github.com/acme/tool/pull/14' }),
         'WAIT.md': task('WAIT', { pr: '"#15"' }),
         'FILE.md': task('FILE', { pr: '13', ci: 'passing' }),
+        // A ci: that is not a CI state says nothing: gh decides.
+        'ODD.md': task('ODD', { pr: '17', ci: 'bogus' }),
         'NONE.md': task('NONE'),
         'DONE.md': task('DONE', { pr: '16', status: 'completed' }),
       });
@@ -65,16 +67,17 @@ describe('CI from gh', () => {
         'https://github.com/acme/tool/pull/14': [check('pass'), check('skipping')],
         13: [check('fail')],
         15: [check('pass'), check('pending'), check('skipping')],
+        17: [check('fail')],
       });
       const snap = await once(t, gh.env);
       const ci = snap.ci as Record<string, { state: string; source: string; checkedAt: string | null; pr: string }>;
       assert.deepEqual(Object.fromEntries(Object.entries(ci).map(([id, c]) => [id, [c.state, c.source]])), {
-        FAIL: ['failing', 'gh'], PASS: ['passing', 'gh'], WAIT: ['pending', 'gh'], FILE: ['passing', 'frontmatter'], DONE: ['unknown', 'none'],
+        FAIL: ['failing', 'gh'], PASS: ['passing', 'gh'], WAIT: ['pending', 'gh'], FILE: ['passing', 'frontmatter'], ODD: ['failing', 'gh'], DONE: ['unknown', 'none'],
       });
       assert.ok(!Number.isNaN(Date.parse(ci.FAIL?.checkedAt ?? '')));
       assert.equal(ci.FAIL?.pr, '12');
-      assert.deepEqual(gh.calls().map((c) => c.split(' ')[2]).sort(), ['12', '15', 'https://github.com/acme/tool/pull/14'], 'not asked: the file says (13), finished (16), no PR');
-      assert.deepEqual(snap.escalations.map((e: { id: string; reason: string }) => [e.id, e.reason]), [['FAIL', 'CI failing on 12']]);
+      assert.deepEqual(gh.calls().map((c) => c.split(' ')[2]).sort(), ['12', '15', '17', 'https://github.com/acme/tool/pull/14'], 'not asked: the file says (13), finished (16), no PR');
+      assert.deepEqual(snap.escalations.map((e: { id: string; reason: string }) => [e.id, e.reason]), [['FAIL', 'CI failing on 12'], ['ODD', 'CI failing on 17']]);
     });
   });
 

@@ -46,10 +46,12 @@ export function findOnPath(name: string, pathVar: string | undefined): string | 
   return undefined;
 }
 
-/** True when the task's file says what its CI is (`ci:` written and not empty): that wins over gh. */
+/**
+ * True when the task's file says what its CI is: `ci:` holds a CI state (docs/task-format.md), and
+ * that wins over gh. A value that is no CI state (`ci: bogus`, `ci: unknown`) says nothing: gh decides.
+ */
 export function ciWritten(t: Task): boolean {
-  const v = t.fields['ci'];
-  return v !== undefined && v !== null && String(v).trim() !== '';
+  return t.ci !== 'unknown';
 }
 
 export interface CiOptions {

@@ -48,9 +48,7 @@ export function ciMapOf(s: WebSnapshot | undefined): ReadonlyMap<string, CiState
   return map;
 }
 
-/** A task's CI state: its frontmatter `ci:` when written (it wins), else what the heartbeat learnt from gh, else unknown. */
+/** A task's CI state: its frontmatter `ci:` when that is a CI state (it wins), else what the heartbeat learnt from gh, else unknown. */
 export function ciOf(t: Task, checks: ReadonlyMap<string, CiState>): CiState {
-  const written = t.fields['ci'];
-  if (written !== undefined && written !== null && String(written).trim() !== '') return t.ci;
-  return checks.get(t.id) ?? t.ci;
+  return t.ci !== 'unknown' ? t.ci : checks.get(t.id) ?? 'unknown';
 }
