@@ -56,7 +56,9 @@ describe('release and retry', () => {
       await heartbeat(f, `printf x >> ${f.root}/count-$TASK_ID; echo "attempt for $TASK_ID"; printf 'half a line'; exit 3`);
       await waitUntil(() => registry(f).claims.FAILS?.state === 'exited', 'the run to exit');
       const st = await cli(['status', `owner=${f.owner}`, `dir=${f.dir}`]);
-      assert.match(st.stdout, /failed {5}FAILS \(exit code 3\); log: just tasks logs id=FAILS; rerun: just tasks retry id=FAILS/);
+      // The tasks folder is not the default one: the hints name it, so they work as printed.
+      const dirArg = ` dir=${f.dir}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      assert.match(st.stdout, new RegExp(`failed {5}FAILS \\(exit code 3\\); log: just tasks logs id=FAILS${dirArg}; rerun: just tasks retry id=FAILS${dirArg}$`, 'm'));
       const logs = await cli(['logs', `owner=${f.owner}`, `dir=${f.dir}`, 'id=fails']);
       assert.equal(logs.code, 0, logs.stderr);
       assert.match(logs.stdout, /attempt for FAILS/);
@@ -74,7 +76,7 @@ describe('release and retry', () => {
       assert.match(log, /^=== .*\nattempt for FAILS\nhalf a line\n=== .*\nattempt for FAILS\nhalf a line$/, log);
       const rel = await cli(['release', `owner=${f.owner}`, `dir=${f.dir}`, 'id=FAILS']);
       assert.equal(rel.code, 0, rel.stderr);
-      assert.match(rel.stdout, /^released FAILS \(claimed by .*, run exited with exit code 3; kept in history\); it is held back from dispatch until: just tasks retry id=FAILS$/m);
+      assert.match(rel.stdout, new RegExp(`^released FAILS \\(claimed by .*, run exited with exit code 3; kept in history\\); it is held back from dispatch until: just tasks retry id=FAILS${dirArg}$`, 'm'));
       // Held: several ticks go by without a new run.
       const snapTick = (): number => { try { return (JSON.parse(fs.readFileSync(path.join(f.dir, 'logs', 'task_manager', `task-manager-${f.owner}.snapshot.json`), 'utf8')) as { tick: number }).tick; } catch { return 0; } };
       const from = snapTick();
@@ -93,7 +95,7 @@ describe('release and retry', () => {
       await waitUntil(() => runProcesses(f, 'LIVE').length >= 2, 'the run and its setsid grandchild');
       const refused = await cli(['release', `owner=${f.owner}`, `dir=${f.dir}`, 'id=LIVE']);
       assert.equal(refused.code, 1);
-      assert.match(refused.stderr, /^tasks: LIVE is running \(pid \d+, claimed by .*\); wait for it, or stop it and release with: just tasks release id=LIVE --force\n$/);
+      assert.match(refused.stderr, /^tasks: LIVE is running \(pid \d+, claimed by .*\); wait for it, or stop it and release with: just tasks release id=LIVE dir=\S+ --force\n$/);
       assert.ok(registry(f).claims.LIVE, 'still claimed');
       const before = runProcesses(f, 'LIVE');
       const forced = await cli(['release', `owner=${f.owner}`, `dir=${f.dir}`, 'id=LIVE', '--force', '--json'], { timeoutMs: 30_000 });

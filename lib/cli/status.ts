@@ -107,7 +107,8 @@ export function formatAge(seconds: number): string {
 }
 
 /** The few lines `status` prints on a terminal. */
-export function formatStatus(s: Status, now: Date, again: string): string[] {
+/** again: the keys that name this heartbeat in a hint (owner, dir); folder: those that name the tasks folder (dir) for task hints. */
+export function formatStatus(s: Status, now: Date, again: string, folder = ''): string[] {
   const lines: string[] = [];
   if (s.heartbeat.state === 'running') {
     lines.push(`heartbeat  running, pid ${s.pid}, up ${formatAge(s.heartbeat.uptimeS ?? 0)}, owner ${s.owner}`);
@@ -145,7 +146,7 @@ export function formatStatus(s: Status, now: Date, again: string): string[] {
   // Failed runs are what an operator acts on: each with the commands that show its log and rerun it.
   for (const c of failed.slice(0, 10)) {
     const how = c.state === 'exited' ? `exit code ${c.exitCode}` : c.state === 'timed_out' ? (c.note ?? 'timed out') : `interrupted${c.note ? `: ${c.note}` : ''}`;
-    lines.push(`failed     ${c.id} (${how}); log: just tasks logs id=${c.id}; rerun: just tasks retry id=${c.id}`);
+    lines.push(`failed     ${c.id} (${how}); log: just tasks logs id=${c.id}${folder}; rerun: just tasks retry id=${c.id}${folder}`);
   }
   if (failed.length > 10) lines.push(`failed     and ${failed.length - 10} more (status --json lists all)`);
   for (const e of s.escalations.slice(0, 5)) lines.push(`escalated  ${e.id}: ${e.reason}`);
