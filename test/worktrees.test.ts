@@ -126,6 +126,9 @@ describe('worktrees', () => {
       assert.deepEqual([c.state, c.pid, c.startedAt, c.worktreeExists, c.worktreeExpected], ['interrupted', null, null, false, true]);
       assert.match(c.note, /^not started: git worktree add failed: .*no-such-branch/);
       assert.match(snap.escalations.find((e: { id: string }) => e.id === 'A').reason, /^run not started: git worktree add failed: .*no-such-branch/);
+      // status says it never started (not "interrupted"), with the command that reruns it.
+      const st = await cli(['status', `owner=${r.owner}`, `dir=${r.dir}`]);
+      assert.match(st.stdout, /^failed {5}A \(not started: git worktree add failed: .*\); log: .*; rerun: just tasks retry id=A dir=\S+$/m);
       // Not retried on its own: the next tick leaves the recorded failure alone.
       const again = await once(r, [recorder(r)]);
       assert.deepEqual(runs(r), []);

@@ -145,7 +145,9 @@ export function formatStatus(s: Status, now: Date, again: string, folder = ''): 
   if (others.length > 5) lines.push(`claimed    and ${others.length - 5} more (status --json lists all)`);
   // Failed runs are what an operator acts on: each with the commands that show its log and rerun it.
   for (const c of failed.slice(0, 10)) {
-    const how = c.state === 'exited' ? `exit code ${c.exitCode}` : c.state === 'timed_out' ? (c.note ?? 'timed out') : `interrupted${c.note ? `: ${c.note}` : ''}`;
+    // A run whose worktree could not be made never started: its note says so, "interrupted" would not be true.
+    const how = c.state === 'exited' ? `exit code ${c.exitCode}` : c.state === 'timed_out' ? (c.note ?? 'timed out')
+      : c.note?.startsWith('not started') ? c.note : `interrupted${c.note ? `: ${c.note}` : ''}`;
     lines.push(`failed     ${c.id} (${how}); log: just tasks logs id=${c.id}${folder}; rerun: just tasks retry id=${c.id}${folder}`);
   }
   if (failed.length > 10) lines.push(`failed     and ${failed.length - 10} more (status --json lists all)`);
