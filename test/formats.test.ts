@@ -355,13 +355,14 @@ test('a doc has an id, title, slug, path, body and fields', () => {
 
 // ---- Archived tasks -------------------------------------------------------------------------
 
-test('archived tasks: kept with archived true, not duplicates of active ids, never counted, dispatched or escalated', () => {
+test('archived tasks: kept with archived true, not duplicates of active ids, never counted, dispatched or escalated (status, dependencies, CI)', () => {
   withTree({
     'completed/back-16.md': '---\nid: BACK-16\nstatus: Done\n---\n',
     'archive/tasks/back-16.md': '---\nid: BACK-16\nstatus: Done\n---\n',
     'archive/completed/back-16.md': '---\nid: BACK-16\nstatus: Done\n---\n',
     'archive/tasks/back-18.md': '---\nid: BACK-18\nstatus: ready\npriority: high\n---\n',
     'archive/tasks/back-19.md': '---\nid: BACK-19\nstatus: readdy\ndependencies: [nowhere]\n---\n',
+    'archive/tasks/ci.md': '---\nid: CI-OLD\nstatus: review\nci: failing\npr: 5\n---\n',
     'tasks/back-20.md': '---\nid: BACK-20\nstatus: ready\ndependencies: [task-19]\n---\n',
     'tasks/dup-a.md': '---\nid: DUP\n---\n',
     'tasks/dup-b.md': '---\nid: DUP\n---\n',
@@ -370,7 +371,7 @@ test('archived tasks: kept with archived true, not duplicates of active ids, nev
     assert.deepEqual(r.errors, [{ path: 'tasks/dup-b.md', reason: 'duplicate id DUP (also in tasks/dup-a.md)' }]);
     assert.deepEqual(r.tasks.map((t) => [t.path, t.archived]), [
       ['archive/completed/back-16.md', true], ['archive/tasks/back-16.md', true], ['archive/tasks/back-18.md', true],
-      ['archive/tasks/back-19.md', true], ['completed/back-16.md', false], ['tasks/back-20.md', false], ['tasks/dup-a.md', false],
+      ['archive/tasks/back-19.md', true], ['archive/tasks/ci.md', true], ['completed/back-16.md', false], ['tasks/back-20.md', false], ['tasks/dup-a.md', false],
     ]);
     assert.deepEqual(countByStatus(r.tasks), { total: 3, draft: 1, ready: 1, completed: 1 });
     const problems = dependencyProblems(r.tasks);

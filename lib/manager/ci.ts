@@ -96,8 +96,8 @@ export class CiChecks {
         if (t.pr !== null) out[t.id] = { state: 'unknown', checkedAt: null, pr: t.pr, source: 'none' };
         continue;
       }
-      // A finished task's PR is not asked about again: its CI no longer needs anyone.
-      const open = t.status !== 'completed' && t.status !== 'cancelled';
+      // A finished or archived task's PR is not asked about again: its CI no longer needs anyone.
+      const open = t.status !== 'completed' && t.status !== 'cancelled' && !t.archived;
       if (open && (gh ??= findOnPath('gh', this.o.env.PATH) ?? null) !== null) this.ask(arg);
       const a = this.answers.get(arg);
       out[t.id] = a && a.checkedAt !== null ? { state: a.state, checkedAt: a.checkedAt, pr: t.pr, source: 'gh' } : { state: 'unknown', checkedAt: null, pr: t.pr, source: 'none' };

@@ -192,7 +192,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
         holds: reg.holds,
         claims: parts.claims(now),
         ci: parts.ci,
-        escalations: swapSeen(escalations({ byId, reasons: withCiReasons(reasons, parts.ci, (id) => ['completed', 'cancelled'].includes(byId.get(id)?.status ?? '')), errors: scan.errors, claims, escalateAfterS: o.escalateAfterS, now, firstSeen })),
+        escalations: swapSeen(escalations({ byId, reasons: withCiReasons(reasons, parts.ci, (id) => finished(byId.get(id))), errors: scan.errors, claims, escalateAfterS: o.escalateAfterS, now, firstSeen })),
         errors: scan.errors,
       };
     },
@@ -202,6 +202,11 @@ export function managerTicker(o: ManagerOptions): Ticker {
       await Promise.all([runs.close(!o.once), git?.close()]);
     },
   };
+}
+
+/** A task that needs nobody any more: completed, cancelled or archived. */
+function finished(t: Task | undefined): boolean {
+  return t !== undefined && (t.status === 'completed' || t.status === 'cancelled' || t.archived);
 }
 
 /** The tasks folder's "<dev>:<ino>"; a folder that is gone fails the tick before anything is released or written. */
