@@ -14,6 +14,7 @@ import { dayOf, isOverdue, localDay } from '../lib/web/html.ts';
 import { renderMarkdown } from '../lib/web/markdown.ts';
 import { relationsOf } from '../lib/web/relations.ts';
 import { renderDocPage } from '../lib/web/render-doc.ts';
+import { TaskScanner } from '../lib/tasks/scan.ts';
 
 const NOW = new Date('2026-03-22T12:00:00Z');
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -372,4 +373,66 @@ describe('pages of docs, decisions and milestones', () => {
     assert.ok(!tags(html).some((t) => t.startsWith('<img')));
     assert.match(html, /<code>archive\/milestones\/m\.md<\/code> <span class="archived">archived<\/span>/);
   });
+});
+
+describe('the build writes the pages of docs, decisions and milestones the scan found', () => {
+  /** A Backlog.md-style folder, scanned by the real scanner, built into a folder of its own. */
+  function withBacklog(body: (t: { dir: string; out: string; scan: () => SiteInput; read: (rel: string) => string }) => void): void {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-docs-'));
+    try {
+      const dir = path.join(root, 'backlog');
+      const out = path.join(root, 'out');
+      const files: Record<string, string> = {
+        'config.yml': 'project_name: Acme\n',
+        'tasks/back-1 - Board.md': '---\nid: BACK-1\ntitle: Board\nstatus: To Do\nmilestone: v1 release\n---\nBody.\n',
+        'tasks/back-2 - Other.md': '---\nid: BACK-2\ntitle: Other\nstatus: To Do\nmilestone: m-2\n---\nBody.\n',
+        'milestones/m-1 - v1-release.md': '---\nid: m-1\ntitle: v1 release\n---\n# v1 release\n\nThe first one.\n',
+        'docs/doc-1 - Guide.md': '---\nid: doc-1\ntitle: Guide\n---\n> [!TIP]\n> Read me.\n',
+        'decisions/decision-1 - Use SQLite.md': '---\nid: decision-1\ntitle: Use SQLite\n---\n<!-- SECTION:CONTEXT:BEGIN -->\nBecause.\n<!-- SECTION:CONTEXT:END -->\n',
+      };
+      for (const [name, text] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+        fs.writeFileSync(path.join(dir, name), text);
+      }
+      const scanner = new TaskScanner(dir);
+      const scan = (): SiteInput => {
+        const r = scanner.scan();
+        return input(r.tasks, { docs: r.docs });
+      };
+      body({ dir, out, scan, read: (rel) => fs.readFileSync(path.join(out, rel), 'utf8') });
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }
+
+  test('one page per doc, decision and milestone where the index links; a milestone lists its tasks', () => withBacklog(({ out, scan, read }) => {
+    const builder = new SiteBuilder(out, { pruneUnknown: true });
+    builder.build(scan());
+    assert.deepEqual(['docs', 'decisions', 'milestones'].map((f) => fs.readdirSync(path.join(out, f))), [['doc-1_-_Guide.html'], ['decision-1_-_Use_SQLite.html'], ['m-1_-_v1-release.html']]);
+    const milestone = read('milestones/m-1_-_v1-release.html');
+    assert.deepEqual(links(section(milestone, 'milestone-tasks') ?? ''), [['../tasks/back-1_-_Board.html', 'BACK-1']], 'named by title; BACK-2 names another');
+    assert.equal(milestone.match(/v1 release<\/h1>/g)?.length, 1);
+    assert.match(read('docs/doc-1_-_Guide.html'), /<div class="markdown-alert markdown-alert-tip">/);
+    assert.match(read('decisions/decision-1_-_Use_SQLite.html'), /<p>Because\.<\/p>/);
+    assert.doesNotMatch(read('decisions/decision-1_-_Use_SQLite.html'), /SECTION:/);
+    for (const rel of ['docs/doc-1_-_Guide.html', 'decisions/decision-1_-_Use_SQLite.html', 'milestones/m-1_-_v1-release.html']) {
+      assert.match(read('index.html'), new RegExp(`href="${rel.replace(/[.]/g, '\\.')}"`), `the index links ${rel}`);
+    }
+  }));
+
+  test('an unchanged doc is not rewritten; a task joining a milestone rewrites its page; a removed doc loses its page', () => withBacklog(({ dir, out, scan }) => {
+    const builder = new SiteBuilder(out, { pruneUnknown: true });
+    builder.build(scan());
+    assert.deepEqual(builder.build(scan()), { written: 0, removed: 0, filesChanged: false });
+    fs.writeFileSync(path.join(dir, 'tasks/back-2 - Other.md'), '---\nid: BACK-2\ntitle: Other\nstatus: To Do\nmilestone: M-1\n---\nBody.\n');
+    builder.build(scan());
+    assert.match(fs.readFileSync(path.join(out, 'milestones/m-1_-_v1-release.html'), 'utf8'), /back-2_-_Other\.html/);
+    fs.rmSync(path.join(dir, 'docs/doc-1 - Guide.md'));
+    assert.equal(builder.build(scan()).removed, 1);
+    assert.deepEqual(fs.readdirSync(path.join(out, 'docs')), []);
+    // A restarted server's builder drops the pages of docs that went away while it was down.
+    fs.writeFileSync(path.join(out, 'decisions', 'gone.html'), 'stale');
+    new SiteBuilder(out, { pruneUnknown: true }).build(scan());
+    assert.deepEqual(fs.readdirSync(path.join(out, 'decisions')), ['decision-1_-_Use_SQLite.html']);
+  }));
 });

@@ -1,10 +1,10 @@
-// The page of a doc, decision or milestone: its title, file, rendered body and a way back to the dashboard.
+// The pages of docs, decisions and milestones: title, file, rendered body, a milestone's tasks, and a way back to the dashboard.
 import { escapeHtml as h, statusBadge } from './html.ts';
 import { renderMarkdown } from './markdown.ts';
-import { type PageKind, KIND_FOLDERS } from './pages.ts';
+import { type PageKind, KIND_FOLDERS, kindPages } from './pages.ts';
 import type { RelatedTask } from './relations.ts';
 import { layout } from './render.ts';
-import type { DocFile } from '../tasks/taskfile.ts';
+import type { DocFile, Task } from '../tasks/taskfile.ts';
 
 export interface DocPageInput {
   readonly project: string;
@@ -36,4 +36,32 @@ ${tasks}<article class="body">
 ${renderMarkdown(d.body, { title: d.title })}</article>
 </main>`;
   return layout(`${kind}: ${d.title} · ${p.project} Tasks`, '../', body);
+}
+
+/** One doc, decision or milestone page of a build: where it goes, what it shows (compared between builds), and its HTML. */
+export interface DocPageOut {
+  /** Relative to the site root: `docs/<page>.html` (pages.ts). */
+  readonly rel: string;
+  readonly signature: string;
+  readonly render: () => string;
+}
+
+/**
+ * The pages of the scan's docs, decisions and milestones, at the paths the index links to
+ * (kindPages). A milestone lists the tasks whose `milestone` names its id or title (any case).
+ */
+export function docPages(project: string, docs: readonly (DocPageInput['doc'])[], tasks: readonly Task[], pageOf: (t: Task) => string): DocPageOut[] {
+  const rels = kindPages(docs);
+  const fold = (s: string): string => s.trim().toLowerCase();
+  return docs.map((doc, i) => {
+    const names = new Set([fold(doc.id), fold(doc.title)]);
+    const listed = doc.kind !== 'milestone' ? undefined : tasks.filter((t) => t.milestone !== null && names.has(fold(t.milestone)))
+      .map((t) => ({ id: t.id, page: pageOf(t), status: t.status, title: t.title }));
+    const input: DocPageInput = listed === undefined ? { project, doc } : { project, doc, tasks: listed };
+    return {
+      rel: rels[i] as string,
+      signature: JSON.stringify([project, doc.kind, doc.id, doc.title, doc.path, doc.archived ?? false, doc.body, listed ?? null]),
+      render: () => renderDocPage(input),
+    };
+  });
 }

@@ -11,13 +11,14 @@ import { taskRow } from './render-list.ts';
 import type { TaskRow } from './client/rows.ts';
 import { type PrShown, type TaskRef, isOverdue, prShown } from './html.ts';
 import { renderTaskPage } from './render-task.ts';
+import { docPages } from './render-doc.ts';
 import { relatedOf, relationsOf } from './relations.ts';
 import type { PageClaim } from './render-task.ts';
 import type { RunLogTail } from './run-log.ts';
 import { type WebClaim, type WebSnapshot, ciMapOf, ciOf } from './snapshot-read.ts';
 import type { DocFile, Task, ParseError } from '../tasks/taskfile.ts';
 import type { Remote } from '../tasks/pr.ts';
-import { distinctNames, pageName } from './pages.ts';
+import { KIND_FOLDERS, distinctNames, kindPages, pageName } from './pages.ts';
 
 /** A task page's file name (in tasks/): see pages.ts. */
 export { pageName } from './pages.ts';
@@ -72,6 +73,8 @@ export class SiteBuilder {
   private readonly files: SiteFiles;
   /** By page name, which is unique within a build (unlike a slug). */
   private entries = new Map<string, Entry>();
+  /** The signature of each doc, decision and milestone page written, by its path. */
+  private docs = new Map<string, string>();
   /** What every page shows alike (project, remote, API links): a change re-renders them all. */
   private global: string | undefined;
   private first = true;
@@ -89,9 +92,13 @@ export class SiteBuilder {
     files.begin();
     if (!this.first && !fs.existsSync(path.join(files.dir, 'index.html'))) this.reset(); // the folder was cleared under us
     // A restart neither rewrites identical files nor leaves stale pages.
-    if (this.first) files.survey('tasks', '.html', ['index.html', 'search.json', 'tasks.json', ...ASSET_NAMES]);
+    if (this.first) files.survey('tasks', '.html', ['index.html', 'search.json', 'tasks.json', ...ASSET_NAMES, ...kindPages(input.docs ?? [])]);
     const global = JSON.stringify([input.project, input.remote ?? null, input.api ?? false, input.format?.customStatuses ?? []]);
-    if (global !== this.global) this.entries.clear(); // every page shows these
+    if (global !== this.global) {
+      // every page shows these
+      this.entries.clear();
+      this.docs.clear();
+    }
     this.global = global;
     fs.mkdirSync(path.join(files.dir, 'tasks'), { recursive: true });
 
@@ -160,6 +167,7 @@ export class SiteBuilder {
     // Files this builder did not write are removed only from a folder that is ours alone (the server's).
     if (this.pruneUnknown) for (const rel of files.surveyed()) if (rel.startsWith('tasks/') && !next.has(rel.slice(6, -5))) files.remove(rel);
     this.entries = next;
+    this.buildDocs(input, (t) => pageOf.get(t) as string);
 
     // The index names the version of tasks.json it goes with: a page that sees another fetches the file again.
     const version = sha1(Buffer.from(hashes.join(''))).slice(0, 16);
@@ -174,9 +182,34 @@ export class SiteBuilder {
     return files.finish();
   }
 
+  /** The pages of docs, decisions and milestones: rendered when what they show changed, removed when their file went away. */
+  private buildDocs(input: SiteInput, pageOf: (t: Task) => string): void {
+    const next = new Map<string, string>();
+    const folders = new Set<string>();
+    for (const page of docPages(input.project, input.docs ?? [], input.tasks, pageOf)) {
+      next.set(page.rel, page.signature);
+      if (this.docs.get(page.rel) === page.signature) continue;
+      const folder = page.rel.slice(0, page.rel.indexOf('/'));
+      if (!folders.has(folder)) fs.mkdirSync(path.join(this.files.dir, folder), { recursive: true });
+      folders.add(folder);
+      this.files.write(page.rel, page.render());
+    }
+    for (const rel of this.docs.keys()) if (!next.has(rel)) this.files.remove(rel);
+    // Pages of a kind found on disk at a restart (the server's own folder) that no doc has any more.
+    if (this.pruneUnknown && this.first) {
+      for (const folder of Object.values(KIND_FOLDERS)) {
+        const dir = path.join(this.files.dir, folder);
+        const names = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+        for (const name of names) if (name.endsWith('.html') && !next.has(`${folder}/${name}`)) this.files.remove(`${folder}/${name}`);
+      }
+    }
+    this.docs = next;
+  }
+
   /** Forgets everything, so the next build renders and checks every file again. */
   private reset(): void {
     this.entries.clear();
+    this.docs.clear();
     this.files.reset();
     this.first = true;
   }
