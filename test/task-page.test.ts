@@ -10,7 +10,8 @@ import { SiteBuilder } from '../lib/web/site.ts';
 import type { SiteInput } from '../lib/web/site.ts';
 import { apiTaskText, apiTasksText, findTask } from '../lib/web/api.ts';
 import type { SnapshotFacts } from '../lib/web/api.ts';
-import { dayOf, isOverdue, localDay } from '../lib/web/html.ts';
+import { isOverdue } from '../lib/web/html.ts';
+import { dueDay, localDay } from '../lib/web/client/due.ts';
 import { renderMarkdown } from '../lib/web/markdown.ts';
 import { relationsOf } from '../lib/web/relations.ts';
 import { renderDocPage } from '../lib/web/render-doc.ts';
@@ -220,7 +221,7 @@ describe('overdue: a due day before today, unless completed or cancelled', () =>
     test(`due ${JSON.stringify(due)}, ${status}: ${overdue ? 'overdue' : 'not overdue'}`, () => assert.equal(isOverdue({ due, status }, NOW), overdue));
   }
   test('dates as written become days', () => {
-    assert.deepEqual(['2026-3-1', '2026-03-01 12:34', '2026-03-01T00:00', '26-03-01', '2026-03-011'].map(dayOf), ['2026-03-01', '2026-03-01', '2026-03-01', null, null]);
+    assert.deepEqual(['2026-3-1', '2026-03-01 12:34', '2026-03-01T00:00', '26-03-01', '2026-03-011'].map(dueDay), ['2026-03-01', '2026-03-01', '2026-03-01', null, null]);
   });
   test('the page marks an overdue due date, and not a future one', () => withSite(family(), (read) => {
     assert.match(read(`tasks/${href('BACK-24')}`), /<dd class="due"><span class="overdue">2026-03-01 <strong>overdue<\/strong><\/span><\/dd>/);

@@ -1,5 +1,6 @@
 // The small HTML pieces every page uses: escaping, times, status badges, task links, PR links and CI states.
 import { type Remote, prLink } from '../tasks/pr.ts';
+import { isOverdue as overdueOn, localDay } from './client/due.ts';
 import { relativeTime } from './client/time.ts';
 import { isWebUrl } from './markdown.ts';
 
@@ -52,23 +53,7 @@ export function prCi(pr: PrShown | null, ci: string): string {
   return `${link}<span class="ci ci-${h(ci.replace(/[^a-z]/g, ''))}">${h(ci)}</span>`;
 }
 
-/** The day a date as written starts with (`2026-03-22`, `2026-3-22 12:34`, `2026-03-22T…`), as `YYYY-MM-DD`; null when it starts with none. */
-export function dayOf(text: string | null): string | null {
-  const m = text === null ? null : /^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)/.exec(text);
-  return m === null ? null : `${m[1]}-${(m[2] as string).padStart(2, '0')}-${(m[3] as string).padStart(2, '0')}`;
-}
-
-/** Today as `YYYY-MM-DD` in the server's time zone: the day `due:` dates are compared with. */
-export function localDay(now: Date): string {
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-}
-
-/**
- * Overdue: `due` names a day before today (local time), and the task is neither completed nor
- * cancelled. A due date that is not a date (`next week`) is never overdue.
- */
+/** Overdue at `now`: the one rule of client/due.ts (the list and board use it too), with today in the server's time zone. */
 export function isOverdue(t: { readonly due: string | null; readonly status: string }, now: Date): boolean {
-  const day = dayOf(t.due);
-  return day !== null && day < localDay(now) && t.status !== 'completed' && t.status !== 'cancelled';
+  return overdueOn(t, localDay(now));
 }
