@@ -109,13 +109,24 @@ describe('release and retry', () => {
     });
   });
 
-  test('an unknown id is a usage error (exit 2) naming it; a missing id too', async () => {
+  test('an unknown id is a usage error (exit 2) naming it; a missing id too; an id resolves across prefixes', async () => {
     await withFolder(async (f) => {
       for (const action of ['release', 'retry', 'logs']) {
         const r = await cli([action, `owner=${f.owner}`, `dir=${f.dir}`, 'id=NOPE']);
         assert.equal(r.code, 2, `${action}: ${r.stderr}`);
         assert.match(r.stderr, /unknown task `NOPE`/);
       }
+      // id= resolves as dependencies do: across prefixes (7 and task-7 name BACK-7), the active task before its archived copy.
+      task(f, 'BACK-7');
+      fs.mkdirSync(path.join(f.dir, 'archive'));
+      fs.writeFileSync(path.join(f.dir, 'archive', 'old-7.md'), '---\nid: BACK-7\nstatus: completed\n---\n');
+      for (const word of ['7', 'task-7', 'back-7']) {
+        const r = await cli(['release', `owner=${f.owner}`, `dir=${f.dir}`, `id=${word}`, '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal((JSON.parse(r.stdout) as { id: string }).id, 'BACK-7');
+      }
+      assert.deepEqual(Object.keys(registry(f).holds ?? {}), ['BACK-7']);
+      fs.rmSync(path.join(f.dir, 'logs'), { recursive: true });
       const none = await cli(['release', `owner=${f.owner}`, `dir=${f.dir}`]);
       assert.equal(none.code, 2);
       assert.match(none.stderr, /`release` needs id=<task>/);
