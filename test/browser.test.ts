@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { ROOT, SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner, type Running } from './helpers.ts';
+import { generateTasks } from '../bench/generate.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
@@ -14,6 +15,24 @@ const INTERVAL = 3;
 function task(file: string, fields: Record<string, string>, body: string): [string, string] {
   return [file, `---\n${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('\n')}\n---\n${body}`];
 }
+
+/**
+ * The board's fixture: every canonical status but blocked and cancelled, an unknown one (On Hold),
+ * priorities of two scales, several owners (one written @Erin), labels, a due date in the past on an
+ * open task and on a finished one, an archived task, a hostile title, and 12 files that do not parse.
+ */
+const BOARD = Object.fromEntries([
+  task('B-DRAFT.md', { id: 'B-DRAFT', title: 'Draft idea', status: 'draft', priority: 'low' }, 'Maybe.\n'),
+  task('B-TODO.md', { id: 'B-TODO', title: 'Todo item', status: 'To Do', priority: 'high', owner: 'erin', labels: '[api]' }, 'Later.\n'),
+  task('B-READY.md', { id: 'B-READY', title: 'Ready to go', status: 'ready', priority: 'p1', assignee: '[dave, "@Erin"]', labels: '[web, urgent]' }, 'The zebra escaped.\n'),
+  task('B-WIP.md', { id: 'B-WIP', title: 'Work in progress', status: 'In Progress', priority: 'critical', owner: 'dave', labels: '[web]' }, 'Going.\n'),
+  task('B-LATE.md', { id: 'B-LATE', title: 'Late review', status: 'review', priority: 'p2', owner: 'mallory', due: '2000-01-01' }, 'Late.\n'),
+  task('B-DONE.md', { id: 'B-DONE', title: 'Done long ago', status: 'completed', priority: 'p2', labels: '[web]', due: '2000-01-01' }, 'Done.\n'),
+  task('B-HOLD.md', { id: 'B-HOLD', title: 'On hold', status: 'On Hold' }, 'Waiting.\n'),
+  task('B-HOSTILE.md', { id: 'B-HOSTILE', title: `'${HOSTILE}'`, status: 'todo', labels: `['${HOSTILE}']` }, 'Hostile.\n'),
+  task('archive/B-OLD.md', { id: 'B-OLD', title: 'Archived one', status: 'completed', labels: '[web]' }, 'Old.\n'),
+  ...Array.from({ length: 12 }, (_, i): [string, string] => [`broken/bad-${String(i).padStart(2, '0')}.md`, `no frontmatter ${i}\n`]),
+]);
 
 const FILES = Object.fromEntries([
   task('ALPHA.md', { id: 'ALPHA', title: 'Alpha ready task', status: 'ready', priority: 'p0', milestone: 'm1', owner: 'dave' }, '## Problem\nThe zebra escaped.\n\n## Plan\n- [x] find it\n- [ ] catch it\n'),
@@ -43,10 +62,11 @@ describe('dashboard in Chromium', () => {
   });
 
   /** Starts a server on a fresh copy of the fixture; stops it and everything it started afterwards. */
-  async function withDashboard(fn: (d: Dashboard) => Promise<void>, extra: string[] = []): Promise<void> {
+  async function withDashboard(fn: (d: Dashboard) => Promise<void>, extra: string[] = [], files: Record<string, string> | ((dir: string) => void) = FILES): Promise<void> {
     const fixture = tempTasks();
     fs.rmSync(path.join(fixture.dir, 'FIRST-TASK.md'));
-    for (const [name, text] of Object.entries(FILES)) {
+    if (typeof files === 'function') files(fixture.dir);
+    for (const [name, text] of typeof files === 'function' ? [] : Object.entries(files)) {
       fs.mkdirSync(path.dirname(path.join(fixture.dir, name)), { recursive: true });
       fs.writeFileSync(path.join(fixture.dir, name), text);
     }
@@ -54,7 +74,8 @@ describe('dashboard in Chromium', () => {
     const port = await getPort({ host: '127.0.0.1' });
     const server = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${owner}`, `dir=${fixture.dir}`, `port=${port}`, `interval=${INTERVAL}`, 'project=Acme', ...extra]);
     try {
-      await server.waitFor(/serving tasks/);
+      // A deadline, not a measure: a loaded machine builds 2,000 pages slowly.
+      await server.waitFor(/serving tasks/, 60_000);
       await fn({ base: `http://127.0.0.1:${port}/`, dir: fixture.dir, owner, server, root: fixture.root });
     } finally {
       if (server.child.pid) process.kill(-server.child.pid, 'SIGTERM');
@@ -217,4 +238,229 @@ describe('dashboard in Chromium', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'index-phone.png'), fullPage: true });
     await finish(w);
   }));
+  /** Waits until the list or board is drawn from every task (tasks.json is in). */
+  const loaded = (page: Page): Promise<unknown> =>
+    page.waitForFunction(() => document.querySelector('#all')?.getAttribute('aria-busy') === null && !/loading/.test(document.querySelector('#shown')?.textContent ?? ''));
+
+  /** The board's columns in order, each with its cards' ids. */
+  const board = (page: Page): Promise<[string, string[]][]> =>
+    page.$$eval('#board:not([hidden]) .col', (cols) => cols.map((c): [string, string[]] =>
+      [(c as HTMLElement).dataset.status ?? '', [...c.querySelectorAll('a.card code')].map((x) => x.textContent ?? '')]));
+  const cardIds = async (page: Page): Promise<string[]> => (await board(page)).flatMap(([, ids]) => ids).sort();
+
+  test('the board: a column per status in lifecycle order, unknown ones last; cards show id, title, priority, owners and labels and open the task', () => withDashboard(async ({ base }) => {
+    const w = await open(`${base}?view=board`);
+    const { page } = w;
+    await loaded(page);
+    const columns = await board(page);
+    assert.deepEqual(columns.map(([s]) => s), ['draft', 'todo', 'ready', 'in_progress', 'blocked', 'review', 'completed', 'cancelled', 'on_hold']);
+    assert.deepEqual(Object.fromEntries(columns), {
+      draft: ['B-DRAFT'], todo: ['B-HOSTILE', 'B-TODO'], ready: ['B-READY'], in_progress: ['B-WIP'], blocked: [], review: ['B-LATE'],
+      completed: ['B-DONE'], cancelled: [], on_hold: ['B-HOLD'],
+    }, 'the archived B-OLD is not on the board');
+    const card = page.locator('#board a.card[data-page="B-READY"]');
+    assert.equal(await card.getAttribute('href'), 'tasks/B-READY.html');
+    assert.equal(await card.locator('code').textContent(), 'B-READY');
+    assert.equal(await card.locator('.pri').textContent(), 'p1');
+    assert.equal(await card.locator('.card-title').textContent(), 'Ready to go');
+    assert.match(await card.locator('.card-meta').textContent() ?? '', /^dave, Erin$/, 'every owner, @ stripped');
+    assert.deepEqual(await card.locator('.labels .chip').allTextContents(), ['web', 'urgent']);
+    assert.match(await page.locator('#board a.card[data-page="B-LATE"]').getAttribute('class') ?? '', /\blate\b/, 'an overdue card is marked');
+    assert.doesNotMatch(await page.locator('#board a.card[data-page="B-DONE"]').getAttribute('class') ?? '', /\blate\b/, 'a finished task is never overdue');
+    // A hostile title and label are text on a card too.
+    assert.equal(await page.locator('#board a.card[data-page="B-HOSTILE"] .card-title').textContent(), HOSTILE);
+    assert.equal(await page.$$eval('img', (imgs) => imgs.length), 0);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'board.png'), fullPage: true });
+    await card.click();
+    await page.waitForSelector('main[data-task-id="B-READY"]');
+    await finish(w);
+  }, ['--no-heartbeat'], BOARD));
+
+  test('filters (status, label, owner, priority) and search apply to the board; list and board share one URL state through reloads and history', () => withDashboard(async ({ base }) => {
+    const w = await open(`${base}?view=board`);
+    const { page } = w;
+    await loaded(page);
+    await page.selectOption('#f-label', 'web');
+    assert.deepEqual(await cardIds(page), ['B-DONE', 'B-READY', 'B-WIP']);
+    assert.match(page.url(), /view=board&label=web/);
+    await page.selectOption('#f-owner', 'erin');
+    assert.deepEqual(await cardIds(page), ['B-READY'], 'web and erin (written @Erin on B-READY)');
+    await page.selectOption('#f-label', '');
+    assert.deepEqual(await cardIds(page), ['B-READY', 'B-TODO'], 'any of a task\'s owners, case-folded');
+    await page.selectOption('#f-owner', '');
+    // Priorities are offered by rank across scales.
+    assert.deepEqual(await page.$$eval('#f-priority option', (o) => o.map((x) => (x as HTMLOptionElement).value)), ['', 'critical', 'high', 'p1', 'p2', 'low', '-']);
+    await page.selectOption('#f-priority', 'p2');
+    assert.deepEqual(await cardIds(page), ['B-DONE', 'B-LATE']);
+    await page.selectOption('#f-priority', '');
+    await page.selectOption('#f-status', 'todo');
+    assert.deepEqual(await board(page), [['todo', ['B-HOSTILE', 'B-TODO']]], 'a status filter leaves its column only');
+    await page.selectOption('#f-status', '');
+    // Search looks into the bodies (search.json, loaded in the background) on the board too.
+    await page.fill('#q', 'zebra');
+    await page.waitForFunction(() => document.querySelectorAll('#board a.card').length === 1);
+    assert.deepEqual(await cardIds(page), ['B-READY']);
+    assert.match(page.url(), /q=zebra/);
+    await page.fill('#q', '');
+    await page.selectOption('#f-label', 'web');
+    // The list shows the same view; the URL keeps the filters and drops view=board.
+    await page.click('#v-list');
+    assert.deepEqual((await visibleIds(page)).sort(), ['B-DONE', 'B-READY', 'B-WIP']);
+    assert.doesNotMatch(page.url(), /view=board/);
+    assert.match(page.url(), /label=web/);
+    assert.equal(await page.getAttribute('#v-list', 'aria-pressed'), 'true');
+    // Back returns to the board with the same filters; forward to the list; a reload keeps the view.
+    await page.goBack();
+    await page.waitForSelector('#board:not([hidden])');
+    assert.deepEqual(await cardIds(page), ['B-DONE', 'B-READY', 'B-WIP']);
+    assert.equal(await page.inputValue('#f-label'), 'web');
+    await page.goForward();
+    await page.waitForSelector('#list:not([hidden])');
+    await page.reload();
+    await loaded(page);
+    assert.deepEqual((await visibleIds(page)).sort(), ['B-DONE', 'B-READY', 'B-WIP']);
+    assert.equal(await page.inputValue('#f-label'), 'web');
+    // A shared board URL opens the board with its filters.
+    const shared = await open(`${base}?view=board&owner=DAVE&label=web`);
+    await loaded(shared.page);
+    assert.deepEqual(await cardIds(shared.page), ['B-READY', 'B-WIP']);
+    await finish(shared);
+    await finish(w);
+  }, ['--no-heartbeat'], BOARD));
+
+  test('the board from the keyboard: the switch is a button, Tab enters the board at a card, arrows move between cards and columns, Enter opens one', () => withDashboard(async ({ base }) => {
+    const w = await open(base);
+    const { page } = w;
+    await loaded(page);
+    await page.focus('#v-board');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#board:not([hidden])');
+    assert.match(page.url(), /view=board/);
+    await page.focus('#f-overdue');
+    await page.keyboard.press('Tab');
+    const focused = (): Promise<string | undefined> => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.page);
+    assert.equal(await focused(), 'B-DRAFT', 'one tab stop: the first card');
+    // Columns: draft [B-DRAFT], todo [B-HOSTILE, B-TODO], ready [B-READY], in_progress [B-WIP], blocked [], review [B-LATE]…
+    const keys: [string, string][] = [['ArrowRight', 'B-HOSTILE'], ['ArrowDown', 'B-TODO'], ['ArrowRight', 'B-READY'], ['ArrowDown', 'B-READY'],
+      ['ArrowRight', 'B-WIP'], ['ArrowRight', 'B-LATE'], ['ArrowLeft', 'B-WIP'], ['ArrowLeft', 'B-READY'], ['ArrowLeft', 'B-HOSTILE'], ['End', 'B-TODO'],
+      ['Home', 'B-HOSTILE'], ['ArrowDown', 'B-TODO']];
+    for (const [key, want] of keys) {
+      await page.keyboard.press(key);
+      assert.equal(await focused(), want, `${key} leads to ${want}`);
+    }
+    assert.equal(await page.$$eval('#board a.card[tabindex="0"]', (a) => a.map((x) => (x as HTMLElement).dataset.page)).then((x) => x.join()), 'B-TODO', 'the tab stop moved along');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('main[data-task-id="B-TODO"]');
+    await finish(w);
+  }, ['--no-heartbeat'], BOARD));
+
+  test('overdue due dates are marked in the list; archived tasks are hidden until the control shows them', () => withDashboard(async ({ base }) => {
+    const w = await open(base);
+    const { page } = w;
+    await loaded(page);
+    assert.equal(await page.isHidden('#board'), true, 'the list alone');
+    assert.match(await page.getAttribute('#tasks tr[data-page="B-LATE"]', 'class') ?? '', /\blate\b/);
+    assert.equal(await page.textContent('#tasks tr[data-page="B-LATE"] .overdue'), '2000-01-01');
+    assert.equal(await page.$$eval('#tasks tr[data-page="B-DONE"] .overdue', (x) => x.length), 0, 'a completed task is not overdue');
+    assert.ok(!(await visibleIds(page)).includes('B-OLD'));
+    assert.equal(await page.textContent('#n-archived'), '1');
+    await page.check('#f-archived');
+    assert.ok((await visibleIds(page)).includes('B-OLD'));
+    assert.match(page.url(), /archived=1/);
+    await page.check('#f-overdue');
+    assert.deepEqual(await visibleIds(page), ['B-LATE']);
+    await page.uncheck('#f-overdue');
+    await page.uncheck('#f-archived');
+    assert.ok(!(await visibleIds(page)).includes('B-OLD'));
+    await finish(w);
+  }, ['--no-heartbeat'], BOARD));
+
+  test('a parse error is listed once, folded past 10, and counted among the escalations; the navigation bar reaches the list, the board and the sections', () => withDashboard(async ({ base }) => {
+    const w = await open(base);
+    const { page } = w;
+    await loaded(page);
+    // The heartbeat's first snapshot counts the parse errors among its escalations.
+    await page.waitForFunction(() => /12 parse errors/.test(document.querySelector('#escalations')?.textContent ?? ''));
+    const escalations = await page.textContent('#escalations') ?? '';
+    assert.doesNotMatch(escalations, /bad-\d\d\.md/, 'no parse error listed among the escalations');
+    const n = Number(/Escalations \((\d+)\)/.exec(escalations)?.[1]);
+    assert.ok(n >= 12, `the count (${n}) includes the 12 parse errors`);
+    const body = await page.evaluate(() => document.body.innerHTML);
+    for (let i = 0; i < 12; i++) assert.equal(body.split(`bad-${String(i).padStart(2, '0')}.md`).length - 1, 1, `bad-${i} listed once`);
+    const shownErrors = (): Promise<number> => page.$$eval('#errors li', (li) => li.filter((x) => x.closest('details:not([open])') === null).length);
+    assert.equal(await shownErrors(), 10);
+    assert.equal(await page.textContent('#errors summary'), '2 more parse errors');
+    await page.click('#errors summary');
+    assert.equal(await shownErrors(), 12);
+    // The bar is on top and leads everywhere.
+    const navTop = await page.$eval('#nav', (n) => n.getBoundingClientRect().top);
+    assert.ok(navTop < 120, 'the navigation bar is at the top');
+    await page.click('#nav a:text-is("Board")');
+    await page.waitForSelector('#board:not([hidden])');
+    assert.match(page.url(), /view=board#all$/);
+    await page.click('#nav a:text-is("Tasks")');
+    await page.waitForSelector('#list:not([hidden])');
+    assert.ok((await visibleIds(page)).includes('B-READY'));
+    for (const [label, id] of [['Errors', 'errors'], ['Escalations', 'escalations'], ['Heartbeat', 'health'], ['Tasks', 'all']] as const) {
+      await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+      await page.click(`#nav a:text-is("${label}")`);
+      await page.waitForFunction((sid) => {
+        const r = document.getElementById(sid)?.getBoundingClientRect();
+        return r !== undefined && r.top >= 0 && r.top < window.innerHeight;
+      }, id);
+    }
+    await finish(w);
+  }, [], BOARD));
+
+  test('2,000 tasks: the index carries the first page; every task is reachable by paging and by search, and the board shows more on demand', () => withDashboard(async ({ base }) => {
+    const html = await fetch(base).then((r) => r.text());
+    assert.equal(html.match(/<tr data-page=/g)?.length, 100, 'the index carries the first 100 rows');
+    // Without JavaScript: the first page's rows are links to their tasks, and a line says there are more.
+    const plain = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const p = await plain.newPage();
+      await p.goto(base);
+      assert.equal(await p.locator('#tasks tbody tr').count(), 100);
+      assert.match(await p.textContent('#more') ?? '', /The first 100 of 2000 tasks/);
+      assert.equal(await p.isHidden('#board'), true);
+      assert.equal(await p.isHidden('#controls .views'), true, 'no switch that could not work');
+      await p.click('#tasks a:text-is("AREA_0-TASK_1")');
+      await p.waitForSelector('main[data-task-id="AREA_0-TASK_1"]');
+    } finally {
+      await plain.close();
+    }
+    const w = await open(base);
+    const { page } = w;
+    await loaded(page);
+    assert.equal(await page.textContent('#shown'), '2000 tasks');
+    assert.equal(await page.textContent('#p-info'), 'Page 1 of 20');
+    const last = 'AREA_19-TASK_1999';
+    for (let p = 2; p <= 20; p++) {
+      await page.click('#p-next');
+      await page.waitForFunction((want) => document.querySelector('#p-info')?.textContent === want, `Page ${p} of 20`);
+    }
+    assert.equal(await page.isDisabled('#p-next'), true);
+    const ids = await visibleIds(page);
+    assert.equal(ids.length, 100);
+    assert.equal(ids[ids.length - 1], last, 'the last task on the last page');
+    assert.match(page.url(), /page=20/);
+    await page.click('#p-prev');
+    await page.waitForFunction(() => document.querySelector('#p-info')?.textContent === 'Page 19 of 20');
+    await page.goBack();
+    await page.waitForFunction(() => document.querySelector('#p-info')?.textContent === 'Page 20 of 20');
+    // Search reaches it from the first page, and sorting reaches it too.
+    await page.fill('#q', 'task_1999');
+    await page.waitForFunction(() => document.querySelector('#shown')?.textContent === '1 of 2000 tasks');
+    assert.deepEqual(await visibleIds(page), [last]);
+    assert.equal(await page.isHidden('#list .pager'), true, 'one page: no pager');
+    await page.fill('#q', '');
+    await page.click('#v-board');
+    const completed = page.locator('#board .col[data-status="completed"]');
+    assert.equal(await completed.locator('a.card').count(), 100);
+    assert.equal(await completed.locator('.n').textContent(), '250');
+    await completed.locator('button.more').click();
+    assert.equal(await completed.locator('a.card').count(), 200);
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.page), await completed.locator('a.card').nth(100).getAttribute('data-page'), 'focus goes to the first card it brought');
+    await finish(w);
+  }, ['--no-heartbeat'], (dir) => generateTasks(dir, 2000)));
 });

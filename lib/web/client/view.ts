@@ -249,9 +249,10 @@ function change(push = true): void {
 /** Follows a link to a view of the list (`?status=…`, `?escalated=1`, the nav's List and Board) in place, merging its parameters into the state. */
 function followViewLink(a: HTMLAnchorElement): void {
   const url = new URL(a.href);
-  const p = url.searchParams;
+  // Only a link that names a query sets from it (`#all` resolves against the current one).
+  const p = (a.getAttribute('href') ?? '').startsWith('?') ? url.searchParams : new URLSearchParams();
+  if (p.has('view')) state.view = p.get('view') === 'board' ? 'board' : 'list';
   if (a.dataset.view === 'list' || a.dataset.view === 'board') state.view = a.dataset.view;
-  if (p.get('view') === 'board') state.view = 'board';
   for (const f of FILTERS) if (p.has(f)) state.filters[f] = p.get(f) ?? '';
   for (const f of FLAGS) if (p.has(f)) state.flags[f] = p.get(f) === '1';
   state.page = 1;
