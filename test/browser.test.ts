@@ -328,6 +328,19 @@ describe('dashboard in Chromium', () => {
     await finish(w);
   }, ['--no-heartbeat'], BOARD));
 
+  test('an edited task file moves its card on an open board, keeping the filters', () => withDashboard(async ({ base, dir }) => {
+    const w = await open(`${base}?view=board&label=api`);
+    const { page } = w;
+    await loaded(page);
+    assert.deepEqual(await board(page).then((cols) => cols.filter(([, ids]) => ids.length)), [['todo', ['B-TODO']]]);
+    const file = path.join(dir, 'B-TODO.md');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('status: To Do', 'status: review'));
+    await page.waitForFunction(() => document.querySelector('#board .col[data-status="review"] a.card[data-page="B-TODO"]') !== null);
+    assert.deepEqual(await board(page).then((cols) => cols.filter(([, ids]) => ids.length)), [['review', ['B-TODO']]]);
+    assert.match(page.url(), /view=board&label=api/);
+    await finish(w);
+  }, ['--no-heartbeat'], BOARD));
+
   test('the board from the keyboard: the switch is a button, Tab enters the board at a card, arrows move between cards and columns, Enter opens one', () => withDashboard(async ({ base }) => {
     const w = await open(base);
     const { page } = w;

@@ -451,13 +451,13 @@ test('docs, decisions and milestones each get a section linking their pages, nev
     { kind: 'doc', id: 'doc-1', title: 'Architecture', slug: 'doc-1 - Architecture', path: 'docs/doc-1 - Architecture.md', body: '# Architecture\n', archived: false, fields: {} },
     { kind: 'decision', id: 'decision-2', title: `'${HOSTILE}'`, slug: 'decision-2', path: 'decisions/decision-2.md', body: '', archived: false, fields: {} },
     { kind: 'milestone', id: 'm1', title: 'First pilot', slug: 'm1', path: 'milestones/m1.md', body: '', archived: false, fields: {} },
-    { kind: 'doc', id: 'doc-3', title: 'Runbook', slug: 'doc-3', path: 'docs/doc-3.md', body: '', archived: false, fields: {} },
+    { kind: 'doc', id: 'doc-3', title: 'Runbook', slug: 'doc-3', path: 'archive/docs/doc-3.md', body: '', archived: true, fields: {} },
   ] as const;
   withOut((out, read) => {
     const builder = new SiteBuilder(out);
     builder.build(input(tasks(), { docs }));
     const index = read('index.html');
-    assert.match(index, /<section id="docs"><h2>Docs \(2\)<\/h2><ul><li><a href="docs\/doc-1_-_Architecture\.html">Architecture<\/a> <code>doc-1<\/code><\/li><li><a href="docs\/doc-3\.html">Runbook<\/a>/);
+    assert.match(index, /<section id="docs"><h2>Docs \(2\)<\/h2><ul><li><a href="docs\/doc-1_-_Architecture\.html">Architecture<\/a> <code>doc-1<\/code><\/li><li><a href="docs\/doc-3\.html">Runbook<\/a> <code>doc-3<\/code> <span class="chip arch">archived<\/span><\/li>/);
     assert.match(index, /<section id="decisions"><h2>Decisions \(1\)<\/h2><ul><li><a href="decisions\/decision-2\.html">&#39;&lt;img src=x onerror=alert\(1\)&gt;&#39;<\/a>/);
     assert.match(index, /<section id="milestones"><h2>Milestones \(1\)<\/h2><ul><li><a href="milestones\/m1\.html">First pilot<\/a>/);
     assert.ok(!hasHandler(index));

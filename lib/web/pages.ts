@@ -9,6 +9,8 @@ export interface KindEntry {
   readonly id: string;
   readonly title: string;
   readonly slug: string;
+  /** Under an archive/ folder: listed, marked archived. */
+  readonly archived?: boolean;
 }
 
 /** The build folder's subfolder of each kind's pages (tasks live in `tasks/`). */

@@ -79,7 +79,7 @@ function renderNav(kinds: readonly (readonly [PageKind, number])[]): string {
 
 /** One kind's section: each page's title linked, with its id; hidden while the kind has none. */
 function renderKind(kind: PageKind, list: readonly { d: KindEntry; page: string }[]): string {
-  const items = list.map(({ d, page }) => `<li><a href="${h(page)}">${h(d.title)}</a>${d.id && d.id !== d.title ? ` <code>${h(d.id)}</code>` : ''}</li>`);
+  const items = list.map(({ d, page }) => `<li><a href="${h(page)}">${h(d.title)}</a>${d.id && d.id !== d.title ? ` <code>${h(d.id)}</code>` : ''}${d.archived ? ' <span class="chip arch">archived</span>' : ''}</li>`);
   return `<section id="${KIND_FOLDERS[kind]}"${list.length ? '' : ' hidden'}><h2>${KIND_TITLES[kind]} (${list.length})</h2><ul>${items.join('')}</ul></section>`;
 }
 
