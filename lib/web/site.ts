@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ASSET_NAMES, clientAssets } from './client-assets.ts';
-import { type BuildResult, SiteFiles } from './site-files.ts';
+import { type BuildResult, SiteFiles, type SiteFilesOptions } from './site-files.ts';
 import { countByStatus, statusOrder } from '../tasks/model.ts';
 import { renderIndex } from './render.ts';
 import type { IndexInput } from './render.ts';
@@ -80,9 +80,9 @@ export class SiteBuilder {
   private first = true;
   private readonly pruneUnknown: boolean;
 
-  /** pruneUnknown: the folder is ours alone, so task pages found there that no task has are removed. */
-  constructor(outDir: string, options: { pruneUnknown?: boolean } = {}) {
-    this.files = new SiteFiles(outDir);
+  /** pruneUnknown: the folder is ours alone, so task pages found there that no task has are removed. The rest goes to SiteFiles (the server's compressed siblings and page versions). */
+  constructor(outDir: string, options: { pruneUnknown?: boolean } & SiteFilesOptions = {}) {
+    this.files = new SiteFiles(outDir, options);
     this.pruneUnknown = options.pruneUnknown ?? false;
   }
 
