@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import kleur from 'kleur';
 import { type Action, parseArgs, usage } from '../lib/cli/args.ts';
 import { type ActionRun, type Cli, terminalText } from '../lib/cli/context.ts';
@@ -130,18 +131,26 @@ function staleBundle(): boolean {
 
 const runSources = (): Promise<number> => runAttached(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'scripts', 'tasks-serve.ts'), ...cli.argv]);
 
-(staleBundle() ? runSources() : main()).then(
-  (code) => { process.exitCode = code; },
-  (err: unknown) => {
-    if (err instanceof TasksError) {
-      process.stderr.write(`${kleur.red('tasks:')} ${terminalText(err.message)}\n`);
-      process.exitCode = err.exitCode;
-    } else {
-      process.stderr.write(`tasks: bug: ${terminalText(err instanceof Error ? err.stack ?? err.message : String(err))}\n`);
-      process.exitCode = 1;
-    }
-    // A failed action must end the process even if a handle (a lock socket, a watch, a timer)
-    // is still open: a daemon that no longer works must not live on looking alive.
-    setTimeout(() => process.exit(), 2000).unref();
-  },
-);
+/** True when this module runs as the server's build thread (lib/web/build-thread.ts starts it so). */
+const buildThread = !isMainThread && parentPort !== null && (workerData as { role?: unknown } | null)?.role === 'tasks-build';
+
+if (buildThread) {
+  const { runBuildWorker } = await import('../lib/web/build-worker.ts');
+  runBuildWorker(workerData as Parameters<typeof runBuildWorker>[0], parentPort as NonNullable<typeof parentPort>);
+} else {
+  (staleBundle() ? runSources() : main()).then(
+    (code) => { process.exitCode = code; },
+    (err: unknown) => {
+      if (err instanceof TasksError) {
+        process.stderr.write(`${kleur.red('tasks:')} ${terminalText(err.message)}\n`);
+        process.exitCode = err.exitCode;
+      } else {
+        process.stderr.write(`tasks: bug: ${terminalText(err instanceof Error ? err.stack ?? err.message : String(err))}\n`);
+        process.exitCode = 1;
+      }
+      // A failed action must end the process even if a handle (a lock socket, a watch, a timer)
+      // is still open: a daemon that no longer works must not live on looking alive.
+      setTimeout(() => process.exit(), 2000).unref();
+    },
+  );
+}

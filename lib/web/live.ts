@@ -1,9 +1,9 @@
 // The live site: the model kept current from folder watches, rebuilds, and server-sent events.
 import fs from 'node:fs';
 import path from 'node:path';
-import { TasksError, isErrno } from '../base/errors.ts';
+import { isErrno } from '../base/errors.ts';
 import { isFolder, readJsonFile } from '../base/jsonfile.ts';
-import { type HeartbeatHealth, heartbeatHealth } from '../supervise/health.ts';
+import { type HeartbeatView, readHeartbeatView } from './heartbeat-view.ts';
 import { type RuntimePaths, runtimePaths } from '../base/paths.ts';
 import { TaskScanner } from '../tasks/scan.ts';
 import { FolderWatcher } from '../base/watch.ts';
@@ -20,7 +20,10 @@ export interface LiveSiteOptions {
   readonly project: string;
   /** Where the pages go: the server's build folder, or build's out=. */
   readonly out: string;
-  /** True for the server's own build folder: stale pages found there are removed. */
+  /**
+   * True for the server's own build folder: stale pages found there are removed, and every file
+   * gets compressed siblings and every page a version trailer (site-files.ts).
+   */
   readonly ownFolder: boolean;
   readonly now: () => Date;
   /** The reading process (never taken for the heartbeat); default: nobody excluded. */
@@ -31,8 +34,7 @@ export interface LiveSiteOptions {
   readonly remote?: Remote;
 }
 
-/** The heartbeat as the pages and /api/health show it; `stale` says why a pid file does not count. */
-export type HeartbeatView = HeartbeatHealth & { readonly running: boolean };
+export type { HeartbeatView } from './heartbeat-view.ts';
 
 /** The task model of one rebuild: a new object each time, so it can key what is derived from it. */
 export interface LiveModel {
@@ -65,7 +67,7 @@ export class LiveSite {
   constructor(readonly options: LiveSiteOptions) {
     this.paths = runtimePaths(options.dir, options.owner);
     this.scanner = new TaskScanner(options.dir);
-    this.builder = new SiteBuilder(options.out, { pruneUnknown: options.ownFolder });
+    this.builder = new SiteBuilder(options.out, { pruneUnknown: options.ownFolder, precompress: options.ownFolder, versions: options.ownFolder });
     this.heartbeat = this.readHeartbeat();
     this.remote = options.remote;
     this.runLogs = new RunLogTails(this.paths.runs);
@@ -73,15 +75,8 @@ export class LiveSite {
 
   /** The heartbeat's state now: one pid-file read and stat, never a signal; a damaged pid file is `stopped` with the reason. */
   readHeartbeat(): HeartbeatView {
-    try {
-      const health = heartbeatHealth(this.paths.heartbeatPid, { kind: 'heartbeat', owner: this.options.owner, dir: this.options.dir },
-        this.options.self ?? { pid: -1, ppid: -1 }, this.options.now(), this.options.stuckSlackS);
-      return { ...health, running: health.state === 'running' };
-    } catch (err) {
-      // A folder in place of the pid file (TasksError) or of a folder above it (ENOTDIR): no heartbeat can be proven.
-      if (!(err instanceof TasksError) && !isErrno(err, 'ENOTDIR') && !isErrno(err, 'EACCES')) throw err;
-      return { state: 'stopped', running: false, pid: null, stale: (err as Error).message, startedAt: null, beatAt: null, interval: null, stuckAfter: null };
-    }
+    const o = this.options;
+    return readHeartbeatView({ owner: o.owner, dir: o.dir, pidFile: this.paths.heartbeatPid, now: o.now, self: o.self, stuckSlackS: o.stuckSlackS });
   }
 
   /**
@@ -115,22 +110,25 @@ export class LiveSite {
   }
 
   /**
-   * Watches the task files and this owner's snapshot (inotify through fs.watch, no polling) and
-   * calls onChange after a debounced rebuild that wrote something. Returns a stop function.
+   * Watches the task files and this owner's snapshot (inotify through fs.watch, no polling).
+   * onPending hears that a change is waiting out the debounce; onBuilt gets every debounced
+   * rebuild's result, written or not (the model may have changed without a page). Returns a stop function.
    */
-  watch(onChange: (result: BuildResult) => void, onError: (err: Error) => void, debounceMs = 100): () => void {
+  watch(onBuilt: (result: BuildResult) => void, onError: (err: Error) => void, onPending: () => void = () => undefined, debounceMs = 100): () => void {
     let timer: NodeJS.Timeout | undefined;
     const fire = (): void => {
       timer = undefined;
+      let result = NOTHING;
       try {
-        const result = this.rebuild(this.watcher?.take());
-        if (result.written || result.removed) onChange(result);
+        result = this.rebuild(this.watcher?.take());
       } catch (err) {
         onError(err as Error);
       }
+      onBuilt(result);
     };
     this.onWatchEvent = (): void => {
       if (timer) clearTimeout(timer);
+      else onPending();
       timer = setTimeout(fire, debounceMs);
     };
     this.onWatchError = onError;

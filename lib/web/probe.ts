@@ -21,7 +21,15 @@ export interface Health {
   state: HeartbeatState;
   heartbeatPid: number | null;
   heartbeat: HeartbeatHealth & { readonly running: boolean };
+  /**
+   * The pages: `current` (the last build has every change the server knows of), `stale` (a rebuild
+   * is under way or waiting; the previous build is served meanwhile) or `building` (no build on
+   * disk yet; pages answer 503 with a page that reloads itself when it is ready).
+   */
+  build: BuildState;
 }
+
+export type BuildState = 'current' | 'stale' | 'building';
 
 /** True for addresses that never leave this machine. */
 export function isLoopback(host: string): boolean {

@@ -1,15 +1,15 @@
-// The request handler: security headers, the Host check, the JSON API, events and the static pages (sirv).
+// The request handler: security headers, the Host check, the JSON API, events and the static pages.
 import fs from 'node:fs';
 import type http from 'node:http';
-import sirv from 'sirv';
+import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
 import type { RuntimePaths } from '../base/paths.ts';
-import { Derived, type JsonBody, type SnapshotFacts, apiTaskText, apiTasksText, findTask, jsonBody, sendCached, sendJson } from './api.ts';
-import type { EventHub } from './events.ts';
-import type { LiveSite } from './live.ts';
-import { answerRunLog } from './log-routes.ts';
+import type { BuildThread } from './build-thread.ts';
+import type { EventData, EventHub } from './events.ts';
 import { type Health, isLoopback } from './probe.ts';
+import { buildingPage } from './building.ts';
 import { type WebSnapshot, ciMapOf } from './snapshot-read.ts';
+import { sendStatic } from './statics.ts';
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -20,6 +20,8 @@ export interface RoutesInput {
   /** The server's own pid, for /api/health. */
   readonly pid: number;
   readonly log: (line: string) => void;
+  /** What the event stream says to a page (its version), at hello and at every change. */
+  readonly eventData: EventData;
 }
 
 /**
@@ -33,30 +35,31 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'referrer-policy': 'no-referrer',
 };
 
-/** The handler over a live site; reloadStatics makes sirv see pages added or removed since. */
-export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () => string, live: LiveSite, hub: EventHub): { handle: Handler; reloadStatics: () => void } {
-  // sirv (non-dev) indexes the folder once: a new handler is made when pages are added or removed.
-  const makeStatics = (): ReturnType<typeof sirv> => sirv(paths.site, {
-    dev: false,
-    etag: true,
-    dotfiles: false,
-    setHeaders: (res) => res.setHeader('cache-control', 'no-cache'),
-  });
-  let statics = makeStatics();
-  const reloadStatics = (): void => { statics = makeStatics(); };
-  const snapshotDoc = new Derived<{ sig: string; doc: JsonBody }>();
-  const facts = new Derived<SnapshotFacts>();
-  const sameFacts = new Derived<SnapshotFacts>();
-  const tasksDoc = new Derived<JsonBody>();
+/** The client files the "being built" page needs before the build folder has them. */
+const ASSETS = new Set(['/app.js', '/style.css', '/favicon.svg']);
+
+/**
+ * The handler over the build folder and the build thread. Static pages are read from the folder
+ * as it is on disk (the last build, or the one before while the first rebuild runs); the API
+ * answers from the model of the last build. The JSON API's modules (and markdown-it behind them)
+ * load on the first API request, so the server answers its first page without them.
+ */
+export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () => string, site: BuildThread, hub: EventHub): Handler {
+  const fail = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void => {
+    // One bad request (an undecodable id, an unreadable file) answers 500; the server lives on.
+    input.log(`request ${req.method} ${req.url} failed: ${(err as Error).message}`);
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('internal error\n');
+  };
+  let api: Promise<Handler> | undefined;
+  const apiRoutes = (): Promise<Handler> => (api ??= Promise.all([import('./api.ts'), import('./log-routes.ts')])
+    .then(([a, l]) => createApi(input, paths, url, site, a, l)));
   const handle: Handler = (req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     try {
       route(req, res);
     } catch (err) {
-      // One bad request (an undecodable id, an unreadable file) answers 500; the server lives on.
-      input.log(`request ${req.method} ${req.url} failed: ${(err as Error).message}`);
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('internal error\n');
+      fail(req, res, err);
     }
   };
   let allowed: Set<string> | undefined;
@@ -64,10 +67,71 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
     if (allowed) return allowed;
     const u = new URL(url() || 'http://x');
     const set = new Set([u.host, `localhost:${u.port}`, `127.0.0.1:${u.port}`, `[::1]:${u.port}`]);
-    // Computed once the URL is known (requests are held until then).
+    // Computed once the URL is known.
     if (url()) allowed = set;
     return set;
   };
+  const route: Handler = (req, res) => {
+    // DNS rebinding: a page from elsewhere that resolves its name to 127.0.0.1 must not read the API.
+    // Host names are case-insensitive, so LOCALHOST:port is the same host.
+    const host = req.headers.host?.toLowerCase();
+    if (host !== undefined && !hosts().has(host) && isLoopback(input.host)) {
+      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' }).end(`unexpected Host ${req.headers.host}; use ${url()}\n`);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      return;
+    }
+    const url0 = req.url ?? '/';
+    const q = url0.indexOf('?');
+    const pathname = q === -1 ? url0 : url0.slice(0, q);
+    if (pathname === '/api/events') return hub.attach(req, res, input.eventData);
+    if (pathname.startsWith('/api/')) {
+      apiRoutes().then((h) => h(req, res)).catch((err: unknown) => fail(req, res, err));
+      return;
+    }
+    if (sendStatic(paths.site, req, res, pathname)) return;
+    // No index: nothing was built yet, or the build folder was deleted under us (it is rebuilt).
+    if (!fs.existsSync(path.join(paths.site, 'index.html'))) {
+      site.pagesMissing();
+      if (ASSETS.has(pathname)) {
+        void import('./client-assets.ts').then(({ clientAssets }) => {
+          const asset = clientAssets().find((a) => `/${a.name}` === pathname);
+          if (asset === undefined) return notFound(res);
+          const type = pathname.endsWith('.js') ? 'text/javascript; charset=utf-8' : pathname.endsWith('.css') ? 'text/css; charset=utf-8' : 'image/svg+xml';
+          res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store', 'content-length': asset.bytes.length });
+          res.end(req.method === 'HEAD' ? undefined : asset.bytes);
+        }).catch((err: unknown) => fail(req, res, err));
+        return;
+      }
+      if (pathname === '/' || pathname.endsWith('.html')) {
+        res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'retry-after': '1' });
+        res.end(req.method === 'HEAD' ? undefined : buildingPage(input.dir));
+        return;
+      }
+    }
+    notFound(res);
+  };
+  return handle;
+}
+
+function notFound(res: http.ServerResponse): void {
+  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
+}
+
+type ApiModule = typeof import('./api.ts');
+type LogRoutesModule = typeof import('./log-routes.ts');
+
+/** The /api/… routes but the event stream: health, the snapshot, tasks and run logs. */
+function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, site: BuildThread, api: ApiModule, logs: LogRoutesModule): Handler {
+  const { Derived, apiTaskText, apiTasksText, findTask, jsonBody, sendCached, sendJson } = api;
+  type JsonBody = ReturnType<typeof jsonBody>;
+  type SnapshotFacts = Parameters<typeof apiTasksText>[2];
+  const snapshotDoc = new Derived<{ sig: string; doc: JsonBody }>();
+  const facts = new Derived<SnapshotFacts>();
+  const sameFacts = new Derived<SnapshotFacts>();
+  const tasksDoc = new Derived<JsonBody>();
   /** The snapshot file's body, read again only when its stat signature (inode, size, mtime) changed: the heartbeat renames a new file in each tick. */
   const snapshot = (): { sig: string; doc: JsonBody } | undefined => {
     try {
@@ -98,42 +162,30 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
         throw err;
       }
     });
-  const route: Handler = (req, res) => {
-    // DNS rebinding: a page from elsewhere that resolves its name to 127.0.0.1 must not read the API.
-    // Host names are case-insensitive, so LOCALHOST:port is the same host.
-    const host = req.headers.host?.toLowerCase();
-    if (host !== undefined && !hosts().has(host) && isLoopback(input.host)) {
-      res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' }).end(`unexpected Host ${req.headers.host}; use ${url()}\n`);
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
-      return;
-    }
+  return (req, res) => {
     const url0 = req.url ?? '/';
     const q = url0.indexOf('?');
     const pathname = q === -1 ? url0 : url0.slice(0, q);
     if (pathname === '/api/health') {
       // Read now, not from the last rebuild: an uptime checker must see a kill at once. 503 unless running.
-      const hb = live.readHeartbeat();
+      const hb = site.readHeartbeat();
       const health: Health = {
         ok: hb.state === 'running', app: 'tasks', owner: input.owner, dir: input.dir, pid: input.pid, url: url(),
-        state: hb.state, heartbeatPid: hb.pid, heartbeat: hb,
+        state: hb.state, heartbeatPid: hb.pid, heartbeat: hb, build: site.buildState(),
       };
       return sendJson(res, hb.state === 'running' ? 200 : 503, JSON.stringify(health));
     }
-    if (pathname === '/api/events') return hub.attach(req, res, live.version);
     if (pathname === '/api/snapshot') {
       const snap = snapshot();
       return snap === undefined ? sendJson(res, 404, JSON.stringify({ error: 'no snapshot yet: the heartbeat has not ticked' })) : sendCached(req, res, snap.doc);
     }
     const logRoute = /^\/api\/tasks\/([^/]+)\/(log|log\.txt)$/.exec(pathname);
     if (pathname === '/api/tasks' || pathname.startsWith('/api/tasks/')) {
-      // The same model the pages were built from (kept current by the folder watches): no second scan.
+      // The model the pages were built from (the build thread sends it with each build): no second scan.
       // Serialized once per (model, snapshot, remote): a request between changes costs a stat and a write.
-      const model = live.current;
+      const model = site.current;
       const known = factsOf(snapshot());
-      const remote = live.remote;
+      const remote = site.remote;
       if (pathname === '/api/tasks') {
         return sendCached(req, res, tasksDoc.get([model, known, remote], () => jsonBody(apiTasksText(model.tasks, model.errors, known, remote))));
       }
@@ -147,19 +199,9 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       }
       const task = findTask(model.tasks, id);
       if (task === undefined) return sendJson(res, 404, JSON.stringify({ error: `no task with id ${id}` }));
-      if (logRoute) return answerRunLog(req, res, task, logRoute[2] as 'log' | 'log.txt', new URLSearchParams(q === -1 ? '' : url0.slice(q + 1)), paths);
+      if (logRoute) return logs.answerRunLog(req, res, task, logRoute[2] as 'log' | 'log.txt', new URLSearchParams(q === -1 ? '' : url0.slice(q + 1)), paths);
       return sendJson(res, 200, apiTaskText(model.tasks, task, known, remote));
     }
-    if (pathname.startsWith('/api/')) return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
-    // A page removed under sirv's cached index (the build folder deleted) must not crash the server.
-    res.once('pipe', (src) => src.once('error', () => {
-      res.destroy();
-      live.rebuild();
-      reloadStatics();
-    }));
-    statics(req, res, () => {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
-    });
+    return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
   };
-  return { handle, reloadStatics };
 }

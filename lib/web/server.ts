@@ -1,14 +1,16 @@
-// The tasks server: port rules (bind first), the pid file, and the live site behind the routes.
+// The tasks server: port rules (bind first), the pid file, the build thread and the routes, answering from the moment it is bound.
 import http from 'node:http';
-import getPort, { portNumbers } from 'get-port';
+import path from 'node:path';
 import { TasksError, isErrno } from '../base/errors.ts';
 import { type Expected, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
 import { type RuntimePaths, runtimePaths } from '../base/paths.ts';
 import { type Health, findOwnServer, probeHealth, serverUrl } from './probe.ts';
-import { EventHub } from './events.ts';
-import { LiveSite } from './live.ts';
+import { BuildThread, type ThreadStart } from './build-thread.ts';
+import { type EventData, EventHub } from './events.ts';
 import { startLogStream } from './log-stream.ts';
-import { type Handler, createRoutes } from './routes.ts';
+import { createRoutes } from './routes.ts';
+import { pageVersion } from './site-files.ts';
+import { staticPath } from './statics.ts';
 import { startUpkeep } from './upkeep.ts';
 import { type Remote, parseRemote } from '../tasks/pr.ts';
 
@@ -20,15 +22,18 @@ export interface ServeInput {
   readonly portGiven: boolean;
   /** Recorded in the server pid file: only a detached server is stopped by `stop`. */
   readonly detached: boolean;
-  readonly project: string;
+  /** The dashboard title's project; undefined: the build thread reads it from the folder. */
+  readonly project: string | undefined;
   /** Hears about rebuild failures (the server keeps serving the last good pages). */
   readonly log: (line: string) => void;
   /** This process, never taken for the heartbeat. */
   readonly self: { readonly pid: number; readonly ppid: number };
   /** Seconds past 3 intervals before a silent heartbeat shows as stuck. */
   readonly stuckSlackS?: number;
+  /** How to start the build thread (the entry script and its node arguments). */
+  readonly thread: ThreadStart;
   /**
-   * Called once the port is ours, before the pages are built: the caller starts the heartbeat
+   * Called once the port is ours, before anything else starts: the caller starts the heartbeat
    * here, so a taken port starts nothing and the heartbeat's start overlaps the build.
    */
   readonly onBound?: () => void;
@@ -41,8 +46,11 @@ export interface RunningServer {
   readonly movedFrom: number | undefined;
   /** What held the default port, when it was one of our servers ("the tasks server of owner x for /dir"). */
   readonly movedBy: string | undefined;
-  /** Rebuilds the pages (the heartbeat is up now) and starts answering requests. */
-  open(): void;
+  /**
+   * Resolves once a build made after this call is on disk (the first one included): called when the
+   * heartbeat is up, so the pages show it. Requests are answered all along, from the last build.
+   */
+  current(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,14 +73,11 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
   const paths = runtimePaths(input.dir, input.owner);
   const own = await findOwnServer(input);
   if (own) return { kind: 'already', url: own.url, pid: own.pid };
-  // Requests wait until the caller opens the server (once the heartbeat is up and the pages show it):
-  // binding early overlaps the heartbeat's start, answering early would show a stale state.
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => { open = resolve; });
-  let routes: { handle: Handler; reloadStatics: () => void } | undefined;
-  let current: Handler = (req, res) => { void opened.then(() => routes?.handle(req, res)); };
-  void opened.then(() => { if (routes) current = routes.handle; });
-  const server = http.createServer((req, res) => current(req, res));
+  // Requests are answered from the moment the port is bound: from the previous build's pages while
+  // the build thread brings them up to date (open pages hear of each change), or with a page that
+  // says the dashboard is being built and reloads itself when it is.
+  let handle: http.RequestListener | undefined;
+  const server = http.createServer((req, res) => handle?.(req, res));
   let port = input.port;
   let movedFrom: number | undefined;
   let movedBy: string | undefined;
@@ -91,6 +96,8 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
     if (attempt === 0 && holder) movedBy = holderName(holder);
     movedFrom = input.port;
     // get-port only checks; the listen() above is the real test, so a port taken meanwhile loops.
+    // Loaded here: only a taken default port needs it.
+    const { default: getPort, portNumbers } = await import('get-port');
     port = await getPort({ port: portNumbers(Math.min(port + 1, 65535), Math.min(port + 100, 65535)), host: input.host });
   }
   const address = server.address();
@@ -106,15 +113,16 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
   input.onBound?.();
   let site: ReturnType<typeof startSite>;
   try {
-    site = startSite(input, paths, url, publish, (r) => { routes = r; });
+    site = startSite(input, paths, url, publish);
   } catch (err) {
-    // A build that cannot even start must not leave a listening socket behind (the process would never exit).
+    // A site that cannot even start must not leave a listening socket behind (the process would never exit).
     server.closeAllConnections();
     server.close();
     unpublish(paths.serverPid);
     throw err;
   }
-  const { live, changed, stop } = site;
+  handle = site.handle;
+  const { thread, stop } = site;
   let closed = false;
   let asked = false;
   /**
@@ -123,16 +131,14 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
    * pages are rebuilt with the links when it answers.
    */
   const askRemote = (): void => {
-    if (asked || closed || !live.current.tasks.some((t) => t.pr !== null && /^#?[0-9]+$/.test(t.pr.trim()))) return;
+    if (asked || closed || !thread.current.tasks.some((t) => t.pr !== null && /^#?[0-9]+$/.test(t.pr.trim()))) return;
     asked = true;
     void readRemote(input.dir, input.log).then((remote) => {
       if (remote === undefined || closed) return;
-      live.remote = remote;
-      const result = live.rebuild([]);
-      if (result.written || result.removed) changed();
+      return thread.setRemote(remote);
     }).catch((err: unknown) => input.log(`dashboard rebuild failed: ${(err as Error).message}`));
   };
-  site.onChanged = askRemote;
+  site.onBuilt = askRemote;
   return {
     kind: 'listening',
     server: {
@@ -140,15 +146,12 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
       port: boundPort,
       movedFrom,
       movedBy,
-      open: () => {
-        const result = live.rebuild();
-        if (result.written || result.removed) changed();
-        open();
-        askRemote();
+      current: async () => {
+        await thread.rebuild([]);
       },
       close: async () => {
         closed = true;
-        stop();
+        await stop();
         unpublish(paths.serverPid);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -159,37 +162,40 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
   };
 }
 
-/** The live site, its routes, watches and upkeep; stop() ends them all; onChanged hears of every rebuild that wrote. */
-function startSite(input: ServeInput, paths: RuntimePaths, url: string, publish: () => void, setRoutes: (r: { handle: Handler; reloadStatics: () => void }) => void): { live: LiveSite; changed: () => void; stop: () => void; onChanged: () => void } {
-  const live = new LiveSite({
-    owner: input.owner, dir: input.dir, project: input.project, out: paths.site, ownFolder: true, now: () => new Date(),
-    self: input.self, stuckSlackS: input.stuckSlackS,
-  });
-  live.rebuild();
+/** The build thread, the routes over it, the event stream, run logs and upkeep; stop() ends them all; onBuilt hears of every build. */
+function startSite(input: ServeInput, paths: RuntimePaths, url: string, publish: () => void): { thread: BuildThread; handle: http.RequestListener; stop: () => Promise<void>; onBuilt: () => void } {
   const hub = new EventHub();
-  const r = createRoutes({ owner: input.owner, dir: input.dir, host: input.host, pid: process.pid, log: input.log }, paths, () => url, live, hub);
-  setRoutes(r);
-  const changed = (): void => {
-    // sirv (non-dev) caches sizes and ETags: any rewritten page needs a fresh handler.
-    r.reloadStatics();
-    hub.send(live.version);
-    site.onChanged();
+  // What a page hears at hello and at each change: the build's version, and the version of the page
+  // it shows as it is on disk now (the trailer the build ends each page with). A page whose version
+  // differs fetches itself again; one that matches does nothing (docs/architecture.md).
+  const eventData: EventData = (page) => {
+    const version = thread.version;
+    if (page === undefined) return { version };
+    const rel = staticPath(page);
+    return { version, page: rel === undefined ? null : pageVersion(path.join(paths.site, rel)) };
   };
-  const unwatch = live.watch(changed, (err) => input.log(`dashboard rebuild failed: ${err.message}`));
+  const thread = new BuildThread({
+    owner: input.owner, dir: input.dir, project: input.project, paths, self: input.self, stuckSlackS: input.stuckSlackS, start: input.thread, log: input.log,
+    onBuilt: (result) => {
+      if (result.written || result.removed) hub.send(eventData);
+      site.onBuilt();
+    },
+  });
+  const handle = createRoutes({ owner: input.owner, dir: input.dir, host: input.host, pid: process.pid, log: input.log, eventData }, paths, () => url, thread, hub);
   const stopLogs = startLogStream({ paths, hub, log: input.log });
   const stopUpkeep = startUpkeep({
-    live, dir: input.dir, stateDir: paths.stateDir, pidFile: paths.serverPid, expected: { kind: 'serve', owner: input.owner, dir: input.dir }, selfPid: process.pid,
-    publish, changed, log: input.log,
+    site: thread, dir: input.dir, stateDir: paths.stateDir, pidFile: paths.serverPid, expected: { kind: 'serve', owner: input.owner, dir: input.dir }, selfPid: process.pid,
+    publish, log: input.log,
   });
   const site = {
-    live,
-    changed,
-    onChanged: (): void => undefined,
-    stop: (): void => {
+    thread,
+    handle,
+    onBuilt: (): void => undefined,
+    stop: async (): Promise<void> => {
       stopLogs();
       stopUpkeep();
-      unwatch();
       hub.close();
+      await thread.close();
     },
   };
   return site;

@@ -2,10 +2,11 @@
 import fs from 'node:fs';
 import { isErrno } from '../base/errors.ts';
 import { type Expected, inspectPidFile, parsePidFile } from '../supervise/pidfile.ts';
-import type { LiveSite } from './live.ts';
+import type { BuildThread } from './build-thread.ts';
 
 export interface UpkeepInput {
-  readonly live: LiveSite;
+  /** The build thread: asked to rebuild; each build it reports reaches open pages through the server. */
+  readonly site: Pick<BuildThread, 'rearm' | 'rebuild' | 'readHeartbeat' | 'heartbeat'>;
   readonly dir: string;
   readonly stateDir: string;
   /** The server's own pid file and who it must name. */
@@ -14,8 +15,6 @@ export interface UpkeepInput {
   readonly selfPid: number;
   /** Writes the server's pid file again (same url, port and detached flag). */
   readonly publish: () => void;
-  /** Called after a rebuild that wrote something: reload the static index, push an event. */
-  readonly changed: () => void;
   readonly log: (line: string) => void;
   readonly everyMs?: number;
 }
@@ -49,7 +48,13 @@ export function startUpkeep(u: UpkeepInput): () => void {
     said.add(key);
     u.log(line);
   };
-  const rebuilt = (r: { written: number; removed: number }): void => { if (r.written || r.removed) u.changed(); };
+  /** One asked-for rebuild at a time: a slow build is not asked for again every second. */
+  let asking = false;
+  const ask = (build: () => Promise<unknown>): void => {
+    if (asking) return;
+    asking = true;
+    void build().finally(() => { asking = false; });
+  };
 
   const checkPidFile = (): void => {
     let text: string;
@@ -88,13 +93,14 @@ export function startUpkeep(u: UpkeepInput): () => void {
         return;
       }
       if (back) u.log(`tasks folder ${u.dir} is back; watching it again`);
-      rebuilt(u.live.rearm());
+      asking = false;
+      ask(() => u.site.rearm());
     }
     // Nothing is written while the folder is gone: a pid file would recreate it.
     if (d === undefined) return;
     checkPidFile();
-    const hb = u.live.readHeartbeat();
-    if (hb.state !== u.live.heartbeat.state || hb.pid !== u.live.heartbeat.pid) rebuilt(u.live.rebuild([]));
+    const hb = u.site.readHeartbeat();
+    if (hb.state !== u.site.heartbeat.state || hb.pid !== u.site.heartbeat.pid) ask(() => u.site.rebuild([]));
   };
 
   const timer = setInterval(() => {

@@ -1,4 +1,4 @@
-// `serve`: bind the port, ensure the heartbeat, run the tasks server (foreground, or detached with --detach).
+// `serve`: bind the port, then ensure the heartbeat while the server answers and builds; foreground, or detached with --detach.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Options } from '../args.ts';
@@ -11,15 +11,15 @@ import { markerArgs } from '../../supervise/pidfile.ts';
 import { type EnsureResult, ensureHeartbeat, ensureStateDir, heartbeatArgs, stopDaemon } from '../../supervise/supervisor.ts';
 import { heartbeatHealth, stuckSlack } from '../../supervise/health.ts';
 import { type WatchdogInput, watchHeartbeat } from '../../supervise/watchdog.ts';
-import { projectName } from '../../web/live.ts';
 import { findOwnServer, isLoopback } from '../../web/probe.ts';
 import { startServer } from '../../web/server.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   if (!isLoopback(o.host)) cli.warn(`warning: binding ${o.host} exposes the dashboard beyond this machine`);
   const detachedChild = cli.env.TASKS_SERVER_DETACHED === '1';
-  // The heartbeat starts only once the port is ours (a taken port starts nothing), then overlaps the
-  // build: a cold start costs the slower of the two, and the server announces itself once it is up.
+  // The heartbeat starts only once the port is ours (a taken port starts nothing). From then on the
+  // three overlap: the server answers from the last build, the build thread brings the pages up to
+  // date, the heartbeat starts. The lines come once the heartbeat is up and the pages show it.
   let ensuring: Promise<EnsureResult | undefined> = Promise.resolve(undefined);
   const startHeartbeat = (): void => {
     if (!o.heartbeat) return;
@@ -30,7 +30,8 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   if (o.detach) return serveDetached(o, cli, startHeartbeat, () => ensuring);
   const outcome = await startServer({
     owner: o.owner, dir: o.dir, host: o.host, port: o.port, portGiven: o.portGiven, detached: detachedChild,
-    project: o.project ?? projectName(o.dir), log: cli.note, self: cli.self, stuckSlackS: stuckSlack(cli.env), onBound: startHeartbeat,
+    project: o.project, log: cli.note, self: cli.self, stuckSlackS: stuckSlack(cli.env), onBound: startHeartbeat,
+    thread: { script: cli.launcher.script, nodeArgs: cli.launcher.nodeArgs },
   });
   // This owner's server already runs: serve still means its heartbeat runs too.
   if (outcome.kind === 'already') startHeartbeat();
@@ -49,8 +50,8 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     return 0;
   }
   const { server } = outcome;
-  // The pages were built while the heartbeat was starting: show it as up, then answer requests.
-  server.open();
+  // Requests are answered already; the URL line waits for pages that show the heartbeat up.
+  await server.current();
   const stop = cli.onStop();
   const moved = server.movedFrom !== undefined ? ` (port ${server.movedFrom} on ${o.host} is taken${server.movedBy ? ` by ${server.movedBy}` : ''})` : '';
   if (o.json) cli.out(JSON.stringify({ pid: heartbeatPid ?? null, url: server.url, serverPid: cli.self.pid, already: false }));

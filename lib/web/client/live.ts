@@ -1,4 +1,4 @@
-// Live updates: server-sent events on /api/events make the page refetch itself and swap in the regions that changed.
+// Live updates: server-sent events on /api/events say the version of this page on the server; a page whose own differs refetches itself and swaps in the regions that changed.
 import { refreshAges } from './ages.ts';
 import { HTTP, byId } from './dom.ts';
 import { fetchTail, keepLog, onLogEvent, pageTaskId } from './runlog.ts';
@@ -10,6 +10,24 @@ const INDEX_REGIONS = ['#health', '#counts', '#escalations', '#ready', '#claims'
 const served = new Map<string, string>();
 let busy = false;
 let again = false;
+/** The version of the page as shown (its `<!--v:…-->` trailer); null: it carries none. */
+let mine: string | null = null;
+
+/** A document's version: the build ends each page with a comment `<!--v:…-->`, after `</html>`. */
+export function versionOf(doc: Document): string | null {
+  for (let n = doc.lastChild; n !== null; n = n.previousSibling) {
+    if (n.nodeType === Node.COMMENT_NODE) {
+      const m = /^v:([A-Za-z0-9_-]+)$/.exec(n.nodeValue ?? '');
+      if (m) return m[1] as string;
+    }
+  }
+  return null;
+}
+
+/** Marks the page as checked against the server: tests wait on it, and it shows in the inspector. */
+function confirmed(): void {
+  document.documentElement.dataset.liveVersion = mine ?? 'none';
+}
 
 function say(message: string): void {
   const live = byId('live', HTMLElement);
@@ -20,9 +38,10 @@ function regions(): string[] {
   return document.querySelector('main[data-task-id]') === null ? INDEX_REGIONS : ['main'];
 }
 
-/** Notes each region of a served document; called on the page as loaded, before the view changes it. */
+/** Notes each region of a served document and its version; called on the page as loaded, before the view changes it. */
 export function remember(doc: Document): void {
   for (const s of regions()) served.set(s, doc.querySelector(s)?.outerHTML ?? '');
+  mine = versionOf(doc);
 }
 
 /** Replaces the regions whose served HTML changed, keeping scroll position, focus and the view's filters. */
@@ -73,7 +92,9 @@ function refresh(): void {
     })
     .then((html) => {
       if (html === null) return;
-      swap(new DOMParser().parseFromString(html, 'text/html'));
+      const doc = new DOMParser().parseFromString(html, 'text/html');
+      mine = versionOf(doc);
+      swap(doc);
       say('live');
     })
     .catch(() => say('update failed; waiting for the next change'))
@@ -82,8 +103,27 @@ function refresh(): void {
       if (again) {
         again = false;
         refresh();
+      } else {
+        confirmed();
       }
     });
+}
+
+/**
+ * What `hello` (on every connection) and `change` say: the version of this page on the server
+ * now. The page refetches itself only when that differs from its own (a change landed between its
+ * load and the stream, or since); null means the server has no such page or cannot tell, so it
+ * asks. A server without page versions sends none: every change refetches, as it always did.
+ */
+function heard(data: string, hello: boolean): void {
+  let page: string | null | undefined;
+  try {
+    page = (JSON.parse(data) as { page?: string | null }).page;
+  } catch {
+    page = null;
+  }
+  if (page === undefined ? !hello : page === null || page !== mine) refresh();
+  else if (!busy) confirmed();
 }
 
 /**
@@ -93,11 +133,26 @@ function refresh(): void {
 export function startLive(): void {
   if (!HTTP || typeof EventSource === 'undefined') return;
   const id = pageTaskId();
-  const events = new EventSource(id === null ? '/api/events' : `/api/events?log=${encodeURIComponent(id)}`);
-  events.addEventListener('change', refresh);
+  const query = `page=${encodeURIComponent(location.pathname)}${id === null ? '' : `&log=${encodeURIComponent(id)}`}`;
+  const events = new EventSource(`/api/events?${query}`);
+  // The dashboard was still being built when this page was served: reload once the server has the page.
+  if (document.querySelector('main[data-building]') !== null) {
+    const ready = (e: Event): void => {
+      try {
+        if ((JSON.parse((e as MessageEvent<string>).data) as { page?: unknown }).page) location.reload();
+      } catch {
+        // not an event of ours: wait for the next one
+      }
+    };
+    events.addEventListener('hello', ready);
+    events.addEventListener('change', ready);
+    events.addEventListener('error', () => say('reconnecting…'));
+    return;
+  }
+  events.addEventListener('change', (e) => heard((e as MessageEvent<string>).data, false));
   // hello opens every (re)connection: a change (or log lines) may have landed between this page's load and now.
-  events.addEventListener('hello', () => {
-    refresh();
+  events.addEventListener('hello', (e) => {
+    heard((e as MessageEvent<string>).data, true);
     if (id !== null) fetchTail();
   });
   events.addEventListener('log', (e) => onLogEvent((e as MessageEvent<string>).data));

@@ -5,6 +5,8 @@ import { startView } from './view.ts';
 
 /** Wires everything from here, with no inline handlers or styles, so the pages run under a strict Content-Security-Policy. */
 function start(): void {
+  // The "being built" page has nothing to show yet: it only waits for the build and reloads.
+  if (document.querySelector('main[data-building]') !== null) return startLive();
   remember(document); // first: the regions as served, before the view hides rows or marks sorted columns
   startView();
   refreshAges();

@@ -1,0 +1,202 @@
+// The site's build thread as the server sees it: a worker that scans and renders, the model it reports, the build's state.
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { RuntimePaths } from '../base/paths.ts';
+import type { Remote } from '../tasks/pr.ts';
+import type { Task } from '../tasks/taskfile.ts';
+import { type HeartbeatView, readHeartbeatView } from './heartbeat-view.ts';
+import type { LiveModel } from './live.ts';
+import type { BuildState } from './probe.ts';
+import type { BuildResult } from './site-files.ts';
+
+/** How the worker is started: the program's entry (which runs build-worker.ts when it is a build thread) and its node arguments. */
+export interface ThreadStart { readonly script: string; readonly nodeArgs: readonly string[] }
+
+/** What the entry hands the worker; `role` is how the entry knows it runs as the build thread. */
+export interface BuildWorkerData {
+  readonly role: 'tasks-build';
+  readonly owner: string;
+  readonly dir: string;
+  /** undefined: the folder's own name for it (projectName), worked out in the thread. */
+  readonly project: string | undefined;
+  readonly stuckSlackS: number | undefined;
+  readonly self: { readonly pid: number; readonly ppid: number };
+}
+
+/** The server's requests; each is answered by one `built` with the same id. */
+export type Command =
+  | { readonly t: 'rebuild'; readonly id: number; readonly changed: string[] | null }
+  | { readonly t: 'rearm'; readonly id: number }
+  | { readonly t: 'remote'; readonly id: number; readonly remote: Remote };
+
+/** A model that changed, as sent: the tasks went before in `tasks` reports (only those that are new objects), then their order by path. */
+export interface ModelUpdate { readonly order: string[]; readonly rest: Omit<LiveModel, 'tasks'> }
+
+/** What the thread reports: a change waiting out the debounce, changed tasks, a build (asked for, or from a watch: id null), a watch error. */
+export type Report =
+  | { readonly t: 'pending' }
+  | { readonly t: 'tasks'; readonly tasks: Task[] }
+  | { readonly t: 'built'; readonly id: number | null; readonly result: BuildResult; readonly version: number; readonly heartbeat: HeartbeatView; readonly model?: ModelUpdate; readonly error?: string }
+  | { readonly t: 'error'; readonly message: string };
+
+export interface BuildThreadInput {
+  readonly owner: string;
+  readonly dir: string;
+  readonly project: string | undefined;
+  readonly paths: RuntimePaths;
+  readonly self: { readonly pid: number; readonly ppid: number };
+  readonly stuckSlackS: number | undefined;
+  readonly start: ThreadStart;
+  readonly log: (line: string) => void;
+  /** Every build, asked for or not: the server pushes `change` when it wrote or removed a file. */
+  readonly onBuilt: (result: BuildResult) => void;
+}
+
+const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };
+/** A thread that died is started again after this long (the pages on disk are served meanwhile). */
+const RESTART_MS = 1000;
+
+/**
+ * The build thread: a worker that scans the tasks folder, renders and writes the pages, watches the
+ * folders and rebuilds. The server's own thread only answers requests, so a full build of 10,000
+ * tasks never holds a request; the pages a request gets are whatever is on disk (files are replaced
+ * whole, by rename). Each build reports the heartbeat it showed and the task model, sent as changes
+ * (only tasks that are new objects), which the API answers from.
+ */
+export class BuildThread {
+  /** Builds that wrote or removed a file since the thread started (the events' `version`). */
+  version = 0;
+  /** The task model of the last build. */
+  current: LiveModel = { tasks: [], errors: [] };
+  /** The heartbeat as the last build showed it. */
+  heartbeat: HeartbeatView;
+  /** Where `pr: 123` links to; set once git answered. */
+  remote: Remote | undefined;
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { command: Command; resolve: (r: BuildResult) => void }>();
+  private incoming = new Map<string, Task>();
+  private built = false;
+  private watchPending = false;
+  private closed = false;
+
+  constructor(private readonly input: BuildThreadInput) {
+    this.heartbeat = this.readHeartbeat();
+    this.start();
+  }
+
+  /** The heartbeat's state now (one pid-file read and stat), for /api/health and the upkeep. */
+  readHeartbeat(): HeartbeatView {
+    const i = this.input;
+    return readHeartbeatView({ owner: i.owner, dir: i.dir, pidFile: i.paths.heartbeatPid, now: () => new Date(), self: i.self, stuckSlackS: i.stuckSlackS });
+  }
+
+  /** `building` while no index is on disk; `stale` until the first build is done and while a rebuild is asked for or waits; else `current`. */
+  buildState(): BuildState {
+    if (!fs.existsSync(path.join(this.input.paths.site, 'index.html'))) return 'building';
+    return !this.built || this.watchPending || this.waiting.size > 0 ? 'stale' : 'current';
+  }
+
+  /** Re-reads the given task files (all: a walk) and renders what changed; resolves once it is on disk. */
+  rebuild(changed?: readonly string[]): Promise<BuildResult> {
+    return this.request((id) => ({ t: 'rebuild', id, changed: changed === undefined ? null : [...changed] }));
+  }
+
+  /** Fresh watches and a full rebuild (the tasks folder or its state folder was replaced). */
+  rearm(): Promise<BuildResult> {
+    return this.request((id) => ({ t: 'rearm', id }));
+  }
+
+  /** The git remote answered: the pages are rebuilt with PR links. */
+  setRemote(remote: Remote): Promise<BuildResult> {
+    this.remote = remote;
+    return this.request((id) => ({ t: 'remote', id, remote }));
+  }
+
+  /** The build folder lost its index (deleted under us): a full rebuild, unless one is under way. */
+  pagesMissing(): void {
+    if (this.built && this.waiting.size === 0) void this.rebuild();
+  }
+
+  /** Ends the thread (a build under way stops where it is; the next start clears what it left). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiting.values()) w.resolve(NOTHING);
+    this.waiting.clear();
+    await this.worker?.terminate();
+  }
+
+  private request(make: (id: number) => Command): Promise<BuildResult> {
+    if (this.closed) return Promise.resolve(NOTHING);
+    const command = make(this.nextId++);
+    return new Promise((resolve) => {
+      this.waiting.set(command.id, { command, resolve });
+      this.worker?.postMessage(command);
+    });
+  }
+
+  private start(): void {
+    const i = this.input;
+    const data: BuildWorkerData = { role: 'tasks-build', owner: i.owner, dir: i.dir, project: i.project, stuckSlackS: i.stuckSlackS, self: i.self };
+    const worker = spawnWorker(i.start, data);
+    this.worker = worker;
+    worker.on('message', (m: Report) => this.receive(m));
+    worker.on('error', (err) => i.log(`dashboard build thread failed: ${err.stack ?? err.message}`));
+    worker.on('exit', (code) => {
+      if (this.closed) return;
+      this.worker = undefined;
+      this.incoming.clear();
+      i.log(`dashboard build thread exited (code ${code}); starting it again in ${RESTART_MS / 1000} s`);
+      // The new thread builds everything first, then takes the requests that were still waiting.
+      setTimeout(() => {
+        if (this.closed) return;
+        this.start();
+        for (const w of this.waiting.values()) this.worker?.postMessage(w.command);
+      }, RESTART_MS).unref();
+    });
+  }
+
+  private receive(m: Report): void {
+    if (m.t === 'pending') {
+      this.watchPending = true;
+    } else if (m.t === 'tasks') {
+      for (const t of m.tasks) this.incoming.set(t.path, t);
+    } else if (m.t === 'error') {
+      this.input.log(`dashboard rebuild failed: ${m.message}`);
+    } else {
+      if (m.model) this.apply(m.model);
+      this.version = m.version;
+      this.heartbeat = m.heartbeat;
+      this.built = true;
+      if (m.id === null) this.watchPending = false;
+      if (m.error !== undefined) this.input.log(`dashboard rebuild failed: ${m.error}`);
+      const waiter = m.id === null ? undefined : this.waiting.get(m.id);
+      if (m.id !== null) this.waiting.delete(m.id);
+      this.input.onBuilt(m.result);
+      waiter?.resolve(m.result);
+    }
+  }
+
+  /** The new model: tasks that did not change keep their objects (so what is derived from them can tell). */
+  private apply(update: ModelUpdate): void {
+    const known = new Map(this.current.tasks.map((t) => [t.path, t]));
+    for (const [p, t] of this.incoming) known.set(p, t);
+    this.incoming.clear();
+    const tasks = update.order.map((p) => known.get(p)).filter((t): t is Task => t !== undefined);
+    this.current = { ...update.rest, tasks } as LiveModel;
+  }
+}
+
+/**
+ * Starts the entry as a worker. The bundle loads as is. The TypeScript sources (the parent runs
+ * with `--import tsx`) need tsx registered in the worker first: a worker does not run the parent's
+ * --import, so it calls tsx's register() before it imports the entry.
+ */
+function spawnWorker(start: ThreadStart, data: BuildWorkerData): Worker {
+  if (!start.nodeArgs.includes('--import')) return new Worker(start.script, { workerData: data });
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(pathToFileURL(start.script).href)}); })`;
+  return new Worker(code, { eval: true, workerData: data });
+}

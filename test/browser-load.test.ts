@@ -1,0 +1,128 @@
+// Page loads in Chromium: one request for the page per load once the event stream is connected, one
+// more only when the page changed before the stream connected, and the "being built" page reloading itself.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import getPort from 'get-port';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './chromium.ts';
+import { SCRIPT, TSX, start, type Folder, type Running, waitUntilAsync, withTempFolder } from './helpers.ts';
+
+/** The page's version as the build wrote it (the `<!--v:…-->` trailer of its file). */
+function trailer(file: string): string | undefined {
+  return /<!--v:([A-Za-z0-9_-]{16})-->\n$/.exec(fs.readFileSync(file, 'latin1'))?.[1];
+}
+
+describe('page loads in Chromium', () => {
+  let browser: Browser;
+
+  before(async () => {
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  /** serve without a heartbeat (only the test changes the pages), waited for until its port answers. */
+  async function serve(t: Folder): Promise<{ s: Running; base: string }> {
+    const port = await getPort({ host: '127.0.0.1' });
+    const s = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${t.owner}`, `dir=${t.dir}`, `port=${port}`, '--no-heartbeat', 'project=Acme']);
+    t.extra.push(s.child.pid as number);
+    const base = `http://127.0.0.1:${port}`;
+    await waitUntilAsync(() => fetch(`${base}/api/health`).then(() => true, () => false), 'the port to answer');
+    return { s, base };
+  }
+
+  async function stop(s: Running): Promise<void> {
+    process.kill(-(s.child.pid as number), 'SIGTERM');
+    await s.exited;
+  }
+
+  /** A page in a context of its own that records every request it makes for `pathname`, and any error. */
+  async function counting(pathname: string): Promise<{ context: BrowserContext; page: Page; requests: string[]; errors: string[] }> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const requests: string[] = [];
+    const errors: string[] = [];
+    page.on('request', (r) => { if (new URL(r.url()).pathname === pathname) requests.push(`${r.resourceType()} ${r.url()}`); });
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    return { context, page, requests, errors };
+  }
+
+  /** Waits until the page has heard the stream's hello and done what it says (data-live-version on <html>). */
+  const checked = (page: Page): Promise<string | null> =>
+    page.waitForFunction(() => document.documentElement.dataset.liveVersion ?? false).then(() => page.evaluate(() => document.documentElement.dataset.liveVersion ?? null));
+
+  test('one request for the page per load, with the event stream connected (the index and a task page)', () => withTempFolder('load', async (t) => {
+    const { s, base } = await serve(t);
+    await s.waitFor(/serving tasks/);
+    const site = path.join(t.dir, 'logs', 'task_manager', `site-${t.owner}`);
+    for (const [pathname, file] of [['/', 'index.html'], ['/tasks/FIRST-TASK.html', 'tasks/FIRST-TASK.html']] as const) {
+      const w = await counting(pathname);
+      await w.page.goto(base + pathname);
+      assert.equal(await checked(w.page), trailer(path.join(site, file)), `${pathname}: the page knows its version`);
+      assert.match(await w.page.textContent('#live') ?? '', /live/);
+      assert.deepEqual(w.requests, [`document ${base}${pathname}`], `${pathname}: fetched once`);
+      // Reloads are page loads too: one request each.
+      await w.page.reload();
+      await checked(w.page);
+      assert.equal(w.requests.length, 2, `${pathname}: once more for the reload`);
+      assert.deepEqual(w.errors, []);
+      await w.context.close();
+    }
+    await stop(s);
+  }));
+
+  test('a change between the load and the stream\'s hello: the page fetches itself once more, and only once', () => withTempFolder('load', async (t) => {
+    const { s, base } = await serve(t);
+    await s.waitFor(/serving tasks/);
+    const index = path.join(t.dir, 'logs', 'task_manager', `site-${t.owner}`, 'index.html');
+    const w = await counting('/');
+    let open = (): void => undefined;
+    const gate = new Promise<void>((resolve) => { open = resolve; });
+    await w.context.route('**/api/events*', async (route) => {
+      await gate;
+      await route.continue();
+    });
+    await w.page.goto(`${base}/`);
+    const loaded = trailer(index);
+    fs.writeFileSync(path.join(t.dir, 'SECOND.md'), '---\nid: SECOND\ntitle: Added after the load\nstatus: ready\n---\n');
+    await waitUntilAsync(async () => trailer(index) !== loaded && (await fetch(`${base}/api/health`).then((r) => r.json()) as { build: string }).build === 'current', 'the index rebuilt');
+    open();
+    assert.equal(await checked(w.page), trailer(index), 'the page shows the version on disk');
+    assert.deepEqual(w.requests, [`document ${base}/`, `fetch ${base}/`]);
+    assert.deepEqual(w.errors, []);
+    await w.context.close();
+    await stop(s);
+  }));
+
+  test('with no build yet, the "being built" page reloads itself when the build is ready', () => withTempFolder('load', async (t) => {
+    // A FIFO where registry.json belongs holds the build thread in its read until the test writes to it.
+    const state = path.join(t.dir, 'logs', 'task_manager');
+    fs.mkdirSync(state, { recursive: true });
+    const fifo = path.join(state, 'registry.json');
+    execFileSync('mkfifo', [fifo]);
+    const { s, base } = await serve(t);
+    const w = await counting('/');
+    await w.page.goto(`${base}/`);
+    assert.equal(await w.page.title(), 'Tasks: building the dashboard');
+    assert.match(await w.page.textContent('main') ?? '', /is being built/);
+    const registry = '{"version":1,"claims":{},"history":[],"holds":{}}\n';
+    const fd = fs.openSync(fifo, fs.constants.O_WRONLY);
+    fs.writeFileSync(`${fifo}.plain`, registry);
+    fs.renameSync(`${fifo}.plain`, fifo);
+    fs.writeSync(fd, registry);
+    fs.closeSync(fd);
+    await w.page.waitForFunction(() => document.title === 'Acme Tasks', undefined, { timeout: 15_000 });
+    assert.equal(await w.page.$('main[data-building]'), null);
+    assert.deepEqual(w.requests, [`document ${base}/`, `document ${base}/`], 'the placeholder, then the dashboard');
+    assert.deepEqual(w.errors.filter((e) => !/503/.test(e)), []);
+    await w.context.close();
+    await s.waitFor(/serving tasks/);
+    await stop(s);
+  }));
+});

@@ -1,0 +1,273 @@
+// serve answers at once: from the previous build while the build thread brings it up to date, a
+// "being built" page when there is none, /api/health's build state, whole files during rebuilds,
+// precompressed pages by Accept-Encoding, and the page versions the event stream reports.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { describe, test } from 'node:test';
+import getPort from 'get-port';
+import { SCRIPT, TSX, start, type Folder, type Running, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
+
+const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('fast', fn);
+
+interface Reply { status: number; body: Buffer; headers: http.IncomingHttpHeaders }
+
+/** One request; the body as the bytes received (not decoded). */
+function get(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The body as the page's bytes, whatever encoding it came in. */
+function decoded(r: Reply): Buffer {
+  const enc = r.headers['content-encoding'];
+  return enc === 'br' ? zlib.brotliDecompressSync(r.body) : enc === 'gzip' ? zlib.gunzipSync(r.body) : r.body;
+}
+
+const text = (r: Reply): string => decoded(r).toString('utf8');
+
+/** A page is whole when it ends with the version trailer the build computed from every byte before it. */
+function wholeVersion(page: Buffer): string | undefined {
+  const m = /<!--v:([A-Za-z0-9_-]{16})-->\n$/.exec(page.subarray(-32).toString('latin1'));
+  if (!m) return undefined;
+  const content = page.subarray(0, page.length - m[0].length);
+  return crypto.createHash('sha1').update(content).digest('base64url').slice(0, 16) === m[1] ? m[1] : undefined;
+}
+
+async function health(base: string): Promise<Record<string, any>> {
+  return JSON.parse((await get(`${base}/api/health`)).body.toString('utf8')) as Record<string, any>;
+}
+
+/** Starts serve without a heartbeat (nothing changes the pages but the test); waits for the port, not the ready line. */
+async function launch(t: Folder, more: string[] = []): Promise<{ s: Running; base: string }> {
+  const port = await getPort({ host: '127.0.0.1' });
+  const s = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${t.owner}`, `dir=${t.dir}`, `port=${port}`, '--no-heartbeat', ...more]);
+  t.extra.push(s.child.pid as number);
+  const base = `http://127.0.0.1:${port}`;
+  await waitUntilAsync(() => get(`${base}/api/health`).then(() => true, () => false), 'the port to answer');
+  return { s, base };
+}
+
+async function stop(s: Running): Promise<void> {
+  process.kill(-(s.child.pid as number), 'SIGTERM');
+  await s.exited;
+}
+
+const siteOf = (t: Folder): string => path.join(t.dir, 'logs', 'task_manager', `site-${t.owner}`);
+
+/**
+ * Holds the build thread: a FIFO where registry.json belongs blocks the thread's read of it (the
+ * server's own thread never reads it), so the test decides when the build may finish. release()
+ * puts a plain registry in its place first, then lets the waiting read end.
+ */
+function holdBuild(t: Folder): { release: () => void } {
+  const state = path.join(t.dir, 'logs', 'task_manager');
+  fs.mkdirSync(state, { recursive: true });
+  const fifo = path.join(state, 'registry.json');
+  execFileSync('mkfifo', [fifo]);
+  return {
+    release: () => {
+      const fd = fs.openSync(fifo, fs.constants.O_WRONLY); // waits for the build thread's open
+      fs.writeFileSync(`${fifo}.plain`, '{"version":1,"claims":{},"history":[],"holds":{}}\n');
+      fs.renameSync(`${fifo}.plain`, fifo); // any later open gets the plain file
+      fs.writeSync(fd, '{"version":1,"claims":{},"history":[],"holds":{}}\n');
+      fs.closeSync(fd);
+    },
+  };
+}
+
+/** The hello of /api/events for a page, as data. */
+function hello(base: string, page?: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${base}/api/events${page === undefined ? '' : `?page=${encodeURIComponent(page)}`}`, (res) => {
+      let got = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        got += c;
+        const m = /event: hello\ndata: (.*)\n\n/.exec(got);
+        if (m) {
+          req.destroy();
+          resolve(JSON.parse(m[1] as string) as Record<string, unknown>);
+        }
+      });
+    });
+    req.on('error', reject);
+  });
+}
+
+describe('listen first', () => {
+  test('a restarted serve answers from the previous build while it rebuilds; /api/health says stale, then current', () => withFolder(async (t) => {
+    const first = await launch(t);
+    await first.s.waitFor(/serving tasks/);
+    await stop(first.s);
+    fs.writeFileSync(path.join(t.dir, 'FIRST-TASK.md'), '---\nid: FIRST-TASK\ntitle: Renamed while stopped\nstatus: ready\n---\n');
+    const hold = holdBuild(t);
+    const { s, base } = await launch(t);
+    const page = await get(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(text(page), /First task/, 'the previous build is served');
+    assert.doesNotMatch(text(page), /Renamed while stopped/);
+    assert.equal((await get(`${base}/tasks/FIRST-TASK.html`)).status, 200);
+    assert.equal((await health(base)).build, 'stale');
+    assert.doesNotMatch(s.output(), /serving tasks/, 'the URL line waits for the pages to be current');
+    hold.release();
+    await s.waitFor(/serving tasks/);
+    assert.match(text(await get(`${base}/`)), /Renamed while stopped/);
+    // The registry put back where the FIFO was is a change too: current once that is built.
+    await waitUntilAsync(async () => (await health(base)).build === 'current', 'the build to be current');
+    await stop(s);
+  }));
+
+  test('with no previous build: 503 with a page that says it is being built; /api/health says building, then current', () => withFolder(async (t) => {
+    const hold = holdBuild(t);
+    const { s, base } = await launch(t);
+    const page = await get(`${base}/`);
+    assert.equal(page.status, 503);
+    assert.equal(page.headers['cache-control'], 'no-store');
+    assert.match(text(page), /<main data-building>.*is being built/s);
+    assert.match(text(page), /<script src="\/app\.js" defer><\/script>/);
+    assert.equal((await get(`${base}/tasks/FIRST-TASK.html`)).status, 503, 'a task page too');
+    // Its script comes from memory until the build writes it.
+    const app = await get(`${base}/app.js`);
+    assert.equal(app.status, 200);
+    assert.match(app.headers['content-type'] ?? '', /javascript/);
+    assert.equal((await health(base)).build, 'building');
+    assert.deepEqual(await hello(base, '/'), { version: 0, page: null });
+    hold.release();
+    await s.waitFor(/serving tasks/);
+    assert.equal((await get(`${base}/`)).status, 200);
+    await waitUntilAsync(async () => (await health(base)).build === 'current', 'the build to be current');
+    await stop(s);
+  }));
+
+  test('a restart finds every file right on disk and writes none of them again', () => withFolder(async (t) => {
+    const first = await launch(t);
+    await first.s.waitFor(/serving tasks/);
+    await stop(first.s);
+    const site = siteOf(t);
+    const files = (): Map<string, number> => new Map(['', 'tasks'].flatMap((sub) => fs.readdirSync(path.join(site, sub)).filter((n) => n.includes('.'))
+      .map((n) => [path.join(sub, n), fs.statSync(path.join(site, sub, n)).mtimeMs] as const)));
+    const before = files();
+    assert.ok(before.has('index.html.br') && before.has('tasks/FIRST-TASK.html.gz'), [...before.keys()].join(' '));
+    const { s } = await launch(t);
+    await s.waitFor(/serving tasks/);
+    assert.deepEqual(files(), before);
+    await stop(s);
+  }));
+});
+
+describe('precompressed pages', () => {
+  test('Accept-Encoding picks br, then gzip, else the file; Vary and the ETag on 200 and 304; HEAD has no body', () => withFolder(async (t) => {
+    const { s, base } = await launch(t);
+    await s.waitFor(/serving tasks/);
+    const site = siteOf(t);
+    for (const p of ['/', '/tasks/FIRST-TASK.html', '/app.js', '/style.css', '/search.json']) {
+      const file = fs.readFileSync(path.join(site, p === '/' ? 'index.html' : p.slice(1)));
+      const plain = await get(base + p);
+      assert.equal(plain.headers['content-encoding'], undefined, p);
+      assert.deepEqual(plain.body, file, p);
+      for (const [accept, enc] of [['br', 'br'], ['gzip, deflate, br', 'br'], ['gzip', 'gzip'], ['br;q=0, gzip', 'gzip'], ['identity', undefined], ['*', 'br']] as const) {
+        const r = await get(base + p, { 'accept-encoding': accept });
+        assert.equal(r.status, 200, `${p} ${accept}`);
+        assert.equal(r.headers['content-encoding'], enc, `${p} ${accept}`);
+        assert.equal(r.headers.vary, 'Accept-Encoding', `${p} ${accept}`);
+        assert.equal(Number(r.headers['content-length']), r.body.length, `${p} ${accept}`);
+        assert.deepEqual(decoded(r), file, `${p} ${accept}: the same bytes`);
+        const again = await get(base + p, { 'accept-encoding': accept, 'if-none-match': r.headers.etag as string });
+        assert.deepEqual([again.status, again.headers.vary, again.body.length], [304, 'Accept-Encoding', 0], `${p} ${accept} revalidated`);
+      }
+      const br = await get(base + p, { 'accept-encoding': 'br' });
+      assert.notEqual(br.headers.etag, plain.headers.etag, `${p}: each encoding its own ETag`);
+      const head = await get(base + p, { 'accept-encoding': 'br' }, 'HEAD');
+      assert.deepEqual([head.status, head.headers['content-encoding'], head.headers['content-length'], head.body.length], [200, 'br', String(br.body.length), 0]);
+    }
+    // search.json is cached and revalidated, not fetched afresh every time.
+    const search = await get(`${base}/search.json`);
+    assert.equal(search.headers['cache-control'], 'no-cache');
+    assert.match(search.headers.etag ?? '', /^W\/".+"$/);
+    await stop(s);
+  }));
+
+  test('a removed task takes its page and the page\'s .br and .gz with it', () => withFolder(async (t) => {
+    fs.writeFileSync(path.join(t.dir, 'GONE.md'), '---\nid: GONE\ntitle: Soon gone\nstatus: todo\n---\n');
+    const { s } = await launch(t);
+    await s.waitFor(/serving tasks/);
+    const page = path.join(siteOf(t), 'tasks', 'GONE.html');
+    assert.ok(['', '.br', '.gz'].every((e) => fs.existsSync(page + e)));
+    fs.rmSync(path.join(t.dir, 'GONE.md'));
+    await waitUntil(() => !fs.existsSync(page), 'the page removed');
+    assert.deepEqual(['.br', '.gz'].filter((e) => fs.existsSync(page + e)), []);
+    await stop(s);
+  }));
+});
+
+describe('whole pages during rebuilds', () => {
+  test('fetches of the index and of task pages (small and streamed) while task files change: every answer is one whole version', () => withFolder(async (t) => {
+    const big = (n: number): string => `---\nid: BIG\ntitle: Big page ${n}\nstatus: todo\n---\n${`Line ${n} of a long body that makes the page bigger than one read.\n`.repeat(2000)}`;
+    for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(t.dir, `T-${i}.md`), `---\nid: T-${i}\ntitle: Task ${i}\nstatus: todo\n---\nBody ${i}.\n`);
+    fs.writeFileSync(path.join(t.dir, 'BIG.md'), big(0));
+    const { s, base } = await launch(t);
+    await s.waitFor(/serving tasks/);
+    const pages = ['/', '/tasks/T-1.html', '/tasks/BIG.html'];
+    const accepts = ['br', 'gzip', ''];
+    const seen = new Map<string, Set<string>>(pages.map((p) => [p, new Set<string>()]));
+    const problems: string[] = [];
+    let answers = 0;
+    let editing = true;
+    const fetcher = async (k: number): Promise<void> => {
+      for (let i = k; editing; i++) {
+        const p = pages[i % pages.length] as string;
+        const accept = accepts[i % accepts.length] as string;
+        const r = await get(base + p, accept ? { 'accept-encoding': accept } : {});
+        answers++;
+        if (r.status !== 200) { problems.push(`${p}: ${r.status}`); continue; }
+        if (Number(r.headers['content-length']) !== r.body.length) problems.push(`${p} ${accept}: content-length ${r.headers['content-length']}, got ${r.body.length}`);
+        const version = wholeVersion(decoded(r));
+        if (version === undefined) problems.push(`${p} ${accept}: not one whole page (${r.body.length} bytes)`);
+        else seen.get(p)?.add(version);
+      }
+    };
+    const fetchers = Array.from({ length: 6 }, (_, k) => fetcher(k));
+    try {
+      for (let n = 1; n <= 15; n++) {
+        fs.writeFileSync(path.join(t.dir, 'T-1.md'), `---\nid: T-1\ntitle: Task 1 edit ${n}\nstatus: todo\n---\nBody ${n}.\n`);
+        fs.writeFileSync(path.join(t.dir, 'BIG.md'), big(n));
+        fs.writeFileSync(path.join(t.dir, `NEW-${n}.md`), `---\nid: NEW-${n}\ntitle: Added ${n}\nstatus: todo\n---\n`);
+        await waitUntilAsync(async () => text(await get(`${base}/tasks/BIG.html`)).includes(`Big page ${n}<`) && text(await get(`${base}/tasks/T-1.html`)).includes(`edit ${n}<`), `edit ${n} served`);
+      }
+    } finally {
+      editing = false;
+      await Promise.all(fetchers);
+    }
+    assert.deepEqual(problems, [], `${problems.length} of ${answers} answers`);
+    for (const [p, versions] of seen) assert.ok(versions.size >= 2, `${p}: answers from several builds (${versions.size})`);
+    await stop(s);
+  }));
+});
+
+describe('page versions on the event stream', () => {
+  test('hello names the version of the page on disk: the trailer of its file, null for no such page, none when no page is named', () => withFolder(async (t) => {
+    const { s, base } = await launch(t);
+    await s.waitFor(/serving tasks/);
+    const site = siteOf(t);
+    const trailer = (rel: string): string | undefined => wholeVersion(fs.readFileSync(path.join(site, rel)));
+    assert.equal((await hello(base, '/')).page, trailer('index.html'));
+    assert.equal((await hello(base, '/index.html')).page, trailer('index.html'));
+    assert.equal((await hello(base, '/tasks/FIRST-TASK.html')).page, trailer('tasks/FIRST-TASK.html'));
+    assert.equal((await hello(base, '/tasks/NOPE.html')).page, null);
+    assert.deepEqual(Object.keys(await hello(base)), ['version']);
+    await stop(s);
+  }));
+});
