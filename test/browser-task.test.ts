@@ -167,6 +167,26 @@ describe('a task page in Chromium', () => {
     assert.deepEqual(problems, []);
   }));
 
+  test('the list groups subtasks under their parent, in the chosen order, and keeps it in the URL', () => withServer(async (base) => {
+    const { page, problems } = await openQuiet(browser, `${base}?sort=-id&group=parent`);
+    const rows = (): Promise<string[]> => page.$$eval('#tasks tbody tr', (trs) => trs.map((tr) => `${tr.classList.contains('sub1') ? '  ' : ''}${tr.querySelector('a')?.textContent ?? ''}`));
+    const loaded = (): Promise<unknown> => page.waitForFunction(() => /^\d+ (of \d+ )?tasks$/.test(document.querySelector('#shown')?.textContent ?? ''));
+    await loaded();
+    assert.ok(await page.isChecked('#f-group'));
+    assert.deepEqual(await rows(), ['FIRST-TASK', 'BACK-31', 'BACK-30', 'BACK-24', '  BACK-24.2', '  BACK-24.1']);
+    // Unchecked: the plain order, and the URL drops group=.
+    await page.uncheck('#f-group');
+    await page.waitForFunction(() => !location.search.includes('group='));
+    assert.deepEqual(await rows(), ['FIRST-TASK', 'BACK-31', 'BACK-30', 'BACK-24.2', 'BACK-24.1', 'BACK-24']);
+    // A subtask whose parent the filters leave out stays at the top level.
+    await page.goto(`${base}?sort=-id&group=parent&status=todo`);
+    await loaded();
+    assert.deepEqual(await rows(), ['BACK-31', 'BACK-30', 'BACK-24.2']);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'list-grouped.png') });
+    await page.context().close();
+    assert.deepEqual(problems, []);
+  }));
+
   test('a subtask finished on disk shows on the open parent page without a reload; hostile labels stay text', () => withServer(async (base, dir) => {
     const { page, problems } = await openQuiet(browser, `${base}tasks/back-24_-_Epic.html`);
     await page.waitForSelector('#subtasks');

@@ -6,13 +6,13 @@ import { localDay } from './client/due.ts';
 import { COLUMNS, PAGE_SIZE, type TaskRow, rowHtml } from './client/rows.ts';
 
 /** A task as the list and the board show it, empty values left out; `statusRank` places a status in the lifecycle (custom ones after). */
-export function taskRow(t: Task, page: string, escalated: boolean, pr: PrShown | null, ci: string, statusRank: (status: string) => number): TaskRow {
+export function taskRow(t: Task, page: string, escalated: boolean, pr: PrShown | null, ci: string, statusRank: (status: string) => number, parentPage?: string): TaskRow {
   const row: Record<string, unknown> = {
     page, id: t.id, title: t.title, status: t.status, statusRank: statusRank(t.status),
     priority: t.priority ?? undefined, priorityRank: priorityRank(t.priority), milestone: t.milestone ?? undefined,
     owners: t.owners.length ? t.owners : undefined, labels: t.labels.length ? t.labels : undefined,
     due: t.due ?? undefined, created: t.created ?? undefined, updated: t.updated ?? undefined,
-    archived: t.archived || undefined, escalated: escalated || undefined, ci,
+    archived: t.archived || undefined, parent: parentPage, escalated: escalated || undefined, ci,
     pr: pr === null ? undefined : { label: pr.label, url: pr.url },
     done: t.progress.total ? t.progress.done : undefined, total: t.progress.total || undefined,
   };
@@ -96,6 +96,7 @@ ${selects}
 <label class="flag"><input type="checkbox" id="f-archived" name="archived" value="1"> archived (<span id="n-archived">${archived}</span>)</label>
 <label class="flag"><input type="checkbox" id="f-escalated" name="escalated" value="1"> escalated only</label>
 <label class="flag"><input type="checkbox" id="f-overdue" name="overdue" value="1"> overdue only</label>
+<label class="flag"><input type="checkbox" id="f-group" name="group" value="parent"> subtasks under their parent</label>
 <output id="shown">${active.length} tasks</output>
 </form>
 <div id="list"><div class="scroll"><table id="tasks"><thead><tr>${head}</tr></thead>

@@ -142,7 +142,7 @@ export class SiteBuilder {
         const esc = escalation === undefined ? undefined : { reason: escalation.reason, since: escalation.since };
         files.write(`tasks/${page}.html`, renderTaskPage({ project: input.project, task, related, now: input.now, escalation: esc, claim, pr, ci, runLog: log, api: input.api ?? false }));
         const text = `${task.title}\n${task.body}`.toLowerCase().replace(/\s+/g, ' ').trim();
-        const row = taskRow(task, page, escalation !== undefined, pr, ci, statusRank);
+        const row = taskRow(task, page, escalation !== undefined, pr, ci, statusRank, related.parent?.task?.page);
         const bytes = Buffer.from(JSON.stringify(row));
         const kept = old !== undefined && old.data.equals(bytes);
         entry = {

@@ -23,6 +23,8 @@ export interface TaskRow {
   readonly created?: string;
   readonly updated?: string;
   readonly archived?: true;
+  /** The page of its parent task, when its parent names a task of the list (the list can group by it). */
+  readonly parent?: string;
   /** The heartbeat escalated it. */
   readonly escalated?: true;
   readonly ci: string;
@@ -70,11 +72,15 @@ function dueText(r: TaskRow, today: string): string {
 export const COLUMNS: readonly (readonly [string, string])[] = [['id', 'ID'], ['title', 'Title'], ['status', 'Status'], ['priority', 'Priority'],
   ['milestone', 'Milestone'], ['owner', 'Owners'], ['due', 'Due'], ['created', 'Created'], ['ci', 'PR / CI'], ['progress', 'Progress']];
 
-/** One row of the task list; `today` (dayOf) decides what is overdue. */
-export function rowHtml(r: TaskRow, today: string): string {
-  const cls = [r.escalated ? 'esc' : '', isOverdue(r, today) ? 'late' : '', r.archived ? 'archived' : ''].filter(Boolean).join(' ');
+/** How deep a grouped list indents (deeper subtasks show at this depth). */
+export const MAX_DEPTH = 4;
+
+/** One row of the task list; `today` (dayOf) decides what is overdue; `depth` > 0: a subtask shown under its parent. */
+export function rowHtml(r: TaskRow, today: string, depth = 0): string {
+  const d = Math.min(depth, MAX_DEPTH);
+  const cls = [r.escalated ? 'esc' : '', isOverdue(r, today) ? 'late' : '', r.archived ? 'archived' : '', d ? `sub sub${d}` : ''].filter(Boolean).join(' ');
   const progress = r.total ? `${r.done ?? 0}/${r.total}` : '—';
-  return `<tr data-page="${esc(r.page)}"${cls ? ` class="${cls}"` : ''}><td><a href="tasks/${esc(r.page)}.html">${esc(r.id)}</a></td>` +
+  return `<tr data-page="${esc(r.page)}"${cls ? ` class="${cls}"` : ''}><td>${d ? '<span class="tree" aria-hidden="true">↳ </span>' : ''}<a href="tasks/${esc(r.page)}.html">${esc(r.id)}</a></td>` +
     `<td>${esc(r.title)}${r.archived ? ' <span class="chip arch">archived</span>' : ''}${chips(r.labels, 'labels')}</td><td>${badge(r.status)}</td>` +
     `<td>${dash(r.priority)}</td><td>${dash(r.milestone)}</td><td>${r.owners?.length ? esc(r.owners.join(', ')) : '—'}</td>` +
     `<td>${dueText(r, today)}</td><td>${dash(r.created)}</td><td>${prCi(r)}</td><td>${progress}</td></tr>\n`;

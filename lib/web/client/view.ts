@@ -18,6 +18,8 @@ export interface ViewState {
   flags: Record<Flag, boolean>;
   q: string;
   sort: string;
+  /** The list shows each subtask right under its parent (`group=parent`). */
+  group: boolean;
   /** 1-based page of the list. */
   page: number;
 }
@@ -28,6 +30,7 @@ const state: ViewState = {
   flags: { archived: false, escalated: false, overdue: false },
   q: '',
   sort: '',
+  group: false,
   page: 1,
 };
 
@@ -45,6 +48,7 @@ function fromQuery(search: string): void {
   for (const f of FLAGS) state.flags[f] = p.get(f) === '1';
   state.q = p.get('q') ?? '';
   state.sort = p.get('sort') ?? '';
+  state.group = p.get('group') === 'parent';
   state.page = Math.max(1, Math.floor(Number(p.get('page'))) || 1);
 }
 
@@ -57,6 +61,7 @@ function toQuery(): string {
   for (const f of FLAGS) set(f, state.flags[f] ? '1' : '');
   set('q', state.q);
   set('sort', state.sort);
+  set('group', state.group ? 'parent' : '');
   set('page', state.page > 1 ? String(state.page) : '');
   const s = p.toString();
   return s ? `?${s}` : location.pathname;
@@ -87,6 +92,8 @@ function syncControls(): void {
     const box = byId(`f-${f}`, HTMLInputElement);
     if (box !== null) box.checked = state.flags[f];
   }
+  const group = byId('f-group', HTMLInputElement);
+  if (group !== null) group.checked = state.group;
   const q = byId('q', HTMLInputElement);
   if (q !== null && q.value !== state.q) q.value = state.q;
   const head = table()?.tHead?.rows[0];
@@ -176,21 +183,51 @@ function visible(): { list: TaskRow[]; of: number } {
   return { list, of };
 }
 
+/**
+ * The list with each subtask right after its parent (and the parent's other subtasks), in the
+ * chosen order within each level. A task whose parent the filters leave out stays at the top
+ * level; a parent cycle is broken where it is first met.
+ */
+function grouped(list: readonly TaskRow[]): { list: TaskRow[]; depth: Map<TaskRow, number> } {
+  const shown = new Set(list.map((r) => r.page));
+  const children = new Map<string, TaskRow[]>();
+  const roots: TaskRow[] = [];
+  for (const r of list) {
+    if (r.parent !== undefined && r.parent !== r.page && shown.has(r.parent)) {
+      const kids = children.get(r.parent);
+      if (kids === undefined) children.set(r.parent, [r]);
+      else kids.push(r);
+    } else roots.push(r);
+  }
+  const out: TaskRow[] = [];
+  const depth = new Map<TaskRow, number>();
+  const visit = (r: TaskRow, d: number): void => {
+    if (depth.has(r)) return;
+    depth.set(r, d);
+    out.push(r);
+    for (const c of children.get(r.page) ?? []) visit(c, d + 1);
+  };
+  for (const r of roots) visit(r, 0);
+  for (const r of list) visit(r, 0);
+  return { list: out, depth };
+}
+
 /** What the list shows now, so an unchanged page is not redrawn (keeping focus and hover). */
 let drawn = '';
 
-/** Draws one page of the list; the page number is kept within range. */
-function drawList(list: readonly TaskRow[]): void {
+/** Draws one page of the list (grouped by parent when asked); the page number is kept within range. */
+function drawList(filtered: readonly TaskRow[]): void {
   const body = table()?.tBodies[0];
   if (body === undefined) return;
+  const { list, depth } = state.group ? grouped(filtered) : { list: filtered, depth: undefined };
   const pages = Math.max(1, Math.ceil(list.length / PAGE_SIZE));
   state.page = Math.min(state.page, pages);
   const slice = list.slice((state.page - 1) * PAGE_SIZE, state.page * PAGE_SIZE);
   const today = localDay(new Date());
-  const key = `${today}\n${slice.length}\n${slice.map((r) => JSON.stringify(r)).join('\n')}`;
+  const key = `${today}\n${slice.length}\n${slice.map((r) => `${depth?.get(r) ?? 0}${JSON.stringify(r)}`).join('\n')}`;
   if (key !== drawn) {
     const focused = document.activeElement?.closest<HTMLElement>('#tasks tr[data-page]')?.dataset.page;
-    body.innerHTML = slice.map((r) => rowHtml(r, today)).join('');
+    body.innerHTML = slice.map((r) => rowHtml(r, today, depth?.get(r) ?? 0)).join('');
     drawn = key;
     if (focused !== undefined) body.querySelector<HTMLElement>(`tr[data-page="${CSS.escape(focused)}"] a`)?.focus();
   }
@@ -287,6 +324,7 @@ export function startView(): void {
   };
   for (const f of FILTERS) onChange(`f-${f}`, HTMLSelectElement, (el) => { state.filters[f] = el.value; });
   for (const f of FLAGS) onChange(`f-${f}`, HTMLInputElement, (el) => { state.flags[f] = el.checked; });
+  onChange('f-group', HTMLInputElement, (el) => { state.group = el.checked; });
   const q = byId('q', HTMLInputElement);
   q?.addEventListener('input', () => {
     state.q = q.value;
