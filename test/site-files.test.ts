@@ -7,32 +7,34 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { test } from 'node:test';
-import { SiteFiles, pageVersion } from '../lib/web/site-files.ts';
+import { type BuildResult, SiteFiles, pageVersion } from '../lib/web/site-files.ts';
 
 const SERVED = { precompress: true, versions: true } as const;
 
-function withDir(fn: (dir: string) => void): void {
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-sitefiles-'));
   try {
-    fn(dir);
+    await fn(dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** One build's worth of writes: begin, the files, finish (as SiteBuilder does). */
-function build(files: SiteFiles, pages: Record<string, string>, first = false): ReturnType<SiteFiles['finish']> {
+/** One build's worth of writes: begin, the files, finish (as SiteBuilder does), and the writer thread done. */
+async function build(files: SiteFiles, pages: Record<string, string>, first = false): Promise<Omit<BuildResult, 'settled'>> {
   files.begin();
   if (first) files.survey('tasks', '.html', ['index.html', 'search.json']);
   for (const [rel, text] of Object.entries(pages)) files.write(rel, text);
-  return files.finish();
+  const { settled, ...result } = files.finish();
+  await settled;
+  return result;
 }
 
 const page = (title: string): string => `<!doctype html><html><head><title>${title}</title></head><body>${title}</body></html>\n`;
 
-test('a page gets a version trailer from its bytes, and .br and .gz siblings that decompress to the whole file', () => withDir((dir) => {
+test('a page gets a version trailer from its bytes, and .br and .gz siblings that decompress to the whole file', () => withDir(async (dir) => {
   fs.mkdirSync(path.join(dir, 'tasks'));
-  const r = build(new SiteFiles(dir, SERVED), { 'index.html': page('Index'), 'tasks/A.html': page('A'), 'search.json': '{"a":"x"}\n' }, true);
+  const r = await build(new SiteFiles(dir, SERVED), { 'index.html': page('Index'), 'tasks/A.html': page('A'), 'search.json': '{"a":"x"}\n' }, true);
   assert.deepEqual(r, { written: 3, removed: 0, filesChanged: true }, 'siblings are not counted');
   for (const rel of ['index.html', 'tasks/A.html', 'search.json']) {
     const file = fs.readFileSync(path.join(dir, rel));
@@ -49,23 +51,23 @@ test('a page gets a version trailer from its bytes, and .br and .gz siblings tha
   assert.equal(pageVersion(path.join(dir, 'tasks', 'NOPE.html')), null);
 }));
 
-test('unchanged bytes are not written again, in the same process or after a restart; changed ones are, with their siblings', () => withDir((dir) => {
+test('unchanged bytes are not written again, in the same process or after a restart; changed ones are, with their siblings', () => withDir(async (dir) => {
   fs.mkdirSync(path.join(dir, 'tasks'));
   const files = new SiteFiles(dir, SERVED);
-  build(files, { 'index.html': page('Index'), 'tasks/A.html': page('A') }, true);
+  await build(files, { 'index.html': page('Index'), 'tasks/A.html': page('A') }, true);
   const stamp = (): string[] => ['index.html', 'index.html.br', 'index.html.gz', 'tasks/A.html', 'tasks/A.html.br'].map((p) => `${p}:${fs.statSync(path.join(dir, p)).mtimeMs}`);
   const before = stamp();
-  assert.deepEqual(build(files, { 'index.html': page('Index'), 'tasks/A.html': page('A') }), { written: 0, removed: 0, filesChanged: false });
-  assert.deepEqual(build(new SiteFiles(dir, SERVED), { 'index.html': page('Index'), 'tasks/A.html': page('A') }, true), { written: 0, removed: 0, filesChanged: false }, 'a restart');
+  assert.deepEqual(await build(files, { 'index.html': page('Index'), 'tasks/A.html': page('A') }), { written: 0, removed: 0, filesChanged: false });
+  assert.deepEqual(await build(new SiteFiles(dir, SERVED), { 'index.html': page('Index'), 'tasks/A.html': page('A') }, true), { written: 0, removed: 0, filesChanged: false }, 'a restart');
   assert.deepEqual(stamp(), before);
-  build(files, { 'index.html': page('Index 2'), 'tasks/A.html': page('A') });
+  await build(files, { 'index.html': page('Index 2'), 'tasks/A.html': page('A') });
   assert.match(zlib.brotliDecompressSync(fs.readFileSync(path.join(dir, 'index.html.br'))).toString(), /Index 2/);
   assert.match(zlib.gunzipSync(fs.readFileSync(path.join(dir, 'index.html.gz'))).toString(), /Index 2/);
 }));
 
-test('a restart mends what an interrupted build left: missing or newer siblings, orphaned siblings, temp files', () => withDir((dir) => {
+test('a restart mends what an interrupted build left: missing or newer siblings, orphaned siblings, temp files', () => withDir(async (dir) => {
   fs.mkdirSync(path.join(dir, 'tasks'));
-  build(new SiteFiles(dir, SERVED), { 'index.html': page('Index'), 'tasks/A.html': page('A'), 'tasks/B.html': page('B') }, true);
+  await build(new SiteFiles(dir, SERVED), { 'index.html': page('Index'), 'tasks/A.html': page('A'), 'tasks/B.html': page('B') }, true);
   fs.rmSync(path.join(dir, 'tasks', 'A.html.gz'));
   // B's .br written by a build that stopped before B itself: newer than B, and not B's bytes.
   fs.writeFileSync(path.join(dir, 'tasks', 'B.html.br'), zlib.brotliCompressSync(page('B, a later version')));
@@ -74,7 +76,7 @@ test('a restart mends what an interrupted build left: missing or newer siblings,
   fs.writeFileSync(path.join(dir, 'tasks', 'GONE.html.br'), 'orphan');
   fs.writeFileSync(path.join(dir, 'tasks', 'A.html.123.4.tmp'), 'half');
   fs.writeFileSync(path.join(dir, 'index.html.123.5.tmp'), 'half');
-  const r = build(new SiteFiles(dir, SERVED), { 'index.html': page('Index'), 'tasks/A.html': page('A'), 'tasks/B.html': page('B') }, true);
+  const r = await build(new SiteFiles(dir, SERVED), { 'index.html': page('Index'), 'tasks/A.html': page('A'), 'tasks/B.html': page('B') }, true);
   assert.deepEqual(r, { written: 0, removed: 0, filesChanged: false });
   for (const rel of ['tasks/A.html', 'tasks/B.html']) {
     const file = fs.readFileSync(path.join(dir, rel));
@@ -85,17 +87,19 @@ test('a restart mends what an interrupted build left: missing or newer siblings,
   assert.ok(!fs.existsSync(path.join(dir, 'index.html.123.5.tmp')));
 }));
 
-test('remove takes the siblings with the file; without the options (build out=) there are neither siblings nor trailers', () => withDir((dir) => {
+test('remove takes the siblings with the file; without the options (build out=) there are neither siblings nor trailers', () => withDir(async (dir) => {
   fs.mkdirSync(path.join(dir, 'tasks'));
   const files = new SiteFiles(dir, SERVED);
-  build(files, { 'tasks/A.html': page('A') }, true);
+  await build(files, { 'tasks/A.html': page('A') }, true);
   files.begin();
   files.remove('tasks/A.html');
-  assert.deepEqual(files.finish(), { written: 0, removed: 1, filesChanged: true });
+  const { settled, ...removed } = files.finish();
+  await settled;
+  assert.deepEqual(removed, { written: 0, removed: 1, filesChanged: true });
   assert.deepEqual(fs.readdirSync(path.join(dir, 'tasks')), []);
   const plain = path.join(dir, 'plain');
   fs.mkdirSync(path.join(plain, 'tasks'), { recursive: true });
-  build(new SiteFiles(plain), { 'index.html': page('Index'), 'tasks/A.html': page('A') }, true);
+  await build(new SiteFiles(plain), { 'index.html': page('Index'), 'tasks/A.html': page('A') }, true);
   assert.deepEqual(fs.readdirSync(plain).sort(), ['index.html', 'tasks']);
   assert.equal(fs.readFileSync(path.join(plain, 'index.html'), 'utf8'), page('Index'));
 }));

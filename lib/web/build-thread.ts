@@ -55,8 +55,9 @@ export interface BuildThreadInput {
 }
 
 const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };
-/** A thread that died is started again after this long (the pages on disk are served meanwhile). */
+/** A thread that died is started again after 1 s, twice as long after each death without a build between, up to a minute (the pages on disk are served meanwhile). */
 const RESTART_MS = 1000;
+const RESTART_MAX_MS = 60_000;
 
 /**
  * The build thread: a worker that scans the tasks folder, renders and writes the pages, watches the
@@ -81,6 +82,8 @@ export class BuildThread {
   private built = false;
   private watchPending = false;
   private closed = false;
+  /** Deaths since the last build that finished: the next restart waits longer. */
+  private deaths = 0;
 
   constructor(private readonly input: BuildThreadInput) {
     this.heartbeat = this.readHeartbeat();
@@ -148,13 +151,17 @@ export class BuildThread {
       if (this.closed) return;
       this.worker = undefined;
       this.incoming.clear();
-      i.log(`dashboard build thread exited (code ${code}); starting it again in ${RESTART_MS / 1000} s`);
+      // Stale until the new thread's first build is on disk.
+      this.built = false;
+      this.watchPending = false;
+      const wait = Math.min(RESTART_MAX_MS, RESTART_MS * 2 ** this.deaths++);
+      i.log(`dashboard build thread exited (code ${code}); starting it again in ${wait / 1000} s`);
       // The new thread builds everything first, then takes the requests that were still waiting.
       setTimeout(() => {
         if (this.closed) return;
         this.start();
         for (const w of this.waiting.values()) this.worker?.postMessage(w.command);
-      }, RESTART_MS).unref();
+      }, wait).unref();
     });
   }
 
@@ -170,6 +177,7 @@ export class BuildThread {
       this.version = m.version;
       this.heartbeat = m.heartbeat;
       this.built = true;
+      this.deaths = 0;
       if (m.id === null) this.watchPending = false;
       if (m.error !== undefined) this.input.log(`dashboard rebuild failed: ${m.error}`);
       const waiter = m.id === null ? undefined : this.waiting.get(m.id);

@@ -13,7 +13,8 @@ const TASKS_PER_MESSAGE = 500;
 /**
  * Runs in the worker the server starts (the entry calls it when workerData says so). Builds the
  * whole site first (files already right on disk are left alone), then watches; each build, and
- * each of the server's requests (answered in order, after the first build), ends in a `built` report.
+ * each of the server's requests (answered in order, after the first build), ends in a `built`
+ * report once what it wrote is on disk.
  */
 export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   const live = new LiveSite({
@@ -38,16 +39,22 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
     const { written, removed, filesChanged } = result;
     post({ t: 'built', id, result: { written, removed, filesChanged }, version: live.version, heartbeat: live.heartbeat, ...(model ? { model } : {}), ...(error === undefined ? {} : { error }) });
   };
+  // One build at a time, each finished on disk (its writer thread done) before the next starts:
+  // the next one compares with what the last one wrote.
+  let chain = Promise.resolve();
   const build = (id: number | null, work: () => BuildResult): void => {
-    let result = NOTHING;
-    let error: string | undefined;
-    try {
-      result = work();
-    } catch (err) {
-      // A failed build (a full disk, say) leaves the last good pages served; the next change retries.
-      error = (err as Error).message;
-    }
-    report(id, result, error);
+    chain = chain.then(async () => {
+      let result = NOTHING;
+      let error: string | undefined;
+      try {
+        result = work();
+        await result.settled;
+      } catch (err) {
+        // A failed build (a full disk, say) leaves the last good pages served; the next change retries.
+        error = (err as Error).message;
+      }
+      report(id, result, error);
+    });
   };
   port.on('message', (c: Command) => {
     if (c.t === 'rebuild') build(c.id, () => live.rebuild(c.changed ?? undefined));
@@ -57,7 +64,17 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
       build(c.id, () => live.rebuild([]));
     }
   });
+  // Watch events that come while a build runs make one more build after it, not one each.
+  let due = false;
+  const onDue = (): void => {
+    if (due) return;
+    due = true;
+    build(null, () => {
+      due = false;
+      return live.rebuild(live.takeChanged());
+    });
+  };
   // Watching first: a file changed during the first build is read again after it.
-  live.watch((result) => report(null, result), (err) => post({ t: 'error', message: err.message }), () => post({ t: 'pending' }));
+  live.watch(onDue, (err) => post({ t: 'error', message: err.message }), () => post({ t: 'pending' }));
   build(0, () => live.rebuild());
 }

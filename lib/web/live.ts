@@ -111,25 +111,19 @@ export class LiveSite {
 
   /**
    * Watches the task files and this owner's snapshot (inotify through fs.watch, no polling).
-   * onPending hears that a change is waiting out the debounce; onBuilt gets every debounced
-   * rebuild's result, written or not (the model may have changed without a page). Returns a stop function.
+   * onPending hears that a change came in; onDue, once it has waited out the debounce, that it is
+   * time to rebuild: the caller runs rebuild(takeChanged()) in turn with its other builds (the
+   * server's build thread finishes writing one build before it starts the next). Returns a stop function.
    */
-  watch(onBuilt: (result: BuildResult) => void, onError: (err: Error) => void, onPending: () => void = () => undefined, debounceMs = 100): () => void {
+  watch(onDue: () => void, onError: (err: Error) => void, onPending: () => void = () => undefined, debounceMs = 100): () => void {
     let timer: NodeJS.Timeout | undefined;
-    const fire = (): void => {
-      timer = undefined;
-      let result = NOTHING;
-      try {
-        result = this.rebuild(this.watcher?.take());
-      } catch (err) {
-        onError(err as Error);
-      }
-      onBuilt(result);
-    };
     this.onWatchEvent = (): void => {
       if (timer) clearTimeout(timer);
       else onPending();
-      timer = setTimeout(fire, debounceMs);
+      timer = setTimeout(() => {
+        timer = undefined;
+        onDue();
+      }, debounceMs);
     };
     this.onWatchError = onError;
     this.arm();
@@ -139,6 +133,11 @@ export class LiveSite {
       this.watcher?.close();
       this.watcher = undefined;
     };
+  }
+
+  /** The task files the watches named since the last call, or undefined: walk the whole folder. */
+  takeChanged(): string[] | undefined {
+    return this.watcher?.take();
   }
 
   /**

@@ -2,11 +2,15 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { isErrno } from '../base/errors.ts';
+import { SiteWriter } from './site-writer.ts';
 
-/** What one build did; filesChanged: a file was added or removed (not just rewritten). */
-export interface BuildResult { written: number; removed: number; filesChanged: boolean }
+/**
+ * What one build did; filesChanged: a file was added or removed (not just rewritten). With
+ * precompress, files are written by the writer thread: `settled` resolves once they are all on
+ * disk (and rejects when one could not be written; the next build then checks every file again).
+ */
+export interface BuildResult { written: number; removed: number; filesChanged: boolean; settled?: Promise<void> }
 
 /** A file assembled from a head, cached per-task parts and a tail; compared part by part, by identity. */
 export interface Assembled { head: Buffer; parts: Buffer[]; tail: Buffer }
@@ -15,7 +19,8 @@ export interface Assembled { head: Buffer; parts: Buffer[]; tail: Buffer }
 export interface SiteFilesOptions {
   /**
    * Writes `<file>.br` and `<file>.gz` beside every file, before the file itself, so the server
-   * sends them by Accept-Encoding; they are written, kept and removed with their file.
+   * sends them by Accept-Encoding; they are written, kept and removed with their file. The
+   * compressing and writing happen on a writer thread (site-writer.ts), overlapping the render.
    */
   readonly precompress?: boolean;
   /**
@@ -45,10 +50,12 @@ export class SiteFiles {
   private found = new Set<string>();
   private stats = { written: 0, removed: 0, added: 0 };
   private readonly options: SiteFilesOptions;
+  private readonly writer: SiteWriter | undefined;
 
   constructor(dir: string, options: SiteFilesOptions = {}) {
     this.dir = path.resolve(dir);
     this.options = options;
+    this.writer = options.precompress ? new SiteWriter() : undefined;
   }
 
   /** Starts counting a build's writes afresh (a build that threw leaves its counts behind). */
@@ -94,7 +101,7 @@ export class SiteFiles {
       for (const name of names) {
         const sibling = ENCODINGS.find((e) => name.endsWith(e.ext));
         const orphan = sibling !== undefined && !here.has(name.slice(0, -sibling.ext.length));
-        if (orphan || /\.\d+\.\d+\.tmp$/.test(name)) fs.rmSync(path.join(this.dir, folder, name), { force: true });
+        if (orphan || /\.\d+\.\d+w?\.tmp$/.test(name)) fs.rmSync(path.join(this.dir, folder, name), { force: true });
       }
     }
   }
@@ -170,18 +177,13 @@ export class SiteFiles {
   }
 
   /**
-   * Writes a file: its compressed siblings first, then the file, each atomically. A reader of any
-   * one of them gets one whole version; the siblings are never newer than the file once it is in place.
+   * Writes a file, atomically. With precompress its compressed siblings go first, then the file
+   * (on the writer thread): a reader of any one of them gets one whole version, and the siblings
+   * are never newer than the file once it is in place.
    */
   private put(rel: string, chunks: readonly Buffer[]): void {
-    if (this.options.precompress) this.putSiblings(rel, chunks);
-    writeAtomic(path.join(this.dir, rel), chunks);
-  }
-
-  private putSiblings(rel: string, chunks: readonly Buffer[]): void {
-    const bytes = chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks);
-    writeAtomic(path.join(this.dir, `${rel}.br`), [brotli(bytes)]);
-    writeAtomic(path.join(this.dir, `${rel}.gz`), [gzip(bytes)]);
+    if (this.writer) this.writer.put(path.join(this.dir, rel), chunks);
+    else writeAtomic(path.join(this.dir, rel), chunks);
   }
 
   /**
@@ -194,16 +196,22 @@ export class SiteFiles {
     const file = at(rel);
     if (file === undefined) return;
     if (ENCODINGS.every((e) => { const t = at(rel + e.ext); return t !== undefined && t <= file; })) return;
-    this.putSiblings(rel, chunks);
     // The file is written again after its siblings, so it stays the newest of the three.
-    writeAtomic(path.join(this.dir, rel), chunks);
+    this.put(rel, chunks);
   }
 
   /** What was written and removed since begin(); the survey is used up by then. */
   finish(): BuildResult {
     const { written, removed, added } = this.stats;
     this.found.clear();
-    return { written, removed, filesChanged: added > 0 || removed > 0 };
+    const result: BuildResult = { written, removed, filesChanged: added > 0 || removed > 0 };
+    if (this.writer === undefined) return result;
+    // A file that could not be written must not be taken for right by the next build: check them all again.
+    const settled = this.writer.flush().catch((err: unknown) => {
+      this.reset();
+      throw err;
+    });
+    return { ...result, settled };
   }
 
   private count(existed: boolean): void {
@@ -216,28 +224,6 @@ function sha1Of(chunks: readonly Buffer[]): string {
   const hash = crypto.createHash('sha1');
   for (const c of chunks) hash.update(c);
   return hash.digest('base64');
-}
-
-/**
- * Brotli at quality 5: at 10,000 tasks the pages and the index together take about as long as
- * gzip's default, and the index comes out 40 % smaller than at quality 4 (bench/site.ts). The
- * window fits the file, so a small page does not set up a 4 MiB one.
- */
-function brotli(bytes: Buffer): Buffer {
-  const window = Math.min(24, Math.max(16, Math.ceil(Math.log2(bytes.length + 1))));
-  return zlib.brotliCompressSync(bytes, {
-    params: {
-      [zlib.constants.BROTLI_PARAM_QUALITY]: 5,
-      [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
-      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
-      [zlib.constants.BROTLI_PARAM_LGWIN]: window,
-    },
-  });
-}
-
-/** gzip for clients without brotli: the default level, a faster one for files past 1 MiB. */
-function gzip(bytes: Buffer): Buffer {
-  return zlib.gzipSync(bytes, { level: bytes.length > 1024 * 1024 ? 4 : 6 });
 }
 
 /**
