@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 
 /**
  * The writer, run as an eval'd worker. For each job, in the order given: `<file>.br` (brotli at
- * quality 5, the window fitted to the file), `<file>.gz` (gzip 6, 4 past 1 MiB), then the file
+ * quality 5, the window fitted to the file), `<file>.gz` (gzip at zlib's default level 6), then the file
  * itself, each written to a temp file and renamed into place, so a reader gets one whole version
  * and a sibling is never newer than its file once the file is in. A failed job (a full disk) is
  * reported and the next one tried. Plain JavaScript in a string, so it runs the same from the
@@ -32,7 +32,7 @@ const brotli = (b) => zlib.brotliCompressSync(b, { params: {
   [C.BROTLI_PARAM_QUALITY]: 5, [C.BROTLI_PARAM_MODE]: C.BROTLI_MODE_TEXT, [C.BROTLI_PARAM_SIZE_HINT]: b.length,
   [C.BROTLI_PARAM_LGWIN]: Math.min(24, Math.max(16, Math.ceil(Math.log2(b.length + 1)))),
 } });
-const gzip = (b) => zlib.gzipSync(b, { level: b.length > 1048576 ? 4 : 6 });
+const gzip = (b) => zlib.gzipSync(b, { level: 6 });
 parentPort.on('message', (jobs) => {
   let error = null;
   for (const job of jobs) {
