@@ -271,13 +271,16 @@ const IDS: [ref: string, id: string | undefined, path?: string][] = [
   ['task-99', undefined],
   ['24', 'BACK-24'],
   ['24.2', undefined],
+  // A draft loses to a task that is not one: `2` names tasks/task-2, not drafts/draft-2 (first in path order).
+  ['2', 'task-2', 'tasks/task-2.md'],
+  ['draft-2', 'draft-2'],
 ];
 
 const INDEXED = [
   ['archive/tasks/back-16.md', 'BACK-16'], ['archive/arch.md', 'ARCH-ONLY'], ['completed/back-16.md', 'BACK-16'],
   ['tasks/a.md', 'BACK-24.1'], ['tasks/b.md', 'BACK-24'], ['tasks/c.md', '001'], ['tasks/d.md', 'task-7'], ['tasks/e.md', 'BACK-7'],
-  ['tasks/f.md', 'OPS-FIX'],
-].map(([file, id]) => parse(`id: "${id}"`, '', file));
+  ['tasks/f.md', 'OPS-FIX'], ['drafts/draft-2.md', 'draft-2', 'Draft'], ['tasks/task-2.md', 'task-2', 'To Do'],
+].map(([file, id, status]) => parse(`id: "${id}"${status ? `\nstatus: ${status}` : ''}`, '', file));
 
 for (const [ref, id, file] of IDS) {
   test(`id resolution: ${ref} → ${id ?? 'nothing'}`, () => {

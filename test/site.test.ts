@@ -258,6 +258,12 @@ test('page names keep [A-Za-z0-9._-] only, and colliding slugs get distinct page
     new SiteBuilder(out).build(input(list));
     assert.deepEqual(fs.readdirSync(path.join(out, 'tasks')).sort(), ['SAME.html', 'SAME_2.html', 'same_3.html', 'x_y.html']);
   });
+  // An archived copy with the same file name, first in path order, never takes the active task's page.
+  withOut((out, read) => {
+    new SiteBuilder(out).build(input([task('archive/tasks/old.md', { id: 'OLD', title: 'Archived copy' }), task('completed/old.md', { id: 'OLD', title: 'Active one' })]));
+    assert.match(read('tasks/old.html'), /<h1>Active one<\/h1>/);
+    assert.match(read('tasks/old_2.html'), /<h1>Archived copy<\/h1>/);
+  });
 });
 
 test('health, escalations, ready queue and claims come from the snapshot', () => {

@@ -107,6 +107,11 @@ describe('relations resolve every id spelling', () => {
   for (const [ref, id] of spellings) {
     test(`the API finds ${ref} as ${id ?? 'nothing'}`, () => assert.equal(findTask(list, ref)?.id, id));
   }
+
+  test('the API finds the active task before an archived copy with the same id, whatever the path order', () => {
+    const copies = [task('archive/tasks/task-10.md', 'id: task-10\ntitle: Old'), task('completed/task-10.md', 'id: task-10\ntitle: New\nstatus: Done')];
+    for (const ref of ['task-10', 'TASK-10', '10']) assert.equal(findTask(copies, ref)?.path, 'completed/task-10.md', ref);
+  });
 });
 
 describe('a task page shows its relations, linked to the canonical task', () => {

@@ -39,8 +39,10 @@ export function taskIndex(tasks: readonly Task[]): TaskIndex {
   const exact = new Map<string, Task>();
   const lower = new Map<string, Task>();
   const folded = new Map<string, Task>();
-  // Active tasks first, so each map's first entry is the one that wins.
-  const ordered = [...tasks.filter((t) => !t.archived), ...tasks.filter((t) => t.archived)];
+  // Active tasks first, drafts after them, archived ones last, so each map's first entry is the one
+  // that wins: `2` names tasks/task-2 rather than drafts/draft-2 or an archived task-2.
+  const rank = (t: Task): number => (t.archived ? 2 : t.status === 'draft' ? 1 : 0);
+  const ordered = [0, 1, 2].flatMap((r) => tasks.filter((t) => rank(t) === r));
   for (const t of ordered) {
     if (!exact.has(t.id)) exact.set(t.id, t);
     const l = t.id.toLowerCase();

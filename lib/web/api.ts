@@ -72,7 +72,9 @@ export function apiTaskText(tasks: readonly Task[], t: Task, facts: SnapshotFact
  * model's resolver finds (any case, any prefix: `task-24.1`, `back-24.1` and `24.1` name `BACK-24.1`).
  */
 export function findTask(tasks: readonly Task[], id: string): Task | undefined {
-  return tasks.find((t) => t.id === id) ?? tasks.find((t) => t.slug === id) ?? relationsOf(tasks).resolve(id);
+  // An active task before an archived copy with the same id or slug (the resolver ranks them so too).
+  const pick = (match: (t: Task) => boolean): Task | undefined => tasks.find((t) => !t.archived && match(t)) ?? tasks.find(match);
+  return pick((t) => t.id === id) ?? pick((t) => t.slug === id) ?? relationsOf(tasks).resolve(id);
 }
 
 /** A serialized body and its strong ETag (a hash of the bytes, so an unchanged body keeps its tag across rebuilds). */

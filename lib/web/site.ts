@@ -215,9 +215,16 @@ export class SiteBuilder {
   }
 }
 
-/** Page names in task order; a name taken by an earlier task gets a suffix (distinctNames). */
+/**
+ * Page names in task order; a name taken by an earlier task gets a suffix (distinctNames). Active
+ * tasks choose first, so an archived copy with the same file name never moves the active task's page.
+ */
 function assignPages(tasks: readonly Task[]): string[] {
-  return distinctNames(tasks.map((t) => pageName(t.slug)));
+  const order = [...tasks.keys()].sort((a, b) => Number((tasks[a] as Task).archived) - Number((tasks[b] as Task).archived) || a - b);
+  const names = distinctNames(order.map((i) => pageName((tasks[i] as Task).slug)));
+  const out: string[] = new Array<string>(tasks.length);
+  order.forEach((i, k) => { out[i] = names[k] as string; });
+  return out;
 }
 
 /** The old buffer when its bytes equal the new one, so unchanged parts keep their identity. */
