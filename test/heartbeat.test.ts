@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { describe, test } from 'node:test';
@@ -233,6 +233,25 @@ describe('identity of the folder', () => {
       assert.equal(once.code, 0, once.stderr);
       assert.notEqual(JSON.parse(once.stdout).pid, pid);
       assert.equal(JSON.parse(fs.readFileSync(snapFile, 'utf8')).pid, pid);
+    });
+  });
+});
+
+describe('the runtime folder in git', () => {
+  test('runtime files never show in git status: a .gitignore of * in logs/task_manager, an operator\'s own kept', async () => {
+    await withFolder(async ({ root, dir, owner }) => {
+      const git = (...args: string[]): string => execFileSync('git', args, { cwd: root, encoding: 'utf8' });
+      git('init', '-q');
+      git('-c', 'user.email=t@example.invalid', '-c', 'user.name=t', 'add', '.');
+      git('-c', 'user.email=t@example.invalid', '-c', 'user.name=t', 'commit', '-q', '-m', 'tasks');
+      const once = await cli(['heartbeat', `owner=${owner}`, `dir=${dir}`, '--once']);
+      assert.equal(once.code, 0, once.stderr);
+      assert.equal(git('status', '--porcelain', '--untracked-files=all'), '', 'nothing untracked after a tick');
+      // An operator's own file there is never rewritten.
+      const mine = `${dir}/logs/task_manager/.gitignore`;
+      fs.writeFileSync(mine, '*.log\n');
+      assert.equal((await cli(['heartbeat', `owner=${owner}`, `dir=${dir}`, '--once'])).code, 0);
+      assert.equal(fs.readFileSync(mine, 'utf8'), '*.log\n');
     });
   });
 });

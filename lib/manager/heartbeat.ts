@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../base/atomic.ts';
 import { TasksError, isErrno } from '../base/errors.ts';
 import { readTextFile } from '../base/jsonfile.ts';
 import { bindAddress } from '../supervise/lock.ts';
+import { ignoreRuntimeFolder } from '../base/runtime-ignore.ts';
 import { type Expected, inspectPidFile, livePid, parsePidFile, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
 import { runtimePaths } from '../base/paths.ts';
 import type { Snapshot, Ticker } from './tick.ts';
@@ -117,6 +118,7 @@ export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResu
 async function loop(input: HeartbeatInput, snapshotPath: string | undefined, afterTick: () => void): Promise<HeartbeatResult> {
   let tick = 0;
   let last: Snapshot | undefined;
+  let ignored = false;
   try {
     let gone = false;
     while (!input.signal.aborted) {
@@ -138,6 +140,9 @@ async function loop(input: HeartbeatInput, snapshotPath: string | undefined, aft
       try {
         last = await input.ticker.tick({ owner: input.owner, dir: input.dir, pid: process.pid, interval: input.interval, tick, now: input.now });
         if (snapshotPath) writeSnapshot(snapshotPath, last, input);
+        // The runtime folder exists by now (the tick wrote into it): keep it out of the operator's git status.
+        if (!ignored) ignoreRuntimeFolder(runtimePaths(input.dir, input.owner).stateDir);
+        ignored = true;
         const extra = `${last.ready.length} ready, ${last.claims.length} claimed, ${last.escalations.length} escalated, ${last.errors.length} parse errors`;
         // Stamped with the tick's start (the snapshot's tickAt), like an access log's request time:
         // the gaps between lines are the schedule, whatever writing the snapshot cost afterwards.
