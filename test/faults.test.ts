@@ -172,7 +172,7 @@ describe('the watchdog of a running serve', () => {
       const { s, heartbeat } = await serving(f);
       try {
         const r = await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`], { env: fast });
-        assert.match(r.stdout, new RegExp(`stopped heartbeat \\(pid ${heartbeat}\\)`));
+        assert.match(r.stdout, new RegExp(`stopped heartbeat \\(pid ${heartbeat}\\); the foreground server \\(pid ${s.child.pid}\\) keeps serving and leaves the heartbeat stopped; Ctrl-C it`));
         // Several watchdog rounds (every 250 ms) go by without a restart.
         await holdsFor(1500, () => assert.equal(readPid(runtimeFile(f.dir, f.owner, 'heartbeat.pid')), undefined, 'not restarted after stop'));
         assert.doesNotMatch(s.output(), /watchdog: restarted/);

@@ -21,7 +21,8 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     cli.out(JSON.stringify({
       owner: o.owner,
       heartbeat: hb.state === 'stopped' ? { stopped: true, pid: hb.pid, killed: hb.killed } : { stopped: false, stale: hb.stale ?? null },
-      server: srv?.state === 'stopped' ? { stopped: true, pid: srv.pid, killed: srv.killed } : { stopped: false },
+      server: srv?.state === 'stopped' ? { stopped: true, pid: srv.pid, killed: srv.killed }
+        : { stopped: false, ...(serverFile.state === 'live' && !detached ? { foreground: serverFile.record.pid } : {}) },
       runs: { stopped: runs.found, killed: runs.killed, survivors: runs.survivors },
     }));
     return 0;
@@ -35,6 +36,8 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   if (runs.found) parts.push(`stopped ${runs.found} left-over run process${runs.found === 1 ? '' : 'es'}${runs.killed ? ` (${runs.killed} killed after the grace)` : ''}`);
   if (runs.survivors.length) parts.push(`run processes ${runs.survivors.join(', ')} survived SIGKILL`);
   if (srv?.state === 'stopped') parts.push(srv.killed ? `server (pid ${srv.pid}) killed after the grace` : `stopped server (pid ${srv.pid})`);
+  // A foreground serve is its terminal's to stop: say it goes on, so nobody thinks it stopped too.
+  if (serverFile.state === 'live' && !detached) parts.push(`the foreground server (pid ${serverFile.record.pid}) keeps serving and leaves the heartbeat stopped; Ctrl-C it to stop it, or run ensure to restart the heartbeat`);
   cli.out(parts.join('; '));
   return 0;
 }
