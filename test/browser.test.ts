@@ -258,6 +258,9 @@ describe('dashboard in Chromium', () => {
       draft: ['B-DRAFT'], todo: ['B-HOSTILE', 'B-TODO'], ready: ['B-READY'], in_progress: ['B-WIP'], blocked: [], review: ['B-LATE'],
       completed: ['B-DONE'], cancelled: [], on_hold: ['B-HOLD'],
     }, 'the archived B-OLD is not on the board');
+    // Empty columns stay, narrower than those with cards.
+    const widths = await page.$$eval('#board .col', (cols) => Object.fromEntries(cols.map((c) => [(c as HTMLElement).dataset.status, c.getBoundingClientRect().width])));
+    assert.ok((widths.blocked ?? 0) > 0 && (widths.blocked ?? 0) < (widths.todo ?? 0) * 0.75, `empty columns are narrow: ${JSON.stringify(widths)}`);
     const card = page.locator('#board a.card[data-page="B-READY"]');
     assert.equal(await card.getAttribute('href'), 'tasks/B-READY.html');
     assert.equal(await card.locator('code').textContent(), 'B-READY');

@@ -40,7 +40,9 @@ export function drawBoard(list: readonly TaskRow[], statusFilter: string): void 
     const shown = cards.slice(0, limits.get(status) ?? COLUMN_STEP);
     const more = cards.length > shown.length
       ? `<button type="button" class="more" data-status="${esc(status)}">Show ${Math.min(COLUMN_STEP, cards.length - shown.length)} more (${shown.length} of ${cards.length})</button>` : '';
-    return `<section class="col" data-status="${esc(status)}" aria-labelledby="col-${i}"><h3 id="col-${i}">${badge(status)} <span class="n">${cards.length}</span></h3>` +
+    // An empty column stays (the lifecycle reads the same on every board) but narrow, so a folder
+    // that uses three statuses is not spread over eight full-width columns.
+    return `<section class="col${cards.length ? '' : ' empty'}" data-status="${esc(status)}" aria-labelledby="col-${i}"><h3 id="col-${i}">${badge(status)} <span class="n">${cards.length}</span></h3>` +
       `${shown.length ? `<ol>${shown.map((r) => cardHtml(r, today)).join('')}</ol>` : '<p class="none">none</p>'}${more}</section>`;
   });
   const html = parts.join('');
