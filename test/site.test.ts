@@ -9,7 +9,7 @@ import type { Snapshot } from '../lib/manager/tick.ts';
 import { SiteBuilder, pageName } from '../lib/web/site.ts';
 import type { SiteInput } from '../lib/web/site.ts';
 import { CLIENT_DIRS, clientAssets, writeClientAssets } from '../lib/web/client-assets.ts';
-import type { TasksDoc } from '../lib/web/client/rows.ts';
+import { type TasksDoc, searchFold } from '../lib/web/client/rows.ts';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const NOW = new Date('2026-03-22T12:00:00Z');
@@ -247,6 +247,8 @@ test('search.json maps each page to its lowercased title and body text', () => {
     assert.deepEqual(Object.keys(search).sort(), ['ALPHA', 'BETA', 'GAMMA', 'HOSTILE']);
     assert.match(search['ALPHA'] ?? '', /^alpha ready task .*the zebra escaped/);
   });
+  // Accents are folded, so a query typed without them finds the text (the page folds the query the same way).
+  assert.equal(searchFold('Écrire la DÉMO, naïve Ångström'), 'ecrire la demo, naive angstrom');
 });
 
 test('page names keep [A-Za-z0-9._-] only, and colliding slugs get distinct pages', () => {

@@ -8,7 +8,7 @@ import { countByStatus, statusOrder } from '../tasks/model.ts';
 import { renderIndex } from './render.ts';
 import type { IndexInput } from './render.ts';
 import { taskRow } from './render-list.ts';
-import type { TaskRow } from './client/rows.ts';
+import { type TaskRow, searchFold } from './client/rows.ts';
 import { type PrShown, type TaskRef, isOverdue, prShown } from './html.ts';
 import { renderTaskPage } from './render-task.ts';
 import { docPages } from './render-doc.ts';
@@ -141,7 +141,7 @@ export class SiteBuilder {
       } else {
         const esc = escalation === undefined ? undefined : { reason: escalation.reason, since: escalation.since };
         files.write(`tasks/${page}.html`, renderTaskPage({ project: input.project, task, related, now: input.now, escalation: esc, claim, pr, ci, runLog: log, api: input.api ?? false }));
-        const text = `${task.title}\n${task.body}`.toLowerCase().replace(/\s+/g, ' ').trim();
+        const text = searchFold(`${task.title}\n${task.body}`).replace(/\s+/g, ' ').trim();
         const row = taskRow(task, page, escalation !== undefined, pr, ci, statusRank, related.parent?.task?.page);
         const bytes = Buffer.from(JSON.stringify(row));
         const kept = old !== undefined && old.data.equals(bytes);

@@ -41,6 +41,11 @@ export interface TasksDoc { readonly version: string; readonly tasks: readonly T
 /** Rows on one page of the list; the index carries the first page of the default view. */
 export const PAGE_SIZE = 100;
 
+/** Text as search compares it: accents dropped (é is e), lowercased; the server folds search.json so, the page folds the query. */
+export function searchFold(text: string): string {
+  return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
 /** HTML-escapes text for element content and attribute values. */
 export function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);

@@ -3,7 +3,7 @@ import { drawBoard, startBoard } from './board.ts';
 import { busy, current, onData, takePage } from './data.ts';
 import { byId } from './dom.ts';
 import { isOverdue, localDay } from './due.ts';
-import { PAGE_SIZE, type TaskRow, rowHtml } from './rows.ts';
+import { PAGE_SIZE, type TaskRow, rowHtml, searchFold } from './rows.ts';
 
 /** The filter selects (`#f-<name>`): live updates swap their options. */
 export const FILTERS = ['status', 'priority', 'milestone', 'owner', 'label'] as const;
@@ -120,7 +120,7 @@ const texts = new WeakMap<TaskRow, string>();
 function text(r: TaskRow): string {
   let s = texts.get(r);
   if (s === undefined) {
-    s = [r.id, r.title, ...(r.owners ?? []), ...(r.labels ?? [])].join(' ').toLowerCase();
+    s = searchFold([r.id, r.title, ...(r.owners ?? []), ...(r.labels ?? [])].join(' '));
     texts.set(r, s);
   }
   return s;
@@ -169,7 +169,7 @@ function sorted(rows: readonly TaskRow[]): readonly TaskRow[] {
 /** The tasks the filters, the checkboxes and the search let through, in order. */
 function visible(): { list: TaskRow[]; of: number } {
   const d = current();
-  const q = state.q.trim().toLowerCase();
+  const q = searchFold(state.q.trim());
   const today = localDay(new Date());
   let of = 0;
   const list = sorted(d.rows).filter((r) => {
