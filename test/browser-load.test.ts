@@ -1,12 +1,12 @@
 // Page loads in Chromium: one request for the page per load once the event stream is connected, one
 // more only when the page changed before the stream connected, and the "being built" page reloading itself.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { holdBuild } from './build-hold.ts';
 import { launchChromium } from './chromium.ts';
 import { SCRIPT, TSX, start, type Folder, type Running, waitUntilAsync, withTempFolder } from './helpers.ts';
 
@@ -101,22 +101,13 @@ describe('page loads in Chromium', () => {
   }));
 
   test('with no build yet, the "being built" page reloads itself when the build is ready', () => withTempFolder('load', async (t) => {
-    // A FIFO where registry.json belongs holds the build thread in its read until the test writes to it.
-    const state = path.join(t.dir, 'logs', 'task_manager');
-    fs.mkdirSync(state, { recursive: true });
-    const fifo = path.join(state, 'registry.json');
-    execFileSync('mkfifo', [fifo]);
+    const hold = holdBuild(t);
     const { s, base } = await serve(t);
     const w = await counting('/');
     await w.page.goto(`${base}/`);
     assert.equal(await w.page.title(), 'Tasks: building the dashboard');
     assert.match(await w.page.textContent('main') ?? '', /is being built/);
-    const registry = '{"version":1,"claims":{},"history":[],"holds":{}}\n';
-    const fd = fs.openSync(fifo, fs.constants.O_WRONLY);
-    fs.writeFileSync(`${fifo}.plain`, registry);
-    fs.renameSync(`${fifo}.plain`, fifo);
-    fs.writeSync(fd, registry);
-    fs.closeSync(fd);
+    await hold.release();
     await w.page.waitForFunction(() => document.title === 'Acme Tasks', undefined, { timeout: 15_000 });
     assert.equal(await w.page.$('main[data-building]'), null);
     assert.deepEqual(w.requests, [`document ${base}/`, `document ${base}/`], 'the placeholder, then the dashboard');

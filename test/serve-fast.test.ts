@@ -2,7 +2,6 @@
 // "being built" page when there is none, /api/health's build state, whole files during rebuilds,
 // precompressed pages by Accept-Encoding, and the page versions the event stream reports.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -10,6 +9,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
+import { holdBuild } from './build-hold.ts';
 import { SCRIPT, TSX, start, type Folder, type Running, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('fast', fn);
@@ -67,27 +67,6 @@ async function stop(s: Running): Promise<void> {
 
 const siteOf = (t: Folder): string => path.join(t.dir, 'logs', 'task_manager', `site-${t.owner}`);
 
-/**
- * Holds the build thread: a FIFO where registry.json belongs blocks the thread's read of it (the
- * server's own thread never reads it), so the test decides when the build may finish. release()
- * puts a plain registry in its place first, then lets the waiting read end.
- */
-function holdBuild(t: Folder): { release: () => void } {
-  const state = path.join(t.dir, 'logs', 'task_manager');
-  fs.mkdirSync(state, { recursive: true });
-  const fifo = path.join(state, 'registry.json');
-  execFileSync('mkfifo', [fifo]);
-  return {
-    release: () => {
-      const fd = fs.openSync(fifo, fs.constants.O_WRONLY); // waits for the build thread's open
-      fs.writeFileSync(`${fifo}.plain`, '{"version":1,"claims":{},"history":[],"holds":{}}\n');
-      fs.renameSync(`${fifo}.plain`, fifo); // any later open gets the plain file
-      fs.writeSync(fd, '{"version":1,"claims":{},"history":[],"holds":{}}\n');
-      fs.closeSync(fd);
-    },
-  };
-}
-
 /** The hello of /api/events for a page, as data. */
 function hello(base: string, page?: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -122,7 +101,7 @@ describe('listen first', () => {
     assert.equal((await get(`${base}/tasks/FIRST-TASK.html`)).status, 200);
     assert.equal((await health(base)).build, 'stale');
     assert.doesNotMatch(s.output(), /serving tasks/, 'the URL line waits for the pages to be current');
-    hold.release();
+    await hold.release();
     await s.waitFor(/serving tasks/);
     assert.match(text(await get(`${base}/`)), /Renamed while stopped/);
     // The registry put back where the FIFO was is a change too: current once that is built.
@@ -145,11 +124,27 @@ describe('listen first', () => {
     assert.match(app.headers['content-type'] ?? '', /javascript/);
     assert.equal((await health(base)).build, 'building');
     assert.deepEqual(await hello(base, '/'), { version: 0, page: null });
-    hold.release();
+    await hold.release();
     await s.waitFor(/serving tasks/);
     assert.equal((await get(`${base}/`)).status, 200);
     await waitUntilAsync(async () => (await health(base)).build === 'current', 'the build to be current');
     await stop(s);
+  }));
+
+  test('a signal while the first build runs stops the server calmly: exit 0, its pid file removed, no URL line', () => withFolder(async (t) => {
+    const hold = holdBuild(t);
+    const { s, base } = await launch(t);
+    assert.equal((await get(`${base}/`)).status, 503);
+    let ended = false;
+    void s.exited.then(() => { ended = true; });
+    process.kill(-(s.child.pid as number), 'SIGINT');
+    // A build thread in the FIFO's read cannot be cut short: the server waits for the read to end.
+    await hold.release(() => ended);
+    const exit = await s.exited;
+    assert.equal(exit.code, 0, s.output());
+    assert.match(s.output(), /tasks server stopped \(SIGINT\)/);
+    assert.doesNotMatch(s.output(), /serving tasks/);
+    assert.ok(!fs.existsSync(path.join(t.dir, 'logs', 'task_manager', `task-manager-${t.owner}.server.pid`)));
   }));
 
   test('a restart finds every file right on disk and writes none of them again', () => withFolder(async (t) => {

@@ -33,34 +33,41 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     project: o.project, log: cli.note, self: cli.self, stuckSlackS: stuckSlack(cli.env), onBound: startHeartbeat,
     thread: { script: cli.launcher.script, nodeArgs: cli.launcher.nodeArgs },
   });
-  // This owner's server already runs: serve still means its heartbeat runs too.
-  if (outcome.kind === 'already') startHeartbeat();
-  let heartbeatPid: number | undefined;
-  try {
-    const r = await ensuring;
-    heartbeatPid = r?.pid;
-    if (r && !o.json) cli.out(ensureLine(o, cli, r));
-  } catch (err) {
-    if (outcome.kind === 'listening') await outcome.server.close();
-    throw err;
-  }
   if (outcome.kind === 'already') {
-    if (o.json) cli.out(JSON.stringify({ pid: heartbeatPid ?? null, url: outcome.url, serverPid: outcome.pid ?? null, already: true }));
+    // This owner's server already runs: serve still means its heartbeat runs too.
+    startHeartbeat();
+    const r = await ensuring;
+    if (r && !o.json) cli.out(ensureLine(o, cli, r));
+    if (o.json) cli.out(JSON.stringify({ pid: r?.pid ?? null, url: outcome.url, serverPid: outcome.pid ?? null, already: true }));
     else cli.out(`tasks server for ${o.owner} already running at ${outcome.url}${outcome.pid ? ` (pid ${outcome.pid})` : ''}`);
     return 0;
   }
   const { server } = outcome;
-  // Requests are answered already; the URL line waits for pages that show the heartbeat up.
-  await server.current();
+  // The server answers already: from here a signal stops it calmly (exit 0), also while the
+  // heartbeat starts or the pages are brought up to date.
   const stop = cli.onStop();
-  const moved = server.movedFrom !== undefined ? ` (port ${server.movedFrom} on ${o.host} is taken${server.movedBy ? ` by ${server.movedBy}` : ''})` : '';
-  if (o.json) cli.out(JSON.stringify({ pid: heartbeatPid ?? null, url: server.url, serverPid: cli.self.pid, already: false }));
-  else if (detachedChild) cli.out(`serving tasks for ${o.owner} at ${server.url}${moved} in the background; stop with: just tasks stop ${again(o, cli)}`);
-  else cli.out(`serving tasks for ${o.owner} at ${server.url}${moved}; Ctrl-C stops the server${o.heartbeat ? ', the heartbeat keeps running' : ''}`);
-  if (o.open) await openBrowser(cli, server.url);
+  const stopped = new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  let heartbeatPid: number | undefined;
+  try {
+    const r = await Promise.race([ensuring, stopped.then(() => undefined)]);
+    heartbeatPid = r?.pid;
+    if (r && !o.json) cli.out(ensureLine(o, cli, r));
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
   // While it serves, serve watches its owner's heartbeat and restarts a dead or stuck one.
   const watching = o.heartbeat ? watchHeartbeat(watchdogFor(o, cli, stop.signal)) : Promise.resolve();
-  await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  // The URL line waits for pages that show the heartbeat up.
+  await Promise.race([server.current(), stopped]);
+  if (!stop.signal.aborted) {
+    const moved = server.movedFrom !== undefined ? ` (port ${server.movedFrom} on ${o.host} is taken${server.movedBy ? ` by ${server.movedBy}` : ''})` : '';
+    if (o.json) cli.out(JSON.stringify({ pid: heartbeatPid ?? null, url: server.url, serverPid: cli.self.pid, already: false }));
+    else if (detachedChild) cli.out(`serving tasks for ${o.owner} at ${server.url}${moved} in the background; stop with: just tasks stop ${again(o, cli)}`);
+    else cli.out(`serving tasks for ${o.owner} at ${server.url}${moved}; Ctrl-C stops the server${o.heartbeat ? ', the heartbeat keeps running' : ''}`);
+    if (o.open) await openBrowser(cli, server.url);
+  }
+  await stopped;
   await watching;
   await server.close();
   if (!o.json) cli.note(`tasks server stopped (${stop.received() ?? 'signal'})`);
