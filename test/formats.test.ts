@@ -10,7 +10,8 @@ import type { Task } from '../lib/tasks/taskfile.ts';
 import { TaskScanner } from '../lib/tasks/scan.ts';
 import { detectFormat, projectName } from '../lib/tasks/format.ts';
 import { STATUS_ORDER, countByStatus, dependencyProblems, ownerKey, priorityRank, readyCandidates, statusOrder, taskIndex, taskReasons } from '../lib/tasks/model.ts';
-import { cli, killAll, uniqueOwner, withTree } from './helpers.ts';
+import getPort from 'get-port';
+import { type Running, SCRIPT, TSX, cli, killAll, start, uniqueOwner, waitUntilAsync, withTree } from './helpers.ts';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'formats');
 
@@ -573,4 +574,39 @@ test('CLI: heartbeat --once over the taskmd and our own fixtures', async () => {
     ['OURS-BLOCKED', 'status blocked; missing dependency OURS-NOWHERE'],
     ['OURS-TYPO', "unknown status 'redy': did you mean ready?"],
   ]);
+});
+
+test('CLI: build and serve show the Backlog.md folder as itself: its project name, docs, decisions and milestones, custom statuses in config order', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-formats-site-'));
+  const owner = uniqueOwner('fmts');
+  let server: Running | undefined;
+  try {
+    fs.cpSync(path.join(FIXTURES, 'backlog'), path.join(root, 'backlog'), { recursive: true });
+    const dir = path.join(root, 'backlog');
+    const checkIndex = (html: string, where: string): void => {
+      assert.match(html, /<title>Fixture Backlog Tasks<\/title>/, `${where}: the title from config.yml`);
+      for (const kind of ['milestones', 'decisions', 'docs']) assert.match(html, new RegExp(`<section id="${kind}"><h2>[^<]+ \\([1-9]`), `${where}: a ${kind} section with entries`);
+      assert.match(html, /data-statuses="draft todo ready in_progress blocked review completed cancelled review_pending"/, `${where}: the custom status after the canonical ones`);
+    };
+    const out = path.join(root, 'site');
+    const built = await cli(['build', `owner=${owner}`, `dir=${dir}`, `out=${out}`], { timeoutMs: 60_000 });
+    assert.equal(built.code, 0, built.stderr);
+    checkIndex(fs.readFileSync(path.join(out, 'index.html'), 'utf8'), 'build');
+    assert.match(fs.readFileSync(path.join(out, 'decisions', 'decision-1_-_Use-YAML-frontmatter.html'), 'utf8'), /<h1>/);
+
+    const port = await getPort({ host: '127.0.0.1' });
+    server = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', '--no-heartbeat', `owner=${owner}`, `dir=${dir}`, `port=${port}`]);
+    await server.waitFor(/serving tasks/, 60_000);
+    const base = `http://127.0.0.1:${port}/`;
+    const index = await waitUntilAsync(async () => { const r = await fetch(base); const t = await r.text(); return r.status === 200 && /id="milestones"><h2>/.test(t) ? t : undefined; }, 'the built index');
+    checkIndex(index, 'serve');
+    const doc = await fetch(`${base}docs/doc-1_-_Architecture.html`);
+    assert.equal(doc.status, 200);
+    assert.match(await doc.text(), /data-doc-id=/);
+  } finally {
+    if (server?.child.pid) process.kill(-server.child.pid, 'SIGTERM');
+    await server?.exited;
+    await killAll(root);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

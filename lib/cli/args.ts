@@ -35,7 +35,7 @@ export const KEYS = {
   max: { default: '1', help: 'most tasks claimed and running at once, integer 1-1000' },
   escalate_after: { default: '2h', help: 'a claim older than this without reaching review is escalated: seconds, or 90m, 2h, 1d' },
   run_timeout: { default: 'none', help: 'a run older than this is ended (TERM, 5 s grace, KILL) and escalated: seconds, or 90m, 2h, 1d, or none' },
-  project: { default: 'package.json name beside the tasks folder, else that folder', help: 'project name in the dashboard title (<Project> Tasks)' },
+  project: { default: "the folder's config (Backlog.md config.yml project_name, .taskmd.yaml), else package.json's name, else the folder", help: 'project name in the dashboard title (<Project> Tasks)' },
   out: { default: '', help: 'build: folder to write the static dashboard to' },
   id: { default: '', help: 'release, retry, logs: the task, by id or file name (slug)' },
   worktrees: { default: 'on inside a git repository, else off', help: 'on or off: run each dispatched task in its own git worktree .worktrees/<slug> on branch task/<slug>' },

@@ -70,7 +70,7 @@ export class BuildThread {
   /** Builds that wrote or removed a file since the thread started (the events' `version`). */
   version = 0;
   /** The task model of the last build. */
-  current: LiveModel = { tasks: [], errors: [] };
+  current: LiveModel = { tasks: [], errors: [], docs: [] };
   /** The heartbeat as the last build showed it. */
   heartbeat: HeartbeatView;
   /** Where `pr: 123` links to; set once git answered. */

@@ -3,7 +3,8 @@ import type { MessagePort } from 'node:worker_threads';
 import { runtimePaths } from '../base/paths.ts';
 import type { Task } from '../tasks/taskfile.ts';
 import type { BuildWorkerData, Command, ModelUpdate, Report } from './build-thread.ts';
-import { type LiveModel, LiveSite, projectName } from './live.ts';
+import { type LiveModel, LiveSite } from './live.ts';
+import { projectName } from '../tasks/format.ts';
 import type { BuildResult } from './site-files.ts';
 
 const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };

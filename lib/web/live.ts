@@ -1,7 +1,5 @@
 // The live site: the model kept current from folder watches, rebuilds, and server-sent events.
-import fs from 'node:fs';
 import path from 'node:path';
-import { isErrno } from '../base/errors.ts';
 import { isFolder, readJsonFile } from '../base/jsonfile.ts';
 import { type HeartbeatView, readHeartbeatView } from './heartbeat-view.ts';
 import { type RuntimePaths, runtimePaths } from '../base/paths.ts';
@@ -9,7 +7,8 @@ import { TaskScanner } from '../tasks/scan.ts';
 import { FolderWatcher } from '../base/watch.ts';
 import { type BuildResult, SiteBuilder } from './site.ts';
 import type { Registry } from '../manager/registry.ts';
-import type { ParseError, Task } from '../tasks/taskfile.ts';
+import type { DocFile, ParseError, Task } from '../tasks/taskfile.ts';
+import type { FolderFormat } from '../tasks/format.ts';
 import type { Snapshot } from '../manager/tick.ts';
 import type { Remote } from '../tasks/pr.ts';
 import { RunLogTails } from './run-log.ts';
@@ -40,6 +39,10 @@ export type { HeartbeatView } from './heartbeat-view.ts';
 export interface LiveModel {
   readonly tasks: Task[];
   readonly errors: ParseError[];
+  /** Docs, decisions and milestones: pages and index sections of their own, never tasks. */
+  readonly docs: DocFile[];
+  /** The folder's format: its custom statuses order the board and the counts. */
+  readonly format?: FolderFormat;
 }
 
 const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };
@@ -57,7 +60,7 @@ export class LiveSite {
   private onWatchError: ((err: Error) => void) | undefined;
   version = 0;
   /** The task model of the last rebuild: what the pages show, and what /api/tasks answers from. */
-  current: LiveModel = { tasks: [], errors: [] };
+  current: LiveModel = { tasks: [], errors: [], docs: [] };
   /** The heartbeat as the last rebuild saw it. */
   heartbeat: HeartbeatView;
   /** Where `pr: 123` links to (the git remote); set by the server once git has answered. */
@@ -88,14 +91,16 @@ export class LiveSite {
     if (this.options.ownFolder && !isFolder(this.options.dir)) return NOTHING;
     const scan = changed ? this.scanner.rescan(changed) : this.scanner.scan();
     // The same model object while nothing was re-read: what is derived from it (the /api/tasks body) stays valid.
-    if (scan.changed) this.current = { tasks: scan.tasks, errors: scan.errors };
-    const { tasks, errors } = this.current;
+    if (scan.changed) this.current = { tasks: scan.tasks, errors: scan.errors, docs: scan.docs, format: scan.format };
+    const { tasks, errors, docs, format } = this.current;
     this.heartbeat = this.readHeartbeat();
     const registry = readJsonFile<Registry>(this.paths.registry);
     const result = this.builder.build({
       project: this.options.project,
       tasks,
       errors,
+      docs,
+      format,
       snapshot: withRegistryClaims(readJsonFile<Snapshot>(this.paths.snapshot), registry),
       // The view carries state and stale besides running and pid; render.ts shows them.
       heartbeat: this.heartbeat,
@@ -173,15 +178,3 @@ export function withRegistryClaims(snapshot: Snapshot | undefined, registry: Reg
   return { ...snapshot, claims };
 }
 
-/** The project name for the page title: package.json's name beside the tasks folder, else that folder's name. */
-export function projectName(dir: string): string {
-  const root = path.dirname(dir);
-  let name = path.basename(root);
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name?: unknown };
-    if (typeof pkg.name === 'string' && pkg.name) name = pkg.name.replace(/^@[^/]+\//, '');
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT') && !(err instanceof SyntaxError)) throw err;
-  }
-  return name.charAt(0).toUpperCase() + name.slice(1);
-}

@@ -6,7 +6,8 @@ import type { Options } from '../args.ts';
 import { type Cli, displayPath } from '../context.ts';
 import { remoteUrl, repoRoot } from '../../base/git.ts';
 import { parseRemote } from '../../tasks/pr.ts';
-import { LiveSite, projectName } from '../../web/live.ts';
+import { LiveSite } from '../../web/live.ts';
+import { projectName } from '../../tasks/format.ts';
 import { checkOut, publish } from '../publish.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {

@@ -5,7 +5,7 @@ import { fetchTail, keepLog, onLogEvent, pageTaskId } from './runlog.ts';
 import { FILTERS, apply, takeRows } from './view.ts';
 
 /** The index's regions that the server re-renders; a task page is swapped as one `main`. */
-const INDEX_REGIONS = ['#health', '#counts', '#escalations', '#ready', '#claims', '#errors', '#tasks tbody', ...FILTERS.map((f) => `#f-${f}`)];
+const INDEX_REGIONS = ['#nav', '#health', '#counts', '#escalations', '#ready', '#claims', '#errors', '#milestones', '#decisions', '#docs', '#tasks tbody', ...FILTERS.map((f) => `#f-${f}`)];
 /** Each region's HTML as last served, so an unchanged region is left alone (with its scroll, focus and hidden rows). */
 const served = new Map<string, string>();
 let busy = false;
@@ -35,7 +35,7 @@ function say(message: string): void {
 }
 
 function regions(): string[] {
-  return document.querySelector('main[data-task-id]') === null ? INDEX_REGIONS : ['main'];
+  return document.querySelector('main[data-task-id], main[data-doc-id]') === null ? INDEX_REGIONS : ['main'];
 }
 
 /** Notes each region of a served document and its version; called on the page as loaded, before the view changes it. */
