@@ -1,4 +1,5 @@
 // The writer thread of the server's build folder: each file's .br and .gz, then the file, compressed and written off the build thread.
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -45,86 +46,95 @@ parentPort.on('message', (jobs) => {
       error = error || (err && err.message) || String(err);
     }
   }
-  parentPort.postMessage({ done: jobs.length, error });
+  parentPort.postMessage({ done: jobs.length, bytes: jobs.reduce((n, j) => n + j.bytes.byteLength, 0), error });
 });
 `;
 
-/** Jobs go to the thread in batches of this many, so it starts while the build still renders. */
+/** Jobs go to a thread in batches of this many, so it starts while the build still renders. */
 const BATCH = 128;
+/** Writer threads: two, so a rebuild's few large files (the index, tasks.json, search.json) are compressed side by side. */
+const LANES = Math.min(2, Math.max(1, os.availableParallelism()));
 
 interface Job { readonly file: string; readonly bytes: Uint8Array }
 
+/** One writer thread and what it was given: jobs posted and done, bytes not yet done. */
+interface Lane { worker: Worker | undefined; batch: Job[]; sent: number; done: number; bytes: number }
+
 /**
- * Hands files to the writer thread: compressing every page of 10,000 tasks and writing three files
- * for each is as much work as rendering them, and on another core it overlaps the render. Jobs are
- * done in the order given; flush() resolves once every job so far is on disk, and rejects with the
- * first failure since the last flush.
+ * Hands files to the writer threads: compressing every page of 10,000 tasks and writing three files
+ * for each is as much work as rendering them, and on other cores it overlaps the render. Each job
+ * goes to the lane with the fewest bytes left to do; a lane does its jobs in the order given (a
+ * file's siblings, then the file). flush() resolves once every job so far is on disk, and rejects
+ * with the first failure since the last flush.
  */
 export class SiteWriter {
-  private worker: Worker | undefined;
-  private batch: Job[] = [];
-  private sent = 0;
-  private done = 0;
+  private readonly lanes: Lane[] = Array.from({ length: LANES }, () => ({ worker: undefined, batch: [], sent: 0, done: 0, bytes: 0 }));
   private error: string | undefined;
-  private waiting: { upTo: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  private waiting: { upTo: number[]; resolve: () => void; reject: (err: Error) => void }[] = [];
 
   /** Queues `<file>.br`, `<file>.gz` and then the file itself. */
   put(file: string, chunks: readonly Buffer[]): void {
-    this.batch.push({ file, bytes: chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks) });
-    if (this.batch.length >= BATCH) this.post();
+    const bytes = chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks);
+    const lane = this.lanes.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    lane.batch.push({ file, bytes });
+    lane.bytes += bytes.length;
+    if (lane.batch.length >= BATCH) this.post(lane);
   }
 
   /** Resolves when every job queued so far is written (rejects with the first failure since the last flush). */
   flush(): Promise<void> {
-    this.post();
-    const upTo = this.sent;
-    if (this.done >= upTo) return this.settle(Promise.resolve());
-    return new Promise((resolve, reject) => { this.waiting.push({ upTo, resolve, reject }); });
+    for (const lane of this.lanes) this.post(lane);
+    const upTo = this.lanes.map((l) => l.sent);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ upTo, resolve, reject });
+      this.settle();
+    });
   }
 
-  private settle(p: Promise<void>): Promise<void> {
+  /** Resolves (or rejects, with the error since the last settling) the flushes whose jobs are all done. */
+  private settle(): void {
+    const ready = this.waiting.filter((w) => w.upTo.every((n, i) => (this.lanes[i] as Lane).done >= n));
+    if (ready.length === 0) return;
+    this.waiting = this.waiting.filter((w) => !ready.includes(w));
     const error = this.error;
     this.error = undefined;
-    return error === undefined ? p : Promise.reject(new Error(error));
+    for (const w of ready) {
+      if (error === undefined) w.resolve();
+      else w.reject(new Error(error));
+    }
   }
 
-  private post(): void {
-    if (this.batch.length === 0) return;
-    const worker = this.thread();
+  private post(lane: Lane): void {
+    if (lane.batch.length === 0) return;
+    const worker = this.thread(lane);
     worker.ref();
-    worker.postMessage(this.batch);
-    this.sent += this.batch.length;
-    this.batch = [];
+    worker.postMessage(lane.batch);
+    lane.sent += lane.batch.length;
+    lane.batch = [];
   }
 
-  private thread(): Worker {
-    if (this.worker) return this.worker;
+  private thread(lane: Lane): Worker {
+    if (lane.worker) return lane.worker;
     const worker = new Worker(WRITER, { eval: true });
-    worker.on('message', (m: { done: number; error: string | null }) => {
-      this.done += m.done;
+    worker.on('message', (m: { done: number; bytes: number; error: string | null }) => {
+      lane.done += m.done;
+      lane.bytes -= m.bytes;
       if (m.error !== null) this.error ??= m.error;
-      if (this.done >= this.sent) worker.unref();
-      const ready = this.waiting.filter((w) => w.upTo <= this.done);
-      this.waiting = this.waiting.filter((w) => w.upTo > this.done);
-      const error = ready.length ? this.error : undefined;
-      if (ready.length) this.error = undefined;
-      for (const w of ready) {
-        if (error === undefined) w.resolve();
-        else w.reject(new Error(error));
-      }
+      if (lane.done >= lane.sent) worker.unref();
+      this.settle();
     });
-    // A thread that dies loses the jobs it had: every waiter fails, and the next job starts a new thread.
+    // A thread that dies loses the jobs it had: they count as done with an error, and the next job starts a new thread.
     const lost = (why: string): void => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      this.done = this.sent;
-      const waiting = this.waiting;
-      this.waiting = [];
-      for (const w of waiting) w.reject(new Error(`the site writer thread ${why}`));
+      if (lane.worker !== worker) return;
+      lane.worker = undefined;
+      lane.done = lane.sent;
+      lane.bytes = lane.batch.reduce((n, j) => n + j.bytes.length, 0);
+      this.error ??= `the site writer thread ${why}`;
+      this.settle();
     };
     worker.on('error', (err) => lost(`failed: ${err.message}`));
     worker.on('exit', (code) => lost(`exited (code ${code})`));
-    this.worker = worker;
+    lane.worker = worker;
     return worker;
   }
 }
