@@ -168,7 +168,8 @@ describe('server', () => {
       });
       assert.equal(foreign, 421);
       // The build folder deleted under the server: a request does not kill it, and pages come back.
-      fs.rmSync(`${dir}/logs/task_manager/site-${owner}`, { recursive: true });
+      // (Retried: the server's writer threads may add a file while the folder is being emptied.)
+      fs.rmSync(`${dir}/logs/task_manager/site-${owner}`, { recursive: true, maxRetries: 20, retryDelay: 10 });
       await get(`${base}/tasks/FIRST-TASK.html`).catch(() => undefined);
       await waitUntil(() => fs.existsSync(`${dir}/logs/task_manager/site-${owner}/index.html`), 'pages rebuilt');
       assert.equal((await get(`${base}/api/health`)).status, 200);

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { test } from 'node:test';
+import { LiveSite } from '../lib/web/live.ts';
 import { type BuildResult, SiteFiles, pageVersion } from '../lib/web/site-files.ts';
 
 const SERVED = { precompress: true, versions: true } as const;
@@ -102,4 +103,26 @@ test('remove takes the siblings with the file; without the options (build out=) 
   await build(new SiteFiles(plain), { 'index.html': page('Index'), 'tasks/A.html': page('A') }, true);
   assert.deepEqual(fs.readdirSync(plain).sort(), ['index.html', 'tasks']);
   assert.equal(fs.readFileSync(path.join(plain, 'index.html'), 'utf8'), page('Index'));
+}));
+
+test('a page the writer threads could not write is written by the next build (the builder starts afresh)', () => withDir(async (root) => {
+  const dir = path.join(root, 'tasks');
+  fs.mkdirSync(dir);
+  const task = (title: string): void => fs.writeFileSync(path.join(dir, 'A.md'), `---\nid: A\ntitle: ${title}\nstatus: ready\n---\n`);
+  task('First');
+  const out = path.join(root, 'site');
+  const live = new LiveSite({ owner: 'o', dir, project: 'P', out, ownFolder: true, now: () => new Date() });
+  await live.rebuild().settled;
+  // The page's place taken by a non-empty folder: renaming the new page over it fails.
+  const page = path.join(out, 'tasks', 'A.html');
+  fs.rmSync(page);
+  fs.mkdirSync(page);
+  fs.writeFileSync(path.join(page, 'x'), 'x');
+  task('Second');
+  await assert.rejects(live.rebuild(['A.md']).settled ?? Promise.resolve());
+  fs.rmSync(page, { recursive: true });
+  // Nothing changed since: only a builder that does not trust what it wrote before puts the page back.
+  await live.rebuild([]).settled;
+  assert.match(fs.readFileSync(page, 'utf8'), /Second/);
+  assert.match(zlib.brotliDecompressSync(fs.readFileSync(`${page}.br`)).toString(), /Second/);
 }));

@@ -54,7 +54,7 @@ const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };
 export class LiveSite {
   readonly paths: RuntimePaths;
   private readonly scanner: TaskScanner;
-  private readonly builder: SiteBuilder;
+  private builder: SiteBuilder;
   private watcher: FolderWatcher | undefined;
   private onWatchEvent: (() => void) | undefined;
   private onWatchError: ((err: Error) => void) | undefined;
@@ -70,10 +70,15 @@ export class LiveSite {
   constructor(readonly options: LiveSiteOptions) {
     this.paths = runtimePaths(options.dir, options.owner);
     this.scanner = new TaskScanner(options.dir);
-    this.builder = new SiteBuilder(options.out, { pruneUnknown: options.ownFolder, precompress: options.ownFolder, versions: options.ownFolder });
+    this.builder = this.newBuilder();
     this.heartbeat = this.readHeartbeat();
     this.remote = options.remote;
     this.runLogs = new RunLogTails(this.paths.runs);
+  }
+
+  private newBuilder(): SiteBuilder {
+    const own = this.options.ownFolder;
+    return new SiteBuilder(this.options.out, { pruneUnknown: own, precompress: own, versions: own });
   }
 
   /** The heartbeat's state now: one pid-file read and stat, never a signal; a damaged pid file is `stopped` with the reason. */
@@ -111,6 +116,11 @@ export class LiveSite {
       api: this.options.ownFolder,
     });
     if (result.written || result.removed) this.version += 1;
+    // Files the writer threads could not write (a full disk, the folder deleted under them) are
+    // known to the builder as written: a fresh one renders every page again and compares it with
+    // what is on disk, so the next build writes what is missing or wrong.
+    const builder = this.builder;
+    result.settled?.catch(() => { if (this.builder === builder) this.builder = this.newBuilder(); });
     return result;
   }
 

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
-import { SiteWriter } from './site-writer.ts';
+import { type SiteWriter, siteWriter } from './site-writer.ts';
 
 /**
  * What one build did; filesChanged: a file was added or removed (not just rewritten). With
@@ -55,7 +55,7 @@ export class SiteFiles {
   constructor(dir: string, options: SiteFilesOptions = {}) {
     this.dir = path.resolve(dir);
     this.options = options;
-    this.writer = options.precompress ? new SiteWriter() : undefined;
+    this.writer = options.precompress ? siteWriter() : undefined;
   }
 
   /** Starts counting a build's writes afresh (a build that threw leaves its counts behind). */

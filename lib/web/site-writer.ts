@@ -138,3 +138,14 @@ export class SiteWriter {
     return worker;
   }
 }
+
+let shared: SiteWriter | undefined;
+
+/**
+ * The process's writer: every precompressing SiteFiles shares its threads (a builder replaced after
+ * a failed write leaves no threads behind). A flush waits for every job queued so far, whoever queued it.
+ */
+export function siteWriter(): SiteWriter {
+  shared ??= new SiteWriter();
+  return shared;
+}
