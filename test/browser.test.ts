@@ -352,7 +352,7 @@ describe('dashboard in Chromium', () => {
     await page.keyboard.press('Enter');
     await page.waitForSelector('#board:not([hidden])');
     assert.match(page.url(), /view=board/);
-    await page.focus('#f-overdue');
+    await page.focus('#f-group');
     await page.keyboard.press('Tab');
     const focused = (): Promise<string | undefined> => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.page);
     assert.equal(await focused(), 'B-DRAFT', 'one tab stop: the first card');
