@@ -92,19 +92,21 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       return;
     }
     if (sendStatic(paths.site, req, res, pathname)) return;
+    // An asset not on disk yet is answered from memory: before the first build, after the build
+    // folder was deleted, and while a build's writer threads have put index.html down before it.
+    if (ASSETS.has(pathname)) {
+      void import('./client-assets.ts').then(({ clientAssets }) => {
+        const asset = clientAssets().find((a) => `/${a.name}` === pathname);
+        if (asset === undefined) return notFound(res);
+        const type = pathname.endsWith('.js') ? 'text/javascript; charset=utf-8' : pathname.endsWith('.css') ? 'text/css; charset=utf-8' : 'image/svg+xml';
+        res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store', 'content-length': asset.bytes.length });
+        res.end(req.method === 'HEAD' ? undefined : asset.bytes);
+      }).catch((err: unknown) => fail(req, res, err));
+      return;
+    }
     // No index: nothing was built yet, or the build folder was deleted under us (it is rebuilt).
     if (!fs.existsSync(path.join(paths.site, 'index.html'))) {
       site.pagesMissing();
-      if (ASSETS.has(pathname)) {
-        void import('./client-assets.ts').then(({ clientAssets }) => {
-          const asset = clientAssets().find((a) => `/${a.name}` === pathname);
-          if (asset === undefined) return notFound(res);
-          const type = pathname.endsWith('.js') ? 'text/javascript; charset=utf-8' : pathname.endsWith('.css') ? 'text/css; charset=utf-8' : 'image/svg+xml';
-          res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store', 'content-length': asset.bytes.length });
-          res.end(req.method === 'HEAD' ? undefined : asset.bytes);
-        }).catch((err: unknown) => fail(req, res, err));
-        return;
-      }
       if (pathname === '/' || pathname.endsWith('.html')) {
         res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'retry-after': '1' });
         res.end(req.method === 'HEAD' ? undefined : buildingPage(input.dir));

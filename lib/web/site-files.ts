@@ -231,21 +231,22 @@ function sha1Of(chunks: readonly Buffer[]): string {
  * the last bytes of the file on disk; null when the file is missing or carries none.
  */
 export function pageVersion(file: string): string | null {
+  // Never throws: it runs for every open event stream after every build, inside the server's
+  // message handler, where an EMFILE or EIO must not take the server down. Any failure reads as
+  // "no version", and the page refetches itself, which is always safe.
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP') || isErrno(err, 'EISDIR')) return null;
-    throw err;
+  } catch {
+    return null;
   }
   try {
     const size = fs.fstatSync(fd).size;
     const tail = Buffer.alloc(Math.min(TRAILER_BYTES, size));
     fs.readSync(fd, tail, 0, tail.length, size - tail.length);
     return VERSION_RE.exec(tail.toString('latin1'))?.[1] ?? null;
-  } catch (err) {
-    if (isErrno(err, 'EISDIR')) return null;
-    throw err;
+  } catch {
+    return null;
   } finally {
     fs.closeSync(fd);
   }

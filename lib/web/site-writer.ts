@@ -72,10 +72,20 @@ export class SiteWriter {
   private error: string | undefined;
   private waiting: { upTo: number[]; resolve: () => void; reject: (err: Error) => void }[] = [];
 
-  /** Queues `<file>.br`, `<file>.gz` and then the file itself. */
+  /** Each file's last job: its lane and its place in that lane's order (jobs posted before it, plus one). */
+  private last = new Map<string, { lane: Lane; seq: number }>();
+
+  /**
+   * Queues `<file>.br`, `<file>.gz` and then the file itself. A file whose previous job is not done
+   * yet goes to that job's lane, after it: two versions of one file are never written side by side
+   * (a build that threw leaves queued jobs that go out with the next build's).
+   */
   put(file: string, chunks: readonly Buffer[]): void {
     const bytes = chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks);
-    const lane = this.lanes.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    const prev = this.last.get(file);
+    const lane = prev !== undefined && prev.lane.done < prev.seq ? prev.lane : this.lanes.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    if (this.last.size > 100_000) this.last.clear(); // a bound; a forgotten entry only loses the pinning of a job long done
+    this.last.set(file, { lane, seq: lane.sent + lane.batch.length + 1 });
     lane.batch.push({ file, bytes });
     lane.bytes += bytes.length;
     if (lane.batch.length >= BATCH) this.post(lane);

@@ -173,11 +173,12 @@ export class SiteBuilder {
     const version = sha1(Buffer.from(hashes.join(''))).slice(0, 16);
     // search.json's from the content keys (they cover the bodies), so an edited body is searched anew.
     const searchVersion = sha1(Buffer.from([...next.values()].map((e) => e.content).join(''))).slice(0, 16);
+    // The assets first: a page that finds the new index finds its script and stylesheet too.
+    for (const asset of clientAssets()) files.write(asset.name, asset.bytes);
     files.write('index.html', renderIndex({ ...input, docs: input.docs ?? [], refs, counts: countByStatus(input.tasks, input.format?.customStatuses), shown, rows, version, searchVersion,
       statuses: statusOrder(input.format?.customStatuses) }));
     files.writeAssembled('tasks.json', { head: Buffer.from(`{"version":${JSON.stringify(version)},"tasks":[\n`), parts: data, tail: Buffer.from('\n]}\n') });
     files.writeAssembled('search.json', { head: Buffer.from('{'), parts: search, tail: Buffer.from('}\n') });
-    for (const asset of clientAssets()) files.write(asset.name, asset.bytes);
     this.first = false;
     return files.finish();
   }

@@ -36,6 +36,8 @@ export function staticPath(pathname: string): string | undefined {
   const segments = decoded.slice(1).split('/');
   const last = segments.pop() ?? '';
   if (segments.some((s) => s === '' || s.startsWith('.')) || last.startsWith('.')) return undefined;
+  // A build's temp files (`<file>.<pid>.<n>.tmp`) are half-written by nature: never served.
+  if (last.endsWith('.tmp')) return undefined;
   return [...segments, last === '' ? 'index.html' : last].join('/');
 }
 
@@ -43,7 +45,8 @@ export function staticPath(pathname: string): string | undefined {
 export function acceptedEncodings(header: string | string[] | undefined): string[] {
   const accepted = new Map<string, number>();
   for (const part of (Array.isArray(header) ? header.join(',') : header ?? '').split(',')) {
-    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const [raw, ...params] = part.toLowerCase().split(';');
+    const name = raw?.trim();
     if (!name) continue;
     const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
     accepted.set(name, q === undefined ? 1 : Number(q));
@@ -52,9 +55,13 @@ export function acceptedEncodings(header: string | string[] | undefined): string
   return [...ENCODINGS.filter((e) => ok(e.name)).map((e) => e.ext), ''];
 }
 
-/** A weak validator from the opened file (size and mtime) and its encoding: a rewritten file gets a new one. */
+/**
+ * A weak validator from the opened file (inode, size and mtime) and its encoding. Every rewrite is
+ * a rename of a new file, so a new inode: two versions of the same size within one mtime tick
+ * (coarse clocks of FAT, HFS+, some NFS) still differ.
+ */
 function etagOf(st: fs.Stats, ext: string): string {
-  return `W/"${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}${ext ? `-${ext.slice(1)}` : ''}"`;
+  return `W/"${st.ino.toString(36)}-${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}${ext ? `-${ext.slice(1)}` : ''}"`;
 }
 
 function matches(header: string | undefined, etag: string): boolean {
@@ -79,7 +86,13 @@ function openVariant(file: string): { fd: number; st: fs.Stats } | undefined {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP') || isErrno(err, 'EISDIR') || isErrno(err, 'ENAMETOOLONG')) return undefined;
     throw err;
   }
-  const st = fs.fstatSync(fd);
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
   if (st.isFile()) return { fd, st };
   fs.closeSync(fd);
   return undefined;
