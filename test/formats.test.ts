@@ -610,3 +610,26 @@ test('CLI: build and serve show the Backlog.md folder as itself: its project nam
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('taskmd: a dir: that is a link out of the folder is not followed; the folder itself is scanned', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-formats-link-'));
+  try {
+    const project = path.join(root, 'project');
+    const outside = path.join(root, 'private');
+    fs.mkdirSync(project);
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'SECRET.md'), '---\nid: SECRET\nstatus: todo\n---\nnot for the dashboard\n');
+    fs.writeFileSync(path.join(project, 'OWN.md'), '---\nid: OWN\nstatus: pending\n---\n');
+    fs.symlinkSync(outside, path.join(project, 'notes'));
+    fs.writeFileSync(path.join(project, '.taskmd.yaml'), 'dir: notes\n');
+    assert.equal(detectFormat(project).root, '', 'the link is not the tasks root');
+    const ids = new TaskScanner(project).scan().tasks.map((t) => t.id);
+    assert.deepEqual(ids, ['OWN']);
+    // A real folder named by dir: is the root.
+    fs.mkdirSync(path.join(project, 'tasks'));
+    fs.writeFileSync(path.join(project, '.taskmd.yaml'), 'dir: tasks\n');
+    assert.equal(detectFormat(project).root, 'tasks');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,7 @@
 // The folder's format: Backlog.md (config.yml), taskmd (.taskmd.yaml) or ours; where its tasks are, its custom statuses, its project name.
 import fs from 'node:fs';
 import path from 'node:path';
+import { isErrno } from '../base/errors.ts';
 import { isFolder, readJsonFile } from '../base/jsonfile.ts';
 import { customStatuses } from './mapping.ts';
 import { parseYamlMapping } from './taskfile.ts';
@@ -60,7 +61,9 @@ export function detectFormat(dir: string): FolderFormat {
       // `dir:` names the tasks folder relative to the config; only a folder inside the one given counts.
       const sub = where === abs ? text(config['dir']) : null;
       const rel = sub === null ? '' : path.relative(abs, path.resolve(abs, sub)).split(path.sep).join('/');
-      const root = rel.startsWith('..') || path.isAbsolute(rel) || rel.split('/').some((p) => p.startsWith('.') && p !== '') ? '' : rel;
+      const lexical = rel.startsWith('..') || path.isAbsolute(rel) || rel.split('/').some((p) => p.startsWith('.') && p !== '') ? '' : rel;
+      // A link on the way (`dir: notes` with notes -> ~/private) would lead the walk out of the folder: then the whole folder is the root.
+      const root = lexical !== '' && !realInside(abs, path.join(abs, lexical)) ? '' : lexical;
       return {
         kind: 'taskmd', root, statuses, customStatuses: customStatuses(statuses),
         project: text(config['name']) ?? text(config['project']) ?? text(config['project_name']) ?? text(config['title']),
@@ -95,6 +98,21 @@ export function projectName(dir: string): string {
   const pkg = readJsonFile<{ name?: unknown }>(path.join(format.projectRoot, 'package.json'));
   if (typeof pkg?.name === 'string' && pkg.name.trim()) name = pkg.name.trim().replace(/^@[^/]+\//, '');
   return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+/**
+ * True when `sub`'s real path (links resolved) lies inside `folder`'s. A part of it that does not
+ * exist yet is judged by the deepest part that does (a missing folder leads nowhere by itself).
+ */
+function realInside(folder: string, sub: string): boolean {
+  for (let p = sub; ; p = path.dirname(p)) {
+    try {
+      const rel = path.relative(fs.realpathSync(folder), fs.realpathSync(p));
+      return !rel.startsWith('..') && !path.isAbsolute(rel);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT') || path.dirname(p) === p) return false;
+    }
+  }
 }
 
 function readConfig(file: string): Record<string, unknown> | undefined {
