@@ -4,11 +4,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import getPort from 'get-port';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { holdBuild } from './build-hold.ts';
 import { launchChromium } from './chromium.ts';
-import { SCRIPT, TSX, start, type Folder, type Running, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 /** The page's version as the build wrote it (the `<!--v:…-->` trailer of its file). */
 function trailer(file: string): string | undefined {
@@ -25,21 +24,6 @@ describe('page loads in Chromium', () => {
   after(async () => {
     await browser?.close();
   });
-
-  /** serve without a heartbeat (only the test changes the pages), waited for until its port answers. */
-  async function serve(t: Folder): Promise<{ s: Running; base: string }> {
-    const port = await getPort({ host: '127.0.0.1' });
-    const s = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${t.owner}`, `dir=${t.dir}`, `port=${port}`, '--no-heartbeat', 'project=Acme']);
-    t.extra.push(s.child.pid as number);
-    const base = `http://127.0.0.1:${port}`;
-    await waitUntilAsync(() => fetch(`${base}/api/health`).then(() => true, () => false), 'the port to answer');
-    return { s, base };
-  }
-
-  async function stop(s: Running): Promise<void> {
-    process.kill(-(s.child.pid as number), 'SIGTERM');
-    await s.exited;
-  }
 
   /** A page in a context of its own that records every request it makes for `pathname`, and any error. */
   async function counting(pathname: string): Promise<{ context: BrowserContext; page: Page; requests: string[]; errors: string[] }> {
@@ -58,7 +42,7 @@ describe('page loads in Chromium', () => {
     page.waitForFunction(() => document.documentElement.dataset.liveVersion ?? false).then(() => page.evaluate(() => document.documentElement.dataset.liveVersion ?? null));
 
   test('one request for the page per load, with the event stream connected (the index and a task page)', () => withTempFolder('load', async (t) => {
-    const { s, base } = await serve(t);
+    const { s, base } = await serveBare(t, ['project=Acme']);
     await s.waitFor(/serving tasks/);
     const site = path.join(t.dir, 'logs', 'task_manager', `site-${t.owner}`);
     for (const [pathname, file] of [['/', 'index.html'], ['/tasks/FIRST-TASK.html', 'tasks/FIRST-TASK.html']] as const) {
@@ -74,11 +58,11 @@ describe('page loads in Chromium', () => {
       assert.deepEqual(w.errors, []);
       await w.context.close();
     }
-    await stop(s);
+    await stopServe(s);
   }));
 
   test('a change between the load and the stream\'s hello: the page fetches itself once more, and only once', () => withTempFolder('load', async (t) => {
-    const { s, base } = await serve(t);
+    const { s, base } = await serveBare(t, ['project=Acme']);
     await s.waitFor(/serving tasks/);
     const index = path.join(t.dir, 'logs', 'task_manager', `site-${t.owner}`, 'index.html');
     const w = await counting('/');
@@ -97,12 +81,12 @@ describe('page loads in Chromium', () => {
     assert.deepEqual(w.requests, [`document ${base}/`, `fetch ${base}/`]);
     assert.deepEqual(w.errors, []);
     await w.context.close();
-    await stop(s);
+    await stopServe(s);
   }));
 
   test('with no build yet, the "being built" page reloads itself when the build is ready', () => withTempFolder('load', async (t) => {
     const hold = holdBuild(t);
-    const { s, base } = await serve(t);
+    const { s, base } = await serveBare(t, ['project=Acme']);
     const w = await counting('/');
     await w.page.goto(`${base}/`);
     assert.equal(await w.page.title(), 'Tasks: building the dashboard');
@@ -114,6 +98,6 @@ describe('page loads in Chromium', () => {
     assert.deepEqual(w.errors.filter((e) => !/503/.test(e)), []);
     await w.context.close();
     await s.waitFor(/serving tasks/);
-    await stop(s);
+    await stopServe(s);
   }));
 });

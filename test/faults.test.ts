@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { ROOT, SCRIPT, TSX, alive, cli, cliEnv, pidsMentioning, readPid, runtimeFile, start, type Folder, type Running, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { ROOT, SCRIPT, TSX, alive, cli, cliEnv, pidsMentioning, readPid, runtimeFile, start, stopServe, type Folder, type Running, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('fault', fn);
 /** Stuck after 3 intervals and no slack: at interval 0.2 a silent heartbeat is stuck after 0.6 s. */
@@ -100,11 +100,6 @@ async function serving(f: Folder): Promise<{ s: Running; heartbeat: number }> {
   return { s, heartbeat: Number(m[1]) };
 }
 
-async function endServe(s: Running): Promise<void> {
-  process.kill(-(s.child.pid as number), 'SIGTERM');
-  await s.exited;
-}
-
 describe('the watchdog of a running serve', () => {
   // How fast the restart comes is measured by bench/watchdog.ts, not asserted here.
   test('kill -9 of the heartbeat: restarted, with the dead one\'s last log lines', async () => {
@@ -122,7 +117,7 @@ describe('the watchdog of a running serve', () => {
         process.kill(next, 'SIGKILL');
         await s.waitFor(/restart 2; the next one waits at least 2 s/, 15_000);
       } finally {
-        await endServe(s);
+        await stopServe(s);
       }
     });
   });
@@ -137,7 +132,7 @@ describe('the watchdog of a running serve', () => {
         assert.equal((await status(f)).code, 0);
       } finally {
         if (alive(heartbeat)) process.kill(heartbeat, 'SIGCONT');
-        await endServe(s);
+        await stopServe(s);
       }
     });
   });
@@ -162,7 +157,7 @@ describe('the watchdog of a running serve', () => {
         assert.equal(tasks.tasks[0]?.id, 'FIRST-TASK');
         assert.match(fs.readFileSync(runtimeFile(f.dir, f.owner, 'heartbeat.log'), 'utf8'), /tasks folder .* is gone; ticks wait until it is back\n(.*\n)*.*tasks folder .* is back/);
       } finally {
-        await endServe(s);
+        await stopServe(s);
       }
     });
   });
@@ -185,7 +180,7 @@ describe('the watchdog of a running serve', () => {
         process.kill(again, 'SIGKILL');
         await s.waitFor(new RegExp(`watchdog: restarted the heartbeat as pid \\d+: pid ${again} is gone`));
       } finally {
-        await endServe(s);
+        await stopServe(s);
       }
     });
   });

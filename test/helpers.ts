@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import getPort from 'get-port';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const SCRIPT = path.join(ROOT, 'scripts', 'tasks-serve.ts');
@@ -213,4 +214,23 @@ export function withTree(files: Record<string, string>, body: (root: string) => 
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * `serve --no-heartbeat` on a free loopback port (nothing changes the pages but the test), waited
+ * for until its port answers, not for its ready line; its pid is the folder's to kill.
+ */
+export async function serveBare(t: Folder, more: readonly string[] = []): Promise<{ s: Running; base: string }> {
+  const port = await getPort({ host: '127.0.0.1' });
+  const s = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${t.owner}`, `dir=${t.dir}`, `port=${port}`, '--no-heartbeat', ...more]);
+  t.extra.push(s.child.pid as number);
+  const base = `http://127.0.0.1:${port}`;
+  await waitUntilAsync(() => fetch(`${base}/api/health`).then(() => true, () => false), 'the port to answer');
+  return { s, base };
+}
+
+/** Ends a serve started with start() (in its own process group) with SIGTERM, and waits for it to exit. */
+export async function stopServe(s: Running): Promise<void> {
+  process.kill(-(s.child.pid as number), 'SIGTERM');
+  await s.exited;
 }

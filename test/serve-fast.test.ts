@@ -8,9 +8,8 @@ import http from 'node:http';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, test } from 'node:test';
-import getPort from 'get-port';
 import { holdBuild } from './build-hold.ts';
-import { SCRIPT, TSX, start, type Folder, type Running, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { type Folder, serveBare, stopServe, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('fast', fn);
 
@@ -50,21 +49,6 @@ async function health(base: string): Promise<Record<string, any>> {
   return JSON.parse((await get(`${base}/api/health`)).body.toString('utf8')) as Record<string, any>;
 }
 
-/** Starts serve without a heartbeat (nothing changes the pages but the test); waits for the port, not the ready line. */
-async function launch(t: Folder, more: string[] = []): Promise<{ s: Running; base: string }> {
-  const port = await getPort({ host: '127.0.0.1' });
-  const s = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${t.owner}`, `dir=${t.dir}`, `port=${port}`, '--no-heartbeat', ...more]);
-  t.extra.push(s.child.pid as number);
-  const base = `http://127.0.0.1:${port}`;
-  await waitUntilAsync(() => get(`${base}/api/health`).then(() => true, () => false), 'the port to answer');
-  return { s, base };
-}
-
-async function stop(s: Running): Promise<void> {
-  process.kill(-(s.child.pid as number), 'SIGTERM');
-  await s.exited;
-}
-
 const siteOf = (t: Folder): string => path.join(t.dir, 'logs', 'task_manager', `site-${t.owner}`);
 
 /** The hello of /api/events for a page, as data. */
@@ -88,12 +72,12 @@ function hello(base: string, page?: string): Promise<Record<string, unknown>> {
 
 describe('listen first', () => {
   test('a restarted serve answers from the previous build while it rebuilds; /api/health says stale, then current', () => withFolder(async (t) => {
-    const first = await launch(t);
+    const first = await serveBare(t);
     await first.s.waitFor(/serving tasks/);
-    await stop(first.s);
+    await stopServe(first.s);
     fs.writeFileSync(path.join(t.dir, 'FIRST-TASK.md'), '---\nid: FIRST-TASK\ntitle: Renamed while stopped\nstatus: ready\n---\n');
     const hold = holdBuild(t);
-    const { s, base } = await launch(t);
+    const { s, base } = await serveBare(t);
     const page = await get(`${base}/`);
     assert.equal(page.status, 200);
     assert.match(text(page), /First task/, 'the previous build is served');
@@ -106,12 +90,12 @@ describe('listen first', () => {
     assert.match(text(await get(`${base}/`)), /Renamed while stopped/);
     // The registry put back where the FIFO was is a change too: current once that is built.
     await waitUntilAsync(async () => (await health(base)).build === 'current', 'the build to be current');
-    await stop(s);
+    await stopServe(s);
   }));
 
   test('with no previous build: 503 with a page that says it is being built; /api/health says building, then current', () => withFolder(async (t) => {
     const hold = holdBuild(t);
-    const { s, base } = await launch(t);
+    const { s, base } = await serveBare(t);
     const page = await get(`${base}/`);
     assert.equal(page.status, 503);
     assert.equal(page.headers['cache-control'], 'no-store');
@@ -128,12 +112,12 @@ describe('listen first', () => {
     await s.waitFor(/serving tasks/);
     assert.equal((await get(`${base}/`)).status, 200);
     await waitUntilAsync(async () => (await health(base)).build === 'current', 'the build to be current');
-    await stop(s);
+    await stopServe(s);
   }));
 
   test('a signal while the first build runs stops the server calmly: exit 0, its pid file removed, no URL line', () => withFolder(async (t) => {
     const hold = holdBuild(t);
-    const { s, base } = await launch(t);
+    const { s, base } = await serveBare(t);
     assert.equal((await get(`${base}/`)).status, 503);
     let ended = false;
     void s.exited.then(() => { ended = true; });
@@ -148,24 +132,24 @@ describe('listen first', () => {
   }));
 
   test('a restart finds every file right on disk and writes none of them again', () => withFolder(async (t) => {
-    const first = await launch(t);
+    const first = await serveBare(t);
     await first.s.waitFor(/serving tasks/);
-    await stop(first.s);
+    await stopServe(first.s);
     const site = siteOf(t);
     const files = (): Map<string, number> => new Map(['', 'tasks'].flatMap((sub) => fs.readdirSync(path.join(site, sub)).filter((n) => n.includes('.'))
       .map((n) => [path.join(sub, n), fs.statSync(path.join(site, sub, n)).mtimeMs] as const)));
     const before = files();
     assert.ok(before.has('index.html.br') && before.has('tasks/FIRST-TASK.html.gz'), [...before.keys()].join(' '));
-    const { s } = await launch(t);
+    const { s } = await serveBare(t);
     await s.waitFor(/serving tasks/);
     assert.deepEqual(files(), before);
-    await stop(s);
+    await stopServe(s);
   }));
 });
 
 describe('precompressed pages', () => {
   test('Accept-Encoding picks br, then gzip, else the file; Vary and the ETag on 200 and 304; HEAD has no body', () => withFolder(async (t) => {
-    const { s, base } = await launch(t);
+    const { s, base } = await serveBare(t);
     await s.waitFor(/serving tasks/);
     const site = siteOf(t);
     for (const p of ['/', '/tasks/FIRST-TASK.html', '/app.js', '/style.css', '/search.json']) {
@@ -192,19 +176,19 @@ describe('precompressed pages', () => {
     const search = await get(`${base}/search.json`);
     assert.equal(search.headers['cache-control'], 'no-cache');
     assert.match(search.headers.etag ?? '', /^W\/".+"$/);
-    await stop(s);
+    await stopServe(s);
   }));
 
   test('a removed task takes its page and the page\'s .br and .gz with it', () => withFolder(async (t) => {
     fs.writeFileSync(path.join(t.dir, 'GONE.md'), '---\nid: GONE\ntitle: Soon gone\nstatus: todo\n---\n');
-    const { s } = await launch(t);
+    const { s } = await serveBare(t);
     await s.waitFor(/serving tasks/);
     const page = path.join(siteOf(t), 'tasks', 'GONE.html');
     assert.ok(['', '.br', '.gz'].every((e) => fs.existsSync(page + e)));
     fs.rmSync(path.join(t.dir, 'GONE.md'));
     await waitUntil(() => !fs.existsSync(page), 'the page removed');
     assert.deepEqual(['.br', '.gz'].filter((e) => fs.existsSync(page + e)), []);
-    await stop(s);
+    await stopServe(s);
   }));
 });
 
@@ -213,7 +197,7 @@ describe('whole pages during rebuilds', () => {
     const big = (n: number): string => `---\nid: BIG\ntitle: Big page ${n}\nstatus: todo\n---\n${`Line ${n} of a long body that makes the page bigger than one read.\n`.repeat(2000)}`;
     for (let i = 0; i < 40; i++) fs.writeFileSync(path.join(t.dir, `T-${i}.md`), `---\nid: T-${i}\ntitle: Task ${i}\nstatus: todo\n---\nBody ${i}.\n`);
     fs.writeFileSync(path.join(t.dir, 'BIG.md'), big(0));
-    const { s, base } = await launch(t);
+    const { s, base } = await serveBare(t);
     await s.waitFor(/serving tasks/);
     const pages = ['/', '/tasks/T-1.html', '/tasks/BIG.html'];
     const accepts = ['br', 'gzip', ''];
@@ -248,13 +232,13 @@ describe('whole pages during rebuilds', () => {
     }
     assert.deepEqual(problems, [], `${problems.length} of ${answers} answers`);
     for (const [p, versions] of seen) assert.ok(versions.size >= 2, `${p}: answers from several builds (${versions.size})`);
-    await stop(s);
+    await stopServe(s);
   }));
 });
 
 describe('page versions on the event stream', () => {
   test('hello names the version of the page on disk: the trailer of its file, null for no such page, none when no page is named', () => withFolder(async (t) => {
-    const { s, base } = await launch(t);
+    const { s, base } = await serveBare(t);
     await s.waitFor(/serving tasks/);
     const site = siteOf(t);
     const trailer = (rel: string): string | undefined => wholeVersion(fs.readFileSync(path.join(site, rel)));
@@ -263,6 +247,6 @@ describe('page versions on the event stream', () => {
     assert.equal((await hello(base, '/tasks/FIRST-TASK.html')).page, trailer('tasks/FIRST-TASK.html'));
     assert.equal((await hello(base, '/tasks/NOPE.html')).page, null);
     assert.deepEqual(Object.keys(await hello(base)), ['version']);
-    await stop(s);
+    await stopServe(s);
   }));
 });
