@@ -4,7 +4,7 @@ import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
 import { isFolder, readJsonFile } from '../base/jsonfile.ts';
 import { customStatuses } from './mapping.ts';
-import { parseYamlMapping } from './taskfile.ts';
+import { parseYamlMapping } from './frontmatter.ts';
 
 export type FolderKind = 'backlog' | 'taskmd' | 'tasks';
 

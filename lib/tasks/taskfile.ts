@@ -1,6 +1,5 @@
 // The task file parser: tolerant YAML frontmatter into a Task (or a doc), or a parse error as a value.
-import YAML from 'yaml';
-import type { Node as YamlNode, Document } from 'yaml';
+import { type Fields, type Split, type Value, firstLine, splitFile } from './frontmatter.ts';
 import { scanBody, stripMarkers } from './body.ts';
 import type { Section } from './body.ts';
 import { fieldKind, isIndexFile, normalisePriority, normaliseStatus, pathKind, statusHint } from './mapping.ts';
@@ -92,23 +91,10 @@ const CI_ALIASES: Readonly<Record<string, CiState>> = {
  */
 const SCALAR_FIELDS = ['id', 'title', 'status', 'priority', 'completed', 'pr', 'ci'] as const;
 
-/** Aliases can expand a small document exponentially or into a cycle; past these it is refused. */
-const MAX_VALUES = 10_000;
-const MAX_DEPTH = 64;
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-type Fields = { [key: string]: Value };
-/** A file split into frontmatter and body, or why it cannot be: `text` when it was readable, `bare` when it has no frontmatter at all. */
-type Split = { ok: true; fields: Fields; body: string } | { ok: false; reason: string; text?: string; bare?: boolean };
-
 /** Parses one task file; never throws, an unusable file is returned as {ok: false, reason}. */
 export function parseTaskFile(content: Buffer, relPath: string, options: ParseOptions = {}): ParseResult {
   const path = relPath.replace(/\\/g, '/');
-  return guard(path, () => {
-    const split = splitFile(content);
-    return split.ok ? taskOf(split.fields, split.body, path, options) : { ok: false, path, reason: split.reason };
-  });
+  return guard(path, () => taskOf(splitFile(content), path, options));
 }
 
 /**
@@ -121,7 +107,7 @@ export function parseEntry(content: Buffer, relPath: string, options: ParseOptio
   let split: Split | undefined;
   const result = guard(path, () => {
     split = splitFile(content);
-    return split.ok ? taskOf(split.fields, split.body, path, options) : { ok: false, path, reason: split.reason };
+    return taskOf(split, path, options);
   });
   const s = split as Split | undefined;
   if (s === undefined) return { kind: 'task', result };
@@ -138,21 +124,6 @@ export function parseEntry(content: Buffer, relPath: string, options: ParseOptio
   return { kind: 'doc', doc: { kind, id, title, slug, path, archived: where.archived, body, fields } };
 }
 
-/**
- * A YAML mapping (a folder's config file) read like frontmatter: every value text, `@` and `` ` ``
- * at a value's start tolerated. Undefined when it is not a readable mapping.
- */
-export function parseYamlMapping(text: string): Record<string, unknown> | undefined {
-  try {
-    const doc = YAML.parseDocument(text, { schema: 'failsafe' });
-    if (doc.errors.some((e) => e.code !== 'BAD_SCALAR_START')) return undefined;
-    const value = toValue(doc.contents, doc, { left: MAX_VALUES }, 0);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Runs a parse; a bug of ours must not stop a tick: it is reported against the file like any other failure. */
 function guard(path: string, fn: () => ParseResult): ParseResult {
   try {
@@ -163,40 +134,10 @@ function guard(path: string, fn: () => ParseResult): ParseResult {
   }
 }
 
-function splitFile(content: Buffer): Split {
-  const fail = (reason: string, text?: string, bare = false): Split => (text === undefined ? { ok: false, reason } : { ok: false, reason, text, bare });
-  if (content.length === 0) return fail('empty file', '', true);
-  if (content.includes(0)) return fail('not a UTF-8 text file');
-  let text: string;
-  try {
-    text = utf8.decode(content); // drops a leading BOM
-  } catch (err) {
-    if (err instanceof TypeError) return fail('not a UTF-8 text file');
-    throw err;
-  }
-  text = text.replace(/\r\n?/g, '\n');
-  if (text.trim() === '') return fail('empty file', text, true);
-
-  const lines = text.split('\n');
-  if (!/^---[ \t]*$/.test(lines[0] ?? '')) return fail('no frontmatter: the file must start with ---', text, true);
-  const close = lines.findIndex((line, i) => i > 0 && /^---[ \t]*$/.test(line));
-  if (close < 0) return fail('frontmatter is not closed by ---', text);
-  const body = lines.slice(close + 1).join('\n');
-
-  const doc = YAML.parseDocument(lines.slice(1, close).join('\n'), { schema: 'failsafe' });
-  // `assignee: @dave`, `[@a, b]`: YAML reserves @ and ` at the start of a plain value, but the
-  // value is unambiguous, so it is read as the text written, as if quoted.
-  const yamlError = doc.errors.find((e) => e.code !== 'BAD_SCALAR_START');
-  if (yamlError !== undefined) return fail(`invalid YAML in frontmatter${fileLine(yamlError.linePos?.[0])}: ${yamlMessage(yamlError.message)}`, body);
-  const fm = toValue(doc.contents, doc, { left: MAX_VALUES }, 0);
-  if (fm === undefined) return fail('frontmatter is too large or nested too deeply (aliases?)', body);
-  // An empty frontmatter (--- then ---) is a task with every field defaulted.
-  const fields = fm === null ? {} : fm;
-  if (typeof fields !== 'object' || Array.isArray(fields)) return fail('frontmatter is not a key: value mapping', body);
-  return { ok: true, fields, body };
-}
-
-function taskOf(fields: Fields, body: string, path: string, options: ParseOptions): ParseResult {
+/** The task a split file holds, or why it is none: its split failed, or a field that takes one value has several. */
+function taskOf(split: Split, path: string, options: ParseOptions): ParseResult {
+  if (!split.ok) return { ok: false, path, reason: split.reason };
+  const { fields, body } = split;
   for (const key of SCALAR_FIELDS) {
     const value = fields[key];
     if (value !== null && typeof value === 'object') {
@@ -204,42 +145,6 @@ function taskOf(fields: Fields, body: string, path: string, options: ParseOption
     }
   }
   return { ok: true, task: toTask(fields, body, path, options) };
-}
-
-type Value = string | null | Value[] | { [key: string]: Value };
-
-/** Converts a failsafe YAML node: every scalar is text, an unquoted empty/~/null is null. */
-function toValue(node: unknown, doc: Document, budget: { left: number }, depth: number): Value | undefined {
-  if (--budget.left < 0 || depth > MAX_DEPTH) return undefined;
-  if (node === null || node === undefined) return null;
-  if (YAML.isAlias(node)) return toValue(node.resolve(doc), doc, budget, depth + 1);
-  if (YAML.isScalar(node)) {
-    const value = node.value === null || node.value === undefined ? '' : String(node.value);
-    const plain = node.type === 'PLAIN' || node.type === undefined;
-    return plain && /^(|~|null|Null|NULL)$/.test(value) ? null : value;
-  }
-  if (YAML.isSeq(node)) {
-    const out: Value[] = [];
-    for (const item of node.items) {
-      const value = toValue(item, doc, budget, depth + 1);
-      if (value === undefined) return undefined;
-      out.push(value);
-    }
-    return out;
-  }
-  if (YAML.isMap(node)) {
-    const out: { [key: string]: Value } = {};
-    for (const pair of node.items) {
-      const key = toValue(pair.key, doc, budget, depth + 1);
-      const value = toValue(pair.value, doc, budget, depth + 1);
-      if (key === undefined || value === undefined) return undefined;
-      const name = typeof key === 'string' ? key : key === null ? '' : JSON.stringify(key);
-      // defineProperty, so a `__proto__:` key is kept as data instead of replacing the prototype.
-      Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-    }
-    return out;
-  }
-  return String((node as YamlNode).toString());
 }
 
 function toTask(fields: Fields, body: string, path: string, options: ParseOptions): Task {
@@ -320,16 +225,4 @@ function slugOf(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1).replace(/\.md$/i, '');
 }
 
-/** ' at line 3' with the line counted in the file (the frontmatter starts on line 2). */
-function fileLine(pos: { line: number; col: number } | undefined): string {
-  return pos === undefined ? '' : ` at line ${pos.line + 1}`;
-}
 
-/** The YAML library's message without its own position and source excerpt. */
-function yamlMessage(message: string): string {
-  return firstLine(message).replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
-}
-
-function firstLine(message: string): string {
-  return (message.split('\n')[0] ?? '').trim();
-}
