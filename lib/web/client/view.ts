@@ -3,6 +3,7 @@ import { drawBoard, startBoard } from './board.ts';
 import { busy, current, onData, takePage } from './data.ts';
 import { byId } from './dom.ts';
 import { isOverdue, localDay } from './due.ts';
+import { grouped, sortRows } from './order.ts';
 import { PAGE_SIZE, type TaskRow, rowHtml, searchFold } from './rows.ts';
 
 /** The filter selects (`#f-<name>`): live updates swap their options. */
@@ -33,8 +34,6 @@ const state: ViewState = {
   group: false,
   page: 1,
 };
-
-const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
 function table(): HTMLTableElement | null {
   return byId('tasks', HTMLTableElement);
@@ -126,42 +125,11 @@ function text(r: TaskRow): string {
   return s;
 }
 
-type SortKey = string | number;
-const KEYS = new Map<string, (r: TaskRow) => SortKey>([
-  ['id', (r) => r.id],
-  ['title', (r) => r.title],
-  ['status', (r) => r.statusRank],
-  ['priority', (r) => r.priorityRank],
-  ['milestone', (r) => r.milestone ?? ''],
-  ['owner', (r) => r.owners?.[0] ?? ''],
-  ['due', (r) => r.due ?? ''],
-  ['created', (r) => r.created ?? ''],
-  ['ci', (r) => r.ci],
-  ['progress', (r) => (r.total ? (r.done ?? 0) / r.total : -1)],
-]);
-
-/** Numbers by value; text in natural order, empty values last. */
-function compare(a: SortKey, b: SortKey): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  const x = String(a);
-  const y = String(b);
-  if (x === '' || y === '') return Number(x === '') - Number(y === '');
-  return collator.compare(x, y);
-}
-
 /** The rows in the chosen order (stable: equal keys keep the served order), cached per data and sort. */
 let order: { rows: readonly TaskRow[]; sort: string; list: readonly TaskRow[] } | undefined;
 function sorted(rows: readonly TaskRow[]): readonly TaskRow[] {
   if (order?.rows === rows && order.sort === state.sort) return order.list;
-  const desc = state.sort.startsWith('-');
-  const name = state.sort.replace(/^-/, '');
-  const key = KEYS.get(name);
-  let list = rows;
-  if (key !== undefined) {
-    list = rows.map((r, i) => ({ k: key(r), i, r }))
-      .sort((a, b) => (desc ? -compare(a.k, b.k) : compare(a.k, b.k)) || (name === 'status' ? collator.compare(a.r.status, b.r.status) : 0) || a.i - b.i)
-      .map((x) => x.r);
-  }
+  const list = sortRows(rows, state.sort);
   order = { rows, sort: state.sort, list };
   return list;
 }
@@ -181,35 +149,6 @@ function visible(): { list: TaskRow[]; of: number } {
     return !q || text(r).includes(q) || (d.bodies?.get(r.page) ?? '').includes(q);
   });
   return { list, of };
-}
-
-/**
- * The list with each subtask right after its parent (and the parent's other subtasks), in the
- * chosen order within each level. A task whose parent the filters leave out stays at the top
- * level; a parent cycle is broken where it is first met.
- */
-function grouped(list: readonly TaskRow[]): { list: TaskRow[]; depth: Map<TaskRow, number> } {
-  const shown = new Set(list.map((r) => r.page));
-  const children = new Map<string, TaskRow[]>();
-  const roots: TaskRow[] = [];
-  for (const r of list) {
-    if (r.parent !== undefined && r.parent !== r.page && shown.has(r.parent)) {
-      const kids = children.get(r.parent);
-      if (kids === undefined) children.set(r.parent, [r]);
-      else kids.push(r);
-    } else roots.push(r);
-  }
-  const out: TaskRow[] = [];
-  const depth = new Map<TaskRow, number>();
-  const visit = (r: TaskRow, d: number): void => {
-    if (depth.has(r)) return;
-    depth.set(r, d);
-    out.push(r);
-    for (const c of children.get(r.page) ?? []) visit(c, d + 1);
-  };
-  for (const r of roots) visit(r, 0);
-  for (const r of list) visit(r, 0);
-  return { list: out, depth };
 }
 
 /** What the list shows now, so an unchanged page is not redrawn (keeping focus and hover). */
