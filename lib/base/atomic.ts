@@ -18,6 +18,41 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 }
 
 /**
+ * writeFileAtomic for a list of buffers into an existing folder: written with writev instead of
+ * being concatenated, and no mkdir per file. Both matter for a build of 10,000 pages. Same temp
+ * name (`<file>.<pid>.<n>.tmp`), removed when anything fails.
+ */
+export function writeChunksAtomic(file: string, chunks: readonly Buffer[]): void {
+  const tmp = `${file}.${process.pid}.${counter++}.tmp`;
+  try {
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      for (let i = 0; i < chunks.length; i += 1024) writeAll(fd, chunks.slice(i, i + 1024));
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** writev may write less than asked (IOV_MAX, signals); finish what it left. */
+function writeAll(fd: number, batch: Buffer[]): void {
+  let left = fs.writevSync(fd, batch);
+  for (const c of batch) {
+    if (left >= c.length) {
+      left -= c.length;
+      continue;
+    }
+    let at = left;
+    while (at < c.length) at += fs.writeSync(fd, c, at);
+    left = 0;
+  }
+}
+
+/**
  * Removes a file that a concurrent process may replace meanwhile: move it aside first, and if
  * what was moved must be kept (a fresh holder's file, not the stale one), put it back.
  */

@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeChunksAtomic } from '../base/atomic.ts';
 import { isErrno } from '../base/errors.ts';
 import { type SiteWriter, siteWriter } from './site-writer.ts';
 
@@ -183,7 +184,7 @@ export class SiteFiles {
    */
   private put(rel: string, chunks: readonly Buffer[]): void {
     if (this.writer) this.writer.put(path.join(this.dir, rel), chunks);
-    else writeAtomic(path.join(this.dir, rel), chunks);
+    else writeChunksAtomic(path.join(this.dir, rel), chunks);
   }
 
   /**
@@ -265,43 +266,6 @@ function equalsChunks(bytes: Buffer, chunks: readonly Buffer[]): boolean {
     offset += c.length;
   }
   return offset === bytes.length;
-}
-
-let tmpCounter = 0;
-
-/**
- * Writes a file atomically (temp file + rename: a reader sees the old bytes or the new, never a torn
- * file). Like atomic.ts, but the folder is made once per build instead of per file, and a list of
- * buffers is written with writev instead of being concatenated: both matter at 10,000 pages.
- */
-function writeAtomic(file: string, chunks: readonly Buffer[]): void {
-  const tmp = `${file}.${process.pid}.${tmpCounter++}.tmp`;
-  try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      for (let i = 0; i < chunks.length; i += 1024) writeAll(fd, chunks.slice(i, i + 1024));
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-}
-
-/** writev may write less than asked (IOV_MAX, signals); finish what it left. */
-function writeAll(fd: number, batch: Buffer[]): void {
-  let left = fs.writevSync(fd, batch);
-  for (const c of batch) {
-    if (left >= c.length) {
-      left -= c.length;
-      continue;
-    }
-    let at = left;
-    while (at < c.length) at += fs.writeSync(fd, c, at);
-    left = 0;
-  }
 }
 
 function readIfExists(file: string): Buffer | undefined {
