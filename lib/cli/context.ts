@@ -43,11 +43,11 @@ export type ActionRun = (o: Options, cli: Cli) => Promise<number>;
 
 /** The words that name this owner and folder again, for hints the operator can paste. */
 export function again(o: Options, cli: Cli): string {
-  return `owner=${o.owner}${inFolder(o, cli)}`;
+  return `owner=${o.owner}${dirArg(o, cli)}`;
 }
 
 /** ` dir=<dir>` when the tasks folder is not the default one, else '': what a hint about a task (retry, logs id=) needs. */
-export function inFolder(o: Options, cli: Cli): string {
+export function dirArg(o: Options, cli: Cli): string {
   return o.dir === path.join(cli.root, 'tasks') ? '' : ` dir=${o.dir}`;
 }
 

@@ -1,6 +1,6 @@
 // `release` and `retry`: drop a task's claim (kept in history); retry makes the task dispatchable again.
 import type { Options } from '../args.ts';
-import { type Cli, inFolder } from '../context.ts';
+import { type Cli, dirArg } from '../context.ts';
 import { TasksError } from '../../base/errors.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { runAlive } from '../../manager/claims.ts';
@@ -33,7 +33,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   let stopped: Outcome['stopped'] = null;
   if (claim && alive(claim)) {
     if (!o.force) {
-      throw new TasksError(`${task.id} is running (pid ${claim.pid ?? 'unknown'}, claimed by ${claim.claimedBy}); wait for it, or stop it and ${action} with: just tasks ${action} id=${task.id}${inFolder(o, cli)} --force`);
+      throw new TasksError(`${task.id} is running (pid ${claim.pid ?? 'unknown'}, claimed by ${claim.claimedBy}); wait for it, or stop it and ${action} with: just tasks ${action} id=${task.id}${dirArg(o, cli)} --force`);
     }
     if (!claim.runId) throw new TasksError(`${task.id}'s run carries no run marker (started by an older heartbeat); stop pid ${claim.pid ?? 'unknown'} yourself, then ${action} it`);
     const r = await stopRun(claim.runId, RUN_GRACE_MS, [cli.self.pid, cli.self.ppid]);
@@ -64,7 +64,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     ? `released ${task.id} (claimed by ${claim.claimedBy}, run ${claim.state}${claim.exitCode !== null ? ` with exit code ${claim.exitCode}` : ''}${stopped ? `; stopped ${stopped.found} process${stopped.found === 1 ? '' : 'es'} of its run${stopped.killed ? `, ${stopped.killed} after the grace` : ''}` : ''}; kept in history)`
     : `${task.id} had no claim`;
   cli.out(held
-    ? `${what}; it is held back from dispatch until: just tasks retry id=${task.id}${inFolder(o, cli)}`
+    ? `${what}; it is held back from dispatch until: just tasks retry id=${task.id}${dirArg(o, cli)}`
     : `${what}; it is dispatchable again: the heartbeat starts it at its next tick if its file still says ready`);
   return 0;
 }
