@@ -120,6 +120,8 @@ describe('dashboard in Chromium', () => {
     const w = await open(base);
     const { page } = w;
     assert.equal(await page.title(), 'Acme Tasks');
+    // Rows are read once they are laid out: right after the load event they were, about 1 run in 6, not yet rendered.
+    await page.waitForFunction(() => [...document.querySelectorAll('#tasks tbody tr')].some((r) => (r as HTMLElement).offsetParent !== null));
     assert.deepEqual((await visibleIds(page)).sort(), ['ALPHA', 'BETA', 'DELTA', 'GAMMA', 'HOSTILE']);
     assert.match(await page.textContent('#health') ?? '', new RegExp(owner));
     assert.match(await page.textContent('#escalations') ?? '', /DELTA/);
