@@ -1,8 +1,9 @@
 // Live updates: server-sent events on /api/events say the version of this page on the server; a page whose own differs refetches itself and swaps in the regions that changed.
 import { refreshAges } from './ages.ts';
 import { HTTP, byId } from './dom.ts';
+import { FILTERS } from './query.ts';
 import { fetchTail, keepLog, onLogEvent, pageTaskId } from './runlog.ts';
-import { FILTERS, apply, takeRows } from './view.ts';
+import { apply, takeRows } from './view.ts';
 
 /** The index's regions that the server re-renders; a task page is swapped as one `main`. */
 const INDEX_REGIONS = ['#nav', '#health', '#counts', '#escalations', '#ready', '#claims', '#errors', '#milestones', '#decisions', '#docs', '#tasks tbody', ...FILTERS.map((f) => `#f-${f}`)];

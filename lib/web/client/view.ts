@@ -2,28 +2,10 @@
 import { drawBoard, startBoard } from './board.ts';
 import { busy, current, onData, takePage } from './data.ts';
 import { byId } from './dom.ts';
-import { isOverdue, localDay } from './due.ts';
+import { localDay } from './due.ts';
 import { grouped, sortRows } from './order.ts';
-import { PAGE_SIZE, type TaskRow, rowHtml, searchFold } from './rows.ts';
-
-/** The filter selects (`#f-<name>`): live updates swap their options. */
-export const FILTERS = ['status', 'priority', 'milestone', 'owner', 'label'] as const;
-type Filter = (typeof FILTERS)[number];
-/** The checkboxes (`#f-<name>`), each `<name>=1` in the URL. */
-const FLAGS = ['archived', 'escalated', 'overdue'] as const;
-type Flag = (typeof FLAGS)[number];
-
-export interface ViewState {
-  view: 'list' | 'board';
-  filters: Record<Filter, string>;
-  flags: Record<Flag, boolean>;
-  q: string;
-  sort: string;
-  /** The list shows each subtask right under its parent (`group=parent`). */
-  group: boolean;
-  /** 1-based page of the list. */
-  page: number;
-}
+import { FILTERS, FLAGS, type ViewState, filterRows, mergeQuery, queryOf, readQuery } from './query.ts';
+import { PAGE_SIZE, type TaskRow, rowHtml } from './rows.ts';
 
 const state: ViewState = {
   view: 'list',
@@ -39,36 +21,9 @@ function table(): HTMLTableElement | null {
   return byId('tasks', HTMLTableElement);
 }
 
-/** The state a query string describes; keys it lacks take their defaults. */
-function fromQuery(search: string): void {
-  const p = new URLSearchParams(search);
-  state.view = p.get('view') === 'board' ? 'board' : 'list';
-  for (const f of FILTERS) state.filters[f] = p.get(f) ?? '';
-  for (const f of FLAGS) state.flags[f] = p.get(f) === '1';
-  state.q = p.get('q') ?? '';
-  state.sort = p.get('sort') ?? '';
-  state.group = p.get('group') === 'parent';
-  state.page = Math.max(1, Math.floor(Number(p.get('page'))) || 1);
-}
-
-/** The state as a query string, defaults left out; other parameters of the URL are kept. */
-function toQuery(): string {
-  const p = new URLSearchParams(location.search);
-  const set = (key: string, value: string): void => (value ? p.set(key, value) : p.delete(key));
-  set('view', state.view === 'board' ? 'board' : '');
-  for (const f of FILTERS) set(f, state.filters[f]);
-  for (const f of FLAGS) set(f, state.flags[f] ? '1' : '');
-  set('q', state.q);
-  set('sort', state.sort);
-  set('group', state.group ? 'parent' : '');
-  set('page', state.page > 1 ? String(state.page) : '');
-  const s = p.toString();
-  return s ? `?${s}` : location.pathname;
-}
-
 /** Puts the state in the URL: a new history entry for a deliberate change (back undoes it), the same entry while typing a search. */
 function writeUrl(push: boolean, hash = location.hash): void {
-  const url = toQuery() + hash;
+  const url = queryOf(state, location.search, location.pathname) + hash;
   try {
     if (push) history.pushState(null, '', url);
     else history.replaceState(null, '', url);
@@ -104,27 +59,6 @@ function syncControls(): void {
   }
 }
 
-/** Case-folded as the server folds owners (`@` dropped) and labels. */
-const foldOwner = (s: string): string => s.trim().replace(/^@+/, '').toLowerCase();
-const foldLabel = (s: string): string => s.trim().toLowerCase();
-
-function matches(r: TaskRow, f: Filter, want: string): boolean {
-  if (!want) return true;
-  const list = f === 'owner' ? (r.owners ?? []).map(foldOwner) : f === 'label' ? (r.labels ?? []).map(foldLabel) : [r[f] ?? ''].filter(Boolean);
-  return want === '-' ? list.length === 0 : list.includes(f === 'owner' ? foldOwner(want) : f === 'label' ? foldLabel(want) : want);
-}
-
-/** Each task's id, title, owners and labels, lowercased once per record. */
-const texts = new WeakMap<TaskRow, string>();
-function text(r: TaskRow): string {
-  let s = texts.get(r);
-  if (s === undefined) {
-    s = searchFold([r.id, r.title, ...(r.owners ?? []), ...(r.labels ?? [])].join(' '));
-    texts.set(r, s);
-  }
-  return s;
-}
-
 /** The rows in the chosen order (stable: equal keys keep the served order), cached per data and sort. */
 let order: { rows: readonly TaskRow[]; sort: string; list: readonly TaskRow[] } | undefined;
 function sorted(rows: readonly TaskRow[]): readonly TaskRow[] {
@@ -137,18 +71,7 @@ function sorted(rows: readonly TaskRow[]): readonly TaskRow[] {
 /** The tasks the filters, the checkboxes and the search let through, in order. */
 function visible(): { list: TaskRow[]; of: number } {
   const d = current();
-  const q = searchFold(state.q.trim());
-  const today = localDay(new Date());
-  let of = 0;
-  const list = sorted(d.rows).filter((r) => {
-    if (r.archived && !state.flags.archived) return false;
-    of++;
-    if (state.flags.escalated && !r.escalated) return false;
-    if (state.flags.overdue && !isOverdue(r, today)) return false;
-    if (!FILTERS.every((f) => matches(r, f, state.filters[f]))) return false;
-    return !q || text(r).includes(q) || (d.bodies?.get(r.page) ?? '').includes(q);
-  });
-  return { list, of };
+  return filterRows(sorted(d.rows), state, localDay(new Date()), d.bodies);
 }
 
 /** What the list shows now, so an unchanged page is not redrawn (keeping focus and hover). */
@@ -226,12 +149,8 @@ function change(push = true): void {
 function followViewLink(a: HTMLAnchorElement): void {
   const url = new URL(a.href);
   // Only a link that names a query sets from it (`#all` resolves against the current one).
-  const p = (a.getAttribute('href') ?? '').startsWith('?') ? url.searchParams : new URLSearchParams();
-  if (p.has('view')) state.view = p.get('view') === 'board' ? 'board' : 'list';
+  mergeQuery(state, (a.getAttribute('href') ?? '').startsWith('?') ? url.searchParams : new URLSearchParams());
   if (a.dataset.view === 'list' || a.dataset.view === 'board') state.view = a.dataset.view;
-  for (const f of FILTERS) if (p.has(f)) state.filters[f] = p.get(f) ?? '';
-  for (const f of FLAGS) if (p.has(f)) state.flags[f] = p.get(f) === '1';
-  state.page = 1;
   writeUrl(true, url.hash);
   apply();
   if (url.hash) document.getElementById(decodeURIComponent(url.hash.slice(1)))?.scrollIntoView();
@@ -240,7 +159,7 @@ function followViewLink(a: HTMLAnchorElement): void {
 /** Reads the view from the URL, wires the controls (view switch, selects, checkboxes, search, sortable headers, pager, view links, the / key) and draws it. */
 export function startView(): void {
   if (table() === null) return;
-  fromQuery(location.search);
+  readQuery(state, location.search);
   onData(apply);
   takeRows();
   const views = document.querySelector<HTMLElement>('#controls .views');
@@ -296,7 +215,7 @@ export function startView(): void {
     }
   });
   window.addEventListener('popstate', () => {
-    fromQuery(location.search);
+    readQuery(state, location.search);
     apply();
   });
   document.addEventListener('keydown', (e) => {
