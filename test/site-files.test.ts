@@ -8,7 +8,8 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { test } from 'node:test';
 import { LiveSite } from '../lib/web/live.ts';
-import { type BuildResult, SiteFiles, pageVersion } from '../lib/web/site-files.ts';
+import { pageVersion } from '../lib/web/page-version.ts';
+import { type BuildResult, SiteFiles } from '../lib/web/site-files.ts';
 
 const SERVED = { precompress: true, versions: true } as const;
 

@@ -9,7 +9,7 @@ import { BuildThread, type ThreadStart } from './build-thread.ts';
 import { type EventData, EventHub } from './events.ts';
 import { startLogStream } from './log-stream.ts';
 import { createRoutes } from './routes.ts';
-import { pageVersion } from './site-files.ts';
+import { pageVersion } from './page-version.ts';
 import { staticPath } from './statics.ts';
 import { startUpkeep } from './upkeep.ts';
 import { type Remote, parseRemote } from '../tasks/pr.ts';

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeChunksAtomic } from '../base/atomic.ts';
 import { isErrno } from '../base/errors.ts';
+import { withVersionTrailer } from './page-version.ts';
 import { type SiteWriter, siteWriter } from './site-writer.ts';
 
 /**
@@ -26,17 +27,13 @@ export interface SiteFilesOptions {
   readonly precompress?: boolean;
   /**
    * Ends every `.html` file with `<!--v:<version>-->`, the version being a hash of the bytes before
-   * it: an open page compares its own with the one on disk (pageVersion) and refetches only when they differ.
+   * it: an open page compares its own with the one on disk (page-version.ts) and refetches only when they differ.
    */
   readonly versions?: boolean;
 }
 
 /** The compressed siblings, in the order a server prefers them. */
 export const ENCODINGS = [{ ext: '.br', name: 'br' }, { ext: '.gz', name: 'gzip' }] as const;
-
-/** The version trailer of a page: `<!--v:` + 16 base64url characters + `-->` and a newline. */
-const VERSION_RE = /<!--v:([A-Za-z0-9_-]{16})-->\n$/;
-const TRAILER_BYTES = 32;
 
 /**
  * The files of one build folder, as this process last wrote them: a hash per plain file, the parts
@@ -171,10 +168,7 @@ export class SiteFiles {
 
   /** The chunks of a page with its version trailer appended (versions on, `.html` only). */
   private withVersion(rel: string, chunks: Buffer[]): Buffer[] {
-    if (!this.options.versions || !rel.endsWith('.html')) return chunks;
-    const version = crypto.createHash('sha1');
-    for (const c of chunks) version.update(c);
-    return [...chunks, Buffer.from(`<!--v:${version.digest('base64url').slice(0, 16)}-->\n`)];
+    return this.options.versions && rel.endsWith('.html') ? withVersionTrailer(chunks) : chunks;
   }
 
   /**
@@ -225,32 +219,6 @@ function sha1Of(chunks: readonly Buffer[]): string {
   const hash = crypto.createHash('sha1');
   for (const c of chunks) hash.update(c);
   return hash.digest('base64');
-}
-
-/**
- * The version a page of the server's build folder carries (its `<!--v:…-->` trailer), read from
- * the last bytes of the file on disk; null when the file is missing or carries none.
- */
-export function pageVersion(file: string): string | null {
-  // Never throws: it runs for every open event stream after every build, inside the server's
-  // message handler, where an EMFILE or EIO must not take the server down. Any failure reads as
-  // "no version", and the page refetches itself, which is always safe.
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  } catch {
-    return null;
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    const tail = Buffer.alloc(Math.min(TRAILER_BYTES, size));
-    fs.readSync(fd, tail, 0, tail.length, size - tail.length);
-    return VERSION_RE.exec(tail.toString('latin1'))?.[1] ?? null;
-  } catch {
-    return null;
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function sameParts(a: readonly Buffer[], b: readonly Buffer[]): boolean {
