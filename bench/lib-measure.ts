@@ -1,6 +1,6 @@
 // Shared by the benchmarks: the repository root, a child environment, medians, whole-process
 // wall times and the check that dist/ was built from the sources as they are now.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,4 +76,24 @@ export function staleSource(): string | undefined {
 /** How to run the CLI as operators do: the bundle when `npm ci` built it, else the sources. */
 export function cliCommand(): string[] {
   return fs.existsSync(BUNDLE) ? [BUNDLE] : ['--import', 'tsx', path.join(ROOT, 'scripts', 'tasks-serve.ts')];
+}
+
+/** Polls f every 5 ms until it gives a value; throws naming `what` after ms. */
+export async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
+  for (const t0 = performance.now(); performance.now() - t0 < ms; await new Promise((r) => setTimeout(r, 5))) {
+    const v = await f();
+    if (v !== undefined) return v;
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Ends a `serve` the benchmark started in its own group (SIGTERM, as Ctrl-C would), then stops its heartbeat the way operators do. */
+export async function endServe(serve: ChildProcess, owner: string, dir: string): Promise<void> {
+  if (serve.pid && serve.exitCode === null) {
+    const exited = new Promise((r) => serve.once('exit', r));
+    process.kill(-serve.pid, 'SIGTERM');
+    await exited;
+  }
+  // The heartbeat (and any run it started) lives in its own session.
+  await new Promise((r) => spawn(process.execPath, [...cliCommand(), 'stop', `owner=${owner}`, `dir=${dir}`], { env: benchEnv(), stdio: 'ignore' }).once('exit', r));
 }

@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import getPort from 'get-port';
-import { benchEnv, cliCommand, median, staleSource } from './lib-measure.ts';
+import { benchEnv, cliCommand, endServe, median, staleSource, until } from './lib-measure.ts';
 
 const ROUNDS = Number(process.env.WATCHDOG_ROUNDS ?? 5);
 const TARGET_MS = 2000;
@@ -20,14 +20,6 @@ const alive = (pid: number): boolean => { try { process.kill(pid, 0); return tru
 const pidIn = (file: string): number | undefined => {
   try { const n = Number(fs.readFileSync(file, 'utf8').split('\n')[0]); return n > 0 ? n : undefined; } catch { return undefined; }
 };
-
-async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms = 20_000): Promise<T> {
-  for (const t0 = performance.now(); performance.now() - t0 < ms; await new Promise((r) => setTimeout(r, 5))) {
-    const v = await f();
-    if (v !== undefined) return v;
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function getJson(url: string): Promise<{ status: number; doc: Record<string, unknown> }> {
   return new Promise((resolve) => {
@@ -85,13 +77,7 @@ async function round(i: number): Promise<{ restart: number; event: number; healt
     return { restart: times.restart as number, event: times.event as number, health: times.health as number };
   } finally {
     req?.destroy();
-    if (serve.pid && serve.exitCode === null) {
-      const exited = new Promise((r) => serve.once('exit', r));
-      process.kill(-serve.pid, 'SIGTERM');
-      await exited;
-    }
-    // The heartbeat runs in its own session: stop it the way operators do.
-    await new Promise((r) => spawn(process.execPath, [...cliCommand(), 'stop', `owner=${owner}`, `dir=${dir}`], { env: benchEnv(), stdio: 'ignore' }).once('exit', r));
+    await endServe(serve, owner, dir);
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
