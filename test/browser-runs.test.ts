@@ -81,7 +81,8 @@ describe('runs in Chromium', () => {
   const logText = (page: Page): Promise<string> => page.evaluate(() => document.getElementById('runlog-lines')?.textContent ?? '');
 
   /** Waits (polling, with a deadline) until the page's run log shows text; the failure shows what it had. */
-  async function waitForLog(page: Page, text: string, timeoutMs: number, server: Running): Promise<void> {
+  async function waitForLog(page: Page, text: string, server: Running): Promise<void> {
+    const timeoutMs = 15_000;
     try {
       await page.waitForFunction((t) => (document.getElementById('runlog-lines')?.textContent ?? '').includes(t), text, { timeout: timeoutMs, polling: 20 });
     } catch (err) {
@@ -94,16 +95,16 @@ describe('runs in Chromium', () => {
     async ({ base, root, dir, server }) => {
       const w = await open(`${base}tasks/FIRST-TASK.html`);
       const { page } = w;
-      await waitForLog(page, 'first-FIRST-TASK', 15_000, server);
+      await waitForLog(page, 'first-FIRST-TASK', server);
       assert.doesNotMatch(await logText(page), /second-FIRST-TASK/);
       await page.evaluate(() => { (window as unknown as { mark: number }).mark = 1; });
       const loads = w.loads;
       const log = path.join(dir, 'logs', 'task_manager', 'runs', 'FIRST-TASK.log');
       fs.writeFileSync(path.join(root, 'go'), '');
       // From the moment the line is in the file (polled every 10 ms) to the moment the page shows it.
-      await waitUntil(() => fs.readFileSync(log, 'utf8').includes('second-FIRST-TASK'), 'the run to write its second line', 10_000);
+      await waitUntil(() => fs.readFileSync(log, 'utf8').includes('second-FIRST-TASK'), 'the run to write its second line');
       // The line must show, in place; how fast is not a test's assertion (tests wait on conditions).
-      await waitForLog(page, 'second-FIRST-TASK', 10_000, server);
+      await waitForLog(page, 'second-FIRST-TASK', server);
       assert.equal(await page.evaluate(() => (window as unknown as { mark?: number }).mark), 1, 'the page was not reloaded');
       assert.equal(w.loads, loads, 'no navigation');
       assert.match(await page.textContent('#claim') ?? '', /running/);
@@ -128,18 +129,18 @@ describe('runs in Chromium', () => {
       await waitUntil(() => fs.readFileSync(site, 'utf8').includes('runlog-lines'), 'the page to show the log');
       const w = await open(`${base}tasks/FIRST-TASK.html`);
       const { page } = w;
-      await waitForLog(page, 'one <b>not bold</b>', 5000, server);
+      await waitForLog(page, 'one <b>not bold</b>', server);
       assert.equal(await page.$$eval('#runlog b', (b) => b.length), 0, 'log text is escaped');
       const pageBytes = fs.readFileSync(site, 'utf8');
       for (const n of [2, 3, 4]) {
         fs.appendFileSync(log, `line ${n}\n`);
-        await waitForLog(page, `line ${n}`, 10_000, server);
+        await waitForLog(page, `line ${n}`, server);
       }
       // A line written in two parts shows as one.
       fs.appendFileSync(log, 'half');
-      await waitForLog(page, 'half', 1000, server);
+      await waitForLog(page, 'half', server);
       fs.appendFileSync(log, ' and whole\n');
-      await waitForLog(page, 'half and whole', 1000, server);
+      await waitForLog(page, 'half and whole', server);
       assert.deepEqual((await logText(page)).split('\n'), ['one <b>not bold</b>', 'line 2', 'line 3', 'line 4', 'half and whole']);
       assert.equal(fs.readFileSync(site, 'utf8'), pageBytes, 'the lines came as events, not through a rebuilt page');
       await finish(w);
@@ -157,7 +158,7 @@ describe('runs in Chromium', () => {
         throw new Error(`no failed run shown (${String(err)}); main:\n${await page.textContent('main')}\nserver output:\n${server.output()}`);
       }
       assert.match(await page.textContent('#run-failed') ?? '', /Run failed[\s\S]*exit code 3[\s\S]*just tasks retry id=FIRST-TASK/);
-      await waitForLog(page, 'oops <b>FIRST-TASK</b>', 5000, server);
+      await waitForLog(page, 'oops <b>FIRST-TASK</b>', server);
       assert.match(await logText(page), /started FIRST-TASK\noops <b>FIRST-TASK<\/b>/);
       assert.equal(await page.$$eval('#runlog b', (b) => b.length), 0, 'log text is escaped');
       // Prominent: the failure and the log come before the claim and the body.

@@ -79,17 +79,17 @@ describe('the heartbeat as the server shows it', () => {
         const down = await waitUntilAsync(async () => {
           const h = await health(base);
           return h.status === 503 && h.doc.state === 'stopped' ? h : undefined;
-        }, `503 stopped after kill -9; server output:\n${s.output()}`, 10_000);
+        }, `503 stopped after kill -9; server output:\n${s.output()}`);
         assert.equal(down.doc.heartbeatPid, null);
         assert.equal(down.doc.app, 'tasks');
         // The page no longer claims the dead pid runs, and a change event told open pages so.
         const line = await waitUntilAsync(async () => {
           const l = heartbeatLine(await index(base));
           return l.startsWith(`running, pid ${pid}`) ? undefined : l;
-        }, 'the page to drop the killed pid', 10_000);
+        }, 'the page to drop the killed pid');
         // Until its new parent reaps it, the killed process is a zombie: the page says so, and never "running".
         assert.match(line, new RegExp(`^stopped \\((the pid file names pid ${pid}, which (has exited|is a zombie)|last pid ${pid})\\)$`));
-        await waitUntil(() => changes() > seen, 'a change event after the kill', 10_000);
+        await waitUntil(() => changes() > seen, 'a change event after the kill');
       } finally {
         ev.close();
       }
@@ -110,12 +110,12 @@ describe('the heartbeat as the server shows it', () => {
         const stuck = await waitUntilAsync(async () => {
           const h = await health(base);
           return h.doc.state === 'stuck' ? h : undefined;
-        }, `state stuck after SIGSTOP; output:\n${s.output()}`, 2000);
+        }, `state stuck after SIGSTOP; output:\n${s.output()}`);
         assert.deepEqual([stuck.status, stuck.doc.ok, stuck.doc.heartbeatPid], [503, false, pid]);
         const line = await waitUntilAsync(async () => {
           const l = heartbeatLine(await index(base));
           return l.startsWith('stuck') ? l : undefined;
-        }, 'the page to say stuck', 2500);
+        }, 'the page to say stuck');
         assert.match(line, new RegExp(`^stuck, pid ${pid}, last beat <time `));
         assert.match(await index(base), /data-state="stuck"/);
       } finally {
@@ -157,7 +157,7 @@ describe('the server recovers', () => {
       await waitUntilAsync(async () => {
         const ids = (JSON.parse((await get(`${base}/api/tasks`)).body) as { tasks: { id: string }[] }).tasks.map((x) => x.id);
         return ids.includes('AFTER-MOVE') && ids.includes('FIRST-TASK');
-      }, `/api/tasks to list the moved-back folder's tasks; output:\n${s.output()}`, 5000);
+      }, `/api/tasks to list the moved-back folder's tasks; output:\n${s.output()}`);
       assert.equal((await get(`${base}/tasks/AFTER-MOVE.html`)).status, 200);
     });
   });
@@ -173,7 +173,7 @@ describe('the server recovers', () => {
       await waitUntilAsync(async () => {
         const ids = (JSON.parse((await get(`${base}/api/tasks`)).body) as { tasks: { id: string }[] }).tasks.map((x) => x.id);
         return ids.length === 1 && ids[0] === 'REBORN';
-      }, `/api/tasks to list only the new folder's task; output:\n${s.output()}`, 5000);
+      }, `/api/tasks to list only the new folder's task; output:\n${s.output()}`);
       await waitUntil(() => readPid(pidFile) === s.child.pid, 'the server pid file published again');
       // Watches on the new folder work: an edit shows.
       fs.writeFileSync(`${t.dir}/REBORN.md`, '---\nid: REBORN\ntitle: Edited in the new folder\nstatus: ready\n---\n');
@@ -282,7 +282,7 @@ describe('/api/tasks is cheap', () => {
       const after = await waitUntilAsync(async () => {
         const r = await get(`${base}/api/tasks`, { 'if-none-match': before.headers.etag as string });
         return r.status === 200 ? r : undefined;
-      }, 'a 200 with a new body after the edit', 5000);
+      }, 'a 200 with a new body after the edit');
       assert.notEqual(after.headers.etag, before.headers.etag);
       assert.match(after.body, /Retitled/);
     });

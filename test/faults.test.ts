@@ -39,7 +39,7 @@ async function holdsFor(ms: number, check: () => void): Promise<void> {
 /** Waits for ticks past the current one: proof the loop is not wedged. */
 async function ticksGoOn(f: Folder, what: string): Promise<void> {
   const from = snapshotTick(f);
-  await waitUntil(() => snapshotTick(f) >= from + 2, `${what}: two more ticks after tick ${from}`, 10_000);
+  await waitUntil(() => snapshotTick(f) >= from + 2, `${what}: two more ticks after tick ${from}`);
 }
 
 async function status(f: Folder): Promise<{ code: number | null; doc: { state: string; pid: number | null }; stderr: string }> {
@@ -127,7 +127,7 @@ describe('the watchdog of a running serve', () => {
       const { s, heartbeat } = await serving(f);
       try {
         process.kill(heartbeat, 'SIGSTOP');
-        await s.waitFor(new RegExp(`watchdog: restarted the heartbeat as pid \\d+: pid ${heartbeat} is stuck`), 10_000);
+        await s.waitFor(new RegExp(`watchdog: restarted the heartbeat as pid \\d+: pid ${heartbeat} is stuck`));
         await waitUntil(() => !alive(heartbeat), 'the stuck heartbeat to be stopped');
         assert.equal((await status(f)).code, 0);
       } finally {
@@ -251,7 +251,7 @@ describe('a full disk', () => {
         assert.equal(detach.code, 1, detach.stdout);
         assert.match(detach.stderr, /no space left on the file system of/);
         fs.rmSync(filler);
-        await waitUntil(() => snapshotTick(f) > stuckAt + 1, 'ticks to be written again once space returns', 10_000);
+        await waitUntil(() => snapshotTick(f) > stuckAt + 1, 'ticks to be written again once space returns');
         assert.ok(alive(pid));
       } finally {
         if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');

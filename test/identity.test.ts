@@ -283,7 +283,7 @@ describe('locks', () => {
     const t0 = Date.now();
     await assert.rejects(acquireLock(name, 150), (err: unknown) => err instanceof TasksError && err.message === `could not lock ${name} within 0.15 s; another tasks process holds it`);
     assert.ok(Date.now() - t0 >= 140, 'it waited the timeout');
-    const waiting = acquireLock(name, 2000);
+    const waiting = acquireLock(name, 15_000);
     setTimeout(() => a.release(), 50);
     (await waiting).release();
   });

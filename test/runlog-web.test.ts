@@ -188,7 +188,7 @@ describe('run log routes and events', () => {
       await waitUntil(() => events().at(-1)?.to === fs.statSync(file).size, 'the pings sent up to the end');
       const at = fs.statSync(file).size;
       fs.appendFileSync(file, 'fresh <line>\nand a half');
-      await waitUntil(() => mine.text().includes('and a half'), 'the new lines as a log event', 10_000);
+      await waitUntil(() => mine.text().includes('and a half'), 'the new lines as a log event');
       const last = events().at(-1) as Record<string, any>;
       const st = fs.statSync(file);
       assert.deepEqual(last, { id: 'FIRST-TASK', log: `${st.dev}:${st.ino}`, from: at, to: st.size, lines: ['fresh <line>', 'and a half'], partial: true });
@@ -216,7 +216,7 @@ describe('run log routes and events', () => {
     const list = await waitUntilAsync(async () => {
       const doc = JSON.parse((await get(`${base}/api/tasks`)).body) as { tasks: Record<string, unknown>[] };
       return doc.tasks[0]?.prUrl ? doc : undefined;
-    }, 'prUrl in /api/tasks', 5000);
+    }, 'prUrl in /api/tasks');
     assert.deepEqual(list.tasks.map((x) => [x.id, x.pr, x.prNumber, x.prUrl]), [
       ['FIRST-TASK', '42', 42, 'https://github.com/acme/widgets/pull/42'],
       ['URL', 'https://gitlab.example.com/g/p/-/merge_requests/8', 8, 'https://gitlab.example.com/g/p/-/merge_requests/8'],

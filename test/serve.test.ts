@@ -238,10 +238,10 @@ describe('server', () => {
       try {
         await waitUntil(() => events.join('').includes('event: hello'), 'hello event');
         fs.writeFileSync(`${dir}/FIRST-TASK.md`, '---\nid: FIRST-TASK\ntitle: Renamed on disk\nstatus: ready\n---\n');
-        await waitUntil(() => events.join('').includes('event: change'), 'change event', 5000);
+        await waitUntil(() => events.join('').includes('event: change'), 'change event');
         assert.match((await get(`${base}/tasks/FIRST-TASK.html`)).body, /Renamed on disk/);
         fs.writeFileSync(`${dir}/SECOND.md`, '---\nid: SECOND\ntitle: Added later\n---\n');
-        await waitUntil(() => (events.join('').match(/event: change/g) ?? []).length >= 2, 'second change event', 5000);
+        await waitUntil(() => (events.join('').match(/event: change/g) ?? []).length >= 2, 'second change event');
         const added = await get(`${base}/tasks/SECOND.html`);
         assert.equal(added.status, 200);
         assert.match(added.body, /Added later/);
@@ -249,9 +249,9 @@ describe('server', () => {
         // Written right after the folder appears: the new folder's first rescan must include it.
         fs.mkdirSync(`${dir}/area`);
         fs.writeFileSync(`${dir}/area/THIRD.md`, '---\nid: THIRD\ntitle: In a new folder\n---\n');
-        await waitUntil(() => fs.existsSync(`${dir}/logs/task_manager/site-${owner}/tasks/THIRD.html`), 'page of a task in a new folder', 5000);
+        await waitUntil(() => fs.existsSync(`${dir}/logs/task_manager/site-${owner}/tasks/THIRD.html`), 'page of a task in a new folder');
         fs.writeFileSync(`${dir}/area/THIRD.md`, '---\nid: THIRD\ntitle: Edited in the new folder\n---\n');
-        await waitUntil(() => fs.readFileSync(`${dir}/logs/task_manager/site-${owner}/tasks/THIRD.html`, 'utf8').includes('Edited in the new folder'), 'edit in the new folder', 5000);
+        await waitUntil(() => fs.readFileSync(`${dir}/logs/task_manager/site-${owner}/tasks/THIRD.html`, 'utf8').includes('Edited in the new folder'), 'edit in the new folder');
       } finally {
         req.destroy();
         process.kill(-(s.child.pid as number), 'SIGTERM');
