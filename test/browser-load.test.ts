@@ -86,12 +86,12 @@ describe('page loads in Chromium', () => {
 
   test('with no build yet, the "being built" page reloads itself when the build is ready', () => withTempFolder('load', async (t) => {
     const hold = holdBuild(t);
-    const { s, base } = await serveBare(t, ['project=Acme']);
+    const { s, base } = await serveBare(t, ['project=Acme'], hold.env);
     const w = await counting('/');
     await w.page.goto(`${base}/`);
     assert.equal(await w.page.title(), 'Tasks: building the dashboard');
     assert.match(await w.page.textContent('main') ?? '', /is being built/);
-    await hold.release();
+    hold.release();
     await w.page.waitForFunction(() => document.title === 'Acme Tasks', undefined, { timeout: 15_000 });
     assert.equal(await w.page.$('main[data-building]'), null);
     assert.deepEqual(w.requests, [`document ${base}/`, `document ${base}/`], 'the placeholder, then the dashboard');

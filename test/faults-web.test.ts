@@ -1,9 +1,12 @@
 // Faults the tasks server must survive or report, injected against the real CLI: a killed or
-// stopped heartbeat, the tasks folder moved or deleted, its pid file removed, a taken port.
+// stopped heartbeat, the tasks folder moved or deleted, its pid file removed, FIFOs in place of
+// state files, a taken port.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
 import { SCRIPT, TSX, alive, cli, cliEnv, pidsMentioning, readPid, runtimeFile, start, type Folder, type Running, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
@@ -66,10 +69,10 @@ describe('the heartbeat as the server shows it', () => {
       const pid = readPid(runtimeFile(t.dir, t.owner, 'heartbeat.pid')) as number;
       // The URL line can come before the heartbeat's first tick: let it tick once, so the page has a snapshot to name it by.
       await waitUntil(() => fs.existsSync(runtimeFile(t.dir, t.owner, 'snapshot.json')), 'the first snapshot');
-      const before = await health(base);
-      assert.equal(before.status, 200, s.output());
+      // With no stuck slack a heartbeat reads "running" only within 0.6 s of a beat: wait for it, not one look.
+      const before = await waitUntilAsync(async () => { const h = await health(base); return h.status === 200 ? h : undefined; }, `health 200 running; output:\n${s.output()}`);
       assert.deepEqual([before.doc.ok, before.doc.state, before.doc.heartbeatPid], [true, 'running', pid]);
-      assert.match(heartbeatLine(await index(base)), new RegExp(`^running, pid ${pid}$`));
+      await waitUntilAsync(async () => new RegExp(`^running, pid ${pid}$`).test(heartbeatLine(await index(base))), `the page to say running, pid ${pid}`);
       const ev = events(base);
       try {
         await waitUntil(() => ev.text().includes('event: hello'), 'the hello event');
@@ -104,7 +107,7 @@ describe('the heartbeat as the server shows it', () => {
       assert.equal(ensured.code, 0, ensured.stderr);
       const { s, base } = await serve(t, ['--no-heartbeat']);
       const pid = readPid(runtimeFile(t.dir, t.owner, 'heartbeat.pid')) as number;
-      assert.equal((await health(base)).status, 200, s.output());
+      await waitUntilAsync(async () => (await health(base)).status === 200, `health 200 running; output:\n${s.output()}`);
       process.kill(pid, 'SIGSTOP');
       try {
         const stuck = await waitUntilAsync(async () => {
@@ -137,6 +140,39 @@ describe('the heartbeat as the server shows it', () => {
       assert.match(h.doc.heartbeat.stale ?? '', /is a folder, not a file/);
       await waitUntilAsync(async () => /is a folder/.test(heartbeatLine(await index(base))), 'the page to name the folder');
       for (const p of ['/api/tasks', '/api/snapshot', '/']) assert.notEqual((await get(base + p)).status, 500, p);
+      assert.ok(alive(s.child.pid as number), s.output());
+    });
+  });
+  test('FIFOs in place of the state files: nothing waits on them; status, ensure, build and the pages answer', async () => {
+    await withFolder(async (t) => {
+      const pidFile = runtimeFile(t.dir, t.owner, 'heartbeat.pid');
+      const snapshot = runtimeFile(t.dir, t.owner, 'snapshot.json');
+      const registry = path.join(path.dirname(pidFile), 'registry.json');
+      fs.mkdirSync(path.dirname(pidFile), { recursive: true });
+      // Reading any of these the usual way blocks until a writer opens it: forever.
+      for (const f of [pidFile, snapshot, registry]) execFileSync('mkfifo', [f]);
+      const st = await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`]);
+      assert.equal(st.code, 3, st.stderr);
+      assert.match(st.stdout, /not running \(stale pid file: pid file .* is a FIFO, not a file; remove it and try again\)/);
+      const en = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`]);
+      assert.deepEqual([en.code, en.stderr.trim()], [1, `tasks: pid file ${pidFile} is a FIFO, not a file; remove it and try again`]);
+      const out = path.join(t.dir, '..', 'out');
+      const built = await cli(['build', `dir=${t.dir}`, `out=${out}`]);
+      assert.equal(built.code, 0, built.stderr);
+      const { s, base } = await serve(t, ['--no-heartbeat']);
+      const h = await health(base);
+      assert.equal(h.status, 503, s.output());
+      assert.match(h.doc.heartbeat.stale ?? '', /is a FIFO, not a file/);
+      await waitUntilAsync(async () => /is a FIFO/.test(heartbeatLine(await index(base))), 'the page to name the FIFO');
+      for (const p of ['/api/tasks', '/', '/tasks/FIRST-TASK.html']) assert.equal((await get(base + p)).status, 200, p);
+      assert.equal((await get(`${base}/api/snapshot`)).status, 404, 'no snapshot yet: a FIFO is not one');
+      // Once the pid file is cleared, a heartbeat keeps the other two aside and writes files of its own.
+      fs.rmSync(pidFile);
+      const again = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`, 'interval=0.2']);
+      assert.equal(again.code, 0, again.stderr);
+      await waitUntil(() => [snapshot, registry].every((f) => fs.lstatSync(f, { throwIfNoEntry: false })?.isFile()), 'a snapshot and a registry file in place of the FIFOs');
+      const aside = fs.readdirSync(path.dirname(pidFile)).filter((n) => n.includes('.corrupt-'));
+      assert.ok(aside.some((n) => n.startsWith('registry.json.corrupt-')), `the registry FIFO kept aside: ${aside.join(', ')}`);
       assert.ok(alive(s.child.pid as number), s.output());
     });
   });

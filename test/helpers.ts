@@ -220,9 +220,9 @@ export function withTree(files: Record<string, string>, body: (root: string) => 
  * `serve --no-heartbeat` on a free loopback port (nothing changes the pages but the test), waited
  * for until its port answers, not for its ready line; its pid is the folder's to kill.
  */
-export async function serveBare(t: Folder, more: readonly string[] = []): Promise<{ s: Running; base: string }> {
+export async function serveBare(t: Folder, more: readonly string[] = [], env?: Record<string, string>): Promise<{ s: Running; base: string }> {
   const port = await getPort({ host: '127.0.0.1' });
-  const s = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${t.owner}`, `dir=${t.dir}`, `port=${port}`, '--no-heartbeat', ...more]);
+  const s = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${t.owner}`, `dir=${t.dir}`, `port=${port}`, '--no-heartbeat', ...more], env ? { env } : {});
   t.extra.push(s.child.pid as number);
   const base = `http://127.0.0.1:${port}`;
   await waitUntilAsync(() => fetch(`${base}/api/health`).then(() => true, () => false), 'the port to answer');

@@ -77,7 +77,7 @@ describe('listen first', () => {
     await stopServe(first.s);
     fs.writeFileSync(path.join(t.dir, 'FIRST-TASK.md'), '---\nid: FIRST-TASK\ntitle: Renamed while stopped\nstatus: ready\n---\n');
     const hold = holdBuild(t);
-    const { s, base } = await serveBare(t);
+    const { s, base } = await serveBare(t, [], hold.env);
     const page = await get(`${base}/`);
     assert.equal(page.status, 200);
     assert.match(text(page), /First task/, 'the previous build is served');
@@ -85,17 +85,16 @@ describe('listen first', () => {
     assert.equal((await get(`${base}/tasks/FIRST-TASK.html`)).status, 200);
     assert.equal((await health(base)).build, 'stale');
     assert.doesNotMatch(s.output(), /serving tasks/, 'the URL line waits for the pages to be current');
-    await hold.release();
+    hold.release();
     await s.waitFor(/serving tasks/);
     assert.match(text(await get(`${base}/`)), /Renamed while stopped/);
-    // The registry put back where the FIFO was is a change too: current once that is built.
     await waitUntilAsync(async () => (await health(base)).build === 'current', 'the build to be current');
     await stopServe(s);
   }));
 
   test('with no previous build: 503 with a page that says it is being built; /api/health says building, then current', () => withFolder(async (t) => {
     const hold = holdBuild(t);
-    const { s, base } = await serveBare(t);
+    const { s, base } = await serveBare(t, [], hold.env);
     const page = await get(`${base}/`);
     assert.equal(page.status, 503);
     assert.equal(page.headers['cache-control'], 'no-store');
@@ -108,23 +107,21 @@ describe('listen first', () => {
     assert.match(app.headers['content-type'] ?? '', /javascript/);
     assert.equal((await health(base)).build, 'building');
     assert.deepEqual(await hello(base, '/'), { version: 0, page: null });
-    await hold.release();
+    hold.release();
     await s.waitFor(/serving tasks/);
     assert.equal((await get(`${base}/`)).status, 200);
     await waitUntilAsync(async () => (await health(base)).build === 'current', 'the build to be current');
     await stopServe(s);
   }));
 
-  test('a signal while the first build runs stops the server calmly: exit 0, its pid file removed, no URL line', () => withFolder(async (t) => {
+  test('a signal before the first build is done stops the server calmly: exit 0, its pid file removed, no URL line', () => withFolder(async (t) => {
     const hold = holdBuild(t);
-    const { s, base } = await serveBare(t);
+    const { s, base } = await serveBare(t, [], hold.env);
     assert.equal((await get(`${base}/`)).status, 503);
-    let ended = false;
-    void s.exited.then(() => { ended = true; });
     process.kill(-(s.child.pid as number), 'SIGINT');
-    // A build thread in the FIFO's read cannot be cut short: the server waits for the read to end.
-    await hold.release(() => ended);
+    // The build never ran: the held thread is ended with the server.
     const exit = await s.exited;
+    hold.release();
     assert.equal(exit.code, 0, s.output());
     assert.match(s.output(), /tasks server stopped \(SIGINT\)/);
     assert.doesNotMatch(s.output(), /serving tasks/);

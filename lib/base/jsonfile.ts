@@ -2,18 +2,47 @@
 import fs from 'node:fs';
 import { isErrno } from './errors.ts';
 
-/** Reads a text file that may be missing (pid files, snapshots, the registry); undefined when it is. */
+/**
+ * A state file's path holds something that is not a regular file: `code` is EISDIR for a folder
+ * (as Node's own error), EFTYPE for a FIFO, a socket or a device.
+ */
+export class NotAFileError extends Error {
+  readonly code: 'EISDIR' | 'EFTYPE';
+  constructor(readonly file: string, readonly kind: string) {
+    super(`${file} is ${kind}, not a file`);
+    this.code = kind === 'a folder' ? 'EISDIR' : 'EFTYPE';
+  }
+}
+
+/** True for a NotAFileError, or Node's EISDIR. */
+export function isNotAFile(err: unknown): boolean {
+  return isErrno(err, 'EISDIR') || isErrno(err, 'EFTYPE');
+}
+
+/**
+ * Reads a text file that may be missing (pid files, snapshots, the registry); undefined when it is.
+ * Opened without blocking and checked before it is read: a FIFO put in a state file's place throws
+ * a NotAFileError instead of hanging the reader (the heartbeat, the server, `status`) forever.
+ */
 export function readTextFile(file: string): string | undefined {
+  let fd: number;
   try {
-    return fs.readFileSync(file, 'utf8');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
     throw err;
   }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new NotAFileError(file, st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device');
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
- * Reads a JSON file; undefined when it is missing, not JSON, or not a file (a folder in its place):
+ * Reads a JSON file; undefined when it is missing, not JSON, or not a file (a folder or a FIFO in its place):
  * readers never fail on a damaged state file, the writer keeps a corrupt one aside.
  */
 export function readJsonFile<T>(file: string): T | undefined {
@@ -21,7 +50,7 @@ export function readJsonFile<T>(file: string): T | undefined {
   try {
     text = readTextFile(file);
   } catch (err) {
-    if (isErrno(err, 'EISDIR')) return undefined;
+    if (isNotAFile(err)) return undefined;
     throw err;
   }
   if (text === undefined) return undefined;

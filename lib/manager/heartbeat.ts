@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { writeFileAtomic } from '../base/atomic.ts';
 import { TasksError, isErrno } from '../base/errors.ts';
-import { readTextFile } from '../base/jsonfile.ts';
+import { isNotAFile, readTextFile } from '../base/jsonfile.ts';
 import { bindAddress } from '../supervise/lock.ts';
 import { ignoreRuntimeFolder } from '../base/runtime-ignore.ts';
 import { type Expected, inspectPidFile, livePid, parsePidFile, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
@@ -211,7 +211,7 @@ function keepCorruptAside(file: string, log: (line: string) => void, now: () => 
   try {
     text = readTextFile(file);
   } catch (err) {
-    if (isErrno(err, 'EISDIR')) return; // the first snapshot write moves it aside
+    if (isNotAFile(err)) return; // the first snapshot write moves it aside
     throw err;
   }
   if (text === undefined) return;

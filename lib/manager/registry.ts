@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../base/atomic.ts';
 import { isErrno } from '../base/errors.ts';
+import { NotAFileError, isNotAFile, readTextFile } from '../base/jsonfile.ts';
 import { acquireLock } from '../supervise/lock.ts';
 
 /** running: the dispatch command runs; exited: it ended (see exitCode); interrupted: stopped with its heartbeat; timed_out: ended by run_timeout. */
@@ -140,10 +141,12 @@ export function checkRegistry(doc: unknown): { reg: Registry; problems: string[]
 /** The registry as it is on disk for readers (status, the server): undefined when missing or damaged. Never writes. */
 export function peekRegistry(file: string): Registry | undefined {
   try {
-    const { reg, problems } = checkRegistry(JSON.parse(fs.readFileSync(file, 'utf8')));
+    const text = readTextFile(file);
+    if (text === undefined) return undefined;
+    const { reg, problems } = checkRegistry(JSON.parse(text));
     return problems.length ? undefined : reg;
   } catch (err) {
-    if (err instanceof SyntaxError || ['ENOENT', 'EISDIR', 'ENOTDIR'].some((c) => isErrno(err, c))) return undefined;
+    if (err instanceof SyntaxError || isNotAFile(err) || isErrno(err, 'ENOTDIR')) return undefined;
     throw err;
   }
 }
@@ -168,8 +171,10 @@ export function inspectRegistryFile(file: string): RegistryRead {
   if (!st.isFile()) return { reg: emptyRegistry(), missing: false, damage: `is not a file (${st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symlink' : 'a special file'})` };
   let doc: unknown;
   try {
-    doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+    doc = JSON.parse(readTextFile(file) ?? '');
   } catch (err) {
+    // Replaced between the lstat and the read: missing reads as '' (not JSON), a FIFO as not a file.
+    if (err instanceof NotAFileError) return { reg: emptyRegistry(), missing: false, damage: `is not a file (${err.kind})` };
     if (!(err instanceof SyntaxError)) throw err;
     return { reg: emptyRegistry(), missing: false, damage: `is not JSON (truncated or corrupt: ${err.message})` };
   }

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { writeFileAtomic } from '../base/atomic.ts';
 import { TasksError, isErrno } from '../base/errors.ts';
-import { readTextFile } from '../base/jsonfile.ts';
+import { NotAFileError, readTextFile } from '../base/jsonfile.ts';
 import { bootId, readCmdline, readStat } from './proc.ts';
 
 /** Which daemon a pid file belongs to; also the action word its command line must carry. */
@@ -69,14 +69,14 @@ export function publishPidFile(file: string, e: Expected, extra: Record<string, 
  * process's command line; anything less is stale and must never be signalled.
  */
 export function inspectPidFile(file: string, e: Expected, self: { pid: number; ppid: number }): Inspection {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readTextFile(file);
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) return { state: 'missing' };
-    if (isErrno(err, 'EISDIR')) throw new TasksError(`pid file ${file} is a folder, not a file; remove it and try again`);
+    if (err instanceof NotAFileError) throw new TasksError(`pid file ${file} is ${err.kind}, not a file; remove it and try again`);
     throw err;
   }
+  if (text === undefined) return { state: 'missing' };
   const parsed = parsePidFile(text);
   if ('error' in parsed) return { state: 'stale', pid: undefined, reason: parsed.error };
   const { pid, fields } = parsed;

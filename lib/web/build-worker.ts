@@ -1,4 +1,5 @@
 // The build thread itself: LiveSite in a worker, building at start, on folder watches and when the server asks, reporting each build.
+import fs from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { runtimePaths } from '../base/paths.ts';
 import type { Task } from '../tasks/taskfile.ts';
@@ -8,6 +9,14 @@ import { projectName } from '../tasks/format.ts';
 import type { BuildResult } from './site-files.ts';
 
 const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };
+
+/**
+ * TASKS_BUILD_HOLD=<file>: every build waits while that file exists. Tests use it to look at a
+ * server whose build is still to come (served from the last build, or the "being built" page).
+ */
+async function heldWhile(file: string | undefined): Promise<void> {
+  while (file && fs.existsSync(file)) await new Promise((r) => setTimeout(r, 10));
+}
 /** Changed tasks go in messages of this many, so the server's thread takes in 10,000 between requests, not in one piece. */
 const TASKS_PER_MESSAGE = 500;
 
@@ -45,6 +54,7 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   let chain = Promise.resolve();
   const build = (id: number | null, work: () => BuildResult): void => {
     chain = chain.then(async () => {
+      await heldWhile(process.env.TASKS_BUILD_HOLD);
       let result = NOTHING;
       let error: string | undefined;
       try {

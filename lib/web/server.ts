@@ -2,6 +2,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { TasksError, isErrno } from '../base/errors.ts';
+import { isNotAFile } from '../base/jsonfile.ts';
 import { type Expected, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
 import { type RuntimePaths, runtimePaths } from '../base/paths.ts';
 import { type Health, findOwnServer, probeHealth, serverUrl } from './probe.ts';
@@ -221,12 +222,12 @@ async function readRemote(dir: string, log: (line: string) => void): Promise<Rem
   }
 }
 
-/** Removes the server pid file if it still names this process; a folder in its place is left alone. */
+/** Removes the server pid file if it still names this process; a folder or a FIFO in its place is left alone. */
 function unpublish(file: string): void {
   try {
     removePidFileIf(file, process.pid);
   } catch (err) {
-    if (!isErrno(err, 'EISDIR')) throw err;
+    if (!isNotAFile(err)) throw err;
   }
 }
 

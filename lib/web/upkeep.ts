@@ -1,6 +1,7 @@
 // The server's once-a-second upkeep: the heartbeat's state, the tasks folder coming back, its own pid file.
 import fs from 'node:fs';
 import { isErrno } from '../base/errors.ts';
+import { NotAFileError, readTextFile } from '../base/jsonfile.ts';
 import { type Expected, inspectPidFile, parsePidFile } from '../supervise/pidfile.ts';
 import type { BuildThread } from './build-thread.ts';
 
@@ -57,14 +58,14 @@ export function startUpkeep(u: UpkeepInput): () => void {
   };
 
   const checkPidFile = (): void => {
-    let text: string;
+    let text: string | undefined;
     try {
-      text = fs.readFileSync(u.pidFile, 'utf8');
+      text = readTextFile(u.pidFile);
     } catch (err) {
-      if (isErrno(err, 'EISDIR')) return once('pid-folder', `server pid file ${u.pidFile} is a folder: stop cannot find this server until it is removed`);
-      if (!isErrno(err, 'ENOENT')) throw err;
-      return republish('was missing');
+      if (err instanceof NotAFileError) return once('pid-folder', `server pid file ${u.pidFile} is ${err.kind}: stop cannot find this server until it is removed`);
+      throw err;
     }
+    if (text === undefined) return republish('was missing');
     const parsed = parsePidFile(text);
     if (!('error' in parsed) && parsed.pid === u.selfPid) {
       said.delete('pid-folder');
