@@ -124,6 +124,8 @@ describe('dashboard in Chromium', () => {
     await page.waitForFunction(() => [...document.querySelectorAll('#tasks tbody tr')].some((r) => (r as HTMLElement).offsetParent !== null));
     assert.deepEqual((await visibleIds(page)).sort(), ['ALPHA', 'BETA', 'DELTA', 'GAMMA', 'HOSTILE']);
     assert.match(await page.textContent('#health') ?? '', new RegExp(owner));
+    // The escalations and the ready queue come with the first tick's snapshot, which can land after the page: the page updates in place.
+    await page.waitForFunction(() => document.querySelector('#health')?.hasAttribute('data-tick-at'));
     assert.match(await page.textContent('#escalations') ?? '', /DELTA/);
     assert.match(await page.textContent('#escalations') ?? '', /BETA/);
     assert.doesNotMatch(await page.textContent('#escalations') ?? '', /GAMMA/, 'a completed task is not escalated for its dependencies');

@@ -268,6 +268,14 @@ test('page names keep [A-Za-z0-9._-] only, and colliding slugs get distinct page
   });
 });
 
+test('before its first tick the health names the owner it is for, and says the heartbeat has not ticked', () => {
+  withOut((out, read) => {
+    new SiteBuilder(out).build(input(tasks(), { snapshot: undefined, owner: 'dave', heartbeat: { running: true, pid: 4242 } }));
+    const health = /<section id="health"[^]*?<\/section>/.exec(read('index.html'))?.[0] ?? '';
+    assert.match(health, /<dt>Owner<\/dt><dd>dave<\/dd><dt>Heartbeat<\/dt><dd>running, pid 4242<\/dd><dt>Last tick<\/dt><dd>never: the heartbeat has not ticked yet<\/dd>/);
+  });
+});
+
 test('health, escalations, ready queue and claims come from the snapshot', () => {
   const snapshot: Snapshot = {
     owner: 'ops', pid: 4242, dir: '/x', tick: 7, tickAt: '2026-03-22T11:00:00.000Z', tickDurationMs: 12, interval: 30,

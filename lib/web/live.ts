@@ -107,6 +107,7 @@ export class LiveSite {
       docs,
       format,
       snapshot: withRegistryClaims(readJsonFile<Snapshot>(this.paths.snapshot), registry),
+      owner: this.options.owner,
       // The view carries state and stale besides running and pid; render.ts shows them.
       heartbeat: this.heartbeat,
       now: this.options.now(),

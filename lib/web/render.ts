@@ -32,6 +32,7 @@ export interface IndexInput extends ListInput {
   /** Docs, decisions and milestones: a section each, never tasks. */
   readonly docs: readonly KindEntry[];
   readonly snapshot: WebSnapshot | undefined;
+  readonly owner?: string | undefined;
   /** From the pid file at build time; state and stale are optional so callers that only know running still fit. */
   readonly heartbeat: { running: boolean; pid: number | null; state?: HeartbeatState; stale?: string | null; beatAt?: string | null };
   readonly refs: ReadonlyMap<string, TaskRef>;
@@ -96,7 +97,7 @@ function renderHealth(p: IndexInput): string {
   const line = state === 'running' ? `running, pid ${pid}`
     : state === 'stuck' ? `stuck, pid ${pid}${hb.beatAt ? `, last beat ${timeTag(hb.beatAt, p.now)}` : ''}`
     : `stopped${hb.stale ? ` (the pid file ${h(hb.stale)})` : snap === undefined ? '' : ` (last pid ${snap.pid})`}`;
-  const owner = snap === undefined ? '—' : h(snap.owner);
+  const owner = h(snap?.owner ?? p.owner ?? '—');
   const last = snap === undefined ? 'never: the heartbeat has not ticked yet' : `#${snap.tick} ${timeTag(snap.tickAt, p.now)} (took ${snap.tickDurationMs} ms)`;
   const next = snap === undefined ? '—' : `${timeTag(snap.nextTickAt, p.now)}, every ${h(String(snap.interval))} s`;
   const alert = state === 'stopped' ? '<p class="alert">The heartbeat is not running: nothing is being dispatched or escalated.</p>\n'

@@ -34,6 +34,8 @@ export interface SiteInput {
   format?: { readonly customStatuses: readonly string[] };
   /** undefined: the heartbeat has never ticked. */
   snapshot: WebSnapshot | undefined;
+  /** The owner whose heartbeat the pages show (named before its first snapshot too). */
+  owner?: string;
   /** From the pid file, at build time. */
   heartbeat: IndexInput['heartbeat'];
   now: Date;
