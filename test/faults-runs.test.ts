@@ -86,6 +86,14 @@ async function ensure(f: Fixture, more: string[], env: Record<string, string> = 
   return (JSON.parse(r.stdout) as { pid: number }).pid;
 }
 
+/** The heartbeat is still alive a while after its folder went: it does not end by itself. */
+async function staysAlive(hb: number): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    assert.ok(alive(hb), 'the heartbeat is still there');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Waits for a number of ticks after now, so a fault had its chance to cause a second dispatch. */
 async function ticksPass(f: Fixture, n: number): Promise<void> {
   const from = snapshot(f)?.tick ?? 0;
@@ -210,6 +218,25 @@ describe('runs are contained', () => {
       });
     });
   }
+
+  test('the tasks folder deleted under a running heartbeat: stop finds it by its command line and stops it with its runs', async () => {
+    await withTasks({ 'A.md': task('A') }, async (f) => {
+      const hb = await ensure(f, ['dispatch=setsid sleep 300 & sleep 300']);
+      await waitUntil(() => marked(f.owner).some((p) => !p.relay && p.sid === p.pid), `a marked process in a session of its own; log:\n${heartbeatLog(f)}`);
+      fs.rmSync(f.dir, { recursive: true });
+      // The heartbeat waits for its folder to come back (a folder moved away and back is common), so nothing ends by itself.
+      await staysAlive(hb);
+      const r = await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), `the tasks folder ${f.dir} is gone; stopped heartbeat (pid ${hb}), found by its command line`);
+      assert.ok(!alive(hb), 'the heartbeat stopped');
+      assert.deepEqual(marked(f.owner), [], 'no process carrying the marker is left');
+      const again = await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`, '--json']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(JSON.parse(again.stdout).heartbeat, { stopped: false, stale: null });
+      assert.ok(!fs.existsSync(f.dir), 'stop wrote nothing: the folder is still gone');
+    });
+  });
 
   test('run_timeout ends a run that ignores SIGTERM (after the grace) and escalates "timed out after"', async () => {
     await withTasks({ 'A.md': task('A') }, async (f) => {

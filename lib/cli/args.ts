@@ -210,12 +210,14 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   const dirWord = keys.dir ?? path.join(ctx.root, 'tasks');
   if (dirWord === '') throw usageError('`dir` must name a folder, got an empty value; pass dir=<tasks folder>');
   const resolved = path.resolve(ctx.cwd, dirWord);
-  if (!isFolder(resolved)) {
+  // `stop` takes a folder that is gone: its heartbeat may outlive it (stop finds it by its command line).
+  const gone = action === 'stop' && !isFolder(resolved) && !fs.existsSync(resolved);
+  if (!isFolder(resolved) && !gone) {
     const where = resolved === dirWord ? '' : ` (resolved to ${resolved})`;
     throw usageError(`\`dir\` must be an existing folder, got \`${dirWord}\`${where}; create it or pass dir=<tasks folder>`);
   }
   // The real path: a symlinked or ../ spelling of one folder must name the same heartbeat.
-  const dir = fs.realpathSync(resolved);
+  const dir = gone ? resolved : fs.realpathSync(resolved);
   const dispatchWord = keys.dispatch ?? ctx.env.TASK_MANAGER_DISPATCH;
   const dispatch = dispatchWord === undefined || dispatchWord.trim() === '' ? undefined : dispatchWord;
   let out: string | undefined;

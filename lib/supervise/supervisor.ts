@@ -6,6 +6,7 @@ import { type Launcher, type Self, spawnDetached, stopProcess, waitForPidFile } 
 import { type Expected, inspectPidFile, markerArgs, removePidFileIf } from './pidfile.ts';
 import { runtimePaths } from '../base/paths.ts';
 import { heartbeatHealth } from './health.ts';
+import { isRunning, readCmdline } from './proc.ts';
 
 /** The heartbeat settings ensure passes to a new heartbeat. */
 export interface HeartbeatSpec {
@@ -116,6 +117,32 @@ export async function stopDaemon(pidFile: string, expected: Expected, self: Self
   // The daemon removes its own pid file on a clean exit; after SIGKILL only a file still naming it goes.
   if (result.killed) removePidFileIf(pidFile, seen.pid);
   return { state: 'stopped', pid: seen.pid, killed: result.killed };
+}
+
+/**
+ * Stops the daemons of this kind, owner and folder that no pid file can name any more (the tasks
+ * folder, and the pid files in it, were deleted): found by their marker words in
+ * /proc/<pid>/cmdline, each stopped as stopDaemon stops one (its start time read first and
+ * re-proved before SIGKILL). Never the caller or its parent.
+ */
+export async function stopByMarker(expected: Expected, self: Self, graceMs = STOP_GRACE_MS): Promise<{ pid: number; killed: boolean }[]> {
+  const words = markerArgs(expected);
+  const marked = (pid: number): boolean => pid !== self.pid && pid !== self.ppid && isRunning(pid) && hasWords(pid, words);
+  const stopped: { pid: number; killed: boolean }[] = [];
+  // Each one checked again right before it is signalled: stopping the one before can take the grace.
+  for (const pid of fs.readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n)).map(Number).filter(marked)) {
+    if (marked(pid)) stopped.push(await stopProcess(pid, graceMs));
+  }
+  return stopped;
+}
+
+function hasWords(pid: number, words: readonly string[]): boolean {
+  try {
+    const cmd = readCmdline(pid);
+    return words.every((w) => cmd.includes(w));
+  } catch {
+    return false; // gone, or not ours to read
+  }
 }
 
 /** Records that the operator stopped the heartbeat on purpose, so a serving watchdog leaves it stopped. */

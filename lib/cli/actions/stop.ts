@@ -1,12 +1,14 @@
 // `stop`: stop the owner's heartbeat and detached server (identity first, TERM, grace, KILL).
 import type { Options } from '../args.ts';
 import type { Cli } from '../context.ts';
+import { isFolder } from '../../base/jsonfile.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { inspectPidFile } from '../../supervise/pidfile.ts';
-import { STOP_GRACE_MS, markStopped, stopDaemon } from '../../supervise/supervisor.ts';
-import { RUN_GRACE_MS, inFolder, stopMarked } from '../../supervise/runs-proc.ts';
+import { STOP_GRACE_MS, markStopped, stopByMarker, stopDaemon } from '../../supervise/supervisor.ts';
+import { RUN_GRACE_MS, type RunStop, inFolder, stopMarked } from '../../supervise/runs-proc.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
+  if (!isFolder(o.dir)) return stopGone(o, cli);
   const paths = runtimePaths(o.dir, o.owner);
   // First, so a watchdog in a running `serve` does not restart what is being stopped.
   markStopped(o.dir, o.owner, new Date());
@@ -33,11 +35,38 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   } else {
     parts.push(`no heartbeat running for ${o.owner}${hb.stale ? ` (pid file is stale: ${hb.stale}; left for the next ensure)` : ''}`);
   }
-  if (runs.found) parts.push(`stopped ${runs.found} left-over run process${runs.found === 1 ? '' : 'es'}${runs.killed ? ` (${runs.killed} killed after the grace)` : ''}`);
-  if (runs.survivors.length) parts.push(`run processes ${runs.survivors.join(', ')} survived SIGKILL`);
+  parts.push(...runsSaid(runs));
   if (srv?.state === 'stopped') parts.push(srv.killed ? `server (pid ${srv.pid}) killed after the grace` : `stopped server (pid ${srv.pid})`);
   // A foreground serve is its terminal's to stop: say it goes on, so nobody thinks it stopped too.
   if (serverFile.state === 'live' && !detached) parts.push(`the foreground server (pid ${serverFile.record.pid}) keeps serving and leaves the heartbeat stopped; Ctrl-C it to stop it, or run ensure to restart the heartbeat`);
   cli.out(parts.join('; '));
   return 0;
+}
+
+/**
+ * The tasks folder is gone, and its pid files with it: a heartbeat started there waits for it to
+ * come back. It is found by the marker words in its command line (kind, owner, folder), and its
+ * runs by their markers; each is stopped with its start time re-proved.
+ */
+async function stopGone(o: Options, cli: Cli): Promise<number> {
+  const hbs = await stopByMarker({ kind: 'heartbeat', owner: o.owner, dir: o.dir }, cli.self);
+  const runs = await stopMarked((p) => p.env.TASK_MANAGER_OWNER === o.owner && inFolder(p, o.dir), RUN_GRACE_MS, [cli.self.pid, cli.self.ppid]);
+  if (o.json) {
+    cli.out(JSON.stringify({ owner: o.owner, folderGone: true, heartbeat: hbs.length ? { stopped: true, pid: hbs[0]?.pid, killed: hbs.some((h) => h.killed) } : { stopped: false, stale: null }, server: { stopped: false }, runs: { stopped: runs.found, killed: runs.killed, survivors: runs.survivors } }));
+    return 0;
+  }
+  const parts = [hbs.length
+    ? `the tasks folder ${o.dir} is gone; stopped heartbeat (pid ${hbs.map((h) => h.pid).join(', ')}), found by its command line${hbs.some((h) => h.killed) ? ` (killed after the ${STOP_GRACE_MS / 1000} s grace)` : ''}`
+    : `no heartbeat running for ${o.owner} (the tasks folder ${o.dir} does not exist)`];
+  parts.push(...runsSaid(runs));
+  cli.out(parts.join('; '));
+  return 0;
+}
+
+/** What stopping the left-over runs did, as parts of the one line (none when there were none). */
+function runsSaid(runs: RunStop): string[] {
+  return [
+    ...(runs.found ? [`stopped ${runs.found} left-over run process${runs.found === 1 ? '' : 'es'}${runs.killed ? ` (${runs.killed} killed after the grace)` : ''}`] : []),
+    ...(runs.survivors.length ? [`run processes ${runs.survivors.join(', ')} survived SIGKILL`] : []),
+  ];
 }
