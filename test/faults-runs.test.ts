@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import getPort from 'get-port';
 import { alive, cli, cliEnv, killAll, runtimeFile, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
 
 interface Fixture { root: string; dir: string; owner: string; state: string; registry: string }
@@ -219,22 +220,37 @@ describe('runs are contained', () => {
     });
   }
 
-  test('the tasks folder deleted under a running heartbeat: stop finds it by its command line and stops it with its runs', async () => {
+  test('the tasks folder deleted under a heartbeat and a detached server: stop finds them (lock, health), by a symlinked path too; look-alikes live on', async () => {
     await withTasks({ 'A.md': task('A') }, async (f) => {
       const hb = await ensure(f, ['dispatch=setsid sleep 300 & sleep 300']);
       await waitUntil(() => marked(f.owner).some((p) => !p.relay && p.sid === p.pid), `a marked process in a session of its own; log:\n${heartbeatLog(f)}`);
-      fs.rmSync(f.dir, { recursive: true });
-      // The heartbeat waits for its folder to come back (a folder moved away and back is common), so nothing ends by itself.
-      await staysAlive(hb);
-      const r = await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`]);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout.trim(), `the tasks folder ${f.dir} is gone; stopped heartbeat (pid ${hb}), found by its command line`);
-      assert.ok(!alive(hb), 'the heartbeat stopped');
-      assert.deepEqual(marked(f.owner), [], 'no process carrying the marker is left');
-      const again = await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`, '--json']);
-      assert.equal(again.code, 0, again.stderr);
-      assert.deepEqual(JSON.parse(again.stdout).heartbeat, { stopped: false, stale: null });
-      assert.ok(!fs.existsSync(f.dir), 'stop wrote nothing: the folder is still gone');
+      const served = await cli(['serve', `owner=${f.owner}`, `dir=${f.dir}`, `port=${await getPort({ host: '127.0.0.1' })}`, '--detach']);
+      assert.equal(served.code, 0, served.stderr);
+      const server = Number(fs.readFileSync(runtimeFile(f.dir, f.owner, 'server.pid'), 'utf8').split('\n')[0]);
+      // Must live on: another owner's heartbeat on the same folder, and a process that only carries the words.
+      const other = { ...f, owner: `${f.owner}-b` };
+      const otherHb = await ensure(other, []);
+      const lookalike = spawn('sh', ['-c', 'sleep 300; :', 'heartbeat', `owner=${f.owner}`, `dir=${f.dir}`], { detached: true, stdio: 'ignore' });
+      try {
+        fs.rmSync(f.dir, { recursive: true });
+        // The heartbeat waits for its folder to come back (a folder moved away and back is common), so nothing ends by itself.
+        await staysAlive(hb);
+        fs.symlinkSync(f.root, path.join(f.root, 'link'));
+        const r = await cli(['stop', `owner=${f.owner}`, `dir=${path.join(f.root, 'link', 'tasks')}`]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout.trim(), `the tasks folder ${f.dir} is gone; stopped heartbeat (pid ${hb}), found by its lock; stopped server (pid ${server})`);
+        assert.ok(!alive(hb), 'the heartbeat stopped');
+        assert.ok(!alive(server), 'the detached server stopped');
+        assert.deepEqual(marked(f.owner), [], 'no process carrying the marker is left');
+        assert.ok(alive(otherHb), 'the other owner\'s heartbeat lives on');
+        assert.ok(alive(lookalike.pid as number), 'a process with the same words but not the lock lives on');
+        const again = await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`, '--json']);
+        assert.equal(again.code, 0, again.stderr);
+        assert.deepEqual(JSON.parse(again.stdout), { owner: f.owner, folderGone: true, heartbeat: { stopped: false, stale: null }, server: { stopped: false }, runs: { stopped: 0, killed: 0, survivors: [] } });
+        assert.ok(!fs.existsSync(f.dir), 'stop wrote nothing: the folder is still gone');
+      } finally {
+        process.kill(-(lookalike.pid as number), 'SIGKILL');
+      }
     });
   });
 

@@ -3,8 +3,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import { lockAddress } from '../lib/manager/heartbeat.ts';
-import { alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, runtimeFile, sleep, tempTasks, uniqueOwner, waitUntil, type Folder, withTempFolder } from './helpers.ts';
+import { heartbeatLockAddress } from '../lib/supervise/lock.ts';
+import { alive, cli, cliEnv, killAll, listTree, makeZombie, pidsMentioning, readPid, runtimeFile, sleep, tempTasks, uniqueOwner, waitUntil, type Folder, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('hb', fn);
 
@@ -137,11 +137,8 @@ describe('ensure', () => {
 
   test('pid file naming a zombie: stale, never signalled', async () => {
     await withFolder(async ({ dir, owner, extra }) => {
-      // sh forks a short child, then execs into sleep, which never reaps it: a zombie.
-      const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const { parent, zombie } = await makeZombie();
       extra.push(parent.pid as number);
-      const zombie = Number(await new Promise<string>((r) => parent.stdout.once('data', (d) => r(String(d).trim()))));
-      await waitUntil(() => { try { return fs.readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'); } catch { return false; } }, 'zombie');
       fs.mkdirSync(`${dir}/logs/task_manager`, { recursive: true });
       fs.writeFileSync(runtimeFile(dir, owner, 'heartbeat.pid'), `${zombie}\n`);
       const r = await cli(['ensure', `owner=${owner}`, `dir=${dir}`]);
@@ -279,7 +276,7 @@ describe('robustness', () => {
     await withFolder(async ({ dir, owner }) => {
       const { pid } = JSON.parse((await cli(['ensure', `owner=${owner}`, `dir=${dir}`, 'interval=0.2', '--json'])).stdout) as { pid: number };
       for (let i = 0; i < 5; i++) {
-        const sock = net.connect({ path: lockAddress(owner, dir) });
+        const sock = net.connect({ path: heartbeatLockAddress(owner, dir) });
         sock.on('error', () => undefined);
         sock.on('connect', () => sock.destroy());
         await sleep(50);

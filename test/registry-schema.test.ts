@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { type Claim, type Registry, checkRegistry, claimKeyOfRun, claimProblem, emptyRegistry, inspectRegistryFile, makeFolders, peekRegistry, readRegistry, release, updateRegistry } from '../lib/manager/registry.ts';
+import { type Claim, type Registry, checkRegistry, claimKeyOfRun, claimProblem, emptyRegistry, inspectRegistryFile, peekRegistry, readRegistry, release, updateRegistry } from '../lib/manager/registry.ts';
+import { makeFolders } from '../lib/base/atomic.ts';
 
 const T0 = '2026-11-28T10:00:00.000Z';
 const claim = (id: string, extra: Partial<Claim> = {}): Claim => ({ id, slug: id, path: `${id}.md`, claimedBy: 'o', claimedAt: T0, startedAt: null, worktree: '/w', pid: null, pidStart: null, state: 'claimed', exitCode: null, endedAt: null, log: null, ...extra });

@@ -5,9 +5,29 @@ import { isErrno } from './errors.ts';
 
 let counter = 0;
 
-/** Writes a file atomically: a reader sees the old content or the new, never a torn one. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+/**
+ * Makes a folder and at most `levels` - 1 missing folders above it, never more: the state folder
+ * (`logs/task_manager`) is made again under a tasks folder that is there, but a tasks folder that
+ * was deleted or moved away is never made again by a write that races its removal.
+ */
+export function makeFolders(dir: string, levels: number): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (err) {
+    if (isErrno(err, 'EEXIST')) return;
+    if (!isErrno(err, 'ENOENT') || levels <= 1) throw err;
+    makeFolders(path.dirname(dir), levels - 1);
+    makeFolders(dir, 1);
+  }
+}
+
+/**
+ * Writes a file atomically: a reader sees the old content or the new, never a torn one. Missing
+ * folders above it are made, at most `levels` of them (makeFolders): by default the two of the
+ * state folder, so a write never brings back the tasks folder it lives in.
+ */
+export function writeFileAtomic(file: string, data: string | Uint8Array, levels = 2): void {
+  makeFolders(path.dirname(file), levels);
   const tmp = `${file}.${process.pid}.${counter++}.tmp`;
   try {
     fs.writeFileSync(tmp, data);

@@ -5,6 +5,7 @@ import minimist from 'minimist';
 import { usageError } from '../base/errors.ts';
 import { checkBranch, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner } from './checks.ts';
 import { isFolder } from '../base/jsonfile.ts';
+import { realpathOfGone } from '../base/realpath.ts';
 
 export { checkOwner } from './checks.ts';
 
@@ -217,7 +218,7 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
     throw usageError(`\`dir\` must be an existing folder, got \`${dirWord}\`${where}; create it or pass dir=<tasks folder>`);
   }
   // The real path: a symlinked or ../ spelling of one folder must name the same heartbeat.
-  const dir = gone ? resolved : fs.realpathSync(resolved);
+  const dir = gone ? realpathOfGone(resolved) : fs.realpathSync(resolved);
   const dispatchWord = keys.dispatch ?? ctx.env.TASK_MANAGER_DISPATCH;
   const dispatch = dispatchWord === undefined || dispatchWord.trim() === '' ? undefined : dispatchWord;
   let out: string | undefined;

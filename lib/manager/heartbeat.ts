@@ -1,11 +1,10 @@
 // The heartbeat loop: the owner lock, the pid file, one tick every interval, a calm stop.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { writeFileAtomic } from '../base/atomic.ts';
+import { makeFolders, writeFileAtomic } from '../base/atomic.ts';
 import { TasksError, isErrno } from '../base/errors.ts';
 import { isNotAFile, readTextFile } from '../base/jsonfile.ts';
-import { bindAddress } from '../supervise/lock.ts';
+import { bindAddress, heartbeatLockAddress } from '../supervise/lock.ts';
 import { ignoreRuntimeFolder } from '../base/runtime-ignore.ts';
 import { type Expected, inspectPidFile, livePid, parsePidFile, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
 import { runtimePaths } from '../base/paths.ts';
@@ -31,16 +30,6 @@ export type HeartbeatResult =
   | { readonly kind: 'stopped'; readonly ticks: number; readonly last: Snapshot | undefined }
   | { readonly kind: 'twin'; readonly pid: number | undefined };
 
-/**
- * The kernel-held lock of one owner's heartbeat in one folder: an abstract Unix socket. Binding
- * is atomic and the kernel releases it when the process dies, so concurrent starts end with one
- * heartbeat and a crashed starter never locks the owner out.
- */
-export function lockAddress(owner: string, dir: string): string {
-  const hash = crypto.createHash('sha256').update(dir).digest('hex').slice(0, 16);
-  return `\0tasks-heartbeat-${hash}-${owner}`;
-}
-
 /** Asks the heartbeat holding the lock for its pid (and makes it republish its pid file). */
 export function askTwin(address: string, timeoutMs = 2000): Promise<number | undefined> {
   return new Promise((resolve) => {
@@ -60,12 +49,12 @@ export function askTwin(address: string, timeoutMs = 2000): Promise<number | und
 /** Runs the heartbeat loop until the signal aborts (or one tick with once). */
 export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
   const paths = runtimePaths(input.dir, input.owner);
-  fs.mkdirSync(paths.stateDir, { recursive: true });
+  makeFolders(paths.stateDir, 2);
   const expected: Expected = { kind: 'heartbeat', owner: input.owner, dir: input.dir };
   keepCorruptAside(paths.snapshot, input.log, input.now);
   let lock: net.Server | undefined;
   if (!input.once) {
-    const address = lockAddress(input.owner, input.dir);
+    const address = heartbeatLockAddress(input.owner, input.dir);
     const publishIfNeeded = (): void => {
       if (livePidSafe(paths.heartbeatPid, expected) !== process.pid) {
         publishPidFile(paths.heartbeatPid, expected, input.settings);

@@ -1,7 +1,7 @@
 // The manager registry (registry.json): claims and runs of every owner, schema-checked, updated under a lock.
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../base/atomic.ts';
+import { makeFolders, writeFileAtomic } from '../base/atomic.ts';
 import { isErrno } from '../base/errors.ts';
 import { NotAFileError, isNotAFile, readTextFile } from '../base/jsonfile.ts';
 import { acquireLock } from '../supervise/lock.ts';
@@ -171,9 +171,11 @@ export function inspectRegistryFile(file: string): RegistryRead {
   if (!st.isFile()) return { reg: emptyRegistry(), missing: false, damage: `is not a file (${st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symlink' : 'a special file'})` };
   let doc: unknown;
   try {
-    doc = JSON.parse(readTextFile(file) ?? '');
+    const text = readTextFile(file);
+    // Gone or replaced between the lstat and the read.
+    if (text === undefined) return { reg: emptyRegistry(), missing: true, damage: undefined };
+    doc = JSON.parse(text);
   } catch (err) {
-    // Replaced between the lstat and the read: missing reads as '' (not JSON), a FIFO as not a file.
     if (err instanceof NotAFileError) return { reg: emptyRegistry(), missing: false, damage: `is not a file (${err.kind})` };
     if (!(err instanceof SyntaxError)) throw err;
     return { reg: emptyRegistry(), missing: false, damage: `is not JSON (truncated or corrupt: ${err.message})` };
@@ -231,22 +233,6 @@ function keepAside(file: string, now: Date): string {
   if (fs.lstatSync(file).isFile()) fs.linkSync(file, aside);
   else fs.renameSync(file, aside);
   return aside;
-}
-
-/**
- * Creates a folder and up to levels-1 of its parents, never more: the registry's logs/task_manager
- * is made inside the tasks folder, but a tasks folder that was moved away is not made again
- * (empty, in its old place) by a write that raced the move; that write fails with ENOENT instead.
- */
-export function makeFolders(dir: string, levels: number): void {
-  try {
-    fs.mkdirSync(dir);
-  } catch (err) {
-    if (isErrno(err, 'EEXIST')) return;
-    if (!isErrno(err, 'ENOENT') || levels <= 1) throw err;
-    makeFolders(path.dirname(dir), levels - 1);
-    makeFolders(dir, 1);
-  }
 }
 
 /** Moves a claim to the history with a reason. */

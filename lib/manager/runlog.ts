@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { type Claim, makeFolders } from './registry.ts';
+import { makeFolders } from '../base/atomic.ts';
+import type { Claim } from './registry.ts';
 import { LOG_RELAY_ARG, RUN_MARKER } from '../supervise/runs-proc.ts';
 import type { Task } from '../tasks/taskfile.ts';
 

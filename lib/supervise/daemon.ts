@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeFolders } from '../base/atomic.ts';
 import { TasksError, isErrno } from '../base/errors.ts';
 import { tailLines } from '../base/logfile.ts';
 import { type Expected, type Inspection, inspectPidFile } from './pidfile.ts';
@@ -24,7 +25,7 @@ export interface Self { readonly pid: number; readonly ppid: number }
  * reach it, stdin from /dev/null, stdout and stderr appended to the log, unref'd.
  */
 export function spawnDetached(launcher: Launcher, args: readonly string[], logPath: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  fs.mkdirSync(path.dirname(logPath), { recursive: true });
+  makeFolders(path.dirname(logPath), 2);
   const fd = fs.openSync(logPath, 'a');
   try {
     const child = spawn(launcher.node, [...launcher.nodeArgs, launcher.script, ...args], {

@@ -19,6 +19,16 @@ export function bindAddress(address: string, onConnection: (socket: net.Socket) 
   });
 }
 
+/**
+ * The kernel-held lock of one owner's heartbeat in one folder: an abstract Unix socket. Binding
+ * is atomic and the kernel releases it when the process dies, so concurrent starts end with one
+ * heartbeat and a crashed starter never locks the owner out. Its holder is that heartbeat.
+ */
+export function heartbeatLockAddress(owner: string, dir: string): string {
+  const hash = crypto.createHash('sha256').update(dir).digest('hex').slice(0, 16);
+  return `\0tasks-heartbeat-${hash}-${owner}`;
+}
+
 /** The abstract socket address that locks one named resource (e.g. a registry file's path). */
 export function lockAddress(name: string): string {
   return `\0tasks-lock-${crypto.createHash('sha256').update(name).digest('hex').slice(0, 32)}`;

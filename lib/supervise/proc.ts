@@ -51,6 +51,15 @@ export function readCmdline(pid: number): string[] {
   }
 }
 
+/** readCmdline for scans of /proc: a process that is not ours to read has no words. */
+export function readCmdlineQuiet(pid: number): string[] {
+  try {
+    return readCmdline(pid);
+  } catch {
+    return [];
+  }
+}
+
 /** True when the process exists and is not a zombie (kill 0 succeeds on zombies; /proc does not lie). */
 export function isRunning(pid: number): boolean {
   const stat = readStat(pid);
@@ -120,4 +129,74 @@ export async function signalTree(pid: number, sig: NodeJS.Signals): Promise<void
   const walk = (p: number): void => { all.push(p); for (const c of childrenOf(p)) walk(c); };
   walk(pid);
   for (const p of all.reverse()) signal(p, sig);
+}
+
+/** The inodes of the sockets a process has open (empty when it is gone or not ours to read). */
+export function socketInodes(pid: number): Set<string> {
+  const inodes = new Set<string>();
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return inodes;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[([0-9]+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1] as string);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return inodes;
+}
+
+/** The live pids in /proc. */
+export function allPids(): number[] {
+  return fs.readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n)).map(Number);
+}
+
+/**
+ * The pids holding an abstract Unix socket bound at `address` (`\0name`): its inode from
+ * /proc/net/unix (where the name shows as `@name`, padded with `@` for the NULs Node binds with),
+ * then every process with an fd on that inode.
+ */
+export function abstractSocketHolders(address: string): number[] {
+  const name = `@${address.slice(1)}`;
+  const inodes = new Set<string>();
+  for (const line of fs.readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    const at = f[7];
+    if (at !== undefined && at.startsWith(name) && /^@*$/.test(at.slice(name.length)) && f[6] !== undefined) inodes.add(f[6]);
+  }
+  if (inodes.size === 0) return [];
+  return allPids().filter((pid) => [...socketInodes(pid)].some((i) => inodes.has(i)));
+}
+
+/** The TCP ports a process listens on, with their addresses (IPv4 dotted, IPv6 in brackets), from /proc/net/tcp and tcp6. */
+export function listeningPorts(pid: number): { host: string; port: number }[] {
+  const mine = socketInodes(pid);
+  const out: { host: string; port: number }[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue; // no IPv6
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is hex address:port; st 0A is LISTEN; the inode is the tenth field.
+      if (f[3] !== '0A' || f[9] === undefined || !mine.has(f[9])) continue;
+      const [hex, port] = (f[1] ?? '').split(':');
+      if (hex === undefined || port === undefined) continue;
+      out.push({ host: hex.length === 8 ? ipv4(hex) : '[::1]', port: parseInt(port, 16) });
+    }
+  }
+  return out;
+}
+
+/** /proc/net/tcp's little-endian hex IPv4 address, dotted. */
+function ipv4(hex: string): string {
+  return [6, 4, 2, 0].map((i) => parseInt(hex.slice(i, i + 2), 16)).join('.');
 }

@@ -1,12 +1,12 @@
 // ensure and stop for one owner's heartbeat: reuse, replace a stale pid file, start, stop.
 import fs from 'node:fs';
-import { removeUnlessReplaced, writeFileAtomic } from '../base/atomic.ts';
+import { makeFolders, removeUnlessReplaced, writeFileAtomic } from '../base/atomic.ts';
 import { TasksError } from '../base/errors.ts';
 import { type Launcher, type Self, spawnDetached, stopProcess, waitForPidFile } from './daemon.ts';
 import { type Expected, inspectPidFile, markerArgs, removePidFileIf } from './pidfile.ts';
 import { runtimePaths } from '../base/paths.ts';
 import { heartbeatHealth } from './health.ts';
-import { isRunning, readCmdline } from './proc.ts';
+import { abstractSocketHolders, readCmdlineQuiet, readStatQuiet } from './proc.ts';
 
 /** The heartbeat settings ensure passes to a new heartbeat. */
 export interface HeartbeatSpec {
@@ -120,29 +120,33 @@ export async function stopDaemon(pidFile: string, expected: Expected, self: Self
 }
 
 /**
- * Stops the daemons of this kind, owner and folder that no pid file can name any more (the tasks
- * folder, and the pid files in it, were deleted): found by their marker words in
- * /proc/<pid>/cmdline, each stopped as stopDaemon stops one (its start time read first and
+ * Stops a heartbeat that no pid file can name any more (its tasks folder, and the pid file in it,
+ * was deleted). Its identity is its lock: the process that holds the abstract socket `lock` (only
+ * one can bind it, and only the heartbeat of this owner and folder does), is ours (same uid),
+ * and carries the marker words. It is stopped as stopDaemon stops one (start time read first and
  * re-proved before SIGKILL). Never the caller or its parent.
  */
-export async function stopByMarker(expected: Expected, self: Self, graceMs = STOP_GRACE_MS): Promise<{ pid: number; killed: boolean }[]> {
+export async function stopLockHolder(expected: Expected, lock: string, self: Self, graceMs = STOP_GRACE_MS): Promise<{ pid: number; killed: boolean }[]> {
   const words = markerArgs(expected);
-  const marked = (pid: number): boolean => pid !== self.pid && pid !== self.ppid && isRunning(pid) && hasWords(pid, words);
+  const uid = process.getuid?.();
+  const proven = (pid: number): boolean => pid !== self.pid && pid !== self.ppid && isLive(pid) && ownedBy(pid, uid) && hasWords(pid, words);
   const stopped: { pid: number; killed: boolean }[] = [];
-  // Each one checked again right before it is signalled: stopping the one before can take the grace.
-  for (const pid of fs.readdirSync('/proc').filter((n) => /^[0-9]+$/.test(n)).map(Number).filter(marked)) {
-    if (marked(pid)) stopped.push(await stopProcess(pid, graceMs));
-  }
+  for (const pid of abstractSocketHolders(lock).filter(proven)) stopped.push(await stopProcess(pid, graceMs));
   return stopped;
 }
 
+function isLive(pid: number): boolean {
+  const stat = readStatQuiet(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+function ownedBy(pid: number, uid: number | undefined): boolean {
+  return uid === undefined || fs.statSync(`/proc/${pid}`, { throwIfNoEntry: false })?.uid === uid;
+}
+
 function hasWords(pid: number, words: readonly string[]): boolean {
-  try {
-    const cmd = readCmdline(pid);
-    return words.every((w) => cmd.includes(w));
-  } catch {
-    return false; // gone, or not ours to read
-  }
+  const cmd = readCmdlineQuiet(pid);
+  return words.every((w) => cmd.includes(w));
 }
 
 /** Records that the operator stopped the heartbeat on purpose, so a serving watchdog leaves it stopped. */
@@ -156,7 +160,7 @@ export function markStopped(dir: string, owner: string, now: Date): void {
 export function ensureStateDir(dir: string, owner: string): void {
   const { stateDir } = runtimePaths(dir, owner);
   try {
-    fs.mkdirSync(stateDir, { recursive: true });
+    makeFolders(stateDir, 2);
   } catch (err) {
     throw new TasksError(`cannot create ${stateDir}: ${(err as Error).message}; pass dir=<writable tasks folder>`);
   }

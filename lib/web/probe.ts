@@ -1,8 +1,10 @@
 // Recognising a tasks server: its health document, and this owner's server found from its pid file.
+import fs from 'node:fs';
 import http from 'node:http';
 import { runtimePaths } from '../base/paths.ts';
-import { readTextFile } from '../base/jsonfile.ts';
-import { parsePidFile } from '../supervise/pidfile.ts';
+import { isNotAFile, readTextFile } from '../base/jsonfile.ts';
+import { markerArgs, parsePidFile } from '../supervise/pidfile.ts';
+import { allPids, listeningPorts, readCmdlineQuiet } from '../supervise/proc.ts';
 import type { HeartbeatHealth, HeartbeatState } from '../supervise/health.ts';
 
 /**
@@ -44,13 +46,51 @@ export function serverUrl(host: string, port: number): string {
 
 /** This owner's server from its pid file, confirmed by asking it (a read-only check, no signal). */
 export async function findOwnServer(input: { readonly owner: string; readonly dir: string }, timeoutMs?: number): Promise<{ url: string; pid: number; detached: boolean } | undefined> {
-  const text = readTextFile(runtimePaths(input.dir, input.owner).serverPid);
+  let text: string | undefined;
+  try {
+    text = readTextFile(runtimePaths(input.dir, input.owner).serverPid);
+  } catch (err) {
+    if (isNotAFile(err)) return undefined; // a folder or a FIFO in its place names no server
+    throw err;
+  }
   if (text === undefined) return undefined;
   const record = parsePidFile(text);
   if ('error' in record || !record.fields.url) return undefined;
   const health = await probeHealth(record.fields.url, timeoutMs);
   if (health && health.owner === input.owner && health.dir === input.dir) return { url: health.url, pid: health.pid, detached: record.fields.detached === '1' };
   return undefined;
+}
+
+/**
+ * The pids of this owner's detached servers for a folder whose pid files are gone (deleted with
+ * it): processes of this user that carry the serve marker words and were started detached, each
+ * proven by asking what it listens on for /api/health, which must name that very pid, owner and folder.
+ */
+export async function detachedServersWithoutPidFile(owner: string, dir: string, self: { readonly pid: number; readonly ppid: number }): Promise<number[]> {
+  const words = markerArgs({ kind: 'serve', owner, dir });
+  const uid = process.getuid?.();
+  const proven: number[] = [];
+  for (const pid of allPids()) {
+    if (pid === self.pid || pid === self.ppid || (uid !== undefined && fs.statSync(`/proc/${pid}`, { throwIfNoEntry: false })?.uid !== uid)) continue;
+    if (!words.every((w) => readCmdlineQuiet(pid).includes(w)) || !startedDetached(pid)) continue;
+    for (const { host, port } of listeningPorts(pid)) {
+      const health = await probeHealth(serverUrl(host, port));
+      if (health?.pid === pid && health.owner === owner && health.dir === dir) {
+        proven.push(pid);
+        break;
+      }
+    }
+  }
+  return proven;
+}
+
+/** True when the process was started by `serve --detach` (a foreground serve is its terminal's to stop). */
+function startedDetached(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes('TASKS_SERVER_DETACHED=1');
+  } catch {
+    return false;
+  }
 }
 
 /** GET <url>api/health with a short timeout, whatever its status (503 too); undefined when it is not a tasks server. */

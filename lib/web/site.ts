@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeFolders } from '../base/atomic.ts';
 import { ASSET_NAMES, clientAssets } from './client-assets.ts';
 import { type BuildResult, SiteFiles, type SiteFilesOptions } from './site-files.ts';
 import { countByStatus, statusOrder } from '../tasks/model.ts';
@@ -102,7 +103,8 @@ export class SiteBuilder {
       this.docs.clear();
     }
     this.global = global;
-    fs.mkdirSync(path.join(files.dir, 'tasks'), { recursive: true });
+    // Never more than the build folder's own levels (site-<owner>/tasks under logs/task_manager): a tasks folder deleted meanwhile stays deleted.
+    makeFolders(path.join(files.dir, 'tasks'), 4);
 
     const pages = assignPages(input.tasks);
     const refs = new Map<string, TaskRef>();
@@ -193,7 +195,7 @@ export class SiteBuilder {
       next.set(page.rel, page.signature);
       if (this.docs.get(page.rel) === page.signature) continue;
       const folder = page.rel.slice(0, page.rel.indexOf('/'));
-      if (!folders.has(folder)) fs.mkdirSync(path.join(this.files.dir, folder), { recursive: true });
+      if (!folders.has(folder)) makeFolders(path.join(this.files.dir, folder), 4);
       folders.add(folder);
       this.files.write(page.rel, page.render());
     }

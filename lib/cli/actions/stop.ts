@@ -4,7 +4,10 @@ import type { Cli } from '../context.ts';
 import { isFolder } from '../../base/jsonfile.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { inspectPidFile } from '../../supervise/pidfile.ts';
-import { STOP_GRACE_MS, markStopped, stopByMarker, stopDaemon } from '../../supervise/supervisor.ts';
+import { heartbeatLockAddress } from '../../supervise/lock.ts';
+import { stopProcess } from '../../supervise/daemon.ts';
+import { detachedServersWithoutPidFile } from '../../web/probe.ts';
+import { STOP_GRACE_MS, markStopped, stopDaemon, stopLockHolder } from '../../supervise/supervisor.ts';
 import { RUN_GRACE_MS, type RunStop, inFolder, stopMarked } from '../../supervise/runs-proc.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
@@ -21,7 +24,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const srv = detached ? await stopDaemon(paths.serverPid, { kind: 'serve', owner: o.owner, dir: o.dir }, cli.self) : undefined;
   if (o.json) {
     cli.out(JSON.stringify({
-      owner: o.owner,
+      owner: o.owner, folderGone: false,
       heartbeat: hb.state === 'stopped' ? { stopped: true, pid: hb.pid, killed: hb.killed } : { stopped: false, stale: hb.stale ?? null },
       server: srv?.state === 'stopped' ? { stopped: true, pid: srv.pid, killed: srv.killed }
         : { stopped: false, ...(serverFile.state === 'live' && !detached ? { foreground: serverFile.record.pid } : {}) },
@@ -45,20 +48,31 @@ export async function run(o: Options, cli: Cli): Promise<number> {
 
 /**
  * The tasks folder is gone, and its pid files with it: a heartbeat started there waits for it to
- * come back. It is found by the marker words in its command line (kind, owner, folder), and its
- * runs by their markers; each is stopped with its start time re-proved.
+ * come back, and so does a detached server. The heartbeat is proven by holding its lock, a
+ * detached server by its /api/health naming its pid, owner and folder; runs by their markers.
+ * Nothing is written (the folder stays gone).
  */
 async function stopGone(o: Options, cli: Cli): Promise<number> {
-  const hbs = await stopByMarker({ kind: 'heartbeat', owner: o.owner, dir: o.dir }, cli.self);
+  const hbs = await stopLockHolder({ kind: 'heartbeat', owner: o.owner, dir: o.dir }, heartbeatLockAddress(o.owner, o.dir), cli.self);
   const runs = await stopMarked((p) => p.env.TASK_MANAGER_OWNER === o.owner && inFolder(p, o.dir), RUN_GRACE_MS, [cli.self.pid, cli.self.ppid]);
+  const servers: { pid: number; killed: boolean }[] = [];
+  for (const pid of await detachedServersWithoutPidFile(o.owner, o.dir, cli.self)) servers.push(await stopProcess(pid, STOP_GRACE_MS));
+  const hb = hbs[0];
+  const srv = servers[0];
   if (o.json) {
-    cli.out(JSON.stringify({ owner: o.owner, folderGone: true, heartbeat: hbs.length ? { stopped: true, pid: hbs[0]?.pid, killed: hbs.some((h) => h.killed) } : { stopped: false, stale: null }, server: { stopped: false }, runs: { stopped: runs.found, killed: runs.killed, survivors: runs.survivors } }));
+    cli.out(JSON.stringify({
+      owner: o.owner, folderGone: true,
+      heartbeat: hb ? { stopped: true, pid: hb.pid, killed: hb.killed } : { stopped: false, stale: null },
+      server: srv ? { stopped: true, pid: srv.pid, killed: srv.killed } : { stopped: false },
+      runs: { stopped: runs.found, killed: runs.killed, survivors: runs.survivors },
+    }));
     return 0;
   }
-  const parts = [hbs.length
-    ? `the tasks folder ${o.dir} is gone; stopped heartbeat (pid ${hbs.map((h) => h.pid).join(', ')}), found by its command line${hbs.some((h) => h.killed) ? ` (killed after the ${STOP_GRACE_MS / 1000} s grace)` : ''}`
+  const parts = [hb
+    ? `the tasks folder ${o.dir} is gone; stopped heartbeat (pid ${hb.pid}), found by its lock${hb.killed ? ` (killed after the ${STOP_GRACE_MS / 1000} s grace)` : ''}`
     : `no heartbeat running for ${o.owner} (the tasks folder ${o.dir} does not exist)`];
   parts.push(...runsSaid(runs));
+  if (srv) parts.push(srv.killed ? `server (pid ${srv.pid}) killed after the grace` : `stopped server (pid ${srv.pid})`);
   cli.out(parts.join('; '));
   return 0;
 }
