@@ -52,6 +52,7 @@ function childEnv(): Record<string, string | undefined> {
   if (env.NODE_OPTIONS?.includes('tsx')) delete env.NODE_OPTIONS;
   delete env.TASKS_SERVER_DETACHED;
   delete env.TASKS_INVOCATION_DIR;
+  delete env.TASKS_BUILD_HOLD; // a test's hold on this server's builds, not on a heartbeat's or a run's
   return env;
 }
 

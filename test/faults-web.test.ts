@@ -148,11 +148,14 @@ describe('the heartbeat as the server shows it', () => {
       const pidFile = runtimeFile(t.dir, t.owner, 'heartbeat.pid');
       const snapshot = runtimeFile(t.dir, t.owner, 'snapshot.json');
       const registry = path.join(path.dirname(pidFile), 'registry.json');
+      const serverPid = runtimeFile(t.dir, t.owner, 'server.pid');
       fs.mkdirSync(path.dirname(pidFile), { recursive: true });
       // Reading any of these the usual way blocks until a writer opens it: forever.
-      for (const f of [pidFile, snapshot, registry]) execFileSync('mkfifo', [f]);
+      for (const f of [pidFile, snapshot, registry, serverPid]) execFileSync('mkfifo', [f]);
       const st = await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`]);
       assert.equal(st.code, 3, st.stderr);
+      assert.equal(st.stderr, '', 'a FIFO at the server pid file names no server; nothing to complain of');
+      fs.rmSync(serverPid);
       assert.match(st.stdout, /not running \(stale pid file: pid file .* is a FIFO, not a file; remove it and try again\)/);
       const en = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`]);
       assert.deepEqual([en.code, en.stderr.trim()], [1, `tasks: pid file ${pidFile} is a FIFO, not a file; remove it and try again`]);
@@ -174,6 +177,27 @@ describe('the heartbeat as the server shows it', () => {
       const aside = fs.readdirSync(path.dirname(pidFile)).filter((n) => n.includes('.corrupt-'));
       assert.ok(aside.some((n) => n.startsWith('registry.json.corrupt-')), `the registry FIFO kept aside: ${aside.join(', ')}`);
       assert.ok(alive(s.child.pid as number), s.output());
+    });
+  });
+});
+
+describe('a socket in place of the pid file', () => {
+  test('status and ensure say what it is in one line, never a stack', async () => {
+    await withFolder(async (t) => {
+      const pidFile = runtimeFile(t.dir, t.owner, 'heartbeat.pid');
+      fs.mkdirSync(path.dirname(pidFile), { recursive: true });
+      // A Unix socket cannot even be opened (ENXIO).
+      const sock = net.createServer().listen(pidFile);
+      await new Promise((r) => sock.once('listening', r));
+      try {
+        const st = await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`]);
+        assert.equal(st.code, 3, st.stderr);
+        assert.match(st.stdout, /stale pid file: pid file .* is a socket, not a file; remove it and try again/);
+        const en = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`]);
+        assert.deepEqual([en.code, en.stderr.trim()], [1, `tasks: pid file ${pidFile} is a socket, not a file; remove it and try again`]);
+      } finally {
+        sock.close();
+      }
     });
   });
 });

@@ -10,6 +10,7 @@ export class NotAFileError extends Error {
   readonly code: 'EISDIR' | 'EFTYPE';
   constructor(readonly file: string, readonly kind: string) {
     super(`${file} is ${kind}, not a file`);
+    this.name = 'NotAFileError';
     this.code = kind === 'a folder' ? 'EISDIR' : 'EFTYPE';
   }
 }
@@ -30,11 +31,13 @@ export function readTextFile(file: string): string | undefined {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
+    // A Unix socket cannot be opened at all.
+    if (isErrno(err, 'ENXIO') && fs.statSync(file, { throwIfNoEntry: false })?.isSocket()) throw new NotAFileError(file, 'a socket');
     throw err;
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new NotAFileError(file, st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device');
+    if (!st.isFile()) throw new NotAFileError(file, st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : 'a device');
     return fs.readFileSync(fd, 'utf8');
   } finally {
     fs.closeSync(fd);

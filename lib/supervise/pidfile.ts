@@ -1,7 +1,7 @@
 // Pid files and identity: the marker in /proc/<pid>/cmdline, start time and boot id.
 import fs from 'node:fs';
 import { writeFileAtomic } from '../base/atomic.ts';
-import { TasksError, isErrno } from '../base/errors.ts';
+import { TasksError } from '../base/errors.ts';
 import { NotAFileError, readTextFile } from '../base/jsonfile.ts';
 import { bootId, readCmdline, readStat } from './proc.ts';
 

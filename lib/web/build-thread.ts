@@ -87,6 +87,9 @@ export class BuildThread {
 
   constructor(private readonly input: BuildThreadInput) {
     this.heartbeat = this.readHeartbeat();
+    // Said once, so a hold left set by mistake is not a silent stall (build-worker.ts).
+    const hold = process.env.TASKS_BUILD_HOLD;
+    if (hold) input.log(`TASKS_BUILD_HOLD is set: every build waits while ${path.resolve(hold)} exists`);
     this.start();
   }
 

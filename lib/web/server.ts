@@ -1,7 +1,7 @@
 // The tasks server: port rules (bind first), the pid file, the build thread and the routes, answering from the moment it is bound.
 import http from 'node:http';
 import path from 'node:path';
-import { TasksError, isErrno } from '../base/errors.ts';
+import { TasksError } from '../base/errors.ts';
 import { isNotAFile } from '../base/jsonfile.ts';
 import { type Expected, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
 import { type RuntimePaths, runtimePaths } from '../base/paths.ts';
