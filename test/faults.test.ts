@@ -228,6 +228,10 @@ describe('damaged runtime files', () => {
       const snap = runtimeFile(f.dir, f.owner, 'snapshot.json');
       fs.rmSync(snap);
       fs.mkdirSync(snap);
+      // One look while it may still be a folder: running or stuck are both fine, a crash is not.
+      const once = await status(f);
+      assert.ok(once.code === 0 || once.code === 4, `exit ${once.code}: ${once.stderr}`);
+      assert.equal(once.stderr, '');
       await statusRunning(f, 'a folder in place of the snapshot');
       await waitUntil(() => fs.statSync(snap, { throwIfNoEntry: false })?.isFile(), 'a snapshot file again');
       await ticksGoOn(f, 'after');

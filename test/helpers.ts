@@ -234,3 +234,23 @@ export async function stopServe(s: Running): Promise<void> {
   process.kill(-(s.child.pid as number), 'SIGTERM');
   await s.exited;
 }
+
+/**
+ * A zombie and the parent that never reaps it. The child waits for a file that is made only once
+ * the parent has become `sleep` (exec): a shell reaps a child that ends before its exec (on a busy
+ * machine it does), which leaves no zombie to test with.
+ */
+export async function makeZombie(): Promise<{ parent: ChildProcess; zombie: number }> {
+  const go = path.join(os.tmpdir(), `tasks-zombie-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  const parent = spawn('sh', ['-c', 'while [ ! -e "$1" ]; do sleep 0.02; done & echo $!; exec sleep 300', 'sh', go], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    const zombie = Number(await new Promise<string>((r) => parent.stdout?.once('data', (d) => r(String(d).trim()))));
+    const state = (pid: number): string => { try { return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? ''; } catch { return ''; } };
+    await waitUntil(() => { try { return fs.readFileSync(`/proc/${parent.pid}/cmdline`, 'utf8').startsWith('sleep\0'); } catch { return false; } }, 'the shell to exec into sleep');
+    fs.writeFileSync(go, '');
+    await waitUntil(() => state(zombie) === 'Z', `pid ${zombie} to be a zombie`);
+    return { parent, zombie };
+  } finally {
+    fs.rmSync(go, { force: true });
+  }
+}

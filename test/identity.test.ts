@@ -10,6 +10,7 @@ import { TasksError } from '../lib/base/errors.ts';
 import { removeUnlessReplaced, writeFileAtomic } from '../lib/base/atomic.ts';
 import { acquireLock, bindAddress, lockAddress } from '../lib/supervise/lock.ts';
 import { type Expected, formatPidFile, inspectPidFile, livePid, markerArgs, parsePidFile, publishPidFile, removePidFileIf, selfIdentity } from '../lib/supervise/pidfile.ts';
+import { makeZombie } from './helpers.ts';
 
 const BOOT = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-identity-'));
@@ -149,12 +150,8 @@ describe('inspectPidFile proves identity before anything is trusted', () => {
   });
 
   test('a zombie → stale, is a zombie', async () => {
-    // sh forks a short child and execs into sleep, which never reaps it.
-    // cat lives until this test's end of its stdin, and like sleep never reaps the child.
-    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec cat'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const { parent, zombie } = await makeZombie();
     started.push(parent);
-    const zombie = Number(await new Promise<string>((r) => parent.stdout?.once('data', (d) => r(String(d).trim()))));
-    for (let i = 0; i < 400 && !fs.readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'); i++) await new Promise((r) => setTimeout(r, 10));
     const f = pidFileFor(zombie, { starttime: startTime(zombie), boot: BOOT });
     assert.deepEqual(inspectPidFile(f, E, NOBODY), { state: 'stale', pid: zombie, reason: `names pid ${zombie}, which is a zombie` });
   });

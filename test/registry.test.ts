@@ -22,7 +22,7 @@ async function inTmp(fn: (dir: string) => Promise<void>): Promise<void> {
 
 const claim = (id: string): Claim => ({ id, slug: id, path: `${id}.md`, claimedBy: 'o', claimedAt: new Date().toISOString(), startedAt: null, worktree: '/w', pid: null, pidStart: null, state: 'claimed', exitCode: null, endedAt: null, log: null });
 
-test('concurrent updates under the lock lose nothing', async () => {
+test('concurrent updates in one process lose nothing and leave no lock or temp file (across processes: safety.test.ts)', async () => {
   const dir = tmp();
   try {
     const file = path.join(dir, 'registry.json');

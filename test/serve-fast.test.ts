@@ -119,8 +119,9 @@ describe('listen first', () => {
     const { s, base } = await serveBare(t, [], hold.env);
     assert.equal((await get(`${base}/`)).status, 503);
     process.kill(-(s.child.pid as number), 'SIGINT');
-    // The build never ran: the held thread is ended with the server.
-    const exit = await s.exited;
+    // The build never ran: the held thread is ended with the server (a server that waited for it would hang here, so a deadline).
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([s.exited, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the server did not exit within 15 s of SIGINT:\n${s.output()}`)), 15_000); })]).finally(() => clearTimeout(timer));
     hold.release();
     assert.equal(exit.code, 0, s.output());
     assert.match(s.output(), /tasks server stopped \(SIGINT\)/);
