@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { TasksError } from '../lib/base/errors.ts';
-import { removeUnlessReplaced, writeFileAtomic } from '../lib/base/atomic.ts';
-import { acquireLock, bindAddress, lockAddress } from '../lib/supervise/lock.ts';
+import { removeUnlessReplaced, writeChunksAtomic, writeFileAtomic } from '../lib/base/atomic.ts';
+import { acquireLock, bindAddress, heartbeatLockAddress, lockAddress } from '../lib/supervise/lock.ts';
 import { type Expected, formatPidFile, inspectPidFile, livePid, markerArgs, parsePidFile, publishPidFile, removePidFileIf, selfIdentity } from '../lib/supervise/pidfile.ts';
 import { makeZombie } from './helpers.ts';
 
@@ -216,6 +216,39 @@ describe('atomic writes', () => {
     }
   });
 
+  test('writeFileAtomic makes at most `levels` missing folders: never the tasks folder above the state folder', () => {
+    const gone = path.join(tmp, 'atomic-levels', 'tasks');
+    assert.throws(() => writeFileAtomic(path.join(gone, 'logs', 'task_manager', 'x.pid'), 'x'), /ENOENT/);
+    assert.ok(!fs.existsSync(gone), 'the folder above the two state levels was not made');
+    fs.mkdirSync(gone, { recursive: true });
+    writeFileAtomic(path.join(gone, 'logs', 'task_manager', 'x.pid'), 'x');
+    assert.equal(fs.readFileSync(path.join(gone, 'logs', 'task_manager', 'x.pid'), 'utf8'), 'x');
+    writeFileAtomic(path.join(tmp, 'atomic-levels', 'a', 'b', 'c', 'y'), 'y', 3);
+    assert.equal(fs.readFileSync(path.join(tmp, 'atomic-levels', 'a', 'b', 'c', 'y'), 'utf8'), 'y');
+  });
+
+  test('writeChunksAtomic writes thousands of chunks in order, by rename, into an existing folder only', () => {
+    const dir = path.join(tmp, 'chunks');
+    fs.mkdirSync(dir);
+    const f = path.join(dir, 'big.json');
+    const chunks = [...Array.from({ length: 3000 }, (_, i) => Buffer.from(`${i},`)), Buffer.alloc(1 << 20, 'x'), Buffer.from('end')];
+    writeChunksAtomic(f, [Buffer.from('old')]);
+    const fd = fs.openSync(f, 'r');
+    try {
+      writeChunksAtomic(f, chunks);
+      assert.ok(fs.readFileSync(f).equals(Buffer.concat(chunks)), 'every chunk, in order, past the 1,024 a writev takes');
+      assert.equal(fs.readFileSync(fd, 'utf8'), 'old', 'a reader holding the old file keeps the old bytes');
+    } finally {
+      fs.closeSync(fd);
+    }
+    assert.deepEqual(fs.readdirSync(dir), ['big.json'], 'no temp file left');
+    assert.throws(() => writeChunksAtomic(path.join(dir, 'missing', 'x'), [Buffer.from('x')]), /ENOENT/);
+    assert.ok(!fs.existsSync(path.join(dir, 'missing')), 'no folder made');
+    fs.mkdirSync(path.join(dir, 'taken', 'inner'), { recursive: true });
+    assert.throws(() => writeChunksAtomic(path.join(dir, 'taken'), [Buffer.from('x')]), /EISDIR|ENOTEMPTY|EEXIST/);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['big.json', 'taken'], 'a failed rename leaves no temp file');
+  });
+
   test('removeUnlessReplaced removes a file, keeps one that must be kept, tolerates a missing one', () => {
     const f = file();
     fs.writeFileSync(f, 'stale');
@@ -263,6 +296,16 @@ describe('locks', () => {
     assert.notEqual(held, 'taken');
     assert.equal(await bindAddress(lockAddress(name)), 'taken');
     if (held !== 'taken') held.close();
+  });
+
+  test('a heartbeat\'s lock address names its owner and folder, within the 108 bytes of an abstract socket name', () => {
+    const owner = 'o'.repeat(64);
+    const a = heartbeatLockAddress(owner, '/srv/tasks');
+    assert.equal(a, heartbeatLockAddress(owner, '/srv/tasks'));
+    assert.notEqual(a, heartbeatLockAddress(owner, '/srv/tasks2'), 'another folder, another lock');
+    assert.notEqual(heartbeatLockAddress('a', '/srv/tasks'), heartbeatLockAddress('b', '/srv/tasks'), 'another owner, another lock');
+    assert.match(a, new RegExp(`^\\0tasks-heartbeat-[0-9a-f]{16}-${owner}$`));
+    assert.ok(Buffer.byteLength(a) <= 108);
   });
 
   test('a lock socket hangs up on whoever connects to it (a stray client cannot hold it open)', async () => {
