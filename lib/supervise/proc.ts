@@ -60,6 +60,18 @@ export function readCmdlineQuiet(pid: number): string[] {
   }
 }
 
+/** True when the process runs as this user (it can be signalled and its /proc read), or uids are unknown. */
+export function ownedByUs(pid: number): boolean {
+  const uid = process.getuid?.();
+  return uid === undefined || fs.statSync(`/proc/${pid}`, { throwIfNoEntry: false })?.uid === uid;
+}
+
+/** True when every one of `words` is a whole argument of the process's command line. */
+export function hasArgs(pid: number, words: readonly string[]): boolean {
+  const cmd = readCmdlineQuiet(pid);
+  return words.every((w) => cmd.includes(w));
+}
+
 /** True when the process exists and is not a zombie (kill 0 succeeds on zombies; /proc does not lie). */
 export function isRunning(pid: number): boolean {
   const stat = readStat(pid);

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { runtimePaths } from '../base/paths.ts';
 import { isNotAFile, readTextFile } from '../base/jsonfile.ts';
 import { markerArgs, parsePidFile } from '../supervise/pidfile.ts';
-import { allPids, listeningPorts, readCmdlineQuiet } from '../supervise/proc.ts';
+import { allPids, hasArgs, listeningPorts, ownedByUs } from '../supervise/proc.ts';
 import type { HeartbeatHealth, HeartbeatState } from '../supervise/health.ts';
 
 /**
@@ -68,11 +68,9 @@ export async function findOwnServer(input: { readonly owner: string; readonly di
  */
 export async function detachedServersWithoutPidFile(owner: string, dir: string, self: { readonly pid: number; readonly ppid: number }): Promise<number[]> {
   const words = markerArgs({ kind: 'serve', owner, dir });
-  const uid = process.getuid?.();
   const proven: number[] = [];
   for (const pid of allPids()) {
-    if (pid === self.pid || pid === self.ppid || (uid !== undefined && fs.statSync(`/proc/${pid}`, { throwIfNoEntry: false })?.uid !== uid)) continue;
-    if (!words.every((w) => readCmdlineQuiet(pid).includes(w)) || !startedDetached(pid)) continue;
+    if (pid === self.pid || pid === self.ppid || !ownedByUs(pid) || !hasArgs(pid, words) || !startedDetached(pid)) continue;
     for (const { host, port } of listeningPorts(pid)) {
       const health = await probeHealth(serverUrl(host, port));
       if (health?.pid === pid && health.owner === owner && health.dir === dir) {

@@ -39,7 +39,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     parts.push(`no heartbeat running for ${o.owner}${hb.stale ? ` (pid file is stale: ${hb.stale}; left for the next ensure)` : ''}`);
   }
   parts.push(...runsSaid(runs));
-  if (srv?.state === 'stopped') parts.push(srv.killed ? `server (pid ${srv.pid}) killed after the grace` : `stopped server (pid ${srv.pid})`);
+  if (srv?.state === 'stopped') parts.push(serverSaid(srv));
   // A foreground serve is its terminal's to stop: say it goes on, so nobody thinks it stopped too.
   if (serverFile.state === 'live' && !detached) parts.push(`the foreground server (pid ${serverFile.record.pid}) keeps serving and leaves the heartbeat stopped; Ctrl-C it to stop it, or run ensure to restart the heartbeat`);
   cli.out(parts.join('; '));
@@ -72,7 +72,7 @@ async function stopGone(o: Options, cli: Cli): Promise<number> {
     ? `the tasks folder ${o.dir} is gone; stopped heartbeat (pid ${hb.pid}), found by its lock${hb.killed ? ` (killed after the ${STOP_GRACE_MS / 1000} s grace)` : ''}`
     : `no heartbeat running for ${o.owner} (the tasks folder ${o.dir} does not exist)`];
   parts.push(...runsSaid(runs));
-  if (srv) parts.push(srv.killed ? `server (pid ${srv.pid}) killed after the grace` : `stopped server (pid ${srv.pid})`);
+  if (srv) parts.push(serverSaid(srv));
   cli.out(parts.join('; '));
   return 0;
 }
@@ -83,4 +83,8 @@ function runsSaid(runs: RunStop): string[] {
     ...(runs.found ? [`stopped ${runs.found} left-over run process${runs.found === 1 ? '' : 'es'}${runs.killed ? ` (${runs.killed} killed after the grace)` : ''}`] : []),
     ...(runs.survivors.length ? [`run processes ${runs.survivors.join(', ')} survived SIGKILL`] : []),
   ];
+}
+
+function serverSaid(srv: { pid: number; killed: boolean }): string {
+  return srv.killed ? `server (pid ${srv.pid}) killed after the grace` : `stopped server (pid ${srv.pid})`;
 }
