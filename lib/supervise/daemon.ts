@@ -6,7 +6,7 @@ import { makeFolders } from '../base/atomic.ts';
 import { TasksError, isErrno } from '../base/errors.ts';
 import { tailLines } from '../base/logfile.ts';
 import { type Expected, type Inspection, inspectPidFile } from './pidfile.ts';
-import { isRunning, readStat, readStatQuiet, signal, signalTree, sleep } from './proc.ts';
+import { allPids, isLiveStat, isRunning, readStat, readStatQuiet, signal, signalTree, sleep } from './proc.ts';
 
 /** How to start this tool again as a child: node, the tsx loader, the entry script. */
 export interface Launcher {
@@ -133,11 +133,8 @@ async function waitGone(pid: number, leader: boolean, same: () => boolean, ms: n
 
 /** Live (non-zombie) processes in a process group, read from /proc. */
 export function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    const stat = readStatQuiet(Number(name));
-    if (stat && stat.pgid === pgid && stat.state !== 'Z' && stat.state !== 'X') members.push(Number(name));
-  }
-  return members;
+  return allPids().filter((pid) => {
+    const stat = readStatQuiet(pid);
+    return isLiveStat(stat) && stat.pgid === pgid;
+  });
 }

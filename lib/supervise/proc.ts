@@ -51,12 +51,13 @@ export function readCmdline(pid: number): string[] {
   }
 }
 
-/** readCmdline for scans of /proc: a process that is not ours to read has no words. */
+/** readCmdline for scans of /proc: a process that vanished or is not ours to read (EACCES, ESRCH) has no words. */
 export function readCmdlineQuiet(pid: number): string[] {
   try {
     return readCmdline(pid);
-  } catch {
-    return [];
+  } catch (err) {
+    if (isErrno(err, 'EACCES') || isErrno(err, 'ESRCH')) return [];
+    throw err;
   }
 }
 
@@ -72,10 +73,14 @@ export function hasArgs(pid: number, words: readonly string[]): boolean {
   return words.every((w) => cmd.includes(w));
 }
 
+/** True for the stat of a process that exists and is not a zombie (or dead: state X). */
+export function isLiveStat(stat: ProcStat | undefined): stat is ProcStat {
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+}
+
 /** True when the process exists and is not a zombie (kill 0 succeeds on zombies; /proc does not lie). */
 export function isRunning(pid: number): boolean {
-  const stat = readStat(pid);
-  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
+  return isLiveStat(readStat(pid));
 }
 
 let cachedBootId: string | undefined;
@@ -123,12 +128,7 @@ function hasPs(): boolean {
 
 /** Children of a process, from /proc (parent pid is field 4 of stat). */
 function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    if (readStatQuiet(Number(name))?.ppid === pid) out.push(Number(name));
-  }
-  return out;
+  return allPids().filter((p) => readStatQuiet(p)?.ppid === pid);
 }
 
 /** Signals a process and its descendants: tree-kill where `ps` exists, a /proc walk otherwise. */

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
-import { readCmdline, readStatQuiet, signal, sleep } from './proc.ts';
+import { allPids, isLiveStat, readCmdlineQuiet, readStatQuiet, signal, sleep } from './proc.ts';
 
 /** The environment variable every dispatched run carries; its value names one run. */
 export const RUN_MARKER = 'TASK_RUN_ID';
@@ -66,13 +66,11 @@ function markedEnv(pid: number): Record<string, string> | undefined {
 /** Every live (non-zombie) process that carries a run marker and passes match. */
 export function findMarked(match: (p: MarkedProcess) => boolean = () => true): MarkedProcess[] {
   const out: MarkedProcess[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    const pid = Number(name);
+  for (const pid of allPids()) {
     const env = markedEnv(pid);
     if (env === undefined) continue;
     const stat = readStatQuiet(pid);
-    if (stat === undefined || stat.state === 'Z' || stat.state === 'X') continue;
+    if (!isLiveStat(stat)) continue;
     // The pid may have been reused between the two reads: the marker must still be there, the same.
     if (markedEnv(pid)?.[RUN_MARKER] !== env[RUN_MARKER]) continue;
     const p: MarkedProcess = {
@@ -137,11 +135,3 @@ function sendIfSame(p: MarkedProcess, sig: NodeJS.Signals): boolean {
   }
 }
 
-function readCmdlineQuiet(pid: number): string[] {
-  try {
-    return readCmdline(pid);
-  } catch (err) {
-    if (isErrno(err, 'EACCES') || isErrno(err, 'ESRCH')) return [];
-    throw err;
-  }
-}

@@ -6,7 +6,7 @@ import { type Launcher, type Self, spawnDetached, stopProcess, waitForPidFile } 
 import { type Expected, inspectPidFile, markerArgs, removePidFileIf } from './pidfile.ts';
 import { runtimePaths } from '../base/paths.ts';
 import { heartbeatHealth } from './health.ts';
-import { abstractSocketHolders, hasArgs, ownedByUs, readStatQuiet } from './proc.ts';
+import { abstractSocketHolders, hasArgs, isLiveStat, ownedByUs, readStatQuiet } from './proc.ts';
 
 /** The heartbeat settings ensure passes to a new heartbeat. */
 export interface HeartbeatSpec {
@@ -128,15 +128,10 @@ export async function stopDaemon(pidFile: string, expected: Expected, self: Self
  */
 export async function stopLockHolder(expected: Expected, lock: string, self: Self, graceMs = STOP_GRACE_MS): Promise<{ pid: number; killed: boolean }[]> {
   const words = markerArgs(expected);
-  const proven = (pid: number): boolean => pid !== self.pid && pid !== self.ppid && isLive(pid) && ownedByUs(pid) && hasArgs(pid, words);
+  const proven = (pid: number): boolean => pid !== self.pid && pid !== self.ppid && isLiveStat(readStatQuiet(pid)) && ownedByUs(pid) && hasArgs(pid, words);
   const stopped: { pid: number; killed: boolean }[] = [];
   for (const pid of abstractSocketHolders(lock).filter(proven)) stopped.push(await stopProcess(pid, graceMs));
   return stopped;
-}
-
-function isLive(pid: number): boolean {
-  const stat = readStatQuiet(pid);
-  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
 }
 
 /** Records that the operator stopped the heartbeat on purpose, so a serving watchdog leaves it stopped. */
