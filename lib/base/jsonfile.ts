@@ -1,4 +1,4 @@
-// Reading a text or JSON file that may be missing, and asking whether a folder is there.
+// Reading a text or JSON file that may be missing, opening only a regular file, and asking whether a folder is there.
 import fs from 'node:fs';
 import { isErrno } from './errors.ts';
 
@@ -42,6 +42,25 @@ export function readTextFile(file: string): string | undefined {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Opens a file to read without following a final symlink (a file swapped for one is not followed
+ * out of its folder) and without blocking (a FIFO cannot hang the open): its descriptor and stats
+ * when it is a regular file, else undefined (closed). Errors of the open itself are the caller's.
+ */
+export function openRegular(file: string): { fd: number; st: fs.Stats } | undefined {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  if (st.isFile()) return { fd, st };
+  fs.closeSync(fd);
+  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 // The incremental scanner: walks the tasks folder, re-parses only changed files.
 import fs from 'node:fs';
 import path from 'node:path';
+import { openRegular } from '../base/jsonfile.ts';
 import { type FolderFormat, detectFormat, formatSignature } from './format.ts';
 import { parseEntry } from './taskfile.ts';
 import type { DocFile, Entry, ParseError, Task } from './taskfile.ts';
@@ -27,10 +28,6 @@ export interface ScanOptions {
 }
 
 interface CacheEntry { mtimeMs: number; size: number; ino: number; entry: Entry }
-
-// O_NOFOLLOW: a file swapped for a symlink after the walk is not followed out of the folder.
-// O_NONBLOCK: a file swapped for a FIFO cannot hang the open; fstat then rejects it.
-const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
 
 /**
  * Scans the `.md` task files under a folder, re-reading only files whose mtime, size or inode
@@ -174,14 +171,14 @@ function quietly<T>(fn: () => T, fallback: T): T {
   }
 }
 
-/** Reads a file only if it is still a regular file when opened. */
+/** Reads a file only if it is still a regular file when opened (openRegular: a symlink or a FIFO swapped in after the walk is refused). */
 function readRegularFile(abs: string): Buffer {
-  const fd = fs.openSync(abs, OPEN_FLAGS);
+  const opened = openRegular(abs);
+  if (opened === undefined) throw new Error('not a regular file');
   try {
-    if (!fs.fstatSync(fd).isFile()) throw new Error('not a regular file');
-    return fs.readFileSync(fd);
+    return fs.readFileSync(opened.fd);
   } finally {
-    fs.closeSync(fd);
+    fs.closeSync(opened.fd);
   }
 }
 

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
+import { openRegular } from '../base/jsonfile.ts';
 import type { Registry } from '../manager/registry.ts';
 
 /** Lines a task page shows, and what `?tail=` gives by default. */
@@ -78,17 +79,12 @@ export function runsListing(runsDir: string): Set<string> {
  * it is not there or is not a regular file.
  */
 export function openLog(file: string): { fd: number; st: fs.Stats } | undefined {
-  let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    return openRegular(file);
   } catch (err) {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EACCES')) return undefined;
     throw err;
   }
-  const st = fs.fstatSync(fd);
-  if (st.isFile()) return { fd, st };
-  fs.closeSync(fd);
-  return undefined;
 }
 
 /** The last `want` lines of a run log and, when the log has fewer, of its rotated copy (`<log>.1`) before them. */

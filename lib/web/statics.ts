@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
+import { openRegular } from '../base/jsonfile.ts';
 import { ENCODINGS } from './site-files.ts';
 
 const TYPES: Readonly<Record<string, string>> = {
@@ -79,23 +80,12 @@ function matches(header: string | undefined, etag: string): boolean {
  * so what is read from it is one whole file even while a rebuild runs.
  */
 function openVariant(file: string): { fd: number; st: fs.Stats } | undefined {
-  let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    return openRegular(file);
   } catch (err) {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP') || isErrno(err, 'EISDIR') || isErrno(err, 'ENAMETOOLONG')) return undefined;
     throw err;
   }
-  let st: fs.Stats;
-  try {
-    st = fs.fstatSync(fd);
-  } catch (err) {
-    fs.closeSync(fd);
-    throw err;
-  }
-  if (st.isFile()) return { fd, st };
-  fs.closeSync(fd);
-  return undefined;
 }
 
 /**
