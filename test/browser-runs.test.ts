@@ -4,10 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './chromium.ts';
 import { SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner, waitUntil, type Running } from './helpers.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 /** One dashboard per test: its own tasks folder, owner, server and heartbeat. */
 interface Dashboard { base: string; dir: string; root: string; owner: string; server: Running }
@@ -16,11 +15,7 @@ describe('runs in Chromium', () => {
   let browser: Browser;
 
   before(async () => {
-    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -3,12 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
-import { type Browser, type Page, chromium } from 'playwright-core';
-import { ROOT, SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner, type Running } from './helpers.ts';
+import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium } from './chromium.ts';
+import { SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner, type Running } from './helpers.ts';
 import { generateTasks } from '../bench/generate.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = path.join(ROOT, 'test', 'artifacts');
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const INTERVAL = 3;
 
@@ -49,12 +48,7 @@ describe('dashboard in Chromium', () => {
   let browser: Browser;
 
   before(async () => {
-    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
