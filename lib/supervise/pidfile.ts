@@ -85,8 +85,11 @@ export function inspectPidFile(file: string, e: Expected, self: { pid: number; p
   if (!stat) return { state: 'stale', pid, reason: `names pid ${pid}, which has exited` };
   if (stat.state === 'Z' || stat.state === 'X') return { state: 'stale', pid, reason: `names pid ${pid}, which is a zombie` };
   const cmd = readCmdline(pid);
+  const same = fields.starttime === stat.starttime && fields.boot === bootId();
+  // Killed and not yet a zombie: the same process (pid and start time), its memory and so its command line already gone.
+  if (same && cmd.length === 0) return { state: 'stale', pid, reason: `names pid ${pid}, which has exited` };
   const marked = markerArgs(e).every((word) => cmd.includes(word));
-  if (!marked || fields.starttime !== stat.starttime || fields.boot !== bootId()) {
+  if (!marked || !same) {
     return { state: 'stale', pid, reason: `names pid ${pid}, which is not this ${e.kind} (another process reuses the pid)` };
   }
   return { state: 'live', pid, record: parsed };
