@@ -110,13 +110,23 @@ describe('dashboard in Chromium', () => {
   const visibleIds = (page: Page): Promise<string[]> =>
     page.$$eval('#tasks tbody tr', (rows) => rows.filter((r) => (r as HTMLElement).offsetParent !== null).map((r) => (r.querySelector('a')?.textContent ?? '').trim()));
 
+  /**
+   * Waits (15 s at most) for the list to show exactly `want` (in order, or as a set when `sorted`),
+   * then asserts it. On a loaded CI machine the list was read, about one run in six, while it had
+   * no laid-out rows just after a load or a filter change (not understood; see the closing notes).
+   */
+  async function expectIds(page: Page, want: string[], sorted = false): Promise<void> {
+    const read = async (): Promise<string[]> => (sorted ? (await visibleIds(page)).sort() : visibleIds(page));
+    const same = (ids: string[]): boolean => JSON.stringify(ids) === JSON.stringify(want);
+    for (const t0 = Date.now(); Date.now() - t0 < 15_000 && !same(await read()); ) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await read(), want);
+  }
+
   test('the index lists every task, with health, counts and escalations', () => withDashboard(async ({ base, owner }) => {
     const w = await open(base);
     const { page } = w;
     assert.equal(await page.title(), 'Acme Tasks');
-    // Rows are read once they are laid out: right after the load event they were, about 1 run in 6, not yet rendered.
-    await page.waitForFunction(() => [...document.querySelectorAll('#tasks tbody tr')].some((r) => (r as HTMLElement).offsetParent !== null));
-    assert.deepEqual((await visibleIds(page)).sort(), ['ALPHA', 'BETA', 'DELTA', 'GAMMA', 'HOSTILE']);
+    await expectIds(page, ['ALPHA', 'BETA', 'DELTA', 'GAMMA', 'HOSTILE'], true);
     assert.match(await page.textContent('#health') ?? '', new RegExp(owner));
     // The escalations and the ready queue come with the first tick's snapshot, which can land after the page: the page updates in place.
     await page.waitForFunction(() => document.querySelector('#health')?.hasAttribute('data-tick-at'));
@@ -132,21 +142,21 @@ describe('dashboard in Chromium', () => {
     const w = await open(base);
     const { page } = w;
     await page.selectOption('select[name="status"]', 'ready');
-    assert.deepEqual(await visibleIds(page), ['ALPHA']);
+    await expectIds(page, ['ALPHA']);
     assert.match(page.url(), /status=ready/);
     await page.selectOption('select[name="status"]', '');
     await page.selectOption('select[name="owner"]', 'erin');
-    assert.deepEqual((await visibleIds(page)).sort(), ['BETA', 'DELTA']);
+    await expectIds(page, ['BETA', 'DELTA'], true);
     await page.selectOption('select[name="owner"]', '');
     await page.keyboard.press('/');
     assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.type), 'search');
     await page.keyboard.type('zebra');
     await page.waitForFunction(() => document.querySelectorAll('#tasks tbody tr:not([hidden])').length === 1);
-    assert.deepEqual(await visibleIds(page), ['ALPHA']);
+    await expectIds(page, ['ALPHA']);
     assert.match(page.url(), /q=zebra/);
     // A shared URL opens the same view.
     const shared = await open(`${base}?status=blocked`);
-    assert.deepEqual(await visibleIds(shared.page), ['DELTA']);
+    await expectIds(shared.page, ['DELTA']);
     await finish(shared);
     await finish(w);
   }));
@@ -197,7 +207,7 @@ describe('dashboard in Chromium', () => {
     };
     await taskPage.waitForFunction(() => document.querySelector('main')?.textContent?.includes('Alpha renamed live'), undefined, { timeout: within }).catch((e) => explain('task page', e));
     await index.waitForFunction(() => document.querySelector('#tasks')?.textContent?.includes('Alpha renamed live'), undefined, { timeout: within }).catch((e) => explain('index', e));
-    assert.deepEqual(await visibleIds(index), ['ALPHA']);
+    await expectIds(index, ['ALPHA']);
     assert.match(index.url(), /status=ready/);
     await finish(indexW);
     await finish(taskW);
@@ -306,7 +316,7 @@ describe('dashboard in Chromium', () => {
     await page.selectOption('#f-label', 'web');
     // The list shows the same view; the URL keeps the filters and drops view=board.
     await page.click('#v-list');
-    assert.deepEqual((await visibleIds(page)).sort(), ['B-DONE', 'B-READY', 'B-WIP']);
+    await expectIds(page, ['B-DONE', 'B-READY', 'B-WIP'], true);
     assert.doesNotMatch(page.url(), /view=board/);
     assert.match(page.url(), /label=web/);
     assert.equal(await page.getAttribute('#v-list', 'aria-pressed'), 'true');
@@ -319,7 +329,7 @@ describe('dashboard in Chromium', () => {
     await page.waitForSelector('#list:not([hidden])');
     await page.reload();
     await loaded(page);
-    assert.deepEqual((await visibleIds(page)).sort(), ['B-DONE', 'B-READY', 'B-WIP']);
+    await expectIds(page, ['B-DONE', 'B-READY', 'B-WIP'], true);
     assert.equal(await page.inputValue('#f-label'), 'web');
     // A shared board URL opens the board with its filters.
     const shared = await open(`${base}?view=board&owner=DAVE&label=web`);
@@ -382,7 +392,7 @@ describe('dashboard in Chromium', () => {
     assert.ok((await visibleIds(page)).includes('B-OLD'));
     assert.match(page.url(), /archived=1/);
     await page.check('#f-overdue');
-    assert.deepEqual(await visibleIds(page), ['B-LATE']);
+    await expectIds(page, ['B-LATE']);
     await page.uncheck('#f-overdue');
     await page.uncheck('#f-archived');
     assert.ok(!(await visibleIds(page)).includes('B-OLD'));
@@ -465,7 +475,7 @@ describe('dashboard in Chromium', () => {
     // Search reaches it from the first page, and sorting reaches it too.
     await page.fill('#q', 'task_1999');
     await page.waitForFunction(() => document.querySelector('#shown')?.textContent === '1 of 2000 tasks');
-    assert.deepEqual(await visibleIds(page), [last]);
+    await expectIds(page, [last]);
     assert.equal(await page.isHidden('#list .pager'), true, 'one page: no pager');
     await page.fill('#q', '');
     await page.click('#v-board');
