@@ -1,8 +1,9 @@
-// The JSON shapes of /api/tasks and /api/tasks/<id>, and JSON bodies serialized once per version with an ETag.
+// The JSON shapes of /api/tasks and /api/tasks/<id>, JSON bodies serialized once per version with an ETag, and the 503 while the model is built.
 import crypto from 'node:crypto';
 import type http from 'node:http';
 import type { Remote } from '../tasks/pr.ts';
 import type { CiState, Task } from '../tasks/taskfile.ts';
+import { RETRY_AFTER_S } from './building.ts';
 import { prShown } from './html.ts';
 import { type Relations, relatedIds, relationsOf } from './relations.ts';
 import { ciOf } from './snapshot-read.ts';
@@ -124,6 +125,15 @@ export function sendCached(req: http.IncomingMessage, res: http.ServerResponse, 
   }
   res.writeHead(200, { ...headers, 'content-length': String(doc.body.length) });
   res.end(req.method === 'HEAD' ? undefined : doc.body);
+}
+
+/**
+ * The answer of a task route before the server has a whole model (its first build is under way):
+ * 503 with Retry-After, never an empty list or a "no task" that is not true.
+ */
+export function sendBuilding(res: http.ServerResponse): void {
+  res.setHeader('retry-after', String(RETRY_AFTER_S));
+  sendJson(res, 503, JSON.stringify({ error: `the task model is being built; retry in ${RETRY_AFTER_S} s`, building: true, retryAfter: RETRY_AFTER_S }));
 }
 
 /** Sends a small JSON answer that is never cached (errors, health, one task). */

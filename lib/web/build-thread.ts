@@ -69,8 +69,11 @@ const RESTART_MAX_MS = 60_000;
 export class BuildThread {
   /** Builds that wrote or removed a file since the thread started (the events' `version`). */
   version = 0;
-  /** The task model of the last build. */
-  current: LiveModel = { tasks: [], errors: [], docs: [] };
+  /**
+   * The task model of the last build; undefined until the first build has scanned the whole folder
+   * and reported: the API answers 503 meanwhile (an empty model would be a false answer).
+   */
+  current: LiveModel | undefined;
   /** The heartbeat as the last build showed it. */
   heartbeat: HeartbeatView;
   /** Where `pr: 123` links to; set once git answered. */
@@ -84,9 +87,12 @@ export class BuildThread {
   private closed = false;
   /** Deaths since the last build that finished: the next restart waits longer. */
   private deaths = 0;
+  /** A previous server's pages were on disk when this one started: they are served while the first build runs. */
+  private readonly pagesAtStart: boolean;
 
   constructor(private readonly input: BuildThreadInput) {
     this.heartbeat = this.readHeartbeat();
+    this.pagesAtStart = fs.existsSync(this.indexFile());
     // Said once, so a hold left set by mistake is not a silent stall (build-worker.ts).
     const hold = process.env.TASKS_BUILD_HOLD;
     if (hold) input.log(`TASKS_BUILD_HOLD is set: every build waits while ${path.resolve(hold)} exists`);
@@ -99,10 +105,24 @@ export class BuildThread {
     return readHeartbeatView({ owner: i.owner, dir: i.dir, pidFile: i.paths.heartbeatPid, now: () => new Date(), self: i.self, stuckSlackS: i.stuckSlackS });
   }
 
-  /** `building` while no index is on disk; `stale` until the first build is done and while a rebuild is asked for or waits; else `current`. */
+  /**
+   * Whether the pages on disk are served: there is an index, and it is either a previous server's
+   * (found at start) or this server has the model it was built from. The first build's writer
+   * threads put the index down before its report brings the model, so without the second rule `/`
+   * would show tasks a moment before /api/tasks has them.
+   */
+  pagesShown(): boolean {
+    return (this.current !== undefined || this.pagesAtStart) && fs.existsSync(this.indexFile());
+  }
+
+  /** `building` while the pages are not shown (503); `stale` until the first build is done and while a rebuild is asked for or waits; else `current`. */
   buildState(): BuildState {
-    if (!fs.existsSync(path.join(this.input.paths.site, 'index.html'))) return 'building';
+    if (!this.pagesShown()) return 'building';
     return !this.built || this.watchPending || this.waiting.size > 0 ? 'stale' : 'current';
+  }
+
+  private indexFile(): string {
+    return path.join(this.input.paths.site, 'index.html');
   }
 
   /** Re-reads the given task files (all: a walk) and renders what changed; resolves once it is on disk. */
@@ -192,7 +212,7 @@ export class BuildThread {
 
   /** The new model: tasks that did not change keep their objects (so what is derived from them can tell). */
   private apply(update: ModelUpdate): void {
-    const known = new Map(this.current.tasks.map((t) => [t.path, t]));
+    const known = new Map((this.current?.tasks ?? []).map((t) => [t.path, t]));
     for (const [p, t] of this.incoming) known.set(p, t);
     this.incoming.clear();
     const tasks = update.order.map((p) => known.get(p)).filter((t): t is Task => t !== undefined);

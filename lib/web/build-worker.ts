@@ -34,9 +34,13 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   const post = (r: Report): void => port.postMessage(r);
   let sent: LiveModel | undefined;
   let sentTasks = new Map<string, Task>();
-  /** The model as changes since the last report: the tasks that are new objects, then the order. */
+  /**
+   * The model as changes since the last report: the tasks that are new objects, then the order.
+   * None before the first scan (the tasks folder missing at start): the API answers 503 until there
+   * is one, never an empty list that is not the folder's.
+   */
   const update = (): ModelUpdate | undefined => {
-    if (live.current === sent) return undefined;
+    if (!live.scanned || live.current === sent) return undefined;
     const { tasks, ...rest } = live.current;
     const changed = tasks.filter((t) => sentTasks.get(t.path) !== t);
     for (let i = 0; i < changed.length; i += TASKS_PER_MESSAGE) post({ t: 'tasks', tasks: changed.slice(i, i + TASKS_PER_MESSAGE) });

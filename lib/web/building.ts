@@ -1,4 +1,7 @@
-// The page served while no build exists yet: it says so and reloads itself when the event stream reports the build.
+// The page served while no build exists yet (it says so and reloads itself when the event stream reports the build), and how long a client waits.
+
+/** Seconds a client is told to wait (Retry-After) while the pages or the task model are being built: a first build takes about 1 s per 700 tasks. */
+export const RETRY_AFTER_S = 1;
 
 const ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 

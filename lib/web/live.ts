@@ -61,6 +61,8 @@ export class LiveSite {
   version = 0;
   /** The task model of the last rebuild: what the pages show, and what /api/tasks answers from. */
   current: LiveModel = { tasks: [], errors: [], docs: [] };
+  /** False until a rebuild has scanned the folder: until then `current` is a placeholder, not the folder's tasks. */
+  scanned = false;
   /** The heartbeat as the last rebuild saw it. */
   heartbeat: HeartbeatView;
   /** Where `pr: 123` links to (the git remote); set by the server once git has answered. */
@@ -96,7 +98,8 @@ export class LiveSite {
     if (this.options.ownFolder && !isFolder(this.options.dir)) return NOTHING;
     const scan = changed ? this.scanner.rescan(changed) : this.scanner.scan();
     // The same model object while nothing was re-read: what is derived from it (the /api/tasks body) stays valid.
-    if (scan.changed) this.current = { tasks: scan.tasks, errors: scan.errors, docs: scan.docs, format: scan.format };
+    if (scan.changed || !this.scanned) this.current = { tasks: scan.tasks, errors: scan.errors, docs: scan.docs, format: scan.format };
+    this.scanned = true;
     const { tasks, errors, docs, format } = this.current;
     this.heartbeat = this.readHeartbeat();
     const registry = readJsonFile<Registry>(this.paths.registry);

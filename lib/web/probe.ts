@@ -25,10 +25,17 @@ export interface Health {
   heartbeat: HeartbeatHealth & { readonly running: boolean };
   /**
    * The pages: `current` (the last build has every change the server knows of), `stale` (a rebuild
-   * is under way or waiting; the previous build is served meanwhile) or `building` (no build on
-   * disk yet; pages answer 503 with a page that reloads itself when it is ready).
+   * is under way or waiting; the previous build is served meanwhile) or `building` (no pages to
+   * show: none on disk, or this server's first build wrote them but has not yet reported the model
+   * they show; pages answer 503 with a page that reloads itself when they are shown).
    */
   build: BuildState;
+  /**
+   * The task routes: `ready` once the first build has reported the whole task model, `building`
+   * before (they answer 503 with Retry-After meanwhile). It never changes the status code, which
+   * is the heartbeat's.
+   */
+  api: 'ready' | 'building';
 }
 
 export type BuildState = 'current' | 'stale' | 'building';

@@ -7,7 +7,7 @@ import type { RuntimePaths } from '../base/paths.ts';
 import type { BuildThread } from './build-thread.ts';
 import type { EventData, EventHub } from './events.ts';
 import { type Health, isLoopback } from './probe.ts';
-import { buildingPage } from './building.ts';
+import { RETRY_AFTER_S, buildingPage } from './building.ts';
 import { type WebSnapshot, ciMapOf } from './snapshot-read.ts';
 import { sendStatic } from './statics.ts';
 
@@ -91,7 +91,11 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       apiRoutes().then((h) => h(req, res)).catch((err: unknown) => fail(req, res, err));
       return;
     }
-    if (sendStatic(paths.site, req, res, pathname)) return;
+    // A page is served only once the server has the model it shows (or a previous server's pages
+    // were there at start): `/` must never show tasks that /api/tasks does not have yet.
+    const page = pathname === '/' || pathname.endsWith('.html');
+    const shown = site.pagesShown();
+    if ((shown || !page) && sendStatic(paths.site, req, res, pathname)) return;
     // An asset not on disk yet is answered from memory: before the first build, after the build
     // folder was deleted, and while a build's writer threads have put index.html down before it.
     if (ASSETS.has(pathname)) {
@@ -104,11 +108,11 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       }).catch((err: unknown) => fail(req, res, err));
       return;
     }
-    // No index: nothing was built yet, or the build folder was deleted under us (it is rebuilt).
-    if (!fs.existsSync(path.join(paths.site, 'index.html'))) {
+    // Not shown: the first build is under way, or the build folder was deleted under us (it is rebuilt).
+    if (!shown) {
       site.pagesMissing();
-      if (pathname === '/' || pathname.endsWith('.html')) {
-        res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'retry-after': '1' });
+      if (page) {
+        res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'retry-after': String(RETRY_AFTER_S) });
         res.end(req.method === 'HEAD' ? undefined : buildingPage(input.dir));
         return;
       }
@@ -127,7 +131,7 @@ type LogRoutesModule = typeof import('./log-routes.ts');
 
 /** The /api/… routes but the event stream: health, the snapshot, tasks and run logs. */
 function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, site: BuildThread, api: ApiModule, logs: LogRoutesModule): Handler {
-  const { Derived, apiTaskText, apiTasksText, findTask, jsonBody, sendCached, sendJson } = api;
+  const { Derived, apiTaskText, apiTasksText, findTask, jsonBody, sendBuilding, sendCached, sendJson } = api;
   type JsonBody = ReturnType<typeof jsonBody>;
   type SnapshotFacts = Parameters<typeof apiTasksText>[2];
   const snapshotDoc = new Derived<{ sig: string; doc: JsonBody }>();
@@ -173,7 +177,7 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       const hb = site.readHeartbeat();
       const health: Health = {
         ok: hb.state === 'running', app: 'tasks', owner: input.owner, dir: input.dir, pid: input.pid, url: url(),
-        state: hb.state, heartbeatPid: hb.pid, heartbeat: hb, build: site.buildState(),
+        state: hb.state, heartbeatPid: hb.pid, heartbeat: hb, build: site.buildState(), api: site.current === undefined ? 'building' : 'ready',
       };
       return sendJson(res, hb.state === 'running' ? 200 : 503, JSON.stringify(health));
     }
@@ -183,22 +187,24 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
     }
     const logRoute = /^\/api\/tasks\/([^/]+)\/(log|log\.txt)$/.exec(pathname);
     if (pathname === '/api/tasks' || pathname.startsWith('/api/tasks/')) {
+      let id: string | undefined;
+      if (pathname !== '/api/tasks') {
+        try {
+          // One path segment only: an id with a slash comes percent-encoded, so it can never climb out.
+          id = decodeURIComponent(logRoute ? logRoute[1] as string : pathname.slice('/api/tasks/'.length));
+        } catch (err) {
+          if (!(err instanceof URIError)) throw err;
+          return sendJson(res, 400, JSON.stringify({ error: 'the task id is not valid percent-encoding' }));
+        }
+      }
       // The model the pages were built from (the build thread sends it with each build): no second scan.
-      // Serialized once per (model, snapshot, remote): a request between changes costs a stat and a write.
+      // None yet while the first build runs: 503, never an empty list or a "no task" that is not true.
       const model = site.current;
+      if (model === undefined) return sendBuilding(res);
+      // Serialized once per (model, snapshot, remote): a request between changes costs a stat and a write.
       const known = factsOf(snapshot());
       const remote = site.remote;
-      if (pathname === '/api/tasks') {
-        return sendCached(req, res, tasksDoc.get([model, known, remote], () => jsonBody(apiTasksText(model.tasks, model.errors, known, remote))));
-      }
-      let id: string;
-      try {
-        // One path segment only: an id with a slash comes percent-encoded, so it can never climb out.
-        id = decodeURIComponent(logRoute ? logRoute[1] as string : pathname.slice('/api/tasks/'.length));
-      } catch (err) {
-        if (!(err instanceof URIError)) throw err;
-        return sendJson(res, 400, JSON.stringify({ error: 'the task id is not valid percent-encoding' }));
-      }
+      if (id === undefined) return sendCached(req, res, tasksDoc.get([model, known, remote], () => jsonBody(apiTasksText(model.tasks, model.errors, known, remote))));
       const task = findTask(model.tasks, id);
       if (task === undefined) return sendJson(res, 404, JSON.stringify({ error: `no task with id ${id}` }));
       if (logRoute) return logs.answerRunLog(req, res, task, logRoute[2] as 'log' | 'log.txt', new URLSearchParams(q === -1 ? '' : url0.slice(q + 1)), paths);

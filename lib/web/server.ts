@@ -132,7 +132,7 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
    * pages are rebuilt with the links when it answers.
    */
   const askRemote = (): void => {
-    if (asked || closed || !thread.current.tasks.some((t) => t.pr !== null && /^#?[0-9]+$/.test(t.pr.trim()))) return;
+    if (asked || closed || !thread.current?.tasks.some((t) => t.pr !== null && /^#?[0-9]+$/.test(t.pr.trim()))) return;
     asked = true;
     void readRemote(input.dir, input.log).then((remote) => {
       if (remote === undefined || closed) return;
@@ -173,7 +173,8 @@ function startSite(input: ServeInput, paths: RuntimePaths, url: string, publish:
     const version = thread.version;
     if (page === undefined) return { version };
     const rel = staticPath(page);
-    return { version, page: rel === undefined ? null : pageVersion(path.join(paths.site, rel)) };
+    // While the pages answer "being built", no page is named: that page would reload into itself.
+    return { version, page: rel === undefined || !thread.pagesShown() ? null : pageVersion(path.join(paths.site, rel)) };
   };
   const thread = new BuildThread({
     owner: input.owner, dir: input.dir, project: input.project, paths, self: input.self, stuckSlackS: input.stuckSlackS, start: input.thread, log: input.log,

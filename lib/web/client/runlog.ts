@@ -52,10 +52,18 @@ export function fetchTail(): void {
   fetch(`../api/tasks/${encodeURIComponent(id)}/log?tail=${KEEP}`, { cache: 'no-store' })
     .then((r) => {
       if (r.status === 404) return null;
+      if (r.status === 503) {
+        // The server is still building its task model (a page from its previous build is shown):
+        // ask again when it says, not at the next event, which may be long in coming.
+        const wait = Number(r.headers.get('retry-after'));
+        setTimeout(fetchTail, Math.min(Number.isFinite(wait) && wait > 0 ? wait : 1, 30) * 1000);
+        return undefined;
+      }
       if (!r.ok) throw new Error(String(r.status));
       return r.json() as Promise<{ log: string; end: number; partial: boolean; truncated: boolean; lines: string[] }>;
     })
     .then((j) => {
+      if (j === undefined) return;
       state = j === null ? { log: '', end: 0, partial: false, truncated: false, lines: [] }
         : { log: j.log, end: j.end, partial: j.partial, truncated: j.truncated, lines: j.lines };
       fetching = false;
