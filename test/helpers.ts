@@ -254,3 +254,19 @@ export async function makeZombie(): Promise<{ parent: ChildProcess; zombie: numb
     fs.rmSync(go, { force: true });
   }
 }
+
+/**
+ * A `sleep` whose command line names the folder: a symlink to the system's sleep at
+ * <folder>/bin/sleep. A dispatch command that sleeps through it (and the `sh -c` that runs the
+ * command, whose text names it too) is found and killed by killAll(folder), so a test's cleanup
+ * never depends on the code under test (`stop`, `release --force`) ending its runs.
+ */
+export function sleeperIn(folder: string): string {
+  const link = path.join(folder, 'bin', 'sleep');
+  if (fs.lstatSync(link, { throwIfNoEntry: false })) return link;
+  const real = (process.env.PATH ?? '/usr/bin:/bin').split(path.delimiter).map((d) => path.join(d, 'sleep')).find((p) => fs.existsSync(p));
+  if (!real) throw new Error('no sleep on PATH');
+  fs.mkdirSync(path.dirname(link), { recursive: true });
+  fs.symlinkSync(real, link);
+  return link;
+}

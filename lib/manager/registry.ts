@@ -66,6 +66,8 @@ export interface RegistryHooks {
   readonly log: (line: string) => void;
   /** Fills a registry read from a missing or damaged file (live runs, ...); returns what it put back, for the log. */
   readonly rebuild?: (reg: Registry, why: 'missing' | 'damaged') => string;
+  /** Looks at a registry read whole: puts back claims of live runs another writer left out (a copy put back by hand); returns what it put back. */
+  readonly review?: (reg: Registry) => string;
 }
 
 const HISTORY_MAX = 200;
@@ -203,6 +205,7 @@ export async function updateRegistry<T>(file: string, fn: (reg: Registry) => T, 
     let aside: string | undefined;
     let put = '';
     if (read.missing || read.damage) put = hooks.rebuild?.(reg, read.damage ? 'damaged' : 'missing') ?? '';
+    else put = hooks.review?.(reg) ?? '';
     if (read.damage) aside = keepAside(file, hooks.now());
     try {
       const result = fn(reg);
@@ -211,6 +214,7 @@ export async function updateRegistry<T>(file: string, fn: (reg: Registry) => T, 
       if (text !== before && !(read.missing && text === JSON.stringify(emptyRegistry()))) writeFileAtomic(file, JSON.stringify(reg, null, 2) + '\n');
       if (aside) hooks.log(`${hooks.now().toISOString()} registry ${file} was corrupt: it ${read.damage}; kept it as ${aside} and rebuilt it (${put || 'nothing alive to put back'})`);
       else if (read.missing && put) hooks.log(`${hooks.now().toISOString()} registry ${file} was missing; rebuilt it (${put})`);
+      else if (put) hooks.log(`${hooks.now().toISOString()} registry ${file} had no claim for live runs (rewritten by another process or by hand); put them back (${put})`);
       return result;
     } catch (err) {
       // The damaged file is still in place (only a link was made): drop the link, retry next time.

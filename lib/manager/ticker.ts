@@ -97,7 +97,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
     context: () => context(),
     runsDir: paths.runs,
   });
-  const hooks = { now: o.now, log: o.log, rebuild: (r: Registry, why: 'missing' | 'damaged'): string => keeper.rebuild(r, why) };
+  const hooks = { now: o.now, log: o.log, rebuild: (r: Registry, why: 'missing' | 'damaged'): string => keeper.rebuild(r, why), review: (r: Registry): string => keeper.review(r) };
   const update = <T>(fn: (reg: Registry) => T): Promise<T> => updateRegistry(paths.registry, fn, hooks);
   const runs = new Runs({
     owner: o.owner, dir: o.dir, root: o.root, runsDir: paths.runs, dispatch: o.dispatch, env: o.env, node: o.node ?? 'node',
