@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
+import type { Browser } from 'playwright-core';
 import { holdBuild } from './build-hold.ts';
+import { launchChromium, openQuiet } from './chromium.ts';
 import { type Folder, SCRIPT, TSX, cli, cliEnv, start, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
@@ -187,5 +189,43 @@ describe('true from the first second', () => {
     await stopServe(s);
     // What the loop saw, for the record (a run where the build beat the first answer sees only `ready`).
     assert.ok([...seen.values()].every((list) => list.at(-1) === 'ready'), JSON.stringify(Object.fromEntries(seen)));
+  }));
+});
+
+describe('true from the first second, in Chromium', () => {
+  let browser: Browser;
+
+  before(async () => {
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('a task page a restarted serve shows from its previous build retries its run log after the 503, and new lines then reach it', () => withTempFolder('first', async (t) => {
+    const known = 'T-0002';
+    await ranOnce(t, 3, known);
+    const first = await serveNow(t);
+    await first.s.waitFor(/serving tasks/);
+    await stopServe(first.s);
+    const hold = holdBuild(t);
+    const { s, base } = await serveNow(t, hold.env);
+    await waitUntilAsync(() => get(`${base}/api/health`), 'the port to answer');
+    const { page, problems } = await openQuiet(browser, `${base}/tasks/${known}.html`);
+    try {
+      // The page is the previous build's, with the log lines it had; its own fetch of the tail got 503.
+      await page.waitForFunction(() => /live/.test(document.getElementById('live')?.textContent ?? ''), undefined, { timeout: 15_000 });
+      assert.match(await page.textContent('#runlog-lines') ?? '', new RegExp(`hello from ${known}`));
+      hold.release();
+      await waitUntilAsync(async () => (await get(`${base}/api/tasks/${known}/log`))?.status === 200, 'the log route to answer 200');
+      fs.appendFileSync(path.join(t.dir, 'logs', 'task_manager', 'runs', `${known}.log`), 'a line written after the build\n');
+      await page.waitForFunction(() => (document.getElementById('runlog-lines')?.textContent ?? '').includes('a line written after the build'), undefined, { timeout: 15_000, polling: 50 })
+        .catch(async (err: unknown) => { throw new Error(`the new line did not reach the page (${String(err)}); it shows:\n${await page.textContent('#runlog-lines')}\nserver output:\n${s.output()}`); });
+      assert.deepEqual(problems.filter((p) => !/503/.test(p)), [], 'only the 503 of the build window');
+    } finally {
+      await page.context().close();
+    }
+    await stopServe(s);
   }));
 });
