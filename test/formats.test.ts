@@ -18,8 +18,8 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtur
 /** A task file from frontmatter lines and a body. */
 const md = (frontmatter: string, body = ''): Buffer => Buffer.from(`---\n${frontmatter}\n---\n${body}`);
 
-function parse(frontmatter: string, body = '', file = 'tasks/t.md', statuses: string[] = []): Task {
-  const r = parseTaskFile(md(frontmatter, body), file, { statuses });
+function parse(frontmatter: string, body = '', file = 'tasks/t.md', statuses: string[] = [], taskPrefix: string | null = null): Task {
+  const r = parseTaskFile(md(frontmatter, body), file, { statuses, taskPrefix });
   assert.ok(r.ok, `expected a task, got ${JSON.stringify(r)}`);
   return r.task;
 }
@@ -281,7 +281,7 @@ const INDEXED = [
   ['archive/tasks/back-16.md', 'BACK-16'], ['archive/arch.md', 'ARCH-ONLY'], ['completed/back-16.md', 'BACK-16'],
   ['tasks/a.md', 'BACK-24.1'], ['tasks/b.md', 'BACK-24'], ['tasks/c.md', '001'], ['tasks/d.md', 'task-7'], ['tasks/e.md', 'BACK-7'],
   ['tasks/f.md', 'OPS-FIX'], ['drafts/draft-2.md', 'draft-2', 'Draft'], ['tasks/task-2.md', 'task-2', 'To Do'],
-].map(([file, id, status]) => parse(`id: "${id}"${status ? `\nstatus: ${status}` : ''}`, '', file));
+].map(([file, id, status]) => parse(`id: "${id}"${status ? `\nstatus: ${status}` : ''}`, '', file, [], 'back')); // a Backlog.md folder whose task_prefix is back
 
 for (const [ref, id, file] of IDS) {
   test(`id resolution: ${ref} → ${id ?? 'nothing'}`, () => {
@@ -293,8 +293,8 @@ for (const [ref, id, file] of IDS) {
 
 test('dependencies resolve through the index: no missing dependency, readiness follows the resolved task', () => {
   const tasks = [
-    parse('id: BACK-24.1\nstatus: Done', '', 'tasks/one.md'),
-    parse('id: BACK-24.2\nstatus: ready\ndependencies: [task-24.1]', '', 'tasks/two.md'),
+    parse('id: BACK-24.1\nstatus: Done', '', 'tasks/one.md', [], 'back'),
+    parse('id: BACK-24.2\nstatus: ready\ndependencies: [task-24.1]', '', 'tasks/two.md', [], 'back'),
     parse('id: "002"\nstatus: ready\ndependencies: ["1"]', '', 'tasks/three.md'),
     parse('id: "001"\nstatus: pending', '', 'tasks/four.md'),
     parse('id: MISS\nstatus: ready\ndependencies: [task-404]', '', 'tasks/five.md'),
@@ -305,7 +305,7 @@ test('dependencies resolve through the index: no missing dependency, readiness f
 });
 
 test('a cycle written in other spellings is still a cycle', () => {
-  const tasks = [parse('id: BACK-1\nstatus: ready\ndependencies: [task-2]', '', 'a.md'), parse('id: BACK-2\nstatus: ready\ndependencies: [1]', '', 'b.md')];
+  const tasks = [parse('id: BACK-1\nstatus: ready\ndependencies: [task-2]', '', 'a.md', [], 'back'), parse('id: BACK-2\nstatus: ready\ndependencies: [1]', '', 'b.md', [], 'back')];
   assert.deepEqual([...dependencyProblems(tasks)], [['BACK-1', 'dependency cycle BACK-1 -> BACK-2 -> BACK-1'], ['BACK-2', 'dependency cycle BACK-1 -> BACK-2 -> BACK-1']]);
 });
 
@@ -361,6 +361,7 @@ test('a doc has an id, title, slug, path, body and fields', () => {
 
 test('archived tasks: kept with archived true, not duplicates of active ids, never counted, dispatched or escalated (status, dependencies, CI)', () => {
   withTree({
+    'config.yml': 'task_prefix: back\n',
     'completed/back-16.md': '---\nid: BACK-16\nstatus: Done\n---\n',
     'archive/tasks/back-16.md': '---\nid: BACK-16\nstatus: Done\n---\n',
     'archive/completed/back-16.md': '---\nid: BACK-16\nstatus: Done\n---\n',

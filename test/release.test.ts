@@ -116,7 +116,9 @@ describe('release and retry', () => {
         assert.equal(r.code, 2, `${action}: ${r.stderr}`);
         assert.match(r.stderr, /unknown task `NOPE`/);
       }
-      // id= resolves as dependencies do: across prefixes (7 and task-7 name BACK-7), the active task before its archived copy.
+      // id= resolves as dependencies do: in a Backlog.md folder whose task prefix is back, 7 and task-7 name BACK-7
+      // (outside Backlog.md a fold never drops a prefix), and the active task comes before its archived copy.
+      fs.writeFileSync(path.join(f.dir, 'config.yml'), 'task_prefix: back\n');
       task(f, 'BACK-7');
       fs.mkdirSync(path.join(f.dir, 'archive'));
       fs.writeFileSync(path.join(f.dir, 'archive', 'old-7.md'), '---\nid: BACK-7\nstatus: completed\n---\n');

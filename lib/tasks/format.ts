@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
 import { isFolder, readJsonFile } from '../base/jsonfile.ts';
-import { customStatuses } from './mapping.ts';
+import { backlogTaskPrefix, customStatuses } from './mapping.ts';
 import { parseYamlMapping } from './frontmatter.ts';
 
 export type FolderKind = 'backlog' | 'taskmd' | 'tasks';
@@ -23,6 +23,8 @@ export interface FolderFormat {
   projectRoot: string;
   /** The config file read, if any. */
   config: string | null;
+  /** Backlog.md's task prefix as ids fold it (`task_prefix`, default `task`); null for the other formats. */
+  taskPrefix: string | null;
 }
 
 const BACKLOG_CONFIGS = ['config.yml', 'config.yaml'];
@@ -46,12 +48,12 @@ export function detectFormat(dir: string): FolderFormat {
       const statuses = textList(config['statuses']);
       return {
         kind: 'backlog', root: '', statuses, customStatuses: customStatuses(statuses), project: text(config['project_name']),
-        projectRoot: path.dirname(where), config: path.join(where, name),
+        projectRoot: path.dirname(where), config: path.join(where, name), taskPrefix: backlogTaskPrefix(text(config['task_prefix'])),
       };
     }
   }
   if (isFolder(path.join(abs, 'tasks')) && BACKLOG_FOLDERS.some((f) => isFolder(path.join(abs, f)))) {
-    return { kind: 'backlog', root: '', statuses: [], customStatuses: [], project: null, projectRoot: parent, config: null };
+    return { kind: 'backlog', root: '', statuses: [], customStatuses: [], project: null, projectRoot: parent, config: null, taskPrefix: backlogTaskPrefix(null) };
   }
   for (const where of [abs, parent]) {
     for (const name of TASKMD_CONFIGS) {
@@ -67,11 +69,11 @@ export function detectFormat(dir: string): FolderFormat {
       return {
         kind: 'taskmd', root, statuses, customStatuses: customStatuses(statuses),
         project: text(config['name']) ?? text(config['project']) ?? text(config['project_name']) ?? text(config['title']),
-        projectRoot: where, config: path.join(where, name),
+        projectRoot: where, config: path.join(where, name), taskPrefix: null,
       };
     }
   }
-  return { kind: 'tasks', root: '', statuses: [], customStatuses: [], project: null, projectRoot: parent, config: null };
+  return { kind: 'tasks', root: '', statuses: [], customStatuses: [], project: null, projectRoot: parent, config: null, taskPrefix: null };
 }
 
 /** A cheap fingerprint of everything detectFormat reads (a few stats): when it changes, detect again. */

@@ -115,15 +115,43 @@ export function normalisePriority(raw: string): string {
 }
 
 /**
- * The folded form of a task id, under which references match across case and prefixes:
- * `task-24.1`, `BACK-24.1` and `24.1` all fold to `24.1`, `"001"` and `1` to `1`. An id whose
- * rest is not a dotted number is only lowercased.
+ * The folded form of a task id, under which references match across case, separators and leading
+ * zeros but never across prefixes: `BACK-24.1`, `back_24.01` and `back24.1` fold to `back-24.1`,
+ * `"001"` and `1` to `1`, while `task-8` (`task-8`) and `DRAFT-8` (`draft-8`) stay apart. An id
+ * whose rest is not a dotted number is only lowercased.
  */
 export function foldId(id: string): string {
   const lower = id.trim().toLowerCase();
-  const m = /^(?:[a-z]+[-_ ]?)?(\d+(?:\.\d+)*)$/.exec(lower);
+  const m = /^(?:([a-z]+)[-_ ]?)?(\d+(?:\.\d+)*)$/.exec(lower);
   if (m === null) return lower;
-  return (m[1] as string).split('.').map((n) => n.replace(/^0+(?=\d)/, '')).join('.');
+  const number = (m[2] as string).split('.').map((n) => n.replace(/^0+(?=\d)/, '')).join('.');
+  return m[1] === undefined ? number : `${m[1]}-${number}`;
+}
+
+/**
+ * Backlog.md's task prefix as a fold compares it: config's `task_prefix` lowercased without a
+ * trailing separator (`BACK-` is `back`), `task` when the config names none.
+ */
+export function backlogTaskPrefix(configured: string | null): string {
+  const p = (configured ?? '').trim().toLowerCase().replace(/[-_ ]+$/, '');
+  return /^[a-z]+$/.test(p) ? p : 'task';
+}
+
+/**
+ * The other folded references that name a task of a Backlog.md folder: there `task-8`, `8` and
+ * `<task_prefix>-8` are one task (Backlog.md writes its dependencies with `task-` whatever the
+ * prefix), and no other prefix ever joins them (`draft-8` is a draft's own). Empty for any other
+ * id, and outside Backlog.md (`taskPrefix` null), where a prefix is always part of the id.
+ */
+export function idAliases(id: string, taskPrefix: string | null): string[] {
+  if (taskPrefix === null) return [];
+  const folded = foldId(id);
+  const m = /^(?:([a-z]+)-)?(\d+(?:\.\d+)*)$/.exec(folded);
+  if (m === null) return [];
+  const family = ['', 'task', taskPrefix];
+  if (!family.includes(m[1] ?? '')) return [];
+  const number = m[2] as string;
+  return [...new Set(family.map((p) => (p === '' ? number : `${p}-${number}`)))].filter((k) => k !== folded);
 }
 
 /** An owner as filters compare it: `@` stripped, case-folded. Owners are kept as written; fold with this to match. */
@@ -131,24 +159,32 @@ export function ownerKey(name: string): string {
   return name.trim().replace(/^@+/, '').toLowerCase();
 }
 
-/** What a path inside the tasks folder holds, decided by its folder names (any depth, any case). */
+/** What a path inside the tasks folder holds, decided by its folder names (any case). */
 export interface PathKind {
-  /** `task`, or the kind of a non-task file under docs/, decisions/ or milestones/. */
+  /** `task`, or the kind of a file under docs/, decisions/ or milestones/ where the folder's layout makes those docs. */
   kind: 'task' | DocKind;
-  /** Under an archive/ (or archived/) folder. */
+  /** Under an archive/ (or archived/) folder, at any depth. */
   archived: boolean;
-  /** Under a drafts/ folder: a task there is a draft whatever its status says. */
+  /** Under a drafts/ folder, at any depth: a task there is a draft whatever its status says. */
   draft: boolean;
 }
 export type DocKind = 'doc' | 'decision' | 'milestone';
 
 const DOC_FOLDERS: Readonly<Record<string, DocKind>> = { docs: 'doc', decisions: 'decision', milestones: 'milestone' };
 
-/** The kind of a file from the folders on its path (relative to the tasks folder, `/`-separated). */
-export function pathKind(relPath: string): PathKind {
+/**
+ * The kind of a file from the folders on its path (relative to the tasks folder, `/`-separated).
+ * With `backlog`, docs/, decisions/ and milestones/ are Backlog.md's own top-level folders (also
+ * inside its top-level archive/): the file is that kind at any depth below them, and a folder of
+ * that name elsewhere means nothing. Without it (our format, taskmd) the first such folder at any
+ * depth gives the kind the file has unless it reads as a task (docKindOf decides).
+ */
+export function pathKind(relPath: string, backlog = false): PathKind {
   const folders = relPath.toLowerCase().split('/').slice(0, -1);
   let kind: PathKind['kind'] = 'task';
-  for (const f of folders) {
+  const looked = backlog ? [folders[0] === 'archive' ? folders[1] : folders[0]] : folders;
+  for (const f of looked) {
+    if (f === undefined) break;
     const doc = DOC_FOLDERS[f];
     if (doc !== undefined) {
       kind = doc;

@@ -27,35 +27,57 @@ export function statusOrder(custom: readonly string[] = []): string[] {
 /** Finds the task a reference names. */
 export interface TaskIndex {
   /**
-   * The task `ref` names: the exact id first, then the id case-insensitively, then the folded id
-   * (`task-24.1` = `BACK-24.1` = `24.1`, `"001"` = `1`). At each step an active task wins over an
-   * archived one, then the first in path order.
+   * The task `ref` names: the first of `matches(ref)` (an active task before a draft before an
+   * archived one, then the first in path order).
    */
   resolve(ref: string): Task | undefined;
+  /**
+   * Every task `ref` names at the first step that names any: the exact id, then the id
+   * case-insensitively, then the folded id (foldId, or one of the task's aliases: in Backlog.md
+   * `task-24.1` and `24.1` name BACK-24.1; a fold never crosses prefixes, so `task-8` never names
+   * DRAFT-8). Only the best of active, draft, archived is kept, in path order. More than one task
+   * with different ids means the reference is ambiguous.
+   */
+  matches(ref: string): readonly Task[];
 }
+
+/** One task, or several when a key names more than one (rare: kept apart so the common case costs no array). */
+type Slot = Task | Task[];
 
 /** An id resolver over a task list (build it once per list: it indexes every id three ways). */
 export function taskIndex(tasks: readonly Task[]): TaskIndex {
-  const exact = new Map<string, Task>();
-  const lower = new Map<string, Task>();
-  const folded = new Map<string, Task>();
-  // Active tasks first, drafts after them, archived ones last, so each map's first entry is the one
-  // that wins: `2` names tasks/task-2 rather than drafts/draft-2 or an archived task-2.
-  const rank = (t: Task): number => (t.archived ? 2 : t.status === 'draft' ? 1 : 0);
-  const ordered = [0, 1, 2].flatMap((r) => tasks.filter((t) => rank(t) === r));
-  for (const t of ordered) {
-    if (!exact.has(t.id)) exact.set(t.id, t);
-    const l = t.id.toLowerCase();
-    if (!lower.has(l)) lower.set(l, t);
-    const f = foldId(t.id);
-    if (!folded.has(f)) folded.set(f, t);
-  }
-  return {
-    resolve(ref: string): Task | undefined {
-      const r = ref.trim();
-      return exact.get(r) ?? lower.get(r.toLowerCase()) ?? folded.get(foldId(r));
-    },
+  const exact = new Map<string, Slot>();
+  const lower = new Map<string, Slot>();
+  const folded = new Map<string, Slot>();
+  const add = (map: Map<string, Slot>, key: string, t: Task): void => {
+    const slot = map.get(key);
+    if (slot === undefined) map.set(key, t);
+    else if (Array.isArray(slot)) slot.push(t);
+    else if (slot !== t) map.set(key, [slot, t]);
   };
+  // Active tasks first, drafts after them, archived ones last, so each key's first task is the one
+  // that wins: `2` names tasks/task-2 rather than an archived task-2.
+  const ordered = [0, 1, 2].flatMap((r) => tasks.filter((t) => referenceRank(t) === r));
+  for (const t of ordered) {
+    add(exact, t.id, t);
+    add(lower, t.id.toLowerCase(), t);
+    add(folded, foldId(t.id), t);
+    for (const alias of t.aliases) add(folded, alias, t);
+  }
+  const matches = (ref: string): readonly Task[] => {
+    const r = ref.trim();
+    const slot = exact.get(r) ?? lower.get(r.toLowerCase()) ?? folded.get(foldId(r));
+    if (slot === undefined) return [];
+    if (!Array.isArray(slot)) return [slot];
+    const best = referenceRank(slot[0] as Task);
+    return slot.filter((t) => referenceRank(t) === best);
+  };
+  return { resolve: (ref) => matches(ref)[0], matches };
+}
+
+/** 0 for an active task, 1 for a draft, 2 for an archived one: the order in which a reference prefers them. */
+export function referenceRank(t: Task): number {
+  return t.archived ? 2 : t.status === 'draft' ? 1 : 0;
 }
 
 /**

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openRegular } from '../base/jsonfile.ts';
+import { nonUtf8Entries } from './filenames.ts';
 import { type FolderFormat, detectFormat, formatSignature } from './format.ts';
 import { parseEntry } from './taskfile.ts';
 import type { DocFile, Entry, ParseError, Task } from './taskfile.ts';
@@ -60,7 +61,8 @@ export class TaskScanner {
     for (const raw of relPaths) {
       const rel = raw.split(path.sep).join('/');
       const parts = rel.split('/');
-      if (!rel.endsWith('.md') || parts[0] === 'logs' || parts.some((p) => p.startsWith('.') || p === '' || p === '..')) return this.scan();
+      // A name that is not UTF-8 reaches us mangled (U+FFFD): only a walk reads it as it is.
+      if (!rel.endsWith('.md') || rel.includes('\ufffd') || parts[0] === 'logs' || parts.some((p) => p.startsWith('.') || p === '' || p === '..')) return this.scan();
       if (root !== '' && !rel.startsWith(`${root}/`)) return this.scan();
       const before = this.cache.get(rel);
       const entry = this.load(rel, path.join(this.dir, rel), this.cache, counts);
@@ -96,19 +98,33 @@ export class TaskScanner {
         walkErrors.push({ path: rel === '' ? '.' : `${rel}/`, reason: `cannot read folder: ${errorText(err)}` });
         return;
       }
-      for (const dirent of dirents) {
-        const name = dirent.name;
-        // Hidden entries are tool state (.git, .worktrees, taskmd's .worklogs) or editor litter (._x.md, .#x.md).
-        if (name.startsWith('.')) continue;
+      let mangled = false;
+      const take = (name: string, dirent: fs.Dirent | fs.Dirent<Buffer>): void => {
         const relPath = rel === '' ? name : `${rel}/${name}`;
         if (dirent.isDirectory()) {
-          if (rel === '' && name === 'logs') continue;
+          if (rel === '' && name === 'logs') return;
           visit(relPath, abs + path.sep + name);
         } else if (dirent.isFile() && name.endsWith('.md')) {
           const entry = this.load(relPath, abs + path.sep + name, next, counts);
           if (entry !== null) entries.push(entry);
         }
         // Symlinks, FIFOs, sockets and devices are skipped without being opened.
+      };
+      for (const dirent of dirents) {
+        const name = dirent.name;
+        // Hidden entries are tool state (.git, .worktrees, taskmd's .worklogs) or editor litter (._x.md, .#x.md).
+        if (name.startsWith('.')) continue;
+        // readdir decodes a name that is not UTF-8 with U+FFFD: that name opens nothing, so such names are read again as bytes.
+        if (name.includes('\ufffd')) mangled = true;
+        else take(name, dirent);
+      }
+      if (!mangled) return;
+      try {
+        const raw = nonUtf8Entries(rel, abs);
+        for (const { name, dirent } of raw.entries) take(name, dirent);
+        walkErrors.push(...raw.errors);
+      } catch (err) {
+        walkErrors.push({ path: rel === '' ? '.' : `${rel}/`, reason: `cannot read folder: ${errorText(err)}` });
       }
     };
     const root = this.format.root;
@@ -144,7 +160,7 @@ export class TaskScanner {
       // Not cached, so the next scan tries again (permissions fixed, file back).
       return { kind: 'task', result: { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` } };
     }
-    const entry = lean(parseEntry(content, relPath, { statuses: this.format.statuses }), this.keepBody);
+    const entry = lean(parseEntry(content, relPath, { statuses: this.format.statuses, taskPrefix: this.format.taskPrefix }), this.keepBody);
     next.set(relPath, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, entry });
     return entry;
   }
@@ -160,7 +176,7 @@ function lean(entry: Entry, keepBody: boolean): Entry {
 
 /** The folder's format; one that cannot be read (a folder it may not look into) is ours. */
 function readFormat(dir: string): FolderFormat {
-  return quietly(() => detectFormat(dir), { kind: 'tasks', root: '', statuses: [], customStatuses: [], project: null, projectRoot: path.dirname(dir), config: null });
+  return quietly(() => detectFormat(dir), { kind: 'tasks', root: '', statuses: [], customStatuses: [], project: null, projectRoot: path.dirname(dir), config: null, taskPrefix: null });
 }
 
 function quietly<T>(fn: () => T, fallback: T): T {

@@ -2,7 +2,7 @@
 import { type Fields, type Split, type Value, firstLine, splitFile } from './frontmatter.ts';
 import { scanBody, stripMarkers } from './body.ts';
 import type { Section } from './body.ts';
-import { fieldKind, isIndexFile, normalisePriority, normaliseStatus, pathKind, statusHint } from './mapping.ts';
+import { fieldKind, idAliases, isIndexFile, normalisePriority, normaliseStatus, pathKind, statusHint } from './mapping.ts';
 import type { DocKind, Status } from './mapping.ts';
 
 export type { Status, DocKind } from './mapping.ts';
@@ -40,6 +40,8 @@ export interface Task {
   parent: string | null;
   /** effort, else estimate. */
   effort: string | null;
+  /** Other folded ids that name it (idAliases): in Backlog.md with task prefix back, BACK-8 is also `task-8` and `8`. Empty elsewhere. */
+  aliases: string[];
   /** Under an archive/ folder: never dispatched, not counted, not escalated; its id may repeat an active one. */
   archived: boolean;
   completedBy: string | null;
@@ -55,7 +57,10 @@ export interface Task {
   acceptance: { done: number; total: number };
 }
 
-/** A file under docs/, decisions/ or milestones/ (or with `kind:`/`type:` doc, decision, milestone): shown, never a task. */
+/**
+ * A doc, decision or milestone: shown, never a task. A file with `kind:`/`type:` doc, decision or milestone; in Backlog.md one under
+ * its top-level docs/, decisions/ or milestones/; elsewhere one under such a folder (any depth) unless it has an `id` and a task status.
+ */
 export interface DocFile {
   kind: DocKind;
   id: string;
@@ -77,6 +82,8 @@ export type Entry = { kind: 'task'; result: ParseResult } | { kind: 'doc'; doc: 
 export interface ParseOptions {
   /** The statuses the folder's config declares (Backlog.md's config.yml `statuses`), as written. */
   readonly statuses?: readonly string[];
+  /** Set only for a Backlog.md folder, to its task prefix (backlogTaskPrefix): its layout decides docs, and `task-8`, `8` name its tasks. */
+  readonly taskPrefix?: string | null;
 }
 
 const CI_ALIASES: Readonly<Record<string, CiState>> = {
@@ -98,9 +105,9 @@ export function parseTaskFile(content: Buffer, relPath: string, options: ParseOp
 }
 
 /**
- * Parses one markdown file of the tasks folder: a doc when its folder (docs/, decisions/,
- * milestones/) or its `kind:`/`type:` field says so, nothing for a readme or index without
- * frontmatter, else a task (or its parse error). Never throws.
+ * Parses one markdown file of the tasks folder: a doc when its folder (DocFile says which) or its
+ * `kind:`/`type:` field says so, nothing for a readme or index without frontmatter, else a task
+ * (or its parse error). Never throws.
  */
 export function parseEntry(content: Buffer, relPath: string, options: ParseOptions = {}): Entry {
   const path = relPath.replace(/\\/g, '/');
@@ -112,8 +119,11 @@ export function parseEntry(content: Buffer, relPath: string, options: ParseOptio
   const s = split as Split | undefined;
   if (s === undefined) return { kind: 'task', result };
   if (!s.ok && s.bare === true && isIndexFile(path)) return { kind: 'skip' };
-  const where = pathKind(path);
-  const kind = where.kind !== 'task' ? where.kind : s.ok ? fieldKind(s.fields['kind']) ?? fieldKind(s.fields['type']) : undefined;
+  const where = pathKind(path, isBacklog(options));
+  const named = s.ok ? fieldKind(s.fields['kind']) ?? fieldKind(s.fields['type']) : undefined;
+  let kind = where.kind === 'task' ? named : where.kind;
+  // Outside Backlog.md a docs/ area is the team's own: a file there with an id and a task status (and no kind: doc) is a task.
+  if (where.kind !== 'task' && !isBacklog(options) && named === undefined && s.ok && readsAsTask(s.fields, options)) kind = undefined;
   // A doc is read leniently: without usable frontmatter it is its text. An unreadable one stays an error.
   if (kind === undefined || (!s.ok && s.text === undefined)) return { kind: 'task', result };
   const fields = s.ok ? s.fields : {};
@@ -122,6 +132,17 @@ export function parseEntry(content: Buffer, relPath: string, options: ParseOptio
   const id = single(fields['id']) ?? slug;
   const title = single(fields['title']) ?? scanBody(body).title ?? slug;
   return { kind: 'doc', doc: { kind, id, title, slug, path, archived: where.archived, body, fields } };
+}
+
+/** A Backlog.md folder's options: they carry its task prefix. */
+function isBacklog(options: ParseOptions): boolean {
+  return options.taskPrefix !== undefined && options.taskPrefix !== null;
+}
+
+/** Frontmatter with an `id` and a status that is a task status (canonical, an alias, or the config's). */
+function readsAsTask(fields: Fields, options: ParseOptions): boolean {
+  const status = single(fields['status']);
+  return single(fields['id']) !== null && status !== null && normaliseStatus(status, options.statuses ?? []).known;
 }
 
 /** Runs a parse; a bug of ours must not stop a tick: it is reported against the file like any other failure. */
@@ -152,7 +173,7 @@ function toTask(fields: Fields, body: string, path: string, options: ParseOption
   const pick = (...keys: string[]): Value | undefined => fields[keys.find((k) => fields[k] !== undefined && fields[k] !== null && single(fields[k]) !== null) ?? ''];
   const text = (...keys: string[]): string | null => single(pick(...keys));
   const slug = slugOf(path);
-  const where = pathKind(path);
+  const where = pathKind(path, isBacklog(options));
   const rawStatus = text('status');
   const custom = options.statuses ?? [];
   // A task in a drafts/ folder is a draft whatever its status says; the status stays in fields.
@@ -160,10 +181,11 @@ function toTask(fields: Fields, body: string, path: string, options: ParseOption
   const rawPriority = text('priority');
   const clean = stripMarkers(body);
   const doc = scanBody(clean);
+  const id = text('id') ?? slug;
   const owners = shared(listOf(pick('owner', 'owners', 'assignee', 'assignees')).map((o) => o.replace(/^@+/, '').trim()).filter((o) => o !== ''));
   const completedBy = listOf(fields['completed_by']);
   return {
-    id: text('id') ?? slug,
+    id,
     slug,
     path,
     title: text('title') ?? doc.title ?? slug,
@@ -180,6 +202,7 @@ function toTask(fields: Fields, body: string, path: string, options: ParseOption
     due: text('due', 'due_date'),
     parent: text('parent_task_id', 'parent'),
     effort: text('effort', 'estimate'),
+    aliases: shared(idAliases(id, options.taskPrefix ?? null)),
     archived: where.archived,
     completedBy: completedBy.length ? completedBy.join(', ') : null,
     completed: text('completed'),
