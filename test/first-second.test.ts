@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
 import type { Browser } from 'playwright-core';
 import { holdBuild } from './build-hold.ts';
+import { hello } from './event-hello.ts';
 import { launchChromium, openQuiet } from './chromium.ts';
 import { type Folder, SCRIPT, TSX, cli, cliEnv, start, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
 
@@ -26,26 +27,6 @@ function get(url: string): Promise<Reply | undefined> {
     });
     req.setTimeout(10_000, () => req.destroy(new Error(`no answer from ${url} within 10 s`)));
     req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? resolve(undefined) : reject(err)));
-  });
-}
-
-/** The page version the event stream's hello names for `/` (null: the server has no page to show there). */
-function helloPage(base: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${base}/api/events?page=%2F`, { agent: false }, (res) => {
-      let got = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        got += c;
-        const m = /event: hello\ndata: (.*)\n\n/.exec(got);
-        if (m) {
-          req.destroy();
-          resolve((JSON.parse(m[1] as string) as { page?: unknown }).page);
-        }
-      });
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('no hello within 10 s')));
-    req.on('error', reject);
   });
 }
 
@@ -84,6 +65,17 @@ async function serveNow(t: Folder, env: Record<string, string> = cliEnv()): Prom
   return { s, base: `http://127.0.0.1:${port}` };
 }
 
+/** Serves once until its pages are built, then starts serve again with its build held, and waits for its port. */
+async function restartHeld(t: Folder): Promise<{ s: ReturnType<typeof start>; base: string; hold: ReturnType<typeof holdBuild> }> {
+  const first = await serveNow(t);
+  await first.s.waitFor(/serving tasks/);
+  await stopServe(first.s);
+  const hold = holdBuild(t);
+  const { s, base } = await serveNow(t, hold.env);
+  await waitUntilAsync(() => get(`${base}/api/health`), 'the port to answer');
+  return { s, base, hold };
+}
+
 describe('true from the first second', () => {
   test('while the first build is held: every task route answers 503 with Retry-After, the snapshot from its file, health names the model building, and / waits for the model', () => withTempFolder('first', async (t) => {
     const known = 'T-0002';
@@ -109,7 +101,7 @@ describe('true from the first second', () => {
     assert.equal(page.status, 503, page.body);
     assert.equal(page.headers['retry-after'], '1');
     assert.match(page.body, /is being built/);
-    assert.equal(await helloPage(base), null, 'the "being built" page must not hear of a page to reload into');
+    assert.equal((await hello(base, '/')).page, null, 'the "being built" page must not hear of a page to reload into');
     assert.equal((JSON.parse((await get(`${base}/api/health`) as Reply).body) as { build?: unknown }).build, 'building');
     hold.release();
     const tasks = await waitUntilAsync(async () => { const r = await get(`${base}/api/tasks`); return r?.status === 200 ? r : undefined; }, '/api/tasks to answer 200');
@@ -124,12 +116,7 @@ describe('true from the first second', () => {
   }));
 
   test('a restarted serve shows its previous pages at once, while the API answers 503 until its model is built', () => withTempFolder('first', async (t) => {
-    const first = await serveNow(t);
-    await first.s.waitFor(/serving tasks/);
-    await stopServe(first.s);
-    const hold = holdBuild(t);
-    const { s, base } = await serveNow(t, hold.env);
-    await waitUntilAsync(() => get(`${base}/api/health`), 'the port to answer');
+    const { s, base, hold } = await restartHeld(t);
     assert.equal((await get(`${base}/`))?.status, 200, 'the previous build is served');
     assert.ok(isBuilding(await get(`${base}/api/tasks`) as Reply));
     assert.ok(isBuilding(await get(`${base}/api/tasks/FIRST-TASK`) as Reply));
@@ -167,7 +154,7 @@ describe('true from the first second', () => {
       // Health is the heartbeat's (none here: 503 stopped) and says whether the model is built.
       assert.equal(first.status, 503, first.body);
       const apiReady = (JSON.parse(first.body) as { api?: unknown }).api === 'ready';
-      const heardPage = await helloPage(base);
+      const heardPage = (await hello(base, '/')).page;
       let all = true;
       for (const route of routes) {
         const r = await get(base + route.path) as Reply;
@@ -206,12 +193,7 @@ describe('true from the first second, in Chromium', () => {
   test('a task page a restarted serve shows from its previous build retries its run log after the 503, and new lines then reach it', () => withTempFolder('first', async (t) => {
     const known = 'T-0002';
     await ranOnce(t, 3, known);
-    const first = await serveNow(t);
-    await first.s.waitFor(/serving tasks/);
-    await stopServe(first.s);
-    const hold = holdBuild(t);
-    const { s, base } = await serveNow(t, hold.env);
-    await waitUntilAsync(() => get(`${base}/api/health`), 'the port to answer');
+    const { s, base, hold } = await restartHeld(t);
     const { page, problems } = await openQuiet(browser, `${base}/tasks/${known}.html`);
     try {
       // The page is the previous build's, with the log lines it had; its own fetch of the tail got 503.

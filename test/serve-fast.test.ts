@@ -9,6 +9,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, test } from 'node:test';
 import { holdBuild } from './build-hold.ts';
+import { hello } from './event-hello.ts';
 import { type Folder, serveBare, stopServe, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('fast', fn);
@@ -50,25 +51,6 @@ async function health(base: string): Promise<Record<string, any>> {
 }
 
 const siteOf = (t: Folder): string => path.join(t.dir, 'logs', 'task_manager', `site-${t.owner}`);
-
-/** The hello of /api/events for a page, as data. */
-function hello(base: string, page?: string): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${base}/api/events${page === undefined ? '' : `?page=${encodeURIComponent(page)}`}`, (res) => {
-      let got = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        got += c;
-        const m = /event: hello\ndata: (.*)\n\n/.exec(got);
-        if (m) {
-          req.destroy();
-          resolve(JSON.parse(m[1] as string) as Record<string, unknown>);
-        }
-      });
-    });
-    req.on('error', reject);
-  });
-}
 
 describe('listen first', () => {
   test('a restarted serve answers from the previous build while it rebuilds; /api/health says stale, then current', () => withFolder(async (t) => {
