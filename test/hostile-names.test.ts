@@ -198,17 +198,16 @@ describe('a file name that is not UTF-8 is a parse error (H)', () => {
 
       const { s, base } = await serveBare(f);
       try {
-        const api = await waitUntilAsync(async () => {
-          const body = await (await fetch(`${base}/api/tasks`)).json() as { tasks: { id: string }[]; errors: { path: string; reason: string }[] };
-          return body.tasks.length === 2 ? body : undefined;
-        }, '/api/tasks to list the tasks');
+        // Until the first build is complete the route may answer 503: wait for the complete model.
+        const tasksApi = async (): Promise<{ tasks: { id: string }[]; errors: { path: string; reason: string }[] } | undefined> => {
+          const res = await fetch(`${base}/api/tasks`);
+          return res.status === 200 ? await res.json() as { tasks: { id: string }[]; errors: { path: string; reason: string }[] } : undefined;
+        };
+        const api = await waitUntilAsync(async () => { const body = await tasksApi(); return body?.tasks.length === 2 ? body : undefined; }, '/api/tasks to list the tasks');
         assert.deepEqual(api.errors, expected);
         // A bad name written while the server watches is picked up too (the watch reports it mangled).
         fs.writeFileSync(badName(f.dir, Buffer.from('late-'), Buffer.from([0xc3, 0x28]), Buffer.from('.md')), '---\nid: LATE\n---\n');
-        await waitUntilAsync(async () => {
-          const body = await (await fetch(`${base}/api/tasks`)).json() as { errors: { path: string }[] };
-          return body.errors.some((e) => e.path === 'late-\\xc3(.md');
-        }, 'the late bad name in /api/tasks errors');
+        await waitUntilAsync(async () => (await tasksApi())?.errors.some((e) => e.path === 'late-\\xc3(.md'), 'the late bad name in /api/tasks errors');
       } finally {
         await stopServe(s);
       }
