@@ -1,7 +1,6 @@
 // The request handler: security headers, the Host check, the JSON API, events and the static pages.
 import fs from 'node:fs';
 import type http from 'node:http';
-import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
 import type { RuntimePaths } from '../base/paths.ts';
 import type { BuildThread } from './build-thread.ts';
