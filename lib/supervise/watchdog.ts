@@ -17,6 +17,8 @@ export interface WatchdogInput {
   readonly signal: AbortSignal;
   /** How often the state is read: a death is noticed within this. */
   readonly pollMs?: number;
+  /** The pause between polls, on the clock now() reads (default: a real, abortable pause). */
+  readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 /** Backoff between restarts that follow each other: 1 s doubling to 60 s, reset after 10 healthy minutes. */
@@ -32,6 +34,7 @@ export const HEALTHY_RESET_MS = 10 * 60_000;
  */
 export async function watchHeartbeat(w: WatchdogInput): Promise<void> {
   const pollMs = w.pollMs ?? 250;
+  const wait = w.wait ?? delay;
   let restarts = 0;
   let healthySince: number | undefined;
   let notBefore = 0;
@@ -43,25 +46,30 @@ export async function watchHeartbeat(w: WatchdogInput): Promise<void> {
       healthySince ??= now;
       lastPid = health.pid;
       if (now - healthySince >= HEALTHY_RESET_MS) restarts = 0;
-    } else if (health && now >= notBefore && !w.paused()) {
+    } else {
+      // Healthy time is unbroken running time: a stop on purpose or a wait for the backoff ends it too.
       healthySince = undefined;
-      const why = health.state === 'stuck' ? `pid ${health.pid} is stuck (no tick since ${health.beatAt ?? health.startedAt})` : lastPid !== null ? `pid ${lastPid} is gone` : 'it is not running';
-      const tail = w.logTail();
-      try {
-        const pid = await w.restart();
+      if (health && now >= notBefore && !w.paused()) {
+        const why = health.state === 'stuck' ? `pid ${health.pid} is stuck (no tick since ${health.beatAt ?? health.startedAt})` : lastPid !== null ? `pid ${lastPid} is gone` : 'it is not running';
+        const tail = w.logTail();
+        let outcome: { pid: number } | { error: Error };
+        try {
+          outcome = { pid: await w.restart() };
+        } catch (err) {
+          outcome = { error: err as Error };
+        }
         restarts += 1;
-        const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (restarts - 1));
-        notBefore = w.now() + delay;
-        lastPid = pid;
-        w.log(`watchdog: restarted the heartbeat as pid ${pid}: ${why} (restart ${restarts}; the next one waits at least ${delay / 1000} s)${tail ? `; its log ended with:\n${indent(tail)}` : ''}`);
-      } catch (err) {
-        restarts += 1;
-        const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (restarts - 1));
-        notBefore = w.now() + delay;
-        w.log(`watchdog: could not restart the heartbeat (${why}): ${(err as Error).message}; trying again in ${delay / 1000} s`);
+        const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (restarts - 1));
+        notBefore = w.now() + backoff;
+        if ('pid' in outcome) {
+          lastPid = outcome.pid;
+          w.log(`watchdog: restarted the heartbeat as pid ${outcome.pid}: ${why} (restart ${restarts}; the next one waits at least ${backoff / 1000} s)${tail ? `; its log ended with:\n${indent(tail)}` : ''}`);
+        } else {
+          w.log(`watchdog: could not restart the heartbeat (${why}): ${outcome.error.message}; trying again in ${backoff / 1000} s`);
+        }
       }
     }
-    await delay(pollMs, w.signal);
+    await wait(pollMs, w.signal);
   }
 }
 
