@@ -125,6 +125,25 @@ describe('true from the first second', () => {
     await stopServe(s);
   }));
 
+  test('/api/snapshot answers from the file alone, never through a symlink a repository committed in its place', () => withTempFolder('first', async (t) => {
+    const victim = path.join(t.root, 'operator-secret.json');
+    fs.writeFileSync(victim, '{"owner": "operator-secret"}\n');
+    const state = path.join(t.dir, 'logs', 'task_manager');
+    fs.mkdirSync(state, { recursive: true });
+    const link = path.join(state, `task-manager-${t.owner}.snapshot.json`);
+    fs.symlinkSync(path.relative(state, victim), link);
+    const { s, base } = await serveNow(t);
+    const r = await waitUntilAsync(() => get(`${base}/api/snapshot`), 'the port to answer');
+    assert.equal(r.status, 404, r.body);
+    assert.doesNotMatch(r.body, /operator-secret"/);
+    assert.match(JSON.parse(r.body).error, /snapshot\.json is not a regular file \(a symlink, a folder or a FIFO\), so it is not read; remove it/);
+    // The tasks route reads the escalations from the same file: no escalation comes from a link.
+    const tasks = await waitUntilAsync(async () => { const x = await get(`${base}/api/tasks`); return x?.status === 200 ? x : undefined; }, '/api/tasks to answer 200');
+    assert.deepEqual((JSON.parse(tasks.body) as { tasks: { escalation: unknown }[] }).tasks.map((x) => x.escalation), [null]);
+    assert.ok(fs.lstatSync(link).isSymbolicLink() && fs.readFileSync(victim, 'utf8') === '{"owner": "operator-secret"}\n', 'nothing written through the link');
+    await stopServe(s);
+  }));
+
   test('polling every route from the first byte of serve on 700 task files: each answer is the whole truth or 503 with Retry-After, and / never runs ahead of /api/tasks', () => withTempFolder('first', async (t) => {
     const known = 'T-0350';
     const facts = await ranOnce(t, 700, known);

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import { isErrno } from '../base/errors.ts';
+import { openRegular } from '../base/jsonfile.ts';
 import type { RuntimePaths } from '../base/paths.ts';
 import type { BuildThread } from './build-thread.ts';
 import type { EventData, EventHub } from './events.ts';
@@ -133,27 +134,40 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
   const { Derived, apiTaskText, apiTasksText, findTask, jsonBody, sendBuilding, sendCached, sendJson } = api;
   type JsonBody = ReturnType<typeof jsonBody>;
   type SnapshotFacts = Parameters<typeof apiTasksText>[2];
-  const snapshotDoc = new Derived<{ sig: string; doc: JsonBody }>();
+  type Snap = { sig: string; doc: JsonBody };
+  const snapshotDoc = new Derived<Snap>();
   const facts = new Derived<SnapshotFacts>();
   const sameFacts = new Derived<SnapshotFacts>();
   const tasksDoc = new Derived<JsonBody>();
-  /** The snapshot file's body, read again only when its stat signature (inode, size, mtime) changed: the heartbeat renames a new file in each tick. */
-  const snapshot = (): { sig: string; doc: JsonBody } | undefined => {
+  /**
+   * The snapshot file's body, read again only when its signature (inode, size, mtime) changed: the
+   * heartbeat renames a new file in each tick. Opened without following a symlink, and only a
+   * regular file is read: a repository can commit a link in its place, and this route would send
+   * the operator's file it points at (the next tick's rename replaces the link).
+   */
+  const snapshot = (): Snap | 'none' | 'not a file' => {
+    let opened: ReturnType<typeof openRegular>;
     try {
-      const st = fs.statSync(paths.snapshot);
-      if (!st.isFile()) return undefined;
-      const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
-      return snapshotDoc.get([sig], () => ({ sig, doc: jsonBody(fs.readFileSync(paths.snapshot, 'utf8')) }));
+      opened = openRegular(paths.snapshot);
     } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR')) return undefined;
+      if (isErrno(err, 'ELOOP')) return 'not a file';
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return 'none';
       throw err;
+    }
+    if (opened === undefined) return 'not a file';
+    const { fd, st } = opened;
+    try {
+      const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      return snapshotDoc.get([sig], () => ({ sig, doc: jsonBody(fs.readFileSync(fd, 'utf8')) }));
+    } finally {
+      fs.closeSync(fd);
     }
   };
   /** The escalations and gh CI states by task id, from the snapshot as it is now (not as the last rebuild saw it). */
-  const factsOf = (snap: { sig: string; doc: JsonBody } | undefined): SnapshotFacts =>
-    facts.get([snap?.sig], () => {
+  const factsOf = (snap: Snap | 'none' | 'not a file'): SnapshotFacts =>
+    facts.get([typeof snap === 'string' ? undefined : snap.sig], () => {
       const none: SnapshotFacts = { escalations: new Map(), ci: new Map() };
-      if (snap === undefined) return none;
+      if (typeof snap === 'string') return none;
       try {
         const doc = JSON.parse(snap.doc.body.toString('utf8')) as Partial<WebSnapshot>;
         const raw = doc.escalations;
@@ -182,7 +196,10 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
     }
     if (pathname === '/api/snapshot') {
       const snap = snapshot();
-      return snap === undefined ? sendJson(res, 404, JSON.stringify({ error: 'no snapshot yet: the heartbeat has not ticked' })) : sendCached(req, res, snap.doc);
+      if (typeof snap !== 'string') return sendCached(req, res, snap.doc);
+      return sendJson(res, 404, JSON.stringify({ error: snap === 'not a file'
+        ? `${paths.snapshot} is not a regular file (a symlink, a folder or a FIFO), so it is not read; remove it, and the heartbeat's next tick writes a new one`
+        : 'no snapshot yet: the heartbeat has not ticked' }));
     }
     const logRoute = /^\/api\/tasks\/([^/]+)\/(log|log\.txt)$/.exec(pathname);
     if (pathname === '/api/tasks' || pathname.startsWith('/api/tasks/')) {
