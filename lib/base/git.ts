@@ -1,32 +1,87 @@
-// Asking git about the repository around a folder (zx's $: quoting is automatic, failures carry stderr).
+// Asking git (and gh) through zx's $, every child bounded: its own process group, killed whole at its deadline.
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ProcessPromise, Shell } from 'zx';
+import { isErrno } from './errors.ts';
 
 let zx: Promise<typeof import('zx')> | undefined;
 
+/** How long finding the repository may take before git is killed and the answer is "git failed". */
+export const REPO_TIMEOUT_MS = 10_000;
+/** After a child exits, how long its output may stay open (held by a grandchild it left behind) before we stop reading. */
+const CLOSE_GRACE_MS = 250;
+
+/** What bounds one child: its environment, its deadline, and a signal that ends it early. */
+export interface GitRun {
+  /** The environment the child runs with (default: this process's). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The child's whole process group is killed after this long and the result says so (default 30 s). */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** How a bounded child ended. */
+export interface ChildResult {
+  /** Its exit code; null when it was killed or could not start. */
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Why we killed it; undefined when it ended by itself. */
+  readonly killed: 'timeout' | 'aborted' | undefined;
+  /** Why it could not start (no shell, the folder is gone); undefined when it ran. */
+  readonly error: string | undefined;
+}
+
 /**
- * zx's $, loaded on first use: importing zx costs ~70 ms, which the heartbeat's start (and any
- * command that never shells out) should not pay. The one place zx is imported.
+ * Runs one command written with zx's $ (its quoting and shell) and never throws. zx's own timeout
+ * signals the tree it finds with `ps` and then waits for the output pipe to close, which a
+ * grandchild that outlives git (a hook, a credential helper, a wrapper's `sleep`) can hold open
+ * forever. So the child gets a process group of its own, killed whole with SIGKILL at the
+ * deadline or when the signal aborts, and the result is given once the child has exited: output
+ * still held open after that is read for a moment, then dropped.
  */
-export async function shell(): Promise<typeof import('zx')['$']> {
-  return (await (zx ??= import('zx'))).$;
-}
-
-/** The top folder of the git work tree that holds dir; undefined outside git (or without git). */
-export async function repoRoot(dir: string): Promise<string | undefined> {
-  const $ = await shell();
-  const r = await $({ cwd: dir, nothrow: true, quiet: true })`git rev-parse --show-toplevel`;
-  return r.exitCode === 0 ? r.stdout.trim() || undefined : undefined;
-}
-
-/** The fetch URL of the remote `origin` (else the first remote) of dir's repository; undefined when none. */
-export async function remoteUrl(dir: string): Promise<string | undefined> {
-  const $ = await shell();
-  const origin = await $({ cwd: dir, nothrow: true, quiet: true })`git remote get-url origin`;
-  if (origin.exitCode === 0 && origin.stdout.trim()) return origin.stdout.trim();
-  const names = await $({ cwd: dir, nothrow: true, quiet: true })`git remote`;
-  const first = names.exitCode === 0 ? names.stdout.split('\n').find((n) => n.trim() !== '') : undefined;
-  if (first === undefined) return undefined;
-  const url = await $({ cwd: dir, nothrow: true, quiet: true })`git remote get-url ${first.trim()}`;
-  return url.exitCode === 0 ? url.stdout.trim() || undefined : undefined;
+export async function bounded(cwd: string, o: GitRun, command: (sh: Shell) => ProcessPromise): Promise<ChildResult> {
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  let killed: ChildResult['killed'];
+  let child: ChildProcess | undefined;
+  const killGroup = (why: 'timeout' | 'aborted'): void => {
+    killed ??= why;
+    if (child?.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch (err) {
+      if (!isErrno(err, 'ESRCH')) throw err;
+    }
+  };
+  const spawnBounded = (file: string, args: readonly string[], opts: SpawnOptions): ChildProcess => {
+    // stdin is never the caller's: a child that reads it (a credential prompt) must not take it or wait on it.
+    const c = spawn(file, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = c;
+    if (killed) killGroup(killed);
+    c.once('exit', () => {
+      const late = setTimeout(() => { c.stdout?.destroy(); c.stderr?.destroy(); }, CLOSE_GRACE_MS);
+      c.once('close', () => clearTimeout(late));
+    });
+    return c;
+  };
+  const timer = setTimeout(() => killGroup('timeout'), timeoutMs);
+  const onAbort = (): void => killGroup('aborted');
+  if (o.signal?.aborted) killed = 'aborted';
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const $ = (await (zx ??= import('zx'))).$;
+    const sh = $({ cwd, quiet: true, nothrow: true, spawn: spawnBounded as typeof $.spawn, ...(o.env ? { env: o.env as NodeJS.ProcessEnv } : {}) });
+    const r = await command(sh);
+    return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr, killed, error: undefined };
+  } catch (err) {
+    // zx throws only when the shell itself cannot start (the folder is gone, no shell).
+    if (!(err instanceof Error)) throw err;
+    return { code: null, stdout: '', stderr: '', killed, error: err.message.split('\n')[0] ?? String(err) };
+  } finally {
+    clearTimeout(timer);
+    o.signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /** What one git command said: whether it succeeded, its stdout, and the one-line reason of a failure. */
@@ -35,42 +90,95 @@ export interface GitResult {
   readonly stdout: string;
   /** Git's own one-line reason ("invalid reference: nope"), or why git could not run; '' on success. */
   readonly reason: string;
-}
-
-export interface GitRun {
-  /** The environment git runs with (default: this process's). */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Git is killed after this long and the result says so (default 30 s). */
-  readonly timeoutMs?: number;
-  readonly signal?: AbortSignal;
+  /** Git is not installed (or not on PATH). */
+  readonly missing?: boolean;
+  /** Git was killed: it took too long, or the caller stopped it. */
+  readonly killed?: boolean;
 }
 
 /**
- * Runs `git <args>` in cwd. Never throws for git's own failures, a time-out or a cwd that is gone:
- * the result says what went wrong in one line, so a caller can record it and go on.
+ * Runs `git <args>` in cwd, bounded (see bounded). Never throws for git's own failures, a
+ * time-out or a cwd that is gone: the result says what went wrong in one line, so a caller can
+ * record it and go on.
  */
 export async function git(cwd: string, args: readonly string[], o: GitRun = {}): Promise<GitResult> {
   const timeoutMs = o.timeoutMs ?? 30_000;
-  const $ = await shell();
-  try {
-    const r = await $({
-      cwd, quiet: true, nothrow: true, timeout: `${timeoutMs}ms`,
-      ...(o.env ? { env: o.env as NodeJS.ProcessEnv } : {}), ...(o.signal ? { signal: o.signal } : {}),
-    })`git ${args}`;
-    if (r.exitCode === 0) return { ok: true, stdout: r.stdout, reason: '' };
-    if (r.exitCode === null) return { ok: false, stdout: r.stdout, reason: o.signal?.aborted ? `git ${args[0] ?? ''} was stopped` : `git ${args[0] ?? ''} took longer than ${timeoutMs / 1000} s` };
-    return { ok: false, stdout: r.stdout, reason: oneLine(r.stderr) || `git ${args[0] ?? ''} exited with code ${r.exitCode}` };
-  } catch (err) {
-    // zx throws only when the shell itself cannot start (the folder is gone, no shell).
-    return { ok: false, stdout: '', reason: (err as Error).message.split('\n')[0] ?? String(err) };
-  }
+  const r = await bounded(cwd, { ...o, timeoutMs }, (sh) => sh`git ${args}`);
+  const what = `git ${args[0] ?? ''}`;
+  if (r.error !== undefined) return { ok: false, stdout: '', reason: r.error };
+  if (r.code === 0 && r.killed === undefined) return { ok: true, stdout: r.stdout, reason: '' };
+  if (r.killed === 'aborted') return { ok: false, stdout: r.stdout, reason: `${what} was stopped`, killed: true };
+  if (r.killed === 'timeout') return { ok: false, stdout: r.stdout, reason: `${what} took longer than ${timeoutMs / 1000} s and was killed`, killed: true };
+  // The shell says 127 "command not found" when there is no git on PATH.
+  if (r.code === 127 && /not found/i.test(r.stderr)) return { ok: false, stdout: '', reason: 'git is not installed (not found on PATH)', missing: true };
+  if (r.code === null) return { ok: false, stdout: r.stdout, reason: `${what} was killed by a signal`, killed: true };
+  return { ok: false, stdout: r.stdout, reason: oneLine(r.stderr) || `${what} exited with code ${r.code}` };
 }
 
-/** Git's reason for a failure in one line: its last `fatal:` or `error:` line without the prefix, else its last line. */
+/**
+ * Git's reason for a failure in one line: its last `fatal:` or `error:` line without the prefix,
+ * else its last line; control characters (a crafted path's escape sequences) removed.
+ */
 export function oneLine(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
   const said = [...lines].reverse().find((l) => /^(fatal|error):/.test(l)) ?? lines[lines.length - 1] ?? '';
-  return said.replace(/^(fatal|error):\s*/, '');
+  return said.replace(/^(fatal|error):\s*/, '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+}
+
+/**
+ * Where a folder stands with git. `none` is an honest "not in a repository": git said so, or
+ * git is not installed and no `.git` lies on the way up. `failed` is "we cannot tell": git timed
+ * out, was killed, or refused (exit 128 "detected dubious ownership", a broken `.git`), or git is
+ * missing beside a `.git`. A caller must never take `failed` for `none`: that would run a task in
+ * the main checkout when it wanted a worktree.
+ */
+export type RepoAnswer =
+  | { readonly kind: 'repo'; readonly root: string }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'failed'; readonly reason: string };
+
+/** Finds the top folder of the git work tree that holds dir (`git rev-parse --show-toplevel`), bounded. */
+export async function findRepo(dir: string, o: GitRun = {}): Promise<RepoAnswer> {
+  const r = await git(dir, ['rev-parse', '--show-toplevel'], { timeoutMs: REPO_TIMEOUT_MS, ...o });
+  if (r.ok) {
+    const root = r.stdout.trim();
+    // Inside the .git folder, or a bare repository: there is no work tree to make worktrees beside.
+    return root === '' ? { kind: 'failed', reason: `git found no work tree around ${dir}` } : { kind: 'repo', root };
+  }
+  // Discovery walked up and found nothing: "not a git repository (or any of the parent directories)",
+  // or "(or any parent up to mount point …)". A broken `.git` says "not a git repository: <path>".
+  if (/not a git repository \(or any/.test(r.reason)) return { kind: 'none' };
+  if (r.missing) {
+    const marker = gitMarkerAbove(dir);
+    return marker === undefined ? { kind: 'none' } : { kind: 'failed', reason: `${r.reason}, but ${marker} exists` };
+  }
+  return { kind: 'failed', reason: r.reason };
+}
+
+/** The first `.git` (folder or file) in dir or a folder above it. */
+function gitMarkerAbove(dir: string): string | undefined {
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    const marker = path.join(at, '.git');
+    if (fs.existsSync(marker)) return marker;
+    if (path.dirname(at) === at) return undefined;
+  }
+}
+
+/**
+ * The fetch URL of the remote `origin` (else the first remote) of dir's repository; undefined
+ * when none, or when git fails or is slower than its deadline (default 3 s per git call).
+ */
+export async function remoteUrl(dir: string, o: GitRun = {}): Promise<string | undefined> {
+  const run: GitRun = { timeoutMs: 3000, ...o };
+  const origin = await git(dir, ['remote', 'get-url', 'origin'], run);
+  if (origin.ok && origin.stdout.trim()) return origin.stdout.trim();
+  // A git that hangs or is missing is not asked twice more.
+  if (origin.missing || origin.killed) return undefined;
+  const names = await git(dir, ['remote'], run);
+  const first = names.ok ? names.stdout.split('\n').find((n) => n.trim() !== '') : undefined;
+  if (first === undefined) return undefined;
+  const url = await git(dir, ['remote', 'get-url', first.trim()], run);
+  return url.ok ? url.stdout.trim() || undefined : undefined;
 }
 
 /** The branch checked out in dir's work tree, else (detached HEAD) the commit; undefined when git cannot tell. */

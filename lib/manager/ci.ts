@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
-import { shell } from '../base/git.ts';
+import { bounded, oneLine } from '../base/git.ts';
 import { prLink } from '../tasks/pr.ts';
 import type { CiState, Task } from '../tasks/taskfile.ts';
 import { Pool, settleWithin } from './pool.ts';
@@ -57,8 +57,8 @@ export function ciWritten(t: Task): boolean {
 export interface CiOptions {
   /** The environment gh runs with (its PATH decides whether gh is there). */
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Where gh runs: the repository root, whose remote names the repository. */
-  readonly cwd: string;
+  /** Where gh runs: the repository root once git has said where it is (its remote names the repository). */
+  readonly cwd: () => string;
   readonly now: () => Date;
   readonly log: (line: string) => void;
   readonly ttlMs?: number;
@@ -134,24 +134,21 @@ export class CiChecks {
   /** Asks gh about one PR; never throws. */
   private async checks(arg: string): Promise<{ state: CiState; why?: string }> {
     const timeoutMs = this.o.timeoutMs ?? GH_TIMEOUT_MS;
+    const env = { ...this.o.env, GH_PROMPT_DISABLED: '1', GH_NO_UPDATE_NOTIFIER: '1' };
+    const r = await bounded(this.o.cwd(), { env, timeoutMs, signal: this.ac.signal }, (sh) => sh`gh pr checks ${arg} --json name,state,bucket`);
+    if (r.error !== undefined) return { state: 'unknown', why: `gh could not run: ${r.error}` };
+    if (r.killed === 'timeout') return { state: 'unknown', why: `gh took longer than ${timeoutMs / 1000} s and was killed` };
+    if (r.code === null) return { state: 'unknown', why: 'gh was stopped' };
+    // gh prints the checks as JSON whatever its exit code says (8 means pending); anything else is a failure.
+    let doc: unknown;
     try {
-      const env = { ...this.o.env, GH_PROMPT_DISABLED: '1', GH_NO_UPDATE_NOTIFIER: '1' } as NodeJS.ProcessEnv;
-      const $ = await shell();
-      const r = await $({ cwd: this.o.cwd, env, quiet: true, nothrow: true, timeout: `${timeoutMs}ms`, signal: this.ac.signal })`gh pr checks ${arg} --json name,state,bucket`;
-      if (r.exitCode === null) return { state: 'unknown', why: `gh took longer than ${timeoutMs / 1000} s` };
-      // gh prints the checks as JSON whatever its exit code says (8 means pending); anything else is a failure.
-      let doc: unknown;
-      try {
-        doc = JSON.parse(r.stdout);
-      } catch (err) {
-        if (!(err instanceof SyntaxError)) throw err;
-        const said = r.stderr.trim().split('\n').pop() ?? '';
-        return { state: 'unknown', why: `gh exited with code ${r.exitCode}${said ? `: ${said}` : ''}` };
-      }
-      return { state: summariseChecks(doc), ...(Array.isArray(doc) && doc.length === 0 ? { why: 'no checks' } : {}) };
+      doc = JSON.parse(r.stdout);
     } catch (err) {
-      return { state: 'unknown', why: `gh could not run: ${(err as Error).message.split('\n')[0]}` };
+      if (!(err instanceof SyntaxError)) throw err;
+      const said = oneLine(r.stderr);
+      return { state: 'unknown', why: `gh exited with code ${r.code}${said ? `: ${said}` : ''}` };
     }
+    return { state: summariseChecks(doc), ...(Array.isArray(doc) && doc.length === 0 ? { why: 'no checks' } : {}) };
   }
 }
 

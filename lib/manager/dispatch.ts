@@ -1,9 +1,8 @@
 // Dispatching ready tasks: claim them under the registry lock and start their runs, each in its own worktree when worktrees are on.
-import path from 'node:path';
 import type { Claim, Registry } from './registry.ts';
 import { type LiveRunContext, liveRunOf, restoreLiveRuns } from './claims.ts';
 import type { RunStart, Runs } from './runs.ts';
-import type { WorktreePrep } from './worktrees.ts';
+import { type WorktreePrep, worktreePath } from './worktrees.ts';
 import type { MarkedProcess } from '../supervise/runs-proc.ts';
 import type { Task } from '../tasks/taskfile.ts';
 
@@ -30,17 +29,17 @@ function busy(r: Registry, owner: string): number {
 }
 
 /**
- * The slugs of the ready tasks the next registry update would start, read from a registry looked
+ * The ready tasks the next registry update would start, read from a registry looked
  * at without its lock: their worktrees are made before the update, which must stay short. A plan
  * that turns out wrong costs nothing: an unused worktree waits to be reused.
  */
-export function planDispatch(candidates: readonly Task[], reg: Registry | undefined, owner: string, max: number, active: number): string[] {
+export function planDispatch(candidates: readonly Task[], reg: Registry | undefined, owner: string, max: number, active: number): Task[] {
   let slots = max - Math.max(reg ? busy(reg, owner) : 0, active);
-  const out: string[] = [];
+  const out: Task[] = [];
   for (const t of candidates) {
     if (slots <= 0) break;
     if (reg?.claims[t.id] || reg?.holds[t.id]) continue;
-    out.push(t.slug);
+    out.push(t);
     slots--;
   }
   return out;
@@ -75,7 +74,7 @@ export function dispatchReady(r: Registry, now: Date, candidates: readonly Task[
     }
     const claim: Claim = {
       id: task.id, slug: task.slug, path: task.path, claimedBy: x.owner, claimedAt: now.toISOString(), startedAt: now.toISOString(),
-      worktree: prepared?.path ?? path.join(x.root, '.worktrees', task.slug), pid: null, pidStart: null, state: 'claimed', exitCode: null, endedAt: null, log: null,
+      worktree: prepared?.path ?? worktreePath(x.root, task.slug), pid: null, pidStart: null, state: 'claimed', exitCode: null, endedAt: null, log: null,
       runId: null, fileId: x.fileId(task) ?? null, branch: prepared?.branch ?? null, base: prepared?.base ?? null,
     };
     if (prepared && !prepared.ok) {

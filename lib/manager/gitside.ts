@@ -1,4 +1,5 @@
-// What a tick gets from git and gh: worktrees made before dispatch, the claims' worktree state, the PRs' CI.
+// What a tick gets from git and gh: where the repository is, worktrees made before dispatch, the claims' worktree state, the PRs' CI.
+import { type RepoAnswer, REPO_TIMEOUT_MS } from '../base/git.ts';
 import { CiChecks } from './ci.ts';
 import { planDispatch } from './dispatch.ts';
 import type { Claim, Registry } from './registry.ts';
@@ -6,18 +7,21 @@ import type { SnapshotCi, SnapshotClaim } from './tick.ts';
 import { factsWant, snapshotClaims } from './view.ts';
 import { WorktreePrep } from './worktrees.ts';
 import { FactsCache } from './wtfacts.ts';
+import { settleWithin } from './pool.ts';
 import type { Task } from '../tasks/taskfile.ts';
 
 /** How long a tick waits for the worktrees it is about to dispatch into; the rest go out at a later tick. */
 export const PREPARE_BUDGET_MS = 1000;
 /** How long a tick waits for git to say what the claims' worktrees hold; slower answers show at a later tick. */
 export const FACTS_BUDGET_MS = 250;
+/** How long a tick waits for git to say where the repository is; a slower git is waited for by later ticks (it is killed at REPO_TIMEOUT_MS). */
+export const LOCATE_BUDGET_MS = 1000;
 /** A worktree's git state is asked again after this long; each read is killed after as long. */
 const FACTS_TTL_MS = 5000;
 
 export interface GitSideOptions {
-  /** The top folder of the git work tree that holds the tasks folder; undefined outside git. */
-  readonly repo: string | undefined;
+  /** The top folder of the git work tree that holds the tasks folder (undefined: outside git), or how to ask git for it. */
+  readonly repo: string | undefined | ((signal: AbortSignal) => Promise<RepoAnswer>);
   /** Worktrees are wanted (on, or the default): they are made only inside git. */
   readonly worktrees: boolean;
   readonly base: string | undefined;
@@ -32,21 +36,70 @@ export interface GitSideOptions {
   readonly now: () => Date;
 }
 
-/** The git and gh side of one heartbeat, set up once the repository is known. */
+/**
+ * What a tick may do, given what git said about the repository: `known` once git answered (in a
+ * repository, or not in one); otherwise git failed or has not answered yet, with the reason of
+ * its last failure (undefined while the first ask is under way).
+ */
+export type GitState = { readonly known: true } | { readonly known: false; readonly failure: string | undefined };
+
+/** One question to git about the repository, under way or answered. */
+interface Asking { readonly at: number; answer: RepoAnswer | undefined; job: Promise<void> }
+
+/** The git and gh side of one heartbeat; the repository is asked for at the first tick and again at each tick until git answers. */
 export class GitSide {
-  /** Each dispatched task runs in its own worktree. */
-  readonly worktrees: boolean;
-  readonly prep: WorktreePrep | undefined;
   private readonly o: GitSideOptions;
-  private readonly facts: FactsCache | undefined;
   private readonly ci: CiChecks;
+  /** Set once git has answered: the repository root, or undefined outside git. */
+  private located: { readonly repo: string | undefined } | undefined;
+  private asking: Asking | undefined;
+  private failure: string | undefined;
+  private facts: FactsCache | undefined;
+  private preparer: WorktreePrep | undefined;
+  /** Ends an ask still under way when the heartbeat stops. */
+  private readonly ac = new AbortController();
 
   constructor(o: GitSideOptions) {
     this.o = o;
-    this.worktrees = o.worktrees && o.repo !== undefined;
-    this.prep = this.worktrees && o.dispatch ? new WorktreePrep({ repo: o.repo as string, base: o.base, env: o.env, log: o.log, now: o.now }) : undefined;
-    this.facts = o.repo === undefined ? undefined : new FactsCache({ env: o.env, ttlMs: FACTS_TTL_MS, timeoutMs: FACTS_TTL_MS, concurrency: 2, now: o.now });
-    this.ci = new CiChecks({ env: o.env, cwd: o.repo ?? o.root, now: o.now, log: o.log });
+    if (typeof o.repo !== 'function') this.settle(o.repo);
+    this.ci = new CiChecks({ env: o.env, cwd: () => this.located?.repo ?? o.root, now: o.now, log: o.log });
+  }
+
+  /** Each dispatched task runs in its own worktree: wanted, and git said where the repository is. */
+  get worktrees(): boolean {
+    return this.o.worktrees && this.located?.repo !== undefined;
+  }
+
+  /** Makes the worktrees of dispatched tasks; undefined when worktrees are off, outside git, or git has not answered. */
+  get prep(): WorktreePrep | undefined {
+    return this.preparer;
+  }
+
+  /**
+   * Asks git where the repository is, until it answers: a failure (a time-out, exit 128 "dubious
+   * ownership") is never taken for "not in git", and is asked again at the next tick. Waits up to
+   * LOCATE_BUDGET_MS from the ask's start (all of it with once): a hanging git never holds a tick.
+   */
+  async locate(): Promise<GitState> {
+    if (this.located) return { known: true };
+    const asking = (this.asking ??= this.ask());
+    await settleWithin([asking.job], this.o.once ? REPO_TIMEOUT_MS + 5000 : asking.at + LOCATE_BUDGET_MS - Date.now());
+    const answer = asking.answer;
+    if (answer === undefined) return { known: false, failure: this.failure };
+    this.asking = undefined;
+    if (answer.kind === 'failed') {
+      // Said once per reason: the escalation of the tasks it holds back stays in the snapshot meanwhile.
+      if (answer.reason !== this.failure) {
+        const held = this.o.worktrees ? 'no task is dispatched until git answers' : 'worktree state and CI are unknown until git answers';
+        this.o.log(`${this.o.now().toISOString()} git failed: ${answer.reason}; ${held} (asked again at each tick)`);
+      }
+      this.failure = answer.reason;
+      return { known: false, failure: answer.reason };
+    }
+    if (this.failure !== undefined) this.o.log(`${this.o.now().toISOString()} git answers again: ${answer.kind === 'repo' ? `repository ${answer.root}` : 'not in a git repository'}`);
+    this.failure = undefined;
+    this.settle(answer.kind === 'repo' ? answer.root : undefined);
+    return { known: true };
   }
 
   /**
@@ -54,8 +107,8 @@ export class GitSide {
    * to the budget. reg is the registry as it is now, read without its lock.
    */
   async prepare(candidates: readonly Task[], reg: () => Registry | undefined, owner: string, max: number, active: number): Promise<void> {
-    if (!this.prep || candidates.length === 0) return;
-    await this.prep.prepare(planDispatch(candidates, reg(), owner, max, active), this.o.once ? Infinity : PREPARE_BUDGET_MS);
+    if (!this.preparer || candidates.length === 0) return;
+    await this.preparer.prepare(planDispatch(candidates, reg(), owner, max, active).map((t) => t.slug), this.o.once ? Infinity : PREPARE_BUDGET_MS);
   }
 
   /** The snapshot's claims (with their worktrees' git state) and its per-task CI. */
@@ -66,15 +119,36 @@ export class GitSide {
     }
     const ci = this.ci.states(byId.values());
     const list = Object.values(claims);
+    const repo = this.located?.repo;
     // Claims of older heartbeats recorded no base: theirs is base=, else the branch checked out now.
     const unrecorded = this.worktrees && list.some((c) => c.base === undefined);
-    const base = this.o.base ?? (unrecorded && this.facts ? await this.facts.checkedOut(this.o.repo as string, FACTS_BUDGET_MS) : undefined);
-    const view = { worktrees: this.worktrees, base, facts: this.facts, pr: (id: string) => byId.get(id)?.pr ?? null, ci: (id: string) => ci[id]?.state ?? byId.get(id)?.ci ?? 'unknown' };
+    const base = this.o.base ?? (unrecorded && this.facts && repo !== undefined ? await this.facts.checkedOut(repo, FACTS_BUDGET_MS) : undefined);
+    // Until git has said where the repository is, claims are shown as older heartbeats' are: by what they recorded.
+    const view = { worktrees: this.located ? this.worktrees : this.o.worktrees, base, facts: this.facts, pr: (id: string) => byId.get(id)?.pr ?? null, ci: (id: string) => ci[id]?.state ?? byId.get(id)?.ci ?? 'unknown' };
     await this.facts?.refresh(list.flatMap((c) => factsWant(c, view) ?? []), this.o.once ? FACTS_TTL_MS + 1000 : FACTS_BUDGET_MS);
     return { ci, claims: (now) => snapshotClaims(claims, { ...view, now }) };
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.prep?.close(), this.facts?.close(), this.ci.close()]);
+    this.ac.abort();
+    await Promise.all([this.asking?.job, this.preparer?.close(), this.facts?.close(), this.ci.close()]);
+  }
+
+  /** Starts one ask of git (findRepo is bounded: it answers "failed" once git is killed at its deadline). */
+  private ask(): Asking {
+    const a: Asking = { at: Date.now(), answer: undefined, job: Promise.resolve() };
+    a.job = (this.o.repo as (signal: AbortSignal) => Promise<RepoAnswer>)(this.ac.signal).then(
+      (answer) => { a.answer = answer; },
+      (err: unknown) => { a.answer = { kind: 'failed', reason: err instanceof Error ? err.message : String(err) }; },
+    );
+    return a;
+  }
+
+  /** Git has said where the repository is (or that there is none): the worktree makers and readers are set up. */
+  private settle(repo: string | undefined): void {
+    this.located = { repo };
+    if (repo === undefined) return;
+    if (this.o.worktrees && this.o.dispatch) this.preparer = new WorktreePrep({ repo, base: this.o.base, env: this.o.env, log: this.o.log, now: this.o.now });
+    this.facts = new FactsCache({ env: this.o.env, ttlMs: FACTS_TTL_MS, timeoutMs: FACTS_TTL_MS, concurrency: 2, now: this.o.now });
   }
 }

@@ -6,8 +6,9 @@ import { countByStatus, dependencyProblems, readyCandidates, taskIndex, taskReas
 import { escalations } from './escalations.ts';
 import { type LiveRunContext, fileIdOf, reconcile } from './claims.ts';
 import { withCiReasons } from './ci.ts';
-import { dispatchReady } from './dispatch.ts';
+import { dispatchReady, planDispatch } from './dispatch.ts';
 import { GitSide } from './gitside.ts';
+import type { RepoAnswer } from '../base/git.ts';
 import { RegistryKeeper } from './rebuild.ts';
 import { Runs } from './runs.ts';
 import { TasksError, isErrno } from '../base/errors.ts';
@@ -24,8 +25,8 @@ export interface ManagerOptions {
   readonly dir: string;
   /** The folder dispatched commands run in when worktrees are off (TASK_WORKTREE is then <root>/.worktrees/<slug>). */
   readonly root: string;
-  /** The top folder of the git work tree that holds dir (undefined outside git), or how to find it: asked at the first tick. */
-  readonly repo?: string | (() => Promise<string | undefined>) | undefined;
+  /** The top folder of the git work tree that holds dir (undefined outside git), or how to ask git: at the first tick, and again at each tick until git answers. */
+  readonly repo?: string | ((signal: AbortSignal) => Promise<RepoAnswer>) | undefined;
   /** Worktrees are wanted: inside git, each dispatched task runs in <repo>/.worktrees/<slug> on branch task/<slug>. */
   readonly worktrees?: boolean;
   /** The branch new worktrees start from; undefined: the one checked out in repo when they are made. */
@@ -117,11 +118,10 @@ export function managerTicker(o: ManagerOptions): Ticker {
     return { dir: o.dir, byId: m.byId, byPath: m.byPath, fileId, now: o.now() };
   };
 
-  // Set up at the first tick, once the repository is known (finding it must not delay the heartbeat's start).
-  let git: GitSide | undefined;
-  const gitSide = async (): Promise<GitSide> => (git ??= new GitSide({
-    repo: typeof o.repo === 'function' ? await o.repo() : o.repo, worktrees: o.worktrees === true, base: o.base, dispatch: o.dispatch !== undefined, root: o.root, once: o.once, env: o.env, log: o.log, now: o.now,
-  }));
+  // The repository is asked for at the first tick (finding it must not delay the heartbeat's start).
+  const side = new GitSide({
+    repo: o.repo, worktrees: o.worktrees === true, base: o.base, dispatch: o.dispatch !== undefined, root: o.root, once: o.once, env: o.env, log: o.log, now: o.now,
+  });
   const warned = new Set<string>();
 
   return {
@@ -137,7 +137,10 @@ export function managerTicker(o: ManagerOptions): Ticker {
       live = undefined;
       keeper.beginTick();
       runs.check(o.now());
-      const side = await gitSide();
+      // With worktrees wanted, nothing is dispatched until git has said where the repository is: a
+      // failed or hanging git must never send a run into the main checkout.
+      const gitState = await side.locate();
+      const held = o.dispatch !== undefined && o.worktrees === true && !gitState.known;
       // Worktrees are made before the registry update, which holds the lock and must stay short.
       await side.prepare(candidates, () => peekRegistry(paths.registry), o.owner, o.max, runs.active);
       const dispatch = { owner: o.owner, root: o.root, max: o.max, runs, prep: side.prep, runsDir: paths.runs, liveRuns, context, fileId, warned, log: o.log };
@@ -146,7 +149,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
         runs.merge(r);
         runs.foreign.clear();
         reconcile(r, { owner: o.owner, dir: o.dir, now, byId, byPath, fileId, changed: scan.changed, runs, missing, log: o.log });
-        if (o.dispatch !== undefined) dispatchReady(r, now, candidates, dispatch);
+        if (o.dispatch !== undefined && !held) dispatchReady(r, now, candidates, dispatch);
         return structuredClone(r);
       });
       // Written: ended runs are on record, a rebuilt registry is in place.
@@ -175,6 +178,9 @@ export function managerTicker(o: ManagerOptions): Ticker {
       };
       // "ready" is a status; the tasks this heartbeat would dispatch next are the dispatchable ones.
       const dispatchable = candidates.filter((t) => !claims[t.id] && !reg.holds[t.id]).map((t) => ({ id: t.id, slug: t.slug, title: t.title, priority: t.priority, path: t.path }));
+      // The tasks git's failure holds back: those this tick would have dispatched.
+      const gitHeld = held && !gitState.known && gitState.failure !== undefined ? planDispatch(candidates, reg, o.owner, o.max, runs.active).map((t) => t.id) : [];
+      const allReasons = withGitReasons(withCiReasons(reasons, parts.ci, (id) => finished(byId.get(id))), gitHeld, gitState.known ? undefined : gitState.failure);
       const ended = o.now();
       return {
         owner: input.owner,
@@ -192,16 +198,24 @@ export function managerTicker(o: ManagerOptions): Ticker {
         holds: reg.holds,
         claims: parts.claims(now),
         ci: parts.ci,
-        escalations: swapSeen(escalations({ byId, reasons: withCiReasons(reasons, parts.ci, (id) => finished(byId.get(id))), errors: scan.errors, claims, escalateAfterS: o.escalateAfterS, now, firstSeen })),
+        escalations: swapSeen(escalations({ byId, reasons: allReasons, errors: scan.errors, claims, escalateAfterS: o.escalateAfterS, now, firstSeen })),
         errors: scan.errors,
       };
     },
 
     async close(): Promise<void> {
       watcher?.close();
-      await Promise.all([runs.close(!o.once), git?.close()]);
+      await Promise.all([runs.close(!o.once), side.close()]);
     },
   };
+}
+
+/** The reasons plus "git failed: …" for the tasks a failing git holds back from dispatch. */
+function withGitReasons(reasons: ReadonlyMap<string, string[]>, held: readonly string[], failure: string | undefined): ReadonlyMap<string, string[]> {
+  if (failure === undefined || held.length === 0) return reasons;
+  const out = new Map(reasons);
+  for (const id of held) out.set(id, [`git failed: ${failure}`, ...(reasons.get(id) ?? [])]);
+  return out;
 }
 
 /** A task that needs nobody any more: completed, cancelled or archived. */

@@ -1,6 +1,6 @@
 // What a claim's worktree holds now (branch, uncommitted files, commits ahead of base): from git, cached, time-boxed.
 import fs from 'node:fs';
-import { checkedOut, shell } from '../base/git.ts';
+import { bounded, checkedOut } from '../base/git.ts';
 import { Pool, settleWithin } from './pool.ts';
 
 /** A worktree's git state; null where it is not known (no worktree, git failed or was too slow). */
@@ -27,22 +27,18 @@ const SEP = '@@tasks-facts@@';
 export async function readFacts(want: FactsWant, o: { env: Readonly<Record<string, string | undefined>>; timeoutMs: number; signal?: AbortSignal }): Promise<WorktreeFacts> {
   if (!fs.existsSync(want.path)) return UNKNOWN_FACTS;
   const range = `${want.base ?? 'HEAD'}..HEAD`;
-  const $ = await shell();
-  try {
-    const r = await $({ cwd: want.path, env: o.env as NodeJS.ProcessEnv, quiet: true, nothrow: true, timeout: `${o.timeoutMs}ms`, ...(o.signal ? { signal: o.signal } : {}) })`git symbolic-ref --quiet --short HEAD || true; echo ${SEP}; git rev-list --count ${range} 2>/dev/null || echo '?'; echo ${SEP}; git status --porcelain --untracked-files=all`;
-    const [branch, ahead, status] = r.stdout.split(`${SEP}\n`);
-    const count = Number((ahead ?? '').trim());
-    return {
-      branch: branch?.trim() || null,
-      ahead: want.base !== null && (ahead ?? '').trim() !== '' && Number.isSafeInteger(count) ? count : null,
-      // status is the last command: it ran to the end only when the shell exited 0.
-      dirtyFiles: r.exitCode === 0 && status !== undefined ? status.split('\n').filter((l) => l !== '').length : null,
-    };
-  } catch (err) {
-    // zx throws only when the shell cannot start there (the folder went away meanwhile).
-    if (err instanceof Error) return UNKNOWN_FACTS;
-    throw err;
-  }
+  const r = await bounded(want.path, { env: o.env, timeoutMs: o.timeoutMs, ...(o.signal ? { signal: o.signal } : {}) },
+    (sh) => sh`git symbolic-ref --quiet --short HEAD || true; echo ${SEP}; git rev-list --count ${range} 2>/dev/null || echo '?'; echo ${SEP}; git status --porcelain --untracked-files=all`);
+  // The shell could not start there (the folder went away meanwhile), or git was killed: nothing is known.
+  if (r.error !== undefined || r.killed !== undefined) return UNKNOWN_FACTS;
+  const [branch, ahead, status] = r.stdout.split(`${SEP}\n`);
+  const count = Number((ahead ?? '').trim());
+  return {
+    branch: branch?.trim() || null,
+    ahead: want.base !== null && (ahead ?? '').trim() !== '' && Number.isSafeInteger(count) ? count : null,
+    // status is the last command: it ran to the end only when the shell exited 0.
+    dirtyFiles: r.code === 0 && status !== undefined ? status.split('\n').filter((l) => l !== '').length : null,
+  };
 }
 
 export interface FactsOptions {

@@ -212,7 +212,7 @@ async function readRemote(dir: string, log: (line: string) => void): Promise<Rem
   const late = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), 3000); });
   try {
     // Loaded here: zx (behind git.ts) costs ~0.15 s to import, paid while the heartbeat starts, not before the bind.
-    const asked = import('../base/git.ts').then((git) => git.remoteUrl(dir)).then((url) => (url === undefined ? undefined : parseRemote(url)));
+    const asked = import('../base/git.ts').then((git) => git.remoteUrl(dir, { timeoutMs: 3000 })).then((url) => (url === undefined ? undefined : parseRemote(url)));
     return await Promise.race([asked, late]);
   } catch (err) {
     // Without a remote a PR number shows as text; the server serves on.

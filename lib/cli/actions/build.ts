@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Options } from '../args.ts';
 import { type Cli, displayPath } from '../context.ts';
-import { remoteUrl, repoRoot } from '../../base/git.ts';
+import { TasksError } from '../../base/errors.ts';
+import { findRepo, remoteUrl } from '../../base/git.ts';
 import { parseRemote } from '../../tasks/pr.ts';
 import { LiveSite } from '../../web/live.ts';
 import { projectName } from '../../tasks/format.ts';
@@ -14,7 +15,11 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const target = o.out as string;
   // Real paths, so neither a symlink nor `..` can aim the pages at the task files, home or the repository.
   const real = realpathOfNearest(target);
-  const repo = await repoRoot(o.dir);
+  // The repository's root is a place the pages must never be written into: a git that fails
+  // cannot say where it is, so nothing is built.
+  const found = await findRepo(o.dir);
+  if (found.kind === 'failed') throw new TasksError(`git failed: ${found.reason}; nothing was built (build needs git to know where the repository is)`);
+  const repo = found.kind === 'repo' ? found.root : undefined;
   const owned = checkOut(real, target, { home: os.homedir(), roots: [cli.root, ...(repo ? [repo] : [])], dir: o.dir });
   // The pages are built into a fresh folder inside out, then moved in file by file: nothing is
   // written through a symlink, and nothing the build does not own is overwritten.

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Options } from '../args.ts';
 import type { Cli } from '../context.ts';
 import { TasksError } from '../../base/errors.ts';
-import { repoRoot } from '../../base/git.ts';
+import { type RepoAnswer, findRepo } from '../../base/git.ts';
 import { LOG_MAX_BYTES, lineWriter } from '../../base/logfile.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { runHeartbeat } from '../../manager/heartbeat.ts';
@@ -26,11 +26,14 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   // Worktrees are on inside a git repository unless worktrees=off. The repository is found at the
   // first tick, after the pid file is out (git and zx cost ~0.1 s that readiness should not wait
   // for), except that worktrees=on outside git is refused at once rather than quietly running
-  // tasks in the shared folder.
-  let repo: string | (() => Promise<string | undefined>) | undefined = () => repoRoot(o.dir);
+  // tasks in the shared folder. A git that fails (or hangs) is no answer: the ticks ask again and
+  // dispatch nothing meanwhile, so the heartbeat starts and says so in its snapshot.
+  const ask = (signal?: AbortSignal): Promise<RepoAnswer> => findRepo(o.dir, { ...(signal ? { signal } : {}) });
+  let repo: string | ((signal: AbortSignal) => Promise<RepoAnswer>) | undefined = ask;
   if (o.worktrees === 'on' && o.dispatch !== undefined) {
-    repo = await repoRoot(o.dir);
-    if (repo === undefined) throw new TasksError(`worktrees=on, but ${o.dir} is not inside a git repository; run git init there, or pass worktrees=off`);
+    const first = await ask(stop.signal);
+    if (first.kind === 'none') throw new TasksError(`worktrees=on, but ${o.dir} is not inside a git repository; run git init there, or pass worktrees=off`);
+    if (first.kind === 'repo') repo = first.root;
   }
   const ticker = managerTicker({
     owner: o.owner, dir: o.dir, root: path.dirname(o.dir), repo, worktrees: o.worktrees !== 'off', base: o.base,

@@ -1,7 +1,8 @@
 // `prune`: remove the worktrees of completed or cancelled tasks that hold no uncommitted work, and their merged branches.
 import type { Options } from '../args.ts';
 import type { Cli } from '../context.ts';
-import { repoRoot } from '../../base/git.ts';
+import { TasksError } from '../../base/errors.ts';
+import { findRepo } from '../../base/git.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { type BranchOutcome, type PruneItem, pruneWorktrees } from '../../manager/prune.ts';
 import { peekRegistry } from '../../manager/registry.ts';
@@ -9,12 +10,15 @@ import { TaskScanner } from '../../tasks/scan.ts';
 import { terminalText } from '../context.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
-  const repo = await repoRoot(o.dir);
-  if (repo === undefined) {
+  const found = await findRepo(o.dir);
+  // A git that fails is no answer: prune says so rather than "nothing to prune".
+  if (found.kind === 'failed') throw new TasksError(`git failed: ${found.reason}; nothing was pruned`);
+  if (found.kind === 'none') {
     const note = `nothing to prune: ${o.dir} is not inside a git repository, so no worktrees are made`;
     cli.out(o.json ? JSON.stringify({ repo: null, base: null, removed: [], kept: [], branches: [], note }) : note);
     return 0;
   }
+  const repo = found.root;
   const tasks = new TaskScanner(o.dir, { keepBody: false }).scan().tasks;
   const report = await pruneWorktrees({ repo, base: o.base, tasks, registry: peekRegistry(runtimePaths(o.dir, o.owner).registry), env: cli.env });
   if (o.json) {
