@@ -251,8 +251,18 @@ describe('worktrees', () => {
     });
   });
 
-  test('branch names: task/<slug>, with what git refuses in a ref made safe', () => {
-    const cases: [string, string][] = [['A-ONE', 'task/A-ONE'], ['my task', 'task/my-task'], ['a..b', 'task/a.b'], ['x.lock', 'task/x'], ['.hidden', 'task/hidden'], ['a~b^c:d', 'task/a-b-c-d']];
-    for (const [slug, branch] of cases) assert.equal(branchOf(slug), branch, slug);
+  test('branch names: task/<slug> for a safe slug, else its safe part and a hash of the slug', () => {
+    const cases: [string, RegExp][] = [
+      ['A-ONE', /^task\/A-ONE$/], ['v1.2_x', /^task\/v1\.2_x$/], ['my task', /^task\/my-task-[0-9a-f]{8}$/], ['a..b', /^task\/a-b-[0-9a-f]{8}$/],
+      ['x.lock', /^task\/x-lock-[0-9a-f]{8}$/], ['.hidden', /^task\/hidden-[0-9a-f]{8}$/], ['a~b^c:d', /^task\/a-b-c-d-[0-9a-f]{8}$/],
+      ['é', /^task\/[0-9a-f]{8}$/], ['fix-deadbeef', /^task\/fix-deadbeef-[0-9a-f]{8}$/], ['a'.repeat(252), /^task\/a{60}-[0-9a-f]{8}$/],
+    ];
+    for (const [slug, branch] of cases) {
+      assert.match(branchOf(slug), branch, slug);
+      assert.equal(gitIn(os.tmpdir(), 'check-ref-format', '--branch', branchOf(slug)), branchOf(slug));
+    }
+    // No two slugs share a branch: not x and x.lock, not é and ö, not a slug and one that looks hashed.
+    const slugs = ['x', 'x.lock', 'x-lock', 'é', 'ö', 'my task', 'my-task', branchOf('x.lock').slice('task/'.length)];
+    assert.equal(new Set(slugs.map(branchOf)).size, slugs.length);
   });
 });

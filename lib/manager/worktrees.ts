@@ -1,4 +1,5 @@
-// Git worktrees of dispatched tasks: .worktrees/<slug> on branch task/<slug>, made (or reused) before a run starts.
+// Git worktrees of dispatched tasks: .worktrees/<name> on branch task/<name>, one name per slug, made (or reused) before a run starts.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type GitRun, checkedOut, git } from '../base/git.ts';
@@ -10,18 +11,35 @@ export const WORKTREES_FOLDER = '.worktrees';
 /** How long one `git worktree add` may take (a checkout of a large tree, a post-checkout hook) before it is killed. */
 export const ADD_TIMEOUT_MS = 120_000;
 
-/** Where a task's worktree lives: <repo>/.worktrees/<slug>. */
-export function worktreePath(repo: string, slug: string): string {
-  return path.join(repo, WORKTREES_FOLDER, slug);
-}
+/** A slug used as it is: dot-separated words of letters, digits, `_` and `-` (a ref git accepts and a plain folder name). */
+const SAFE_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
+/** What every hashed name ends with; a slug that looks like it is hashed too, so no slug can take another's name. */
+const HASHED_NAME = /(?:^|-)[0-9a-f]{8}$/;
+/** Longer slugs are hashed: git writes `refs/heads/task/<name>.lock`, and a file name has at most 255 bytes. */
+const NAME_MAX = 100;
 
 /**
- * The branch of a task's worktree: task/<slug>, with what git refuses in a branch name (spaces,
- * `..`, `~^:?*[\`, a leading dot, a trailing `.lock`) turned into `-` so any file name works.
+ * The one name of a task's worktree folder and branch: the slug itself when it is a safe name
+ * (see SAFE_NAME, not ending in `.lock`, at most 100 characters), else its safe part plus a
+ * short hash of the whole slug: `x.lock` is `x-lock-<hash>`, `é` is `<hash>`. Hashed names
+ * always end in `-<8 hex>` (or are 8 hex) and slugs that do are hashed too, so two different
+ * slugs never share a name (short of a hash collision), whatever the files are called.
  */
+export function worktreeName(slug: string): string {
+  if (SAFE_NAME.test(slug) && !/\.lock$/i.test(slug) && !HASHED_NAME.test(slug) && slug.length <= NAME_MAX) return slug;
+  const hash = crypto.createHash('sha256').update(slug).digest('hex').slice(0, 8);
+  const part = slug.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 60).replace(/^-+|-+$/g, '');
+  return part ? `${part}-${hash}` : hash;
+}
+
+/** Where a task's worktree lives: <repo>/.worktrees/<name>. */
+export function worktreePath(repo: string, slug: string): string {
+  return path.join(repo, WORKTREES_FOLDER, worktreeName(slug));
+}
+
+/** The branch of a task's worktree: task/<name> (see worktreeName). Claims record the branch they were given. */
 export function branchOf(slug: string): string {
-  const name = slug.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/\.{2,}/g, '.').replace(/^\.+/, '').replace(/(?:\.lock|\.)+$/i, '');
-  return `task/${name || 'task'}`;
+  return `task/${worktreeName(slug)}`;
 }
 
 /** True when dir is a checked-out work tree (its `.git` file or folder is there). */
@@ -39,14 +57,13 @@ export type Prepared =
 
 /**
  * Makes the worktree of one task, or reuses the one that is there (a rerun continues the work). A
- * new folder gets branch task/<slug> from base, or that branch when it exists already. Never
+ * new folder gets branch task/<name> from base, or that branch when it exists already. Never
  * throws: a failure is the value, with git's one-line reason.
  */
 export async function prepareWorktree(repo: string, slug: string, base: string | undefined, run: GitRun = {}): Promise<Prepared> {
   const wt = worktreePath(repo, slug);
   const branch = branchOf(slug);
   const made = { path: wt, branch, base: base ?? null };
-  if (slug === '' || slug === '.' || slug === '..' || /[/\0]/.test(slug)) return { ...made, ok: false, reason: `the file name ${JSON.stringify(slug)} cannot name a worktree folder` };
   if (isWorktree(wt)) return { ...made, ok: true, reused: true };
   if (base === undefined) return { ...made, ok: false, reason: 'no branch or commit is checked out to start from; pass base=<branch>' };
   const timed: GitRun = { timeoutMs: ADD_TIMEOUT_MS, ...run };
