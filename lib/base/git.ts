@@ -11,6 +11,8 @@ let zx: Promise<typeof import('zx')> | undefined;
 export const REPO_TIMEOUT_MS = 10_000;
 /** After a child exits, how long its output may stay open (held by a grandchild it left behind) before we stop reading. */
 const CLOSE_GRACE_MS = 250;
+/** Between the TERM at the deadline and the KILL: git removes what it half made (a worktree being added) on TERM. */
+const KILL_GRACE_MS = 1000;
 
 /** What bounds one child: its environment, its deadline, and a signal that ends it early. */
 export interface GitRun {
@@ -37,22 +39,29 @@ export interface ChildResult {
  * Runs one command written with zx's $ (its quoting and shell) and never throws. zx's own timeout
  * signals the tree it finds with `ps` and then waits for the output pipe to close, which a
  * grandchild that outlives git (a hook, a credential helper, a wrapper's `sleep`) can hold open
- * forever. So the child gets a process group of its own, killed whole with SIGKILL at the
- * deadline or when the signal aborts, and the result is given once the child has exited: output
- * still held open after that is read for a moment, then dropped.
+ * forever. So the child gets a process group of its own, ended whole at the deadline or when
+ * the signal aborts (TERM, then KILL a second later), and the result is given once the child has
+ * exited: output still held open after that is read for a moment, then dropped.
  */
 export async function bounded(cwd: string, o: GitRun, command: (sh: Shell) => ProcessPromise): Promise<ChildResult> {
   const timeoutMs = o.timeoutMs ?? 30_000;
   let killed: ChildResult['killed'];
   let child: ChildProcess | undefined;
-  const killGroup = (why: 'timeout' | 'aborted'): void => {
-    killed ??= why;
+  let exited = false;
+  const signalGroup = (sig: NodeJS.Signals): void => {
     if (child?.pid === undefined) return;
     try {
-      process.kill(-child.pid, 'SIGKILL');
+      process.kill(-child.pid, sig);
     } catch (err) {
       if (!isErrno(err, 'ESRCH')) throw err;
     }
+  };
+  let killer: NodeJS.Timeout | undefined;
+  const killGroup = (why: 'timeout' | 'aborted'): void => {
+    killed ??= why;
+    if (!exited) signalGroup('SIGTERM');
+    // Once the leader has exited its group id may be taken again: the exit handler ends the rest.
+    killer ??= setTimeout(() => { if (!exited) signalGroup('SIGKILL'); }, KILL_GRACE_MS);
   };
   const spawnBounded = (file: string, args: readonly string[], opts: SpawnOptions): ChildProcess => {
     // stdin is never the caller's: a child that reads it (a credential prompt) must not take it or wait on it.
@@ -60,6 +69,9 @@ export async function bounded(cwd: string, o: GitRun, command: (sh: Shell) => Pr
     child = c;
     if (killed) killGroup(killed);
     c.once('exit', () => {
+      exited = true;
+      // The group leader is gone, not necessarily the rest of its group: what the deadline ends, ends whole.
+      if (killed) signalGroup('SIGKILL');
       const late = setTimeout(() => { c.stdout?.destroy(); c.stderr?.destroy(); }, CLOSE_GRACE_MS);
       c.once('close', () => clearTimeout(late));
     });
@@ -80,6 +92,7 @@ export async function bounded(cwd: string, o: GitRun, command: (sh: Shell) => Pr
     return { code: null, stdout: '', stderr: '', killed, error: err.message.split('\n')[0] ?? String(err) };
   } finally {
     clearTimeout(timer);
+    clearTimeout(killer);
     o.signal?.removeEventListener('abort', onAbort);
   }
 }
@@ -90,6 +103,10 @@ export interface GitResult {
   readonly stdout: string;
   /** Git's own one-line reason ("invalid reference: nope"), or why git could not run; '' on success. */
   readonly reason: string;
+  /** Its exit code; null when it was killed or could not start. */
+  readonly code: number | null;
+  /** Git said nothing on stderr. */
+  readonly silent: boolean;
   /** Git is not installed (or not on PATH). */
   readonly missing?: boolean;
   /** Git was killed: it took too long, or the caller stopped it. */
@@ -105,14 +122,15 @@ export async function git(cwd: string, args: readonly string[], o: GitRun = {}):
   const timeoutMs = o.timeoutMs ?? 30_000;
   const r = await bounded(cwd, { ...o, timeoutMs }, (sh) => sh`git ${args}`);
   const what = `git ${args[0] ?? ''}`;
-  if (r.error !== undefined) return { ok: false, stdout: '', reason: r.error };
-  if (r.code === 0 && r.killed === undefined) return { ok: true, stdout: r.stdout, reason: '' };
-  if (r.killed === 'aborted') return { ok: false, stdout: r.stdout, reason: `${what} was stopped`, killed: true };
-  if (r.killed === 'timeout') return { ok: false, stdout: r.stdout, reason: `${what} took longer than ${timeoutMs / 1000} s and was killed`, killed: true };
+  const said = { code: r.code, silent: r.stderr.trim() === '' };
+  if (r.error !== undefined) return { ok: false, stdout: '', reason: r.error, ...said };
+  if (r.code === 0 && r.killed === undefined) return { ok: true, stdout: r.stdout, reason: '', ...said };
+  if (r.killed === 'aborted') return { ok: false, stdout: r.stdout, reason: `${what} was stopped`, killed: true, ...said };
+  if (r.killed === 'timeout') return { ok: false, stdout: r.stdout, reason: `${what} took longer than ${timeoutMs / 1000} s and was killed`, killed: true, ...said };
   // The shell says 127 "command not found" when there is no git on PATH.
-  if (r.code === 127 && /not found/i.test(r.stderr)) return { ok: false, stdout: '', reason: 'git is not installed (not found on PATH)', missing: true };
-  if (r.code === null) return { ok: false, stdout: r.stdout, reason: `${what} was killed by a signal`, killed: true };
-  return { ok: false, stdout: r.stdout, reason: oneLine(r.stderr) || `${what} exited with code ${r.code}` };
+  if (r.code === 127 && /not found/i.test(r.stderr)) return { ok: false, stdout: '', reason: 'git is not installed (not found on PATH)', missing: true, ...said };
+  if (r.code === null) return { ok: false, stdout: r.stdout, reason: `${what} was killed by a signal`, killed: true, ...said };
+  return { ok: false, stdout: r.stdout, reason: oneLine(r.stderr) || `${what} exited with code ${r.code}`, ...said };
 }
 
 /**
@@ -181,10 +199,22 @@ export async function remoteUrl(dir: string, o: GitRun = {}): Promise<string | u
   return url.ok ? url.stdout.trim() || undefined : undefined;
 }
 
+/**
+ * The branch checked out in dir's work tree, else (detached HEAD) the commit; without a name,
+ * why git could not tell (undefined when there is simply no commit yet).
+ */
+export async function headOf(dir: string, o: GitRun = {}): Promise<{ readonly name: string } | { readonly name?: undefined; readonly reason: string | undefined }> {
+  const branch = await git(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD'], o);
+  if (branch.ok && branch.stdout.trim()) return { name: branch.stdout.trim() };
+  // --quiet: a detached HEAD (or no commit yet) is exit 1 with nothing said; anything else is a failure.
+  const quietNo = (r: GitResult): boolean => r.code === 1 && r.silent;
+  if (!branch.ok && !quietNo(branch)) return { reason: branch.reason };
+  const commit = await git(dir, ['rev-parse', '--verify', '--quiet', 'HEAD'], o);
+  if (commit.ok && commit.stdout.trim()) return { name: commit.stdout.trim() };
+  return { reason: commit.ok || quietNo(commit) ? undefined : commit.reason };
+}
+
 /** The branch checked out in dir's work tree, else (detached HEAD) the commit; undefined when git cannot tell. */
 export async function checkedOut(dir: string, o: GitRun = {}): Promise<string | undefined> {
-  const branch = await git(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD'], o);
-  if (branch.ok && branch.stdout.trim()) return branch.stdout.trim();
-  const commit = await git(dir, ['rev-parse', '--verify', '--quiet', 'HEAD'], o);
-  return commit.ok && commit.stdout.trim() ? commit.stdout.trim() : undefined;
+  return (await headOf(dir, o)).name;
 }

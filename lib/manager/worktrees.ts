@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type GitRun, checkedOut, git } from '../base/git.ts';
+import { type GitResult, type GitRun, git, headOf } from '../base/git.ts';
 import { Pool, settleWithin } from './pool.ts';
 
 /** The folder under the repository root that holds the tasks' worktrees (to be ignored by git). */
@@ -47,6 +47,9 @@ export function isWorktree(dir: string): boolean {
   return fs.existsSync(path.join(dir, '.git'));
 }
 
+/** Why a worktree cannot be made when nothing is checked out (and no base= given). */
+const NO_BASE = 'no branch or commit is checked out to start from; pass base=<branch>';
+
 /** Failures of `git worktree add` that come from another git command running at the same time. */
 const TRANSIENT = /failed to read .*worktrees|unable to create .*\.lock|\.lock': File exists/i;
 
@@ -60,14 +63,15 @@ export type Prepared =
  * new folder gets branch task/<name> from base, or that branch when it exists already. Never
  * throws: a failure is the value, with git's one-line reason.
  */
-export async function prepareWorktree(repo: string, slug: string, base: string | undefined, run: GitRun = {}): Promise<Prepared> {
+export async function prepareWorktree(repo: string, slug: string, base: string | undefined, run: GitRun = {}, noBase = NO_BASE): Promise<Prepared> {
   const wt = worktreePath(repo, slug);
   const branch = branchOf(slug);
   const made = { path: wt, branch, base: base ?? null };
   if (isWorktree(wt)) return { ...made, ok: true, reused: true };
-  if (base === undefined) return { ...made, ok: false, reason: 'no branch or commit is checked out to start from; pass base=<branch>' };
+  if (base === undefined) return { ...made, ok: false, reason: noBase };
+  const existed = fs.existsSync(wt);
   const timed: GitRun = { timeoutMs: ADD_TIMEOUT_MS, ...run };
-  const add = async (): Promise<{ ok: boolean; reason: string }> => {
+  const add = async (): Promise<GitResult> => {
     // A new branch first (one git call in the usual case); --no-track: a task branch made from a
     // remote branch (base=origin/main) must not take it as its upstream. An existing branch is
     // checked out as it is: a rerun continues its work.
@@ -86,6 +90,12 @@ export async function prepareWorktree(repo: string, slug: string, base: string |
     // gone already, so forgetting the stale entries loses nothing; the branch stays.
     await git(repo, ['worktree', 'prune'], run);
     r = await add();
+  }
+  if (!r.ok && r.killed && !existed && fs.existsSync(wt)) {
+    // Our own add, cut off at its deadline: what it left is no worktree to run in (git cleans up
+    // on the TERM, not on the KILL that follows). It holds nothing but that checkout.
+    const gone = await git(repo, ['worktree', 'remove', '--force', wt], run);
+    return { ...made, ok: false, reason: `git worktree add failed: ${r.reason}${gone.ok || !fs.existsSync(wt) ? '' : `; remove the half-made ${wt} by hand (git worktree remove --force)`}` };
   }
   // Another heartbeat on this repository may have made it meanwhile: then it is there to reuse.
   if (!r.ok && isWorktree(wt)) return { ...made, ok: true, reused: true };
@@ -130,11 +140,12 @@ export class WorktreePrep {
     if (fresh.length) {
       const run: GitRun = { env: this.o.env };
       // One look at the checked-out branch per batch: every worktree of the batch starts from the same base.
-      let base: Promise<string | undefined> | undefined;
-      const baseOnce = (): Promise<string | undefined> => (base ??= this.o.base !== undefined ? Promise.resolve(this.o.base) : checkedOut(this.o.repo, run));
+      let base: ReturnType<typeof headOf> | undefined;
+      const baseOnce = (): ReturnType<typeof headOf> => (base ??= this.o.base !== undefined ? Promise.resolve({ name: this.o.base }) : headOf(this.o.repo, run));
       for (const slug of fresh) {
         const job = this.pool.run(async () => {
-          const p = await prepareWorktree(this.o.repo, slug, await baseOnce(), run);
+          const from = await baseOnce();
+          const p = await prepareWorktree(this.o.repo, slug, from.name, run, from.name === undefined && from.reason !== undefined ? `git failed: ${from.reason}` : NO_BASE);
           if (p.ok && !p.reused) this.o.log(`${this.o.now().toISOString()} made worktree ${p.path} on ${p.branch} from ${p.base}`);
           return p;
         }).then((p) => { this.ready.set(slug, p); }, (err: unknown) => {
