@@ -10,8 +10,10 @@ import { SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner } from './helpers.t
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
-/** A Backlog.md-style family: an epic with two subtasks naming it as `task-24` and `24`, and tasks waiting on a subtask written `task-24.1`. */
+/** A Backlog.md family (prefix back): an epic with two subtasks naming it as `task-24` and `24`, and tasks waiting on a subtask written `task-24.1`. */
 const FILES: Record<string, string> = {
+  // Backlog.md writes task- references whatever its prefix; only its own folders fold them to BACK- (a fold never crosses prefixes in ours).
+  'config.yml': 'task_prefix: back\n',
   'tasks/back-24 - Epic.md': `---
 id: BACK-24
 title: Ship the board
