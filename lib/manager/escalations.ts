@@ -44,6 +44,14 @@ export function escalations(e: EscalationInput): Escalation[] {
   return out;
 }
 
+/** The reasons plus "git failed: …" for the tasks a failing git holds back from dispatch. */
+export function withGitReasons(reasons: ReadonlyMap<string, string[]>, held: readonly string[], failure: string | undefined): ReadonlyMap<string, string[]> {
+  if (failure === undefined || held.length === 0) return reasons;
+  const out = new Map(reasons);
+  for (const id of held) out.set(id, [`git failed: ${failure}`, ...(reasons.get(id) ?? [])]);
+  return out;
+}
+
 /** A duration as an operator reads it: "45 s", "12 min", "1.5 h", "3.2 d". */
 export function formatDuration(ms: number): string {
   const s = Math.max(0, ms) / 1000;

@@ -90,7 +90,7 @@ export class GitSide {
     if (answer.kind === 'failed') {
       // Said once per reason: the escalation of the tasks it holds back stays in the snapshot meanwhile.
       if (answer.reason !== this.failure) {
-        const held = this.o.worktrees ? 'no task is dispatched until git answers' : 'worktree state and CI are unknown until git answers';
+        const held = this.o.worktrees && this.o.dispatch ? 'no task is dispatched until git answers' : 'worktree state and CI are unknown until git answers';
         this.o.log(`${this.o.now().toISOString()} git failed: ${answer.reason}; ${held} (asked again at each tick)`);
       }
       this.failure = answer.reason;

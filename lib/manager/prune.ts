@@ -1,7 +1,7 @@
 // Pruning worktrees: remove those of completed or cancelled tasks that hold no work (uncommitted, or committed on no kept ref), and delete their merged branches.
 import fs from 'node:fs';
 import path from 'node:path';
-import { isErrno } from '../base/errors.ts';
+import { TasksError, isErrno } from '../base/errors.ts';
 import { type GitRun, checkedOut, git } from '../base/git.ts';
 import { runAlive } from './claims.ts';
 import type { Claim, Registry } from './registry.ts';
@@ -52,7 +52,7 @@ const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 
 /** The worktrees git knows of (`git worktree list --porcelain`): path, branch, lock reason. */
 async function listWorktrees(repo: string, run: GitRun): Promise<Listed[]> {
   const r = await git(repo, ['worktree', 'list', '--porcelain'], run);
-  if (!r.ok) throw new Error(`git worktree list failed: ${r.reason}`);
+  if (!r.ok) throw new TasksError(`git failed: git worktree list: ${r.reason}; nothing was pruned`);
   return r.stdout.split('\n\n').flatMap((block): Listed[] => {
     const lines = block.split('\n');
     const at = lines.find((l) => l.startsWith('worktree '));

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Registry, peekRegistry, updateRegistry } from './registry.ts';
 import { countByStatus, dependencyProblems, readyCandidates, taskIndex, taskReasons } from '../tasks/model.ts';
-import { escalations } from './escalations.ts';
+import { escalations, withGitReasons } from './escalations.ts';
 import { type LiveRunContext, fileIdOf, reconcile } from './claims.ts';
 import { withCiReasons } from './ci.ts';
 import { dispatchReady, planDispatch } from './dispatch.ts';
@@ -208,14 +208,6 @@ export function managerTicker(o: ManagerOptions): Ticker {
       await Promise.all([runs.close(!o.once), side.close()]);
     },
   };
-}
-
-/** The reasons plus "git failed: …" for the tasks a failing git holds back from dispatch. */
-function withGitReasons(reasons: ReadonlyMap<string, string[]>, held: readonly string[], failure: string | undefined): ReadonlyMap<string, string[]> {
-  if (failure === undefined || held.length === 0) return reasons;
-  const out = new Map(reasons);
-  for (const id of held) out.set(id, [`git failed: ${failure}`, ...(reasons.get(id) ?? [])]);
-  return out;
 }
 
 /** A task that needs nobody any more: completed, cancelled or archived. */
