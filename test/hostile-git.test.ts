@@ -238,4 +238,16 @@ describe('prune', () => {
       assert.equal(gitIn(r.repo, 'rev-parse', 'keep-d7'), sha);
     });
   });
+
+  test('a worktree an older heartbeat named after the slug (.worktrees/é on task/-) is still found and pruned', async () => {
+    await withRepo({ 'é.md': task('E', { status: 'completed' }) }, async (r) => {
+      gitIn(r.repo, 'worktree', 'add', '-q', '-b', 'task/-', path.join(r.repo, '.worktrees', 'é'), 'main');
+      const pruned = await cli(['prune', `owner=${r.owner}`, `dir=${r.dir}`]);
+      assert.equal(pruned.code, 0, pruned.stderr);
+      // Its branch is not the task's name now and no claim recorded it: it is left to the operator.
+      assert.equal(pruned.stdout.trim(), 'removed .worktrees/é (task E completed)');
+      assert.ok(!fs.existsSync(path.join(r.repo, '.worktrees', 'é')));
+      assert.ok(gitIn(r.repo, 'branch', '--list', 'task/-'));
+    });
+  });
 });
