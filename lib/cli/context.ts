@@ -1,5 +1,6 @@
 // What an action may use of the outside world, handed in by the entry script: output, signals, the launcher.
 import path from 'node:path';
+import { stripControls } from '../base/controls.ts';
 import type { Options } from './args.ts';
 import type { Launcher, Self } from '../supervise/daemon.ts';
 import type { EnsureResult } from '../supervise/supervisor.ts';
@@ -33,9 +34,10 @@ export interface Cli {
 /**
  * Text as it may reach a terminal: task ids, titles and log lines come from files anyone can
  * write, so control characters (ESC sequences, CR, BEL, C1) are removed; tab and newline stay.
+ * Log files escape them instead (escapeControls, in the log writers).
  */
 export function terminalText(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
+  return stripControls(text);
 }
 
 /** An action: options in, exit code out. */
