@@ -1,34 +1,46 @@
-// Capped log files with one rotated copy, tails, and following a file.
+// Capped log files with one rotated copy (written lines escaped), daemon logs opened for a start, tails, and following a file.
 import fs from 'node:fs';
+import { writeChunksAtomic } from './atomic.ts';
+import { escapeControls } from './controls.ts';
 import { delay } from './delay.ts';
 import { isErrno } from './errors.ts';
+import { openRegular } from './jsonfile.ts';
+import { openAppend } from './nofollow.ts';
 
 /** Default cap of a daemon log before it is rotated to <log>.1. */
 export const LOG_MAX_BYTES = 1024 * 1024;
 
+/** The log cap: TASKS_LOG_MAX_BYTES (at least 1 KiB, for tests), else 1 MiB. */
+export function logCap(env: Readonly<Record<string, string | undefined>>): number {
+  const n = Number(env.TASKS_LOG_MAX_BYTES);
+  return Number.isSafeInteger(n) && n >= 1024 ? n : LOG_MAX_BYTES;
+}
+
 /**
- * Returns a line writer for a daemon's stdout. When stdout is a regular file (a detached daemon),
- * the file is capped: past maxBytes its content is copied to <path>.1 and the file truncated in
- * place, so the fds the daemon was started with (stdout and stderr, O_APPEND) stay valid and a
- * crash trace still lands in the live log.
+ * One log line as written: every control character escaped (escapeControls), so an id or a title
+ * (text from files anyone can write) never splits the line, forges another, or reaches a terminal
+ * raw; then the one newline that ends it. A multi-line message (a stack) becomes one line.
+ */
+export function logLine(text: string): string {
+  return `${escapeControls(text.endsWith('\n') ? text.slice(0, -1) : text)}\n`;
+}
+
+/**
+ * Returns a line writer for a daemon's stdout. Each line goes through logLine: this is the one
+ * place log lines are escaped, whoever writes them. When stdout is a regular file (a detached
+ * daemon), the file is capped: past maxBytes its content is copied to <path>.1 and the file
+ * truncated in place, so the fds the daemon was started with (stdout and stderr, O_APPEND) stay
+ * valid and a crash trace still lands in the live log.
  */
 export function lineWriter(fd: number, logPath: string | undefined, maxBytes: number): (line: string) => void {
   const capped = logPath !== undefined && sameFile(fd, logPath);
   let dropped = 0;
   const write = (data: string): void => {
-    if (capped && fs.fstatSync(fd).size + data.length > maxBytes) {
-      // Rotation is best effort: with no room for the copy, truncating alone still frees the space.
-      try {
-        fs.copyFileSync(logPath, `${logPath}.1`);
-      } catch (err) {
-        if (!isErrno(err, 'ENOSPC') && !isErrno(err, 'EDQUOT') && !isErrno(err, 'EIO')) throw err;
-      }
-      fs.ftruncateSync(fd, 0);
-    }
+    if (capped && fs.fstatSync(fd).size + Buffer.byteLength(data) > maxBytes) rotateLog(fd, logPath, maxBytes);
     fs.writeSync(fd, data);
   };
   return (line: string): void => {
-    const data = line.endsWith('\n') ? line : line + '\n';
+    const data = logLine(line);
     // A full disk or a failing device costs log lines, never the daemon: count what was lost and
     // say so once writing works again.
     try {
@@ -42,51 +54,127 @@ export function lineWriter(fd: number, logPath: string | undefined, maxBytes: nu
   };
 }
 
-/** The last n lines of a file ('' when it does not exist). */
+/**
+ * Opens a daemon's log for its stdout and stderr: appended to, never through a link (openAppend).
+ * A daemon that crashes at start writes its trace straight into this file, past the cap its own
+ * line writer keeps, so a start begins with at most half the cap in it (older lines rotated to
+ * .1): a trace of up to half the cap never takes the log past the cap, and trimLog after a failed
+ * start cuts a larger one. The folders above are the caller's to check.
+ */
+export function openDaemonLog(logPath: string, maxBytes: number): number {
+  const fd = openAppend(logPath);
+  try {
+    if (fs.fstatSync(fd).size > maxBytes / 2) rotateLog(fd, logPath, maxBytes);
+    return fd;
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+}
+
+/** After a daemon died during start: a log its trace took past the cap is rotated, its last maxBytes kept in .1. */
+export function trimLog(logPath: string, maxBytes: number): void {
+  const opened = openQuiet(logPath);
+  if (opened === undefined) return;
+  fs.closeSync(opened.fd);
+  if (opened.st.size <= maxBytes) return;
+  const fd = openAppend(logPath);
+  try {
+    rotateLog(fd, logPath, maxBytes);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Moves a log's last `keepBytes` (from a line start when there is one) to <log>.1, atomically (a
+ * link in the .1's place is replaced, never written through), and truncates the log in place: the
+ * daemon's descriptors stay valid. Rotation is best effort: with no room for the copy, truncating
+ * alone still frees the space.
+ */
+function rotateLog(fd: number, logPath: string, keepBytes: number): void {
+  try {
+    const tail = lastBytes(fd, logPath, keepBytes);
+    if (tail !== undefined) writeChunksAtomic(`${logPath}.1`, [tail]);
+  } catch (err) {
+    if (!isErrno(err, 'ENOSPC') && !isErrno(err, 'EDQUOT') && !isErrno(err, 'EIO')) throw err;
+  }
+  fs.ftruncateSync(fd, 0);
+}
+
+/** The last `keep` bytes of the log open as fd (read through its path: fd may be write-only), or undefined when the path is another file now. */
+function lastBytes(fd: number, logPath: string, keep: number): Buffer | undefined {
+  const src = openRegular(logPath);
+  if (src === undefined) return undefined;
+  try {
+    const mine = fs.fstatSync(fd);
+    if (src.st.ino !== mine.ino || src.st.dev !== mine.dev) return undefined;
+    const from = Math.max(0, src.st.size - keep);
+    const buf = Buffer.alloc(src.st.size - from);
+    const got = fs.readSync(src.fd, buf, 0, buf.length, from);
+    const data = buf.subarray(0, got);
+    const nl = from > 0 ? data.indexOf(10) : -1;
+    return nl >= 0 && nl < data.length - 1 ? data.subarray(nl + 1) : data;
+  } finally {
+    fs.closeSync(src.fd);
+  }
+}
+
+/** The last n lines of a log, topped up from its rotated copy (<file>.1) when it has fewer ('' when neither exists; a link is not followed). */
 export function tailLines(file: string, n: number): string {
+  const lines = lastLines(file, n);
+  if (lines.length < n) lines.unshift(...lastLines(`${file}.1`, n - lines.length));
+  return lines.join('\n');
+}
+
+function lastLines(file: string, n: number): string[] {
+  const opened = openQuiet(file);
+  if (opened === undefined) return [];
   let data: Buffer;
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      const len = Math.min(size, 64 * 1024);
-      data = Buffer.alloc(len);
-      fs.readSync(fd, data, 0, len, size - len);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return '';
-    throw err;
+    const size = opened.st.size;
+    const len = Math.min(size, 64 * 1024);
+    data = Buffer.alloc(len);
+    fs.readSync(opened.fd, data, 0, len, size - len);
+  } finally {
+    fs.closeSync(opened.fd);
   }
   const lines = data.toString('utf8').split('\n');
   if (lines.at(-1) === '') lines.pop();
-  return lines.slice(-n).join('\n');
+  return n > 0 ? lines.slice(-n) : [];
+}
+
+/** openRegular, with a missing file, a link or a non-file read as no file. */
+function openQuiet(file: string): { fd: number; st: fs.Stats } | undefined {
+  try {
+    return openRegular(file);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP') || isErrno(err, 'ENXIO')) return undefined;
+    throw err;
+  }
 }
 
 /**
  * Follows a file like `tail -f`, calling onData with each new chunk, surviving truncation
- * (rotation) and the file appearing later. Stops when the signal aborts.
+ * (rotation) and the file appearing later. A link in its place is not followed. Stops when the
+ * signal aborts.
  */
 export async function followFile(file: string, from: number, onData: (text: string) => void, signal: AbortSignal, pollMs = 200): Promise<void> {
   let offset = from;
   while (!signal.aborted) {
-    let size = 0;
-    try {
-      size = fs.statSync(file).size;
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
-    }
-    if (size < offset) offset = 0;
-    if (size > offset) {
-      const fd = fs.openSync(file, 'r');
+    const opened = openQuiet(file);
+    if (opened !== undefined) {
       try {
-        const buf = Buffer.alloc(size - offset);
-        fs.readSync(fd, buf, 0, buf.length, offset);
-        offset = size;
-        onData(buf.toString('utf8'));
+        const size = opened.st.size;
+        if (size < offset) offset = 0;
+        if (size > offset) {
+          const buf = Buffer.alloc(size - offset);
+          const got = fs.readSync(opened.fd, buf, 0, buf.length, offset);
+          offset += got;
+          onData(buf.subarray(0, got).toString('utf8'));
+        }
       } finally {
-        fs.closeSync(fd);
+        fs.closeSync(opened.fd);
       }
     }
     await delay(pollMs, signal);
@@ -96,6 +184,6 @@ export async function followFile(file: string, from: number, onData: (text: stri
 /** True when fd is the regular file at path (a detached daemon's log), not a terminal or pipe. */
 function sameFile(fd: number, file: string): boolean {
   const a = fs.fstatSync(fd);
-  const b = fs.statSync(file, { throwIfNoEntry: false });
-  return a.isFile() && b !== undefined && a.ino === b.ino && a.dev === b.dev;
+  const b = fs.lstatSync(file, { throwIfNoEntry: false });
+  return a.isFile() && b !== undefined && b.isFile() && a.ino === b.ino && a.dev === b.dev;
 }

@@ -7,7 +7,7 @@ import { isNotAFile, readTextFile } from '../base/jsonfile.ts';
 import { bindAddress, heartbeatLockAddress } from '../supervise/lock.ts';
 import { ignoreRuntimeFolder } from '../base/runtime-ignore.ts';
 import { type Expected, inspectPidFile, livePid, parsePidFile, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
-import { runtimePaths } from '../base/paths.ts';
+import { checkRuntimeFolders, runtimePaths } from '../base/paths.ts';
 import type { Snapshot, Ticker } from './tick.ts';
 import { delay } from '../base/delay.ts';
 
@@ -49,6 +49,8 @@ export function askTwin(address: string, timeoutMs = 2000): Promise<number | und
 /** Runs the heartbeat loop until the signal aborts (or one tick with once). */
 export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResult> {
   const paths = runtimePaths(input.dir, input.owner);
+  // A runtime folder a repository committed as a link is refused before anything is written.
+  checkRuntimeFolders(paths);
   makeFolders(paths.stateDir, 2);
   const expected: Expected = { kind: 'heartbeat', owner: input.owner, dir: input.dir };
   keepCorruptAside(paths.snapshot, input.log, input.now);

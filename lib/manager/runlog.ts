@@ -5,6 +5,11 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { makeFolders } from '../base/atomic.ts';
+import { isErrno } from '../base/errors.ts';
+import { NotAFileError } from '../base/jsonfile.ts';
+import { logLine } from '../base/logfile.ts';
+import { openAppend } from '../base/nofollow.ts';
+import { runLogPath } from '../base/paths.ts';
 import type { Claim } from './registry.ts';
 import { LOG_RELAY_ARG, RUN_MARKER } from '../supervise/runs-proc.ts';
 import type { Task } from '../tasks/taskfile.ts';
@@ -28,6 +33,19 @@ const fs = require('node:fs');
 const net = require('node:net');
 const [maxText, ...files] = process.argv.slice(2);
 const max = Number(maxText);
+const C = fs.constants;
+const FLAGS = C.O_WRONLY | C.O_APPEND | C.O_CREAT | C.O_NOFOLLOW | C.O_NONBLOCK;
+// As openAppend in lib/base/nofollow.ts: a symlink in the log's place is removed, never followed; only a regular file is written.
+const openLog = (file) => {
+  let fd;
+  try { fd = fs.openSync(file, FLAGS, 0o666); } catch (err) {
+    if (err.code !== 'ELOOP') throw err;
+    fs.unlinkSync(file);
+    fd = fs.openSync(file, FLAGS | C.O_EXCL, 0o666);
+  }
+  if (!fs.fstatSync(fd).isFile()) { fs.closeSync(fd); throw new Error(file + ' is not a file'); }
+  return fd;
+};
 for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, () => {});
 let open = files.length;
 const ended = () => { if (--open <= 0) process.exit(0); };
@@ -41,8 +59,8 @@ files.forEach((file, i) => {
   try { pipe = new net.Socket({ fd: 3 + i, readable: true, writable: false }); } catch { finish(); return; }
   pipe.on('data', (chunk) => {
     try {
-      if (fd < 0) { fd = fs.openSync(file, 'a'); size = fs.fstatSync(fd).size; }
-      if (size > 0 && size + chunk.length > max) { close(); fs.renameSync(file, file + '.1'); fd = fs.openSync(file, 'a'); size = 0; }
+      if (fd < 0) { fd = openLog(file); size = fs.fstatSync(fd).size; }
+      if (size > 0 && size + chunk.length > max) { close(); fs.renameSync(file, file + '.1'); fd = openLog(file); size = 0; }
       const data = chunk.length > max ? chunk.subarray(chunk.length - max) : chunk;
       fs.writeSync(fd, data);
       size += data.length;
@@ -133,13 +151,17 @@ export interface RunSettings {
 
 /**
  * The runs to spawn for claimed tasks: a fresh run id each, the documented environment with the
- * run marker, the run's folder, and its log with a header line naming the run (appended now).
+ * run marker, the run's folder, and its log (runLogPath: a slug too long for a file name gets a
+ * shortened name) with a header line naming the run (appended now). A log that cannot be opened
+ * at all (a folder or a FIFO in its place, a runs folder that is a link) gives `unopenable`, the
+ * reason: such a run is not started, since its output would be lost. A full disk is not that: the
+ * run starts, and its relay retries the log on every chunk.
  */
-export function runSpawns<T extends { readonly task: Task; readonly claim: Claim; readonly cwd?: string | undefined }>(items: readonly T[], o: RunSettings, say: (line: string) => void): (RunSpawn & T & { runId: string })[] {
+export function runSpawns<T extends { readonly task: Task; readonly claim: Claim; readonly cwd?: string | undefined }>(items: readonly T[], o: RunSettings, say: (line: string) => void): (RunSpawn & T & { runId: string; unopenable?: string })[] {
   return items.map((item) => {
     const { task, claim } = item;
     const runId = crypto.randomUUID();
-    const logPath = path.join(o.runsDir, `${task.slug}.log`);
+    const logPath = runLogPath(o.runsDir, task.slug);
     const env: NodeJS.ProcessEnv = {
       ...o.env,
       TASK_ID: task.id,
@@ -149,34 +171,48 @@ export function runSpawns<T extends { readonly task: Task; readonly claim: Claim
       TASK_MANAGER_OWNER: o.owner,
       [RUN_MARKER]: runId,
     };
+    const spawnOf = { ...item, command: o.dispatch as string, cwd: item.cwd ?? o.root, env, logPath, runId };
     try {
       makeFolders(o.runsDir, 1);
-      appendCapped(logPath, `=== ${claim.startedAt} ${o.owner} dispatches ${task.id} (run ${runId}): ${o.dispatch}\n`, o.logMaxBytes);
+      appendCapped(logPath, `=== ${claim.startedAt} ${o.owner} dispatches ${task.id} (run ${runId}): ${o.dispatch}`, o.logMaxBytes);
     } catch (err) {
-      // The run still starts: its relay retries the log on every chunk it gets.
-      say(`run log ${logPath} cannot be written (${(err as Error).message}); the run starts anyway`);
+      const message = (err as Error).message;
+      if (isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT') || isErrno(err, 'EIO')) {
+        say(`run log ${logPath} cannot be written (${message}); the run starts anyway`);
+      } else {
+        return { ...spawnOf, unopenable: err instanceof NotAFileError ? `its run log ${message}` : `its run log ${logPath} cannot be opened: ${message}` };
+      }
     }
-    return { ...item, command: o.dispatch as string, cwd: item.cwd ?? o.root, env, logPath, runId };
+    return spawnOf;
   });
 }
 
 /**
- * Appends a line to a capped log (rotating it to <log>.1 first when it would pass the cap). A log
- * whose last run ended mid-line gets a newline first, so the line starts a line of its own.
+ * Appends a line to a capped log (rotating it to <log>.1 first when it would pass the cap), as one
+ * escaped line (logLine: an id with a newline or an escape sequence is shown, never obeyed). A log
+ * whose last run ended mid-line gets a newline first, so the line starts a line of its own. The
+ * log is never opened through a link (openAppend); its folder is the caller's to check.
  */
-export function appendCapped(logPath: string, line: string, maxBytes: number): void {
-  const size = fs.statSync(logPath, { throwIfNoEntry: false })?.size ?? 0;
-  if (size > 0 && size + Buffer.byteLength(line) + 1 > maxBytes) fs.renameSync(logPath, `${logPath}.1`);
-  else if (size > 0 && !endsWithNewline(logPath, size)) line = `\n${line}`;
-  fs.appendFileSync(logPath, line);
+export function appendCapped(logPath: string, text: string, maxBytes: number): void {
+  let line = logLine(text);
+  let fd = openAppend(logPath, true);
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size > 0 && size + Buffer.byteLength(line) + 1 > maxBytes) {
+      fs.closeSync(fd);
+      fd = -1;
+      fs.renameSync(logPath, `${logPath}.1`);
+      fd = openAppend(logPath, true);
+    } else if (size > 0 && !endsWithNewline(fd, size)) {
+      line = `\n${line}`;
+    }
+    fs.writeSync(fd, line);
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
 }
 
-function endsWithNewline(file: string, size: number): boolean {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const last = Buffer.alloc(1);
-    return fs.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
-  } finally {
-    fs.closeSync(fd);
-  }
+function endsWithNewline(fd: number, size: number): boolean {
+  const last = Buffer.alloc(1);
+  return fs.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
 }

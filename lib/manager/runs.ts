@@ -72,14 +72,23 @@ export class Runs {
   /**
    * Starts the dispatch command for claimed tasks, each with its run marker in its environment, in
    * its cwd (its worktree) or else the root folder, their output through one capped log relay.
-   * Fills each claim's run fields; an entry is false when that run could not start.
+   * Fills each claim's run fields; an entry is false when that run could not start (tried again
+   * next tick). A run whose log cannot be opened is not started: its claim says why (interrupted,
+   * escalated) and the entry is true, so the claim is kept.
    */
   startMany(items: readonly RunStart[]): boolean[] {
-    const runs = runSpawns(items, this.o, (line) => this.say(line));
+    const all = runSpawns(items, this.o, (line) => this.say(line));
+    const runs = all.filter((r) => r.unopenable === undefined);
     const relay = { node: this.o.node, maxBytes: this.o.logMaxBytes, env: { ...this.o.env }, cwd: this.o.root };
     const { started, relayDone } = spawnLogged(runs, relay, (what, i, err) => this.say(`${what} of ${runs[i]?.task.id ?? `${runs.length} runs`} failed: ${err.message}`));
-    return runs.map((r, i) => {
-      const s = started[i];
+    return all.map((r) => {
+      if (r.unopenable !== undefined) {
+        // Never a run whose output is lost: the claim is kept, not started, and escalates with the reason until a retry.
+        Object.assign(r.claim, { startedAt: null, state: 'interrupted', endedAt: this.stamp(), note: `not started: ${r.unopenable}` });
+        this.say(`${r.task.id} not started: ${r.unopenable}; after fixing it: just tasks retry id=${r.task.id}`);
+        return true;
+      }
+      const s = started[runs.indexOf(r)];
       if (!s) return false;
       Object.assign(r.claim, { pid: s.pid, pidStart: readStat(s.pid)?.starttime ?? null, state: 'running', log: r.logPath, runId: r.runId });
       this.track(r.runId, r.claim, s.child, relayDone);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeFolders } from '../base/atomic.ts';
 import { TasksError, isErrno } from '../base/errors.ts';
-import { tailLines } from '../base/logfile.ts';
+import { LOG_MAX_BYTES, logCap, openDaemonLog, tailLines, trimLog } from '../base/logfile.ts';
 import { type Expected, type Inspection, inspectPidFile } from './pidfile.ts';
 import { allPids, isLiveStat, isRunning, readStat, readStatQuiet, signal, signalTree, sleep } from './proc.ts';
 
@@ -22,11 +22,14 @@ export interface Self { readonly pid: number; readonly ppid: number }
 
 /**
  * Starts this tool detached: a new session (setsid) so Ctrl-C, SIGHUP or a closed terminal never
- * reach it, stdin from /dev/null, stdout and stderr appended to the log, unref'd.
+ * reach it, stdin from /dev/null, stdout and stderr appended to the log, unref'd. The log is
+ * opened without following a link (a repository may commit one in its place, or in place of a
+ * folder above it) and starts with room for a crash trace (openDaemonLog); its cap is the
+ * launcher environment's (logCap).
  */
 export function spawnDetached(launcher: Launcher, args: readonly string[], logPath: string, extraEnv: Record<string, string> = {}): ChildProcess {
   makeFolders(path.dirname(logPath), 2);
-  const fd = fs.openSync(logPath, 'a');
+  const fd = openDaemonLog(logPath, logCap(launcher.env));
   try {
     const child = spawn(launcher.node, [...launcher.nodeArgs, launcher.script, ...args], {
       cwd: launcher.cwd,
@@ -49,6 +52,8 @@ export interface WaitForPidFile {
   readonly logPath: string;
   readonly what: string;
   readonly timeoutMs: number;
+  /** The log's cap: a trace that took it past the cap during a failed start is cut (trimLog). */
+  readonly logMaxBytes?: number;
 }
 
 /**
@@ -70,6 +75,7 @@ export async function waitForPidFile(w: WaitForPidFile): Promise<Extract<Inspect
     if (exit && exit.code !== 0) {
       const how = exit.sig ? `was killed by ${exit.sig}` : `exited with code ${exit.code}`;
       const tail = tailLines(w.logPath, 15);
+      trimLog(w.logPath, w.logMaxBytes ?? LOG_MAX_BYTES);
       throw new TasksError(`the ${w.what} ${how} during start; last lines of ${w.logPath}:\n${tail || `(log is empty${noSpace(w.logPath)})`}`);
     }
     if (Date.now() > deadline) {

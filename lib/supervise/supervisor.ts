@@ -4,7 +4,8 @@ import { makeFolders, removeUnlessReplaced, writeFileAtomic } from '../base/atom
 import { TasksError } from '../base/errors.ts';
 import { type Launcher, type Self, spawnDetached, stopProcess, waitForPidFile } from './daemon.ts';
 import { type Expected, inspectPidFile, markerArgs, removePidFileIf } from './pidfile.ts';
-import { runtimePaths } from '../base/paths.ts';
+import { checkRuntimeFolders, runtimePaths } from '../base/paths.ts';
+import { logCap } from '../base/logfile.ts';
 import { heartbeatHealth } from './health.ts';
 import { abstractSocketHolders, hasArgs, isLiveStat, ownedByUs, readStatQuiet } from './proc.ts';
 
@@ -76,6 +77,8 @@ export function heartbeatLauncher(launcher: Launcher): Launcher {
  */
 export async function ensureHeartbeat(spec: HeartbeatSpec, launcher: Launcher, self: Self, stuckSlackS?: number): Promise<EnsureResult> {
   const paths = runtimePaths(spec.dir, spec.owner);
+  // Before anything is written (the stop mark, the log): a runtime folder that is a link is refused.
+  checkRuntimeFolders(paths);
   const expected: Expected = { kind: 'heartbeat', owner: spec.owner, dir: spec.dir };
   const base = { pidFile: paths.heartbeatPid, log: paths.heartbeatLog };
   // Ensuring is the operator asking for a heartbeat again: a watchdog may restart it from now on.
@@ -96,7 +99,7 @@ export async function ensureHeartbeat(spec: HeartbeatSpec, launcher: Launcher, s
   if (before.state === 'stale') removeUnlessReplaced(paths.heartbeatPid, (moved) => inspectPidFile(moved, expected, self).state === 'live');
   const child = spawnDetached(heartbeatLauncher(launcher), heartbeatArgs(spec), paths.heartbeatLog);
   const live = await waitForPidFile({
-    pidFile: paths.heartbeatPid, expected, self, child, logPath: paths.heartbeatLog, what: 'heartbeat', timeoutMs: 20_000,
+    pidFile: paths.heartbeatPid, expected, self, child, logPath: paths.heartbeatLog, what: 'heartbeat', timeoutMs: 20_000, logMaxBytes: logCap(launcher.env),
   });
   return { ...base, pid: live.pid, started: live.pid === child.pid, stale, differs: live.pid === child.pid ? [] : differing(spec, live.record.fields), replacedStuck };
 }
@@ -137,16 +140,21 @@ export async function stopLockHolder(expected: Expected, lock: string, self: Sel
 /** Records that the operator stopped the heartbeat on purpose, so a serving watchdog leaves it stopped. */
 export function markStopped(dir: string, owner: string, now: Date): void {
   const paths = runtimePaths(dir, owner);
+  checkRuntimeFolders(paths);
   // Only where runtime state already exists: `stop` on a fresh checkout writes nothing.
   if (fs.existsSync(paths.stateDir)) writeFileAtomic(paths.heartbeatStopped, `${now.toISOString()}\n`);
 }
 
-/** Throws when the tasks folder's runtime directory cannot be created (read-only checkout). */
+/**
+ * Throws when the tasks folder's runtime directory cannot be created (read-only checkout), or when
+ * a runtime folder is a link (checkRuntimeFolders), before anything is made.
+ */
 export function ensureStateDir(dir: string, owner: string): void {
-  const { stateDir } = runtimePaths(dir, owner);
+  const paths = runtimePaths(dir, owner);
+  checkRuntimeFolders(paths);
   try {
-    makeFolders(stateDir, 2);
+    makeFolders(paths.stateDir, 2);
   } catch (err) {
-    throw new TasksError(`cannot create ${stateDir}: ${(err as Error).message}; pass dir=<writable tasks folder>`);
+    throw new TasksError(`cannot create ${paths.stateDir}: ${(err as Error).message}; pass dir=<writable tasks folder>`);
   }
 }

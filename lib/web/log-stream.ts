@@ -42,7 +42,7 @@ export function startLogStream(s: LogStreamInput): () => void {
 
   /** The claims' log files and their task ids, read again only when registry.json changed. */
   const readClaims = (): Map<string, string[]> => {
-    const st = fs.statSync(s.paths.registry, { throwIfNoEntry: false });
+    const st = fs.lstatSync(s.paths.registry, { throwIfNoEntry: false });
     const sig = st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '';
     if (sig === registrySig) return claimed;
     registrySig = sig;
@@ -58,7 +58,8 @@ export function startLogStream(s: LogStreamInput): () => void {
   };
 
   const arm = (): void => {
-    const st = fs.statSync(s.paths.runs, { throwIfNoEntry: false });
+    // lstat: a runs folder that is a link is not watched (the heartbeat refuses it; nothing there is ours).
+    const st = fs.lstatSync(s.paths.runs, { throwIfNoEntry: false });
     const id = st?.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
     if (id === watchedId) return;
     watcher?.close();
@@ -127,7 +128,7 @@ export function startLogStream(s: LogStreamInput): () => void {
       let f = followed.get(file);
       if (f === undefined) {
         // A log first seen while a page listens is sent from its start (its claim is new); else from its end now.
-        const st = fs.statSync(file, { throwIfNoEntry: false });
+        const st = fs.lstatSync(file, { throwIfNoEntry: false });
         f = { ids, log: st ? `${st.dev}:${st.ino}` : '', offset: listened ? 0 : st?.size ?? 0 };
         followed.set(file, f);
         if (!listened) continue;
@@ -143,7 +144,7 @@ export function startLogStream(s: LogStreamInput): () => void {
    * later is sent everything from before its own tail fetch on, and nothing is lost in between.
    */
   const skip = (file: string, f: Followed): void => {
-    const st = fs.statSync(file, { throwIfNoEntry: false });
+    const st = fs.lstatSync(file, { throwIfNoEntry: false });
     if (st === undefined) return;
     f.log = `${st.dev}:${st.ino}`;
     f.offset = st.size;

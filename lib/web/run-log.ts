@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
 import { openRegular } from '../base/jsonfile.ts';
+import { runLogName } from '../base/paths.ts';
 import type { Registry } from '../manager/registry.ts';
 
 /** Lines a task page shows, and what `?tail=` gives by default. */
@@ -52,7 +53,7 @@ export function logSources(registry: Registry | undefined): LogSources {
 }
 
 /**
- * A task's run log: its claim's log, else the newest released claim's, else `runs/<slug>.log` when
+ * A task's run log: its claim's log, else the newest released claim's, else `runs/<slug>.log` (runLogName) when
  * that exists. Every candidate must lie in the runs folder; the task comes from the model, so
  * nothing in a request names a path. `names` is the runs folder's listing (read by the caller).
  */
@@ -60,7 +61,7 @@ export function runLogOf(task: { id: string; slug: string }, sources: LogSources
   for (const c of [sources.claims.get(task.id), sources.released.get(task.id)]) {
     if (c !== undefined && inRunsFolder(c, runsDir) && names.has(path.basename(c))) return path.resolve(c);
   }
-  const own = `${task.slug}.log`;
+  const own = runLogName(task.slug);
   return names.has(own) && inRunsFolder(path.join(runsDir, own), runsDir) ? path.resolve(runsDir, own) : undefined;
 }
 

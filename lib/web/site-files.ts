@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeChunksAtomic } from '../base/atomic.ts';
 import { isErrno } from '../base/errors.ts';
+import { checkFolders } from '../base/nofollow.ts';
 import { withVersionTrailer } from './page-version.ts';
 import { type SiteWriter, siteWriter } from './site-writer.ts';
 
@@ -56,8 +57,14 @@ export class SiteFiles {
     this.writer = options.precompress ? siteWriter() : undefined;
   }
 
-  /** Starts counting a build's writes afresh (a build that threw leaves its counts behind). */
+  /**
+   * Starts counting a build's writes afresh (a build that threw leaves its counts behind). The
+   * server's build folder (under `<dir>/logs/task_manager`) and every folder above it up to
+   * `<dir>/logs` must be real folders: a link there (a repository may commit `site-<owner>` as
+   * one) would have the build write, and clear leftovers, wherever it points. It fails the build.
+   */
   begin(): void {
+    checkFolders(this.dir);
     this.stats = { written: 0, removed: 0, added: 0 };
   }
 
@@ -69,6 +76,7 @@ export class SiteFiles {
 
   /** Notes the files already on disk: the pages in `sub` and the given top-level names. */
   survey(sub: string, ext: string, names: readonly string[]): void {
+    checkFolders(path.join(this.dir, sub));
     this.found.clear();
     let list: string[];
     try {

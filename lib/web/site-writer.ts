@@ -19,13 +19,17 @@ const fs = require('node:fs');
 const zlib = require('node:zlib');
 const C = zlib.constants;
 let n = 0;
+// The temp file is made with O_EXCL ('wx'): a link planted under its name is never followed (nor removed).
 const put = (file, bytes) => {
   const tmp = file + '.' + process.pid + '.' + (n++) + 'w.tmp';
+  let made = false;
   try {
-    fs.writeFileSync(tmp, bytes);
+    const fd = fs.openSync(tmp, 'wx');
+    made = true;
+    try { fs.writeFileSync(fd, bytes); } finally { fs.closeSync(fd); }
     fs.renameSync(tmp, file);
   } catch (err) {
-    try { fs.rmSync(tmp, { force: true }); } catch {}
+    if (made) try { fs.rmSync(tmp, { force: true }); } catch {}
     throw err;
   }
 };

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import type { Options } from '../args.ts';
 import { type Cli, again, displayPath, ensureLine } from '../context.ts';
 import { TasksError } from '../../base/errors.ts';
-import { tailLines } from '../../base/logfile.ts';
-import { runtimePaths } from '../../base/paths.ts';
+import { lineWriter, logCap, tailLines } from '../../base/logfile.ts';
+import { checkRuntimeFolders, runtimePaths } from '../../base/paths.ts';
 import { spawnDetached, waitForPidFile } from '../../supervise/daemon.ts';
 import { markerArgs } from '../../supervise/pidfile.ts';
 import { type EnsureResult, ensureHeartbeat, ensureStateDir, heartbeatArgs, stopDaemon } from '../../supervise/supervisor.ts';
@@ -16,7 +16,10 @@ import { startServer } from '../../web/server.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   if (!isLoopback(o.host)) cli.warn(`warning: binding ${o.host} exposes the dashboard beyond this machine`);
+  checkRuntimeFolders(runtimePaths(o.dir, o.owner));
   const detachedChild = cli.env.TASKS_SERVER_DETACHED === '1';
+  // A detached server's stderr is its log file: its lines are escaped and capped as the heartbeat's are.
+  const log = detachedChild ? lineWriter(2, runtimePaths(o.dir, o.owner).serverLog, logCap(cli.env)) : cli.note;
   // The heartbeat starts only once the port is ours (a taken port starts nothing). From then on the
   // three overlap: the server answers from the last build, the build thread brings the pages up to
   // date, the heartbeat starts. The lines come once the heartbeat is up and the pages show it.
@@ -30,7 +33,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   if (o.detach) return serveDetached(o, cli, startHeartbeat, () => ensuring);
   const outcome = await startServer({
     owner: o.owner, dir: o.dir, host: o.host, port: o.port, portGiven: o.portGiven, detached: detachedChild,
-    project: o.project, log: cli.note, self: cli.self, stuckSlackS: stuckSlack(cli.env), onBound: startHeartbeat,
+    project: o.project, log, self: cli.self, stuckSlackS: stuckSlack(cli.env), onBound: startHeartbeat,
     thread: { script: cli.launcher.script, nodeArgs: cli.launcher.nodeArgs },
   });
   if (outcome.kind === 'already') {
@@ -57,7 +60,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     throw err;
   }
   // While it serves, serve watches its owner's heartbeat and restarts a dead or stuck one.
-  const watching = o.heartbeat ? watchHeartbeat(watchdogFor(o, cli, stop.signal)) : Promise.resolve();
+  const watching = o.heartbeat ? watchHeartbeat(watchdogFor(o, cli, stop.signal, log)) : Promise.resolve();
   // The URL line waits for pages that show the heartbeat up.
   await Promise.race([server.current(), stopped]);
   if (!stop.signal.aborted) {
@@ -128,7 +131,7 @@ async function serveDetached(o: Options, cli: Cli, startHeartbeat: () => void, e
 const FOLDER_BACK_GRACE_MS = 3000;
 
 /** The watchdog bound to this owner and folder: ensure's guarantees are the restart's. */
-function watchdogFor(o: Options, cli: Cli, signal: AbortSignal): WatchdogInput {
+function watchdogFor(o: Options, cli: Cli, signal: AbortSignal, log: (line: string) => void): WatchdogInput {
   const paths = runtimePaths(o.dir, o.owner);
   const expected = { kind: 'heartbeat', owner: o.owner, dir: o.dir } as const;
   const slack = stuckSlack(cli.env);
@@ -151,7 +154,7 @@ function watchdogFor(o: Options, cli: Cli, signal: AbortSignal): WatchdogInput {
       return fs.existsSync(paths.heartbeatStopped) || Date.now() - folderGoneAt < FOLDER_BACK_GRACE_MS;
     },
     logTail: () => tailLines(paths.heartbeatLog, 10),
-    log: cli.note,
+    log,
     now: () => Date.now(),
     signal,
   };
