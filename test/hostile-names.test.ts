@@ -144,6 +144,35 @@ describe('an ambiguous id= is refused (F)', () => {
     });
   });
 
+  test('/api/tasks/Abc answers 409 naming both; /api/tasks/abc and /api/tasks/ABC each answer their own task', async () => {
+    await withFolder(async (f) => {
+      write(f, 'abc.md', 'id: abc\nstatus: ready');
+      write(f, 'ABC.md', 'id: ABC\nstatus: ready');
+      const { s, base } = await serveBare(f);
+      try {
+        const get = async (id: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+          // 503 while the first build runs: asked again until the model is in.
+          const r = await waitUntilAsync(async () => {
+            const res = await fetch(`${base}/api/tasks/${id}`);
+            return res.status === 503 ? undefined : res;
+          }, `/api/tasks/${id} past the first build`);
+          return { status: r.status, body: await r.json() as Record<string, unknown> };
+        };
+        const many = await get('Abc');
+        assert.equal(many.status, 409, JSON.stringify(many.body));
+        assert.deepEqual(many.body['candidates'], ['ABC', 'abc']);
+        assert.match(String(many.body['error']), /names 2 tasks \(ABC, abc\); ask for the exact id/);
+        for (const id of ['abc', 'ABC']) {
+          const one = await get(id);
+          assert.equal(one.status, 200);
+          assert.equal(one.body['id'], id);
+        }
+      } finally {
+        await stopServe(s);
+      }
+    });
+  });
+
   test('release --force with an ambiguous id stops nothing: the live run and its claim stay', async () => {
     await withFolder(async (f) => {
       write(f, 'abc.md', 'id: abc\nstatus: todo');

@@ -70,12 +70,33 @@ export function apiTaskText(tasks: readonly Task[], t: Task, facts: SnapshotFact
 
 /**
  * The task an API path names: a task whose id, else whose slug, is exactly `id`; else the task the
- * model's resolver finds (any case, any prefix: `task-24.1`, `back-24.1` and `24.1` name `BACK-24.1`).
+ * model's resolver finds (any case, within a prefix: `task-24.1`, `back-24.1` and `24.1` name
+ * `BACK-24.1` in a Backlog.md folder).
  */
 export function findTask(tasks: readonly Task[], id: string): Task | undefined {
-  // An active task before an archived copy with the same id or slug (the resolver ranks them so too).
+  return exactTask(tasks, id) ?? relationsOf(tasks).resolve(id);
+}
+
+/** An active task before an archived copy with the same id or slug (the resolver ranks them so too). */
+function exactTask(tasks: readonly Task[], id: string): Task | undefined {
   const pick = (match: (t: Task) => boolean): Task | undefined => tasks.find((t) => !t.archived && match(t)) ?? tasks.find(match);
-  return pick((t) => t.id === id) ?? pick((t) => t.slug === id) ?? relationsOf(tasks).resolve(id);
+  return pick((t) => t.id === id) ?? pick((t) => t.slug === id);
+}
+
+/**
+ * The tasks `id` names when it names more than one (`Abc` with `abc` and `ABC`, no exact match):
+ * the caller refuses rather than pick one. Undefined when it names one task or none.
+ */
+export function ambiguousTasks(tasks: readonly Task[], id: string): readonly Task[] | undefined {
+  if (exactTask(tasks, id) !== undefined) return undefined;
+  const found = relationsOf(tasks).matches(id);
+  return new Set(found.map((t) => t.id)).size > 1 ? found : undefined;
+}
+
+/** The 409 body for an id that names several tasks: the candidates, and the fix. */
+export function ambiguousText(id: string, tasks: readonly Task[]): string {
+  const ids = [...new Set(tasks.map((t) => t.id))];
+  return JSON.stringify({ error: `${JSON.stringify(id)} names ${ids.length} tasks (${ids.join(', ')}); ask for the exact id`, candidates: ids });
 }
 
 /** A serialized body and its strong ETag (a hash of the bytes, so an unchanged body keeps its tag across rebuilds). */

@@ -6,6 +6,8 @@ import type { Task } from '../tasks/taskfile.ts';
 export interface Relations {
   /** The task a reference names, in any spelling the resolver accepts (`task-24.1`, `BACK-24.1`, `24.1`). */
   readonly resolve: (ref: string) => Task | undefined;
+  /** Every task a reference names at the first step that finds any (more than one: the reference is ambiguous). */
+  readonly matches: (ref: string) => readonly Task[];
   /** Each task's parent, when its `parent` names another task of the list. */
   readonly parent: ReadonlyMap<Task, Task>;
   /** The tasks whose parent is this one, in list order. */
@@ -50,7 +52,7 @@ export function relationsOf(tasks: readonly Task[]): Relations {
       add(blocks, dep, t);
     }
   }
-  const relations: Relations = { resolve, parent, children, blocks };
+  const relations: Relations = { resolve, matches: (ref) => index.matches(ref), parent, children, blocks };
   cache.set(tasks, { items: [...tasks], relations });
   return relations;
 }

@@ -131,7 +131,7 @@ type LogRoutesModule = typeof import('./log-routes.ts');
 
 /** The /api/… routes but the event stream: health, the snapshot, tasks and run logs. */
 function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, site: BuildThread, api: ApiModule, logs: LogRoutesModule): Handler {
-  const { Derived, apiTaskText, apiTasksText, findTask, jsonBody, sendBuilding, sendCached, sendJson } = api;
+  const { Derived, ambiguousTasks, ambiguousText, apiTaskText, apiTasksText, findTask, jsonBody, sendBuilding, sendCached, sendJson } = api;
   type JsonBody = ReturnType<typeof jsonBody>;
   type SnapshotFacts = Parameters<typeof apiTasksText>[2];
   type Snap = { sig: string; doc: JsonBody };
@@ -221,6 +221,8 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       const known = factsOf(snapshot());
       const remote = site.remote;
       if (id === undefined) return sendCached(req, res, tasksDoc.get([model, known, remote], () => jsonBody(apiTasksText(model.tasks, model.errors, known, remote))));
+      const many = ambiguousTasks(model.tasks, id);
+      if (many !== undefined) return sendJson(res, 409, ambiguousText(id, many));
       const task = findTask(model.tasks, id);
       if (task === undefined) return sendJson(res, 404, JSON.stringify({ error: `no task with id ${id}` }));
       if (logRoute) return logs.answerRunLog(req, res, task, logRoute[2] as 'log' | 'log.txt', new URLSearchParams(q === -1 ? '' : url0.slice(q + 1)), paths);
