@@ -134,6 +134,20 @@ export function pidsMentioning(text: string): number[] {
   return found;
 }
 
+/** Pids of processes whose environment names a task file under root: the runs a test dispatched, wherever they went. */
+export function runPids(root: string): number[] {
+  const found: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').some((v) => v.startsWith(`TASK_FILE=${root}/`))) found.push(Number(name));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
 /** Line 1 of a pid file as a number, or undefined. */
 export function readPid(file: string): number | undefined {
   try {

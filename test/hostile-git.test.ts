@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { alive, cli, killAll, pidsMentioning, serveBare, uniqueOwner, waitUntil, waitUntilAsync } from './helpers.ts';
+import { alive, cli, killAll, pidsMentioning, runPids, serveBare, uniqueOwner, waitUntil, waitUntilAsync } from './helpers.ts';
 
 /** The real git, by absolute path: the fake gits below hand it every command they do not sabotage. */
 const REAL_GIT = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
@@ -48,20 +48,6 @@ async function withRepo(files: Record<string, string>, fn: (r: Repo) => Promise<
     await killAll(root, [...runPids(root), ...pidsMentioning(r.marker)]);
     fs.rmSync(root, { recursive: true, force: true });
   }
-}
-
-/** Pids of processes whose environment names a task file under root: the runs a test dispatched, wherever they went. */
-function runPids(root: string): number[] {
-  const found: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').some((v) => v.startsWith(`TASK_FILE=${root}/`))) found.push(Number(name));
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
 }
 
 /** Puts a fake `git` in r.bin: `sabotage` is shell code run first (it may exit); anything it lets through goes to the real git. */

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { branchOf } from '../lib/manager/worktrees.ts';
-import { cli, killAll, uniqueOwner, waitUntil } from './helpers.ts';
+import { cli, killAll, runPids, uniqueOwner, waitUntil } from './helpers.ts';
 
 /** A real temporary git repository: one commit on main, the tasks folder inside it, outputs in a folder beside it. */
 interface Repo { root: string; dir: string; out: string; owner: string; state: string }
@@ -41,20 +41,6 @@ async function withRepo(files: Record<string, string>, fn: (r: Repo) => Promise<
     fs.rmSync(root, { recursive: true, force: true });
     fs.rmSync(out, { recursive: true, force: true });
   }
-}
-
-/** Pids of processes whose environment names a task file under root: the runs this test dispatched, wherever they went. */
-function runPids(root: string): number[] {
-  const found: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').some((v) => v.startsWith(`TASK_FILE=${root}/`))) found.push(Number(name));
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
 }
 
 async function once(r: Repo, more: string[]): Promise<Record<string, any>> {
