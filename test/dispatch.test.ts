@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { alive, cli, killAll, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
+import { alive, cli, killAll, sleeperIn, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
 
 interface Fixture { root: string; dir: string; owner: string; extra: number[]; state: string }
 
@@ -196,7 +196,7 @@ describe('dispatch', () => {
 
   test('runs stop with the heartbeat: interrupted, escalated, not re-run', async () => {
     await withTasks({ 'A.md': task('A') }, async (f) => {
-      const r = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', 'dispatch=sleep 30']);
+      const r = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', `dispatch=${sleeperIn(f.root)} 30`]);
       assert.equal(r.code, 0, r.stderr);
       const reg = (): Record<string, any> => JSON.parse(fs.readFileSync(path.join(f.state, 'registry.json'), 'utf8'));
       const pid = await waitUntil(() => fs.existsSync(path.join(f.state, 'registry.json')) && reg().claims.A?.pid, 'run to start');
@@ -205,7 +205,7 @@ describe('dispatch', () => {
       assert.match(stop.stdout, /^stopped heartbeat/);
       assert.ok(!alive(pid), 'the run was stopped with its heartbeat');
       assert.equal(reg().claims.A.state, 'interrupted');
-      const snap = await once(f, ['dispatch=sleep 30']);
+      const snap = await once(f, [`dispatch=${sleeperIn(f.root)} 30`]);
       assert.equal(snap.claims[0].state, 'interrupted');
       assert.match(snap.escalations[0].reason, /interrupted/);
       assert.equal(snap.claims[0].pid, pid, 'not re-run');
@@ -298,13 +298,13 @@ describe('corruption', () => {
 describe('a killed heartbeat', () => {
   test('its orphaned run is adopted by the next heartbeat and stopped with it', async () => {
     await withTasks({ 'A.md': task('A') }, async (f) => {
-      const first = JSON.parse((await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', 'dispatch=sleep 30', '--json'])).stdout) as { pid: number };
+      const first = JSON.parse((await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', `dispatch=${sleeperIn(f.root)} 30`, '--json'])).stdout) as { pid: number };
       const reg = (): Record<string, any> => JSON.parse(fs.readFileSync(path.join(f.state, 'registry.json'), 'utf8'));
       const run = await waitUntil(() => fs.existsSync(path.join(f.state, 'registry.json')) && reg().claims.A?.pid, 'run to start');
       process.kill(first.pid, 'SIGKILL');
       await waitUntil(() => !alive(first.pid), 'first heartbeat gone');
       assert.ok(alive(run), 'the run outlives its killed heartbeat');
-      const second = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', 'dispatch=sleep 30', '--json']);
+      const second = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.1', `dispatch=${sleeperIn(f.root)} 30`, '--json']);
       assert.equal(second.code, 0, second.stderr);
       const pid = (JSON.parse(second.stdout) as { pid: number }).pid;
       await waitForTicks(f, pid, 5);

@@ -4,9 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { alive, cli, cliEnv, killAll, runtimeFile, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
+import { alive, cli, cliEnv, killAll, runtimeFile, sleeperIn, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
 
-interface Fixture { root: string; dir: string; owner: string; state: string; registry: string }
+/** sleep: a sleep whose command line names root, so the cleanup finds the runs that use it without the code under test. */
+interface Fixture { root: string; dir: string; owner: string; state: string; registry: string; sleep: string }
 
 /** A live process carrying a run marker, as /proc/<pid>/environ shows it. */
 interface Marked { pid: number; runId: string; taskId: string; slug: string; relay: boolean; sid: number; cmd: string }
@@ -47,9 +48,9 @@ async function withTasks(files: Record<string, string>, fn: (f: Fixture) => Prom
   const owner = uniqueOwner('frun');
   const state = path.join(t.dir, 'logs', 'task_manager');
   try {
-    await fn({ ...t, owner, state, registry: path.join(state, 'registry.json') });
+    await fn({ ...t, owner, state, registry: path.join(state, 'registry.json'), sleep: sleeperIn(t.root) });
   } finally {
-    // Heartbeats by their command line (it names the temp folder), runs by their marker and this test's owner.
+    // Heartbeats and runs by their command line (it names the temp folder), runs also by their marker and this test's owner.
     await killAll(t.root, marked(owner).map((p) => p.pid));
     t.remove();
   }
@@ -101,6 +102,23 @@ async function ticksPass(f: Fixture, n: number): Promise<void> {
   await waitUntil(() => (snapshot(f)?.tick ?? 0) >= from + n, `${n} more ticks; heartbeat log:\n${heartbeatLog(f)}`);
 }
 
+/**
+ * Deletes a folder that live heartbeats and a server still write their state files into: one of
+ * them may make logs/task_manager again inside it mid-removal (ENOTEMPTY). rmSync's own retries
+ * only retry the rmdir, never the new files, so the whole removal is retried until the folder
+ * itself is gone (then nothing makes it again: the tool never makes a tasks folder).
+ */
+function removeWhileWritten(dir: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      fs.rmSync(dir, { recursive: true });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt >= 50) throw err;
+    }
+  }
+}
+
 async function stop(f: Fixture): Promise<void> {
   const r = await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`]);
   assert.equal(r.code, 0, r.stderr);
@@ -115,7 +133,7 @@ describe('a damaged registry while a run is alive', () => {
   for (const [name, damage] of damages) {
     test(`${name}: kept aside, rebuilt from the live run, no second run`, async () => {
       await withTasks({ 'A.md': task('A') }, async (f) => {
-        await ensure(f, ['dispatch=sleep 300']);
+        await ensure(f, [`dispatch=${f.sleep} 300`]);
         const runId = await waitUntil(() => registry(f)?.claims?.A?.runId as string | undefined, `the run of A; log:\n${heartbeatLog(f)}`);
         await waitUntil(() => liveRuns(f.owner).get('A')?.size === 1, 'the run of A to carry its marker');
         damage(f.registry);
@@ -137,13 +155,13 @@ describe('a damaged registry while a run is alive', () => {
 describe('a registry lost while its heartbeat was dead', () => {
   test('the next heartbeat finds the live run by its marker, rebuilds its claim, adopts it, never runs it twice', async () => {
     await withTasks({ 'A.md': task('A') }, async (f) => {
-      const first = await ensure(f, ['dispatch=sleep 300']);
+      const first = await ensure(f, [`dispatch=${f.sleep} 300`]);
       const runId = await waitUntil(() => registry(f)?.claims?.A?.runId as string | undefined, `the run of A; log:\n${heartbeatLog(f)}`);
       const run = registry(f)?.claims?.A?.pid as number;
       process.kill(first, 'SIGKILL');
       await waitUntil(() => !alive(first), 'the first heartbeat gone');
       fs.writeFileSync(f.registry, '{"version":1,"claims":{"A":{"id":"A"');
-      const second = await ensure(f, ['dispatch=sleep 300']);
+      const second = await ensure(f, [`dispatch=${f.sleep} 300`]);
       await waitUntil(() => registry(f)?.claims?.A?.runId === runId, `the claim of A rebuilt from its marker; registry: ${JSON.stringify(registry(f))}\nlog:\n${heartbeatLog(f)}`);
       await ticksPass(f, 5);
       const claim = registry(f)?.claims?.A;
@@ -162,7 +180,7 @@ describe('a registry lost while its heartbeat was dead', () => {
 describe('claims follow their files', () => {
   test('a task file without id renamed while its run is alive is not dispatched again', async () => {
     await withTasks({ 'no-id.md': task(undefined) }, async (f) => {
-      await ensure(f, ['dispatch=sleep 300']);
+      await ensure(f, [`dispatch=${f.sleep} 300`]);
       const runId = await waitUntil(() => registry(f)?.claims?.['no-id']?.runId as string | undefined, `the run of no-id; log:\n${heartbeatLog(f)}`);
       fs.renameSync(path.join(f.dir, 'no-id.md'), path.join(f.dir, 'renamed.md'));
       await waitUntil(() => registry(f)?.claims?.renamed?.runId === runId, `the claim to follow the file; registry: ${JSON.stringify(registry(f))}`);
@@ -204,14 +222,14 @@ describe('claims follow their files', () => {
 });
 
 describe('runs are contained', () => {
-  const escapes: [string, string][] = [
-    ['a run still going', 'setsid sleep 300 & sleep 300'],
-    ['a run that already exited', 'setsid sleep 300 &'],
+  const escapes: [string, (sleep: string) => string][] = [
+    ['a run still going', (sleep) => `setsid ${sleep} 300 & ${sleep} 300`],
+    ['a run that already exited', (sleep) => `setsid ${sleep} 300 &`],
   ];
   for (const [name, cmd] of escapes) {
     test(`stop ends every process carrying the marker, even one that left with setsid (${name})`, async () => {
       await withTasks({ 'A.md': task('A') }, async (f) => {
-        const hb = await ensure(f, [`dispatch=${cmd}`]);
+        const hb = await ensure(f, [`dispatch=${cmd(f.sleep)}`]);
         await waitUntil(() => marked(f.owner).some((p) => !p.relay && p.sid === p.pid), `a marked process in a session of its own; log:\n${heartbeatLog(f)}`);
         await stop(f);
         assert.ok(!alive(hb), 'the heartbeat stopped');
@@ -222,7 +240,7 @@ describe('runs are contained', () => {
 
   test('the tasks folder deleted under a heartbeat and a detached server: stop finds them (lock, health), by a symlinked path too; look-alikes live on', async () => {
     await withTasks({ 'A.md': task('A') }, async (f) => {
-      const hb = await ensure(f, ['dispatch=setsid sleep 300 & sleep 300']);
+      const hb = await ensure(f, [`dispatch=setsid ${f.sleep} 300 & ${f.sleep} 300`]);
       await waitUntil(() => marked(f.owner).some((p) => !p.relay && p.sid === p.pid), `a marked process in a session of its own; log:\n${heartbeatLog(f)}`);
       const served = await cli(['serve', `owner=${f.owner}`, `dir=${f.dir}`, `port=${await getPort({ host: '127.0.0.1' })}`, '--detach']);
       assert.equal(served.code, 0, served.stderr);
@@ -232,7 +250,7 @@ describe('runs are contained', () => {
       const otherHb = await ensure(other, []);
       const lookalike = spawn('sh', ['-c', 'sleep 300; :', 'heartbeat', `owner=${f.owner}`, `dir=${f.dir}`], { detached: true, stdio: 'ignore' });
       try {
-        fs.rmSync(f.dir, { recursive: true });
+        removeWhileWritten(f.dir);
         // The heartbeat waits for its folder to come back (a folder moved away and back is common), so nothing ends by itself.
         await staysAlive(hb);
         fs.symlinkSync(f.root, path.join(f.root, 'link'));
@@ -256,7 +274,7 @@ describe('runs are contained', () => {
 
   test('run_timeout ends a run that ignores SIGTERM (after the grace) and escalates "timed out after"', async () => {
     await withTasks({ 'A.md': task('A') }, async (f) => {
-      await ensure(f, ['run_timeout=1', `dispatch=trap "" TERM; sleep 300`]);
+      await ensure(f, ['run_timeout=1', `dispatch=trap "" TERM; ${f.sleep} 300`]);
       const pid = await waitUntil(() => registry(f)?.claims?.A?.pid as number | undefined, `the run of A; log:\n${heartbeatLog(f)}`);
       await waitUntil(() => registry(f)?.claims?.A?.state === 'timed_out', `the claim to time out; log:\n${heartbeatLog(f)}`);
       await waitUntil(() => marked(f.owner).length === 0, `every process of the run gone; left: ${JSON.stringify(marked(f.owner))}`, 15_000);
@@ -284,7 +302,7 @@ describe('runs are contained', () => {
 
   test('a chatty run outlives its SIGKILLed heartbeat (no SIGPIPE), is still logged, adopted and stopped', async () => {
     await withTasks({ 'A.md': task('A') }, async (f) => {
-      const first = await ensure(f, ['dispatch=while :; do echo tick; sleep 0.05; done']);
+      const first = await ensure(f, [`dispatch=while [ -d ${f.root} ]; do echo tick; sleep 0.05; done`]);
       const run = await waitUntil(() => registry(f)?.claims?.A?.pid as number | undefined, `the run of A; log:\n${heartbeatLog(f)}`);
       process.kill(first, 'SIGKILL');
       await waitUntil(() => !alive(first), 'the first heartbeat gone');
@@ -292,7 +310,7 @@ describe('runs are contained', () => {
       const size = fs.statSync(log).size;
       await waitUntil(() => fs.statSync(log).size > size + 100, 'the run to keep writing its log');
       assert.ok(alive(run), 'the run outlived its heartbeat');
-      const second = await ensure(f, ['dispatch=while :; do echo tick; sleep 0.05; done']);
+      const second = await ensure(f, [`dispatch=while [ -d ${f.root} ]; do echo tick; sleep 0.05; done`]);
       assert.notEqual(second, first);
       await ticksPass(f, 3);
       assert.equal(registry(f)?.claims?.A?.pid, run, 'adopted, not re-run');
@@ -305,7 +323,7 @@ describe('runs are contained', () => {
 
   test('escalate_after gives the claim\'s real age', async () => {
     await withTasks({ 'A.md': task('A') }, async (f) => {
-      await ensure(f, ['escalate_after=1', 'dispatch=sleep 300']);
+      await ensure(f, ['escalate_after=1', `dispatch=${f.sleep} 300`]);
       const esc = await waitUntil(() => snapshot(f)?.escalations?.find((e: { id: string; reason: string }) => e.id === 'A' && /claimed/.test(e.reason)), `the escalation of A; log:\n${heartbeatLog(f)}`);
       assert.match(esc.reason, /^claimed [1-9][0-9]* s ago without reaching review$/);
       await stop(f);
@@ -321,13 +339,13 @@ describe('a full disk under the state folder', () => {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', f.state]);
       let hb: number | undefined;
       try {
-        hb = await ensure(f, ['dispatch=seq 1 100000; sleep 300']);
+        hb = await ensure(f, [`dispatch=seq 1 100000; ${f.sleep} 300`]);
         await ticksPass(f, 2);
         const filler = path.join(f.state, 'filler');
         try { execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4k'], { stdio: 'ignore' }); } catch { /* ENOSPC ends dd: the point */ }
         fs.writeFileSync(path.join(f.dir, 'A.md'), task('A'));
         // The run prints 600 KB into a full disk and still gets to its sleep: its log never blocks it.
-        const sleeper = await waitUntil(() => marked(f.owner).find((p) => p.cmd === 'sleep 300'), `the run of A to reach its sleep; marked: ${JSON.stringify(marked(f.owner))}`);
+        const sleeper = await waitUntil(() => marked(f.owner).find((p) => p.cmd === `${f.sleep} 300`), `the run of A to reach its sleep; marked: ${JSON.stringify(marked(f.owner))}`);
         // Ticks go on (the beat is the pid file's mtime, which needs no space) and every one fails to write the registry.
         const pidFile = runtimeFile(f.dir, f.owner, 'heartbeat.pid');
         const from = fs.statSync(pidFile).mtimeMs;

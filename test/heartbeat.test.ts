@@ -394,7 +394,10 @@ describe('heartbeat action', () => {
         assert.equal(twin.stdout.trim(), `heartbeat already running (pid ${pid})`);
       } finally {
         fg.kill('SIGTERM');
-        await new Promise((r) => fg.on('exit', r));
+        // Bounded: a heartbeat that ignored SIGTERM must not hang the cleanup (the folder's killAll ends it).
+        let timer: NodeJS.Timeout | undefined;
+        if (fg.exitCode === null && fg.signalCode === null) await Promise.race([new Promise((r) => fg.on('exit', r)), new Promise((r) => { timer = setTimeout(r, 10_000); })]);
+        clearTimeout(timer);
       }
     });
   });

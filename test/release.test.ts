@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { alive, cli, cliEnv, start, type Folder, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { alive, cli, cliEnv, sleeperIn, start, type Folder, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 /** A temp folder without the default task: each test writes the tasks it dispatches. */
 const withFolder = (fn: (f: Folder) => Promise<void>): Promise<void> => withTempFolder('rel', (f) => {
@@ -91,7 +91,9 @@ describe('release and retry', () => {
   test('a live run: release refuses; --force stops every process of the run, a setsid grandchild too', async () => {
     await withFolder(async (f) => {
       task(f, 'LIVE');
-      await heartbeat(f, `setsid sleep 300 & echo started; sleep 300`);
+      // Each sleep's command line names the test's folder: the cleanup kills them by pid even if --force fails.
+      const sleep = sleeperIn(f.root);
+      await heartbeat(f, `setsid ${sleep} 300 & echo started; ${sleep} 300`);
       await waitUntil(() => runProcesses(f, 'LIVE').length >= 2, 'the run and its setsid grandchild');
       const refused = await cli(['release', `owner=${f.owner}`, `dir=${f.dir}`, 'id=LIVE']);
       assert.equal(refused.code, 1);
@@ -141,7 +143,7 @@ describe('logs id=', () => {
   test('-f follows new lines of a run log', async () => {
     await withFolder(async (f) => {
       task(f, 'TALK');
-      await heartbeat(f, `echo one; while [ ! -e ${f.root}/go ]; do sleep 0.05; done; echo two-$TASK_ID; sleep 300`);
+      await heartbeat(f, `echo one; while [ ! -e ${f.root}/go ]; do sleep 0.05; done; echo two-$TASK_ID; ${sleeperIn(f.root)} 300`);
       await waitUntil(() => registry(f).claims.TALK?.state === 'running', 'the run to start');
       const follow = start(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(import.meta.dirname, '..', 'scripts', 'tasks-serve.ts'), 'logs', `owner=${f.owner}`, `dir=${f.dir}`, 'id=TALK', '-f'], { env: cliEnv() });
       f.extra.push(follow.child.pid as number);
