@@ -72,9 +72,8 @@ export class Runs {
   /**
    * Starts the dispatch command for claimed tasks, each with its run marker in its environment, in
    * its cwd (its worktree) or else the root folder, their output through one capped log relay.
-   * Fills each claim's run fields; an entry is false when that run could not start (tried again
-   * next tick). A run whose log cannot be opened is not started: its claim says why (interrupted,
-   * escalated) and the entry is true, so the claim is kept.
+   * Fills each claim's run fields; an entry is false when that run could not start (tried next tick),
+   * true with an interrupted claim saying why when its log cannot be opened (never run without it).
    */
   startMany(items: readonly RunStart[]): boolean[] {
     const all = runSpawns(items, this.o, (line) => this.say(line));
@@ -83,7 +82,6 @@ export class Runs {
     const { started, relayDone } = spawnLogged(runs, relay, (what, i, err) => this.say(`${what} of ${runs[i]?.task.id ?? `${runs.length} runs`} failed: ${err.message}`));
     return all.map((r) => {
       if (r.unopenable !== undefined) {
-        // Never a run whose output is lost: the claim is kept, not started, and escalates with the reason until a retry.
         Object.assign(r.claim, { startedAt: null, state: 'interrupted', endedAt: this.stamp(), note: `not started: ${r.unopenable}` });
         this.say(`${r.task.id} not started: ${r.unopenable}; after fixing it: just tasks retry id=${r.task.id}`);
         return true;

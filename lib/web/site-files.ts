@@ -58,10 +58,8 @@ export class SiteFiles {
   }
 
   /**
-   * Starts counting a build's writes afresh (a build that threw leaves its counts behind). The
-   * server's build folder (under `<dir>/logs/task_manager`) and every folder above it up to
-   * `<dir>/logs` must be real folders: a link there (a repository may commit `site-<owner>` as
-   * one) would have the build write, and clear leftovers, wherever it points. It fails the build.
+   * Starts counting a build's writes afresh (a build that threw leaves its counts behind). The server's
+   * build folder and those above it up to `<dir>/logs` must not be links (checkFolders): it fails the build.
    */
   begin(): void {
     checkFolders(this.dir);
