@@ -23,14 +23,17 @@ export function isNotAFile(err: unknown): boolean {
 /**
  * Reads a text file that may be missing (pid files, snapshots, the registry); undefined when it is.
  * Opened without blocking and checked before it is read: a FIFO put in a state file's place throws
- * a NotAFileError instead of hanging the reader (the heartbeat, the server, `status`) forever.
+ * a NotAFileError instead of hanging the reader (the heartbeat, the server, `status`) forever. A
+ * final symlink is not followed (a NotAFileError too): a repository can commit one in a state
+ * file's place, and its target (another user file, foreign JSON) must never be read as ours.
  */
 export function readTextFile(file: string): string | undefined {
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
+    if (isErrno(err, 'ELOOP') && fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) throw new NotAFileError(file, 'a symbolic link');
     // A Unix socket cannot be opened at all.
     if (isErrno(err, 'ENXIO') && fs.statSync(file, { throwIfNoEntry: false })?.isSocket()) throw new NotAFileError(file, 'a socket');
     throw err;
