@@ -4,7 +4,7 @@ import type { Options } from '../args.ts';
 import type { Cli } from '../context.ts';
 import { TasksError } from '../../base/errors.ts';
 import { type RepoAnswer, findRepo } from '../../base/git.ts';
-import { LOG_MAX_BYTES, lineWriter } from '../../base/logfile.ts';
+import { lineWriter, logCap } from '../../base/logfile.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { runHeartbeat } from '../../manager/heartbeat.ts';
 import { managerTicker } from '../../manager/ticker.ts';
@@ -21,7 +21,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   }
   const paths = runtimePaths(o.dir, o.owner);
   const stop = cli.onStop();
-  const log = o.json && o.once ? (): void => undefined : lineWriter(1, paths.heartbeatLog, logMaxBytes(cli.env));
+  const log = o.json && o.once ? (): void => undefined : lineWriter(1, paths.heartbeatLog, logCap(cli.env));
   const now = (): Date => new Date();
   // Worktrees are on inside a git repository unless worktrees=off. The repository is found at the
   // first tick, after the pid file is out (git and zx cost ~0.1 s that readiness should not wait
@@ -38,7 +38,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const ticker = managerTicker({
     owner: o.owner, dir: o.dir, root: path.dirname(o.dir), repo, worktrees: o.worktrees !== 'off', base: o.base,
     dispatch: o.dispatch, max: o.max, escalateAfterS: o.escalateAfter,
-    runTimeoutS: o.runTimeout, env: cli.launcher.env, node: cli.launcher.node, logMaxBytes: logMaxBytes(cli.env), once: o.once, log, now,
+    runTimeoutS: o.runTimeout, env: cli.launcher.env, node: cli.launcher.node, logMaxBytes: logCap(cli.env), once: o.once, log, now,
   });
   const result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now, settings: heartbeatSettings(o) });
   if (result.kind === 'twin') {
@@ -47,10 +47,4 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   }
   if (o.json) cli.out(JSON.stringify(result.last ?? null));
   return 0;
-}
-
-/** The log cap: TASKS_LOG_MAX_BYTES (at least 1 KiB, for tests), else 1 MiB. */
-function logMaxBytes(env: Cli['env']): number {
-  const n = Number(env.TASKS_LOG_MAX_BYTES);
-  return Number.isSafeInteger(n) && n >= 1024 ? n : LOG_MAX_BYTES;
 }
