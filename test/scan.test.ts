@@ -143,6 +143,19 @@ test('duplicate ids: the second and later files in path order are errors naming 
   });
 });
 
+test('duplicate file names: two active tasks never share a slug (their worktree, branch and run log); archived copies may', () => {
+  withTree({ 'a/x.md': task('ONE'), 'b/x.md': task('TWO'), 'c/x.md': task('THREE'), 'archive/x.md': task('OLD'), 'X.md': task('CASE') }, (root) => {
+    const scanner = new TaskScanner(root);
+    for (const r of [scanner.scan(), scanner.scan()]) {
+      assert.deepEqual(ids(r).sort(), ['CASE', 'OLD', 'ONE']);
+      assert.deepEqual(r.errors, [
+        { path: 'b/x.md', reason: 'duplicate file name x.md (also in a/x.md): it names the task\'s worktree, branch and run log; rename one' },
+        { path: 'c/x.md', reason: 'duplicate file name x.md (also in a/x.md): it names the task\'s worktree, branch and run log; rename one' },
+      ]);
+    }
+  });
+});
+
 test('an id that falls back to the slug can clash with an explicit id', () => {
   withTree({ 'a/x.md': '---\ntitle: no id\n---\n', 'b.md': task('x') }, (root) => {
     const r = new TaskScanner(root).scan();

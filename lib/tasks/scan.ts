@@ -217,6 +217,7 @@ function collect(entries: Entry[], walkErrors: ParseError[], read: number, reuse
   found.sort(byPath);
   const tasks: Task[] = [];
   const owners = new Map<string, string>();
+  const slugs = new Map<string, string>();
   for (const t of found) {
     if (!t.archived) {
       const first = owners.get(t.id);
@@ -224,7 +225,14 @@ function collect(entries: Entry[], walkErrors: ParseError[], read: number, reuse
         errors.push({ path: t.path, reason: `duplicate id ${t.id} (also in ${first})` });
         continue;
       }
+      // The file name names the task's worktree, branch and run log: two active tasks must never share them.
+      const sameName = slugs.get(t.slug);
+      if (sameName !== undefined) {
+        errors.push({ path: t.path, reason: `duplicate file name ${t.slug}.md (also in ${sameName}): it names the task's worktree, branch and run log; rename one` });
+        continue;
+      }
       owners.set(t.id, t.path);
+      slugs.set(t.slug, t.path);
     }
     tasks.push(t);
   }
