@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { cli, cliEnv, serveBare, stopServe, waitUntilAsync, withTempFolder, type Folder } from './helpers.ts';
+import { cli, cliEnv, serveBare, sleeperIn, stopServe, waitUntilAsync, withTempFolder, type Folder } from './helpers.ts';
 
 const task = (id: string): string => `---\nid: ${id}\ntitle: Task ${id}\nstatus: ready\n---\n## Plan\n- [ ] do it\n`;
 
@@ -62,6 +62,37 @@ describe('run log names', () => {
       fs.rmSync(path.join(t.dir, 'logs', 'task_manager', 'registry.json'));
       const shown = await cli(['logs', `owner=${t.owner}`, `dir=${t.dir}`, 'id=LONG'], { env });
       assert.match(shown.stdout, /^output of LONG$/m, shown.stderr);
+    });
+  });
+
+  test('a live run of a 255-byte name whose registry was lost gets its claim back naming the same log', async () => {
+    await withTempFolder('longname', async (t) => {
+      fs.rmSync(path.join(t.dir, 'FIRST-TASK.md'));
+      fs.writeFileSync(path.join(t.dir, `${'L'.repeat(252)}.md`), task('LONG'));
+      // The sleep's path names the test's folder: withTempFolder's cleanup kills it, and the heartbeats, without the code under test.
+      const ensure = async (): Promise<number> => {
+        const r = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`, 'worktrees=off', 'interval=0.2', `dispatch=echo "output of $TASK_ID"; exec ${sleeperIn(t.root)} 300`, '--json'], { env });
+        assert.equal(r.code, 0, r.stderr);
+        return (JSON.parse(r.stdout) as { pid: number }).pid;
+      };
+      const claimOf = (): Record<string, any> | undefined => {
+        try {
+          return registry(t).claims.LONG;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+          throw err;
+        }
+      };
+      await ensure();
+      const first = await waitUntilAsync(async () => (claimOf()?.state === 'running' ? claimOf() : undefined), 'the run to start');
+      const hb = Number(fs.readFileSync(path.join(t.dir, 'logs', 'task_manager', `task-manager-${t.owner}.heartbeat.pid`), 'utf8').split('\n')[0]);
+      process.kill(hb, 'SIGKILL');
+      fs.rmSync(path.join(t.dir, 'logs', 'task_manager', 'registry.json'));
+      await ensure();
+      const back = await waitUntilAsync(async () => claimOf(), 'the claim to come back');
+      assert.equal(back.runId, first.runId, JSON.stringify(back));
+      assert.equal(back.log, first.log, 'the rebuilt claim names the log the run writes');
+      assert.match(fs.readFileSync(back.log, 'utf8'), /^output of LONG$/m);
     });
   });
 

@@ -1,6 +1,7 @@
 // Keeping claims true to the files and the runs: follow renamed files, release finished tasks, restore live runs.
 import fs from 'node:fs';
 import path from 'node:path';
+import { runLogPath } from '../base/paths.ts';
 import { type Claim, type Registry, claimKeyOfRun, release } from './registry.ts';
 import type { Runs } from './runs.ts';
 import { isRunning, readStat, startedAt } from '../supervise/proc.ts';
@@ -168,7 +169,7 @@ function claimOfLiveRun(runId: string, procs: MarkedProcess[], x: LiveRunContext
   return {
     id, slug, path: task?.path ?? rel, claimedBy: env.TASK_MANAGER_OWNER || 'unknown', claimedAt: started, startedAt: started,
     worktree: env.TASK_WORKTREE ?? '', pid: main.pid, pidStart: main.starttime, state: 'running', exitCode: null, endedAt: null,
-    log: path.join(runsDir, `${slug}.log`), note: 'claim rebuilt from its live run (run marker)', runId, fileId: task ? x.fileId(task) ?? null : null,
+    log: runLogPath(runsDir, slug), note: 'claim rebuilt from its live run (run marker)', runId, fileId: task ? x.fileId(task) ?? null : null,
   };
 }
 
