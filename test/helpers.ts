@@ -243,10 +243,26 @@ export async function serveBare(t: Folder, more: readonly string[] = [], env?: R
   return { s, base };
 }
 
-/** Ends a serve started with start() (in its own process group) with SIGTERM, and waits for it to exit. */
+/**
+ * Ends a serve started with start() (in its own process group) with SIGTERM, and waits for it to
+ * exit. A serve that ignores SIGTERM does not hang the test's cleanup: after 20 s its group gets
+ * SIGKILL and the test fails, naming it.
+ */
 export async function stopServe(s: Running): Promise<void> {
-  process.kill(-(s.child.pid as number), 'SIGTERM');
+  const pid = s.child.pid as number;
+  process.kill(-pid, 'SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), 20_000); });
+  const ended = await Promise.race([s.exited.then(() => 'exited' as const), late]);
+  clearTimeout(timer);
+  if (ended === 'exited') return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
   await s.exited;
+  throw new Error(`serve (pid ${pid}) did not exit within 20 s of SIGTERM; killed its group. Output:\n${s.output()}`);
 }
 
 /**
