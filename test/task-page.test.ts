@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseTaskFile } from '../lib/tasks/taskfile.ts';
-import type { Task } from '../lib/tasks/taskfile.ts';
+import type { ParseOptions, Task } from '../lib/tasks/taskfile.ts';
 import { SiteBuilder } from '../lib/web/site.ts';
 import type { SiteInput } from '../lib/web/site.ts';
 import { apiTaskText, apiTasksText, findTask } from '../lib/web/api.ts';
@@ -20,27 +20,30 @@ import { TaskScanner } from '../lib/tasks/scan.ts';
 const NOW = new Date('2026-03-22T12:00:00Z');
 const HOSTILE = '<img src=x onerror=alert(1)>';
 
-/** A task parsed by the real parser from frontmatter lines and a body. */
-function task(file: string, frontmatter: string, body = ''): Task {
-  const r = parseTaskFile(Buffer.from(`---\n${frontmatter}\n---\n${body}`), file);
+/** A task parsed by the real parser from frontmatter lines and a body (options: a Backlog.md folder's, for instance). */
+function task(file: string, frontmatter: string, body = '', options: ParseOptions = {}): Task {
+  const r = parseTaskFile(Buffer.from(`---\n${frontmatter}\n---\n${body}`), file, options);
   assert.ok(r.ok, `fixture ${file} must parse: ${r.ok ? '' : r.reason}`);
   return r.task;
 }
 
+/** A file of a Backlog.md folder whose task_prefix is `back`: there `task-24`, `24` and `back-24` name BACK-24 (a fold never crosses prefixes elsewhere). */
+const back = (file: string, frontmatter: string, body = ''): Task => task(file, frontmatter, body, { taskPrefix: 'back' });
+
 /**
- * A Backlog.md-style family written with every id spelling: BACK-24 has two subtasks that name it
+ * A Backlog.md family (task_prefix back) written with every id spelling: BACK-24 has two subtasks that name it
  * as `task-24` and `24`; BACK-30 depends on BACK-24.1 written as `task-24.1` and again as
  * `back-24.1` (one dependency), and on a missing id; BACK-31 waits for `24.1` and `BACK-24.2`.
  */
 function family(): Task[] {
   return [
-    task('tasks/back-24 - Parent.md', 'id: BACK-24\ntitle: Parent epic\nstatus: In Progress\nlabels: [web, api]\nassignee: ["@dave", erin]\ncreated_date: \'2026-03-01 10:00\'\nupdated_date: \'2026-03-10 09:30\'\ndue: 2026-03-01\neffort: 3d',
+    back('tasks/back-24 - Parent.md', 'id: BACK-24\ntitle: Parent epic\nstatus: In Progress\nlabels: [web, api]\nassignee: ["@dave", erin]\ncreated_date: \'2026-03-01 10:00\'\nupdated_date: \'2026-03-10 09:30\'\ndue: 2026-03-01\neffort: 3d',
       '# Parent epic\n\n> [!WARNING]\n> Mind the gap.\n\n## Acceptance Criteria\n<!-- AC:BEGIN -->\n- [x] #1 first\n- [ ] #2 second\n<!-- AC:END -->\n\n## Implementation Plan\n- [x] plan one\n'),
-    task('tasks/back-24.1 - Child one.md', 'id: BACK-24.1\ntitle: Child one\nstatus: Done\nparent_task_id: task-24', '<!-- SECTION:DESCRIPTION:BEGIN -->\nThe first child.\n<!-- SECTION:DESCRIPTION:END -->\n'),
-    task('tasks/back-24.2 - Child two.md', 'id: BACK-24.2\ntitle: Child two\nstatus: To Do\nparent_task_id: "24"\ndue: 2999-01-01', 'Second child.\n'),
-    task('tasks/back-30 - Waiter.md', 'id: BACK-30\ntitle: Waiter\nstatus: To Do\ndependencies: [task-24.1, back-24.1, MISSING-9]\nparent_task_id: task-99', 'Waits.\n'),
-    task('tasks/back-31 - Second waiter.md', 'id: BACK-31\ntitle: Second waiter\nstatus: readdy\ndependencies: ["24.1", BACK-24.2]', 'Also waits.\n'),
-    task('archive/tasks/back-5 - Old.md', 'id: BACK-5\ntitle: Old one\nstatus: Done', 'Archived.\n'),
+    back('tasks/back-24.1 - Child one.md', 'id: BACK-24.1\ntitle: Child one\nstatus: Done\nparent_task_id: task-24', '<!-- SECTION:DESCRIPTION:BEGIN -->\nThe first child.\n<!-- SECTION:DESCRIPTION:END -->\n'),
+    back('tasks/back-24.2 - Child two.md', 'id: BACK-24.2\ntitle: Child two\nstatus: To Do\nparent_task_id: "24"\ndue: 2999-01-01', 'Second child.\n'),
+    back('tasks/back-30 - Waiter.md', 'id: BACK-30\ntitle: Waiter\nstatus: To Do\ndependencies: [task-24.1, back-24.1, MISSING-9]\nparent_task_id: task-99', 'Waits.\n'),
+    back('tasks/back-31 - Second waiter.md', 'id: BACK-31\ntitle: Second waiter\nstatus: readdy\ndependencies: ["24.1", BACK-24.2]', 'Also waits.\n'),
+    back('archive/tasks/back-5 - Old.md', 'id: BACK-5\ntitle: Old one\nstatus: Done', 'Archived.\n'),
   ];
 }
 
@@ -109,7 +112,8 @@ describe('relations resolve every id spelling', () => {
   }
 
   test('the API finds the active task before an archived copy with the same id, whatever the path order', () => {
-    const copies = [task('archive/tasks/task-10.md', 'id: task-10\ntitle: Old'), task('completed/task-10.md', 'id: task-10\ntitle: New\nstatus: Done')];
+    const backlog = { taskPrefix: 'task' };
+    const copies = [task('archive/tasks/task-10.md', 'id: task-10\ntitle: Old', '', backlog), task('completed/task-10.md', 'id: task-10\ntitle: New\nstatus: Done', '', backlog)];
     for (const ref of ['task-10', 'TASK-10', '10']) assert.equal(findTask(copies, ref)?.path, 'completed/task-10.md', ref);
   });
 });
