@@ -51,7 +51,7 @@ test('a snapshot and a registry linked to files outside are not read: no page, A
   });
 });
 
-test('a pid file linked to a file naming a live process is not read: status says stopped, stop refuses it and leaves that process alive', async () => {
+test('a pid file linked to a file naming a live process is not read: status says stopped, ensure and stop refuse it and that process stays alive', async () => {
   await withTempFolder('hread', async (f) => {
     const state = path.join(f.dir, 'logs', 'task_manager');
     fs.mkdirSync(state, { recursive: true });
@@ -64,7 +64,10 @@ test('a pid file linked to a file naming a live process is not read: status says
     const doc = JSON.parse(status.stdout) as { pid: number | null };
     assert.equal(doc.pid, null);
     assert.match(status.stdout, /symbolic link/);
-    // Like a folder in the pid file's place: refused with the fix, nothing signalled.
+    // Like a folder in the pid file's place: refused with the fix, nothing signalled, nothing started.
+    const ensure = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`]);
+    assert.equal(ensure.code, 1, ensure.stderr);
+    assert.match(ensure.stderr, /^tasks: pid file .*\.heartbeat\.pid is a symbolic link, not a file; remove it and try again\n$/);
     const stop = await cli(['stop', `owner=${f.owner}`, `dir=${f.dir}`]);
     assert.equal(stop.code, 1, stop.stderr);
     assert.match(stop.stderr, /^tasks: pid file .*\.heartbeat\.pid is a symbolic link, not a file; remove it and try again\n$/);

@@ -76,7 +76,7 @@ function args(h: Hostile, ...more: string[]): string[] {
 }
 
 describe('symlinks a repository commits under logs/', () => {
-  test('file links (run log, heartbeat log and its .1, server log, registry, snapshot, pid file, a page) are replaced, never written through', async () => {
+  test('file links (run log, heartbeat log and its .1, server log, registry, snapshot, a page) are replaced, never written through (a linked pid file is refused: hostile-reads)', async () => {
     await withHostile(async (h) => {
       fs.writeFileSync(path.join(h.dir, 'A.md'), task('A'));
       const site = path.join(h.state, `site-${h.owner}`);
@@ -86,7 +86,6 @@ describe('symlinks a repository commits under logs/', () => {
       plant(runtimeFile(h.dir, h.owner, 'heartbeat.log.1'), path.join(h.victim, 'hb1.log'));
       plant(runtimeFile(h.dir, h.owner, 'server.log'), path.join(h.victim, 'srv.log'));
       plant(runtimeFile(h.dir, h.owner, 'snapshot.json'), path.join(h.victim, 'snapshot.json'));
-      plant(runtimeFile(h.dir, h.owner, 'heartbeat.pid'), path.join(h.victim, 'pid'));
       plant(path.join(h.state, 'registry.json'), path.join(h.victim, 'registry.json'));
       plant(path.join(site, 'index.html'), path.join(h.victim, 'page.html'));
       fs.writeFileSync(path.join(h.state, '.gitignore'), '!*\n');
