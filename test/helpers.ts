@@ -136,13 +136,19 @@ export function pidsMentioning(text: string): number[] {
 
 /** Pids of processes whose environment names a task file under root: the runs a test dispatched, wherever they went. */
 export function runPids(root: string): number[] {
+  return pidsWithEnv((v) => v.startsWith(`TASK_FILE=${root}/`));
+}
+
+/** The pids whose environment has a variable that `match` accepts (read from /proc; gone or foreign processes skipped). */
+export function pidsWithEnv(match: (variable: string) => boolean): number[] {
   const found: number[] = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(name)) continue;
     try {
-      if (fs.readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').some((v) => v.startsWith(`TASK_FILE=${root}/`))) found.push(Number(name));
-    } catch {
-      // gone meanwhile, or not ours to read
+      if (fs.readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').some(match)) found.push(Number(name));
+    } catch (err) {
+      // Gone meanwhile, or not ours to read.
+      if (!['ENOENT', 'ESRCH', 'EACCES', 'EPERM'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
     }
   }
   return found;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { cli, cliEnv, serveBare, sleeperIn, stopServe, waitUntilAsync, withTempFolder, type Folder } from './helpers.ts';
+import { alive, cli, cliEnv, serveBare, sleeperIn, stopServe, waitUntilAsync, withTempFolder, type Folder } from './helpers.ts';
 
 const task = (id: string): string => `---\nid: ${id}\ntitle: Task ${id}\nstatus: ready\n---\n## Plan\n- [ ] do it\n`;
 
@@ -87,6 +87,8 @@ describe('run log names', () => {
       const first = await waitUntilAsync(async () => (claimOf()?.state === 'running' ? claimOf() : undefined), 'the run to start');
       const hb = Number(fs.readFileSync(path.join(t.dir, 'logs', 'task_manager', `task-manager-${t.owner}.heartbeat.pid`), 'utf8').split('\n')[0]);
       process.kill(hb, 'SIGKILL');
+      // A dying heartbeat can still look alive, and could still rewrite the registry: wait until it is gone.
+      await waitUntilAsync(async () => !alive(hb), 'the killed heartbeat to be gone');
       fs.rmSync(path.join(t.dir, 'logs', 'task_manager', 'registry.json'));
       await ensure();
       const back = await waitUntilAsync(async () => claimOf(), 'the claim to come back');

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { backlogTaskPrefix } from '../lib/tasks/mapping.ts';
 import { dependencyProblems, taskIndex } from '../lib/tasks/model.ts';
 import { type Task, parseEntry, parseTaskFile } from '../lib/tasks/taskfile.ts';
-import { type Folder, alive, cli, killAll, listTree, serveBare, stopServe, uniqueOwner, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { type Folder, alive, cli, killAll, pidsWithEnv, sleeperIn, listTree, serveBare, stopServe, uniqueOwner, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -46,16 +46,7 @@ const registry = (f: Folder): Registry | undefined => {
 
 /** Pids of live processes carrying this run marker: read from /proc here, so cleanup never depends on the code under test. */
 function markedPids(runId: string): number[] {
-  const found: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').includes(`TASK_RUN_ID=${runId}`) && alive(Number(name))) found.push(Number(name));
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-  return found;
+  return pidsWithEnv((v) => v === `TASK_RUN_ID=${runId}`).filter(alive);
 }
 
 /** A task parsed as the scanner would in a folder of ours (taskPrefix null) or a Backlog.md folder with that task prefix. */
@@ -179,7 +170,7 @@ describe('an ambiguous id= is refused (F)', () => {
       write(f, 'ABC.md', 'id: ABC\nstatus: ready');
       let runId: string | undefined;
       try {
-        const ensure = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.2', 'dispatch=exec sleep 300', 'worktrees=off', '--json']);
+        const ensure = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.2', `dispatch=exec ${sleeperIn(f.root)} 300`, 'worktrees=off', '--json']);
         assert.equal(ensure.code, 0, ensure.stderr);
         f.extra.push((JSON.parse(ensure.stdout) as { pid: number }).pid);
         const claim = await waitUntil(() => { const c = registry(f)?.claims.ABC; return c?.state === 'running' && c.pid !== null && c.runId ? c : undefined; }, 'ABC to run');
