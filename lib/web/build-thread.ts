@@ -10,6 +10,7 @@ import { type HeartbeatView, readHeartbeatView } from './heartbeat-view.ts';
 import type { LiveModel } from './live.ts';
 import type { BuildState } from './probe.ts';
 import type { BuildResult } from './site-files.ts';
+import { readManifest } from './site-manifest.ts';
 
 /** How the worker is started: the program's entry (which runs build-worker.ts when it is a build thread) and its node arguments. */
 export interface ThreadStart { readonly script: string; readonly nodeArgs: readonly string[] }
@@ -89,10 +90,18 @@ export class BuildThread {
   private deaths = 0;
   /** A previous server's pages were on disk when this one started: they are served while the first build runs. */
   private readonly pagesAtStart: boolean;
+  /**
+   * The files the last build wrote (its manifest): only these are served. At start, a previous
+   * build's, if this tool wrote it into this very folder; undefined until then (site-manifest.ts).
+   */
+  private served: Set<string> | undefined;
+  /** Why the last build failed (a link in the build folder, a full disk); undefined once one succeeds. */
+  failure: string | undefined;
 
   constructor(private readonly input: BuildThreadInput) {
     this.heartbeat = this.readHeartbeat();
-    this.pagesAtStart = fs.existsSync(this.indexFile());
+    this.served = readManifest(input.paths.site);
+    this.pagesAtStart = this.served?.has('index.html') === true;
     // Said once, so a hold left set by mistake is not a silent stall (build-worker.ts).
     const hold = process.env.TASKS_BUILD_HOLD;
     if (hold) input.log(`TASKS_BUILD_HOLD is set: every build waits while ${path.resolve(hold)} exists`);
@@ -106,13 +115,18 @@ export class BuildThread {
   }
 
   /**
-   * Whether the pages on disk are served: there is an index, and it is either a previous server's
-   * (found at start) or this server has the model it was built from. The first build's writer
+   * Whether the pages on disk are served: there is an index a build of this tool wrote, and it is
+   * either a previous server's (found at start) or this server has the model it was built from. The first build's writer
    * threads put the index down before its report brings the model, so without the second rule `/`
    * would show tasks a moment before /api/tasks has them.
    */
   pagesShown(): boolean {
-    return (this.current !== undefined || this.pagesAtStart) && fs.existsSync(this.indexFile());
+    return (this.current !== undefined || this.pagesAtStart) && this.served?.has('index.html') === true && fs.existsSync(this.indexFile());
+  }
+
+  /** Whether a file of the build folder (relative to it) is one a build of this tool wrote: nothing else there is served. */
+  serves(rel: string): boolean {
+    return this.served?.has(rel) === true;
   }
 
   /** `building` while the pages are not shown (503); `stale` until the first build is done and while a rebuild is asked for or waits; else `current`. */
@@ -197,6 +211,8 @@ export class BuildThread {
       this.input.log(`dashboard rebuild failed: ${m.message}`);
     } else {
       if (m.model) this.apply(m.model);
+      if (m.result.files) this.served = new Set(m.result.files);
+      this.failure = m.error;
       this.version = m.version;
       this.heartbeat = m.heartbeat;
       this.built = true;

@@ -50,8 +50,8 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   };
   const report = (id: number | null, result: BuildResult, error?: string): void => {
     const model = update();
-    const { written, removed, filesChanged } = result;
-    post({ t: 'built', id, result: { written, removed, filesChanged }, version: live.version, heartbeat: live.heartbeat, ...(model ? { model } : {}), ...(error === undefined ? {} : { error }) });
+    const { written, removed, filesChanged, files } = result;
+    post({ t: 'built', id, result: { written, removed, filesChanged, ...(files ? { files } : {}) }, version: live.version, heartbeat: live.heartbeat, ...(model ? { model } : {}), ...(error === undefined ? {} : { error }) });
   };
   // One build at a time, each finished on disk (its writer thread done) before the next starts:
   // the next one compares with what the last one wrote.

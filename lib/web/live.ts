@@ -20,8 +20,8 @@ export interface LiveSiteOptions {
   /** Where the pages go: the server's build folder, or build's out=. */
   readonly out: string;
   /**
-   * True for the server's own build folder: stale pages found there are removed, and every file
-   * gets compressed siblings and every page a version trailer (site-files.ts).
+   * True for the server's own build folder: stale pages found there are removed, every file
+   * gets compressed siblings and every page a version trailer, and a manifest lists the files (site-files.ts).
    */
   readonly ownFolder: boolean;
   readonly now: () => Date;
@@ -80,7 +80,7 @@ export class LiveSite {
 
   private newBuilder(): SiteBuilder {
     const own = this.options.ownFolder;
-    return new SiteBuilder(this.options.out, { pruneUnknown: own, precompress: own, versions: own });
+    return new SiteBuilder(this.options.out, { pruneUnknown: own, precompress: own, versions: own, manifest: own });
   }
 
   /** The heartbeat's state now: one pid-file read and stat, never a signal; a damaged pid file is `stopped` with the reason. */

@@ -23,12 +23,15 @@ export function pageVersion(file: string): string | null {
   // "no version", and the page refetches itself, which is always safe.
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    // Never waits on a FIFO in a page's place; a link is not followed.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch {
     return null;
   }
   try {
-    const size = fs.fstatSync(fd).size;
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return null;
+    const size = st.size;
     const tail = Buffer.alloc(Math.min(TRAILER_BYTES, size));
     fs.readSync(fd, tail, 0, tail.length, size - tail.length);
     return VERSION_RE.exec(tail.toString('latin1'))?.[1] ?? null;

@@ -91,11 +91,12 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       apiRoutes().then((h) => h(req, res)).catch((err: unknown) => fail(req, res, err));
       return;
     }
-    // A page is served only once the server has the model it shows (or a previous server's pages
-    // were there at start): `/` must never show tasks that /api/tasks does not have yet.
-    const page = pathname === '/' || pathname.endsWith('.html');
+    // Nothing of the build folder is served until the server has the model its pages show (or a
+    // previous build of this tool was there at start): `/`, tasks.json and the compressed pages must
+    // never show tasks that /api/tasks does not have yet. And only the files a build of this tool
+    // wrote are served: a repository can commit its own into the folder (site-manifest.ts).
     const shown = site.pagesShown();
-    if ((shown || !page) && sendStatic(paths.site, req, res, pathname)) return;
+    if (shown && sendStatic(paths.site, req, res, pathname, (rel) => site.serves(rel))) return;
     // An asset not on disk yet is answered from memory: before the first build, after the build
     // folder was deleted, and while a build's writer threads have put index.html down before it.
     if (ASSETS.has(pathname)) {
@@ -108,14 +109,14 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       }).catch((err: unknown) => fail(req, res, err));
       return;
     }
-    // Not shown: the first build is under way, or the build folder was deleted under us (it is rebuilt).
+    // Not shown: the first build is under way, it failed, or the build folder was deleted under us (it is rebuilt).
     if (!shown) {
       site.pagesMissing();
-      if (page) {
-        res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'retry-after': String(RETRY_AFTER_S) });
-        res.end(req.method === 'HEAD' ? undefined : buildingPage(input.dir));
-        return;
-      }
+      const page = pathname === '/' || pathname.endsWith('/') || /\.html(\.br|\.gz)?$/.test(pathname);
+      res.writeHead(503, { 'content-type': `text/${page ? 'html' : 'plain'}; charset=utf-8`, 'cache-control': 'no-store', 'retry-after': String(RETRY_AFTER_S) });
+      if (req.method === 'HEAD') res.end();
+      else res.end(page ? buildingPage(input.dir, site.failure) : `the dashboard is being built; retry in ${RETRY_AFTER_S} s\n`);
+      return;
     }
     notFound(res);
   };
@@ -150,7 +151,8 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
     try {
       opened = openRegular(paths.snapshot);
     } catch (err) {
-      if (isErrno(err, 'ELOOP')) return 'not a file';
+      // ELOOP: a link; ENXIO: a socket (openRegular never waits on a FIFO either).
+      if (isErrno(err, 'ELOOP') || isErrno(err, 'ENXIO')) return 'not a file';
       if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return 'none';
       throw err;
     }
@@ -198,7 +200,7 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       const snap = snapshot();
       if (typeof snap !== 'string') return sendCached(req, res, snap.doc);
       return sendJson(res, 404, JSON.stringify({ error: snap === 'not a file'
-        ? `${paths.snapshot} is not a regular file (a symlink, a folder or a FIFO), so it is not read; remove it, and the heartbeat's next tick writes a new one`
+        ? `${paths.snapshot} is not a regular file (a symlink, a folder, a FIFO or a socket), so it is not read; remove it, and the heartbeat's next tick writes a new one`
         : 'no snapshot yet: the heartbeat has not ticked' }));
     }
     const logRoute = /^\/api\/tasks\/([^/]+)\/(log|log\.txt)$/.exec(pathname);

@@ -174,7 +174,7 @@ function startSite(input: ServeInput, paths: RuntimePaths, url: string, publish:
     if (page === undefined) return { version };
     const rel = staticPath(page);
     // While the pages answer "being built", no page is named: that page would reload into itself.
-    return { version, page: rel === undefined || !thread.pagesShown() ? null : pageVersion(path.join(paths.site, rel)) };
+    return { version, page: rel === undefined || !thread.pagesShown() || !thread.serves(rel) ? null : pageVersion(path.join(paths.site, rel)) };
   };
   const thread = new BuildThread({
     owner: input.owner, dir: input.dir, project: input.project, paths, self: input.self, stuckSlackS: input.stuckSlackS, start: input.thread, log: input.log,

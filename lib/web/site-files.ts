@@ -1,19 +1,21 @@
 // The build folder's files: atomic writes that skip files whose bytes are already on disk; for the server, compressed siblings and page versions.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeChunksAtomic } from '../base/atomic.ts';
 import { isErrno } from '../base/errors.ts';
-import { checkFolders } from '../base/nofollow.ts';
+import { checkFolders, refuseLinkedFolders } from '../base/nofollow.ts';
 import { withVersionTrailer } from './page-version.ts';
+import { equalsChunks, readIfExists, sameParts, sha1Of } from './site-bytes.ts';
+import { writeManifest } from './site-manifest.ts';
 import { type SiteWriter, siteWriter } from './site-writer.ts';
 
 /**
  * What one build did; filesChanged: a file was added or removed (not just rewritten). With
  * precompress, files are written by the writer thread: `settled` resolves once they are all on
  * disk (and rejects when one could not be written; the next build then checks every file again).
+ * files (with the manifest option): the build's files, when they are not the ones last reported.
  */
-export interface BuildResult { written: number; removed: number; filesChanged: boolean; settled?: Promise<void> }
+export interface BuildResult { written: number; removed: number; filesChanged: boolean; settled?: Promise<void>; files?: readonly string[] }
 
 /** A file assembled from a head, cached per-task parts and a tail; compared part by part, by identity. */
 export interface Assembled { head: Buffer; parts: Buffer[]; tail: Buffer }
@@ -31,6 +33,8 @@ export interface SiteFilesOptions {
    * it: an open page compares its own with the one on disk (page-version.ts) and refetches only when they differ.
    */
   readonly versions?: boolean;
+  /** Records the build's files in the folder's manifest once they are on disk (site-manifest.ts): the server serves only those. */
+  readonly manifest?: boolean;
 }
 
 /** The compressed siblings, in the order a server prefers them. */
@@ -50,6 +54,8 @@ export class SiteFiles {
   private stats = { written: 0, removed: 0, added: 0 };
   private readonly options: SiteFilesOptions;
   private readonly writer: SiteWriter | undefined;
+  /** The set of files changed since the manifest was last written (or there is none from this process yet). */
+  private listDue = true;
 
   constructor(dir: string, options: SiteFilesOptions = {}) {
     this.dir = path.resolve(dir);
@@ -58,11 +64,13 @@ export class SiteFiles {
   }
 
   /**
-   * Starts counting a build's writes afresh (a build that threw leaves its counts behind). The server's
-   * build folder and those above it up to `<dir>/logs` must not be links (checkFolders): it fails the build.
+   * Starts counting a build's writes afresh (a build that threw leaves its counts behind). The build
+   * folder, those above it up to `<dir>/logs` and its subfolders must not be links (a repository can
+   * commit `site-<owner>/docs` aimed at the operator's files): a RuntimeFolderError fails the build.
    */
-  begin(): void {
+  begin(subfolders: readonly string[] = []): void {
     checkFolders(this.dir);
+    refuseLinkedFolders(subfolders.map((f) => path.join(this.dir, f)));
     this.stats = { written: 0, removed: 0, added: 0 };
   }
 
@@ -70,6 +78,7 @@ export class SiteFiles {
   reset(): void {
     this.hashes.clear();
     this.assembled.clear();
+    this.listDue = true;
   }
 
   /** Notes the files already on disk: the pages in `sub` and the given top-level names. */
@@ -160,9 +169,10 @@ export class SiteFiles {
     this.count(exists);
   }
 
-  /** Removes a file (and its compressed siblings: the file first, so a sibling never outlives it for a reader). */
+  /** Removes a file (and its compressed siblings: the file first, so a sibling never outlives it for a reader); never through a linked folder. */
   remove(rel: string): void {
-    this.hashes.delete(rel);
+    checkFolders(path.dirname(path.join(this.dir, rel)));
+    this.listDue ||= this.hashes.delete(rel);
     try {
       fs.unlinkSync(path.join(this.dir, rel));
       this.stats.removed++;
@@ -193,7 +203,7 @@ export class SiteFiles {
    */
   private checkSiblings(rel: string, chunks: readonly Buffer[]): void {
     if (!this.options.precompress) return;
-    const at = (p: string): number | undefined => fs.statSync(path.join(this.dir, p), { throwIfNoEntry: false })?.mtimeMs;
+    const at = (p: string): number | undefined => fs.lstatSync(path.join(this.dir, p), { throwIfNoEntry: false })?.mtimeMs;
     const file = at(rel);
     if (file === undefined) return;
     if (ENCODINGS.every((e) => { const t = at(rel + e.ext); return t !== undefined && t <= file; })) return;
@@ -201,14 +211,20 @@ export class SiteFiles {
     this.put(rel, chunks);
   }
 
-  /** What was written and removed since begin(); the survey is used up by then. */
+  /** What was written and removed since begin(); the survey is used up by then. The manifest goes down once the files are. */
   finish(): BuildResult {
     const { written, removed, added } = this.stats;
     this.found.clear();
-    const result: BuildResult = { written, removed, filesChanged: added > 0 || removed > 0 };
-    if (this.writer === undefined) return result;
+    const listed = this.options.manifest && this.listDue ? [...this.hashes.keys(), ...this.assembled.keys()] : undefined;
+    this.listDue = false;
+    const result: BuildResult = { written, removed, filesChanged: added > 0 || removed > 0, ...(listed ? { files: listed } : {}) };
+    const list = (): void => { if (listed) writeManifest(this.dir, listed); };
+    if (this.writer === undefined) {
+      list();
+      return result;
+    }
     // A file that could not be written must not be taken for right by the next build: check them all again.
-    const settled = this.writer.flush().catch((err: unknown) => {
+    const settled = this.writer.flush().then(list).catch((err: unknown) => {
       this.reset();
       throw err;
     });
@@ -217,36 +233,8 @@ export class SiteFiles {
 
   private count(existed: boolean): void {
     this.stats.written++;
-    if (!existed) this.stats.added++;
-  }
-}
-
-function sha1Of(chunks: readonly Buffer[]): string {
-  const hash = crypto.createHash('sha1');
-  for (const c of chunks) hash.update(c);
-  return hash.digest('base64');
-}
-
-function sameParts(a: readonly Buffer[], b: readonly Buffer[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function equalsChunks(bytes: Buffer, chunks: readonly Buffer[]): boolean {
-  let offset = 0;
-  for (const c of chunks) {
-    if (offset + c.length > bytes.length || !c.equals(bytes.subarray(offset, offset + c.length))) return false;
-    offset += c.length;
-  }
-  return offset === bytes.length;
-}
-
-function readIfExists(file: string): Buffer | undefined {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw err;
+    if (existed) return;
+    this.stats.added++;
+    this.listDue = true;
   }
 }

@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeFolders } from '../base/atomic.ts';
+import { checkFolders } from '../base/nofollow.ts';
 import { ASSET_NAMES, clientAssets } from './client-assets.ts';
 import { type BuildResult, SiteFiles, type SiteFilesOptions } from './site-files.ts';
 import { countByStatus, statusOrder } from '../tasks/model.ts';
@@ -92,7 +93,7 @@ export class SiteBuilder {
   /** Renders the whole site the first time, then only pages whose inputs changed. Atomic file writes (write temp + rename). */
   build(input: SiteInput): BuildResult {
     const files = this.files;
-    files.begin();
+    files.begin(['tasks', ...Object.values(KIND_FOLDERS)]);
     if (!this.first && !fs.existsSync(path.join(files.dir, 'index.html'))) this.reset(); // the folder was cleared under us
     // A restart neither rewrites identical files nor leaves stale pages.
     if (this.first) files.survey('tasks', '.html', ['index.html', 'search.json', 'tasks.json', ...ASSET_NAMES, ...kindPages(input.docs ?? [])]);
@@ -204,6 +205,7 @@ export class SiteBuilder {
     if (this.pruneUnknown && this.first) {
       for (const folder of Object.values(KIND_FOLDERS)) {
         const dir = path.join(this.files.dir, folder);
+        checkFolders(dir); // never listed, nor its pages removed, through a link
         const names = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
         for (const name of names) if (name.endsWith('.html') && !next.has(`${folder}/${name}`)) this.files.remove(`${folder}/${name}`);
       }

@@ -4,6 +4,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
 import { openRegular } from '../base/jsonfile.ts';
+import { RuntimeFolderError, checkFolders } from '../base/nofollow.ts';
 import { ENCODINGS } from './site-files.ts';
 
 const TYPES: Readonly<Record<string, string>> = {
@@ -83,7 +84,7 @@ function openVariant(file: string): { fd: number; st: fs.Stats } | undefined {
   try {
     return openRegular(file);
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP') || isErrno(err, 'EISDIR') || isErrno(err, 'ENAMETOOLONG')) return undefined;
+    if (['ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR', 'ENAMETOOLONG', 'ENXIO'].some((code) => isErrno(err, code))) return undefined;
     throw err;
   }
 }
@@ -92,13 +93,23 @@ function openVariant(file: string): { fd: number; st: fs.Stats } | undefined {
  * Answers a GET or HEAD from the build folder and returns true, or returns false when the path
  * names no file there (the caller answers 404). The `.br` or `.gz` sibling is sent when the client
  * accepts it; every answer carries `Vary: Accept-Encoding`, an ETag (304 on a match) and
- * `Cache-Control: no-cache`, so browsers keep the files and ask again each time.
+ * `Cache-Control: no-cache`, so browsers keep the files and ask again each time. `allowed` says
+ * which files of the folder may be sent (a sibling asked for by name goes with its file); the
+ * folders from `<dir>/logs` down to the file must not be links.
  */
-export function sendStatic(root: string, req: http.IncomingMessage, res: http.ServerResponse, pathname: string): boolean {
+export function sendStatic(root: string, req: http.IncomingMessage, res: http.ServerResponse, pathname: string, allowed: (rel: string) => boolean = () => true): boolean {
   const rel = staticPath(pathname);
   if (rel === undefined) return false;
+  const sibling = ENCODINGS.find((e) => rel.endsWith(e.ext));
+  if (!allowed(rel) && (sibling === undefined || !allowed(rel.slice(0, -sibling.ext.length)))) return false;
   const type = TYPES[path.extname(rel)] ?? 'application/octet-stream';
   const base = path.join(root, rel);
+  try {
+    checkFolders(path.dirname(base));
+  } catch (err) {
+    if (err instanceof RuntimeFolderError) return false;
+    throw err;
+  }
   let found: { fd: number; st: fs.Stats; ext: string } | undefined;
   for (const ext of acceptedEncodings(req.headers['accept-encoding'])) {
     const v = openVariant(base + ext);
