@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TasksError, isErrno } from './errors.ts';
 import { NotAFileError } from './jsonfile.ts';
+import { shellWord } from './shellword.ts';
 
 /**
  * A runtime folder (or a folder above a runtime file, from `<dir>/logs` down) that is a symlink or
@@ -102,9 +103,4 @@ export function openAppend(file: string, readable = false): number {
  */
 export function createNew(file: string): number {
   return fs.openSync(file, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o666);
-}
-
-/** A path as one shell word, quoted only when it needs to be. */
-function shellWord(p: string): string {
-  return /^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
 }

@@ -1,6 +1,7 @@
 // What an action may use of the outside world, handed in by the entry script: output, signals, the launcher.
 import path from 'node:path';
 import { stripControls } from '../base/controls.ts';
+import { shellArg } from '../base/shellword.ts';
 import type { Options } from './args.ts';
 import type { Launcher, Self } from '../supervise/daemon.ts';
 import type { EnsureResult } from '../supervise/supervisor.ts';
@@ -43,14 +44,14 @@ export function terminalText(text: string): string {
 /** An action: options in, exit code out. */
 export type ActionRun = (o: Options, cli: Cli) => Promise<number>;
 
-/** The words that name this owner and folder again, for hints the operator can paste. */
+/** The words that name this owner and folder again, for hints the operator can paste (shell-quoted). */
 export function again(o: Options, cli: Cli): string {
-  return `owner=${o.owner}${dirArg(o, cli)}`;
+  return `${shellArg('owner', o.owner)}${dirArg(o, cli)}`;
 }
 
-/** ` dir=<dir>` when the tasks folder is not the default one, else '': what a hint about a task (retry, logs id=) needs. */
+/** ` dir=<dir>` (shell-quoted) when the tasks folder is not the default one, else '': what a hint about a task (retry, logs id=) needs. */
 export function dirArg(o: Options, cli: Cli): string {
-  return o.dir === path.join(cli.root, 'tasks') ? '' : ` dir=${o.dir}`;
+  return o.dir === path.join(cli.root, 'tasks') ? '' : ` ${shellArg('dir', o.dir)}`;
 }
 
 /** A path relative to the operator's folder when it lies inside it, else absolute. */

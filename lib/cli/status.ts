@@ -1,5 +1,7 @@
 // The status document of one owner (heartbeat, tick, server, claims) and its terminal lines.
+import { escapeControls, quoteText } from '../base/controls.ts';
 import { readJsonFile } from '../base/jsonfile.ts';
+import { shellArg } from '../base/shellword.ts';
 import { peekRegistry } from '../manager/registry.ts';
 import type { Expected } from '../supervise/pidfile.ts';
 import { type HeartbeatState, heartbeatHealth } from '../supervise/health.ts';
@@ -106,8 +108,13 @@ export function formatAge(seconds: number): string {
   return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
 
-/** The few lines `status` prints on a terminal. */
-/** again: the keys that name this heartbeat in a hint (owner, dir); folder: those that name the tasks folder (dir) for task hints. */
+/**
+ * The few lines `status` prints on a terminal. again: the keys that name this heartbeat in a hint
+ * (owner, dir); folder: those that name the tasks folder (dir) for task hints, shell-quoted. Ids
+ * come from files anyone can write: each is shown quoted when it needs it (quoteText), each hint
+ * quotes it for a shell (shellArg), and every line is escaped whole, so no id or note ever starts
+ * a line of its own.
+ */
 export function formatStatus(s: Status, now: Date, again: string, folder = ''): string[] {
   const lines: string[] = [];
   if (s.heartbeat.state === 'running') {
@@ -132,7 +139,7 @@ export function formatStatus(s: Status, now: Date, again: string, folder = ''): 
     lines.push(`tasks      ${s.taskCount ?? s.counts.total ?? 0}${parts.length ? ` (${parts.join(', ')})` : ''}`);
   }
   if (s.ready.length) {
-    const ids = (s.ready as { id: string; priority: string | null }[]).map((r) => `${r.id}${r.priority ? ` (${r.priority})` : ''}`);
+    const ids = (s.ready as { id: string; priority: string | null }[]).map((r) => `${quoteText(r.id)}${r.priority ? ` (${r.priority})` : ''}`);
     lines.push(`ready      ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, and ${ids.length - 5} more` : ''}`);
   }
   const claims = s.claims as { id: string; owner: string; state: string; exitCode: number | null; pid: number | null; note?: string }[];
@@ -140,7 +147,7 @@ export function formatStatus(s: Status, now: Date, again: string, folder = ''): 
   const others = claims.filter((c) => !failed.includes(c));
   for (const c of others.slice(0, 5)) {
     const how = c.state === 'exited' ? `exited ${c.exitCode}` : c.state === 'running' ? `running, pid ${c.pid}` : c.state;
-    lines.push(`claimed    ${c.id} by ${c.owner}: ${how}`);
+    lines.push(`claimed    ${quoteText(c.id)} by ${quoteText(c.owner)}: ${how}`);
   }
   if (others.length > 5) lines.push(`claimed    and ${others.length - 5} more (status --json lists all)`);
   // Failed runs are what an operator acts on: each with the commands that show its log and rerun it.
@@ -148,11 +155,12 @@ export function formatStatus(s: Status, now: Date, again: string, folder = ''): 
     // A run whose worktree could not be made never started: its note says so, "interrupted" would not be true.
     const how = c.state === 'exited' ? `exit code ${c.exitCode}` : c.state === 'timed_out' ? (c.note ?? 'timed out')
       : c.note?.startsWith('not started') ? c.note : `interrupted${c.note ? `: ${c.note}` : ''}`;
-    lines.push(`failed     ${c.id} (${how}); log: just tasks logs id=${c.id}${folder}; rerun: just tasks retry id=${c.id}${folder}`);
+    const id = shellArg('id', c.id);
+    lines.push(`failed     ${quoteText(c.id)} (${how}); log: just tasks logs ${id}${folder}; rerun: just tasks retry ${id}${folder}`);
   }
   if (failed.length > 10) lines.push(`failed     and ${failed.length - 10} more (status --json lists all)`);
-  for (const e of s.escalations.slice(0, 5)) lines.push(`escalated  ${e.id}: ${e.reason}`);
+  for (const e of s.escalations.slice(0, 5)) lines.push(`escalated  ${quoteText(e.id)}: ${e.reason}`);
   if (s.escalations.length > 5) lines.push(`escalated  and ${s.escalations.length - 5} more (status --json lists all)`);
   lines.push(s.server.running ? `server     ${s.server.url} (pid ${s.server.pid}${s.server.detached ? ', detached' : ''})` : 'server     not running');
-  return lines;
+  return lines.map(escapeControls);
 }

@@ -1,7 +1,9 @@
 // Finding the task an operator names with id=: by id or file name (slug), in the files and the registry; an ambiguous id is refused.
+import { quoteText } from '../base/controls.ts';
 import { usageError } from '../base/errors.ts';
 import { runtimePaths } from '../base/paths.ts';
 import { type Claim, type Registry, type Released, peekRegistry } from '../manager/registry.ts';
+import { idKey } from '../tasks/ids.ts';
 import { TaskScanner } from '../tasks/scan.ts';
 import { referenceRank, taskIndex } from '../tasks/model.ts';
 import type { Task } from '../tasks/taskfile.ts';
@@ -37,9 +39,11 @@ export function findTask(dir: string, owner: string, word: string): TaskRef {
   const scanned = new TaskScanner(dir, { keepBody: false }).scan().tasks;
   const tasks = [0, 1, 2].flatMap((r) => scanned.filter((t) => referenceRank(t) === r));
   const fileIds = new Set(tasks.map((t) => t.id));
-  const lower = word.toLowerCase();
-  const exact: Match = (n) => n === word;
-  const anyCase: Match = (n) => n.toLowerCase() === lower;
+  // NFC on both sides: café typed as é or as e + U+0301 is one id (idKey).
+  const key = idKey(word);
+  const lower = key.toLowerCase();
+  const exact: Match = (n) => idKey(n) === key;
+  const anyCase: Match = (n) => idKey(n).toLowerCase() === lower;
   const byId = (m: Match): Candidate[] => [...tasks.filter((t) => m(t.id)).map(fromFile), ...registryOnly(reg, fileIds, (c) => m(c.id))];
   const bySlug = (m: Match): Candidate[] => [...tasks.filter((t) => m(t.slug)).map(fromFile), ...registryOnly(reg, fileIds, (c) => m(c.slug))];
   const steps: (() => Candidate[])[] = [
@@ -53,15 +57,15 @@ export function findTask(dir: string, owner: string, word: string): TaskRef {
     const [only] = candidates;
     if (candidates.length === 1 && only !== undefined) return refOf(only, reg);
     if (candidates.length > 1) {
-      const list = candidates.map((c) => `${shown(c.id)} (${c.where})`).join(', ');
-      throw usageError(`\`${shown(word)}\` names ${candidates.length} tasks: ${list}; give the exact id`);
+      const list = candidates.map((c) => `${quoteText(c.id)} (${c.where})`).join(', ');
+      throw usageError(`\`${quoteText(word)}\` names ${candidates.length} tasks: ${list}; give the exact id`);
     }
   }
-  throw usageError(`unknown task \`${shown(word)}\`: no task file, claim or released claim has that id or file name; see the tasks with: just tasks status`);
+  throw usageError(`unknown task \`${quoteText(word)}\`: no task file, claim or released claim has that id or file name; see the tasks with: just tasks status`);
 }
 
 function fromFile(t: Task): Candidate {
-  return { id: t.id, slug: t.slug, task: t, where: shown(t.path) };
+  return { id: t.id, slug: t.slug, task: t, where: quoteText(t.path) };
 }
 
 /** Claims and releases (newest first) that match and whose id no file has: their task's file is gone. */
@@ -90,9 +94,4 @@ function refOf(c: Candidate, reg: Registry | undefined): TaskRef {
   const claim = key === undefined ? undefined : reg?.claims[key];
   const released = [...(reg?.history ?? [])].reverse().find((h) => h.id === c.id);
   return { id: c.id, slug: c.slug, path: c.task?.path, claim: key !== undefined && claim ? { key, claim } : undefined, released };
-}
-
-/** An id, a word or a path in a one-line message: as written, or JSON-quoted when it holds a space, a backtick or a control character. */
-function shown(text: string): string {
-  return /[\s\p{C}`]/u.test(text) ? JSON.stringify(text) : text;
 }

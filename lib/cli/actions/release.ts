@@ -1,7 +1,9 @@
 // `release` and `retry`: drop a task's claim (kept in history); retry makes the task dispatchable again.
 import type { Options } from '../args.ts';
 import { type Cli, dirArg } from '../context.ts';
+import { quoteText } from '../../base/controls.ts';
 import { TasksError } from '../../base/errors.ts';
+import { shellArg } from '../../base/shellword.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { runAlive } from '../../manager/claims.ts';
 import { type Claim, release, updateRegistry } from '../../manager/registry.ts';
@@ -30,14 +32,17 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const task = findTask(o.dir, o.owner, o.id as string);
   const registry = runtimePaths(o.dir, o.owner).registry;
   const claim = task.claim?.claim;
+  // The id comes from a file anyone can write: shown quoted when it needs it, and shell-quoted in hints.
+  const shown = quoteText(task.id);
+  const idWords = `${shellArg('id', task.id)}${dirArg(o, cli)}`;
   let stopped: Outcome['stopped'] = null;
   if (claim && alive(claim)) {
     if (!o.force) {
-      throw new TasksError(`${task.id} is running (pid ${claim.pid ?? 'unknown'}, claimed by ${claim.claimedBy}); wait for it, or stop it and ${action} with: just tasks ${action} id=${task.id}${dirArg(o, cli)} --force`);
+      throw new TasksError(`${shown} is running (pid ${claim.pid ?? 'unknown'}, claimed by ${quoteText(claim.claimedBy)}); wait for it, or stop it and ${action} with: just tasks ${action} ${idWords} --force`);
     }
-    if (!claim.runId) throw new TasksError(`${task.id}'s run carries no run marker (started by an older heartbeat); stop pid ${claim.pid ?? 'unknown'} yourself, then ${action} it`);
+    if (!claim.runId) throw new TasksError(`${shown}'s run carries no run marker (started by an older heartbeat); stop pid ${claim.pid ?? 'unknown'} yourself, then ${action} it`);
     const r = await stopRun(claim.runId, RUN_GRACE_MS, [cli.self.pid, cli.self.ppid]);
-    if (r.survivors.length) throw new TasksError(`${task.id}'s run survived SIGKILL (pids ${r.survivors.join(', ')}); nothing was released`);
+    if (r.survivors.length) throw new TasksError(`${shown}'s run survived SIGKILL (pids ${r.survivors.join(', ')}); nothing was released`);
     stopped = { found: r.found, killed: r.killed };
   }
   const now = new Date();
@@ -61,10 +66,10 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     return 0;
   }
   const what = claim
-    ? `released ${task.id} (claimed by ${claim.claimedBy}, run ${claim.state}${claim.exitCode !== null ? ` with exit code ${claim.exitCode}` : ''}${stopped ? `; stopped ${stopped.found} process${stopped.found === 1 ? '' : 'es'} of its run${stopped.killed ? `, ${stopped.killed} after the grace` : ''}` : ''}; kept in history)`
-    : `${task.id} had no claim`;
+    ? `released ${shown} (claimed by ${quoteText(claim.claimedBy)}, run ${claim.state}${claim.exitCode !== null ? ` with exit code ${claim.exitCode}` : ''}${stopped ? `; stopped ${stopped.found} process${stopped.found === 1 ? '' : 'es'} of its run${stopped.killed ? `, ${stopped.killed} after the grace` : ''}` : ''}; kept in history)`
+    : `${shown} had no claim`;
   cli.out(held
-    ? `${what}; it is held back from dispatch until: just tasks retry id=${task.id}${dirArg(o, cli)}`
+    ? `${what}; it is held back from dispatch until: just tasks retry ${idWords}`
     : `${what}; it is dispatchable again: the heartbeat starts it at its next tick if its file still says ready`);
   return 0;
 }
