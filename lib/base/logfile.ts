@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import { writeChunksAtomic } from './atomic.ts';
 import { escapeControls } from './controls.ts';
 import { delay } from './delay.ts';
-import { isErrno } from './errors.ts';
-import { openRegular } from './jsonfile.ts';
+import { TasksError, isErrno } from './errors.ts';
+import { NotAFileError, openRegular } from './jsonfile.ts';
 import { openAppend } from './nofollow.ts';
+import { shellWord } from './shellword.ts';
 
 /** Default cap of a daemon log before it is rotated to <log>.1. */
 export const LOG_MAX_BYTES = 1024 * 1024;
@@ -16,13 +17,31 @@ export function logCap(env: Readonly<Record<string, string | undefined>>): numbe
   return Number.isSafeInteger(n) && n >= 1024 ? n : LOG_MAX_BYTES;
 }
 
+/** Most bytes of one log line (its newline aside): a longer one is cut and says how much more it had. */
+export const LOG_LINE_MAX_BYTES = 4096;
+
 /**
  * One log line as written: every control character escaped (escapeControls), so an id or a title
  * (text from files anyone can write) never splits the line, forges another, or reaches a terminal
- * raw; then the one newline that ends it. A multi-line message (a stack) becomes one line.
+ * raw; then the one newline that ends it. A multi-line message (a stack) becomes one line. A line
+ * past LOG_LINE_MAX_BYTES keeps its start and ends with `…(N bytes more)`: no single line (a
+ * 3 MB id, a huge dispatch command) can take a log past its cap.
  */
 export function logLine(text: string): string {
-  return `${escapeControls(text.endsWith('\n') ? text.slice(0, -1) : text)}\n`;
+  return `${boundLine(text.endsWith('\n') ? text.slice(0, -1) : text)}\n`;
+}
+
+function boundLine(text: string): string {
+  // Escaping only grows text, so this many characters always fill the budget: a 3 MB text is never escaped whole.
+  const head = escapeControls(text.slice(0, LOG_LINE_MAX_BYTES));
+  const restBytes = text.length > LOG_LINE_MAX_BYTES ? Buffer.byteLength(text.slice(LOG_LINE_MAX_BYTES)) : 0;
+  const headBytes = Buffer.byteLength(head);
+  if (restBytes === 0 && headBytes <= LOG_LINE_MAX_BYTES) return head;
+  const buf = Buffer.from(head);
+  // Room for the note (at most 27 bytes); never cut inside a UTF-8 sequence.
+  let keep = LOG_LINE_MAX_BYTES - 32;
+  while (keep > 0 && ((buf[keep] ?? 0) & 0xc0) === 0x80) keep--;
+  return `${buf.subarray(0, keep).toString('utf8')}…(${headBytes - keep + restBytes} bytes more)`;
 }
 
 /**
@@ -59,10 +78,18 @@ export function lineWriter(fd: number, logPath: string | undefined, maxBytes: nu
  * A daemon that crashes at start writes its trace straight into this file, past the cap its own
  * line writer keeps, so a start begins with at most half the cap in it (older lines rotated to
  * .1): a trace of up to half the cap never takes the log past the cap, and trimLog after a failed
- * start cuts a larger one. The folders above are the caller's to check.
+ * start cuts a larger one. Anything but a file in its place is a TasksError saying what to
+ * remove. The folders above are the caller's to check.
  */
 export function openDaemonLog(logPath: string, maxBytes: number): number {
-  const fd = openAppend(logPath);
+  let fd: number;
+  try {
+    fd = openAppend(logPath);
+  } catch (err) {
+    // A repository can commit a folder (or make a FIFO) in a log's place: the operator's to remove, said in one line.
+    if (!(err instanceof NotAFileError)) throw err;
+    throw new TasksError(`${err.message}; remove it (rm${err.kind === 'a folder' ? ' -r' : ''} ${shellWord(logPath)}) and run again`);
+  }
   try {
     if (fs.fstatSync(fd).size > maxBytes / 2) rotateLog(fd, logPath, maxBytes);
     return fd;

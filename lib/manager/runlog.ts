@@ -10,6 +10,7 @@ import { NotAFileError } from '../base/jsonfile.ts';
 import { logLine } from '../base/logfile.ts';
 import { openAppend } from '../base/nofollow.ts';
 import { runLogPath } from '../base/paths.ts';
+import { shellArg } from '../base/shellword.ts';
 import type { Claim } from './registry.ts';
 import { LOG_RELAY_ARG, RUN_MARKER } from '../supervise/runs-proc.ts';
 import type { Task } from '../tasks/taskfile.ts';
@@ -94,21 +95,31 @@ export interface RelaySpawn {
   readonly cwd: string;
 }
 
+/** What spawnLogged started: per run, its shell, or why it failed to spawn, or neither when its relay failed (tried again). */
+export interface Spawned {
+  readonly started: ({ child: ChildProcess; pid: number } | undefined)[];
+  /** Why a run's own spawn failed (E2BIG, a NUL byte, ENOENT): such a run is not tried again until `retry`. */
+  readonly failed: (string | undefined)[];
+  readonly relayDone: Promise<void>;
+}
+
 /**
  * Starts shell commands with their stdout and stderr through one capped log relay (see RELAY).
- * Each entry is the started run, or undefined when it could not start; relayDone resolves when
- * the relay has exited (every run's output is written). onError hears about failures at any time.
+ * Each entry of started is the started run, or undefined when it could not start (failed says why
+ * when its own spawn failed; a relay that could not start leaves it empty); relayDone resolves
+ * when the relay has exited (every run's output is written). onError hears about failures at any time.
  */
-export function spawnLogged(runs: readonly RunSpawn[], s: RelaySpawn, onError: (what: string, index: number, err: Error) => void): { started: ({ child: ChildProcess; pid: number } | undefined)[]; relayDone: Promise<void> } {
+export function spawnLogged(runs: readonly RunSpawn[], s: RelaySpawn, onError: (what: string, index: number, err: Error) => void): Spawned {
   if (runs.length > RELAY_RUNS_MAX) {
     // Each run's pipe is two descriptors here until the run has it: a bounded batch stays far from the fd limit.
     const parts = [];
     for (let at = 0; at < runs.length; at += RELAY_RUNS_MAX) {
       parts.push(spawnLogged(runs.slice(at, at + RELAY_RUNS_MAX), s, (what, i, err) => onError(what, i < 0 ? i : at + i, err)));
     }
-    return { started: parts.flatMap((p) => p.started), relayDone: Promise.all(parts.map((p) => p.relayDone)).then(() => undefined) };
+    return { started: parts.flatMap((p) => p.started), failed: parts.flatMap((p) => p.failed), relayDone: Promise.all(parts.map((p) => p.relayDone)).then(() => undefined) };
   }
-  const none = { started: runs.map(() => undefined), relayDone: Promise.resolve() };
+  const failed: (string | undefined)[] = runs.map(() => undefined);
+  const none = { started: runs.map(() => undefined), failed, relayDone: Promise.resolve() };
   if (runs.length === 0) return none;
   // A small heap: the relay holds one chunk at a time.
   const relay = spawn(s.node, ['--max-old-space-size=16', '-e', RELAY, LOG_RELAY_ARG, String(s.maxBytes), ...runs.map((r) => r.logPath)], {
@@ -125,17 +136,30 @@ export function spawnLogged(runs: readonly RunSpawn[], s: RelaySpawn, onError: (
     try {
       child = spawn(r.command, { shell: true, cwd: r.cwd, env: r.env, stdio: ['ignore', pipe, pipe] });
     } catch (err) {
-      // A bad environment or command (a NUL byte) fails this run only, not the rest of the batch.
-      onError('dispatch', i, err as Error);
+      // A bad environment or command (a NUL byte, E2BIG) fails this run only, not the rest of the batch.
+      failed[i] = `the dispatch command could not be spawned: ${(err as Error).message}`;
       return undefined;
     } finally {
       // Only the run holds its pipe's write end now: the relay sees EOF when the run's last process is gone.
       pipe.destroy();
     }
     child.on('error', (err) => onError('dispatch', i, err));
+    // Its error event (ENOENT, EACCES) comes later, and is logged then.
+    if (child.pid === undefined) failed[i] = 'the dispatch command could not be spawned (the heartbeat log says why)';
     return child.pid === undefined ? undefined : { child, pid: child.pid };
   });
-  return { started, relayDone };
+  return { started, failed, relayDone };
+}
+
+/**
+ * Records on its claim that a run was not started, and why (its log cannot be opened, its spawn
+ * failed): interrupted, with the note `not started: <why>`, so it is escalated and not dispatched
+ * again until the operator retries it. Returns the log line that says so, with the retry hint
+ * shell-quoted (an id may hold anything).
+ */
+export function markNotStarted(claim: Claim, why: string, at: string): string {
+  Object.assign(claim, { startedAt: null, state: 'interrupted', endedAt: at, note: `not started: ${why}` });
+  return `${claim.id} not started: ${why}; after fixing it: just tasks retry ${shellArg('id', claim.id)}`;
 }
 
 /** What runSpawns needs of the heartbeat's run settings. */

@@ -2,7 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Claim, Registry } from './registry.ts';
 import { putRun, runAlive } from './claims.ts';
-import { type RunSettings, runSpawns, spawnLogged } from './runlog.ts';
+import { type RunSettings, markNotStarted, runSpawns, spawnLogged } from './runlog.ts';
 import { formatDuration } from './escalations.ts';
 import { stopProcess } from '../supervise/daemon.ts';
 import { readStat } from '../supervise/proc.ts';
@@ -72,21 +72,23 @@ export class Runs {
   /**
    * Starts the dispatch command for claimed tasks, each with its run marker in its environment, in
    * its cwd (its worktree) or else the root folder, their output through one capped log relay.
-   * Fills each claim's run fields; an entry is false when that run could not start (tried next tick),
-   * true with an interrupted claim saying why when its log cannot be opened (never run without it).
+   * Fills each claim's run fields; an entry is false when that run could not start for now (its
+   * relay failed: tried next tick), true with an interrupted claim saying why when its log cannot
+   * be opened or its own spawn failed (markNotStarted: never run without its log, never retried blindly).
    */
   startMany(items: readonly RunStart[]): boolean[] {
     const all = runSpawns(items, this.o, (line) => this.say(line));
     const runs = all.filter((r) => r.unopenable === undefined);
     const relay = { node: this.o.node, maxBytes: this.o.logMaxBytes, env: { ...this.o.env }, cwd: this.o.root };
-    const { started, relayDone } = spawnLogged(runs, relay, (what, i, err) => this.say(`${what} of ${runs[i]?.task.id ?? `${runs.length} runs`} failed: ${err.message}`));
+    const { started, failed, relayDone } = spawnLogged(runs, relay, (what, i, err) => this.say(`${what} of ${runs[i]?.task.id ?? `${runs.length} runs`} failed: ${err.message}`));
     return all.map((r) => {
-      if (r.unopenable !== undefined) {
-        Object.assign(r.claim, { startedAt: null, state: 'interrupted', endedAt: this.stamp(), note: `not started: ${r.unopenable}` });
-        this.say(`${r.task.id} not started: ${r.unopenable}; after fixing it: just tasks retry id=${r.task.id}`);
+      const i = runs.indexOf(r);
+      const why = r.unopenable ?? failed[i];
+      if (why !== undefined) {
+        this.say(markNotStarted(r.claim, why, this.stamp()));
         return true;
       }
-      const s = started[runs.indexOf(r)];
+      const s = started[i];
       if (!s) return false;
       Object.assign(r.claim, { pid: s.pid, pidStart: readStat(s.pid)?.starttime ?? null, state: 'running', log: r.logPath, runId: r.runId });
       this.track(r.runId, r.claim, s.child, relayDone);
@@ -144,9 +146,8 @@ export class Runs {
   }
 
   /**
-   * Puts what this heartbeat knows about its runs into the registry: a claim that went missing
-   * (a lost or rebuilt registry, a failed write) is put back unless it was released; the run
-   * fields follow the run, the claim's id, path and file follow the registry (a rename re-keys it).
+   * Puts what this heartbeat knows about its runs into the registry: a missing claim (a lost or rebuilt registry)
+   * is put back unless released; run fields follow the run, id, path and file follow the registry (a rename re-keys it).
    */
   merge(reg: Registry): void {
     this.mergeRuns(reg, this.tracked.values());
@@ -217,11 +218,7 @@ export class Runs {
     }
   }
 
-  /**
-   * Records ended runs in the registry: runs that end together (200 quick runs of one tick) share
-   * one registry update instead of queueing 200 of them on the lock. On failure they stay tracked
-   * and the next tick's merge retries.
-   */
+  /** Records ended runs: runs that end together (200 quick runs of one tick) share one registry update; on failure the next tick's merge retries. */
   private record(t: Tracked): Promise<void> {
     this.recording.push(t);
     return (this.flush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
@@ -241,10 +238,7 @@ export class Runs {
     return this.o.now().toISOString();
   }
 
-  /**
-   * Logs from an event handler or a background stop: a throw there would be an uncaught
-   * exception that ends the heartbeat, so a log that cannot be written loses the line instead.
-   */
+  /** Logs from an event handler or a background stop: a throw there would end the heartbeat, so an unwritable log loses the line. */
   private say(line: string): void {
     try {
       this.o.log(`${this.stamp()} ${line}`);

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openRegular } from '../base/jsonfile.ts';
 import { nonUtf8Entries } from './filenames.ts';
+import { idKey } from './ids.ts';
 import { type FolderFormat, detectFormat, formatSignature } from './format.ts';
 import { parseEntry } from './taskfile.ts';
 import type { DocFile, Entry, ParseError, Task } from './taskfile.ts';
@@ -220,7 +221,8 @@ function collect(entries: Entry[], walkErrors: ParseError[], read: number, reuse
   const slugs = new Map<string, string>();
   for (const t of found) {
     if (!t.archived) {
-      const first = owners.get(t.id);
+      // NFC: café typed two ways is one id (idKey).
+      const first = owners.get(idKey(t.id));
       if (first !== undefined) {
         errors.push({ path: t.path, reason: `duplicate id ${t.id} (also in ${first})` });
         continue;
@@ -231,7 +233,7 @@ function collect(entries: Entry[], walkErrors: ParseError[], read: number, reuse
         errors.push({ path: t.path, reason: `duplicate file name ${t.slug}.md (also in ${sameName}): it names the task's worktree, branch and run log; rename one` });
         continue;
       }
-      owners.set(t.id, t.path);
+      owners.set(idKey(t.id), t.path);
       slugs.set(t.slug, t.path);
     }
     tasks.push(t);

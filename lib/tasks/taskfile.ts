@@ -1,9 +1,8 @@
 // The task file parser: tolerant YAML frontmatter into a Task (or a doc), or a parse error as a value.
 import { type Fields, type Split, type Value, firstLine, splitFile } from './frontmatter.ts';
-import { scanBody, stripMarkers } from './body.ts';
-import type { Section } from './body.ts';
-import { fieldKind, idAliases, isIndexFile, normalisePriority, normaliseStatus, pathKind, statusHint } from './mapping.ts';
-import type { DocKind, Status } from './mapping.ts';
+import { type Section, scanBody, stripMarkers } from './body.ts';
+import { lengthProblem } from './ids.ts';
+import { type DocKind, type Status, fieldKind, idAliases, isIndexFile, normalisePriority, normaliseStatus, pathKind, statusHint } from './mapping.ts';
 
 export type { Status, DocKind } from './mapping.ts';
 export type { Section } from './body.ts';
@@ -165,7 +164,9 @@ function taskOf(split: Split, path: string, options: ParseOptions): ParseResult 
       return { ok: false, path, reason: `\`${key}\` must be a single value, got a ${Array.isArray(value) ? 'list' : 'mapping'}` };
     }
   }
-  return { ok: true, task: toTask(fields, body, path, options) };
+  const task = toTask(fields, body, path, options);
+  const tooLong = lengthProblem(single(fields['id']), task.title);
+  return tooLong === undefined ? { ok: true, task } : { ok: false, path, reason: tooLong };
 }
 
 function toTask(fields: Fields, body: string, path: string, options: ParseOptions): Task {
@@ -247,5 +248,3 @@ function listOf(value: Value | undefined): string[] {
 function slugOf(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1).replace(/\.md$/i, '');
 }
-
-
