@@ -6,6 +6,7 @@ import { type Launcher, type Self, spawnDetached, stopProcess, waitForPidFile } 
 import { type Expected, inspectPidFile, markerArgs, removePidFileIf } from './pidfile.ts';
 import { checkRuntimeFolders, runtimePaths } from '../base/paths.ts';
 import { logCap } from '../base/logfile.ts';
+import { refuseLinkedFolders } from '../base/nofollow.ts';
 import { heartbeatHealth } from './health.ts';
 import { abstractSocketHolders, hasArgs, isLiveStat, ownedByUs, readStatQuiet } from './proc.ts';
 
@@ -137,10 +138,14 @@ export async function stopLockHolder(expected: Expected, lock: string, self: Sel
   return stopped;
 }
 
-/** Records that the operator stopped the heartbeat on purpose, so a serving watchdog leaves it stopped. */
+/**
+ * Records that the operator stopped the heartbeat on purpose, so a serving watchdog leaves it
+ * stopped. Only the folders the mark is written through are checked (a link in `runs/`'s place
+ * does not stop the mark): a `logs` or `task_manager` that is a link throws a RuntimeFolderError.
+ */
 export function markStopped(dir: string, owner: string, now: Date): void {
   const paths = runtimePaths(dir, owner);
-  checkRuntimeFolders(paths);
+  refuseLinkedFolders([paths.logs, paths.stateDir]);
   // Only where runtime state already exists: `stop` on a fresh checkout writes nothing.
   if (fs.existsSync(paths.stateDir)) writeFileAtomic(paths.heartbeatStopped, `${now.toISOString()}\n`);
 }

@@ -2,13 +2,17 @@
 import fs from 'node:fs';
 import type { Options } from '../args.ts';
 import { type Cli, again } from '../context.ts';
+import { quoteText } from '../../base/controls.ts';
+import { TasksError } from '../../base/errors.ts';
 import { runLogPath, runtimePaths } from '../../base/paths.ts';
+import { shellWord } from '../../base/shellword.ts';
 import { followFile, tailLines } from '../../base/logfile.ts';
 import { inRunsFolder } from '../../web/run-log.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   const paths = runtimePaths(o.dir, o.owner);
   let file = paths.heartbeatLog;
+  let what = 'heartbeat log';
   let missing = `no heartbeat log yet at ${paths.heartbeatLog}; start one with: just tasks ensure ${again(o, cli)}`;
   if (o.id !== undefined) {
     // Loaded only here: plain `logs` needs neither the task parser nor the registry.
@@ -17,16 +21,24 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     // A log the registry names is read only inside the runs folder (a committed registry may name any file).
     const named = [task.claim?.claim.log, task.released?.log].find((l) => l !== undefined && l !== null && inRunsFolder(l, paths.runs));
     file = named ?? runLogPath(paths.runs, task.slug);
-    missing = `no run log yet for ${task.id} (it has not been dispatched; ${file} will hold its output)`;
+    what = 'run log';
+    missing = `no run log yet for ${quoteText(task.id)} (it has not been dispatched; ${file} will hold its output)`;
   }
-  const text = tailLines(file, o.id === undefined ? 50 : 200);
   // lstat: a link in a log's place is not ours, and not followed (tailLines and followFile skip it too).
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
-  if (text === '' && !st?.isFile()) cli.note(missing);
+  if (st !== undefined && !st.isFile()) throw notALog(file, st, what);
+  const text = tailLines(file, o.id === undefined ? 50 : 200);
+  if (text === '' && st === undefined) cli.note(missing);
   else if (text) cli.out(text);
   if (!o.follow) return 0;
   const stop = cli.onStop();
-  const size = st?.isFile() ? st.size : 0;
-  await followFile(file, size, cli.write, stop.signal);
+  await followFile(file, st?.size ?? 0, cli.write, stop.signal);
   return 0;
+}
+
+/** Something else in a log's place (a repository can commit a link or a folder there): what it is and what to remove. */
+function notALog(file: string, st: fs.Stats, what: string): TasksError {
+  const kind = st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a folder' : 'not a file';
+  const next = what === 'run log' ? 'the next run writes a fresh one' : 'the next start writes a fresh one';
+  return new TasksError(`${file} is ${kind}, not a ${what}; remove it (rm${st.isDirectory() ? ' -r' : ''} ${shellWord(file)}); ${next}`);
 }

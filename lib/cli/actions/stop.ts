@@ -2,6 +2,8 @@
 import type { Options } from '../args.ts';
 import type { Cli } from '../context.ts';
 import { isFolder } from '../../base/jsonfile.ts';
+import { RuntimeFolderError } from '../../base/nofollow.ts';
+import { shellWord } from '../../base/shellword.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { inspectPidFile } from '../../supervise/pidfile.ts';
 import { heartbeatLockAddress } from '../../supervise/lock.ts';
@@ -13,8 +15,15 @@ import { RUN_GRACE_MS, type RunStop, inFolder, stopMarked } from '../../supervis
 export async function run(o: Options, cli: Cli): Promise<number> {
   if (!isFolder(o.dir)) return stopGone(o, cli);
   const paths = runtimePaths(o.dir, o.owner);
-  // First, so a watchdog in a running `serve` does not restart what is being stopped.
-  markStopped(o.dir, o.owner, new Date());
+  // First, so a watchdog in a running `serve` does not restart what is being stopped. A runtime
+  // folder that is a link (it can arrive with a `git pull` under a running heartbeat) skips the
+  // mark, never the stopping: stopping writes nothing.
+  try {
+    markStopped(o.dir, o.owner, new Date());
+  } catch (err) {
+    if (!(err instanceof RuntimeFolderError)) throw err;
+    cli.note(`${err.folder} is ${err.kind}, so the heartbeat is not marked stopped (a running serve may start it again); remove it (rm ${shellWord(err.folder)})`);
+  }
   const hb = await stopDaemon(paths.heartbeatPid, { kind: 'heartbeat', owner: o.owner, dir: o.dir }, cli.self);
   // Runs the heartbeat could not stop itself (it was SIGKILLed, or a run escaped its group): every
   // process that carries a run marker of this owner in this folder ends too.
