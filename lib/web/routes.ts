@@ -200,7 +200,7 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       const snap = snapshot();
       if (typeof snap !== 'string') return sendCached(req, res, snap.doc);
       return sendJson(res, 404, JSON.stringify({ error: snap === 'not a file'
-        ? `${paths.snapshot} is not a regular file (a symlink, a folder, a FIFO or a socket), so it is not read; remove it, and the heartbeat's next tick writes a new one`
+        ? `${paths.snapshot} is not a regular file (a symlink, a folder or a FIFO), so it is not read; remove it, and the heartbeat's next tick writes a new one`
         : 'no snapshot yet: the heartbeat has not ticked' }));
     }
     const logRoute = /^\/api\/tasks\/([^/]+)\/(log|log\.txt)$/.exec(pathname);

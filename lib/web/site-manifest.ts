@@ -22,12 +22,15 @@ function folderIdentity(dir: string): string | undefined {
   return `${st.dev}:${st.ino}:${st.birthtimeNs}`;
 }
 
-/** Records the files of a build (paths relative to dir, without their compressed siblings), atomically, once they are all on disk. */
+/** Records the files of a build (paths relative to dir, without their compressed siblings), atomically, once they are all on disk; unchanged, it is left as it is. */
 export function writeManifest(dir: string, files: readonly string[]): void {
   const folder = folderIdentity(dir);
   if (folder === undefined) return; // the folder went away under the build: the next one writes it anew
   const doc: ManifestDoc = { tool: TOOL, folder, files: [...files].sort() };
-  writeChunksAtomic(path.join(dir, MANIFEST_NAME), [Buffer.from(`${JSON.stringify(doc)}\n`)]);
+  const file = path.join(dir, MANIFEST_NAME);
+  const bytes = Buffer.from(`${JSON.stringify(doc)}\n`);
+  // A restart that finds every file right writes nothing, this one included.
+  if (readIfExists(file)?.equals(bytes) !== true) writeChunksAtomic(file, [bytes]);
 }
 
 /**
