@@ -1,6 +1,6 @@
 // What an action may use of the outside world, handed in by the entry script: output, signals, the launcher.
 import path from 'node:path';
-import { stripControls } from '../base/controls.ts';
+import { escapeControls, stripControls } from '../base/controls.ts';
 import { shellArg } from '../base/shellword.ts';
 import type { Options } from './args.ts';
 import type { Launcher, Self } from '../supervise/daemon.ts';
@@ -39,6 +39,14 @@ export interface Cli {
  */
 export function terminalText(text: string): string {
   return stripControls(text);
+}
+
+/**
+ * One line for a terminal, built from names a repository chose (worktree folders, branch names):
+ * every control character escaped visibly, newline included (escapeControls), so it stays one line.
+ */
+export function terminalLine(text: string): string {
+  return escapeControls(text);
 }
 
 /** An action: options in, exit code out. */
