@@ -1,4 +1,5 @@
 // Where each page of the site lives: task pages and the pages of docs, decisions and milestones, by kind and slug.
+import type { Task } from '../tasks/taskfile.ts';
 
 /** The kinds of markdown files that are not tasks; each has a section on the index and a page of its own. */
 export type PageKind = 'doc' | 'decision' | 'milestone';
@@ -52,4 +53,16 @@ export function distinctNames(names: readonly string[]): string[] {
  */
 export function kindPages(list: readonly { readonly kind: PageKind; readonly slug: string }[]): string[] {
   return distinctNames(list.map((e) => kindPage(e.kind, e.slug).slice(0, -'.html'.length))).map((name) => `${name}.html`);
+}
+
+/**
+ * Page names in task order; a name taken by an earlier task gets a suffix (distinctNames). Active
+ * tasks choose first, so an archived copy with the same file name never moves the active task's page.
+ */
+export function assignPages(tasks: readonly Task[]): string[] {
+  const order = [...tasks.keys()].sort((a, b) => Number((tasks[a] as Task).archived) - Number((tasks[b] as Task).archived) || a - b);
+  const names = distinctNames(order.map((i) => pageName((tasks[i] as Task).slug)));
+  const out: string[] = new Array<string>(tasks.length);
+  order.forEach((i, k) => { out[i] = names[k] as string; });
+  return out;
 }

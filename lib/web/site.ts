@@ -20,7 +20,7 @@ import type { RunLogTail } from './run-log.ts';
 import { type WebClaim, type WebSnapshot, ciMapOf, ciOf } from './snapshot-read.ts';
 import type { DocFile, Task, ParseError } from '../tasks/taskfile.ts';
 import type { Remote } from '../tasks/pr.ts';
-import { KIND_FOLDERS, distinctNames, kindPages, pageName } from './pages.ts';
+import { KIND_FOLDERS, assignPages, kindPages } from './pages.ts';
 
 /** A task page's file name (in tasks/): see pages.ts. */
 export { pageName } from './pages.ts';
@@ -220,18 +220,6 @@ export class SiteBuilder {
     this.files.reset();
     this.first = true;
   }
-}
-
-/**
- * Page names in task order; a name taken by an earlier task gets a suffix (distinctNames). Active
- * tasks choose first, so an archived copy with the same file name never moves the active task's page.
- */
-function assignPages(tasks: readonly Task[]): string[] {
-  const order = [...tasks.keys()].sort((a, b) => Number((tasks[a] as Task).archived) - Number((tasks[b] as Task).archived) || a - b);
-  const names = distinctNames(order.map((i) => pageName((tasks[i] as Task).slug)));
-  const out: string[] = new Array<string>(tasks.length);
-  order.forEach((i, k) => { out[i] = names[k] as string; });
-  return out;
 }
 
 /** The old buffer when its bytes equal the new one, so unchanged parts keep their identity. */
