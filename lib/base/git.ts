@@ -1,101 +1,12 @@
-// Asking git (and gh) through zx's $, every child bounded: its own process group, killed whole at its deadline.
-import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+// Asking git: one command's result in one line, where the repository is, its remote and what is checked out; every git bounded (bounded.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ProcessPromise, Shell } from 'zx';
+import { type GitRun, bounded } from './bounded.ts';
+import { stripControls } from './controls.ts';
 import { isErrno } from './errors.ts';
-
-let zx: Promise<typeof import('zx')> | undefined;
 
 /** How long finding the repository may take before git is killed and the answer is "git failed". */
 export const REPO_TIMEOUT_MS = 10_000;
-/** After a child exits, how long its output may stay open (held by a grandchild it left behind) before we stop reading. */
-const CLOSE_GRACE_MS = 250;
-/** Between the TERM at the deadline and the KILL: git removes what it half made (a worktree being added) on TERM. */
-const KILL_GRACE_MS = 1000;
-
-/** What bounds one child: its environment, its deadline, and a signal that ends it early. */
-export interface GitRun {
-  /** The environment the child runs with (default: this process's). */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** The child's whole process group is killed after this long and the result says so (default 30 s). */
-  readonly timeoutMs?: number;
-  readonly signal?: AbortSignal;
-}
-
-/** How a bounded child ended. */
-export interface ChildResult {
-  /** Its exit code; null when it was killed or could not start. */
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** Why we killed it; undefined when it ended by itself. */
-  readonly killed: 'timeout' | 'aborted' | undefined;
-  /** Why it could not start (no shell, the folder is gone); undefined when it ran. */
-  readonly error: string | undefined;
-}
-
-/**
- * Runs one command written with zx's $ (its quoting and shell) and never throws. zx's own timeout
- * signals the tree it finds with `ps` and then waits for the output pipe to close, which a
- * grandchild that outlives git (a hook, a credential helper, a wrapper's `sleep`) can hold open
- * forever. So the child gets a process group of its own, ended whole at the deadline or when
- * the signal aborts (TERM, then KILL a second later), and the result is given once the child has
- * exited: output still held open after that is read for a moment, then dropped.
- */
-export async function bounded(cwd: string, o: GitRun, command: (sh: Shell) => ProcessPromise): Promise<ChildResult> {
-  const timeoutMs = o.timeoutMs ?? 30_000;
-  let killed: ChildResult['killed'];
-  let child: ChildProcess | undefined;
-  let exited = false;
-  const signalGroup = (sig: NodeJS.Signals): void => {
-    if (child?.pid === undefined) return;
-    try {
-      process.kill(-child.pid, sig);
-    } catch (err) {
-      if (!isErrno(err, 'ESRCH')) throw err;
-    }
-  };
-  let killer: NodeJS.Timeout | undefined;
-  const killGroup = (why: 'timeout' | 'aborted'): void => {
-    killed ??= why;
-    if (!exited) signalGroup('SIGTERM');
-    // Once the leader has exited its group id may be taken again: the exit handler ends the rest.
-    killer ??= setTimeout(() => { if (!exited) signalGroup('SIGKILL'); }, KILL_GRACE_MS);
-  };
-  const spawnBounded = (file: string, args: readonly string[], opts: SpawnOptions): ChildProcess => {
-    // stdin is never the caller's: a child that reads it (a credential prompt) must not take it or wait on it.
-    const c = spawn(file, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = c;
-    if (killed) killGroup(killed);
-    c.once('exit', () => {
-      exited = true;
-      // The group leader is gone, not necessarily the rest of its group: what the deadline ends, ends whole.
-      if (killed) signalGroup('SIGKILL');
-      const late = setTimeout(() => { c.stdout?.destroy(); c.stderr?.destroy(); }, CLOSE_GRACE_MS);
-      c.once('close', () => clearTimeout(late));
-    });
-    return c;
-  };
-  const timer = setTimeout(() => killGroup('timeout'), timeoutMs);
-  const onAbort = (): void => killGroup('aborted');
-  if (o.signal?.aborted) killed = 'aborted';
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    const $ = (await (zx ??= import('zx'))).$;
-    const sh = $({ cwd, quiet: true, nothrow: true, spawn: spawnBounded as typeof $.spawn, ...(o.env ? { env: o.env as NodeJS.ProcessEnv } : {}) });
-    const r = await command(sh);
-    return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr, killed, error: undefined };
-  } catch (err) {
-    // zx throws only when the shell itself cannot start (the folder is gone, no shell).
-    if (!(err instanceof Error)) throw err;
-    return { code: null, stdout: '', stderr: '', killed, error: err.message.split('\n')[0] ?? String(err) };
-  } finally {
-    clearTimeout(timer);
-    clearTimeout(killer);
-    o.signal?.removeEventListener('abort', onAbort);
-  }
-}
 
 /** What one git command said: whether it succeeded, its stdout, and the one-line reason of a failure. */
 export interface GitResult {
@@ -126,11 +37,32 @@ export async function git(cwd: string, args: readonly string[], o: GitRun = {}):
   if (r.error !== undefined) return { ok: false, stdout: '', reason: r.error, ...said };
   if (r.code === 0 && r.killed === undefined) return { ok: true, stdout: r.stdout, reason: '', ...said };
   if (r.killed === 'aborted') return { ok: false, stdout: r.stdout, reason: `${what} was stopped`, killed: true, ...said };
-  if (r.killed === 'timeout') return { ok: false, stdout: r.stdout, reason: `${what} took longer than ${timeoutMs / 1000} s and was killed`, killed: true, ...said };
+  if (r.killed === 'timeout') return { ok: false, stdout: r.stdout, reason: `${what} took longer than ${timeoutMs / 1000} s and was killed${checkGit(r.pathVar)}`, killed: true, ...said };
   // The shell says 127 "command not found" when there is no git on PATH.
   if (r.code === 127 && /not found/i.test(r.stderr)) return { ok: false, stdout: '', reason: 'git is not installed (not found on PATH)', missing: true, ...said };
-  if (r.code === null) return { ok: false, stdout: r.stdout, reason: `${what} was killed by a signal`, killed: true, ...said };
-  return { ok: false, stdout: r.stdout, reason: oneLine(r.stderr) || `${what} exited with code ${r.code}`, ...said };
+  if (r.code === null) return { ok: false, stdout: r.stdout, reason: `${what} was killed by a signal${checkGit(r.pathVar)}`, killed: true, ...said };
+  const line = oneLine(r.stderr) || `${what} exited with code ${r.code}`;
+  return { ok: false, stdout: r.stdout, reason: `${line}${ownershipHint(line)}`, ...said };
+}
+
+/** The fix for git's "dubious ownership" refusal, which oneLine leaves out with git's own hint lines. */
+function ownershipHint(line: string): string {
+  const m = /dubious ownership in repository at '(.*)'$/.exec(line);
+  return m ? `; run: git config --global --add safe.directory '${(m[1] as string).replace(/'/g, `'\\''`)}'` : '';
+}
+
+/** What to look at when git hangs or is killed: the git the child found on its PATH, and its hooks. */
+function checkGit(pathVar: string | undefined): string {
+  const found = (pathVar ?? '').split(path.delimiter).filter((d) => d !== '').map((d) => path.join(d, 'git')).find((f) => {
+    try {
+      fs.accessSync(f, fs.constants.X_OK);
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'EACCES') || isErrno(err, 'ENOTDIR')) return false;
+      throw err;
+    }
+  });
+  return `; check the git on PATH (${found ?? 'none found'}) and its hooks`;
 }
 
 /**
@@ -140,7 +72,7 @@ export async function git(cwd: string, args: readonly string[], o: GitRun = {}):
 export function oneLine(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
   const said = [...lines].reverse().find((l) => /^(fatal|error):/.test(l)) ?? lines[lines.length - 1] ?? '';
-  return said.replace(/^(fatal|error):\s*/, '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  return stripControls(said.replace(/^(fatal|error):\s*/, '')).replace(/\t/g, ' ');
 }
 
 /**
@@ -168,7 +100,7 @@ export async function findRepo(dir: string, o: GitRun = {}): Promise<RepoAnswer>
   if (/not a git repository \(or any/.test(r.reason)) return { kind: 'none' };
   if (r.missing) {
     const marker = gitMarkerAbove(dir);
-    return marker === undefined ? { kind: 'none' } : { kind: 'failed', reason: `${r.reason}, but ${marker} exists` };
+    return marker === undefined ? { kind: 'none' } : { kind: 'failed', reason: `${r.reason}, but ${marker} exists; install git or pass worktrees=off` };
   }
   return { kind: 'failed', reason: r.reason };
 }

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
-import { bounded, oneLine } from '../base/git.ts';
+import { bounded } from '../base/bounded.ts';
+import { oneLine } from '../base/git.ts';
 import { prLink } from '../tasks/pr.ts';
 import type { CiState, Task } from '../tasks/taskfile.ts';
 import { Pool, settleWithin } from './pool.ts';

@@ -2,6 +2,7 @@
 import { type RepoAnswer, REPO_TIMEOUT_MS } from '../base/git.ts';
 import { CiChecks } from './ci.ts';
 import { planDispatch } from './dispatch.ts';
+import { withGitReasons } from './escalations.ts';
 import type { Claim, Registry } from './registry.ts';
 import type { SnapshotCi, SnapshotClaim } from './tick.ts';
 import { factsWant, snapshotClaims } from './view.ts';
@@ -24,6 +25,10 @@ export interface GitSideOptions {
   readonly repo: string | undefined | ((signal: AbortSignal) => Promise<RepoAnswer>);
   /** Worktrees are wanted (on, or the default): they are made only inside git. */
   readonly worktrees: boolean;
+  /** worktrees=on: outside git nothing is dispatched (never in the shared folder), whenever git says so. */
+  readonly required: boolean;
+  /** The tasks folder, named when worktrees=on finds no repository. */
+  readonly dir: string;
   readonly base: string | undefined;
   /** Tasks are dispatched (dispatch= is set). */
   readonly dispatch: boolean;
@@ -84,9 +89,11 @@ export class GitSide {
     if (this.located) return { known: true };
     const asking = (this.asking ??= this.ask());
     await settleWithin([asking.job], this.o.once ? REPO_TIMEOUT_MS + 5000 : asking.at + LOCATE_BUDGET_MS - Date.now());
-    const answer = asking.answer;
+    let answer = asking.answer;
     if (answer === undefined) return { known: false, failure: this.failure };
     this.asking = undefined;
+    // worktrees=on was checked at start, but a git that failed then may answer "no repository" later.
+    if (answer.kind === 'none' && this.o.required && this.o.dispatch) answer = { kind: 'failed', reason: `worktrees=on, but ${this.o.dir} is not inside a git repository; run git init there, or pass worktrees=off` };
     if (answer.kind === 'failed') {
       // Said once per reason: the escalation of the tasks it holds back stays in the snapshot meanwhile.
       if (answer.reason !== this.failure) {
@@ -100,6 +107,17 @@ export class GitSide {
     this.failure = undefined;
     this.settle(answer.kind === 'repo' ? answer.root : undefined);
     return { known: true };
+  }
+
+  /** Dispatch waits: worktrees are wanted and git has not said where the repository is (it failed, hangs, or worktrees=on found none). */
+  held(state: GitState): boolean {
+    return this.o.dispatch && this.o.worktrees && !state.known;
+  }
+
+  /** The reasons plus "git failed: …" for the tasks this tick would have dispatched, while git holds them back. */
+  withHeld(state: GitState, reasons: ReadonlyMap<string, string[]>, candidates: readonly Task[], reg: Registry, owner: string, max: number, active: number): ReadonlyMap<string, string[]> {
+    if (state.known || state.failure === undefined || !this.held(state)) return reasons;
+    return withGitReasons(reasons, planDispatch(candidates, reg, owner, max, active).map((t) => t.id), state.failure);
   }
 
   /**
@@ -149,6 +167,6 @@ export class GitSide {
     this.located = { repo };
     if (repo === undefined) return;
     if (this.o.worktrees && this.o.dispatch) this.preparer = new WorktreePrep({ repo, base: this.o.base, env: this.o.env, log: this.o.log, now: this.o.now });
-    this.facts = new FactsCache({ env: this.o.env, ttlMs: FACTS_TTL_MS, timeoutMs: FACTS_TTL_MS, concurrency: 2, now: this.o.now });
+    this.facts = new FactsCache({ repo, env: this.o.env, ttlMs: FACTS_TTL_MS, timeoutMs: FACTS_TTL_MS, concurrency: 2, now: this.o.now });
   }
 }

@@ -2,10 +2,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TasksError, isErrno } from '../base/errors.ts';
-import { type GitRun, checkedOut, git } from '../base/git.ts';
+import type { GitRun } from '../base/bounded.ts';
+import { checkedOut, git } from '../base/git.ts';
 import { runAlive } from './claims.ts';
 import type { Claim, Registry } from './registry.ts';
-import { WORKTREES_FOLDER, branchOf, worktreeName } from './worktrees.ts';
+import { branchOf, worktreeName } from './worktrees.ts';
+import { WORKTREES_FOLDER, proveWorktree, worktreesFolderProblem } from './wtproof.ts';
 import type { Task } from '../tasks/taskfile.ts';
 
 /** What became of a task branch: deleted (merged into base) or kept, and why. */
@@ -73,6 +75,9 @@ async function listWorktrees(repo: string, run: GitRun): Promise<Listed[]> {
 export async function pruneWorktrees(x: PruneInput): Promise<PruneReport> {
   const run: GitRun = { ...(x.env ? { env: x.env } : {}), timeoutMs: 60_000 };
   const folder = path.join(x.repo, WORKTREES_FOLDER);
+  // A .worktrees a repository committed as a link would be listed, and git run, outside the repository.
+  const problem = worktreesFolderProblem(x.repo);
+  if (problem !== undefined) throw new TasksError(`${problem}; nothing was pruned`);
   const listed = await listWorktrees(x.repo, run);
   // A folder is .worktrees/<name> (worktreeName); older heartbeats named it after the slug as it was.
   const byName = new Map(x.tasks.map((t) => [worktreeName(t.slug), t]));
@@ -82,7 +87,8 @@ export async function pruneWorktrees(x: PruneInput): Promise<PruneReport> {
   // A task's branches: task/<name>, and any other its claims recorded (older heartbeats named them differently).
   // A name that is an open task's branch now is never taken for a finished task's.
   const open = new Set(x.tasks.filter((t) => !finished(t)).map((t) => branchOf(t.slug)));
-  const branchesOf = (t: Task): Set<string> => new Set([branchOf(t.slug), ...claimsOf(t.id).flatMap((c) => (typeof c?.branch === 'string' ? [c.branch] : []))].filter((b) => !open.has(b)));
+  // Only task/ branches: registry.json may be a repository's own file, naming main as a claim's branch.
+  const branchesOf = (t: Task): Set<string> => new Set([branchOf(t.slug), ...claimsOf(t.id).flatMap((c) => (typeof c?.branch === 'string' ? [c.branch] : []))].filter((b) => b.startsWith('task/') && !open.has(b)));
   let current: Promise<string | undefined> | undefined;
   const baseOf = async (t: Task): Promise<string | undefined> => x.base ?? recordedBase(t.id) ?? (await (current ??= checkedOut(x.repo, run)));
   const report: PruneReport = { repo: x.repo, base: x.base ?? null, removed: [], kept: [], branches: [] };
@@ -101,18 +107,20 @@ export async function pruneWorktrees(x: PruneInput): Promise<PruneReport> {
       report.kept.push({ ...item, reason, ...more });
     };
     const entry = listed.find((l) => samePath(l.path, wt));
-    if (!entry) { keep('not a git worktree of this repository; left alone'); continue; }
+    // Git runs only in a folder proven to be this repository's worktree: one a repository committed obeys its own config.
+    if (!entry || proveWorktree(x.repo, wt).kind !== 'worktree') { keep('not a git worktree of this repository; left alone'); continue; }
     if (!t) { keep(`no task file has the name ${name}.md`); continue; }
     if (!finished(t)) { keep(`task ${t.id} is ${t.status}`); continue; }
     const claim = x.registry?.claims[t.id];
     if (claim && runAlive(claim)) { keep(`its run is still alive (pid ${claim.pid})`); continue; }
     if (entry.locked) { keep(`locked in git (${entry.locked})`); continue; }
-    const status = await git(wt, ['status', '--porcelain', '--untracked-files=all'], run);
+    const inWt: GitRun = { ...run, ceiling: folder };
+    const status = await git(wt, ['status', '--porcelain', '--untracked-files=all'], inWt);
     if (!status.ok) { keep(`git status failed: ${status.reason}`); continue; }
     const dirty = status.stdout.split('\n').filter((l) => l !== '').length;
     if (dirty > 0) { keep(plural(dirty, 'uncommitted file'), { dirtyFiles: dirty }); continue; }
     const base = await baseOf(t);
-    const unkept = await headUnkept(wt, x.repo, base, run);
+    const unkept = await headUnkept(wt, x.repo, base, run, inWt);
     if (unkept !== undefined) { keep(unkept, { dirtyFiles: 0 }); continue; }
     // No --force: git itself refuses a worktree that became unclean since we looked.
     const removed = await git(x.repo, ['worktree', 'remove', wt], run);
@@ -141,8 +149,8 @@ export async function pruneWorktrees(x: PruneInput): Promise<PruneReport> {
  * branch or tag contains it (prune deletes only task branches merged into base, so what they
  * hold stays reachable), or base does. A HEAD committed on while detached is on neither.
  */
-async function headUnkept(wt: string, repo: string, base: string | undefined, run: GitRun): Promise<string | undefined> {
-  const head = await git(wt, ['rev-parse', '--verify', 'HEAD'], run);
+async function headUnkept(wt: string, repo: string, base: string | undefined, run: GitRun, inWt: GitRun): Promise<string | undefined> {
+  const head = await git(wt, ['rev-parse', '--verify', 'HEAD'], inWt);
   if (!head.ok) return `git rev-parse HEAD failed: ${head.reason}`;
   const sha = head.stdout.trim();
   const refs = await git(repo, ['for-each-ref', '--count=1', '--format=%(refname)', `--contains=${sha}`, 'refs/heads/', 'refs/tags/'], run);

@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Registry, peekRegistry, updateRegistry } from './registry.ts';
 import { countByStatus, dependencyProblems, readyCandidates, taskIndex, taskReasons } from '../tasks/model.ts';
-import { escalations, withGitReasons } from './escalations.ts';
+import { escalations } from './escalations.ts';
 import { type LiveRunContext, fileIdOf, reconcile } from './claims.ts';
 import { withCiReasons } from './ci.ts';
-import { dispatchReady, planDispatch } from './dispatch.ts';
+import { dispatchReady } from './dispatch.ts';
 import { GitSide } from './gitside.ts';
 import type { RepoAnswer } from '../base/git.ts';
 import { RegistryKeeper } from './rebuild.ts';
@@ -29,6 +29,8 @@ export interface ManagerOptions {
   readonly repo?: string | ((signal: AbortSignal) => Promise<RepoAnswer>) | undefined;
   /** Worktrees are wanted: inside git, each dispatched task runs in <repo>/.worktrees/<slug> on branch task/<slug>. */
   readonly worktrees?: boolean;
+  /** worktrees=on: nothing is dispatched while git says there is no repository. */
+  readonly worktreesRequired?: boolean;
   /** The branch new worktrees start from; undefined: the one checked out in repo when they are made. */
   readonly base?: string | undefined;
   /** Shell command per dispatched task; undefined: no dispatch. */
@@ -119,9 +121,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
   };
 
   // The repository is asked for at the first tick (finding it must not delay the heartbeat's start).
-  const side = new GitSide({
-    repo: o.repo, worktrees: o.worktrees === true, base: o.base, dispatch: o.dispatch !== undefined, root: o.root, once: o.once, env: o.env, log: o.log, now: o.now,
-  });
+  const side = new GitSide({ ...o, repo: o.repo, base: o.base, worktrees: o.worktrees === true, required: o.worktreesRequired === true, dispatch: o.dispatch !== undefined });
   const warned = new Set<string>();
 
   return {
@@ -137,10 +137,8 @@ export function managerTicker(o: ManagerOptions): Ticker {
       live = undefined;
       keeper.beginTick();
       runs.check(o.now());
-      // With worktrees wanted, nothing is dispatched until git has said where the repository is: a
-      // failed or hanging git must never send a run into the main checkout.
+      // A failed or hanging git holds dispatch (GitSide.held): a run never goes into the main checkout.
       const gitState = await side.locate();
-      const held = o.dispatch !== undefined && o.worktrees === true && !gitState.known;
       // Worktrees are made before the registry update, which holds the lock and must stay short.
       await side.prepare(candidates, () => peekRegistry(paths.registry), o.owner, o.max, runs.active);
       const dispatch = { owner: o.owner, root: o.root, max: o.max, runs, prep: side.prep, runsDir: paths.runs, liveRuns, context, fileId, warned, log: o.log };
@@ -149,7 +147,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
         runs.merge(r);
         runs.foreign.clear();
         reconcile(r, { owner: o.owner, dir: o.dir, now, byId, byPath, fileId, changed: scan.changed, runs, missing, log: o.log });
-        if (o.dispatch !== undefined && !held) dispatchReady(r, now, candidates, dispatch);
+        if (o.dispatch !== undefined && !side.held(gitState)) dispatchReady(r, now, candidates, dispatch);
         return structuredClone(r);
       });
       // Written: ended runs are on record, a rebuilt registry is in place.
@@ -178,9 +176,8 @@ export function managerTicker(o: ManagerOptions): Ticker {
       };
       // "ready" is a status; the tasks this heartbeat would dispatch next are the dispatchable ones.
       const dispatchable = candidates.filter((t) => !claims[t.id] && !reg.holds[t.id]).map((t) => ({ id: t.id, slug: t.slug, title: t.title, priority: t.priority, path: t.path }));
-      // The tasks git's failure holds back: those this tick would have dispatched.
-      const gitHeld = held && !gitState.known && gitState.failure !== undefined ? planDispatch(candidates, reg, o.owner, o.max, runs.active).map((t) => t.id) : [];
-      const allReasons = withGitReasons(withCiReasons(reasons, parts.ci, (id) => finished(byId.get(id))), gitHeld, gitState.known ? undefined : gitState.failure);
+      // The tasks git's failure holds back (those this tick would have dispatched) say why.
+      const allReasons = side.withHeld(gitState, withCiReasons(reasons, parts.ci, (id) => finished(byId.get(id))), candidates, reg, o.owner, o.max, runs.active);
       const ended = o.now();
       return {
         owner: input.owner,

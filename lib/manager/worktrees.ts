@@ -2,11 +2,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type GitResult, type GitRun, git, headOf } from '../base/git.ts';
+import type { GitRun } from '../base/bounded.ts';
+import { type GitResult, git, headOf } from '../base/git.ts';
 import { Pool, settleWithin } from './pool.ts';
-
-/** The folder under the repository root that holds the tasks' worktrees (to be ignored by git). */
-export const WORKTREES_FOLDER = '.worktrees';
+import { WORKTREES_FOLDER, proveWorktree, worktreesFolderProblem } from './wtproof.ts';
 
 /** How long one `git worktree add` may take (a checkout of a large tree, a post-checkout hook) before it is killed. */
 export const ADD_TIMEOUT_MS = 120_000;
@@ -42,9 +41,9 @@ export function branchOf(slug: string): string {
   return `task/${worktreeName(slug)}`;
 }
 
-/** True when dir is a checked-out work tree (its `.git` file or folder is there). */
-export function isWorktree(dir: string): boolean {
-  return fs.existsSync(path.join(dir, '.git'));
+/** True when wt is a worktree git made for repo (proveWorktree): the only folder under .worktrees/ git is run in, or a task. */
+export function isWorktree(repo: string, wt: string): boolean {
+  return proveWorktree(repo, wt).kind === 'worktree';
 }
 
 /** Why a worktree cannot be made when nothing is checked out (and no base= given). */
@@ -60,45 +59,51 @@ export type Prepared =
 
 /**
  * Makes the worktree of one task, or reuses the one that is there (a rerun continues the work). A
- * new folder gets branch task/<name> from base, or that branch when it exists already. Never
- * throws: a failure is the value, with git's one-line reason.
+ * new folder gets branch task/<name> from base, or that branch when it exists already. A folder
+ * in its place that git did not make for this repository (proveWorktree), or a .worktrees that is
+ * a link, is refused: git is never run in it nor through it. Never throws: a failure is the
+ * value, with git's one-line reason.
  */
 export async function prepareWorktree(repo: string, slug: string, base: string | undefined, run: GitRun = {}, noBase = NO_BASE): Promise<Prepared> {
   const wt = worktreePath(repo, slug);
   const branch = branchOf(slug);
   const made = { path: wt, branch, base: base ?? null };
-  if (isWorktree(wt)) return { ...made, ok: true, reused: true };
+  const proof = proveWorktree(repo, wt);
+  if (proof.kind === 'worktree') return { ...made, ok: true, reused: true };
+  if (proof.kind === 'foreign') return { ...made, ok: false, reason: proof.reason };
   if (base === undefined) return { ...made, ok: false, reason: noBase };
-  const existed = fs.existsSync(wt);
   const timed: GitRun = { timeoutMs: ADD_TIMEOUT_MS, ...run };
   const add = async (): Promise<GitResult> => {
     // A new branch first (one git call in the usual case); --no-track: a task branch made from a
     // remote branch (base=origin/main) must not take it as its upstream. An existing branch is
     // checked out as it is: a rerun continues its work.
     const made = await git(repo, ['worktree', 'add', '--quiet', '--no-track', '-b', branch, wt, base], timed);
-    return !made.ok && /already exists/.test(made.reason) && !fs.existsSync(wt) ? git(repo, ['worktree', 'add', '--quiet', wt, branch], timed) : made;
+    return !made.ok && /already exists/.test(made.reason) && proveWorktree(repo, wt).kind === 'absent' ? git(repo, ['worktree', 'add', '--quiet', wt, branch], timed) : made;
   };
   let r = await add();
   // git reads every worktree's admin folder while adding one: another add under way (a second
   // heartbeat on this repository) can make that read fail half-way. Such a failure is retried.
-  for (let i = 0; i < 3 && !r.ok && TRANSIENT.test(r.reason) && !isWorktree(wt); i++) {
+  for (let i = 0; i < 3 && !r.ok && TRANSIENT.test(r.reason) && !isWorktree(repo, wt); i++) {
     await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 150));
     r = await add();
   }
+  // Something took its place meanwhile (a pull that brought a .worktrees link): git is not asked again.
+  const after = proveWorktree(repo, wt);
+  if (!r.ok && after.kind === 'foreign') return { ...made, ok: false, reason: after.reason };
   if (!r.ok && /missing but already registered/.test(r.reason)) {
     // Its folder was deleted by hand while git still lists it: the folder (and any work in it) is
     // gone already, so forgetting the stale entries loses nothing; the branch stays.
     await git(repo, ['worktree', 'prune'], run);
     r = await add();
   }
-  if (!r.ok && r.killed && !existed && fs.existsSync(wt)) {
+  if (!r.ok && r.killed && worktreesFolderProblem(repo) === undefined && fs.lstatSync(wt, { throwIfNoEntry: false })?.isDirectory()) {
     // Our own add, cut off at its deadline: what it left is no worktree to run in (git cleans up
     // on the TERM, not on the KILL that follows). It holds nothing but that checkout.
     const gone = await git(repo, ['worktree', 'remove', '--force', wt], run);
     return { ...made, ok: false, reason: `git worktree add failed: ${r.reason}${gone.ok || !fs.existsSync(wt) ? '' : `; remove the half-made ${wt} by hand (git worktree remove --force)`}` };
   }
   // Another heartbeat on this repository may have made it meanwhile: then it is there to reuse.
-  if (!r.ok && isWorktree(wt)) return { ...made, ok: true, reused: true };
+  if (!r.ok && isWorktree(repo, wt)) return { ...made, ok: true, reused: true };
   return r.ok ? { ...made, ok: true, reused: false } : { ...made, ok: false, reason: `git worktree add failed: ${r.reason}` };
 }
 
@@ -161,7 +166,7 @@ export class WorktreePrep {
   result(slug: string): Prepared | undefined {
     const p = this.ready.get(slug);
     // Pruned or deleted since it was made: make it again next time.
-    if (p?.ok && !isWorktree(p.path)) {
+    if (p?.ok && !isWorktree(this.o.repo, p.path)) {
       this.ready.delete(slug);
       return undefined;
     }

@@ -1,7 +1,10 @@
 // What a claim's worktree holds now (branch, uncommitted files, commits ahead of base): from git, cached, time-boxed.
 import fs from 'node:fs';
-import { bounded, checkedOut } from '../base/git.ts';
+import path from 'node:path';
+import { bounded } from '../base/bounded.ts';
+import { checkedOut } from '../base/git.ts';
 import { Pool, settleWithin } from './pool.ts';
+import { proveWorktree } from './wtproof.ts';
 
 /** A worktree's git state; null where it is not known (no worktree, git failed or was too slow). */
 export interface WorktreeFacts {
@@ -22,12 +25,15 @@ const SEP = '@@tasks-facts@@';
 
 /**
  * Reads a worktree's branch, uncommitted files and commits ahead of base with one shell and three
- * git commands, killed after timeoutMs. Never throws: what could not be read is null.
+ * git commands, killed after timeoutMs. Only in a folder proven to be a worktree of repo
+ * (proveWorktree): a claim's folder comes from registry.json, which a repository can commit, and
+ * git run in a folder shaped like a repository obeys that folder's config. Never throws: what
+ * could not be read is null.
  */
-export async function readFacts(want: FactsWant, o: { env: Readonly<Record<string, string | undefined>>; timeoutMs: number; signal?: AbortSignal }): Promise<WorktreeFacts> {
-  if (!fs.existsSync(want.path)) return UNKNOWN_FACTS;
+export async function readFacts(want: FactsWant, o: { repo: string; env: Readonly<Record<string, string | undefined>>; timeoutMs: number; signal?: AbortSignal }): Promise<WorktreeFacts> {
+  if (proveWorktree(o.repo, want.path).kind !== 'worktree') return UNKNOWN_FACTS;
   const range = `${want.base ?? 'HEAD'}..HEAD`;
-  const r = await bounded(want.path, { env: o.env, timeoutMs: o.timeoutMs, ...(o.signal ? { signal: o.signal } : {}) },
+  const r = await bounded(want.path, { env: o.env, timeoutMs: o.timeoutMs, ceiling: path.dirname(want.path), ...(o.signal ? { signal: o.signal } : {}) },
     (sh) => sh`git symbolic-ref --quiet --short HEAD || true; echo ${SEP}; git rev-list --count ${range} 2>/dev/null || echo '?'; echo ${SEP}; git status --porcelain --untracked-files=all`);
   // The shell could not start there (the folder went away meanwhile), or git was killed: nothing is known.
   if (r.error !== undefined || r.killed !== undefined) return UNKNOWN_FACTS;
@@ -42,6 +48,8 @@ export async function readFacts(want: FactsWant, o: { env: Readonly<Record<strin
 }
 
 export interface FactsOptions {
+  /** The repository the worktrees belong to: git runs only in those proven to be its worktrees. */
+  readonly repo: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Facts younger than this are reused without asking git. */
   readonly ttlMs: number;
@@ -83,7 +91,7 @@ export class FactsCache {
       const e = this.entries.get(k) ?? { at: -Infinity, facts: UNKNOWN_FACTS, job: undefined };
       this.entries.set(k, e);
       if (e.job === undefined && now - e.at >= this.o.ttlMs) {
-        e.job = this.pool.run(() => readFacts(want, { env: this.o.env, timeoutMs: this.o.timeoutMs, signal: this.ac.signal }))
+        e.job = this.pool.run(() => readFacts(want, { repo: this.o.repo, env: this.o.env, timeoutMs: this.o.timeoutMs, signal: this.ac.signal }))
           .then((facts) => { Object.assign(e, { facts, at: this.o.now().getTime() }); })
           .finally(() => { e.job = undefined; });
       }

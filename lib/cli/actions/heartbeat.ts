@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Options } from '../args.ts';
 import type { Cli } from '../context.ts';
 import { TasksError } from '../../base/errors.ts';
+import { endBoundedChildren } from '../../base/bounded.ts';
 import { type RepoAnswer, findRepo } from '../../base/git.ts';
 import { lineWriter, logCap } from '../../base/logfile.ts';
 import { runtimePaths } from '../../base/paths.ts';
@@ -36,11 +37,17 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     if (first.kind === 'repo') repo = first.root;
   }
   const ticker = managerTicker({
-    owner: o.owner, dir: o.dir, root: path.dirname(o.dir), repo, worktrees: o.worktrees !== 'off', base: o.base,
+    owner: o.owner, dir: o.dir, root: path.dirname(o.dir), repo, worktrees: o.worktrees !== 'off', worktreesRequired: o.worktrees === 'on', base: o.base,
     dispatch: o.dispatch, max: o.max, escalateAfterS: o.escalateAfter,
     runTimeoutS: o.runTimeout, env: cli.launcher.env, node: cli.launcher.node, logMaxBytes: logCap(cli.env), once: o.once, log, now,
   });
-  const result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now, settings: heartbeatSettings(o) });
+  let result: Awaited<ReturnType<typeof runHeartbeat>>;
+  try {
+    result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now, settings: heartbeatSettings(o) });
+  } finally {
+    // A git still running (its ask was not waited for) must not outlive the heartbeat.
+    endBoundedChildren();
+  }
   if (result.kind === 'twin') {
     cli.out(`heartbeat already running (pid ${result.pid ?? 'unknown'})`);
     return 0;
