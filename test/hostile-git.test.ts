@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -99,7 +99,7 @@ describe('a hanging or failing git', () => {
       assert.equal(ensured.code, 0, ensured.stderr);
       // git is killed at its deadline (10 s): the task is escalated with git's reason, and asked about again.
       const escalated = await waitUntil(() => snapshot(r)?.escalations?.find((e: { id: string }) => e.id === 'A'), `A escalated; snapshot: ${JSON.stringify(snapshot(r))}`, 40_000);
-      assert.match(escalated.reason, /^git failed: git rev-parse took longer than 10 s and was killed$/);
+      assert.equal(escalated.reason, `git failed: git rev-parse took longer than 10 s and was killed; check the git on PATH (${path.join(r.bin, 'git')}) and its hooks`);
       // Ticks go on while git hangs: the heartbeat is running, never stuck.
       const tick = snapshot(r)?.tick as number;
       await waitUntil(() => (snapshot(r)?.tick ?? 0) >= tick + 3, `three more ticks after tick ${tick}`);
@@ -112,6 +112,7 @@ describe('a hanging or failing git', () => {
       // Stopping it while git hangs (what a watchdog does to a stuck heartbeat) makes no fallback either.
       const stopped = await cli(['stop', `owner=${r.owner}`, `dir=${r.dir}`]);
       assert.equal(stopped.code, 0, stopped.stderr);
+      await waitUntil(() => pidsMentioning(r.marker).length === 0, `the hanging git (${pidsMentioning(r.marker).join(', ')}) to be gone after stop`);
       assert.deepEqual(runs(r), []);
       assertClaimsTrue(r);
       assert.deepEqual(registryClaims(r), []);
@@ -125,10 +126,10 @@ describe('a hanging or failing git', () => {
         const res = await cli(['heartbeat', `owner=${r.owner}`, `dir=${r.dir}`, '--once', recorder(r)], { env });
         assert.equal(res.code, 0, res.stderr);
         // A foreground heartbeat logs to its stdout: one line says why nothing goes out.
-        assert.equal(res.stdout.match(/git failed: detected dubious ownership in repository at '[^']+'; no task is dispatched until git answers/g)?.length, 1, res.stdout);
+        assert.equal(res.stdout.match(/git failed: detected dubious ownership in repository at '[^']+'; run: git config --global --add safe.directory '[^']+'; no task is dispatched until git answers/g)?.length, 1, res.stdout);
         const snap = snapshot(r) as Record<string, any>;
         // Only the task this tick would have dispatched (max=1) is held back by git.
-        assert.deepEqual(snap.escalations.map((e: { id: string; reason: string }) => [e.id, e.reason]), [['A', `git failed: detected dubious ownership in repository at '${r.dir}'`]]);
+        assert.deepEqual(snap.escalations.map((e: { id: string; reason: string }) => [e.id, e.reason]), [['A', `git failed: detected dubious ownership in repository at '${r.dir}'; run: git config --global --add safe.directory '${r.dir}'`]]);
         assert.deepEqual(snap.claims, []);
       }
       assert.deepEqual(runs(r), [], 'never run in the main checkout');
@@ -141,6 +142,21 @@ describe('a hanging or failing git', () => {
       assert.equal(res.code, 0, res.stderr);
       assert.deepEqual(runs(r), [['A', path.join(r.repo, '.worktrees', 'A'), 'task/A']]);
       assertClaimsTrue(r);
+    });
+  });
+
+  test('worktrees=on and a git that fails, then says "not a git repository": nothing is dispatched, least of all in the main checkout', async () => {
+    await withRepo({ 'A.md': task('A') }, async (r) => {
+      const asked = path.join(r.out, 'asked-once');
+      // The heartbeat's first ask (at start) fails; every later one says there is no repository.
+      const env = { ...process.env as Record<string, string>, ...fakeGit(r, `if [ "$1" = rev-parse ]; then if [ -e "${asked}" ]; then echo "fatal: not a git repository (or any of the parent directories): .git" >&2; exit 128; fi; touch "${asked}"; echo "fatal: detected dubious ownership in repository at '$PWD'" >&2; exit 128; fi`) };
+      const res = await cli(['heartbeat', `owner=${r.owner}`, `dir=${r.dir}`, '--once', '--json', 'worktrees=on', recorder(r)], { env });
+      assert.equal(res.code, 0, res.stderr);
+      assert.ok(fs.existsSync(asked), 'the fake git was asked');
+      assert.deepEqual(runs(r), [], 'nothing ran, least of all in the main checkout');
+      const snap = JSON.parse(res.stdout) as Record<string, any>;
+      assert.deepEqual(snap.claims, []);
+      assert.deepEqual(snap.escalations.map((e: { id: string; reason: string }) => [e.id, e.reason]), [['A', `git failed: worktrees=on, but ${r.dir} is not inside a git repository; run git init there, or pass worktrees=off`]]);
     });
   });
 
@@ -169,6 +185,35 @@ describe('a hanging or failing git', () => {
       process.kill(pid, 'SIGTERM');
       await waitUntil(() => !alive(pid), `serve (pid ${pid}) to exit after SIGTERM; output: ${s.output()}`, 15_000);
       assert.match(s.output(), /tasks server stopped \(SIGTERM\)/);
+    });
+  });
+});
+
+describe('a stopped daemon leaves no git behind', () => {
+  test('stop kills a heartbeat that ignores SIGTERM, and the git it left hanging in a group of its own', async () => {
+    await withRepo({}, async (r) => {
+      // A stand-in heartbeat (it carries the marker stop looks for) that ignores SIGTERM and has a
+      // bounded git child hanging in a process group of its own, as lib/base/bounded.ts starts them.
+      const child = spawn(process.execPath, ['-e', `
+        const c = require('child_process').spawn('sleep', ['${r.marker}'], { detached: true, stdio: 'ignore', env: { ...process.env, TASKS_BOUNDED_CHILD: String(process.pid) } });
+        process.on('SIGTERM', () => {}); setInterval(() => {}, 1000); console.log('ready ' + c.pid);`, 'heartbeat', `owner=${r.owner}`, `dir=${r.dir}`], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+      child.unref();
+      const pid = child.pid as number;
+      const sleeper = Number(String(await new Promise((res) => child.stdout?.once('data', res))).trim().split(' ')[1]);
+      child.stdout?.destroy();
+      try {
+        assert.ok(alive(sleeper), 'the hanging git stand-in runs');
+        const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        fs.mkdirSync(r.state, { recursive: true });
+        fs.writeFileSync(path.join(r.state, `task-manager-${r.owner}.heartbeat.pid`), `${pid}\nstarttime=${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}\nboot=${boot}\n`);
+        const stopped = await cli(['stop', `owner=${r.owner}`, `dir=${r.dir}`], { timeoutMs: 30_000 });
+        assert.equal(stopped.code, 0, stopped.stderr);
+        assert.match(stopped.stdout, /ignored SIGTERM and was killed after the 5 s grace/);
+        await waitUntil(() => !alive(sleeper), `the git (pid ${sleeper}) the killed heartbeat left to be ended`);
+      } finally {
+        await killAll(r.root, [pid, sleeper]);
+      }
     });
   });
 });

@@ -6,6 +6,7 @@ import { makeFolders } from '../base/atomic.ts';
 import { TasksError, isErrno } from '../base/errors.ts';
 import { LOG_MAX_BYTES, logCap, openDaemonLog, tailLines, trimLog } from '../base/logfile.ts';
 import { type Expected, type Inspection, inspectPidFile } from './pidfile.ts';
+import { boundedDescendants, endProven } from './orphans.ts';
 import { allPids, isLiveStat, isRunning, readStat, readStatQuiet, signal, signalTree, sleep } from './proc.ts';
 
 /** How to start this tool again as a child: node, the tsx loader, the entry script. */
@@ -104,11 +105,15 @@ export interface StopResult {
 
 /**
  * Stops a process whose identity the caller proved: SIGTERM to its process group (a detached
- * daemon leads its own) or its tree, wait the grace, SIGKILL survivors, wait until gone.
+ * daemon leads its own) or its tree, wait the grace, SIGKILL survivors, wait until gone. Its
+ * bounded children (git, gh: each leads a group of its own, so neither signal reaches them) are
+ * found first; when it had to be killed, the deadline timers that would have ended them died with
+ * it, so those still alive (proven by start time) are ended too.
  */
 export async function stopProcess(pid: number, graceMs: number): Promise<StopResult> {
   const stat = readStat(pid);
   const leader = stat !== undefined && stat.pgid === pid;
+  const orphans = boundedDescendants(pid);
   // The identity proven by the caller is this start time: a pid reused during the grace is not ours.
   const same = (): boolean => isRunning(pid) && readStat(pid)?.starttime === stat?.starttime;
   await sendTree(pid, leader, 'SIGTERM');
@@ -118,7 +123,10 @@ export async function stopProcess(pid: number, graceMs: number): Promise<StopRes
   // A group is safe to signal while it has members (the kernel does not reuse its id); a lone
   // process only while it is still the one we proved.
   if (leader || same()) await sendTree(pid, leader, 'SIGKILL');
-  if (await waitGone(pid, leader, same, 5000)) return { pid, killed: true };
+  if (await waitGone(pid, leader, same, 5000)) {
+    await endProven(orphans);
+    return { pid, killed: true };
+  }
   throw new TasksError(`pid ${pid} survived SIGKILL; check it with: ps -o pid,stat,cmd -p ${pid}`);
 }
 
