@@ -3,17 +3,13 @@ import { type PrShown, type TaskRef, escapeHtml as h, prCi, taskLink, timeTag } 
 import { TAIL_DEFAULT, type RunLogTail } from './run-log.ts';
 import type { WebClaim } from './snapshot-read.ts';
 import { showLines } from './client/logtext.ts';
+import { shellWord } from '../base/shellword.ts';
 
 /** A claim as a task page shows it: without `ageS`, which changes every tick (the client computes ages). */
 export type PageClaim = Omit<WebClaim, 'ageS'>;
 
 /** What the pages show of a task's PR and CI, by task id. */
 export type Shown = ReadonlyMap<string, { readonly pr: PrShown | null; readonly ci: string }>;
-
-/** A word as a POSIX shell reads it back: as is when plain, else single-quoted. */
-export function shellWord(word: string): string {
-  return /^[A-Za-z0-9._/@%+=:,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The command that makes a task dispatchable again (the CLI's `retry`). */
 export function retryCommand(id: string): string {

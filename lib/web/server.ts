@@ -3,6 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { TasksError } from '../base/errors.ts';
 import { isNotAFile } from '../base/jsonfile.ts';
+import { shellArg } from '../base/shellword.ts';
 import { type Expected, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
 import { type RuntimePaths, runtimePaths } from '../base/paths.ts';
 import { type Health, findOwnServer, probeHealth, serverUrl } from './probe.ts';
@@ -90,7 +91,7 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
     if (holder && holder.owner === input.owner && holder.dir === input.dir) return { kind: 'already', url: holder.url, pid: holder.pid };
     if (input.portGiven) {
       throw new TasksError(holder
-        ? `port ${input.host}:${port} is taken by ${holderName(holder)}; pass another port= or stop that server (just tasks stop owner=${holder.owner} dir=${holder.dir})`
+        ? `port ${input.host}:${port} is taken by ${holderName(holder)}; pass another port= or stop that server (just tasks stop ${shellArg('owner', holder.owner)} ${shellArg('dir', holder.dir)})`
         : `port ${input.host}:${port} is already in use by another process; pass another port= or stop what holds it`);
     }
     if (attempt >= 20) throw new TasksError(`no free port found near ${input.port} on ${input.host}; pass port=<free port>`);
