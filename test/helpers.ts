@@ -306,3 +306,21 @@ export function sleeperIn(folder: string): string {
   fs.symlinkSync(real, link);
   return link;
 }
+
+/** Every entry under a folder with its kind and a hash of its bytes (or its link's target). */
+export function fingerprint(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      const rel = path.relative(dir, p);
+      if (e.isSymbolicLink()) out[rel] = `link ${fs.readlinkSync(p)}`;
+      else if (e.isDirectory()) {
+        out[rel] = 'folder';
+        walk(p);
+      } else out[rel] = `file ${crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
+    }
+  };
+  walk(dir);
+  return out;
+}

@@ -3,14 +3,13 @@
 // scripts. The server never removes, reads or writes through such a link, and never serves a file its own build did
 // not write: not before its first build, not after it.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { holdBuild } from './build-hold.ts';
-import { type Folder, type Running, cliEnv, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { type Folder, type Running, cliEnv, serveBare, stopServe, waitUntilAsync, withTempFolder, fingerprint } from './helpers.ts';
 
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
 
@@ -27,24 +26,6 @@ function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<Reply
     req.setTimeout(10_000, () => req.destroy(new Error(`no answer from ${url} within 10 s`)));
     req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? resolve(undefined) : reject(err)));
   });
-}
-
-/** Every entry under a folder with its kind and a hash of its bytes (or its link's target). */
-function fingerprint(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      const rel = path.relative(dir, p);
-      if (e.isSymbolicLink()) out[rel] = `link ${fs.readlinkSync(p)}`;
-      else if (e.isDirectory()) {
-        out[rel] = 'folder';
-        walk(p);
-      } else out[rel] = `file ${crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 const task = (id: string, title: string): string => `---\nid: ${id}\ntitle: ${title}\nstatus: todo\n---\n## Problem\nBody of ${id}.\n`;

@@ -1,12 +1,11 @@
 // A cloned repository attacks through the runtime folder: committed symlinks under logs/ that climb out to the
 // operator's files, ids and titles full of control characters, and a heartbeat that crashes at start in a loop.
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { cli, cliEnv, killAll, readPid, runtimeFile, tempTasks, uniqueOwner, waitUntil, type Run } from './helpers.ts';
+import { cli, cliEnv, killAll, readPid, runtimeFile, tempTasks, uniqueOwner, waitUntil, type Run, fingerprint } from './helpers.ts';
 
 interface Hostile { root: string; dir: string; owner: string; state: string; victim: string }
 
@@ -39,24 +38,6 @@ async function withHostile(fn: (h: Hostile) => Promise<void>): Promise<void> {
 function plant(at: string, target: string): void {
   fs.mkdirSync(path.dirname(at), { recursive: true });
   fs.symlinkSync(path.relative(path.dirname(at), target), at);
-}
-
-/** Every entry under a folder with its kind and a hash of its bytes (or its link's target). */
-function fingerprint(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      const rel = path.relative(dir, p);
-      if (e.isSymbolicLink()) out[rel] = `link ${fs.readlinkSync(p)}`;
-      else if (e.isDirectory()) {
-        out[rel] = 'folder';
-        walk(p);
-      } else out[rel] = `file ${crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 const task = (id: string, status = 'ready'): string => `---\nid: ${id}\ntitle: Task ${id}\nstatus: ${status}\n---\n## Plan\n- [ ] do it\n`;
