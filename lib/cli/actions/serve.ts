@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Options } from '../args.ts';
 import { type Cli, again, displayPath, ensureLine } from '../context.ts';
+import { endBoundedChildren } from '../../base/bounded.ts';
 import { TasksError } from '../../base/errors.ts';
 import { lineWriter, logCap, tailLines } from '../../base/logfile.ts';
 import { checkRuntimeFolders, runtimePaths } from '../../base/paths.ts';
@@ -73,6 +74,8 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   await stopped;
   await watching;
   await server.close();
+  // A git or gh the server asked (the remote, for PR links) dies with it, deadline or not.
+  endBoundedChildren();
   if (!o.json) cli.note(`tasks server stopped (${stop.received() ?? 'signal'})`);
   return 0;
 }
