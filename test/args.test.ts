@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { parseArgs, usage } from '../lib/cli/args.ts';
 import { TasksError } from '../lib/base/errors.ts';
@@ -9,6 +10,31 @@ import { cli, cliEnv, listTree, pidsMentioning, tempTasks, uniqueOwner } from '.
 const fixture = tempTasks();
 const ctx = { env: {}, cwd: fixture.root, root: fixture.root, user: 'alice' };
 const parse = (argv: string[], env: Record<string, string> = {}) => parseArgs(argv, { ...ctx, env });
+
+describe('the default tasks folder stays in the repository', () => {
+  test('a tasks link leaving the root is refused unless dir= names it; a link inside the root is followed', () => {
+    const repo = tempTasks();
+    const outside = tempTasks();
+    try {
+      fs.rmSync(repo.dir, { recursive: true });
+      fs.symlinkSync(outside.dir, repo.dir);
+      const at = { env: {}, cwd: repo.root, root: repo.root, user: 'alice' };
+      const real = fs.realpathSync(outside.dir);
+      assert.throws(() => parseArgs(['status'], at), (err: unknown) => err instanceof TasksError && err.exitCode === 2
+        && err.message === `${repo.dir} is a symbolic link to ${real}, outside the repository; pass dir=${real} to use that folder`);
+      const given = parseArgs(['status', `dir=${repo.dir}`], at);
+      assert.equal(given.help ? '' : given.options.dir, real, 'given as dir=, the link is the operator\'s');
+      fs.mkdirSync(path.join(repo.root, 'real-tasks'));
+      fs.rmSync(repo.dir);
+      fs.symlinkSync('real-tasks', repo.dir);
+      const inside = parseArgs(['status'], at);
+      assert.equal(inside.help ? '' : inside.options.dir, fs.realpathSync(path.join(repo.root, 'real-tasks')));
+    } finally {
+      repo.remove();
+      outside.remove();
+    }
+  });
+});
 
 describe('parseArgs', () => {
   test('defaults', () => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import minimist from 'minimist';
 import { usageError } from '../base/errors.ts';
-import { checkBranch, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner } from './checks.ts';
+import { checkBranch, checkDefaultDir, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner } from './checks.ts';
 import { isFolder } from '../base/jsonfile.ts';
 import { realpathOfGone } from '../base/realpath.ts';
 
@@ -198,6 +198,7 @@ function setKey(into: Partial<Record<Key, string>>, key: Key, value: unknown): v
   into[key] = String(value);
 }
 
+
 function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Partial<Record<Flag, boolean>>, ctx: ArgsContext): Options {
   const ownerSource = keys.owner ?? ctx.env.TASK_MANAGER_OWNER ?? ctx.user;
   const owner = checkOwner(ownerSource, keys.owner !== undefined ? 'owner' : ctx.env.TASK_MANAGER_OWNER !== undefined ? 'TASK_MANAGER_OWNER' : 'owner (from the current user)');
@@ -219,6 +220,7 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   }
   // The real path: a symlinked or ../ spelling of one folder must name the same heartbeat.
   const dir = gone ? realpathOfGone(resolved) : fs.realpathSync(resolved);
+  if (keys.dir === undefined && !gone) checkDefaultDir(ctx.root, resolved, dir);
   const dispatchWord = keys.dispatch ?? ctx.env.TASK_MANAGER_DISPATCH;
   const dispatch = dispatchWord === undefined || dispatchWord.trim() === '' ? undefined : dispatchWord;
   let out: string | undefined;

@@ -1,4 +1,6 @@
 // Validators of single option values: one rule and one message template each.
+import fs from 'node:fs';
+import path from 'node:path';
 import { usageError } from '../base/errors.ts';
 
 /** Validates an owner name: it becomes part of file names, so no separators or dot-dot. */
@@ -46,4 +48,15 @@ export function checkBranch(value: string): string {
     throw usageError(`\`base\` must be a branch name such as main, got \`${value}\``);
   }
   return value;
+}
+
+/**
+ * The default tasks folder must stay in the repository: a clone can commit `tasks` as a link to
+ * anywhere, and the runtime state would follow it there. Given as dir=, a link is the operator's.
+ */
+export function checkDefaultDir(root: string, resolved: string, real: string): void {
+  if (!fs.lstatSync(resolved).isSymbolicLink()) return;
+  const top = fs.realpathSync(root);
+  if (real === top || real.startsWith(`${top}${path.sep}`)) return;
+  throw usageError(`${resolved} is a symbolic link to ${real}, outside the repository; pass dir=${real} to use that folder`);
 }
