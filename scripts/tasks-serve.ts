@@ -11,11 +11,17 @@ import kleur from 'kleur';
 import { type Action, parseArgs, usage } from '../lib/cli/args.ts';
 import { type ActionRun, type Cli, terminalText } from '../lib/cli/context.ts';
 import { TasksError } from '../lib/base/errors.ts';
+import { defaultTasksDir, findHostRoot } from '../lib/cli/root.ts';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
 /** Running as the esbuild bundle (dist/tasks.mjs, built by `npm ci`): no TypeScript loader needed. */
 const BUNDLED = SCRIPT.endsWith('.mjs');
+/**
+ * Started as the installed `tasks` command (scripts/tasks.mjs, the package's bin): dir= defaults to
+ * the repository the command is typed in, not to this package's own tasks/.
+ */
+const FROM_BIN = process.env.TASKS_FROM_BIN === '1';
 
 /** One loader per action; esbuild splits each into its own chunk. */
 const ACTIONS: Record<Action, () => Promise<{ run: ActionRun }>> = {
@@ -52,6 +58,7 @@ function childEnv(): Record<string, string | undefined> {
   if (env.NODE_OPTIONS?.includes('tsx')) delete env.NODE_OPTIONS;
   delete env.TASKS_SERVER_DETACHED;
   delete env.TASKS_INVOCATION_DIR;
+  delete env.TASKS_FROM_BIN;
   delete env.TASKS_BUILD_HOLD; // a test's hold on this server's builds, not on a heartbeat's or a run's
   return env;
 }
@@ -106,7 +113,9 @@ const cli: Cli = {
 };
 
 async function main(): Promise<number> {
-  const parsed = parseArgs(cli.argv, { env: process.env, cwd: invocationDir(), root: ROOT, user: os.userInfo().username });
+  const cwd = invocationDir();
+  const root = FROM_BIN ? findHostRoot(cwd) : ROOT;
+  const parsed = parseArgs(cli.argv, { env: process.env, cwd, root, user: os.userInfo().username, ...(FROM_BIN ? { defaultDir: defaultTasksDir(root) } : {}) });
   if (parsed.help) {
     cli.out(usage());
     return 0;

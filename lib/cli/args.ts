@@ -101,6 +101,8 @@ export interface ArgsContext {
   readonly cwd: string;
   readonly root: string;
   readonly user: string;
+  /** The folder dir= names when not given; unset: <root>/tasks. */
+  readonly defaultDir?: string;
 }
 
 export type Parsed = { help: true; action?: Action } | { help: false; options: Options };
@@ -209,7 +211,7 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   if (host.trim() === '' || /\s/.test(host)) throw usageError(`\`host\` must be an address such as 127.0.0.1, got \`${host}\``);
   const interval = keys.interval === undefined ? 30 : checkInterval(keys.interval);
   const max = keys.max === undefined ? 1 : checkInteger('max', keys.max, 1, 1000);
-  const dirWord = keys.dir ?? path.join(ctx.root, 'tasks');
+  const dirWord = keys.dir ?? ctx.defaultDir ?? path.join(ctx.root, 'tasks');
   if (dirWord === '') throw usageError('`dir` must name a folder, got an empty value; pass dir=<tasks folder>');
   const resolved = path.resolve(ctx.cwd, dirWord);
   // `stop` takes a folder that is gone: its heartbeat may outlive it (stop finds it by its command line).
