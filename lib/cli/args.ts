@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import minimist from 'minimist';
 import { usageError } from '../base/errors.ts';
-import { checkBranch, checkDefaultDir, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner } from './checks.ts';
+import { checkBranch, checkDefaultDir, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner, checkReady } from './checks.ts';
 import { isFolder } from '../base/jsonfile.ts';
 import { realpathOfGone } from '../base/realpath.ts';
 
@@ -34,6 +34,7 @@ export const KEYS = {
   dir: { default: 'tasks under the repository root', help: 'the tasks folder; runtime state goes to <dir>/logs/task_manager/' },
   dispatch: { default: '$TASK_MANAGER_DISPATCH', help: 'shell command run for each dispatched task; unset: no dispatch' },
   max: { default: '1', help: 'most tasks claimed and running at once, integer 1-1000' },
+  ready: { default: 'ready', help: "the statuses that count as ready, comma-separated, matched as statuses are (ready='To Do' for a Backlog.md folder)" },
   escalate_after: { default: '2h', help: 'a claim older than this without reaching review is escalated: seconds, or 90m, 2h, 1d' },
   run_timeout: { default: 'none', help: 'a run older than this is ended (TERM, 5 s grace, KILL) and escalated: seconds, or 90m, 2h, 1d, or none' },
   project: { default: "the folder's config (Backlog.md config.yml project_name, .taskmd.yaml), else package.json's name, else the folder", help: 'project name in the dashboard title (<Project> Tasks)' },
@@ -71,6 +72,8 @@ export interface Options {
   readonly dir: string;
   readonly dispatch: string | undefined;
   readonly max: number;
+  /** The statuses that count as ready, as the operator wrote them (default: ready). */
+  readonly ready: readonly string[];
   readonly out: string | undefined;
   /** Project name for the dashboard title; undefined: derived from the repository. */
   readonly project: string | undefined;
@@ -211,6 +214,7 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   if (host.trim() === '' || /\s/.test(host)) throw usageError(`\`host\` must be an address such as 127.0.0.1, got \`${host}\``);
   const interval = keys.interval === undefined ? 30 : checkInterval(keys.interval);
   const max = keys.max === undefined ? 1 : checkInteger('max', keys.max, 1, 1000);
+  const ready = keys.ready === undefined ? ['ready'] : checkReady(keys.ready);
   const dirWord = keys.dir ?? ctx.defaultDir ?? path.join(ctx.root, 'tasks');
   if (dirWord === '') throw usageError('`dir` must name a folder, got an empty value; pass dir=<tasks folder>');
   const resolved = path.resolve(ctx.cwd, dirWord);
@@ -238,7 +242,7 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   const worktrees = keys.worktrees === undefined ? undefined : checkOnOff('worktrees', keys.worktrees);
   const base = keys.base === undefined ? undefined : checkBranch(keys.base);
   return {
-    action, owner, port, portGiven: keys.port !== undefined, host, interval, dir, dispatch, max, out, escalateAfter, runTimeout, project: keys.project === undefined || keys.project.trim() === '' ? undefined : keys.project.trim(),
+    action, owner, port, portGiven: keys.port !== undefined, host, interval, dir, dispatch, max, ready, out, escalateAfter, runTimeout, project: keys.project === undefined || keys.project.trim() === '' ? undefined : keys.project.trim(),
     json: flags.json === true,
     detach: flags.detach === true,
     heartbeat: flags.heartbeat !== false,

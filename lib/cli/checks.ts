@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { usageError } from '../base/errors.ts';
+import { normaliseStatus } from '../tasks/mapping.ts';
 
 /** Validates an owner name: it becomes part of file names, so no separators or dot-dot. */
 export function checkOwner(value: string, name = 'owner'): string {
@@ -40,6 +41,18 @@ export function checkOnOff(name: string, value: string): 'on' | 'off' {
   if (['on', 'yes', 'true', '1'].includes(v)) return 'on';
   if (['off', 'no', 'false', '0'].includes(v)) return 'off';
   throw usageError(`\`${name}\` must be on or off, got \`${value}\``);
+}
+
+/**
+ * The statuses that count as ready: comma-separated, none empty, none a finished status (a
+ * completed task dispatched again would redo done work).
+ */
+export function checkReady(value: string): string[] {
+  const words = value.split(',').map((w) => w.trim());
+  if (words.some((w) => w === '' || /[\u0000-\u001f\u007f]/.test(w))) throw usageError(`\`ready\` must list statuses separated by commas, such as ready='To Do' or ready=ready,todo (no control characters), got \`${value}\``);
+  const finished = words.find((w) => ['completed', 'cancelled'].includes(normaliseStatus(w).status));
+  if (finished !== undefined) throw usageError(`\`ready\` must not include a finished status, got \`${finished}\`; pass the statuses of work still to do, such as ready='To Do'`);
+  return [...new Set(words)];
 }
 
 /** A branch name git would accept as a start point (no spaces, no leading dash, no ..). */

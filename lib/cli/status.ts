@@ -2,7 +2,7 @@
 import { escapeControls, quoteText } from '../base/controls.ts';
 import { readJsonFile } from '../base/jsonfile.ts';
 import { shellArg } from '../base/shellword.ts';
-import { peekRegistry } from '../manager/registry.ts';
+import { type Registry, peekRegistry } from '../manager/registry.ts';
 import type { Expected } from '../supervise/pidfile.ts';
 import { type HeartbeatState, heartbeatHealth } from '../supervise/health.ts';
 import { TasksError } from '../base/errors.ts';
@@ -35,6 +35,10 @@ export interface Status {
   taskCount: number | null;
   escalations: { id: string; reason: string; since: string }[];
   ready: unknown[];
+  /** Why nothing is dispatchable when no task has a ready status (the snapshot's dispatchNote), else null. */
+  dispatchNote: string | null;
+  /** Tasks an operator released, held back from dispatch until `retry`, by id (from the registry). */
+  holds: Record<string, { since: string; by: string }>;
   /** Claims as the registry has them now (state, exit code), each with its owner. */
   claims: Record<string, unknown>[];
   server: { running: boolean; pid: number | null; url: string | null; detached: boolean };
@@ -56,6 +60,8 @@ export async function readStatus(owner: string, dir: string, self: Self, now: Da
   const snap = readJsonFile<Record<string, unknown>>(paths.snapshot);
   const tickAt = typeof snap?.tickAt === 'string' ? snap.tickAt : undefined;
   const server = await readServer(owner, dir);
+  // A damaged registry (the heartbeat rebuilds it) shows no claims and no holds.
+  const registry = peekRegistry(paths.registry);
   return {
     owner,
     dir,
@@ -84,14 +90,16 @@ export async function readStatus(owner: string, dir: string, self: Self, now: Da
     taskCount: typeof snap?.taskCount === 'number' ? snap.taskCount : null,
     escalations: Array.isArray(snap?.escalations) ? (snap.escalations as Status['escalations']) : [],
     ready: Array.isArray(snap?.ready) ? snap.ready : [],
-    claims: registryClaims(paths.registry),
+    dispatchNote: typeof snap?.dispatchNote === 'string' ? snap.dispatchNote : null,
+    holds: registry?.holds ?? {},
+    claims: registryClaims(registry),
     server,
   };
 }
 
-/** The registry's claims as status shows them; a damaged registry (the heartbeat rebuilds it) shows none. */
-function registryClaims(file: string): Record<string, unknown>[] {
-  return Object.values(peekRegistry(file)?.claims ?? {}).map((c) => ({ ...c, owner: c.claimedBy }));
+/** The registry's claims as status shows them. */
+function registryClaims(registry: Registry | undefined): Record<string, unknown>[] {
+  return Object.values(registry?.claims ?? {}).map((c) => ({ ...c, owner: c.claimedBy }));
 }
 
 async function readServer(owner: string, dir: string): Promise<Status['server']> {
@@ -142,6 +150,14 @@ export function formatStatus(s: Status, now: Date, again: string, folder = ''): 
     const ids = (s.ready as { id: string; priority: string | null }[]).map((r) => `${quoteText(r.id)}${r.priority ? ` (${r.priority})` : ''}`);
     lines.push(`ready      ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? `, and ${ids.length - 5} more` : ''}`);
   }
+  if (s.dispatchNote !== null && s.ready.length === 0) lines.push(`dispatch   nothing: ${s.dispatchNote}`);
+  const holds = Object.entries(s.holds);
+  for (const [id, h] of holds.slice(0, 5)) {
+    // `by` is recorded as "<owner> (release)": the owner is what the operator needs.
+    const who = h.by.replace(/ \(release\)$/, '');
+    lines.push(`held       ${quoteText(id)} (released by ${quoteText(who)} ${formatAge((now.getTime() - Date.parse(h.since)) / 1000)} ago; dispatch it again with: just tasks retry ${shellArg('id', id)}${folder})`);
+  }
+  if (holds.length > 5) lines.push(`held       and ${holds.length - 5} more (status --json lists all)`);
   const claims = s.claims as { id: string; owner: string; state: string; exitCode: number | null; pid: number | null; note?: string }[];
   const failed = claims.filter((c) => (c.state === 'exited' && c.exitCode !== 0) || c.state === 'interrupted' || c.state === 'timed_out');
   const others = claims.filter((c) => !failed.includes(c));

@@ -24,9 +24,11 @@ export interface Snapshot {
   nextTickAt: string;
   taskCount: number;
   counts: Record<string, number>;
-  /** The dispatchable queue (status ready, dependencies completed, not claimed, not held), best first; `dispatchable` is the same list (absent in snapshots of older heartbeats). */
+  /** The dispatchable queue (a ready status (ready=), dependencies completed, not claimed, not held), best first; `dispatchable` is the same list (absent in snapshots of older heartbeats). */
   ready: SnapshotReady[];
   dispatchable?: SnapshotReady[];
+  /** Why nothing is dispatchable when no open task has a ready status (ready=), naming the folder's statuses and the fix; null otherwise. Absent in snapshots of older heartbeats. */
+  dispatchNote?: string | null;
   /** Tasks released by an operator and held back from dispatch until `retry`. */
   holds?: Record<string, { since: string; by: string }>;
   claims: SnapshotClaim[];

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Registry, peekRegistry, updateRegistry } from './registry.ts';
-import { countByStatus, dependencyProblems, readyCandidates, taskIndex, taskReasons } from '../tasks/model.ts';
+import { countByStatus, dependencyProblems, dispatchNote, readyCandidates, readyStatuses, taskIndex, taskReasons } from '../tasks/model.ts';
 import { escalations } from './escalations.ts';
 import { type LiveRunContext, fileIdOf, reconcile } from './claims.ts';
 import { withCiReasons } from './ci.ts';
@@ -36,6 +36,8 @@ export interface ManagerOptions {
   /** Shell command per dispatched task; undefined: no dispatch. */
   readonly dispatch: string | undefined;
   readonly max: number;
+  /** The statuses that count as ready, as the operator wrote them (default: ready). */
+  readonly ready?: readonly string[];
   readonly escalateAfterS: number;
   /** A run older than this is ended and escalated; undefined: runs may take as long as they take. */
   readonly runTimeoutS?: number | undefined;
@@ -130,10 +132,10 @@ export function managerTicker(o: ManagerOptions): Ticker {
       const scan = scanTasks(input.tick);
       // Everything derived from the files alone is kept while no file changed: a warm tick is the walk.
       if (scan.changed || !model) {
-        model = derive(scan.tasks, scan.format.customStatuses);
+        model = derive(scan.tasks, scan.format.customStatuses, o.ready ?? ['ready'], scan.format.statuses);
         fileIds.clear();
       }
-      const { byId, byPath, candidates, reasons, counts } = model;
+      const { byId, byPath, candidates, reasons, counts, note } = model;
       live = undefined;
       keeper.beginTick();
       runs.check(o.now());
@@ -192,6 +194,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
         counts,
         ready: dispatchable,
         dispatchable,
+        dispatchNote: note ?? null,
         holds: reg.holds,
         claims: parts.claims(now),
         ci: parts.ci,
@@ -229,10 +232,12 @@ interface Derived {
   candidates: Task[];
   reasons: Map<string, string[]>;
   counts: Record<string, number>;
+  /** Why nothing is dispatchable when no task has a ready status. */
+  note: string | undefined;
 }
 
 /** What the tick needs from the task list. Archived tasks are never candidates, counted or escalated; a claim's id finds an active task before an archived one. */
-function derive(tasks: Task[], custom: readonly string[]): Derived {
+function derive(tasks: Task[], custom: readonly string[], ready: readonly string[], declared: readonly string[]): Derived {
   const index = taskIndex(tasks);
   const problems = dependencyProblems(tasks, index);
   const createdOf = (t: Task): string => t.created ?? '';
@@ -242,8 +247,9 @@ function derive(tasks: Task[], custom: readonly string[]): Derived {
   return {
     byId,
     byPath: new Map(tasks.map((t) => [t.path, t])),
-    candidates: readyCandidates(tasks, problems, createdOf, index),
+    candidates: readyCandidates(tasks, problems, createdOf, index, readyStatuses(ready)),
     reasons: taskReasons(tasks, problems),
     counts: countByStatus(tasks, custom),
+    note: dispatchNote(tasks, ready, declared),
   };
 }

@@ -17,6 +17,8 @@ export interface HeartbeatSpec {
   readonly interval: number;
   readonly dispatch: string | undefined;
   readonly max: number;
+  /** The statuses that count as ready, as written; undefined: ready. */
+  readonly ready?: readonly string[] | undefined;
   readonly escalateAfter: number;
   /** Seconds after which a run is ended; undefined: no limit. */
   readonly runTimeout?: number | undefined;
@@ -47,6 +49,7 @@ export function heartbeatArgs(spec: HeartbeatSpec): string[] {
   if (spec.runTimeout !== undefined) args.push(`run_timeout=${spec.runTimeout}`);
   if (spec.worktrees !== undefined) args.push(`worktrees=${spec.worktrees}`);
   if (spec.base !== undefined) args.push(`base=${spec.base}`);
+  if (readyWord(spec) !== 'ready') args.push(`ready=${readyWord(spec)}`);
   if (spec.dispatch !== undefined) args.push(`dispatch=${spec.dispatch}`);
   return args;
 }
@@ -55,8 +58,13 @@ export function heartbeatArgs(spec: HeartbeatSpec): string[] {
 export function heartbeatSettings(spec: HeartbeatSpec): Record<string, string> {
   return {
     interval: String(spec.interval), max: String(spec.max), dispatch: spec.dispatch ?? '', run_timeout: spec.runTimeout === undefined ? 'none' : String(spec.runTimeout),
-    worktrees: spec.worktrees ?? 'auto', base: spec.base ?? '',
+    worktrees: spec.worktrees ?? 'auto', base: spec.base ?? '', ready: readyWord(spec),
   };
+}
+
+/** The ready statuses as one key value (`To Do,todo`). */
+function readyWord(spec: HeartbeatSpec): string {
+  return (spec.ready ?? ['ready']).join(',');
 }
 
 function differing(spec: HeartbeatSpec, fields: Readonly<Record<string, string>>): string[] {

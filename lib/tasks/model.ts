@@ -1,5 +1,6 @@
 // The task model: statuses and priorities in order, id resolution, readiness, dependency problems, counts.
-import { CANONICAL_STATUSES, customStatuses, foldId, priorityLevel } from './mapping.ts';
+import { CANONICAL_STATUSES, customStatuses, foldId, normaliseStatus, priorityLevel } from './mapping.ts';
+import { shellArg } from '../base/shellword.ts';
 import type { Task } from './taskfile.ts';
 
 export { foldId, ownerKey } from './mapping.ts';
@@ -131,14 +132,43 @@ export function dependencyProblems(tasks: readonly Task[], index: TaskIndex = ta
 }
 
 /**
- * Ready candidates = active, status ready, every dependency resolved and completed, no dependency
- * problem; best first. Claims are filtered by the caller.
+ * The statuses that count as ready (the `ready=` key), each as a task's status is kept: `To Do`,
+ * `to-do` and `todo` all name todo, a custom status its folded name.
+ */
+export function readyStatuses(words: readonly string[] = ['ready']): Set<string> {
+  return new Set(words.map((w) => normaliseStatus(w).status));
+}
+
+/**
+ * Ready candidates = active, status one of the ready statuses, every dependency resolved and
+ * completed, no dependency problem; best first. Claims are filtered by the caller.
  */
 export function readyCandidates(tasks: readonly Task[], problems: ReadonlyMap<string, string>, createdOf: (t: Task) => string,
-  index: TaskIndex = taskIndex(tasks)): Task[] {
+  index: TaskIndex = taskIndex(tasks), ready: ReadonlySet<string> = readyStatuses()): Task[] {
   return tasks
-    .filter((t) => !t.archived && t.status === 'ready' && !problems.has(t.id) && t.dependsOn.every((d) => index.resolve(d)?.status === 'completed'))
+    .filter((t) => !t.archived && ready.has(t.status) && !problems.has(t.id) && t.dependsOn.every((d) => index.resolve(d)?.status === 'completed'))
     .sort((a, b) => priorityRank(a.priority) - priorityRank(b.priority) || createdOf(a).localeCompare(createdOf(b)) || a.id.localeCompare(b.id));
+}
+
+/**
+ * Why nothing can be dispatched when no open task has a ready status (a Backlog.md folder says
+ * "To Do", never "ready"): one line naming the folder's statuses (its config's, else those its
+ * tasks write) and, when one of them means todo, the ready= that would dispatch it. Undefined when
+ * some task has a ready status, or no task is open.
+ */
+export function dispatchNote(tasks: readonly Task[], words: readonly string[], declared: readonly string[] = []): string | undefined {
+  const ready = readyStatuses(words);
+  const active = tasks.filter((t) => !t.archived);
+  if (active.some((t) => ready.has(t.status))) return undefined;
+  if (!active.some((t) => t.status !== 'completed' && t.status !== 'cancelled')) return undefined;
+  const seen = new Map<string, string>();
+  for (const w of declared.length ? declared : active.map(statusAsWritten)) {
+    const status = normaliseStatus(w).status;
+    if (!seen.has(status)) seen.set(status, w.trim());
+  }
+  const todo = seen.get('todo');
+  const fix = todo === undefined ? 'pass ready=<status> to choose the statuses that dispatch' : `pass ${shellArg('ready', todo)} to dispatch ${todo} tasks`;
+  return `no task has status ${words.join(' or ')}; this folder's statuses are ${[...seen.values()].join(', ')}: ${fix}`;
 }
 
 /**

@@ -38,7 +38,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   }
   const ticker = managerTicker({
     owner: o.owner, dir: o.dir, root: path.dirname(o.dir), repo, worktrees: o.worktrees !== 'off', worktreesRequired: o.worktrees === 'on', base: o.base,
-    dispatch: o.dispatch, max: o.max, escalateAfterS: o.escalateAfter,
+    dispatch: o.dispatch, max: o.max, ready: o.ready, escalateAfterS: o.escalateAfter,
     runTimeoutS: o.runTimeout, env: cli.launcher.env, node: cli.launcher.node, logMaxBytes: logCap(cli.env), once: o.once, log, now,
   });
   let result: Awaited<ReturnType<typeof runHeartbeat>>;

@@ -70,6 +70,6 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     : `${shown} had no claim`;
   cli.out(held
     ? `${what}; it is held back from dispatch until: just tasks retry ${idWords}`
-    : `${what}; it is dispatchable again: the heartbeat starts it at its next tick if its file still says ready`);
+    : `${what}; queued for the next tick: the heartbeat dispatches it then if its status still counts as ready`);
   return 0;
 }
