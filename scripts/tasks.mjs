@@ -9,7 +9,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bundle = path.join(root, 'dist', 'tasks.mjs');
-// Read once by scripts/tasks-serve.ts (and by the sources it may re-run), never passed to its children.
+// How scripts/tasks-serve.ts knows it was started so. An environment variable, not a look at
+// process.argv[1]: the sources that an out-of-date bundle re-runs inherit it, however old the
+// bundle's code. tasks-serve.ts takes it out of every child's environment.
 process.env.TASKS_FROM_BIN = '1';
 if (fs.existsSync(bundle)) {
   await import(pathToFileURL(bundle).href);
