@@ -6,6 +6,7 @@ import { usageError } from '../base/errors.ts';
 import { checkBranch, checkDefaultDir, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner, checkReady } from './checks.ts';
 import { isFolder } from '../base/jsonfile.ts';
 import { realpathOfGone } from '../base/realpath.ts';
+import { nearest } from './suggest.ts';
 
 export { checkOwner } from './checks.ts';
 
@@ -164,7 +165,8 @@ export function parseArgs(argv: readonly string[], ctx: ArgsContext): Parsed {
       setKey(keyValues, name as Key, value);
     } else {
       const shown = name.length === 1 ? `-${name}` : `--${name}`;
-      throw usageError(`unknown flag \`${shown}\`; see --help for the flags`);
+      const near = nearest(name, [...FLAG_NAMES.filter((f) => f.length > 1).map((f) => `--${f}`), ...KEY_NAMES.map((k) => `--${k}=`)]);
+      throw usageError(`unknown flag \`${shown}\`${near}; see --help for the flags`);
     }
   }
   const words = [...(raw._ as string[]), ...((raw['--'] as string[] | undefined) ?? [])];
@@ -174,13 +176,13 @@ export function parseArgs(argv: readonly string[], ctx: ArgsContext): Parsed {
   }
   // No action: the usage itself is the most useful answer (`just tasks` alone is how people discover it).
   if (first === undefined) throw usageError(`no action given; say one of: ${ACTION_NAMES.join(', ')}\n\n${usage()}`);
-  if (!isAction(first)) throw usageError(`unknown action \`${first}\`; say one of: ${ACTION_NAMES.join(', ')}`);
+  if (!isAction(first)) throw usageError(`unknown action \`${first}\`${nearest(first, ACTION_NAMES)}; say one of: ${ACTION_NAMES.join(', ')}`);
   const action = first;
   for (const word of rest) {
     const m = /^([A-Za-z_]+)=(.*)$/s.exec(word);
     if (!m) throw usageError(`unexpected argument \`${word}\`; keys are written key=value (see --help)`);
     const name = m[1] as string;
-    if (!(KEY_NAMES as string[]).includes(name)) throw usageError(`unknown key \`${name}\`; keys are: ${KEY_NAMES.join(', ')}`);
+    if (!(KEY_NAMES as string[]).includes(name)) throw usageError(`unknown key \`${name}\`${nearest(name, KEY_NAMES.map((k) => `${k}=`))}; keys are: ${KEY_NAMES.join(', ')}`);
     setKey(keyValues, name as Key, m[2] as string);
   }
   for (const f of FLAG_NAMES) {
@@ -237,7 +239,9 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   const escalateAfter = keys.escalate_after === undefined ? 7200 : checkDuration('escalate_after', keys.escalate_after);
   const runTimeout = keys.run_timeout === undefined || keys.run_timeout === 'none' ? undefined : checkDuration('run_timeout', keys.run_timeout);
   if (action === 'build' && out === undefined) throw usageError('`build` needs out=<folder> to write the dashboard to');
-  const id = keys.id === undefined || keys.id.trim() === '' ? undefined : keys.id.trim();
+  // An empty id= is a slip (an unset shell variable), never "no task": `logs id=` must not show the heartbeat log instead.
+  if (keys.id !== undefined && keys.id.trim() === '') throw usageError('`id` must name a task, got an empty value; pass id=<task> (see the claims with: just tasks status)');
+  const id = keys.id === undefined ? undefined : keys.id.trim();
   if ((action === 'release' || action === 'retry') && id === undefined) throw usageError(`\`${action}\` needs id=<task>; see the claims with: just tasks status`);
   const worktrees = keys.worktrees === undefined ? undefined : checkOnOff('worktrees', keys.worktrees);
   const base = keys.base === undefined ? undefined : checkBranch(keys.base);
