@@ -22,6 +22,8 @@ export interface BuildWorkerData {
   readonly dir: string;
   /** undefined: the folder's own name for it (projectName), worked out in the thread. */
   readonly project: string | undefined;
+  /** What a hint adds after `just tasks retry id=…` to name this tasks folder: ` dir=<dir>` (shell-quoted), or '' (the default: the default folder). */
+  readonly folderWords?: string;
   readonly stuckSlackS: number | undefined;
   readonly self: { readonly pid: number; readonly ppid: number };
 }
@@ -46,6 +48,7 @@ export interface BuildThreadInput {
   readonly owner: string;
   readonly dir: string;
   readonly project: string | undefined;
+  readonly folderWords?: string;
   readonly paths: RuntimePaths;
   readonly self: { readonly pid: number; readonly ppid: number };
   readonly stuckSlackS: number | undefined;
@@ -179,7 +182,7 @@ export class BuildThread {
 
   private start(): void {
     const i = this.input;
-    const data: BuildWorkerData = { role: 'tasks-build', owner: i.owner, dir: i.dir, project: i.project, stuckSlackS: i.stuckSlackS, self: i.self };
+    const data: BuildWorkerData = { role: 'tasks-build', owner: i.owner, dir: i.dir, project: i.project, folderWords: i.folderWords, stuckSlackS: i.stuckSlackS, self: i.self };
     const worker = spawnWorker(i.start, data);
     this.worker = worker;
     worker.on('message', (m: Report) => this.receive(m));

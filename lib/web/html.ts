@@ -11,6 +11,11 @@ export function escapeHtml(text: string): string {
 
 const h = escapeHtml;
 
+/** The dashboard's title: "<Project> Tasks", without doubling a name that already ends in "tasks" (this repository's own). */
+export function siteTitle(project: string): string {
+  return /tasks$/i.test(project.trim()) ? project.trim() : `${project} Tasks`;
+}
+
 /** How other pages refer to a task: its page file name (in tasks/), status and title. */
 export interface TaskRef { readonly page: string; readonly status: string; readonly title: string }
 

@@ -17,6 +17,8 @@ export interface LiveSiteOptions {
   readonly owner: string;
   readonly dir: string;
   readonly project: string;
+  /** What a hint adds after `just tasks retry id=…` to name this tasks folder: ` dir=<dir>` (shell-quoted), or '' (the default: the default folder). */
+  readonly folderWords?: string;
   /** Where the pages go: the server's build folder, or build's out=. */
   readonly out: string;
   /**
@@ -105,11 +107,12 @@ export class LiveSite {
     const registry = readJsonFile<Registry>(this.paths.registry);
     const result = this.builder.build({
       project: this.options.project,
+      folderWords: this.options.folderWords ?? '',
       tasks,
       errors,
       docs,
       format,
-      snapshot: withRegistryClaims(readJsonFile<Snapshot>(this.paths.snapshot), registry),
+      snapshot: withRegistry(readJsonFile<Snapshot>(this.paths.snapshot), registry),
       owner: this.options.owner,
       // The view carries state and stale besides running and pid; render.ts shows them.
       heartbeat: this.heartbeat,
@@ -181,14 +184,16 @@ export class LiveSite {
 }
 
 /**
- * The snapshot's claims as the registry has them now: a run that ended or was interrupted after
- * the last tick (the heartbeat stopped, say) shows so without waiting for a tick that may never come.
+ * The snapshot's claims and holds as the registry has them now: a run that ended or was
+ * interrupted after the last tick (the heartbeat stopped, say), a release or a retry, shows so
+ * without waiting for a tick that may never come.
  */
-export function withRegistryClaims(snapshot: Snapshot | undefined, registry: Registry | undefined): Snapshot | undefined {
-  if (!snapshot || !registry?.claims) return snapshot;
-  const claims = snapshot.claims
+export function withRegistry(snapshot: Snapshot | undefined, registry: Registry | undefined): Snapshot | undefined {
+  if (!snapshot || typeof registry !== 'object' || registry === null) return snapshot;
+  const claims = !registry.claims ? snapshot.claims : snapshot.claims
     .filter((c) => registry.claims[c.id] !== undefined)
     .map((c) => ({ ...c, ...registry.claims[c.id] }));
-  return { ...snapshot, claims };
+  // A registry written before holds existed has none: the snapshot's stand.
+  return { ...snapshot, claims, ...(registry.holds === undefined ? {} : { holds: registry.holds }) };
 }
 

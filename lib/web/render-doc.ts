@@ -1,5 +1,5 @@
 // The pages of docs, decisions and milestones: title, file, rendered body, a milestone's tasks, and a way back to the dashboard.
-import { escapeHtml as h, statusBadge } from './html.ts';
+import { escapeHtml as h, siteTitle, statusBadge } from './html.ts';
 import { renderMarkdown } from './markdown.ts';
 import { type PageKind, KIND_FOLDERS, kindPages } from './pages.ts';
 import type { RelatedTask } from './relations.ts';
@@ -27,7 +27,7 @@ export function renderDocPage(p: DocPageInput): string {
   const tasks = p.tasks === undefined ? '' : `<section id="milestone-tasks"><h2>Tasks (${p.tasks.length})</h2>${p.tasks.length === 0
     ? '<p class="none">none</p>'
     : `<ul>${p.tasks.map((t) => `<li><a href="../tasks/${h(t.page)}.html">${h(t.id)}</a> ${statusBadge(t.status)} ${h(t.title)}</li>`).join('')}</ul>`}</section>\n`;
-  const body = `<header><a href="../index.html#${KIND_FOLDERS[d.kind]}">← ${h(p.project)} Tasks</a><p id="live" role="status"></p></header>
+  const body = `<header><a href="../index.html#${KIND_FOLDERS[d.kind]}">← ${h(siteTitle(p.project))}</a><p id="live" role="status"></p></header>
 <main data-doc-kind="${h(d.kind)}" data-doc-id="${h(d.id)}">
 <p class="kind">${kind} <code>${h(d.id)}</code></p>
 <h1>${h(d.title)}</h1>
@@ -35,7 +35,7 @@ export function renderDocPage(p: DocPageInput): string {
 ${tasks}<article class="body">
 ${renderMarkdown(d.body, { title: d.title })}</article>
 </main>`;
-  return layout(`${kind}: ${d.title} · ${p.project} Tasks`, '../', body);
+  return layout(`${kind}: ${d.title} · ${siteTitle(p.project)}`, '../', body);
 }
 
 /** One doc, decision or milestone page of a build: where it goes, what it shows (compared between builds), and its HTML. */

@@ -3,7 +3,7 @@ import { type PrShown, type TaskRef, escapeHtml as h, prCi, taskLink, timeTag } 
 import { TAIL_DEFAULT, type RunLogTail } from './run-log.ts';
 import type { WebClaim } from './snapshot-read.ts';
 import { showLines } from './client/logtext.ts';
-import { shellWord } from '../base/shellword.ts';
+import { shellArg } from '../base/shellword.ts';
 
 /** A claim as a task page shows it: without `ageS`, which changes every tick (the client computes ages). */
 export type PageClaim = Omit<WebClaim, 'ageS'>;
@@ -11,9 +11,20 @@ export type PageClaim = Omit<WebClaim, 'ageS'>;
 /** What the pages show of a task's PR and CI, by task id. */
 export type Shown = ReadonlyMap<string, { readonly pr: PrShown | null; readonly ci: string }>;
 
-/** The command that makes a task dispatchable again (the CLI's `retry`). */
-export function retryCommand(id: string): string {
-  return `just tasks retry id=${shellWord(id)}`;
+/** The command that makes a task dispatchable again (the CLI's `retry`); `folder` names a tasks folder that is not the default one (` dir=…`). */
+export function retryCommand(id: string, folder = ''): string {
+  return `just tasks retry ${shellArg('id', id)}${folder}`;
+}
+
+/** True when a run ended well (exit 0) but its task's file does not say it is finished: the heartbeat keeps the claim. */
+export function doneButOpen(c: Pick<WebClaim, 'state' | 'exitCode'>, status: string | undefined): boolean {
+  return c.state === 'exited' && c.exitCode === 0 && status !== undefined && status !== 'completed' && status !== 'cancelled';
+}
+
+/** What happens next to a run that exited 0 while its file still says `status`: what claims.ts does, in words. */
+function doneButOpenNote(status: string, id: string, folder: string): string {
+  return `The run exited 0, but the task still says <b>${h(status)}</b>, so it stays claimed and is not dispatched again until its file says completed or cancelled` +
+    ` (the heartbeat then releases the claim at its next tick). To run it again now: <code>${h(retryCommand(id, folder))}</code>; to free it and hold it back: <code>${h(`just tasks release ${shellArg('id', id)}${folder}`)}</code>.`;
 }
 
 /** True when the claim's run ended badly: a non-zero exit, stopped with its heartbeat, or timed out. */
@@ -48,6 +59,7 @@ function worktreeFacts(c: PageClaim): { branch?: string; dirty?: string; ahead?:
 
 /** The claims table of the index: who runs what, where, and how it went. */
 export function renderClaims(claims: readonly WebClaim[] | undefined, refs: ReadonlyMap<string, TaskRef>, shown: Shown, now: Date, none: string): string {
+  const waits = '<br><small class="next">stays claimed until its file says completed or cancelled</small>';
   const list = claims ?? [];
   const rows = list.map((c) => {
     const f = worktreeFacts(c);
@@ -56,7 +68,7 @@ export function renderClaims(claims: readonly WebClaim[] | undefined, refs: Read
     const failed = runFailed(c);
     return `<tr${failed ? ' class="esc"' : ''}><td>${taskLink(c.id, refs, 'tasks/')}</td><td>${h(c.owner)}</td><td>${timeTag(c.claimedAt, now)}</td>` +
       `<td>${worktreeState(c)}${facts.length ? `<br><small>${facts.join(' · ')}</small>` : ''}</td>` +
-      `<td>${c.pid ?? '—'}</td><td>${h(c.state)}</td><td${failed ? ' class="bad"' : ''}>${c.exitCode ?? '—'}</td><td>${prCi(s?.pr ?? null, s?.ci ?? c.ci)}</td></tr>`;
+      `<td>${c.pid ?? '—'}</td><td>${h(c.state)}${doneButOpen(c, refs.get(c.id)?.status) ? waits : ''}</td><td${failed ? ' class="bad"' : ''}>${c.exitCode ?? '—'}</td><td>${prCi(s?.pr ?? null, s?.ci ?? c.ci)}</td></tr>`;
   });
   const content = claims === undefined ? none : list.length === 0 ? '<p class="none">No claims.</p>'
     : `<div class="scroll"><table><thead><tr><th>Task</th><th>Owner</th><th>Claimed</th><th>Worktree</th><th>Pid</th><th>State</th><th>Exit</th><th>PR / CI</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
@@ -64,7 +76,7 @@ export function renderClaims(claims: readonly WebClaim[] | undefined, refs: Read
 }
 
 /** The task page's claim: who, when, the run's state and exit, the worktree and its git state, PR/CI. */
-export function renderClaim(c: PageClaim, pr: PrShown | null, ci: string): string {
+export function renderClaim(c: PageClaim, pr: PrShown | null, ci: string, task: { readonly id: string; readonly status: string }, folder: string): string {
   const f = worktreeFacts(c);
   const rows: [string, string][] = [
     ['Claimed by', h(c.claimedBy)], ['Owner', h(c.owner)], ['Claimed', timeTag(c.claimedAt)], ['Started', timeTag(c.startedAt)],
@@ -77,17 +89,18 @@ export function renderClaim(c: PageClaim, pr: PrShown | null, ci: string): strin
     ...(f.ahead === undefined ? [] : [['Ahead', f.ahead] as [string, string]]),
     ['PR / CI', prCi(pr, ci)],
   ];
-  return `<section id="claim"><h2>Claim</h2><dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl></section>`;
+  const next = doneButOpen(c, task.status) ? `<p class="next" id="claim-next">${doneButOpenNote(task.status, task.id, folder)}</p>` : '';
+  return `<section id="claim"><h2>Claim</h2><dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>${next}</section>`;
 }
 
 /** A failed run's headline: what happened and the next step (read the log, fix, retry). */
-export function renderRunFailure(c: PageClaim, taskId: string): string {
+export function renderRunFailure(c: PageClaim, taskId: string, folder: string): string {
   const title = c.state === 'timed_out' ? 'Run timed out' : c.state === 'interrupted' ? 'Run interrupted' : 'Run failed';
   const exit = c.exitCode === null ? 'exit status unknown' : `exit code <b>${h(String(c.exitCode))}</b>`;
   const note = c.note ? ` (${h(c.note)})` : '';
   const ended = c.endedAt ? `, ended ${timeTag(c.endedAt)}` : '';
   return `<section id="run-failed" class="warn"><h2>${title}</h2><p class="bad">The run ended with ${exit}${note}${ended}.</p>` +
-    `<p class="next">Next step: read the log below, fix the cause, then run <code>${h(retryCommand(taskId))}</code> to dispatch the task again at the next tick.</p></section>`;
+    `<p class="next">Next step: read the log below, fix the cause, then run <code>${h(retryCommand(taskId, folder))}</code> to dispatch the task again at the next tick.</p></section>`;
 }
 
 /**

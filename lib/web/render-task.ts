@@ -1,9 +1,10 @@
 // One task page: metadata, dates and labels, parent, subtasks, dependencies and what it blocks, a failed run's next step, claim and worktree, run log, escalation and rendered body.
 import { renderMarkdown } from './markdown.ts';
-import { type PrShown, escapeHtml as h, isOverdue, prCi, statusBadge, timeTag } from './html.ts';
+import { type PrShown, escapeHtml as h, isOverdue, prCi, siteTitle, statusBadge, timeTag } from './html.ts';
 import type { RelatedTask, ResolvedRef, TaskRelated } from './relations.ts';
 import { layout } from './render.ts';
-import { type PageClaim, renderClaim, renderRunFailure, renderRunLog, runFailed } from './render-run.ts';
+import { type PageClaim, renderClaim, renderRunFailure, renderRunLog, retryCommand, runFailed } from './render-run.ts';
+import type { WebHold } from './snapshot-read.ts';
 import type { RunLogTail } from './run-log.ts';
 import type { Task } from '../tasks/taskfile.ts';
 
@@ -24,6 +25,10 @@ export interface TaskPageInput {
   readonly runLog: RunLogTail | undefined;
   /** The page is served with the API: link the whole run log. */
   readonly api: boolean;
+  /** Released by an operator and held back from dispatch. */
+  readonly hold: WebHold | undefined;
+  /** ` dir=…` for hints when the tasks folder is not the default one, else ''. */
+  readonly folderWords: string;
 }
 
 /**
@@ -53,7 +58,8 @@ export function renderTaskPage(p: TaskPageInput): string {
   const log = p.runLog === undefined ? '' : renderRunLog(p.runLog, t.id, p.api, failed);
   const r = p.related;
   const sections = [
-    failed && p.claim !== undefined ? renderRunFailure(p.claim, t.id) : '',
+    p.hold === undefined ? '' : renderHold(p.hold, t.id, p.folderWords),
+    failed && p.claim !== undefined ? renderRunFailure(p.claim, t.id, p.folderWords) : '',
     failed ? log : '',
     p.escalation === undefined ? '' : `<section id="escalation" class="warn"><h2>Escalation</h2><p>${h(p.escalation.reason)} <span class="since">since ${timeTag(p.escalation.since)}</span></p></section>`,
     r.parent === null ? '' : `<section id="parent"><h2>Parent</h2><p${r.parent.task === null ? ' class="missing"' : ''}>${resolved(r.parent)}</p></section>`,
@@ -61,13 +67,13 @@ export function renderTaskPage(p: TaskPageInput): string {
     r.dependencies.length === 0 ? '' : `<section id="deps"><h2>Dependencies (${r.dependencies.length})</h2><ul>${r.dependencies.map((d) => `<li${d.task === null ? ' class="missing"' : ''}>${resolved(d)}</li>`).join('')}</ul></section>`,
     r.blocks.length === 0 ? '' : `<section id="blocks"><h2>Blocks (${r.blocks.length})</h2>${list(r.blocks)}</section>`,
     p.pr === null && p.ci === 'unknown' ? '' : `<section id="pr"><h2>Pull request</h2><p>${prCi(p.pr, p.ci)}</p></section>`,
-    p.claim === undefined ? '' : renderClaim(p.claim, p.pr, p.ci),
+    p.claim === undefined ? '' : renderClaim(p.claim, p.pr, p.ci, t, p.folderWords),
     failed ? '' : log,
     progress('acceptance', 'Acceptance criteria', t.acceptance, 'met'),
     // The plan counts the checkboxes that are not acceptance criteria.
     progress('progress', 'Plan progress', { done: t.progress.done - t.acceptance.done, total: t.progress.total - t.acceptance.total }, 'done'),
   ].filter((s) => s !== '');
-  const body = `<header><a href="../index.html">← ${h(p.project)} Tasks</a><p id="live" role="status"></p></header>
+  const body = `<header><a href="../index.html">← ${h(siteTitle(p.project))}</a><p id="live" role="status"></p></header>
 <main data-task-id="${h(t.id)}">
 <h1>${h(t.title)}</h1>
 <p class="path"><code>${h(t.path)}</code>${t.archived ? ' <span class="archived">archived</span>' : ''}</p>
@@ -76,7 +82,13 @@ ${shownFacts.length === 0 ? '' : `<dl class="meta facts" id="facts">${shownFacts
 <article class="body">
 ${renderMarkdown(t.body, { title: t.title })}</article>
 </main>`;
-  return layout(`${t.id}: ${t.title} · ${p.project} Tasks`, '../', body);
+  return layout(`${t.id}: ${t.title} · ${siteTitle(p.project)}`, '../', body);
+}
+
+/** The banner of a held task: since when, who released it, and the command that dispatches it again. */
+function renderHold(hold: WebHold, id: string, folder: string): string {
+  return `<section id="held" class="warn"><h2>Held</h2><p>Held since ${timeTag(hold.since)} (released by ${h(hold.by)}): the heartbeat does not dispatch it. ` +
+    `<code>${h(retryCommand(id, folder))}</code> to dispatch it again at the next tick.</p></section>`;
 }
 
 function value(v: string | null): string {

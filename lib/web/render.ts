@@ -1,11 +1,12 @@
 // The dashboard index: navigation, health, counts, escalations, dispatchable tasks, claims, parse errors, the task list and board, docs.
 import type { ParseError } from '../tasks/taskfile.ts';
 import type { HeartbeatState } from '../supervise/health.ts';
-import { type TaskRef, escapeHtml, taskLink, timeTag } from './html.ts';
+import { type TaskRef, escapeHtml, siteTitle, taskLink, timeTag } from './html.ts';
 import { KIND_FOLDERS, type KindEntry, PAGE_KINDS, type PageKind, kindPages } from './pages.ts';
 import { type ListInput, renderList } from './render-list.ts';
 import { type Shown, renderClaims } from './render-run.ts';
-import { type WebSnapshot, dispatchableOf } from './snapshot-read.ts';
+import { type WebSnapshot, dispatchNoteOf, dispatchableOf, holdsOf } from './snapshot-read.ts';
+import { retryCommand } from './render-run.ts';
 
 const h = escapeHtml;
 
@@ -28,6 +29,8 @@ function layoutParts(title: string, root: string): [string, string] {
 
 export interface IndexInput extends ListInput {
   readonly project: string;
+  /** ` dir=…` for the hints when the tasks folder is not the default one. */
+  readonly folderWords?: string;
   readonly errors: readonly ParseError[];
   /** Docs, decisions and milestones: a section each, never tasks. */
   readonly docs: readonly KindEntry[];
@@ -54,19 +57,20 @@ const ERRORS_MAX = 1000;
 export function renderIndex(p: IndexInput): string {
   const pages = kindPages(p.docs);
   const kinds = PAGE_KINDS.map((kind) => ({ kind, list: p.docs.map((d, i) => ({ d, page: pages[i] as string })).filter((x) => x.d.kind === kind) }));
-  const body = `<header><h1>${h(p.project)} Tasks</h1><p id="live" role="status"></p></header>
+  const body = `<header><h1>${h(siteTitle(p.project))}</h1><p id="live" role="status"></p></header>
 ${renderNav(kinds.map((k) => [k.kind, k.list.length]))}
 <main>
 ${renderHealth(p)}
 ${renderCounts(p.counts)}
 ${renderEscalations(p)}
 ${renderDispatchable(p)}
+${renderHeld(p)}
 ${renderClaims(p.snapshot?.claims, p.refs, p.shown, p.now, noSnapshot)}
 ${renderErrors(p.errors)}
 ${renderList(p)}
 ${kinds.map((k) => renderKind(k.kind, k.list)).join('\n')}
 </main>`;
-  return layout(`${p.project} Tasks`, '', body);
+  return layout(siteTitle(p.project), '', body);
 }
 
 const KIND_TITLES: Readonly<Record<PageKind, string>> = { milestone: 'Milestones', decision: 'Decisions', doc: 'Docs' };
@@ -147,9 +151,21 @@ function renderDispatchable(p: IndexInput): string {
   const list = p.snapshot === undefined ? [] : dispatchableOf(p.snapshot);
   const items = list.slice(0, LIST_MAX).map((r) => `<li>${taskLink(r.id, p.refs, 'tasks/')} ${r.priority === null ? '' : `<span class="pri">${h(r.priority)}</span> `}${h(r.title)}</li>`);
   const more = list.length > LIST_MAX ? `<p class="none">and ${list.length - LIST_MAX} more.</p>` : '';
-  const content = p.snapshot === undefined ? noSnapshot : list.length === 0 ? '<p class="none">Nothing to dispatch: no ready task has all its dependencies completed and no claim.</p>' : `<ol>${items.join('')}</ol>${more}`;
+  const note = dispatchNoteOf(p.snapshot);
+  const nothing = `<p class="none">Nothing to dispatch: ${note === undefined ? 'no ready task has all its dependencies completed, no claim and no hold.' : h(note)}</p>`;
+  const content = p.snapshot === undefined ? noSnapshot : list.length === 0 ? nothing : `<ol>${items.join('')}</ol>${more}`;
   // The id stays "ready": links and tests that name the section keep working.
   return `<section id="ready"><h2>Dispatchable (${list.length})</h2>${content}</section>`;
+}
+
+/** The tasks an operator released, held back from dispatch: who released each, when, and the command that dispatches it again. */
+function renderHeld(p: IndexInput): string {
+  const list = holdsOf(p.snapshot);
+  const rows = list.slice(0, LIST_MAX).map((x) => `<tr><td>${taskLink(x.id, p.refs, 'tasks/')}</td><td>${h(x.by)}</td><td>${timeTag(x.since, p.now)}</td><td><code>${h(retryCommand(x.id, p.folderWords))}</code></td></tr>`);
+  const more = list.length > LIST_MAX ? `<p class="none">and ${list.length - LIST_MAX} more.</p>` : '';
+  const content = list.length === 0 ? '<p class="none">Nothing is held back.</p>'
+    : `<div class="scroll"><table><thead><tr><th>Task</th><th>Released by</th><th>Since</th><th>To dispatch it again</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>${more}`;
+  return `<section id="held"><h2>Held (${list.length})</h2>${content}</section>`;
 }
 
 /** Every parse error, listed here only: the first ERRORS_OPEN open, the rest folded in a details element. */

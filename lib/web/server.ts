@@ -26,6 +26,8 @@ export interface ServeInput {
   readonly detached: boolean;
   /** The dashboard title's project; undefined: the build thread reads it from the folder. */
   readonly project: string | undefined;
+  /** What a hint adds after `just tasks retry id=…` to name this tasks folder: ` dir=<dir>` (shell-quoted), or '' (the default: the default folder). */
+  readonly folderWords?: string;
   /** Hears about rebuild failures (the server keeps serving the last good pages). */
   readonly log: (line: string) => void;
   /** This process, never taken for the heartbeat. */
@@ -178,7 +180,7 @@ function startSite(input: ServeInput, paths: RuntimePaths, url: string, publish:
     return { version, page: rel === undefined || !thread.pagesShown() || !thread.serves(rel) ? null : pageVersion(path.join(paths.site, rel)) };
   };
   const thread = new BuildThread({
-    owner: input.owner, dir: input.dir, project: input.project, paths, self: input.self, stuckSlackS: input.stuckSlackS, start: input.thread, log: input.log,
+    owner: input.owner, dir: input.dir, project: input.project, folderWords: input.folderWords, paths, self: input.self, stuckSlackS: input.stuckSlackS, start: input.thread, log: input.log,
     onBuilt: (result) => {
       if (result.written || result.removed) hub.send(eventData);
       site.onBuilt();

@@ -17,7 +17,7 @@ import { docPages } from './render-doc.ts';
 import { relatedOf, relationsOf } from './relations.ts';
 import type { PageClaim } from './render-task.ts';
 import type { RunLogTail } from './run-log.ts';
-import { type WebClaim, type WebSnapshot, ciMapOf, ciOf } from './snapshot-read.ts';
+import { type WebClaim, type WebSnapshot, ciMapOf, ciOf, holdsOf } from './snapshot-read.ts';
 import type { DocFile, Task, ParseError } from '../tasks/taskfile.ts';
 import type { Remote } from '../tasks/pr.ts';
 import { KIND_FOLDERS, assignPages, kindPages } from './pages.ts';
@@ -27,6 +27,8 @@ export { pageName } from './pages.ts';
 
 export interface SiteInput {
   project: string;
+  /** ` dir=…` (shell-quoted) for the hints when the tasks folder is not the default one, else ''. */
+  folderWords?: string;
   /** With body and sections. Treated as immutable: a changed task must be a new object (TaskScanner does so). */
   tasks: Task[];
   errors: ParseError[];
@@ -97,7 +99,7 @@ export class SiteBuilder {
     if (!this.first && !fs.existsSync(path.join(files.dir, 'index.html'))) this.reset(); // the folder was cleared under us
     // A restart neither rewrites identical files nor leaves stale pages.
     if (this.first) files.survey('tasks', '.html', ['index.html', 'search.json', 'tasks.json', ...ASSET_NAMES, ...kindPages(input.docs ?? [])]);
-    const global = JSON.stringify([input.project, input.remote ?? null, input.api ?? false, input.format?.customStatuses ?? []]);
+    const global = JSON.stringify([input.project, input.folderWords ?? '', input.remote ?? null, input.api ?? false, input.format?.customStatuses ?? []]);
     if (global !== this.global) {
       // every page shows these
       this.entries.clear();
@@ -114,6 +116,7 @@ export class SiteBuilder {
     const pageOf = new Map(input.tasks.map((t, i) => [t, pages[i] as string]));
     const escalations = new Map((input.snapshot?.escalations ?? []).map((e) => [e.id, e]));
     const claims = new Map((input.snapshot?.claims ?? []).map((c) => [c.id, c]));
+    const holds = new Map(holdsOf(input.snapshot).map((x) => [x.id, x]));
     const checks = ciMapOf(input.snapshot);
     const shown = new Map<string, { pr: PrShown | null; ci: string }>();
     const order = new Map(statusOrder(input.format?.customStatuses).map((s, i) => [s, i]));
@@ -130,9 +133,10 @@ export class SiteBuilder {
       const claim = pageClaim(claims.get(task.id));
       const ci = ciOf(task, checks);
       const log = input.runLogs?.get(task.id);
+      const hold = holds.get(task.id);
       // The log by where its lines end: a page is re-rendered when its log grew, not re-read to compare.
       let extra = `${escalation === undefined ? '' : JSON.stringify([escalation.reason, escalation.since])}|${claim === undefined ? '' : JSON.stringify(claim)}` +
-        `|${ci}|${log === undefined ? '' : JSON.stringify([log.path, log.log, log.end, log.lines.length])}`;
+        `|${ci}|${hold === undefined ? '' : JSON.stringify(hold)}|${log === undefined ? '' : JSON.stringify([log.path, log.log, log.end, log.lines.length])}`;
       // Parent, subtasks, dependencies and what it blocks, with their pages, statuses and titles; and whether it is overdue today.
       const related = relatedOf(task, relations, (t) => pageOf.get(t) as string);
       extra += `|${JSON.stringify(related)}|${isOverdue(task, input.now)}`;
@@ -145,7 +149,7 @@ export class SiteBuilder {
         entry = old.task === task ? old : { ...old, task, pr };
       } else {
         const esc = escalation === undefined ? undefined : { reason: escalation.reason, since: escalation.since };
-        files.write(`tasks/${page}.html`, renderTaskPage({ project: input.project, task, related, now: input.now, escalation: esc, claim, pr, ci, runLog: log, api: input.api ?? false }));
+        files.write(`tasks/${page}.html`, renderTaskPage({ project: input.project, task, related, now: input.now, escalation: esc, claim, pr, ci, runLog: log, api: input.api ?? false, hold, folderWords: input.folderWords ?? '' }));
         const text = searchFold(`${task.title}\n${task.body}`).replace(/\s+/g, ' ').trim();
         const row = taskRow(task, page, escalation !== undefined, pr, ci, statusRank, related.parent?.task?.page);
         const bytes = Buffer.from(JSON.stringify(row));

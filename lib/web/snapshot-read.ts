@@ -26,12 +26,35 @@ export type WebSnapshot = Omit<Snapshot, 'claims'> & {
   claims: WebClaim[];
   dispatchable?: SnapshotReady[];
   ci?: Record<string, CiCheck>;
+  /** Why nothing dispatches, in one line (a folder without a ready status, say); absent from older heartbeats. */
+  dispatchNote?: unknown;
 };
+
+/** A task an operator released, held back from dispatch until `retry`: who released it and when. */
+export interface WebHold { readonly id: string; readonly since: string; readonly by: string }
 
 /** The tasks the heartbeat will dispatch, best first: `dispatchable`, else `ready` (its older name). */
 export function dispatchableOf(s: WebSnapshot): readonly SnapshotReady[] {
   const list = s.dispatchable ?? s.ready;
   return Array.isArray(list) ? list : [];
+}
+
+/** The snapshot's holds, oldest first, keeping only well-formed entries. */
+export function holdsOf(s: WebSnapshot | undefined): WebHold[] {
+  const raw: unknown = s?.holds;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [];
+  const list: WebHold[] = [];
+  for (const [id, hold] of Object.entries(raw as Record<string, unknown>)) {
+    const x = hold as { since?: unknown; by?: unknown } | null;
+    if (typeof x === 'object' && x !== null && typeof x.since === 'string' && typeof x.by === 'string') list.push({ id, since: x.since, by: x.by });
+  }
+  return list.sort((a, b) => a.since.localeCompare(b.since) || a.id.localeCompare(b.id));
+}
+
+/** The snapshot's one-line reason why nothing dispatches, when it gives one. */
+export function dispatchNoteOf(s: WebSnapshot | undefined): string | undefined {
+  const note = s?.dispatchNote;
+  return typeof note === 'string' && note.trim() !== '' ? note.trim() : undefined;
 }
 
 const CI_STATES: ReadonlySet<string> = new Set(['passing', 'failing', 'pending', 'unknown']);

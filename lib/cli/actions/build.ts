@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Options } from '../args.ts';
-import { type Cli, displayPath } from '../context.ts';
+import { type Cli, dirArg, displayPath } from '../context.ts';
 import { TasksError } from '../../base/errors.ts';
 import { findRepo, remoteUrl } from '../../base/git.ts';
 import { parseRemote } from '../../tasks/pr.ts';
@@ -29,7 +29,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   try {
     // Built pages link `pr: 123` like served ones: the remote is read once, before building.
     const remote = repo ? parseRemote((await remoteUrl(o.dir)) ?? '') : undefined;
-    new LiveSite({ owner: o.owner, dir: o.dir, project: o.project ?? projectName(o.dir), out: staging, ownFolder: false, now: () => new Date(), remote }).rebuild();
+    new LiveSite({ owner: o.owner, dir: o.dir, project: o.project ?? projectName(o.dir), folderWords: dirArg(o, cli), out: staging, ownFolder: false, now: () => new Date(), remote }).rebuild();
     result = publish(staging, real, owned);
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });

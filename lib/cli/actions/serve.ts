@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Options } from '../args.ts';
-import { type Cli, again, displayPath, ensureLine } from '../context.ts';
+import { type Cli, again, dirArg, displayPath, ensureLine } from '../context.ts';
 import { endBoundedChildren } from '../../base/bounded.ts';
 import { TasksError } from '../../base/errors.ts';
 import { lineWriter, logCap, tailLines } from '../../base/logfile.ts';
@@ -34,7 +34,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   if (o.detach) return serveDetached(o, cli, startHeartbeat, () => ensuring);
   const outcome = await startServer({
     owner: o.owner, dir: o.dir, host: o.host, port: o.port, portGiven: o.portGiven, detached: detachedChild,
-    project: o.project, log, self: cli.self, stuckSlackS: stuckSlack(cli.env), onBound: startHeartbeat,
+    project: o.project, folderWords: dirArg(o, cli), log, self: cli.self, stuckSlackS: stuckSlack(cli.env), onBound: startHeartbeat,
     thread: { script: cli.launcher.script, nodeArgs: cli.launcher.nodeArgs },
   });
   if (outcome.kind === 'already') {

@@ -6,7 +6,7 @@ import { fetchTail, keepLog, onLogEvent, pageTaskId } from './runlog.ts';
 import { apply, takeRows } from './view.ts';
 
 /** The index's regions that the server re-renders; a task page is swapped as one `main`. */
-const INDEX_REGIONS = ['#nav', '#health', '#counts', '#escalations', '#ready', '#claims', '#errors', '#milestones', '#decisions', '#docs', '#tasks tbody', ...FILTERS.map((f) => `#f-${f}`)];
+const INDEX_REGIONS = ['#nav', '#health', '#counts', '#escalations', '#ready', '#held', '#claims', '#errors', '#milestones', '#decisions', '#docs', '#tasks tbody', ...FILTERS.map((f) => `#f-${f}`)];
 /** Each region's HTML as last served, so an unchanged region is left alone (with its scroll, focus and hidden rows). */
 const served = new Map<string, string>();
 let busy = false;
