@@ -4,6 +4,7 @@ import type { Task } from '../tasks/taskfile.ts';
 import { escapeHtml as h, type PrShown } from './html.ts';
 import { localDay } from './client/due.ts';
 import { COLUMNS, PAGE_SIZE, type TaskRow, rowHtml } from './client/rows.ts';
+import { openWorkFirst } from './client/order.ts';
 
 /** A task as the list and the board show it, empty values left out; `statusRank` places a status in the lifecycle (custom ones after). */
 export function taskRow(t: Task, page: string, escalated: boolean, pr: PrShown | null, ci: string, statusRank: (status: string) => number, parentPage?: string): TaskRow {
@@ -84,7 +85,8 @@ export function renderList(p: ListInput): string {
   const selects = SELECTS.map(([key, label, plural]) => `<label>${label} <select id="f-${key}" name="${key}">${filterOptions(p.tasks, key, plural, rank)}</select></label>`).join('\n');
   const archived = p.rows.reduce((n, r) => n + (r.archived ? 1 : 0), 0);
   const active = p.rows.filter((r) => !r.archived);
-  const first = active.slice(0, PAGE_SIZE);
+  // The first page of the default view: open work first, as the client orders it.
+  const first = openWorkFirst(active).slice(0, PAGE_SIZE);
   const today = localDay(p.now);
   const more = active.length > first.length
     ? `<p id="more" class="none">The first ${first.length} of ${active.length} tasks; the others, the filters and the board load with JavaScript.</p>` : '';

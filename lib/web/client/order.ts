@@ -1,4 +1,4 @@
-// The list's order: rows sorted by a column (the URL's `sort`), and subtasks grouped under their parent.
+// The list's order: open work first by default, else rows sorted by a column (the URL's `sort`), and subtasks grouped under their parent.
 import type { TaskRow } from './rows.ts';
 
 const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
@@ -24,6 +24,25 @@ function compare(a: SortKey, b: SortKey): number {
   const y = String(b);
   if (x === '' || y === '') return Number(x === '') - Number(y === '');
   return collator.compare(x, y);
+}
+
+/** Open work by how near it is to done (in progress first), then the rest of the lifecycle; completed and cancelled last. */
+const OPEN_FIRST: readonly string[] = ['in_progress', 'ready', 'todo', 'review', 'blocked', 'draft'];
+const LAST: readonly string[] = ['completed', 'cancelled'];
+
+/** Where a status stands in the default order: OPEN_FIRST, then other statuses by lifecycle rank, then LAST. */
+function openRank(r: TaskRow): number {
+  const open = OPEN_FIRST.indexOf(r.status);
+  if (open >= 0) return open;
+  const last = LAST.indexOf(r.status);
+  return last >= 0 ? 1e6 + last : OPEN_FIRST.length + r.statusRank;
+}
+
+/** The default order: open work first (openRank), then priority, then id in natural order; stable. */
+export function openWorkFirst(rows: readonly TaskRow[]): TaskRow[] {
+  return rows.map((r, i) => ({ s: openRank(r), i, r }))
+    .sort((a, b) => a.s - b.s || a.r.priorityRank - b.r.priorityRank || collator.compare(a.r.id, b.r.id) || a.i - b.i)
+    .map((x) => x.r);
 }
 
 /** The rows in the order `sort` names (`id`, `-due`…; anything else: as served), stable: equal keys keep the served order. */

@@ -3,7 +3,7 @@ import { drawBoard, startBoard } from './board.ts';
 import { busy, current, onData, takePage } from './data.ts';
 import { byId } from './dom.ts';
 import { localDay } from './due.ts';
-import { grouped, sortRows } from './order.ts';
+import { grouped, openWorkFirst, sortRows } from './order.ts';
 import { FILTERS, FLAGS, type ViewState, filterRows, mergeQuery, queryOf, readQuery } from './query.ts';
 import { PAGE_SIZE, type TaskRow, rowHtml } from './rows.ts';
 
@@ -59,12 +59,16 @@ function syncControls(): void {
   }
 }
 
-/** The rows in the chosen order (stable: equal keys keep the served order), cached per data and sort. */
+/**
+ * The rows in the chosen order (stable: equal keys keep the served order), cached per data and
+ * sort. With none chosen the list puts open work first; the board's columns keep the served order.
+ */
 let order: { rows: readonly TaskRow[]; sort: string; list: readonly TaskRow[] } | undefined;
 function sorted(rows: readonly TaskRow[]): readonly TaskRow[] {
-  if (order?.rows === rows && order.sort === state.sort) return order.list;
-  const list = sortRows(rows, state.sort);
-  order = { rows, sort: state.sort, list };
+  const sort = state.sort === '' && state.view === 'list' ? 'open' : state.sort;
+  if (order?.rows === rows && order.sort === sort) return order.list;
+  const list = sort === 'open' ? openWorkFirst(rows) : sortRows(rows, sort);
+  order = { rows, sort, list };
   return list;
 }
 
