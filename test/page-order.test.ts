@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { launchChromium, openQuiet } from './chromium.ts';
-import { type Folder, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { type Folder, cli, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
 import { parseTaskFile, type Task } from '../lib/tasks/taskfile.ts';
 import type { Snapshot } from '../lib/manager/tick.ts';
 import { SiteBuilder, type SiteInput } from '../lib/web/site.ts';
@@ -52,6 +52,23 @@ test('"Nothing to dispatch" gives the snapshot\'s dispatchNote, escaped, when it
   assert.match(index, /<p class="none">Nothing to dispatch: no status counts as ready in this folder: pass ready=&#39;To Do&#39; &lt;b&gt;<\/p>/);
   const plain = built({ snapshot: snapshot({}) }).index;
   assert.match(plain, /<p class="none">Nothing to dispatch: no ready task has all its dependencies completed, no claim and no hold\.<\/p>/);
+});
+
+test('a real heartbeat on a folder where no task says ready: the page says why nothing dispatches', async () => {
+  await withTempFolder('wnote', async (f) => {
+    fs.rmSync(path.join(f.dir, 'FIRST-TASK.md'));
+    fs.writeFileSync(path.join(f.dir, 'T-1.md'), '---\nid: T-1\ntitle: Waiting\nstatus: todo\n---\nbody\n');
+    const r = await cli(['ensure', `owner=${f.owner}`, `dir=${f.dir}`, 'interval=0.2', 'dispatch=true', 'worktrees=off', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    f.extra.push((JSON.parse(r.stdout) as { pid: number }).pid);
+    const { s, base } = await serveBare(f);
+    try {
+      const line = await waitUntilAsync(async () => /<p class="none">(Nothing to dispatch: no task has status ready;[^<]*)<\/p>/.exec(await (await fetch(`${base}/`)).text())?.[1], 'the ready queue to give the note');
+      assert.match(line, /this folder&#39;s statuses are todo: pass ready=todo to dispatch todo tasks$/);
+    } finally {
+      await stopServe(s);
+    }
+  });
 });
 
 describe('the list in Chromium', () => {
