@@ -22,12 +22,7 @@ export function escalations(e: EscalationInput): Escalation[] {
   const claimed = new Map<string, [string, string][]>();
   for (const claim of Object.values(e.claims)) {
     const t = e.byId.get(claim.id);
-    const reasons: [string, string][] = [];
-    if (claim.state === 'exited' && claim.exitCode !== 0) reasons.push([`run exited with code ${claim.exitCode}`, claim.endedAt ?? claim.claimedAt]);
-    // A claim whose run never started (its worktree could not be made) says why in its note.
-    if (claim.state === 'interrupted' && claim.startedAt === null && claim.pid === null && claim.note) reasons.push([`run ${claim.note}`, claim.endedAt ?? claim.claimedAt]);
-    else if (claim.state === 'interrupted') reasons.push([`run interrupted: ${claim.note ?? 'stopped with its heartbeat'}`, claim.endedAt ?? claim.claimedAt]);
-    if (claim.state === 'timed_out') reasons.push([`run ${claim.note ?? 'timed out'}`, claim.endedAt ?? claim.claimedAt]);
+    const reasons = runReasons(claim);
     if (t && t.status !== 'review' && t.status !== 'completed') {
       const due = Date.parse(claim.claimedAt) + e.escalateAfterS * 1000;
       if (e.now.getTime() >= due) reasons.push([`claimed ${formatDuration(e.now.getTime() - Date.parse(claim.claimedAt))} ago without reaching review`, new Date(due).toISOString()]);
@@ -42,6 +37,18 @@ export function escalations(e: EscalationInput): Escalation[] {
   }
   for (const err of e.errors) out.push({ id: err.path, reason: `parse error: ${err.reason}`, since: e.firstSeen(`${err.path}:parse`) });
   return out;
+}
+
+/** Why a claim's run needs an operator (it failed, was cut off or never started), each with since when; empty while it runs or after it exited 0. */
+export function runReasons(claim: Claim): [string, string][] {
+  const reasons: [string, string][] = [];
+  const at = claim.endedAt ?? claim.claimedAt;
+  if (claim.state === 'exited' && claim.exitCode !== 0) reasons.push([`run exited with code ${claim.exitCode}`, at]);
+  // A claim whose run never started (its worktree could not be made) says why in its note.
+  if (claim.state === 'interrupted' && claim.startedAt === null && claim.pid === null && claim.note) reasons.push([`run ${claim.note}`, at]);
+  else if (claim.state === 'interrupted') reasons.push([`run interrupted: ${claim.note ?? 'stopped with its heartbeat'}`, at]);
+  if (claim.state === 'timed_out') reasons.push([`run ${claim.note ?? 'timed out'}`, at]);
+  return reasons;
 }
 
 /** The reasons plus "git failed: …" for the tasks a failing git holds back from dispatch. */
