@@ -102,9 +102,10 @@ ${selects}
 <output id="shown">${active.length} tasks</output>
 </form>
 <div id="list"><div class="scroll"><table id="tasks"><thead><tr>${head}</tr></thead>
-<tbody data-v="${h(p.version)}" data-s="${h(p.searchVersion)}" data-total="${p.rows.length}" data-first="${h(JSON.stringify(first))}">
+<tbody data-v="${h(p.version)}" data-s="${h(p.searchVersion)}" data-total="${p.rows.length}" data-first="${h(JSON.stringify(first))}" id="rows">
 ${first.map((r) => rowHtml(r, today)).join('')}</tbody></table></div>
 ${more}<nav class="pager" aria-label="Pages of the list" hidden><button type="button" id="p-prev">‹ Previous</button> <span id="p-info"></span> <button type="button" id="p-next">Next ›</button></nav></div>
-<div id="board" data-statuses="${h(p.statuses.join(' '))}" hidden></div>
+<p id="board-keys" class="none" hidden>On the board, the arrow keys move between cards (Home and End to a column's first and last), Enter opens one.</p>
+<div id="board" role="region" aria-label="Board" aria-describedby="board-keys" data-statuses="${h(p.statuses.join(' '))}" hidden></div>
 </section>`;
 }

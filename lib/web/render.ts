@@ -57,7 +57,8 @@ const ERRORS_MAX = 1000;
 export function renderIndex(p: IndexInput): string {
   const pages = kindPages(p.docs);
   const kinds = PAGE_KINDS.map((kind) => ({ kind, list: p.docs.map((d, i) => ({ d, page: pages[i] as string })).filter((x) => x.d.kind === kind) }));
-  const body = `<header><h1>${h(siteTitle(p.project))}</h1><p id="live" role="status"></p></header>
+  const body = `<a class="skip" id="skip" href="#rows">Skip to tasks</a>
+<header><h1>${h(siteTitle(p.project))}</h1><p id="live" role="status"></p></header>
 ${renderNav(kinds.map((k) => [k.kind, k.list.length]))}
 <main>
 ${renderHealth(p)}

@@ -55,8 +55,23 @@ export function drawBoard(list: readonly TaskRow[], statusFilter: string): void 
   const stop = cards.find((c) => c.dataset.page === current) ?? cards[0];
   if (stop === undefined) return;
   stop.tabIndex = 0;
+  const moved = current !== stop.dataset.page;
   current = stop.dataset.page;
   if (had) stop.focus();
+  else if (moved) showColumn(el, stop);
+}
+
+/**
+ * Scrolls the board sideways so the tab stop's column is in sight: where Tab enters the board is
+ * where the eye is (empty columns before it would otherwise push it off a phone's screen).
+ */
+function showColumn(el: HTMLElement, card: HTMLAnchorElement): void {
+  const col = card.closest<HTMLElement>('.col');
+  if (col === null) return;
+  const view = el.getBoundingClientRect();
+  const box = col.getBoundingClientRect();
+  if (box.left >= view.left && box.right <= view.right) return;
+  el.scrollLeft += box.left - view.left;
 }
 
 /** Moves the tab stop to a card and focuses it. */

@@ -123,6 +123,10 @@ export function apply(): void {
   const boardEl = byId('board', HTMLElement);
   if (listEl !== null) listEl.hidden = board;
   if (boardEl !== null) boardEl.hidden = !board;
+  const keys = byId('board-keys', HTMLElement);
+  if (keys !== null) keys.hidden = !board;
+  // The skip link leads to what the view shows: the list's rows, or the board (Tab then reaches its card).
+  byId('skip', HTMLAnchorElement)?.setAttribute('href', board ? '#board' : '#rows');
   if (board) drawBoard(list, state.filters.status);
   else drawList(list);
   syncControls();
