@@ -129,9 +129,9 @@ describe('symlinks a repository commits under logs/', () => {
           assert.equal(r.stderr, refused, `${what}: ${r.stdout}${r.stderr}`);
           assert.equal(r.code, 1, what);
         }
+        // Nothing of this owner ever ran here (every start was refused), so stop has nothing to mark or say.
         assert.equal(stopped.code, 0, stopped.stderr);
-        const marksThroughIt = f.name === 'logs/' || f.name === 'logs/task_manager/';
-        assert.equal(stopped.stderr, marksThroughIt ? `${link} is a symbolic link, so the heartbeat is not marked stopped (a running serve may start it again); remove it (rm ${link})\n` : '', stopped.stderr);
+        assert.equal(stopped.stderr, '', stopped.stderr);
         assert.equal(built.code, 0, built.stderr);
         assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the link is left for the operator to remove');
       });
