@@ -10,7 +10,15 @@ import getPort from 'get-port';
 import { ROOT, type Running, cliEnv, killAll, run, start, stopServe, uniqueOwner, waitUntilAsync } from './helpers.ts';
 
 /** npm without the network (the install is a link to this checkout) and without its nagging. */
-const npmEnv = (): Record<string, string> => cliEnv({ npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' });
+/**
+ * The host repository's npm, as a user there runs it: none of the npm_* settings that `npm test`
+ * hands this process (its .npmrc's node-options=--import=tsx would make every node npx starts in
+ * the host look for tsx there).
+ */
+const npmEnv = (): Record<string, string> => {
+  const env = Object.fromEntries(Object.entries(cliEnv()).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
+  return { ...env, npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' };
+};
 
 function killGroup(pid: number): void {
   try {
