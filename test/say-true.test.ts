@@ -43,3 +43,57 @@ describe('a failed run reaches Escalations at once', () => {
     });
   });
 });
+
+describe('the watchdog reports only the restarts it made', () => {
+  test('serve, then stop and ensure from another terminal three times: no "watchdog: restarted", and its first own restart is restart 1', async () => {
+    await withTempFolder('say-wd', async (t) => {
+      const { s } = await serve(t, []);
+      try {
+        const hbPid = runtimeFile(t.dir, t.owner, 'heartbeat.pid');
+        for (let i = 0; i < 3; i++) {
+          const stopped = await cli(['stop', `owner=${t.owner}`, `dir=${t.dir}`]);
+          assert.equal(stopped.code, 0, stopped.stderr);
+          const ensured = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`]);
+          assert.equal(ensured.code, 0, ensured.stderr);
+          const pid = Number(/heartbeat started \(pid (\d+)/.exec(ensured.stdout)?.[1]);
+          assert.ok(pid > 0, `ensure started the heartbeat: ${ensured.stdout}`);
+          t.extra.push(pid);
+        }
+        // A death the watchdog must answer: its line comes after any it printed for the ensures.
+        const last = await waitUntil(() => readPid(hbPid), 'the heartbeat\'s pid file');
+        process.kill(last, 'SIGKILL');
+        const line = await s.waitFor(/watchdog: restarted the heartbeat as pid (\d+)[^\n]*/);
+        t.extra.push(Number(line[1]));
+        assert.match(line[0], /is gone \(restart 1; the next one waits at least 1 s\)/);
+        assert.equal(s.output().match(/watchdog: restarted/g)?.length, 1, s.output());
+      } finally {
+        await stopServe(s);
+      }
+    });
+  });
+});
+
+describe('serve --detach says who started the heartbeat', () => {
+  test('six brand-new owners: each says "heartbeat started"; an owner whose heartbeat ran before says "already running"', async () => {
+    await withTempFolder('say-det', async (t) => {
+      const detach = async (owner: string): Promise<string> => {
+        const port = await getPort({ host: '127.0.0.1' });
+        const r = await cli(['serve', '--detach', `owner=${owner}`, `dir=${t.dir}`, `port=${port}`], { timeoutMs: 60_000 });
+        assert.equal(r.code, 0, r.stderr);
+        for (const m of r.stdout.matchAll(/pid (\d+)/g)) t.extra.push(Number(m[1]));
+        return r.stdout;
+      };
+      // The detached server's own ensure and this command's race: whichever wins, the heartbeat is new.
+      for (let i = 0; i < 6; i++) {
+        const owner = `${t.owner}-${i}`;
+        const out = await detach(owner);
+        const pid = readPid(runtimeFile(t.dir, owner, 'heartbeat.pid'));
+        assert.match(out, new RegExp(`^heartbeat started \\(pid ${pid}, owner ${owner},`, 'm'), `try ${i + 1}:\n${out}`);
+      }
+      const ensured = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`]);
+      const pid = Number(/heartbeat started \(pid (\d+)/.exec(ensured.stdout)?.[1]);
+      t.extra.push(pid);
+      assert.match(await detach(t.owner), new RegExp(`^heartbeat already running \\(pid ${pid}\\)$`, 'm'));
+    });
+  });
+});

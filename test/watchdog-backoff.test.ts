@@ -18,6 +18,8 @@ interface Script {
   readonly until: number;
   /** True: every restart fails (ensure threw). */
   readonly failing?: boolean;
+  /** True at fake times when someone else (an operator's ensure) has just started the heartbeat: a restart then finds it running. */
+  readonly startedByOther?: (t: number) => boolean;
 }
 
 /** Runs the watchdog on a fake clock that moves only when it waits; returns the fake times of its restarts and its log. */
@@ -38,7 +40,7 @@ async function drive(s: Script): Promise<{ restarts: number[]; log: string[] }> 
     restart: async () => {
       restarts.push(t);
       if (s.failing) throw new Error('ensure failed');
-      return ++pid;
+      return { pid: ++pid, started: !(s.startedByOther?.(t) ?? false) };
     },
     paused: () => s.state(t, last()) === 'paused',
     logTail: () => '',
@@ -125,5 +127,26 @@ describe('the watchdog\'s backoff, on a fake clock', () => {
     });
     // 6 + 1 healthy minutes are not 10: the restart after it is the 4th (at once), the 5th waits 8 s.
     assert.deepEqual(restarts, [0, 1000, 3000, died, died + 8000]);
+  });
+
+  test('a heartbeat an operator\'s ensure started is neither reported nor counted as a restart', async () => {
+    // Dies at start twice (0, 1 s), then runs; stopped at 60 s and, as the watchdog polls, an
+    // operator's ensure has just started it again (the watchdog's ensure finds it running); it runs
+    // until 120 s and dies. Only the restarts at 0, 1 and 120 s are the watchdog's.
+    const { restarts, log } = await drive({
+      until: 125_000,
+      startedByOther: (t) => t === 60_000,
+      state: (t, lastRestart) => {
+        if (lastRestart === undefined || lastRestart === 0) return 'stopped';
+        if (t < 60_000) return 'running';
+        if (t === 60_000) return lastRestart === 60_000 ? 'running' : 'stopped';
+        return t < 120_000 ? 'running' : 'stopped';
+      },
+    });
+    assert.deepEqual(restarts, [0, 1000, 60_000, 120_000, 124_000]);
+    assert.equal(log.length, 4, log.join('\n'));
+    assert.ok(log.every((l) => !l.includes('as pid 103')), 'the heartbeat the operator started is not called a restart');
+    assert.match(log[2] ?? '', /as pid 104: pid 103 is gone \(restart 3; the next one waits at least 4 s\)/);
+    assert.match(log[3] ?? '', /\(restart 4; the next one waits at least 8 s\)/);
   });
 });

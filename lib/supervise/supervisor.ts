@@ -88,10 +88,20 @@ export async function ensureHeartbeat(spec: HeartbeatSpec, launcher: Launcher, s
   const paths = runtimePaths(spec.dir, spec.owner);
   // Before anything is written (the stop mark, the log): a runtime folder that is a link is refused.
   checkRuntimeFolders(paths);
+  try {
+    return await ensureNow(spec, launcher, self, stuckSlackS);
+  } finally {
+    // Ensuring is the operator asking for a heartbeat again: a watchdog may restart it from now on.
+    // Only now, once this ensure's heartbeat is up (or failed): while it starts, a serving watchdog
+    // stays paused instead of racing it with a start of its own and reporting that as its restart.
+    fs.rmSync(paths.heartbeatStopped, { force: true });
+  }
+}
+
+async function ensureNow(spec: HeartbeatSpec, launcher: Launcher, self: Self, stuckSlackS: number | undefined): Promise<EnsureResult> {
+  const paths = runtimePaths(spec.dir, spec.owner);
   const expected: Expected = { kind: 'heartbeat', owner: spec.owner, dir: spec.dir };
   const base = { pidFile: paths.heartbeatPid, log: paths.heartbeatLog };
-  // Ensuring is the operator asking for a heartbeat again: a watchdog may restart it from now on.
-  fs.rmSync(paths.heartbeatStopped, { force: true });
   const now = new Date();
   const health = heartbeatHealth(paths.heartbeatPid, expected, self, now, stuckSlackS);
   let replacedStuck: EnsureResult['replacedStuck'];

@@ -6,10 +6,15 @@ import { delay } from '../base/delay.ts';
 export interface WatchdogInput {
   /** The heartbeat's state now; undefined when it cannot be told (a folder where the pid file belongs). */
   readonly check: () => HeartbeatHealth | undefined;
-  /** Starts (or replaces) the heartbeat and answers with the new pid; ensure's guarantees hold. */
-  readonly restart: () => Promise<number>;
+  /**
+   * Starts (or replaces) the heartbeat, as ensure does: its pid, and whether this call started it
+   * (false: another one, an operator's `ensure`, started it meanwhile and this call found it running).
+   */
+  readonly restart: () => Promise<{ readonly pid: number; readonly started: boolean }>;
   /** True while the operator has stopped the heartbeat on purpose (`stop`): no restart then. */
   readonly paused: () => boolean;
+  /** The pid a pid file left behind still names (a heartbeat killed before it could remove it), if any. */
+  readonly deadPid?: () => number | undefined;
   /** The last lines of the heartbeat log, to show what the dead one said last. */
   readonly logTail: () => string;
   readonly log: (line: string) => void;
@@ -50,13 +55,22 @@ export async function watchHeartbeat(w: WatchdogInput): Promise<void> {
       // Healthy time is unbroken running time: a stop on purpose or a wait for the backoff ends it too.
       healthySince = undefined;
       if (health && now >= notBefore && !w.paused()) {
-        const why = health.state === 'stuck' ? `pid ${health.pid} is stuck (no tick since ${health.beatAt ?? health.startedAt})` : lastPid !== null ? `pid ${lastPid} is gone` : 'it is not running';
+        // The dead one's own pid file names it best: one that started and died between two polls was never seen running.
+        const gone = health.state === 'stuck' ? undefined : w.deadPid?.() ?? lastPid;
+        const why = health.state === 'stuck' ? `pid ${health.pid} is stuck (no tick since ${health.beatAt ?? health.startedAt})` : gone != null ? `pid ${gone} is gone` : 'it is not running';
         const tail = w.logTail();
-        let outcome: { pid: number } | { error: Error };
+        let outcome: { pid: number; started: boolean } | { error: Error };
         try {
-          outcome = { pid: await w.restart() };
+          outcome = await w.restart();
         } catch (err) {
           outcome = { error: err as Error };
+        }
+        // Someone else (an operator's ensure) started it first: not this watchdog's restart, so it
+        // is neither reported nor counted towards the backoff.
+        if ('pid' in outcome && !outcome.started) {
+          lastPid = outcome.pid;
+          await wait(pollMs, w.signal);
+          continue;
         }
         restarts += 1;
         const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (restarts - 1));

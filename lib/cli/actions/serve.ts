@@ -8,7 +8,7 @@ import { TasksError } from '../../base/errors.ts';
 import { lineWriter, logCap, tailLines } from '../../base/logfile.ts';
 import { checkRuntimeFolders, runtimePaths } from '../../base/paths.ts';
 import { spawnDetached, waitForPidFile } from '../../supervise/daemon.ts';
-import { markerArgs } from '../../supervise/pidfile.ts';
+import { inspectPidFile, markerArgs } from '../../supervise/pidfile.ts';
 import { type EnsureResult, ensureHeartbeat, ensureStateDir, heartbeatArgs, stopDaemon } from '../../supervise/supervisor.ts';
 import { heartbeatHealth, stuckSlack } from '../../supervise/health.ts';
 import { type WatchdogInput, watchHeartbeat } from '../../supervise/watchdog.ts';
@@ -92,6 +92,8 @@ async function serveDetached(o: Options, cli: Cli, startHeartbeat: () => void, e
     return 0;
   }
   ensureStateDir(o.dir, o.owner);
+  // The heartbeat before this command, to tell whether the pair it starts started the heartbeat.
+  const before = inspectPidFile(paths.heartbeatPid, { kind: 'heartbeat', owner: o.owner, dir: o.dir }, cli.self);
   // The detached server gets the heartbeat's settings, so its watchdog restarts the same heartbeat.
   const settings = o.heartbeat ? heartbeatArgs(o).slice(3) : ['--no-heartbeat'];
   const args = [...markerArgs({ kind: 'serve', owner: o.owner, dir: o.dir }), `host=${o.host}`, ...(o.portGiven ? [`port=${o.port}`] : []), ...settings];
@@ -112,7 +114,7 @@ async function serveDetached(o: Options, cli: Cli, startHeartbeat: () => void, e
   startHeartbeat();
   let heartbeatPid: number | undefined;
   try {
-    const r = await ensuring();
+    const r = startedByPair(await ensuring(), before);
     heartbeatPid = r?.pid;
     if (r && !o.json) cli.out(ensureLine(o, cli, r));
   } catch (err) {
@@ -128,6 +130,16 @@ async function serveDetached(o: Options, cli: Cli, startHeartbeat: () => void, e
   else cli.out(`tasks server for ${o.owner} running in the background at ${url}${moved} (pid ${live.pid}); stop it with: just tasks stop ${again(o, cli)}`);
   if (o.open) await openBrowser(cli, url);
   return 0;
+}
+
+/**
+ * The detached server ensures the heartbeat as soon as its port is bound, and this command then
+ * ensures it too: whichever came first started it. A heartbeat that was not running before this
+ * command was started by it (by its server, then), so it says "started", not "already running".
+ */
+function startedByPair(r: EnsureResult | undefined, before: ReturnType<typeof inspectPidFile>): EnsureResult | undefined {
+  if (!r || r.started || (before.state === 'live' && before.pid === r.pid)) return r;
+  return { ...r, started: true, differs: [], stale: r.stale ?? (before.state === 'stale' ? before.reason : undefined) };
 }
 
 /** How long the watchdog leaves a heartbeat alone after its tasks folder came back. */
@@ -149,12 +161,25 @@ function watchdogFor(o: Options, cli: Cli, signal: AbortSignal, log: (line: stri
         return undefined;
       }
     },
-    restart: async () => (await ensureHeartbeat(o, cli.launcher, cli.self, slack)).pid,
+    restart: async () => {
+      const r = await ensureHeartbeat(o, cli.launcher, cli.self, slack);
+      return { pid: r.pid, started: r.started };
+    },
     // Stopped on purpose (`stop`), or the tasks folder is gone (restarting would recreate what the
     // operator moved away) or just came back (its heartbeat waited without beating: give it a moment).
     paused: () => {
       if (!fs.existsSync(o.dir)) folderGoneAt = Date.now();
       return fs.existsSync(paths.heartbeatStopped) || Date.now() - folderGoneAt < FOLDER_BACK_GRACE_MS;
+    },
+    deadPid: () => {
+      try {
+        const seen = inspectPidFile(paths.heartbeatPid, expected, cli.self);
+        return seen.state === 'stale' ? seen.pid : undefined;
+      } catch (err) {
+        // As in check: a folder where the pid file belongs names no pid.
+        if (!(err instanceof TasksError)) throw err;
+        return undefined;
+      }
     },
     logTail: () => tailLines(paths.heartbeatLog, 10),
     log,
