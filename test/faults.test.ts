@@ -191,7 +191,7 @@ describe('the watchdog of a running serve', () => {
         await holdsFor(1500, () => assert.equal(readPid(runtimeFile(f.dir, f.owner, 'heartbeat.pid')), undefined, 'not restarted after stop'));
         assert.doesNotMatch(s.output(), /watchdog: restarted/);
         const again = await ensure(f);
-        // The watchdog's own restart may have raced this ensure: wait until one heartbeat process is left.
+        // One heartbeat process is left, the one ensure started: the watchdog stays paused while ensure starts it.
         const heartbeats = (): number[] => pidsMentioning(f.root).filter((p) => {
           try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('heartbeat'); } catch { return false; } // exited meanwhile
         });
