@@ -1,6 +1,7 @@
 // Dispatching ready tasks: claim them under the registry lock and start their runs, each in its own worktree when worktrees are on.
 import type { Claim, Registry } from './registry.ts';
 import { type LiveRunContext, liveRunOf, restoreLiveRuns } from './claims.ts';
+import { markNotStarted } from './runlog.ts';
 import type { RunStart, Runs } from './runs.ts';
 import { type WorktreePrep, worktreePath } from './worktrees.ts';
 import type { MarkedProcess } from '../supervise/runs-proc.ts';
@@ -78,10 +79,10 @@ export function dispatchReady(r: Registry, now: Date, candidates: readonly Task[
       runId: null, fileId: x.fileId(task) ?? null, branch: prepared?.branch ?? null, base: prepared?.base ?? null,
     };
     if (prepared && !prepared.ok) {
-      Object.assign(claim, { startedAt: null, state: 'interrupted', endedAt: now.toISOString(), note: `not started: ${prepared.reason}` });
+      const said = markNotStarted(claim, prepared.reason, now.toISOString());
       r.claims[task.id] = claim;
       x.prep?.consume(task.slug);
-      x.log(`${now.toISOString()} ${task.id} not started: ${prepared.reason}; after fixing it: just tasks retry id=${task.id}`);
+      x.log(`${now.toISOString()} ${said}`);
       continue;
     }
     toStart.push({ task, claim, cwd: prepared?.path });
