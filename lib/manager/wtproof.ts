@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
+import { openRegular } from '../base/jsonfile.ts';
 
 /** The folder under the repository root that holds the tasks' worktrees (to be ignored by git). */
 export const WORKTREES_FOLDER = '.worktrees';
@@ -29,21 +30,21 @@ function realOf(p: string): string | undefined {
   }
 }
 
-/** A small file's text, read without following a link in its place; undefined when it is not a regular file. */
+/** A small file's text, read without following a link in its place (openRegular); undefined when it is not a regular file. */
 function readSmall(file: string): string | undefined {
-  let fd: number;
+  let opened: ReturnType<typeof openRegular>;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    opened = openRegular(file);
   } catch (err) {
     if (['ENOENT', 'ENOTDIR', 'ELOOP', 'EACCES', 'ENXIO'].some((c) => isErrno(err, c))) return undefined;
     throw err;
   }
+  if (opened === undefined) return undefined;
   try {
-    if (!fs.fstatSync(fd).isFile()) return undefined;
     const buf = Buffer.alloc(4096);
-    return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+    return buf.subarray(0, fs.readSync(opened.fd, buf, 0, buf.length, 0)).toString('utf8');
   } finally {
-    fs.closeSync(fd);
+    fs.closeSync(opened.fd);
   }
 }
 
