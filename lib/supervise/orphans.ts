@@ -1,8 +1,6 @@
 // The bounded children (git, gh) of a daemon being stopped: found before it is killed, ended after, each proven by its start time.
-import fs from 'node:fs';
 import { BOUNDED_MARKER } from '../base/bounded.ts';
-import { isErrno } from '../base/errors.ts';
-import { allPids, isLiveStat, readStatQuiet, signal, sleep } from './proc.ts';
+import { allPids, isLiveStat, readEnvironQuiet, readStatQuiet, signal, sleep } from './proc.ts';
 
 /** A process seen at one moment: the pid is signalled only while its start time is still this one. */
 export interface Proven { readonly pid: number; readonly starttime: string }
@@ -12,14 +10,7 @@ const TERM_GRACE_MS = 1000;
 
 /** True when the process's environment carries the bounded marker naming parent; false when it does not or cannot be read. */
 function boundedBy(pid: number, parent: number): boolean {
-  let data: string;
-  try {
-    data = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
-  } catch (err) {
-    if (['ENOENT', 'ESRCH', 'EACCES', 'EPERM', 'EINVAL'].some((code) => isErrno(err, code))) return false;
-    throw err;
-  }
-  return data.split('\0').includes(`${BOUNDED_MARKER}=${parent}`);
+  return readEnvironQuiet(pid)?.toString('latin1').split('\0').includes(`${BOUNDED_MARKER}=${parent}`) ?? false;
 }
 
 /** The live descendants of pid that carry its bounded marker (a bounded child it started, and what that started). */

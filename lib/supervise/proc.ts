@@ -61,6 +61,20 @@ export function readCmdlineQuiet(pid: number): string[] {
   }
 }
 
+/**
+ * A process's environment as /proc holds it (NUL-separated); undefined when it cannot be read:
+ * gone (ENOENT, ESRCH: a zombie has no environment left), another user's or not dumpable
+ * (EACCES, EPERM, EINVAL). Those are never ours to signal.
+ */
+export function readEnvironQuiet(pid: number): Buffer | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`);
+  } catch (err) {
+    if (['ENOENT', 'ESRCH', 'EACCES', 'EPERM', 'EINVAL'].some((code) => isErrno(err, code))) return undefined;
+    throw err;
+  }
+}
+
 /** True when the process runs as this user (it can be signalled and its /proc read), or uids are unknown. */
 export function ownedByUs(pid: number): boolean {
   const uid = process.getuid?.();

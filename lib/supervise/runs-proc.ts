@@ -1,8 +1,7 @@
 // Run markers: finding a dispatched run's processes by TASK_RUN_ID in /proc/<pid>/environ, and stopping them all.
-import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
-import { allPids, isLiveStat, readCmdlineQuiet, readStatQuiet, signal, sleep } from './proc.ts';
+import { allPids, isLiveStat, readCmdlineQuiet, readEnvironQuiet, readStatQuiet, signal, sleep } from './proc.ts';
 
 /** The environment variable every dispatched run carries; its value names one run. */
 export const RUN_MARKER = 'TASK_RUN_ID';
@@ -41,19 +40,10 @@ export interface RunStop {
 
 const NEEDLE = Buffer.from(`\0${RUN_MARKER}=`);
 
-/**
- * The TASK_* variables of a process that carries a run marker; undefined when it carries none or
- * cannot be read: gone (ENOENT, ESRCH: a zombie has no environment left), another user's or not
- * dumpable (EACCES, EPERM). Those are never ours to signal.
- */
+/** The TASK_* variables of a process that carries a run marker; undefined when it carries none or cannot be read (readEnvironQuiet). */
 function markedEnv(pid: number): Record<string, string> | undefined {
-  let data: Buffer;
-  try {
-    data = fs.readFileSync(`/proc/${pid}/environ`);
-  } catch (err) {
-    if (['ENOENT', 'ESRCH', 'EACCES', 'EPERM', 'EINVAL'].some((code) => isErrno(err, code))) return undefined;
-    throw err;
-  }
+  const data = readEnvironQuiet(pid);
+  if (data === undefined) return undefined;
   if (!data.subarray(0, NEEDLE.length - 1).equals(NEEDLE.subarray(1)) && data.indexOf(NEEDLE) === -1) return undefined;
   const env: Record<string, string> = {};
   for (const entry of data.toString('utf8').split('\0')) {
