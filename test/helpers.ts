@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -323,4 +323,22 @@ export function fingerprint(dir: string): Record<string, string> {
   };
   walk(dir);
   return out;
+}
+
+/**
+ * A new git repository at repo on branch main, with a committer and the .gitignore given (git: an
+ * absolute git, where PATH holds a fake). Nothing is committed yet: see commitAll.
+ */
+export function makeRepo(repo: string, gitignore: string, git = 'git'): void {
+  const run = (...args: string[]): void => { execFileSync(git, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] }); };
+  run('init', '-q', '-b', 'main');
+  run('config', 'user.email', 'tasks-test@example.invalid');
+  run('config', 'user.name', 'Tasks Test');
+  fs.writeFileSync(path.join(repo, '.gitignore'), gitignore);
+}
+
+/** Commits everything in repo (git: as for makeRepo). */
+export function commitAll(repo: string, message: string, git = 'git'): void {
+  execFileSync(git, ['add', '-A'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync(git, ['commit', '-q', '-m', message], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { alive, cli, killAll, pidsMentioning, runPids, serveBare, uniqueOwner, waitUntil, waitUntilAsync } from './helpers.ts';
+import { alive, cli, killAll, pidsMentioning, runPids, serveBare, uniqueOwner, waitUntil, waitUntilAsync, commitAll, makeRepo } from './helpers.ts';
 
 /** The real git, by absolute path: the fake gits below hand it every command they do not sabotage. */
 const REAL_GIT = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
@@ -36,12 +36,8 @@ async function withRepo(files: Record<string, string>, fn: (r: Repo) => Promise<
   };
   for (const d of [dir, r.out, r.bin]) fs.mkdirSync(d, { recursive: true });
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
-  gitIn(repo, 'init', '-q', '-b', 'main');
-  gitIn(repo, 'config', 'user.email', 'tasks-test@example.invalid');
-  gitIn(repo, 'config', 'user.name', 'Tasks Test');
-  fs.writeFileSync(path.join(repo, '.gitignore'), '/.worktrees/\ntasks/logs/\n');
-  gitIn(repo, 'add', '.');
-  gitIn(repo, 'commit', '-q', '-m', 'init');
+  makeRepo(repo, '/.worktrees/\ntasks/logs/\n', REAL_GIT);
+  commitAll(repo, 'init', REAL_GIT);
   try {
     await fn(r);
   } finally {

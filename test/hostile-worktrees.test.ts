@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { cli, killAll, runPids, uniqueOwner } from './helpers.ts';
+import { cli, killAll, runPids, uniqueOwner, commitAll, makeRepo } from './helpers.ts';
 
 /**
  * A cloned repository may commit anything under .worktrees/: a folder shaped like a bare
@@ -31,13 +31,9 @@ async function withHostileRepo(plant: (r: Repo) => void, fn: (r: Repo) => Promis
   for (const d of [r.dir, r.out, r.victim]) fs.mkdirSync(d, { recursive: true });
   fs.writeFileSync(path.join(r.victim, 'precious.txt'), 'the operator\'s file\n');
   fs.writeFileSync(path.join(r.dir, 'T1.md'), task('T1'));
-  gitIn(repo, 'init', '-q', '-b', 'main');
-  gitIn(repo, 'config', 'user.email', 'tasks-test@example.invalid');
-  gitIn(repo, 'config', 'user.name', 'Tasks Test');
-  fs.writeFileSync(path.join(repo, '.gitignore'), 'tasks/logs/\n');
+  makeRepo(repo, 'tasks/logs/\n');
   plant(r);
-  gitIn(repo, 'add', '-A');
-  gitIn(repo, 'commit', '-q', '-m', 'hostile');
+  commitAll(repo, 'hostile');
   try {
     await fn(r);
   } finally {

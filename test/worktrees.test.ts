@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { branchOf } from '../lib/manager/worktrees.ts';
-import { cli, killAll, runPids, uniqueOwner, waitUntil } from './helpers.ts';
+import { cli, killAll, runPids, uniqueOwner, waitUntil, commitAll, makeRepo } from './helpers.ts';
 
 /** A real temporary git repository: one commit on main, the tasks folder inside it, outputs in a folder beside it. */
 interface Repo { root: string; dir: string; out: string; owner: string; state: string }
@@ -26,13 +26,9 @@ async function withRepo(files: Record<string, string>, fn: (r: Repo) => Promise<
   fs.mkdirSync(dir);
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
   if (inGit) {
-    gitIn(root, 'init', '-q', '-b', 'main');
-    gitIn(root, 'config', 'user.email', 'tasks-test@example.invalid');
-    gitIn(root, 'config', 'user.name', 'Tasks Test');
     // What docs/operations.md tells users to add: the worktrees and the runtime state are not tracked.
-    fs.writeFileSync(path.join(root, '.gitignore'), '/.worktrees/\ntasks/logs/\n');
-    gitIn(root, 'add', '.');
-    gitIn(root, 'commit', '-q', '-m', 'init');
+    makeRepo(root, '/.worktrees/\ntasks/logs/\n');
+    commitAll(root, 'init');
   }
   try {
     await fn({ root, dir, out, owner: uniqueOwner('wt'), state: path.join(dir, 'logs', 'task_manager') });
