@@ -21,7 +21,7 @@ async function escalationsSection(base: string): Promise<string> {
 }
 
 describe('a failed run reaches Escalations at once', () => {
-  test('with interval=30, a run that exits 3 is on the page\'s Escalations long before the next tick', async () => {
+  test('with interval=30, a run that exits 3 is on the page\'s Escalations and in status long before the next tick', async () => {
     await withTempFolder('say-esc', async (t) => {
       // The run outlives the first tick (its snapshot says "running"), then fails; the next tick is 30 s away.
       const { s, base } = await serve(t, ['interval=30', `dispatch=${sleeperIn(t.root)} 2; exit 3`]);
@@ -37,6 +37,12 @@ describe('a failed run reaches Escalations at once', () => {
         const snap = JSON.parse(fs.readFileSync(snapshot, 'utf8')) as { tick: number; escalations: unknown[] };
         assert.equal(snap.tick, 1, 'still the first tick');
         assert.deepEqual(snap.escalations, []);
+        // The terminal says the same as the page, without waiting for the tick.
+        const st = await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`, '--json']);
+        const escalations = (JSON.parse(st.stdout) as { escalations: { id: string; reason: string }[] }).escalations;
+        assert.deepEqual(escalations.map((e) => [e.id, e.reason]), [['FIRST-TASK', 'run exited with code 3']], st.stdout);
+        const plain = await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`]);
+        assert.match(plain.stdout, /escalated\s+FIRST-TASK: run exited with code 3/);
       } finally {
         await stopServe(s);
       }

@@ -3,6 +3,7 @@ import { escapeControls, quoteText } from '../base/controls.ts';
 import { readJsonFile } from '../base/jsonfile.ts';
 import { shellArg } from '../base/shellword.ts';
 import { type Registry, peekRegistry } from '../manager/registry.ts';
+import { withRunEscalations } from '../manager/escalations.ts';
 import type { Expected } from '../supervise/pidfile.ts';
 import { type HeartbeatState, heartbeatHealth } from '../supervise/health.ts';
 import { TasksError } from '../base/errors.ts';
@@ -88,7 +89,8 @@ export async function readStatus(owner: string, dir: string, self: Self, now: Da
     } : null,
     counts: (snap?.counts as Record<string, number> | undefined) ?? null,
     taskCount: typeof snap?.taskCount === 'number' ? snap.taskCount : null,
-    escalations: Array.isArray(snap?.escalations) ? (snap.escalations as Status['escalations']) : [],
+    // A run that failed since the last tick is an escalation at once, as on the page.
+    escalations: withRunEscalations(Array.isArray(snap?.escalations) ? (snap.escalations as Status['escalations']) : [], Object.values(registry?.claims ?? {})),
     ready: Array.isArray(snap?.ready) ? snap.ready : [],
     dispatchNote: typeof snap?.dispatchNote === 'string' ? snap.dispatchNote : null,
     holds: registry?.holds ?? {},

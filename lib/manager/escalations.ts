@@ -51,6 +51,26 @@ export function runReasons(claim: Claim): [string, string][] {
   return reasons;
 }
 
+/**
+ * The snapshot's escalations plus the runs that failed, were cut off or never started since the
+ * last tick (the registry has them at once), first as escalations() puts them: the page and
+ * `status` show a failed run among the escalations at once, not at the next tick, up to an interval later.
+ */
+export function withRunEscalations(list: Escalation[], claims: readonly Claim[]): Escalation[] {
+  if (!Array.isArray(list)) return list;
+  const fresh: Escalation[] = [];
+  const rest = [...list];
+  for (const claim of claims) {
+    const reasons = runReasons(claim).filter(([r]) => !rest.some((e) => e.id === claim.id && e.reason.includes(r)));
+    if (!reasons.length) continue;
+    const i = rest.findIndex((e) => e.id === claim.id);
+    const had = i >= 0 ? rest.splice(i, 1)[0] : undefined;
+    const reason = [...reasons.map((r) => r[0]), ...(had ? [had.reason] : [])].join('; ');
+    fresh.push({ id: claim.id, reason, since: (reasons[0] as [string, string])[1] });
+  }
+  return fresh.length ? [...fresh, ...rest] : list;
+}
+
 /** The reasons plus "git failed: …" for the tasks a failing git holds back from dispatch. */
 export function withGitReasons(reasons: ReadonlyMap<string, string[]>, held: readonly string[], failure: string | undefined): ReadonlyMap<string, string[]> {
   if (failure === undefined || held.length === 0) return reasons;

@@ -7,7 +7,7 @@ import { TaskScanner } from '../tasks/scan.ts';
 import { FolderWatcher } from '../base/watch.ts';
 import { type BuildResult, SiteBuilder } from './site.ts';
 import type { Claim, Registry } from '../manager/registry.ts';
-import { runReasons } from '../manager/escalations.ts';
+import { withRunEscalations } from '../manager/escalations.ts';
 import type { DocFile, ParseError, Task } from '../tasks/taskfile.ts';
 import type { FolderFormat } from '../tasks/format.ts';
 import type { Snapshot } from '../manager/tick.ts';
@@ -197,24 +197,3 @@ export function withRegistry(snapshot: Snapshot | undefined, registry: Registry 
   // A registry written before holds existed has none: the snapshot's stand.
   return { ...snapshot, claims, escalations: withRunEscalations(snapshot.escalations, claims), ...(registry.holds === undefined ? {} : { holds: registry.holds }) };
 }
-
-/**
- * The snapshot's escalations plus the runs that failed, were cut off or never started since the
- * last tick (the registry has them at once), first as escalations() puts them: the page shows a
- * failed run among the escalations at once, not at the next tick, up to an interval later.
- */
-function withRunEscalations(list: Snapshot['escalations'], claims: readonly Claim[]): Snapshot['escalations'] {
-  if (!Array.isArray(list)) return list;
-  const fresh: Snapshot['escalations'] = [];
-  const rest = [...list];
-  for (const claim of claims) {
-    const reasons = runReasons(claim).filter(([r]) => !rest.some((e) => e.id === claim.id && e.reason.includes(r)));
-    if (!reasons.length) continue;
-    const i = rest.findIndex((e) => e.id === claim.id);
-    const had = i >= 0 ? rest.splice(i, 1)[0] : undefined;
-    const reason = [...reasons.map((r) => r[0]), ...(had ? [had.reason] : [])].join('; ');
-    fresh.push({ id: claim.id, reason, since: (reasons[0] as [string, string])[1] });
-  }
-  return fresh.length ? [...fresh, ...rest] : list;
-}
-
