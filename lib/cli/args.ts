@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import minimist from 'minimist';
 import { usageError } from '../base/errors.ts';
-import { checkBranch, checkDefaultDir, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner, checkReady } from './checks.ts';
+import { checkBranch, checkDefaultDir, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner, checkReady, checkShared } from './checks.ts';
 import { isFolder } from '../base/jsonfile.ts';
 import { realpathOfGone } from '../base/realpath.ts';
 import { nearest } from './suggest.ts';
@@ -43,6 +43,9 @@ export const KEYS = {
   id: { default: '', help: 'release, retry, logs: the task, by id or file name (slug)' },
   worktrees: { default: 'on inside a git repository, else off', help: 'on or off: run each dispatched task in its own git worktree .worktrees/<slug> on branch task/<slug>' },
   base: { default: 'the branch checked out now', help: 'the branch new worktrees start from' },
+  registry: { default: '$TASK_MANAGER_REGISTRY, else registry.json in the runtime folder', help: 'postgres://user@host:port/db: claims shared by every host of the repository (password from PGPASSWORD or ~/.pgpass)' },
+  queue: { default: "the origin's URL and the folder's path in the repository", help: 'shared registry: the queue clones share; the same name on every host' },
+  lease: { default: '10m', help: "shared registry: how long a silent host's claims stay untouched; >= 10 s and >= 3 intervals" },
 } satisfies Record<string, KeySpec>;
 export type Key = keyof typeof KEYS;
 
@@ -95,6 +98,12 @@ export interface Options {
   readonly worktrees: 'on' | 'off' | undefined;
   /** The branch worktrees start from; undefined: the branch checked out now. */
   readonly base: string | undefined;
+  /** A postgres:// URL: the shared registry; undefined: registry.json. */
+  readonly registry: string | undefined;
+  /** The shared registry's queue; undefined: from the repository's origin. */
+  readonly queue: string | undefined;
+  /** Seconds a silent host's claims stay untouched in the shared registry. */
+  readonly lease: number;
   /** Keys the operator set (on the command line, or through an environment variable). */
   readonly given: readonly string[];
 }
@@ -245,6 +254,7 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   if ((action === 'release' || action === 'retry') && id === undefined) throw usageError(`\`${action}\` needs id=<task>; see the claims with: just tasks status`);
   const worktrees = keys.worktrees === undefined ? undefined : checkOnOff('worktrees', keys.worktrees);
   const base = keys.base === undefined ? undefined : checkBranch(keys.base);
+  const { registry, queue, lease } = checkShared(keys, ctx.env, interval);
   return {
     action, owner, port, portGiven: keys.port !== undefined, host, interval, dir, dispatch, max, ready, out, escalateAfter, runTimeout, project: keys.project === undefined || keys.project.trim() === '' ? undefined : keys.project.trim(),
     json: flags.json === true,
@@ -257,6 +267,7 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
     id,
     worktrees,
     base,
+    registry, queue, lease,
     given: [...Object.keys(keys), ...(keys.dispatch === undefined && ctx.env.TASK_MANAGER_DISPATCH !== undefined ? ['dispatch'] : [])],
   };
 }

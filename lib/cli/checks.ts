@@ -73,3 +73,30 @@ export function checkDefaultDir(root: string, resolved: string, real: string): v
   if (real === top || real.startsWith(`${top}${path.sep}`)) return;
   throw usageError(`${resolved} is a symbolic link to ${real}, outside the repository; pass dir=${real} to use that folder`);
 }
+
+/**
+ * The shared registry's keys: registry= (or $TASK_MANAGER_REGISTRY) a postgres:// URL, queue= a
+ * name, lease= a duration long enough to outlast a few ticks (a shorter one would let another
+ * host take over the claims of a host that is merely between ticks).
+ */
+export function checkShared(keys: { registry?: string; queue?: string; lease?: string }, env: Readonly<Record<string, string | undefined>>, interval: number): { registry: string | undefined; queue: string | undefined; lease: number } {
+  const word = keys.registry ?? env.TASK_MANAGER_REGISTRY;
+  const from = keys.registry !== undefined ? 'registry' : 'TASK_MANAGER_REGISTRY';
+  let registry: string | undefined;
+  if (word !== undefined && word.trim() !== '' && word.trim() !== 'file') {
+    registry = word.trim();
+    let ok = false;
+    try {
+      ok = ['postgres:', 'postgresql:'].includes(new URL(registry).protocol);
+    } catch {
+      ok = false;
+    }
+    // The value may hold a password: it is named by its scheme only.
+    if (!ok) throw usageError(`\`${from}\` must be a postgres://user@host:port/database URL (or file), got a value starting \`${registry.slice(0, 11).replace(/[^\x20-\x7e]/g, '?')}\`; pass registry=postgres://…`);
+  }
+  const queue = keys.queue === undefined ? env.TASK_MANAGER_QUEUE?.trim() || undefined : keys.queue.trim();
+  if (queue !== undefined && (queue === '' || queue.length > 200 || /[\x00-\x1f\x7f]/.test(queue))) throw usageError(`\`queue\` must be a name of 1 to 200 printable characters, got \`${JSON.stringify(queue).slice(1, -1)}\``);
+  const lease = keys.lease === undefined ? 600 : checkDuration('lease', keys.lease);
+  if (keys.lease !== undefined && (lease < 10 || lease < 3 * interval)) throw usageError(`\`lease\` must be at least 10 s and 3 intervals (${3 * interval} s), got \`${keys.lease}\`; pass lease=${Math.max(10, Math.ceil(3 * interval))} or more`);
+  return { registry, queue, lease };
+}

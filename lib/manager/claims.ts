@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { runLogPath } from '../base/paths.ts';
-import { type Claim, type Registry, claimKeyOfRun, release } from './registry.ts';
+import { type Claim, type Registry, claimKeyOfRun, isLocal, release } from './registry.ts';
 import type { Runs } from './runs.ts';
 import { isRunning, readStat, startedAt } from '../supervise/proc.ts';
 import type { MarkedProcess } from '../supervise/runs-proc.ts';
@@ -69,6 +69,8 @@ export interface ReconcileInput {
   /** Ticks each claim's file has been missing in a row (kept by the caller). */
   readonly missing: Map<string, number>;
   readonly log: (line: string) => void;
+  /** This host's name in a shared registry; undefined: the file registry (every claim is this host's). */
+  readonly host?: string | undefined;
 }
 
 /**
@@ -85,6 +87,10 @@ export function reconcile(r: Registry, x: ReconcileInput): void {
   }
   let byFileId: Map<string, Task> | undefined;
   for (const [key, claim] of Object.entries(r.claims)) {
+    if (!isLocal(claim, x.host)) {
+      foreignClaim(r, claim, x);
+      continue;
+    }
     const alive = x.runs.has(claim.runId) || runAlive(claim);
     let task = x.byId.get(claim.id);
     if (!task) {
@@ -128,6 +134,24 @@ export function reconcile(r: Registry, x: ReconcileInput): void {
       }
     }
   }
+}
+
+/**
+ * A claim another host answers for: its run cannot be seen from here, so only its lease and its
+ * state speak for it. A run in flight whose lease ran out (the host stopped renewing: it died, or
+ * lost the database and fenced its runs) is taken over: released, so this tick may dispatch the
+ * task again. A finished run's claim is released once the task is completed or cancelled here.
+ */
+function foreignClaim(r: Registry, claim: Claim, x: ReconcileInput): void {
+  const inFlight = claim.state === 'running' || claim.state === 'claimed';
+  if (inFlight && claim.leaseExpired) {
+    const why = `taken over by host ${x.host}: host ${claim.host} silent since ${claim.renewedAt ?? 'unknown'}, its lease ran out at ${claim.leaseUntil ?? 'unknown'}`;
+    release(r, claim.id, why, x.now);
+    x.log(`${x.now.toISOString()} claim on ${claim.id} ${why}`);
+    return;
+  }
+  const status = x.byId.get(claim.id)?.status;
+  if (!inFlight && (status === 'completed' || status === 'cancelled')) release(r, claim.id, `task ${status}`, x.now);
 }
 
 /**

@@ -23,6 +23,8 @@ export function escalations(e: EscalationInput): Escalation[] {
   for (const claim of Object.values(e.claims)) {
     const t = e.byId.get(claim.id);
     const reasons = runReasons(claim);
+    // A shared registry's claim whose host stopped renewing it: taken over once its lease runs out.
+    if (claim.silent && claim.host !== undefined) reasons.unshift([`host ${claim.host} silent since ${claim.renewedAt ?? 'unknown'} (lease until ${claim.leaseUntil ?? 'unknown'})`, claim.renewedAt ?? claim.claimedAt]);
     if (t && t.status !== 'review' && t.status !== 'completed') {
       const due = Date.parse(claim.claimedAt) + e.escalateAfterS * 1000;
       if (e.now.getTime() >= due) reasons.push([`claimed ${formatDuration(e.now.getTime() - Date.parse(claim.claimedAt))} ago without reaching review`, new Date(due).toISOString()]);

@@ -32,6 +32,8 @@ export interface GitSideOptions {
   readonly base: string | undefined;
   /** Tasks are dispatched (dispatch= is set). */
   readonly dispatch: boolean;
+  /** This host's name in a shared registry (another host's worktrees are not looked at). */
+  readonly host?: string | undefined;
   /** Where gh runs outside git. */
   readonly root: string;
   /** With once, everything is waited for: the one snapshot is all `heartbeat --once` gives. */
@@ -117,7 +119,7 @@ export class GitSide {
   /** The reasons plus "git failed: …" for the tasks this tick would have dispatched, while git holds them back. */
   withHeld(state: GitState, reasons: ReadonlyMap<string, string[]>, candidates: readonly Task[], reg: Registry, owner: string, max: number, active: number): ReadonlyMap<string, string[]> {
     if (state.known || state.failure === undefined || !this.held(state)) return reasons;
-    return withGitReasons(reasons, planDispatch(candidates, reg, owner, max, active).map((t) => t.id), state.failure);
+    return withGitReasons(reasons, planDispatch(candidates, reg, owner, max, active, this.o.host).map((t) => t.id), state.failure);
   }
 
   /**
@@ -126,7 +128,7 @@ export class GitSide {
    */
   async prepare(candidates: readonly Task[], reg: () => Registry | undefined, owner: string, max: number, active: number): Promise<void> {
     if (!this.preparer || candidates.length === 0) return;
-    await this.preparer.prepare(planDispatch(candidates, reg(), owner, max, active).map((t) => t.slug), this.o.once ? Infinity : PREPARE_BUDGET_MS);
+    await this.preparer.prepare(planDispatch(candidates, reg(), owner, max, active, this.o.host).map((t) => t.slug), this.o.once ? Infinity : PREPARE_BUDGET_MS);
   }
 
   /** The snapshot's claims (with their worktrees' git state) and its per-task CI. */
@@ -142,7 +144,7 @@ export class GitSide {
     const unrecorded = this.worktrees && list.some((c) => c.base === undefined);
     const base = this.o.base ?? (unrecorded && this.facts && repo !== undefined ? await this.facts.checkedOut(repo, FACTS_BUDGET_MS) : undefined);
     // Until git has said where the repository is, claims are shown as older heartbeats' are: by what they recorded.
-    const view = { worktrees: this.located ? this.worktrees : this.o.worktrees, base, facts: this.facts, pr: (id: string) => byId.get(id)?.pr ?? null, ci: (id: string) => ci[id]?.state ?? byId.get(id)?.ci ?? 'unknown' };
+    const view = { worktrees: this.located ? this.worktrees : this.o.worktrees, base, host: this.o.host, facts: this.facts, pr: (id: string) => byId.get(id)?.pr ?? null, ci: (id: string) => ci[id]?.state ?? byId.get(id)?.ci ?? 'unknown' };
     await this.facts?.refresh(list.flatMap((c) => factsWant(c, view) ?? []), this.o.once ? FACTS_TTL_MS + 1000 : FACTS_BUDGET_MS);
     return { ci, claims: (now) => snapshotClaims(claims, { ...view, now }) };
   }

@@ -35,6 +35,14 @@ export interface Claim {
   branch?: string | null;
   /** The branch (or commit) the worktree started from, for counting its commits ahead; null when worktrees were off. */
   base?: string | null;
+  /** Shared registry only, as read: the host that holds the claim and its lease (database times). */
+  host?: string;
+  renewedAt?: string;
+  leaseUntil?: string;
+  /** The lease ran out: another host may take the claim over. */
+  leaseExpired?: boolean;
+  /** The holder has not renewed for three of its intervals: escalated as silent. */
+  silent?: boolean;
 }
 
 /** A finished claim, kept for history when released. */
@@ -245,6 +253,11 @@ export function release(reg: Registry, id: string, reason: string, now: Date): v
   if (!claim) return;
   delete reg.claims[id];
   reg.history.push({ ...claim, releasedAt: now.toISOString(), releaseReason: reason });
+}
+
+/** True when this host answers for the claim's run: the file registry's claims all are; a shared registry's carry their host. */
+export function isLocal(c: Claim, host: string | undefined): boolean {
+  return c.host === undefined || host === undefined || c.host === host;
 }
 
 /** The key of the claim whose run carries runId, if any. */

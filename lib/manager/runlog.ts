@@ -184,7 +184,8 @@ export interface RunSettings {
 export function runSpawns<T extends { readonly task: Task; readonly claim: Claim; readonly cwd?: string | undefined }>(items: readonly T[], o: RunSettings, say: (line: string) => void): (RunSpawn & T & { runId: string; unopenable?: string })[] {
   return items.map((item) => {
     const { task, claim } = item;
-    const runId = crypto.randomUUID();
+    // A shared registry's claim carries its run id from the claim on (it was committed before the run started).
+    const runId = claim.runId ?? crypto.randomUUID();
     const logPath = runLogPath(o.runsDir, task.slug);
     const env: NodeJS.ProcessEnv = {
       ...o.env,

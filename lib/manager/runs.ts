@@ -34,6 +34,8 @@ interface Tracked {
   endMerged: boolean;
   done: Promise<void>;
   stopping: Promise<void> | undefined;
+  /** Why this heartbeat stopped the run on purpose (fenced, or its claim released on another host): the claim's note when it ends. */
+  stoppedWhy?: string;
 }
 
 /**
@@ -104,7 +106,8 @@ export class Runs {
         const timedOut = c.state === 'timed_out';
         // A run ended by a signal was stopped with its heartbeat (or by hand): interrupted, not failed.
         Object.assign(c, { exitCode: code, endedAt: this.o.now().toISOString() });
-        if (!timedOut) Object.assign(c, sig ? { state: 'interrupted', note: `stopped by ${sig} (with its heartbeat, or by hand)` } : { state: 'exited' });
+        if (t.stoppedWhy !== undefined && !timedOut) Object.assign(c, { state: 'interrupted', note: t.stoppedWhy });
+        else if (!timedOut) Object.assign(c, sig ? { state: 'interrupted', note: `stopped by ${sig} (with its heartbeat, or by hand)` } : { state: 'exited' });
         this.say(`run of ${c.id} ${sig ? `stopped by ${sig}` : `exited with code ${code}`}${timedOut ? ` (${c.note})` : ''}`);
         t.ended = true;
         void this.record(t).then(resolve);
@@ -112,6 +115,32 @@ export class Runs {
     });
     this.tracked.set(runId, t);
     this.mine.add(runId);
+  }
+
+  /**
+   * Stops the runs this heartbeat answers for that match (all of them: fencing), in the background;
+   * each claim's note says why when it ends. Returns how many it stops.
+   */
+  stopAll(note: string, graceMs: number, match: (c: Claim) => boolean = () => true): number {
+    let n = 0;
+    for (const t of this.tracked.values()) {
+      if (t.ended || t.stopping !== undefined || !match(t.claim)) continue;
+      t.stoppedWhy = note;
+      t.stopping = this.stop(t, graceMs);
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Shared registry: the runs whose claim is gone from the registry (an operator on another host
+   * released it with --force) are stopped, as that operator was told.
+   */
+  stopReleased(reg: Registry): void {
+    const held = new Set(Object.values(reg.claims).map((c) => c.runId).filter(Boolean));
+    const gone = (c: Claim): boolean => c.runId !== null && c.runId !== undefined && !held.has(c.runId) && reg.history.some((h) => h.runId === c.runId);
+    const n = this.stopAll('stopped: its claim was released (release --force) on another host', RUN_GRACE_MS, gone);
+    if (n) this.say(`stopping ${n} run${n === 1 ? '' : 's'} whose claim was released on another host`);
   }
 
   /** Takes over a live run whose heartbeat was killed: not re-run, timed out and stopped like our own. */

@@ -36,6 +36,21 @@ export interface Snapshot {
   ci?: Record<string, SnapshotCi>;
   escalations: { id: string; reason: string; since: string }[];
   errors: { path: string; reason: string }[];
+  /** Where the claims are: registry.json, or a shared PostgreSQL queue. Absent in snapshots of older heartbeats (the file). */
+  registry?: SnapshotRegistry;
+}
+
+/** The registry as the snapshot tells it: kind and place, and since when it cannot be reached (the claims shown are then the last ones read). */
+export interface SnapshotRegistry {
+  kind: 'file' | 'postgres';
+  /** The file, or the database URL without its password. */
+  where: string;
+  /** postgres: the queue every clone of the repository shares, and this host's name in it. */
+  queue?: string;
+  host?: string;
+  /** postgres: set while the database cannot be reached: when that started, and the last error. */
+  unreachableSince?: string;
+  error?: string;
 }
 
 /** A ready task as the snapshot lists it, best first. */

@@ -1,16 +1,18 @@
 // One tick of the manager: scan, claims under the registry lock, dispatch, the snapshot.
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Registry, peekRegistry, updateRegistry } from './registry.ts';
+import { type Registry, emptyRegistry, peekRegistry } from './registry.ts';
+import { type RegistryStore, fileStore } from './store.ts';
+import { Fence } from './fence.ts';
 import { countByStatus, dependencyProblems, dispatchNote, readyCandidates, readyStatuses, taskIndex, taskReasons } from '../tasks/model.ts';
 import { escalations } from './escalations.ts';
 import { type LiveRunContext, fileIdOf, reconcile } from './claims.ts';
 import { withCiReasons } from './ci.ts';
-import { dispatchReady } from './dispatch.ts';
+import { dispatchReady, recordStarts } from './dispatch.ts';
 import { GitSide } from './gitside.ts';
 import type { RepoAnswer } from '../base/git.ts';
 import { RegistryKeeper } from './rebuild.ts';
-import { Runs } from './runs.ts';
+import { type RunStart, Runs } from './runs.ts';
 import { TasksError, isErrno } from '../base/errors.ts';
 import { LOG_MAX_BYTES } from '../base/logfile.ts';
 import { runtimePaths } from '../base/paths.ts';
@@ -51,6 +53,11 @@ export interface ManagerOptions {
   readonly once: boolean;
   readonly log: (line: string) => void;
   readonly now: () => Date;
+  /** Where the claims are; default: registry.json in the runtime folder. */
+  readonly store?: RegistryStore;
+  /** Shared registry: this host's name, and how long its leases last (seconds). */
+  readonly host?: string;
+  readonly leaseS?: number;
 }
 
 /** A tick walks the whole folder at least this often, whatever the watches said. */
@@ -103,7 +110,9 @@ export function managerTicker(o: ManagerOptions): Ticker {
     runsDir: paths.runs,
   });
   const hooks = { now: o.now, log: o.log, rebuild: (r: Registry, why: 'missing' | 'damaged'): string => keeper.rebuild(r, why), review: (r: Registry): string => keeper.review(r) };
-  const update = <T>(fn: (reg: Registry) => T): Promise<T> => updateRegistry(paths.registry, fn, hooks);
+  const store = o.store ?? fileStore(paths.registry);
+  const shared = store.kind === 'postgres';
+  const update = <T>(fn: (reg: Registry) => T): Promise<T> => store.update(fn, hooks);
   const runs = new Runs({
     owner: o.owner, dir: o.dir, root: o.root, runsDir: paths.runs, dispatch: o.dispatch, env: o.env, node: o.node ?? 'node',
     logMaxBytes: o.logMaxBytes ?? LOG_MAX_BYTES, runTimeoutS: o.runTimeoutS, log: o.log, now: o.now, update: (fn) => update(fn),
@@ -125,6 +134,30 @@ export function managerTicker(o: ManagerOptions): Ticker {
   // The repository is asked for at the first tick (finding it must not delay the heartbeat's start).
   const side = new GitSide({ ...o, repo: o.repo, base: o.base, worktrees: o.worktrees === true, required: o.worktreesRequired === true, dispatch: o.dispatch !== undefined });
   const warned = new Set<string>();
+  // Shared registry: the last registry read (what a tick shows while the database is away), and the fence.
+  let lastReg: Registry | undefined;
+  const fence = shared ? new Fence(o.leaseS ?? 600, runs, o.log, o.now) : undefined;
+  const host = shared ? o.host : undefined;
+
+  /**
+   * Shared registry: starts the runs whose claims were just committed, then records their run
+   * fields (a database lost meanwhile: the next tick's merge records them).
+   */
+  const startDeferred = async (items: RunStart[], reg: Registry): Promise<Registry> => {
+    const ok = runs.startMany(items);
+    try {
+      const after = await update((r) => {
+        runs.merge(r);
+        recordStarts(r, items, ok);
+        return structuredClone(r);
+      });
+      runs.settle();
+      return after;
+    } catch (err) {
+      if (!fence?.failed(err)) throw err;
+      return reg;
+    }
+  };
 
   return {
     async tick(input: TickInput): Promise<Snapshot> {
@@ -142,19 +175,33 @@ export function managerTicker(o: ManagerOptions): Ticker {
       // A failed or hanging git holds dispatch (GitSide.held): a run never goes into the main checkout.
       const gitState = await side.locate();
       // Worktrees are made before the registry update, which holds the lock and must stay short.
-      await side.prepare(candidates, () => peekRegistry(paths.registry), o.owner, o.max, runs.active);
-      const dispatch = { owner: o.owner, root: o.root, max: o.max, runs, prep: side.prep, runsDir: paths.runs, liveRuns, context, fileId, warned, log: o.log };
-      const reg = await update((r) => {
-        const now = o.now();
-        runs.merge(r);
-        runs.foreign.clear();
-        reconcile(r, { owner: o.owner, dir: o.dir, now, byId, byPath, fileId, changed: scan.changed, runs, missing, log: o.log });
-        if (o.dispatch !== undefined && !side.held(gitState)) dispatchReady(r, now, candidates, dispatch);
-        return structuredClone(r);
-      });
-      // Written: ended runs are on record, a rebuilt registry is in place.
-      runs.settle();
-      keeper.written(reg);
+      // The plan reads the registry without its lock; a shared one's last read will do.
+      await side.prepare(candidates, () => (shared ? lastReg : peekRegistry(paths.registry)), o.owner, o.max, runs.active);
+      const dispatch = { owner: o.owner, root: o.root, max: o.max, runs, prep: side.prep, runsDir: paths.runs, liveRuns, context, fileId, warned, log: o.log, host, defer: shared };
+      let deferred: RunStart[] = [];
+      const startedMs = Date.now();
+      let reg: Registry;
+      try {
+        reg = await update((r) => {
+          const now = o.now();
+          runs.merge(r);
+          runs.foreign.clear();
+          if (shared) runs.stopReleased(r);
+          reconcile(r, { owner: o.owner, dir: o.dir, now, byId, byPath, fileId, changed: scan.changed, runs, missing, log: o.log, host });
+          if (o.dispatch !== undefined && !side.held(gitState)) deferred = dispatchReady(r, now, candidates, dispatch);
+          return structuredClone(r);
+        });
+        fence?.renewed(startedMs);
+        // Written: ended runs are on record, a rebuilt registry is in place.
+        runs.settle();
+        keeper.written(reg);
+      } catch (err) {
+        // The database away: the tick goes on with the claims last read, dispatching nothing.
+        if (!fence?.failed(err)) throw err;
+        reg = lastReg ?? emptyRegistry();
+      }
+      if (deferred.length) reg = await startDeferred(deferred, reg);
+      lastReg = reg;
       let claims = reg.claims;
       if (o.once && runs.active) {
         await runs.finished();
@@ -200,12 +247,15 @@ export function managerTicker(o: ManagerOptions): Ticker {
         ci: parts.ci,
         escalations: swapSeen(escalations({ byId, reasons: allReasons, errors: scan.errors, claims, escalateAfterS: o.escalateAfterS, now, firstSeen })),
         errors: scan.errors,
+        registry: fence ? fence.state({ kind: 'postgres', where: store.where, queue: (store as { queue?: string }).queue ?? '', host: host ?? '' }) : { kind: 'file', where: store.where },
       };
     },
 
     async close(): Promise<void> {
       watcher?.close();
+      fence?.close();
       await Promise.all([runs.close(!o.once), side.close()]);
+      await store.close();
     },
   };
 }

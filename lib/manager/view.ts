@@ -1,6 +1,6 @@
 // The snapshot's claims: each registry claim with its age, its worktree's git state and its PR's CI.
 import fs from 'node:fs';
-import type { Claim } from './registry.ts';
+import { type Claim, isLocal } from './registry.ts';
 import type { SnapshotClaim } from './tick.ts';
 import { type FactsCache, type FactsWant, UNKNOWN_FACTS } from './wtfacts.ts';
 
@@ -13,6 +13,8 @@ export interface ClaimView {
   readonly facts: FactsCache | undefined;
   readonly pr: (id: string) => string | null;
   readonly ci: (id: string) => string;
+  /** This host's name in a shared registry: another host's worktree is not looked at here. */
+  readonly host?: string | undefined;
 }
 
 /** True when the claim's run works in a worktree: it recorded a branch, or (an older claim) this heartbeat makes worktrees. */
@@ -21,8 +23,8 @@ export function worktreeExpected(c: Claim, worktrees: boolean): boolean {
 }
 
 /** The worktree whose git state the snapshot shows for a claim, if one is expected. */
-export function factsWant(c: Claim, v: Pick<ClaimView, 'worktrees' | 'base'>): FactsWant | undefined {
-  if (!worktreeExpected(c, v.worktrees) || c.worktree === '') return undefined;
+export function factsWant(c: Claim, v: Pick<ClaimView, 'worktrees' | 'base' | 'host'>): FactsWant | undefined {
+  if (!worktreeExpected(c, v.worktrees) || c.worktree === '' || !isLocal(c, v.host)) return undefined;
   return { path: c.worktree, base: c.base ?? v.base ?? null };
 }
 
@@ -35,7 +37,7 @@ export function snapshotClaims(claims: Readonly<Record<string, Claim>>, v: Claim
       ...c,
       owner: c.claimedBy,
       ageS: Math.round((v.now.getTime() - Date.parse(c.claimedAt)) / 1000),
-      worktreeExists: c.worktree !== '' && fs.existsSync(c.worktree),
+      worktreeExists: c.worktree !== '' && isLocal(c, v.host) && fs.existsSync(c.worktree),
       worktreeExpected: want !== undefined,
       // The branch checked out there; without a worktree (yet), the one it is to be made on.
       branch: facts.branch ?? (want ? c.branch ?? null : null),

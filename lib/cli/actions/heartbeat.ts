@@ -9,7 +9,8 @@ import { lineWriter, logCap } from '../../base/logfile.ts';
 import { runtimePaths } from '../../base/paths.ts';
 import { runHeartbeat } from '../../manager/heartbeat.ts';
 import { managerTicker } from '../../manager/ticker.ts';
-import { heartbeatArgs, heartbeatLauncher, heartbeatSettings } from '../../supervise/supervisor.ts';
+import { heartbeatStore, hostName } from '../../manager/store.ts';
+import { heartbeatArgs, heartbeatLauncher, heartbeatSettings, registryEnv } from '../../supervise/supervisor.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   // A foreground heartbeat must carry the identity marker (heartbeat owner=<o> dir=<abs>) in its
@@ -18,7 +19,8 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const canonical = heartbeatArgs(o).slice(0, 3);
   if (!o.once && !canonical.every((w) => cli.argv.includes(w))) {
     const hb = heartbeatLauncher(cli.launcher);
-    return cli.runAttached(hb.node, [...hb.nodeArgs, cli.launcher.script, ...heartbeatArgs(o)], { cwd: cli.root, env: hb.env });
+    // The registry's URL goes in the environment, never in the command line (it may hold a password).
+    return cli.runAttached(hb.node, [...hb.nodeArgs, cli.launcher.script, ...heartbeatArgs(o)], { cwd: cli.root, env: { ...hb.env, ...registryEnv(o, hb.env) } });
   }
   const paths = runtimePaths(o.dir, o.owner);
   const stop = cli.onStop();
@@ -36,7 +38,10 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     if (first.kind === 'none') throw new TasksError(`worktrees=on, but ${o.dir} is not inside a git repository; run git init there, or pass worktrees=off`);
     if (first.kind === 'repo') repo = first.root;
   }
+  // The registry: registry.json, or the shared database (TASK_MANAGER_REGISTRY: never in the command line, which anyone can read).
+  const store = await heartbeatStore({ dir: o.dir, owner: o.owner, registry: o.registry, queue: o.queue, renew: { leaseS: o.lease, intervalS: o.interval }, env: cli.env });
   const ticker = managerTicker({
+    store, host: store.kind === 'postgres' ? hostName(cli.env) : undefined, leaseS: o.lease,
     owner: o.owner, dir: o.dir, root: path.dirname(o.dir), repo, worktrees: o.worktrees !== 'off', worktreesRequired: o.worktrees === 'on', base: o.base,
     dispatch: o.dispatch, max: o.max, ready: o.ready, escalateAfterS: o.escalateAfter,
     runTimeoutS: o.runTimeout, env: cli.launcher.env, node: cli.launcher.node, logMaxBytes: logCap(cli.env), once: o.once, log, now,
