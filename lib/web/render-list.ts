@@ -1,9 +1,10 @@
 // The index's task list and board: each task as a tasks.json record, the controls, and the first page of rows served in the HTML.
-import { ownerKey, priorityRank } from '../tasks/model.ts';
+import { normaliseStatus } from '../tasks/mapping.ts';
+import { ownerKey, priorityRank, statusOrder } from '../tasks/model.ts';
 import type { Task } from '../tasks/taskfile.ts';
 import { escapeHtml as h, type PrShown } from './html.ts';
 import { localDay } from './client/due.ts';
-import { COLUMNS, PAGE_SIZE, type TaskRow, rowHtml } from './client/rows.ts';
+import { COLUMNS, PAGE_SIZE, type StatusWords, type TaskRow, rowHtml, statusWord } from './client/rows.ts';
 import { openWorkFirst } from './client/order.ts';
 
 /** A task as the list and the board show it, empty values left out; `statusRank` places a status in the lifecycle (custom ones after). */
@@ -19,6 +20,40 @@ export function taskRow(t: Task, page: string, escalated: boolean, pr: PrShown |
   };
   for (const k of Object.keys(row)) if (row[k] === undefined) delete row[k];
   return row as unknown as TaskRow;
+}
+
+/** The board's columns, and the folder's own words for its statuses. */
+export interface BoardStatuses {
+  /** The columns as status keys, in order (statuses the tasks have beyond these follow, by name). */
+  readonly statuses: readonly string[];
+  /** The columns shown only while they have cards. */
+  readonly hideEmpty: readonly string[];
+  /** Status key → the folder's word for it ("todo" → "To Do"), where the two differ. */
+  readonly words: StatusWords;
+}
+
+/** Canonical statuses a folder without declared statuses sees as columns even when empty: the road a task travels. */
+const ALWAYS_SHOWN = new Set(['todo', 'ready', 'in_progress', 'completed']);
+
+/**
+ * A folder whose config declares statuses (Backlog.md, taskmd) gets exactly those columns, in config
+ * order, headed by its own words. Ours gets the lifecycle and its custom statuses, the side roads
+ * (draft, blocked, review, cancelled) only while a task is on them.
+ */
+export function boardStatuses(format: { readonly statuses?: readonly string[]; readonly customStatuses: readonly string[] } | undefined): BoardStatuses {
+  const declared = format?.statuses ?? [];
+  if (declared.length === 0) {
+    return { statuses: statusOrder(format?.customStatuses), hideEmpty: statusOrder().filter((s) => !ALWAYS_SHOWN.has(s)), words: {} };
+  }
+  const words: Record<string, string> = {};
+  const statuses: string[] = [];
+  for (const word of declared) {
+    const key = normaliseStatus(word, declared).status;
+    if (statuses.includes(key)) continue; // two spellings of one status: the first names the column
+    statuses.push(key);
+    if (word !== key) words[key] = word;
+  }
+  return { statuses, hideEmpty: [], words };
 }
 
 /** The select filters: URL key, label, what "all" reads as. */
@@ -39,8 +74,8 @@ function valuesOf(t: Task, key: SelectKey): readonly string[] {
 
 const natural = new Intl.Collator('en', { numeric: true });
 
-/** The options of one select: every value any task has, in order (statuses by lifecycle, priorities by rank), and '(none)'. */
-function filterOptions(tasks: readonly Task[], key: SelectKey, plural: string, statusRank: (status: string) => number): string {
+/** The options of one select: every value any task has, in order (statuses as the board's columns, priorities by rank), and '(none)'; statuses in the folder's words. */
+function filterOptions(tasks: readonly Task[], key: SelectKey, plural: string, statusRank: (status: string) => number, words: StatusWords): string {
   const fold = key === 'owner' ? ownerKey : key === 'label' ? (v: string): string => v.trim().toLowerCase() : undefined;
   const values = new Map<string, string>();
   let none = false;
@@ -56,20 +91,19 @@ function filterOptions(tasks: readonly Task[], key: SelectKey, plural: string, s
     : key === 'priority' ? (a: string, b: string): number => priorityRank(a) - priorityRank(b) || natural.compare(a, b)
     : (a: string, b: string): number => natural.compare(a, b);
   const sorted = [...values.keys()].sort(order);
+  const label = (v: string): string => key === 'status' ? statusWord(v, words) : values.get(v) as string;
   // '-' selects the tasks without a value (no owner, no milestone, no label).
-  return `<option value="">all ${plural}</option>${sorted.map((v) => `<option value="${h(v)}">${h(values.get(v) as string)}</option>`).join('')}${none ? '<option value="-">(none)</option>' : ''}`;
+  return `<option value="">all ${plural}</option>${sorted.map((v) => `<option value="${h(v)}">${h(label(v))}</option>`).join('')}${none ? '<option value="-">(none)</option>' : ''}`;
 }
 
-/** What the all-tasks section is made of. */
-export interface ListInput {
+/** What the all-tasks section is made of; the board's columns and words as boardStatuses gives them. */
+export interface ListInput extends BoardStatuses {
   readonly tasks: readonly Task[];
   /** Every task's record, in the served order. */
   readonly rows: readonly TaskRow[];
   /** tasks.json's and search.json's versions: the client fetches a file again when the index names another. */
   readonly version: string;
   readonly searchVersion: string;
-  /** The board's columns: the canonical statuses, then the custom ones (unknown statuses found among the tasks follow). */
-  readonly statuses: readonly string[];
   readonly now: Date;
 }
 
@@ -80,9 +114,10 @@ export interface ListInput {
  */
 export function renderList(p: ListInput): string {
   const head = COLUMNS.map(([k, label]) => `<th data-sort="${k}"><button type="button">${label}</button></th>`).join('');
-  const ranks = new Map(p.rows.map((r) => [r.status, r.statusRank]));
+  // The Status filter lists statuses as the board's columns come.
+  const ranks = new Map(p.statuses.map((s, i) => [s, i]));
   const rank = (status: string): number => ranks.get(status) ?? Infinity;
-  const selects = SELECTS.map(([key, label, plural]) => `<label>${label} <select id="f-${key}" name="${key}">${filterOptions(p.tasks, key, plural, rank)}</select></label>`).join('\n');
+  const selects = SELECTS.map(([key, label, plural]) => `<label>${label} <select id="f-${key}" name="${key}">${filterOptions(p.tasks, key, plural, rank, p.words)}</select></label>`).join('\n');
   const archived = p.rows.reduce((n, r) => n + (r.archived ? 1 : 0), 0);
   const active = p.rows.filter((r) => !r.archived);
   // The first page of the default view: open work first, as the client orders it.
@@ -103,9 +138,9 @@ ${selects}
 </form>
 <div id="list"><div class="scroll"><table id="tasks"><thead><tr>${head}</tr></thead>
 <tbody data-v="${h(p.version)}" data-s="${h(p.searchVersion)}" data-total="${p.rows.length}" data-first="${h(JSON.stringify(first))}" id="rows">
-${first.map((r) => rowHtml(r, today)).join('')}</tbody></table></div>
+${first.map((r) => rowHtml(r, today, 0, p.words)).join('')}</tbody></table></div>
 ${more}<nav class="pager" aria-label="Pages of the list" hidden><button type="button" id="p-prev">‹ Previous</button> <span id="p-info"></span> <button type="button" id="p-next">Next ›</button></nav></div>
 <p id="board-keys" class="none" hidden>On the board, the arrow keys move between cards (Home and End to a column's first and last), Enter opens one.</p>
-<div id="board" role="region" aria-label="Board" aria-describedby="board-keys" data-statuses="${h(p.statuses.join(' '))}" hidden></div>
+<div id="board" role="region" aria-label="Board" aria-describedby="board-keys" data-statuses="${h(p.statuses.join(' '))}" data-hide-empty="${h(p.hideEmpty.join(' '))}" data-words="${h(JSON.stringify(p.words))}" hidden></div>
 </section>`;
 }

@@ -4,6 +4,7 @@ import type { HeartbeatState } from '../supervise/health.ts';
 import { type TaskRef, escapeHtml, siteTitle, taskLink, timeTag } from './html.ts';
 import { KIND_FOLDERS, type KindEntry, PAGE_KINDS, type PageKind, kindPages } from './pages.ts';
 import { type ListInput, renderList } from './render-list.ts';
+import { type StatusWords, statusWord } from './client/rows.ts';
 import { type Shown, renderClaims } from './render-run.ts';
 import { type WebSnapshot, dispatchNoteOf, dispatchableOf, holdsOf } from './snapshot-read.ts';
 import { retryCommand } from './render-run.ts';
@@ -62,7 +63,7 @@ export function renderIndex(p: IndexInput): string {
 ${renderNav(kinds.map((k) => [k.kind, k.list.length]))}
 <main>
 ${renderHealth(p)}
-${renderCounts(p.counts)}
+${renderCounts(p.counts, p.words)}
 ${renderEscalations(p)}
 ${renderDispatchable(p)}
 ${renderHeld(p)}
@@ -113,10 +114,11 @@ function renderHealth(p: IndexInput): string {
 ${alert}</section>`;
 }
 
-function renderCounts(counts: Record<string, number>): string {
+/** Each status's count, in the folder's words, linking to the list filtered by it. */
+function renderCounts(counts: Record<string, number>, words: StatusWords): string {
   const items = Object.entries(counts).map(([status, n]) => status === 'total'
     ? `<li><b>${n}</b> total</li>`
-    : `<li><a href="?status=${encodeURIComponent(status)}#all" data-status="${h(status)}"><b>${n}</b> ${h(status)}</a></li>`);
+    : `<li><a href="?status=${encodeURIComponent(status)}#all" data-status="${h(status)}"><b>${n}</b> ${h(statusWord(status, words))}</a></li>`);
   return `<section id="counts"><h2>Counts</h2><ul>${items.join('')}</ul></section>`;
 }
 

@@ -9,7 +9,7 @@ import { type BuildResult, SiteFiles, type SiteFilesOptions } from './site-files
 import { countByStatus, statusOrder } from '../tasks/model.ts';
 import { renderIndex } from './render.ts';
 import type { IndexInput } from './render.ts';
-import { taskRow } from './render-list.ts';
+import { boardStatuses, taskRow } from './render-list.ts';
 import { type TaskRow, searchFold } from './client/rows.ts';
 import { type PrShown, type TaskRef, isOverdue, prShown } from './html.ts';
 import { renderTaskPage } from './render-task.ts';
@@ -34,8 +34,11 @@ export interface SiteInput {
   errors: ParseError[];
   /** Docs, decisions and milestones (the scan's non-task kinds): listed on the index, never as tasks. */
   docs?: readonly DocFile[];
-  /** The scan's folder format: its custom statuses (config order) come after the canonical ones on the board and in sorting. */
-  format?: { readonly customStatuses: readonly string[] };
+  /**
+   * The scan's folder format: its custom statuses (config order) come after the canonical ones in
+   * sorting; its declared statuses, as written, are the board's columns and words (boardStatuses).
+   */
+  format?: { readonly customStatuses: readonly string[]; readonly statuses?: readonly string[] };
   /** undefined: the heartbeat has never ticked. */
   snapshot: WebSnapshot | undefined;
   /** The owner whose heartbeat the pages show (named before its first snapshot too). */
@@ -185,7 +188,7 @@ export class SiteBuilder {
     // The assets first: a page that finds the new index finds its script and stylesheet too.
     for (const asset of clientAssets()) files.write(asset.name, asset.bytes);
     files.write('index.html', renderIndex({ ...input, docs: input.docs ?? [], refs, counts: countByStatus(input.tasks, input.format?.customStatuses), shown, rows, version, searchVersion,
-      statuses: statusOrder(input.format?.customStatuses) }));
+      ...boardStatuses(input.format) }));
     files.writeAssembled('tasks.json', { head: Buffer.from(`{"version":${JSON.stringify(version)},"tasks":[\n`), parts: data, tail: Buffer.from('\n]}\n') });
     files.writeAssembled('search.json', { head: Buffer.from('{'), parts: search, tail: Buffer.from('}\n') });
     this.first = false;

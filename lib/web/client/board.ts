@@ -1,7 +1,7 @@
-// The board: a column per status in lifecycle order, cards from the filtered tasks, moved through with the arrow keys; read-only.
+// The board: a column per status (the folder's declared ones, else the lifecycle), cards from the filtered tasks, moved through with the arrow keys; read-only.
 import { byId } from './dom.ts';
 import { localDay } from './due.ts';
-import { type TaskRow, badge, cardHtml, esc } from './rows.ts';
+import { type StatusWords, type TaskRow, badge, cardHtml, esc } from './rows.ts';
 
 /** Cards a column shows before its "Show more" button; each press shows this many more. */
 const COLUMN_STEP = 100;
@@ -16,9 +16,24 @@ function board(): HTMLElement | null {
   return byId('board', HTMLElement);
 }
 
+/** The folder's words for its statuses, as the index gives them (data-words): read once, it never changes while the page is open. */
+let words: StatusWords | undefined;
+export function statusWords(): StatusWords {
+  if (words !== undefined) return words;
+  words = {};
+  try {
+    const parsed: unknown = JSON.parse(board()?.dataset.words ?? '{}');
+    if (parsed !== null && typeof parsed === 'object') words = parsed as StatusWords;
+  } catch {
+    // A page without the map shows the status keys.
+  }
+  return words;
+}
+
 /**
- * Draws the columns: the statuses the index lists (canonical, then custom) always, then any other
- * status the tasks have, by name; only the filtered status's column when the filter names one.
+ * Draws the columns: the statuses the index lists (the folder's declared ones, else canonical then
+ * custom; those in data-hide-empty only while they have cards), then any other status the tasks
+ * have, by name; only the filtered status's column when the filter names one.
  */
 export function drawBoard(list: readonly TaskRow[], statusFilter: string): void {
   const el = board();
@@ -31,8 +46,9 @@ export function drawBoard(list: readonly TaskRow[], statusFilter: string): void 
     if (g === undefined) groups.set(r.status, (g = []));
     g.push(r);
   }
+  const optional = new Set((el.dataset.hideEmpty ?? '').split(' '));
   let columns = [...groups.keys()];
-  columns = [...columns.slice(0, known), ...columns.slice(known).sort()];
+  columns = [...columns.slice(0, known), ...columns.slice(known).sort()].filter((s) => !optional.has(s) || groups.get(s)?.length);
   if (statusFilter && statusFilter !== '-') columns = [statusFilter];
   const today = localDay(new Date());
   const parts = columns.map((status, i) => {
@@ -40,9 +56,8 @@ export function drawBoard(list: readonly TaskRow[], statusFilter: string): void 
     const shown = cards.slice(0, limits.get(status) ?? COLUMN_STEP);
     const more = cards.length > shown.length
       ? `<button type="button" class="more" data-status="${esc(status)}">Show ${Math.min(COLUMN_STEP, cards.length - shown.length)} more (${shown.length} of ${cards.length})</button>` : '';
-    // An empty column stays (the lifecycle reads the same on every board) but narrow, so a folder
-    // that uses three statuses is not spread over eight full-width columns.
-    return `<section class="col${cards.length ? '' : ' empty'}" data-status="${esc(status)}" aria-labelledby="col-${i}"><h3 id="col-${i}">${badge(status)} <span class="n">${cards.length}</span></h3>` +
+    // An empty column that stays (a declared status, or the main road of the lifecycle) is narrow.
+    return `<section class="col${cards.length ? '' : ' empty'}" data-status="${esc(status)}" aria-labelledby="col-${i}"><h3 id="col-${i}">${badge(status, statusWords())} <span class="n">${cards.length}</span></h3>` +
       `${shown.length ? `<ol>${shown.map((r) => cardHtml(r, today)).join('')}</ol>` : '<p class="none">none</p>'}${more}</section>`;
   });
   const html = parts.join('');

@@ -51,9 +51,17 @@ export function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
-/** A status as a badge; the class is derived from the status with anything but [a-z_] dropped. */
-export function badge(status: string): string {
-  return `<span class="st st-${esc(status.replace(/[^a-z_]/g, ''))}">${esc(status)}</span>`;
+/** Status key → the folder's word for it ("todo" → "To Do"): one small map for the page, never a field per task. */
+export type StatusWords = Readonly<Record<string, string>>;
+
+/** The folder's word for a status key, or the key itself. */
+export function statusWord(status: string, words: StatusWords): string {
+  return Object.prototype.hasOwnProperty.call(words, status) ? words[status] as string : status;
+}
+
+/** A status as a badge, in the folder's word for it; the class is derived from the status key with anything but [a-z_] dropped. */
+export function badge(status: string, words: StatusWords = {}): string {
+  return `<span class="st st-${esc(status.replace(/[^a-z_]/g, ''))}">${esc(statusWord(status, words))}</span>`;
 }
 
 const dash = (v: string | undefined): string => (v === undefined || v === '' ? '—' : esc(v));
@@ -80,13 +88,13 @@ export const COLUMNS: readonly (readonly [string, string])[] = [['id', 'ID'], ['
 /** How deep a grouped list indents (deeper subtasks show at this depth). */
 export const MAX_DEPTH = 4;
 
-/** One row of the task list; `today` (dayOf) decides what is overdue; `depth` > 0: a subtask shown under its parent. */
-export function rowHtml(r: TaskRow, today: string, depth = 0): string {
+/** One row of the task list; `today` (dayOf) decides what is overdue; `depth` > 0: a subtask shown under its parent; `words`: the folder's words for statuses. */
+export function rowHtml(r: TaskRow, today: string, depth = 0, words: StatusWords = {}): string {
   const d = Math.min(depth, MAX_DEPTH);
   const cls = [r.escalated ? 'esc' : '', isOverdue(r, today) ? 'late' : '', r.archived ? 'archived' : '', d ? `sub sub${d}` : ''].filter(Boolean).join(' ');
   const progress = r.total ? `${r.done ?? 0}/${r.total}` : '—';
   return `<tr data-page="${esc(r.page)}"${cls ? ` class="${cls}"` : ''}><td>${d ? '<span class="tree" aria-hidden="true">↳ </span>' : ''}<a href="tasks/${esc(r.page)}.html">${esc(r.id)}</a></td>` +
-    `<td>${esc(r.title)}${r.archived ? ' <span class="chip arch">archived</span>' : ''}${chips(r.labels, 'labels')}</td><td>${badge(r.status)}</td>` +
+    `<td>${esc(r.title)}${r.archived ? ' <span class="chip arch">archived</span>' : ''}${chips(r.labels, 'labels')}</td><td>${badge(r.status, words)}</td>` +
     `<td>${dash(r.priority)}</td><td>${dash(r.milestone)}</td><td>${r.owners?.length ? esc(r.owners.join(', ')) : '—'}</td>` +
     `<td>${dueText(r, today)}</td><td>${dash(r.created)}</td><td>${prCi(r)}</td><td>${progress}</td></tr>\n`;
 }

@@ -1,5 +1,5 @@
 // The task list and board's view: filters, search, sort, page and list-or-board, kept in the URL (back and forward too), drawn from every task.
-import { drawBoard, startBoard } from './board.ts';
+import { drawBoard, startBoard, statusWords } from './board.ts';
 import { busy, current, onData, takePage } from './data.ts';
 import { byId } from './dom.ts';
 import { localDay } from './due.ts';
@@ -93,7 +93,7 @@ function drawList(filtered: readonly TaskRow[]): void {
   const key = `${today}\n${slice.length}\n${slice.map((r) => `${depth?.get(r) ?? 0}${JSON.stringify(r)}`).join('\n')}`;
   if (key !== drawn) {
     const focused = document.activeElement?.closest<HTMLElement>('#tasks tr[data-page]')?.dataset.page;
-    body.innerHTML = slice.map((r) => rowHtml(r, today, depth?.get(r) ?? 0)).join('');
+    body.innerHTML = slice.map((r) => rowHtml(r, today, depth?.get(r) ?? 0, statusWords())).join('');
     drawn = key;
     if (focused !== undefined) body.querySelector<HTMLElement>(`tr[data-page="${CSS.escape(focused)}"] a`)?.focus();
   }
