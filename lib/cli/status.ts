@@ -2,7 +2,7 @@
 import { escapeControls, quoteText } from '../base/controls.ts';
 import { readJsonFile } from '../base/jsonfile.ts';
 import { shellArg } from '../base/shellword.ts';
-import { type Registry, peekRegistry } from '../manager/registry.ts';
+import type { Registry } from '../manager/registry.ts';
 import { withRunEscalations } from '../manager/escalations.ts';
 import type { Expected } from '../supervise/pidfile.ts';
 import { type HeartbeatState, heartbeatHealth } from '../supervise/health.ts';
@@ -43,10 +43,31 @@ export interface Status {
   /** Claims as the registry has them now (state, exit code), each with its owner. */
   claims: Record<string, unknown>[];
   server: { running: boolean; pid: number | null; url: string | null; detached: boolean };
+  /** The shared registry only (absent with registry.json): where, and whether it answers. */
+  registry?: SharedStatus;
+}
+
+/** A shared registry as status tells it; the URL never with its password. */
+export interface SharedStatus {
+  where: string;
+  queue: string | null;
+  /** This host's name in the queue. */
+  host: string;
+  /** Why status itself could not read the claims now (the claims shown are the snapshot's), else null. */
+  unreachable: string | null;
+  /** Since when the heartbeat cannot reach it (its snapshot), else null. */
+  unreachableSince: string | null;
+  error: string | null;
+}
+
+/** The claims as status read them: the registry (undefined: none, or a damaged file), and the shared one's facts. */
+export interface StatusClaims {
+  readonly registry: Registry | undefined;
+  readonly shared?: Omit<SharedStatus, 'unreachableSince' | 'error'> | undefined;
 }
 
 /** Reads the state of one owner's heartbeat and server; starts nothing and writes nothing. */
-export async function readStatus(owner: string, dir: string, self: Self, now: Date, stuckSlackS?: number): Promise<Status> {
+export async function readStatus(owner: string, dir: string, self: Self, now: Date, read: StatusClaims, stuckSlackS?: number): Promise<Status> {
   const paths = runtimePaths(dir, owner);
   const hbExpected: Expected = { kind: 'heartbeat', owner, dir };
   let hb: ReturnType<typeof heartbeatHealth>;
@@ -61,8 +82,10 @@ export async function readStatus(owner: string, dir: string, self: Self, now: Da
   const snap = readJsonFile<Record<string, unknown>>(paths.snapshot);
   const tickAt = typeof snap?.tickAt === 'string' ? snap.tickAt : undefined;
   const server = await readServer(owner, dir);
-  // A damaged registry (the heartbeat rebuilds it) shows no claims and no holds.
-  const registry = peekRegistry(paths.registry);
+  // A damaged registry (the heartbeat rebuilds it) shows no claims and no holds. A shared one
+  // status could not reach shows what the heartbeat's last tick read.
+  const fromSnapshot = read.shared?.unreachable ? snapshotRegistry(snap) : undefined;
+  const registry = read.registry ?? fromSnapshot;
   return {
     owner,
     dir,
@@ -96,6 +119,23 @@ export async function readStatus(owner: string, dir: string, self: Self, now: Da
     holds: registry?.holds ?? {},
     claims: registryClaims(registry),
     server,
+    ...(read.shared ? { registry: { ...read.shared, ...snapshotUnreachable(snap) } } : {}),
+  };
+}
+
+/** The claims and holds the heartbeat's snapshot lists, as a registry: what is known while the database is not. */
+function snapshotRegistry(snap: Record<string, unknown> | undefined): Registry | undefined {
+  if (!snap || !Array.isArray(snap.claims)) return undefined;
+  const claims = Object.fromEntries((snap.claims as Registry['claims'][string][]).map((c) => [c.id, c]));
+  return { claims, holds: (snap.holds as Registry['holds'] | undefined) ?? {}, history: [] } as unknown as Registry;
+}
+
+/** Since when the heartbeat could not reach the shared registry, as its snapshot says. */
+function snapshotUnreachable(snap: Record<string, unknown> | undefined): Pick<SharedStatus, 'unreachableSince' | 'error'> {
+  const r = snap?.registry as { unreachableSince?: unknown; error?: unknown } | undefined;
+  return {
+    unreachableSince: typeof r?.unreachableSince === 'string' ? r.unreachableSince : null,
+    error: typeof r?.error === 'string' ? r.error : null,
   };
 }
 
@@ -144,6 +184,14 @@ export function formatStatus(s: Status, now: Date, again: string, folder = ''): 
   } else {
     lines.push('last tick  none yet');
   }
+  const shared = s.registry;
+  if (shared) {
+    lines.push(`registry   ${shared.where}${shared.queue === null ? '' : ` queue ${quoteText(shared.queue)}`}, this host ${quoteText(shared.host)}`);
+    if (shared.unreachableSince !== null) lines.push(`registry   unreachable since ${shared.unreachableSince} (${formatAge((now.getTime() - Date.parse(shared.unreachableSince)) / 1000)} ago)${shared.error ? `: ${shared.error}` : ''}; the heartbeat dispatches nothing until it answers`);
+    if (shared.unreachable !== null) lines.push(`registry   unreachable: ${shared.unreachable}; the claims below are the last tick's`);
+  }
+  // With a shared registry every claim names the host that holds it.
+  const on = (c: { host?: string }): string => (c.host === undefined ? '' : ` on ${quoteText(c.host)}`);
   if (s.counts) {
     const parts = Object.entries(s.counts).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v}`);
     lines.push(`tasks      ${s.taskCount ?? s.counts.total ?? 0}${parts.length ? ` (${parts.join(', ')})` : ''}`);
@@ -160,12 +208,12 @@ export function formatStatus(s: Status, now: Date, again: string, folder = ''): 
     lines.push(`held       ${quoteText(id)} (released by ${quoteText(who)} ${formatAge((now.getTime() - Date.parse(h.since)) / 1000)} ago; dispatch it again with: just tasks retry ${shellArg('id', id)}${folder})`);
   }
   if (holds.length > 5) lines.push(`held       and ${holds.length - 5} more (status --json lists all)`);
-  const claims = s.claims as { id: string; owner: string; state: string; exitCode: number | null; pid: number | null; note?: string }[];
+  const claims = s.claims as { id: string; owner: string; state: string; exitCode: number | null; pid: number | null; note?: string; host?: string }[];
   const failed = claims.filter((c) => (c.state === 'exited' && c.exitCode !== 0) || c.state === 'interrupted' || c.state === 'timed_out');
   const others = claims.filter((c) => !failed.includes(c));
   for (const c of others.slice(0, 5)) {
     const how = c.state === 'exited' ? `exited ${c.exitCode}` : c.state === 'running' ? `running, pid ${c.pid}` : c.state;
-    lines.push(`claimed    ${quoteText(c.id)} by ${quoteText(c.owner)}: ${how}`);
+    lines.push(`claimed    ${quoteText(c.id)} by ${quoteText(c.owner)}${on(c)}: ${how}`);
   }
   if (others.length > 5) lines.push(`claimed    and ${others.length - 5} more (status --json lists all)`);
   // Failed runs are what an operator acts on: each with the commands that show its log and rerun it.
@@ -174,7 +222,7 @@ export function formatStatus(s: Status, now: Date, again: string, folder = ''): 
     const how = c.state === 'exited' ? `exit code ${c.exitCode}` : c.state === 'timed_out' ? (c.note ?? 'timed out')
       : c.note?.startsWith('not started') ? c.note : `interrupted${c.note ? `: ${c.note}` : ''}`;
     const id = shellArg('id', c.id);
-    lines.push(`failed     ${quoteText(c.id)} (${how}); log: just tasks logs ${id}${folder}; rerun: just tasks retry ${id}${folder}`);
+    lines.push(`failed     ${quoteText(c.id)} (${how}${on(c)}); log: just tasks logs ${id}${folder}; rerun: just tasks retry ${id}${folder}`);
   }
   if (failed.length > 10) lines.push(`failed     and ${failed.length - 10} more (status --json lists all)`);
   for (const e of s.escalations.slice(0, 5)) lines.push(`escalated  ${quoteText(e.id)}: ${e.reason}`);

@@ -1,8 +1,7 @@
 // Finding the task an operator names with id=: by id or file name (slug), in the files and the registry; an ambiguous id is refused.
 import { quoteText } from '../base/controls.ts';
 import { usageError } from '../base/errors.ts';
-import { runtimePaths } from '../base/paths.ts';
-import { type Claim, type Registry, type Released, peekRegistry } from '../manager/registry.ts';
+import type { Claim, Registry, Released } from '../manager/registry.ts';
 import { idKey } from '../tasks/ids.ts';
 import { TaskScanner } from '../tasks/scan.ts';
 import { referenceRank, taskIndex } from '../tasks/model.ts';
@@ -32,10 +31,10 @@ type Match = (name: string) => boolean;
  * first step that finds anything decides. Of files with one id the active one wins (then a draft,
  * then an archived copy), and files win over registry entries of the same id. A step that finds
  * tasks with different ids is refused: like an id that names nothing, a usage error (exit 2) that
- * says what to type instead, before anything is written or stopped.
+ * says what to type instead, before anything is written or stopped. reg: the registry as the
+ * action's store has it (undefined: none, or a damaged file).
  */
-export function findTask(dir: string, owner: string, word: string): TaskRef {
-  const reg = peekRegistry(runtimePaths(dir, owner).registry);
+export function findTask(dir: string, word: string, reg: Registry | undefined): TaskRef {
   const scanned = new TaskScanner(dir, { keepBody: false }).scan().tasks;
   const tasks = [0, 1, 2].flatMap((r) => scanned.filter((t) => referenceRank(t) === r));
   const fileIds = new Set(tasks.map((t) => t.id));

@@ -8,6 +8,7 @@ import { checkRuntimeFolders, runtimePaths } from '../base/paths.ts';
 import { logCap } from '../base/logfile.ts';
 import { refuseLinkedFolders } from '../base/nofollow.ts';
 import { heartbeatHealth } from './health.ts';
+import { redactUrl } from '../manager/registry-pg.ts';
 import { abstractSocketHolders, hasArgs, isLiveStat, ownedByUs, readStatQuiet } from './proc.ts';
 
 /** The heartbeat settings ensure passes to a new heartbeat. */
@@ -26,7 +27,13 @@ export interface HeartbeatSpec {
   readonly worktrees?: 'on' | 'off' | undefined;
   /** The branch new worktrees start from; undefined: the one checked out when they are made. */
   readonly base?: string | undefined;
-  /** Keys the operator set; only those are compared with a reused heartbeat's settings. */
+  /** A postgres:// URL: the shared registry (may hold a password: never in a command line); undefined: registry.json. */
+  readonly registry?: string | undefined;
+  /** The shared registry's queue; undefined: from the repository's origin. */
+  readonly queue?: string | undefined;
+  /** Seconds a silent host's claims stay untouched in the shared registry. */
+  readonly lease?: number | undefined;
+  /** Keys the operator set; only those (and the registry) are compared with a reused heartbeat's settings. */
   readonly given?: readonly string[];
 }
 
@@ -50,8 +57,21 @@ export function heartbeatArgs(spec: HeartbeatSpec): string[] {
   if (spec.worktrees !== undefined) args.push(`worktrees=${spec.worktrees}`);
   if (spec.base !== undefined) args.push(`base=${spec.base}`);
   if (readyWord(spec) !== 'ready') args.push(`ready=${readyWord(spec)}`);
+  if (spec.registry !== undefined && spec.queue !== undefined) args.push(`queue=${spec.queue}`);
+  if (spec.registry !== undefined && spec.lease !== undefined) args.push(`lease=${spec.lease}`);
   if (spec.dispatch !== undefined) args.push(`dispatch=${spec.dispatch}`);
   return args;
+}
+
+/**
+ * The environment a detached heartbeat (or server) gets besides the launcher's: the registry's
+ * URL goes there, never in the command line, which every user of the machine can read in the
+ * process list. With registry.json it is set empty, so an inherited $TASK_MANAGER_REGISTRY does
+ * not point the child elsewhere than the operator asked.
+ */
+export function registryEnv(spec: Pick<HeartbeatSpec, 'registry'>, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  if (spec.registry !== undefined) return { TASK_MANAGER_REGISTRY: spec.registry };
+  return env.TASK_MANAGER_REGISTRY === undefined ? {} : { TASK_MANAGER_REGISTRY: '' };
 }
 
 /** The settings a heartbeat records about itself (pid file lines), to compare on reuse. */
@@ -59,6 +79,8 @@ export function heartbeatSettings(spec: HeartbeatSpec): Record<string, string> {
   return {
     interval: String(spec.interval), max: String(spec.max), dispatch: spec.dispatch ?? '', run_timeout: spec.runTimeout === undefined ? 'none' : String(spec.runTimeout),
     worktrees: spec.worktrees ?? 'auto', base: spec.base ?? '', ready: readyWord(spec),
+    // Shown without its password: the pid file is readable, and ensure prints what differs.
+    ...(spec.registry === undefined ? {} : { registry: redactUrl(spec.registry), queue: spec.queue ?? '', lease: String(spec.lease ?? 600) }),
   };
 }
 
@@ -68,8 +90,12 @@ function readyWord(spec: HeartbeatSpec): string {
 }
 
 function differing(spec: HeartbeatSpec, fields: Readonly<Record<string, string>>): string[] {
-  const want = heartbeatSettings(spec);
-  return Object.entries(want).filter(([k, v]) => (spec.given ?? []).includes(k) && fields[k] !== undefined && fields[k] !== v).map(([k]) => `${k}=${fields[k] === '' ? '(none)' : fields[k]}`);
+  const want = { ...heartbeatSettings(spec), registry: spec.registry === undefined ? 'file' : redactUrl(spec.registry) };
+  // The registry is compared however it was named (registry= or the environment): a heartbeat
+  // writing claims elsewhere than asked is always worth a word. One without the field is the file's.
+  const have = (k: string): string | undefined => (k === 'registry' ? fields.registry ?? 'file' : fields[k]);
+  const compared = (k: string): boolean => k === 'registry' || (spec.given ?? []).includes(k);
+  return Object.entries(want).filter(([k, v]) => compared(k) && have(k) !== undefined && have(k) !== v).map(([k]) => `${k}=${have(k) === '' ? '(none)' : have(k)}`);
 }
 
 /**
@@ -116,7 +142,7 @@ async function ensureNow(spec: HeartbeatSpec, launcher: Launcher, self: Self, st
   const stale = before.state === 'stale' ? before.reason : undefined;
   // A heartbeat may publish meanwhile: keep whatever turns out to name a live one.
   if (before.state === 'stale') removeUnlessReplaced(paths.heartbeatPid, (moved) => inspectPidFile(moved, expected, self).state === 'live');
-  const child = spawnDetached(heartbeatLauncher(launcher), heartbeatArgs(spec), paths.heartbeatLog);
+  const child = spawnDetached(heartbeatLauncher(launcher), heartbeatArgs(spec), paths.heartbeatLog, registryEnv(spec, launcher.env));
   const live = await waitForPidFile({
     pidFile: paths.heartbeatPid, expected, self, child, logPath: paths.heartbeatLog, what: 'heartbeat', timeoutMs: 20_000, logMaxBytes: logCap(launcher.env),
   });

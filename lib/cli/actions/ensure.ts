@@ -3,8 +3,11 @@ import type { Options } from '../args.ts';
 import { type Cli, ensureLine } from '../context.ts';
 import { ensureHeartbeat, ensureStateDir } from '../../supervise/supervisor.ts';
 import { stuckSlack } from '../../supervise/health.ts';
+import { checkRegistry } from '../store.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
+  // A shared registry that cannot be reached fails here, before anything is made or started.
+  await checkRegistry(o, cli);
   ensureStateDir(o.dir, o.owner);
   const r = await ensureHeartbeat(o, cli.launcher, cli.self, stuckSlack(cli.env));
   if (o.json) {

@@ -1,11 +1,11 @@
 // `logs`: print the tail of the heartbeat log, or with id=<task> of that task's run log; `-f` follows.
 import fs from 'node:fs';
 import type { Options } from '../args.ts';
-import { type Cli, again } from '../context.ts';
+import { type Cli, again, terminalLine } from '../context.ts';
 import { quoteText } from '../../base/controls.ts';
 import { TasksError } from '../../base/errors.ts';
 import { runLogPath, runtimePaths } from '../../base/paths.ts';
-import { shellWord } from '../../base/shellword.ts';
+import { shellArg, shellWord } from '../../base/shellword.ts';
 import { followFile, tailLines } from '../../base/logfile.ts';
 import { inRunsFolder } from '../../web/run-log.ts';
 
@@ -16,8 +16,14 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   let missing = `no heartbeat log yet at ${paths.heartbeatLog}; start one with: just tasks ensure ${again(o, cli)}`;
   if (o.id !== undefined) {
     // Loaded only here: plain `logs` needs neither the task parser nor the registry.
-    const { findTask } = await import('../task-ref.ts');
-    const task = findTask(o.dir, o.owner, o.id);
+    const [{ findTask }, { foreignHost, withStore }] = await Promise.all([import('../task-ref.ts'), import('../store.ts')]);
+    const task = findTask(o.dir, o.id, await withStore(o, cli, (store) => store.peek()));
+    // Another host's run (shared registry) writes its log on that host: say where, read nothing here.
+    const remote = foreignHost(task.claim?.claim, cli.env);
+    if (remote !== undefined) {
+      cli.out(terminalLine(`${quoteText(task.id)} is held by host ${quoteText(remote)}: its run log is ${task.claim?.claim.log ?? 'in the runs folder'} on that host (read it there with: just tasks logs ${shellArg('id', task.id)})`));
+      return 0;
+    }
     // A log the registry names is read only inside the runs folder (a committed registry may name any file).
     const named = [task.claim?.claim.log, task.released?.log].find((l) => l !== undefined && l !== null && inRunsFolder(l, paths.runs));
     file = named ?? runLogPath(paths.runs, task.slug);

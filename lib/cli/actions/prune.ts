@@ -3,9 +3,8 @@ import type { Options } from '../args.ts';
 import type { Cli } from '../context.ts';
 import { TasksError } from '../../base/errors.ts';
 import { findRepo } from '../../base/git.ts';
-import { runtimePaths } from '../../base/paths.ts';
 import { type BranchOutcome, type PruneItem, pruneWorktrees } from '../../manager/prune.ts';
-import { peekRegistry } from '../../manager/registry.ts';
+import { withStore } from '../store.ts';
 import { TaskScanner } from '../../tasks/scan.ts';
 import { terminalText } from '../context.ts';
 
@@ -20,7 +19,9 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   }
   const repo = found.root;
   const tasks = new TaskScanner(o.dir, { keepBody: false }).scan().tasks;
-  const report = await pruneWorktrees({ repo, base: o.base, tasks, registry: peekRegistry(runtimePaths(o.dir, o.owner).registry), env: cli.env });
+  // A worktree some host's claim still uses is kept: the claims are the store's (every host's, when shared).
+  const registry = await withStore(o, cli, (store) => store.peek());
+  const report = await pruneWorktrees({ repo, base: o.base, tasks, registry, env: cli.env });
   if (o.json) {
     cli.out(JSON.stringify(report));
     return 0;

@@ -4,10 +4,11 @@ import { type Cli, dirArg } from '../context.ts';
 import { quoteText } from '../../base/controls.ts';
 import { TasksError } from '../../base/errors.ts';
 import { shellArg } from '../../base/shellword.ts';
-import { runtimePaths } from '../../base/paths.ts';
 import { runAlive } from '../../manager/claims.ts';
-import { type Claim, release, updateRegistry } from '../../manager/registry.ts';
+import { type Claim, release } from '../../manager/registry.ts';
+import type { RegistryStore } from '../../manager/store.ts';
 import { RUN_GRACE_MS, findMarked, stopRun } from '../../supervise/runs-proc.ts';
+import { foreignHost, withStore } from '../store.ts';
 import { findTask } from '../task-ref.ts';
 
 /** What happened, as --json prints it. */
@@ -15,7 +16,7 @@ interface Outcome {
   id: string;
   action: 'release' | 'retry';
   /** The claim that was released, if there was one. */
-  released: { owner: string; state: string; exitCode: number | null } | null;
+  released: { owner: string; state: string; exitCode: number | null; host?: string } | null;
   /** Processes of a live run stopped first (--force). */
   stopped: { found: number; killed: number } | null;
   /** True when the task is now held back from dispatch (release), false when it is dispatchable (retry). */
@@ -27,16 +28,26 @@ function alive(claim: Claim): boolean {
   return runAlive(claim) || (claim.runId ? findMarked((p) => p.runId === claim.runId).length > 0 : false);
 }
 
-export async function run(o: Options, cli: Cli): Promise<number> {
+export function run(o: Options, cli: Cli): Promise<number> {
+  return withStore(o, cli, (store) => releaseIn(store, o, cli));
+}
+
+async function releaseIn(store: RegistryStore, o: Options, cli: Cli): Promise<number> {
   const action = o.action === 'retry' ? 'retry' : 'release';
-  const task = findTask(o.dir, o.owner, o.id as string);
-  const registry = runtimePaths(o.dir, o.owner).registry;
+  const task = findTask(o.dir, o.id as string, await store.peek());
   const claim = task.claim?.claim;
   // The id comes from a file anyone can write: shown quoted when it needs it, and shell-quoted in hints.
   const shown = quoteText(task.id);
   const idWords = `${shellArg('id', task.id)}${dirArg(o, cli)}`;
+  // A claim another host holds (shared registry): its pids are that host's, never signalled here.
+  // Deleting its row is the release; that host's heartbeat ends the run when it sees the row gone.
+  const remote = foreignHost(claim, cli.env);
+  const remoteRun = remote !== undefined && (claim?.state === 'running' || claim?.state === 'claimed');
   let stopped: Outcome['stopped'] = null;
-  if (claim && alive(claim)) {
+  if (claim && remoteRun && !o.force) {
+    throw new TasksError(`${shown} is ${claim.state} on host ${quoteText(remote)} (claimed by ${quoteText(claim.claimedBy)}); wait for it, or ${action} it with: just tasks ${action} ${idWords} --force (that host's heartbeat ends the run at its next tick)`);
+  }
+  if (claim && remote === undefined && alive(claim)) {
     if (!o.force) {
       throw new TasksError(`${shown} is running (pid ${claim.pid ?? 'unknown'}, claimed by ${quoteText(claim.claimedBy)}); wait for it, or stop it and ${action} with: just tasks ${action} ${idWords} --force`);
     }
@@ -48,7 +59,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const now = new Date();
   const by = `${o.owner} (${action})`;
   const held = action === 'release';
-  await updateRegistry(registry, (r) => {
+  await store.update((r) => {
     const key = task.claim?.key;
     if (key !== undefined && r.claims[key]) release(r, key, `${action} by ${o.owner}${stopped ? ' (--force: run stopped)' : ''}`, now);
     if (held) r.holds[task.id] = { since: now.toISOString(), by };
@@ -57,7 +68,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const outcome: Outcome = {
     id: task.id,
     action,
-    released: claim ? { owner: claim.claimedBy, state: claim.state, exitCode: claim.exitCode } : null,
+    released: claim ? { owner: claim.claimedBy, state: claim.state, exitCode: claim.exitCode, ...(claim.host === undefined ? {} : { host: claim.host }) } : null,
     stopped,
     held,
   };
@@ -65,7 +76,9 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     cli.out(JSON.stringify(outcome));
     return 0;
   }
-  const what = claim
+  const what = claim && remoteRun
+    ? `released ${shown} (held by host ${quoteText(remote ?? '')}: its heartbeat ends the run at its next tick)`
+    : claim
     ? `released ${shown} (claimed by ${quoteText(claim.claimedBy)}, run ${claim.state}${claim.exitCode !== null ? ` with exit code ${claim.exitCode}` : ''}${stopped ? `; stopped ${stopped.found} process${stopped.found === 1 ? '' : 'es'} of its run${stopped.killed ? `, ${stopped.killed} after the grace` : ''}` : ''}; kept in history)`
     : `${shown} had no claim`;
   cli.out(held

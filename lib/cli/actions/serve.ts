@@ -9,7 +9,8 @@ import { lineWriter, logCap, tailLines } from '../../base/logfile.ts';
 import { checkRuntimeFolders, runtimePaths } from '../../base/paths.ts';
 import { spawnDetached, waitForPidFile } from '../../supervise/daemon.ts';
 import { inspectPidFile, markerArgs } from '../../supervise/pidfile.ts';
-import { type EnsureResult, ensureHeartbeat, ensureStateDir, heartbeatArgs, stopDaemon } from '../../supervise/supervisor.ts';
+import { type EnsureResult, ensureHeartbeat, ensureStateDir, heartbeatArgs, registryEnv, stopDaemon } from '../../supervise/supervisor.ts';
+import { checkRegistry } from '../store.ts';
 import { heartbeatHealth, stuckSlack } from '../../supervise/health.ts';
 import { type WatchdogInput, watchHeartbeat } from '../../supervise/watchdog.ts';
 import { findOwnServer, isLoopback } from '../../web/probe.ts';
@@ -18,6 +19,8 @@ import { startServer } from '../../web/server.ts';
 export async function run(o: Options, cli: Cli): Promise<number> {
   if (!isLoopback(o.host)) cli.warn(`warning: binding ${o.host} exposes the dashboard beyond this machine`);
   checkRuntimeFolders(runtimePaths(o.dir, o.owner));
+  // A shared registry that cannot be reached fails the start before a server or heartbeat exists.
+  await checkRegistry(o, cli);
   const detachedChild = cli.env.TASKS_SERVER_DETACHED === '1';
   // A detached server's stderr is its log file: its lines are escaped and capped as the heartbeat's are.
   const log = detachedChild ? lineWriter(2, runtimePaths(o.dir, o.owner).serverLog, logCap(cli.env)) : cli.note;
@@ -97,7 +100,7 @@ async function serveDetached(o: Options, cli: Cli, startHeartbeat: () => void, e
   // The detached server gets the heartbeat's settings, so its watchdog restarts the same heartbeat.
   const settings = o.heartbeat ? heartbeatArgs(o).slice(3) : ['--no-heartbeat'];
   const args = [...markerArgs({ kind: 'serve', owner: o.owner, dir: o.dir }), `host=${o.host}`, ...(o.portGiven ? [`port=${o.port}`] : []), ...settings];
-  const child = spawnDetached(cli.launcher, args, paths.serverLog, { TASKS_SERVER_DETACHED: '1' });
+  const child = spawnDetached(cli.launcher, args, paths.serverLog, { TASKS_SERVER_DETACHED: '1', ...registryEnv(o, cli.launcher.env) });
   const expected = { kind: 'serve', owner: o.owner, dir: o.dir } as const;
   let live: Awaited<ReturnType<typeof waitForPidFile>>;
   try {
