@@ -15,6 +15,8 @@ export interface RuntimePaths {
   readonly serverPid: string;
   readonly serverLog: string;
   readonly snapshot: string;
+  /** Shared registry: until when this heartbeat's leases hold ({"until": ms}); its runs' relays stop them after that. */
+  readonly lease: string;
   readonly registry: string;
   readonly runs: string;
   readonly site: string;
@@ -34,6 +36,7 @@ export function runtimePaths(dir: string, owner: string): RuntimePaths {
     serverPid: `${base}.server.pid`,
     serverLog: `${base}.server.log`,
     snapshot: `${base}.snapshot.json`,
+    lease: `${base}.lease.json`,
     registry: path.join(stateDir, 'registry.json'),
     runs: path.join(stateDir, 'runs'),
     site: path.join(stateDir, `site-${owner}`),

@@ -1,4 +1,5 @@
 // Fencing for the shared registry: a heartbeat that cannot renew its leases stops its own runs before another host may take their tasks over.
+import { writeFileAtomic } from '../base/atomic.ts';
 import { RegistryUnreachable } from './registry-pg.ts';
 import type { SnapshotRegistry } from './tick.ts';
 
@@ -25,7 +26,12 @@ export class Fence {
   private fenced = false;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly leaseS: number, private readonly runs: Fenced, private readonly log: (line: string) => void, private readonly now: () => Date) {
+  /**
+   * leaseFile: where the time runs must end by is written after each renewal, for the runs' log
+   * relays, which outlive a heartbeat killed with -9 and stop its runs in its place (a second later
+   * than this fence, so a live heartbeat's own stop, with its note, comes first).
+   */
+  constructor(private readonly leaseS: number, private readonly runs: Fenced, private readonly log: (line: string) => void, private readonly now: () => Date, private readonly leaseFile: string) {
     this.timer = setInterval(() => this.check(), 1000);
     this.timer.unref();
   }
@@ -39,6 +45,12 @@ export class Fence {
   renewed(startedMs: number): void {
     if (this.since) this.log(`${this.now().toISOString()} registry reachable again (unreachable since ${this.since.toISOString()})`);
     this.lastOk = startedMs;
+    try {
+      writeFileAtomic(this.leaseFile, `${JSON.stringify({ until: startedMs + this.leaseS * 1000 - this.marginMs + 1000 })}\n`);
+    } catch (err) {
+      // Unwritten, the relays keep the previous time: they stop the runs early, never late.
+      this.log(`${this.now().toISOString()} writing ${this.leaseFile} failed: ${(err as Error).message}`);
+    }
     this.since = undefined;
     this.error = undefined;
     this.fenced = false;

@@ -16,7 +16,7 @@ import { LOG_RELAY_ARG, RUN_MARKER } from '../supervise/runs-proc.ts';
 import type { Task } from '../tasks/taskfile.ts';
 
 /**
- * The relay, run as `node -e RELAY tasks-run-log <maxBytes> <log 1> ... <log n>` with the stdout
+ * The relay, run as `node -e RELAY tasks-run-log <maxBytes> <fence file or -> <run ids> <log 1> ... <log n>` with the stdout
  * and stderr of run k on its fd 2+k: one relay serves every run a tick starts, so 200 runs going
  * out at once start one node process, not 200. For each run it appends to that run's log and,
  * before a write would pass the cap, renames the log to <log>.1 (replacing the older copy) and
@@ -32,9 +32,33 @@ import type { Task } from '../tasks/taskfile.ts';
 const RELAY = `'use strict';
 const fs = require('node:fs');
 const net = require('node:net');
-const [maxText, ...files] = process.argv.slice(2);
+const [maxText, fenceFile, idsText, ...files] = process.argv.slice(2);
 const max = Number(maxText);
 const C = fs.constants;
+// Shared registry: the heartbeat writes how long its leases hold (fenceFile: {"until": ms}); once that
+// passes with no renewal (the heartbeat was killed, or lost the database), this relay stops its own runs
+// (found by their run markers), so no run outlives the lease another host waits for.
+if (fenceFile !== '-') {
+  const ids = new Set(idsText.split(','));
+  let termAt = 0;
+  setInterval(() => {
+    let until = Infinity;
+    try {
+      const fd = fs.openSync(fenceFile, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+      try { until = Number(JSON.parse(fs.readFileSync(fd, 'utf8')).until); } finally { fs.closeSync(fd); }
+    } catch {}
+    if (!(Date.now() >= until)) { termAt = 0; return; }
+    termAt = termAt || Date.now();
+    const sig = Date.now() - termAt >= 2000 ? 'SIGKILL' : 'SIGTERM';
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(name) || Number(name) === process.pid) continue;
+      let env = '';
+      try { env = fs.readFileSync('/proc/' + name + '/environ', 'latin1'); } catch { continue; }
+      const m = /(?:^|\\0)TASK_RUN_ID=([^\\0]*)/.exec(env);
+      if (m && ids.has(m[1])) { try { process.kill(Number(name), sig); process.kill(Number(name), 'SIGCONT'); } catch {} }
+    }
+  }, 1000).unref();
+}
 const FLAGS = C.O_WRONLY | C.O_APPEND | C.O_CREAT | C.O_NOFOLLOW | C.O_NONBLOCK;
 // As openAppend in lib/base/nofollow.ts: a symlink in the log's place is removed, never followed; only a regular file is written.
 const openLog = (file) => {
@@ -93,6 +117,8 @@ export interface RelaySpawn {
   readonly env: NodeJS.ProcessEnv;
   /** Where the relay starts (any folder that exists). */
   readonly cwd: string;
+  /** Shared registry: the lease file the relay fences its runs by (see RELAY). */
+  readonly fenceFile?: string | undefined;
 }
 
 /** What spawnLogged started: per run, its shell, or why it failed to spawn, or neither when its relay failed (tried again). */
@@ -122,7 +148,8 @@ export function spawnLogged(runs: readonly RunSpawn[], s: RelaySpawn, onError: (
   const none = { started: runs.map(() => undefined), failed, relayDone: Promise.resolve() };
   if (runs.length === 0) return none;
   // A small heap: the relay holds one chunk at a time.
-  const relay = spawn(s.node, ['--max-old-space-size=16', '-e', RELAY, LOG_RELAY_ARG, String(s.maxBytes), ...runs.map((r) => r.logPath)], {
+  const ids = runs.map((r) => r.env[RUN_MARKER] ?? '').join(',');
+  const relay = spawn(s.node, ['--max-old-space-size=16', '-e', RELAY, LOG_RELAY_ARG, String(s.maxBytes), s.fenceFile ?? '-', ids || '-', ...runs.map((r) => r.logPath)], {
     cwd: s.cwd, env: s.env, stdio: ['ignore', 'ignore', 'ignore', ...runs.map(() => 'pipe' as const)],
   });
   relay.on('error', (err) => onError('log relay', -1, err));

@@ -15,6 +15,8 @@ export interface RunsOptions extends RunSettings {
   readonly runTimeoutS: number | undefined;
   readonly log: (line: string) => void;
   readonly now: () => Date;
+  /** Shared registry: the lease file each run's relay fences it by. */
+  readonly fenceFile?: string | undefined;
   /** Read-modify-write of the registry (under its lock). */
   readonly update: (fn: (reg: Registry) => void) => Promise<void>;
 }
@@ -81,7 +83,7 @@ export class Runs {
   startMany(items: readonly RunStart[]): boolean[] {
     const all = runSpawns(items, this.o, (line) => this.say(line));
     const runs = all.filter((r) => r.unopenable === undefined);
-    const relay = { node: this.o.node, maxBytes: this.o.logMaxBytes, env: { ...this.o.env }, cwd: this.o.root };
+    const relay = { node: this.o.node, maxBytes: this.o.logMaxBytes, env: { ...this.o.env }, cwd: this.o.root, fenceFile: this.o.fenceFile };
     const { started, failed, relayDone } = spawnLogged(runs, relay, (what, i, err) => this.say(`${what} of ${runs[i]?.task.id ?? `${runs.length} runs`} failed: ${err.message}`));
     return all.map((r) => {
       const i = runs.indexOf(r);

@@ -116,6 +116,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
   const runs = new Runs({
     owner: o.owner, dir: o.dir, root: o.root, runsDir: paths.runs, dispatch: o.dispatch, env: o.env, node: o.node ?? 'node',
     logMaxBytes: o.logMaxBytes ?? LOG_MAX_BYTES, runTimeoutS: o.runTimeoutS, log: o.log, now: o.now, update: (fn) => update(fn),
+    fenceFile: o.store?.kind === 'postgres' ? paths.lease : undefined,
   });
 
   // The live marked processes of this folder, scanned at most once per tick and only when needed.
@@ -136,7 +137,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
   const warned = new Set<string>();
   // Shared registry: the last registry read (what a tick shows while the database is away), and the fence.
   let lastReg: Registry | undefined;
-  const fence = shared ? new Fence(o.leaseS ?? 600, runs, o.log, o.now) : undefined;
+  const fence = shared ? new Fence(o.leaseS ?? 600, runs, o.log, o.now, paths.lease) : undefined;
   const host = shared ? o.host : undefined;
 
   /**
@@ -144,7 +145,14 @@ export function managerTicker(o: ManagerOptions): Ticker {
    * fields (a database lost meanwhile: the next tick's merge records them).
    */
   const startDeferred = async (items: RunStart[], reg: Registry): Promise<Registry> => {
-    const ok = runs.startMany(items);
+    let ok: boolean[];
+    try {
+      ok = runs.startMany(items);
+    } catch (err) {
+      // Nothing started: the claims are given back below, and the tasks are tried again next tick.
+      o.log(`${o.now().toISOString()} starting ${items.length} run${items.length === 1 ? '' : 's'} failed (tried again next tick): ${(err as Error).message}`);
+      ok = items.map(() => false);
+    }
     try {
       const after = await update((r) => {
         runs.merge(r);
