@@ -11,6 +11,7 @@ import type { LiveModel } from './live.ts';
 import type { BuildState } from './probe.ts';
 import type { BuildResult } from './site-files.ts';
 import { readManifest } from './site-manifest.ts';
+import type { SharedRegistry } from './registry-poll.ts';
 
 /** How the worker is started: the program's entry (which runs build-worker.ts when it is a build thread) and its node arguments. */
 export interface ThreadStart { readonly script: string; readonly nodeArgs: readonly string[] }
@@ -26,6 +27,8 @@ export interface BuildWorkerData {
   readonly folderWords?: string;
   readonly stuckSlackS: number | undefined;
   readonly self: { readonly pid: number; readonly ppid: number };
+  /** A shared registry: the worker reads claims from the database (the URL stays in memory, never in a command line). */
+  readonly shared?: SharedRegistry | undefined;
 }
 
 /** The server's requests; each is answered by one `built` with the same id. */
@@ -54,6 +57,7 @@ export interface BuildThreadInput {
   readonly stuckSlackS: number | undefined;
   readonly start: ThreadStart;
   readonly log: (line: string) => void;
+  readonly shared?: SharedRegistry | undefined;
   /** Every build, asked for or not: the server pushes `change` when it wrote or removed a file. */
   readonly onBuilt: (result: BuildResult) => void;
 }
@@ -182,7 +186,7 @@ export class BuildThread {
 
   private start(): void {
     const i = this.input;
-    const data: BuildWorkerData = { role: 'tasks-build', owner: i.owner, dir: i.dir, project: i.project, folderWords: i.folderWords, stuckSlackS: i.stuckSlackS, self: i.self };
+    const data: BuildWorkerData = { role: 'tasks-build', owner: i.owner, dir: i.dir, project: i.project, folderWords: i.folderWords, stuckSlackS: i.stuckSlackS, self: i.self, shared: i.shared };
     const worker = spawnWorker(i.start, data);
     this.worker = worker;
     worker.on('message', (m: Report) => this.receive(m));

@@ -29,7 +29,7 @@ const TASKS_PER_MESSAGE = 500;
 export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   const live = new LiveSite({
     owner: data.owner, dir: data.dir, project: data.project ?? projectName(data.dir), out: runtimePaths(data.dir, data.owner).site,
-    ownFolder: true, folderWords: data.folderWords, now: () => new Date(), self: data.self, stuckSlackS: data.stuckSlackS,
+    ownFolder: true, folderWords: data.folderWords, now: () => new Date(), self: data.self, stuckSlackS: data.stuckSlackS, shared: data.shared,
   });
   const post = (r: Report): void => port.postMessage(r);
   let sent: LiveModel | undefined;

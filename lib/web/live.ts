@@ -10,9 +10,10 @@ import type { Claim, Registry } from '../manager/registry.ts';
 import { withRunEscalations } from '../manager/escalations.ts';
 import type { DocFile, ParseError, Task } from '../tasks/taskfile.ts';
 import type { FolderFormat } from '../tasks/format.ts';
-import type { Snapshot } from '../manager/tick.ts';
+import type { Snapshot, SnapshotClaim } from '../manager/tick.ts';
 import type { Remote } from '../tasks/pr.ts';
 import { RunLogTails } from './run-log.ts';
+import { RegistryPoll, type SharedRegistry } from './registry-poll.ts';
 
 export interface LiveSiteOptions {
   readonly owner: string;
@@ -34,6 +35,8 @@ export interface LiveSiteOptions {
   readonly stuckSlackS?: number;
   /** The git remote, for links from `pr: <number>`. */
   readonly remote?: Remote;
+  /** A shared registry (registry=postgres://…): its claims are read from the database, not registry.json. */
+  readonly shared?: SharedRegistry | undefined;
 }
 
 export type { HeartbeatView } from './heartbeat-view.ts';
@@ -71,6 +74,8 @@ export class LiveSite {
   /** Where `pr: 123` links to (the git remote); set by the server once git has answered. */
   remote: Remote | undefined;
   private readonly runLogs: RunLogTails;
+  /** The shared registry read in the background; undefined: registry.json, read at each rebuild. */
+  private readonly poll: RegistryPoll | undefined;
 
   constructor(readonly options: LiveSiteOptions) {
     this.paths = runtimePaths(options.dir, options.owner);
@@ -79,6 +84,8 @@ export class LiveSite {
     this.heartbeat = this.readHeartbeat();
     this.remote = options.remote;
     this.runLogs = new RunLogTails(this.paths.runs);
+    // A read that differs from the last one is a change like a watch event: a rebuild follows.
+    this.poll = options.shared ? new RegistryPoll({ ...options.shared, dir: options.dir, owner: options.owner, onChange: () => this.onWatchEvent?.() }) : undefined;
   }
 
   private newBuilder(): SiteBuilder {
@@ -105,7 +112,8 @@ export class LiveSite {
     this.scanned = true;
     const { tasks, errors, docs, format } = this.current;
     this.heartbeat = this.readHeartbeat();
-    const registry = readJsonFile<Registry>(this.paths.registry);
+    // The shared registry as last read (never waited for here); registry.json as it is now.
+    const registry = this.poll ? this.poll.last : readJsonFile<Registry>(this.paths.registry);
     const result = this.builder.build({
       project: this.options.project,
       folderWords: this.options.folderWords ?? '',
@@ -119,7 +127,7 @@ export class LiveSite {
       heartbeat: this.heartbeat,
       now: this.options.now(),
       remote: this.remote,
-      runLogs: this.runLogs.read(tasks, registry),
+      runLogs: this.runLogs.read(this.localRuns(tasks, registry), registry),
       // Only the server's own pages can link to its API (a built copy is opened from files).
       api: this.options.ownFolder,
     });
@@ -130,6 +138,13 @@ export class LiveSite {
     const builder = this.builder;
     result.settled?.catch(() => { if (this.builder === builder) this.builder = this.newBuilder(); });
     return result;
+  }
+
+  /** The tasks whose run log is on this host: a claim another host holds (shared registry) has its log there, not in this runs folder. */
+  private localRuns(tasks: Task[], registry: Registry | undefined): Task[] {
+    const here = this.options.shared?.host;
+    if (here === undefined || registry === undefined) return tasks;
+    return tasks.filter((t) => { const host = registry.claims[t.id]?.host; return host === undefined || host === here; });
   }
 
   /**
@@ -178,10 +193,24 @@ export class LiveSite {
     const watcher = new FolderWatcher(this.options.dir, this.paths.stateDir, (event) => {
       // The snapshot, the heartbeat starting or stopping, and claims changing between ticks.
       if (event.kind !== 'state' || watched.has(event.name)) this.onWatchEvent?.();
+      // A new snapshot: a tick changed claims, so the shared registry is read now, not at the next poll.
+      if (event.kind === 'state' && event.name === path.basename(this.paths.snapshot)) this.poll?.kick();
     }, (err) => this.onWatchError?.(err));
     this.watcher = watcher;
     watcher.sync();
   }
+}
+
+/**
+ * A shared registry's claims the snapshot does not list yet (another host took them since this
+ * host's last tick), as the snapshot would: the worktree and PR facts are that host's, unknown here.
+ */
+function sharedSince(snapshot: Snapshot, registry: Registry): SnapshotClaim[] {
+  const listed = new Set(snapshot.claims.map((c) => c.id));
+  const now = Date.parse(snapshot.tickAt);
+  return Object.values(registry.claims).filter((c) => c.host !== undefined && !listed.has(c.id)).map((c) => ({
+    ...c, owner: c.claimedBy, ageS: Math.max(0, Math.round((now - Date.parse(c.claimedAt)) / 1000)), worktreeExists: false, worktreeExpected: false, pr: null, ci: 'unknown',
+  }));
 }
 
 /**
@@ -191,9 +220,9 @@ export class LiveSite {
  */
 export function withRegistry(snapshot: Snapshot | undefined, registry: Registry | undefined): Snapshot | undefined {
   if (!snapshot || typeof registry !== 'object' || registry === null) return snapshot;
-  const claims = !registry.claims ? snapshot.claims : snapshot.claims
+  const claims = !registry.claims ? snapshot.claims : [...snapshot.claims
     .filter((c) => registry.claims[c.id] !== undefined)
-    .map((c) => ({ ...c, ...registry.claims[c.id] }));
+    .map((c) => ({ ...c, ...registry.claims[c.id] })), ...sharedSince(snapshot, registry)];
   // A registry written before holds existed has none: the snapshot's stand.
   return { ...snapshot, claims, escalations: withRunEscalations(snapshot.escalations, claims), ...(registry.holds === undefined ? {} : { holds: registry.holds }) };
 }

@@ -6,6 +6,7 @@ import { isNotAFile, readTextFile } from '../base/jsonfile.ts';
 import { markerArgs, parsePidFile } from '../supervise/pidfile.ts';
 import { allPids, hasArgs, listeningPorts, ownedByUs } from '../supervise/proc.ts';
 import type { HeartbeatHealth, HeartbeatState } from '../supervise/health.ts';
+import type { SnapshotRegistry } from '../manager/tick.ts';
 
 /**
  * The health document (200 when the heartbeat is running, else 503 with the same body); `app`,
@@ -36,6 +37,10 @@ export interface Health {
    * is the heartbeat's.
    */
   api: 'ready' | 'building';
+  /** A shared registry only: where, the queue, and since when the heartbeat cannot reach it (then ok is false, 503). */
+  registry?: SnapshotRegistry;
+  /** Why ok is false when the heartbeat runs: the shared registry is unreachable. */
+  reason?: string;
 }
 
 export type BuildState = 'current' | 'stale' | 'building';

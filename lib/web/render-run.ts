@@ -2,6 +2,7 @@
 import { type PrShown, type TaskRef, escapeHtml as h, prCi, taskLink, timeTag } from './html.ts';
 import { TAIL_DEFAULT, type RunLogTail } from './run-log.ts';
 import type { WebClaim } from './snapshot-read.ts';
+import type { SnapshotRegistry } from '../manager/tick.ts';
 import { showLines } from './client/logtext.ts';
 import { shellArg } from '../base/shellword.ts';
 
@@ -61,17 +62,19 @@ function worktreeFacts(c: PageClaim): { branch?: string; dirty?: string; ahead?:
 export function renderClaims(claims: readonly WebClaim[] | undefined, refs: ReadonlyMap<string, TaskRef>, shown: Shown, now: Date, none: string): string {
   const waits = '<br><small class="next">stays claimed until its file says completed or cancelled</small>';
   const list = claims ?? [];
+  // A shared registry's claims each name their host: a column only then, so one machine's table stays as it was.
+  const hosts = list.some((c) => c.host !== undefined);
   const rows = list.map((c) => {
     const f = worktreeFacts(c);
     const facts = [f.branch, f.dirty, f.ahead].filter((x) => x !== undefined);
     const s = shown.get(c.id);
     const failed = runFailed(c);
-    return `<tr${failed ? ' class="esc"' : ''}><td>${taskLink(c.id, refs, 'tasks/')}</td><td>${h(c.owner)}</td><td>${timeTag(c.claimedAt, now)}</td>` +
+    return `<tr${failed ? ' class="esc"' : ''}><td>${taskLink(c.id, refs, 'tasks/')}</td>${hosts ? `<td>${h(c.host ?? '—')}</td>` : ''}<td>${h(c.owner)}</td><td>${timeTag(c.claimedAt, now)}</td>` +
       `<td>${worktreeState(c)}${facts.length ? `<br><small>${facts.join(' · ')}</small>` : ''}</td>` +
       `<td>${c.pid ?? '—'}</td><td>${h(c.state)}${doneButOpen(c, refs.get(c.id)?.status) ? waits : ''}</td><td${failed ? ' class="bad"' : ''}>${c.exitCode ?? '—'}</td><td>${prCi(s?.pr ?? null, s?.ci ?? c.ci)}</td></tr>`;
   });
   const content = claims === undefined ? none : list.length === 0 ? '<p class="none">No claims.</p>'
-    : `<div class="scroll"><table><thead><tr><th>Task</th><th>Owner</th><th>Claimed</th><th>Worktree</th><th>Pid</th><th>State</th><th>Exit</th><th>PR / CI</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
+    : `<div class="scroll"><table><thead><tr><th>Task</th>${hosts ? '<th>Host</th>' : ''}<th>Owner</th><th>Claimed</th><th>Worktree</th><th>Pid</th><th>State</th><th>Exit</th><th>PR / CI</th></tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
   return `<section id="claims"><h2>Claims (${list.length})</h2>${content}</section>`;
 }
 
@@ -79,7 +82,7 @@ export function renderClaims(claims: readonly WebClaim[] | undefined, refs: Read
 export function renderClaim(c: PageClaim, pr: PrShown | null, ci: string, task: { readonly id: string; readonly status: string }, folder: string): string {
   const f = worktreeFacts(c);
   const rows: [string, string][] = [
-    ['Claimed by', h(c.claimedBy)], ['Owner', h(c.owner)], ['Claimed', timeTag(c.claimedAt)], ['Started', timeTag(c.startedAt)],
+    ['Claimed by', h(c.claimedBy)], ...(c.host === undefined ? [] : [['Host', h(c.host)] as [string, string]]), ['Owner', h(c.owner)], ['Claimed', timeTag(c.claimedAt)], ['Started', timeTag(c.startedAt)],
     ['State', h(c.state)], ['Pid', c.pid === null ? '—' : String(c.pid)],
     ['Exit code', c.exitCode === null ? '—' : `<span class="${c.exitCode === 0 ? 'ok' : 'bad'}">${c.exitCode}</span>`],
     ['Ended', timeTag(c.endedAt)],
@@ -113,4 +116,11 @@ export function renderRunLog(tail: RunLogTail, taskId: string, api: boolean, fai
   return `<section id="runlog"${failed ? ' class="warn"' : ''} data-log="${h(tail.log)}" data-end="${tail.end}" data-partial="${tail.partial ? 1 : 0}">` +
     `<h2>Run log</h2><p class="logmeta"><code>${h(tail.path)}</code> · <span id="runlog-count">${shown}</span>${full}</p>` +
     `<pre id="runlog-lines" tabindex="0">${h(showLines(tail.lines))}</pre></section>`;
+}
+
+/** The index's banner while the heartbeat cannot reach the shared registry (its snapshot says since when): what is shown is the last read. */
+export function renderRegistryAlert(registry: SnapshotRegistry | undefined, now: Date): string {
+  if (registry?.unreachableSince === undefined) return '';
+  const why = registry.error ? ` (${h(registry.error)})` : '';
+  return `<section id="registry-alert" class="warn" role="alert"><h2>Registry unreachable</h2><p class="alert">The shared registry ${h(registry.where)} is unreachable since ${timeTag(registry.unreachableSince, now)}${why}: nothing is dispatched until it answers; the claims shown are the last ones read.</p></section>`;
 }

@@ -5,7 +5,7 @@ import { type TaskRef, escapeHtml, siteTitle, taskLink, timeTag } from './html.t
 import { KIND_FOLDERS, type KindEntry, PAGE_KINDS, type PageKind, kindPages } from './pages.ts';
 import { type ListInput, renderList } from './render-list.ts';
 import { type StatusWords, statusWord } from './client/rows.ts';
-import { type Shown, renderClaims } from './render-run.ts';
+import { type Shown, renderClaims, renderRegistryAlert } from './render-run.ts';
 import { type WebSnapshot, dispatchNoteOf, dispatchableOf, holdsOf } from './snapshot-read.ts';
 import { retryCommand } from './render-run.ts';
 
@@ -62,7 +62,7 @@ export function renderIndex(p: IndexInput): string {
 <header><h1>${h(siteTitle(p.project))}</h1><p id="live" role="status"></p></header>
 ${renderNav(kinds.map((k) => [k.kind, k.list.length]))}
 <main>
-${renderHealth(p)}
+${renderRegistryAlert(p.snapshot?.registry, p.now)}${renderHealth(p)}
 ${renderCounts(p.counts, p.words)}
 ${renderEscalations(p)}
 ${renderDispatchable(p)}

@@ -10,6 +10,7 @@ import { type Health, isLoopback } from './probe.ts';
 import { RETRY_AFTER_S, buildingPage } from './building.ts';
 import { type WebSnapshot, ciMapOf } from './snapshot-read.ts';
 import { sendStatic } from './statics.ts';
+import { SharedFacts } from './snapshot-shared.ts';
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -22,6 +23,8 @@ export interface RoutesInput {
   readonly log: (line: string) => void;
   /** What the event stream says to a page (its version), at hello and at every change. */
   readonly eventData: EventData;
+  /** A shared registry: this host's name in it; a claim another host holds has its run log there. */
+  readonly hostName?: string | undefined;
 }
 
 /**
@@ -140,6 +143,8 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
   const facts = new Derived<SnapshotFacts>();
   const sameFacts = new Derived<SnapshotFacts>();
   const tasksDoc = new Derived<JsonBody>();
+  const shared = new SharedFacts(input.hostName);
+  const sharedOf = (snap: Snap | 'none' | 'not a file'): ReturnType<SharedFacts['of']> => shared.of(typeof snap === 'string' ? undefined : { sig: snap.sig, body: snap.doc.body });
   /**
    * The snapshot file's body, read again only when its signature (inode, size, mtime) changed: the
    * heartbeat renames a new file in each tick. Opened without following a symlink, and only a
@@ -190,11 +195,16 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
     if (pathname === '/api/health') {
       // Read now, not from the last rebuild: an uptime checker must see a kill at once. 503 unless running.
       const hb = site.readHeartbeat();
+      // A heartbeat that cannot reach the shared registry dispatches nothing: not healthy either.
+      const { registry } = sharedOf(snapshot());
+      const unreachable = registry?.unreachableSince !== undefined;
       const health: Health = {
-        ok: hb.state === 'running', app: 'tasks', owner: input.owner, dir: input.dir, pid: input.pid, url: url(),
+        ok: hb.state === 'running' && !unreachable, app: 'tasks', owner: input.owner, dir: input.dir, pid: input.pid, url: url(),
         state: hb.state, heartbeatPid: hb.pid, heartbeat: hb, build: site.buildState(), api: site.current === undefined ? 'building' : 'ready',
+        ...(registry === null ? {} : { registry }),
+        ...(unreachable ? { reason: `registry unreachable since ${registry?.unreachableSince}${registry?.error ? ` (${registry.error})` : ''}` } : {}),
       };
-      return sendJson(res, hb.state === 'running' ? 200 : 503, JSON.stringify(health));
+      return sendJson(res, health.ok ? 200 : 503, JSON.stringify(health));
     }
     if (pathname === '/api/snapshot') {
       const snap = snapshot();
@@ -227,6 +237,9 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       if (many !== undefined) return sendJson(res, 409, ambiguousText(id, many));
       const task = findTask(model.tasks, id);
       if (task === undefined) return sendJson(res, 404, JSON.stringify({ error: `no task with id ${id}` }));
+      // Another host's run writes its log on that host: say where, read no local file of that name.
+      const elsewhere = logRoute ? sharedOf(snapshot()).remote.get(task.id) : undefined;
+      if (elsewhere) return sendJson(res, 404, JSON.stringify({ error: `task ${task.id} is held by host ${elsewhere.host}: its run log is ${elsewhere.log ?? 'in the runs folder'} on that host`, host: elsewhere.host, log: elsewhere.log }));
       if (logRoute) return logs.answerRunLog(req, res, task, logRoute[2] as 'log' | 'log.txt', new URLSearchParams(q === -1 ? '' : url0.slice(q + 1)), paths);
       return sendJson(res, 200, apiTaskText(model.tasks, task, known, remote));
     }

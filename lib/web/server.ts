@@ -8,6 +8,7 @@ import { type Expected, publishPidFile, removePidFileIf } from '../supervise/pid
 import { type RuntimePaths, runtimePaths } from '../base/paths.ts';
 import { type Health, findOwnServer, probeHealth, serverUrl } from './probe.ts';
 import { BuildThread, type ThreadStart } from './build-thread.ts';
+import type { SharedRegistry } from './registry-poll.ts';
 import { type EventData, EventHub } from './events.ts';
 import { startLogStream } from './log-stream.ts';
 import { createRoutes } from './routes.ts';
@@ -36,6 +37,8 @@ export interface ServeInput {
   readonly stuckSlackS?: number;
   /** How to start the build thread (the entry script and its node arguments). */
   readonly thread: ThreadStart;
+  /** A shared registry (registry=postgres://…): the pages show every host's claims from it. */
+  readonly shared?: SharedRegistry | undefined;
   /**
    * Called once the port is ours, before anything else starts: the caller starts the heartbeat
    * here, so a taken port starts nothing and the heartbeat's start overlaps the build.
@@ -180,13 +183,13 @@ function startSite(input: ServeInput, paths: RuntimePaths, url: string, publish:
     return { version, page: rel === undefined || !thread.pagesShown() || !thread.serves(rel) ? null : pageVersion(path.join(paths.site, rel)) };
   };
   const thread = new BuildThread({
-    owner: input.owner, dir: input.dir, project: input.project, folderWords: input.folderWords, paths, self: input.self, stuckSlackS: input.stuckSlackS, start: input.thread, log: input.log,
+    owner: input.owner, dir: input.dir, project: input.project, folderWords: input.folderWords, paths, self: input.self, stuckSlackS: input.stuckSlackS, start: input.thread, log: input.log, shared: input.shared,
     onBuilt: (result) => {
       if (result.written || result.removed) hub.send(eventData);
       site.onBuilt();
     },
   });
-  const handle = createRoutes({ owner: input.owner, dir: input.dir, host: input.host, pid: process.pid, log: input.log, eventData }, paths, () => url, thread, hub);
+  const handle = createRoutes({ owner: input.owner, dir: input.dir, host: input.host, pid: process.pid, log: input.log, eventData, hostName: input.shared?.host }, paths, () => url, thread, hub);
   const stopLogs = startLogStream({ paths, hub, log: input.log });
   const stopUpkeep = startUpkeep({
     site: thread, dir: input.dir, stateDir: paths.stateDir, pidFile: paths.serverPid, expected: { kind: 'serve', owner: input.owner, dir: input.dir }, selfPid: process.pid,

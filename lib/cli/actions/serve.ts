@@ -11,6 +11,7 @@ import { spawnDetached, waitForPidFile } from '../../supervise/daemon.ts';
 import { inspectPidFile, markerArgs } from '../../supervise/pidfile.ts';
 import { type EnsureResult, ensureHeartbeat, ensureStateDir, heartbeatArgs, registryEnv, stopDaemon } from '../../supervise/supervisor.ts';
 import { checkRegistry } from '../store.ts';
+import { hostName } from '../../manager/store.ts';
 import { heartbeatHealth, stuckSlack } from '../../supervise/health.ts';
 import { type WatchdogInput, watchHeartbeat } from '../../supervise/watchdog.ts';
 import { findOwnServer, isLoopback } from '../../web/probe.ts';
@@ -39,6 +40,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     owner: o.owner, dir: o.dir, host: o.host, port: o.port, portGiven: o.portGiven, detached: detachedChild,
     project: o.project, folderWords: dirArg(o, cli), log, self: cli.self, stuckSlackS: stuckSlack(cli.env), onBound: startHeartbeat,
     thread: { script: cli.launcher.script, nodeArgs: cli.launcher.nodeArgs },
+    shared: o.registry === undefined ? undefined : { url: o.registry, queue: o.queue, host: hostName(cli.env) },
   });
   if (outcome.kind === 'already') {
     // This owner's server already runs: serve still means its heartbeat runs too.
