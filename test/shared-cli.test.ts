@@ -92,6 +92,12 @@ test('a shared registry: the password is never shown, status shows each claim\'s
       assert.match(pidFile, new RegExp(`postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${p.port}`));
       assert.doesNotMatch(pidFile, new RegExp(SECRET));
 
+      // An ensure that asks for registry.json finds this heartbeat on the database, and says so (without the password).
+      const other = await cli(['ensure', ...keys], { env });
+      assert.equal(other.code, 0, other.stdout + other.stderr);
+      assert.match(other.stdout, new RegExp(`^heartbeat already running \\(pid ${hb}\\) with registry=postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${p.port}/`));
+      assert.doesNotMatch(other.stdout + other.stderr, new RegExp(SECRET));
+
       await insertForeignClaim(p, 'shared-q', 'FAR-TASK', sleeper.pid as number);
       const s = await cli(['status', ...keys, `registry=${url}`], { env });
       assert.equal(s.code, 0, s.stdout + s.stderr);
