@@ -1,6 +1,6 @@
 // Fencing for the shared registry: a heartbeat that cannot renew its leases stops its own runs before another host may take their tasks over.
 import { writeFileAtomic } from '../base/atomic.ts';
-import { RegistryUnreachable } from './registry-pg.ts';
+import { RegistryUnreachable } from './registry-url.ts';
 import type { SnapshotRegistry } from './tick.ts';
 
 /** TERM, then KILL after this: a fenced run is gone well before its lease runs out. */
@@ -61,7 +61,9 @@ export class Fence {
     if (!(err instanceof RegistryUnreachable)) return false;
     if (!this.since) {
       this.since = this.now();
-      this.log(`${this.since.toISOString()} ${err.message}; nothing is dispatched until it is back (runs go on until ${this.lastOk === undefined ? 'their lease runs out' : new Date(this.lastOk + this.leaseS * 1000 - this.marginMs).toISOString()}), retried every tick`);
+      const until = this.lastOk === undefined ? undefined : this.lastOk + this.leaseS * 1000 - this.marginMs;
+      const runs = until === undefined ? 'runs go on until their lease runs out' : until <= Date.now() ? 'runs were stopped: their lease could not be renewed' : `runs go on until ${new Date(until).toISOString()}`;
+      this.log(`${this.since.toISOString()} ${err.message}; nothing is dispatched until it is back (${runs}), retried every tick`);
     }
     this.error = err.message;
     return true;

@@ -2,6 +2,7 @@
 import pg from 'pg';
 import { type Claim, type Hold, type Registry, type RegistryHooks, type Released, claimProblem, emptyRegistry } from './registry.ts';
 import { TasksError } from '../base/errors.ts';
+import { redactUrl, unreachable } from './registry-url.ts';
 import { migrate } from './registry-pg-schema.ts';
 
 /** The fields a claim carries only as read from the database (columns, not part of the claim's document). */
@@ -18,37 +19,6 @@ export interface PgStoreOptions {
   readonly renew?: { readonly owner: string; readonly leaseS: number; readonly intervalS: number } | undefined;
 }
 
-/** A URL as it may be shown: the password (if any) replaced by ***. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/:\/\/([^:/@]*):[^@/]*@/, '://$1:***@');
-  }
-}
-
-/** Host and port a URL names, for "check that PostgreSQL runs on …" (defaults as libpq's). */
-export function hostPort(url: string): { host: string; port: string } {
-  try {
-    const u = new URL(url);
-    return { host: u.hostname || u.searchParams.get('host') || process.env.PGHOST || 'localhost', port: u.port || process.env.PGPORT || '5432' };
-  } catch {
-    return { host: 'localhost', port: '5432' };
-  }
-}
-
-/** The database cannot be reached (refused, timed out, gone mid-statement): ticks go on without dispatching. */
-export class RegistryUnreachable extends TasksError {}
-
-/** The one line a connection failure becomes: the place, what failed, what to check. Never the password. */
-export function unreachable(url: string, err: unknown): TasksError {
-  const { host, port } = hostPort(url);
-  const why = err instanceof Error ? err.message : String(err);
-  return new RegistryUnreachable(`registry ${redactUrl(url)} is unreachable (${why.split('\n')[0]}); check that PostgreSQL runs on ${host} port ${port} and accepts this user (pg_isready -h ${host} -p ${port})`);
-}
-
 /** The claims, holds and history of one queue in PostgreSQL; every write is one transaction under the queue's advisory lock. */
 export class PgStore {
   readonly kind = 'postgres';
@@ -62,13 +32,17 @@ export class PgStore {
     this.o = o;
     this.where = redactUrl(o.url);
     this.queue = o.queue;
+    // A statement that hangs (a lock, a partition) fails the tick instead of wedging it, well
+    // within the lease: the snapshot says "unreachable" before another host may take over.
+    const waitMs = Math.round(Math.min(15_000, Math.max(1000, (o.renew?.leaseS ?? 60) * 1000 / 5)));
     this.pool = new pg.Pool({
-      connectionString: o.url, max: 2, connectionTimeoutMillis: 5000, idleTimeoutMillis: 10_000,
-      // A statement that hangs (a lock, a partition) fails the tick instead of wedging it.
-      statement_timeout: 10_000, query_timeout: 15_000, application_name: 'tasks',
+      connectionString: o.url, max: 2, connectionTimeoutMillis: waitMs, idleTimeoutMillis: 10_000,
+      statement_timeout: waitMs, query_timeout: waitMs, application_name: 'tasks',
     });
-    // An idle connection that breaks (the server restarted) must not end the process: the next query reconnects.
+    // A connection that breaks (the server restarted, the network cut), idle or checked out, must
+    // not end the process: the statement on it fails, and the next update connects again.
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   /** Connects and brings the schema up to date (once per store); a failure is one line naming host and port. */

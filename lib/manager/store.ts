@@ -2,7 +2,6 @@
 import os from 'node:os';
 import path from 'node:path';
 import { type Registry, type RegistryHooks, peekRegistry, updateRegistry } from './registry.ts';
-import { PgStore } from './registry-pg.ts';
 import { findRepo, remoteUrl } from '../base/git.ts';
 import { runtimePaths } from '../base/paths.ts';
 
@@ -53,6 +52,8 @@ export function hostName(env: Readonly<Record<string, string | undefined>>): str
  */
 export async function heartbeatStore(s: StoreSettings): Promise<RegistryStore> {
   if (s.registry === undefined) return fileStore(runtimePaths(s.dir, s.owner).registry);
+  // pg is loaded only for a shared registry: one machine's commands never pay for it.
+  const { PgStore } = await import('./registry-pg.ts');
   return new PgStore({
     url: s.registry, queue: s.queue ?? await queueKey(s.dir), host: hostName(s.env),
     renew: s.renew ? { owner: s.owner, leaseS: s.renew.leaseS, intervalS: s.renew.intervalS } : undefined,
@@ -63,6 +64,7 @@ export async function heartbeatStore(s: StoreSettings): Promise<RegistryStore> {
 export async function openStore(s: StoreSettings): Promise<RegistryStore> {
   if (s.registry === undefined) return fileStore(runtimePaths(s.dir, s.owner).registry);
   const queue = s.queue ?? await queueKey(s.dir);
+  const { PgStore } = await import('./registry-pg.ts');
   const store = new PgStore({
     url: s.registry, queue, host: hostName(s.env),
     renew: s.renew ? { owner: s.owner, leaseS: s.renew.leaseS, intervalS: s.renew.intervalS } : undefined,
