@@ -35,6 +35,7 @@ const ACTIONS: Record<Action, () => Promise<{ run: ActionRun }>> = {
   release: () => import('../lib/cli/actions/release.ts'),
   retry: () => import('../lib/cli/actions/release.ts'),
   prune: () => import('../lib/cli/actions/prune.ts'),
+  mcp: () => import('../lib/cli/actions/mcp.ts'),
 };
 
 /** The words after this script, whether run by the zx CLI, node, npm or just. */

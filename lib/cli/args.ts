@@ -22,6 +22,7 @@ export const ACTIONS = {
   release: 'drop the claim on id=<task>, keeping it in history; refuses while its run is alive unless --force',
   retry: 'release the claim on id=<task> so the task is dispatched again at the next tick (--force stops a live run first)',
   prune: 'remove the worktrees of completed or cancelled tasks that hold no uncommitted work, and their merged branches',
+  mcp: 'a stdio MCP server for agents: list, view, update and create tasks, the next ready task, the heartbeat\'s state (docs/agents.md)',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
