@@ -1,0 +1,162 @@
+// The edit core (issue 18): read a task with its version, change exactly what is named, under a per-file lock, atomically, never over a newer save.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { quoteText } from '../base/controls.ts';
+import { TasksError } from '../base/errors.ts';
+import { findTask } from '../cli/task-ref.ts';
+import { acquireLock } from '../supervise/lock.ts';
+import { ApplyProblem, applyChange, describeChanges, openText } from './edit-apply.ts';
+import { readNoFollow, writeKeepingMode } from './edit-file.ts';
+import { detectFormat } from './format.ts';
+import { type Task, parseTaskFile } from './taskfile.ts';
+
+export { createTask } from './edit-new.ts';
+
+/** A file's version: the first 16 hex digits of the SHA-256 of its bytes. */
+export function versionOf(bytes: Buffer | string): string {
+  return crypto.createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+}
+
+/** What an edit asks for; every part optional, at least one of status/fields/note/check. */
+export interface EditRequest {
+  /** Canonical (in_progress) or the folder's own word (In Progress); written in the folder's own word. */
+  status?: string;
+  /** Frontmatter keys set (null removes the key); never id. */
+  fields?: Record<string, string | string[] | null>;
+  /** Appends one dated line ("- 2026-12-07 10:03 text") to the notes/progress section. */
+  note?: string;
+  /** Ticks a plan checkbox: its 1-based number among the plan's checkboxes, or its text (exact, else a unique substring). */
+  check?: number | string;
+  /** The version the caller read; if the file changed since: EditConflict, nothing written. */
+  version?: string;
+}
+
+export interface EditResult {
+  id: string;
+  /** Path relative to the tasks folder. */
+  path: string;
+  /** Version before and after (equal when nothing changed: an edit that changes nothing writes nothing). */
+  before: string;
+  version: string;
+  /** What changed, in words: ["status: ready → In Progress", "note", "check 2"]. */
+  changed: string[];
+}
+
+/** One task read for editing: the parsed task, its bytes' version, and its path. */
+export interface TaskRead { task: Task; version: string; path: string; text: string }
+
+/** The task cannot be edited safely, or the request names nothing it can do: one line naming the fix (the CLI's exit 2 for an unknown or ambiguous id). */
+export class EditRefused extends TasksError {
+  constructor(message: string, exitCode: 1 | 2 = 1) {
+    super(message, exitCode);
+    this.name = 'EditRefused';
+  }
+}
+
+/** The file changed since the version the caller read: nothing was written. */
+export class EditConflict extends TasksError {
+  constructor(readonly id: string, readonly asked: string, readonly current: string, readonly changes: string[]) {
+    super(`${quoteText(id)} changed since version ${asked} (${changes.join(', ')}); it is now version ${current}: read it again and retry`);
+    this.name = 'EditConflict';
+  }
+}
+
+/**
+ * Texts this process handed out, by version: a conflict can then say what changed since the
+ * caller's read (a long-lived server, the board). A version read elsewhere is only said to differ.
+ */
+const seen = new Map<string, string>();
+function remember(version: string, text: string): void {
+  seen.delete(version);
+  seen.set(version, text);
+  if (seen.size > 256) seen.delete(seen.keys().next().value as string);
+}
+
+/** The task `ref` names (as id= resolves it), its file relative to `dir`; an unknown or ambiguous ref is refused (exit 2). */
+function resolve(dir: string, ref: string): { id: string; rel: string } {
+  let found;
+  try {
+    found = findTask(dir, ref, undefined);
+  } catch (err) {
+    if (err instanceof TasksError) throw new EditRefused(err.message, 2);
+    throw err;
+  }
+  if (found.path === undefined) throw new EditRefused(`${quoteText(ref)} has no task file to edit`, 2);
+  return { id: found.id, rel: found.path };
+}
+
+/** The file's text (BOM kept) read without following links, or a refusal naming why. */
+function readText(dir: string, rel: string): { text: string; bytes: Buffer; mode: number } {
+  const got = readNoFollow(dir, rel);
+  if (typeof got === 'string') throw new EditRefused(`${quoteText(rel)} ${got}`);
+  if (got.bytes.includes(0)) throw new EditRefused(`${quoteText(rel)} is not a text file; it cannot be edited`);
+  const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(got.bytes);
+  return { text, bytes: got.bytes, mode: got.mode };
+}
+
+function parseOptions(dir: string): { statuses: string[]; taskPrefix: string | null } {
+  const format = detectFormat(dir);
+  return { statuses: format.statuses, taskPrefix: format.kind === 'backlog' ? format.taskPrefix : null };
+}
+
+/** Reads one task for editing: its parsed form, its version and its text. Refuses a file that could not be edited safely. */
+export async function readForEdit(dir: string, ref: string): Promise<TaskRead> {
+  const { rel } = resolve(dir, ref);
+  const { text, bytes } = readText(dir, rel);
+  try {
+    openText(text);
+  } catch (err) {
+    if (err instanceof ApplyProblem) throw new EditRefused(`${quoteText(rel)}: ${err.message}`);
+    throw err;
+  }
+  const parsed = parseTaskFile(bytes, rel, parseOptions(dir));
+  if (!parsed.ok) throw new EditRefused(`${quoteText(rel)}: ${parsed.reason}`);
+  const version = versionOf(bytes);
+  remember(version, text);
+  return { task: parsed.task, version, path: rel, text };
+}
+
+/**
+ * Edits one task: under the file's lock, re-reads it, compares with `req.version`, applies the
+ * change, writes atomically (keeping the mode) and checks once more that nobody saved meanwhile.
+ */
+export async function editTask(dir: string, ref: string, req: EditRequest, o: { now?: () => Date } = {}): Promise<EditResult> {
+  const asks = req.status !== undefined || req.fields !== undefined || req.note !== undefined || req.check !== undefined;
+  if (!asks) throw new EditRefused('nothing to change: give a status, fields, a note or a check', 2);
+  const abs = path.resolve(dir);
+  const { id, rel } = resolve(abs, ref);
+  const format = detectFormat(abs);
+  const held = await acquireLock(`task-edit:${fs.realpathSync(abs)}/${rel}`);
+  try {
+    const { text, bytes, mode } = readText(abs, rel);
+    const before = versionOf(bytes);
+    if (req.version !== undefined && req.version !== before) {
+      const old = seen.get(req.version);
+      throw new EditConflict(id, req.version, before, old === undefined ? ['the file was saved since'] : describeChanges(old, text));
+    }
+    let next: { text: string; changed: string[] };
+    try {
+      next = applyChange(text, req, format, (o.now ?? (() => new Date()))());
+    } catch (err) {
+      if (err instanceof ApplyProblem) throw new EditRefused(`${quoteText(rel)}: ${err.message}`);
+      throw err;
+    }
+    if (next.changed.length === 0 || next.text === text) {
+      remember(before, text);
+      return { id, path: rel, before, version: before, changed: [] };
+    }
+    const data = Buffer.from(next.text);
+    // An editor that is not ours saves without our lock: the file is read once more just before the rename.
+    writeKeepingMode(path.join(abs, rel), data, mode, () => {
+      const now = readText(abs, rel);
+      const v = versionOf(now.bytes);
+      if (v !== before) throw new EditConflict(id, req.version ?? before, v, describeChanges(text, now.text));
+    });
+    const version = versionOf(data);
+    remember(version, next.text);
+    return { id, path: rel, before, version, changed: next.changed };
+  } finally {
+    held.release();
+  }
+}
