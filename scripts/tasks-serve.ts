@@ -35,6 +35,10 @@ const ACTIONS: Record<Action, () => Promise<{ run: ActionRun }>> = {
   release: () => import('../lib/cli/actions/release.ts'),
   retry: () => import('../lib/cli/actions/release.ts'),
   prune: () => import('../lib/cli/actions/prune.ts'),
+  set: () => import('../lib/cli/actions/edit.ts'),
+  note: () => import('../lib/cli/actions/edit.ts'),
+  check: () => import('../lib/cli/actions/edit.ts'),
+  new: () => import('../lib/cli/actions/edit.ts'),
   mcp: () => import('../lib/cli/actions/mcp.ts'),
 };
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import minimist from 'minimist';
 import { usageError } from '../base/errors.ts';
+import { EDIT_ACTIONS, EDIT_KEYS, type EditOptions, checkEdit, isFieldWord } from './edit-args.ts';
 import { checkBranch, checkDefaultDir, checkDuration, checkInteger, checkInterval, checkOnOff, checkOwner, checkReady, checkShared } from './checks.ts';
 import { isFolder } from '../base/jsonfile.ts';
 import { realpathOfGone } from '../base/realpath.ts';
@@ -22,6 +23,10 @@ export const ACTIONS = {
   release: 'drop the claim on id=<task>, keeping it in history; refuses while its run is alive unless --force',
   retry: 'release the claim on id=<task> so the task is dispatched again at the next tick (--force stops a live run first)',
   prune: 'remove the worktrees of completed or cancelled tasks that hold no uncommitted work, and their merged branches',
+  set: 'set a task\'s status and fields: set id=<task> status=in_progress [field.<key>=value …] [version=…]',
+  note: 'append a dated line to a task\'s notes: note id=<task> text="…"',
+  check: 'tick a plan checkbox: check id=<task> item=<number or text>',
+  new: 'create a task file in the folder\'s own format: new title="…" [status=… priority=… field.<key>=value …]',
   mcp: 'a stdio MCP server for agents: list, view, update and create tasks, the next ready task, the heartbeat\'s state (docs/agents.md)',
 } as const;
 export type Action = keyof typeof ACTIONS;
@@ -41,7 +46,8 @@ export const KEYS = {
   run_timeout: { default: 'none', help: 'a run older than this is ended (TERM, 5 s grace, KILL) and escalated: seconds, or 90m, 2h, 1d, or none' },
   project: { default: "the folder's config (Backlog.md config.yml project_name, .taskmd.yaml), else package.json's name, else the folder", help: 'project name in the dashboard title (<Project> Tasks)' },
   out: { default: '', help: 'build: folder to write the static dashboard to' },
-  id: { default: '', help: 'release, retry, logs: the task, by id or file name (slug)' },
+  id: { default: '', help: 'release, retry, logs, set, note, check: the task, by id or file name (slug)' },
+  ...EDIT_KEYS,
   worktrees: { default: 'on inside a git repository, else off', help: 'on or off: run each dispatched task in its own git worktree .worktrees/<slug> on branch task/<slug>' },
   base: { default: 'the branch checked out now', help: 'the branch new worktrees start from' },
   registry: { default: '$TASK_MANAGER_REGISTRY, else registry.json in the runtime folder', help: 'postgres://user@host:port/db: claims shared by every host of the repository (password from PGPASSWORD or ~/.pgpass)' },
@@ -53,7 +59,7 @@ export type Key = keyof typeof KEYS;
 interface FlagSpec { actions: readonly Action[] | 'all'; help: string }
 /** Boolean flags and the actions they apply to. */
 export const FLAGS = {
-  json: { actions: ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'build', 'release', 'retry', 'prune'], help: 'one JSON document on stdout, nothing else there' },
+  json: { actions: ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'build', 'release', 'retry', 'prune', 'set', 'note', 'check', 'new'], help: 'one JSON document on stdout, nothing else there' },
   detach: { actions: ['serve'], help: 'run the server in the background too, print its URL, exit 0' },
   heartbeat: { actions: ['serve'], help: 'serve without ensuring the heartbeat' },
   open: { actions: ['serve'], help: 'open the dashboard in the browser' },
@@ -107,6 +113,8 @@ export interface Options {
   readonly lease: number;
   /** Keys the operator set (on the command line, or through an environment variable). */
   readonly given: readonly string[];
+  /** set, note, check, new: what to change (lib/cli/edit-args.ts). */
+  readonly edit: EditOptions;
 }
 
 /** What the caller knows about its surroundings; parseArgs reads nothing else. */
@@ -188,7 +196,12 @@ export function parseArgs(argv: readonly string[], ctx: ArgsContext): Parsed {
   if (first === undefined) throw usageError(`no action given; say one of: ${ACTION_NAMES.join(', ')}\n\n${usage()}`);
   if (!isAction(first)) throw usageError(`unknown action \`${first}\`${nearest(first, ACTION_NAMES)}; say one of: ${ACTION_NAMES.join(', ')}`);
   const action = first;
+  const fieldWords: string[] = [];
   for (const word of rest) {
+    if (isFieldWord(word)) {
+      fieldWords.push(word);
+      continue;
+    }
     const m = /^([A-Za-z_]+)=(.*)$/s.exec(word);
     if (!m) throw usageError(`unexpected argument \`${word}\`; keys are written key=value (see --help)`);
     const name = m[1] as string;
@@ -203,7 +216,8 @@ export function parseArgs(argv: readonly string[], ctx: ArgsContext): Parsed {
       throw usageError(`flag ${name} does not apply to \`${action}\`; it is for: ${(applies as readonly Action[]).join(', ')}`);
     }
   }
-  return { help: false, options: Object.freeze(validate(action, keyValues, flagValues, ctx)) };
+  const edit = checkEdit(action, keyValues, fieldWords);
+  return { help: false, options: Object.freeze({ ...validate(action, keyValues, flagValues, ctx), edit }) };
 }
 
 function isAction(word: string): word is Action {
@@ -216,7 +230,7 @@ function setKey(into: Partial<Record<Key, string>>, key: Key, value: unknown): v
 }
 
 
-function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Partial<Record<Flag, boolean>>, ctx: ArgsContext): Options {
+function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Partial<Record<Flag, boolean>>, ctx: ArgsContext): Omit<Options, 'edit'> {
   const ownerSource = keys.owner ?? ctx.env.TASK_MANAGER_OWNER ?? ctx.user;
   const owner = checkOwner(ownerSource, keys.owner !== undefined ? 'owner' : ctx.env.TASK_MANAGER_OWNER !== undefined ? 'TASK_MANAGER_OWNER' : 'owner (from the current user)');
   const envPort = ctx.env.TASK_MANAGER_PORT;
@@ -252,7 +266,7 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
   // An empty id= is a slip (an unset shell variable), never "no task": `logs id=` must not show the heartbeat log instead.
   if (keys.id !== undefined && keys.id.trim() === '') throw usageError('`id` must name a task, got an empty value; pass id=<task> (see the claims with: just tasks status)');
   const id = keys.id === undefined ? undefined : keys.id.trim();
-  if ((action === 'release' || action === 'retry') && id === undefined) throw usageError(`\`${action}\` needs id=<task>; see the claims with: just tasks status`);
+  if ((action === 'release' || action === 'retry' || (EDIT_ACTIONS as readonly string[]).includes(action) && action !== 'new') && id === undefined) throw usageError(`\`${action}\` needs id=<task>; see the claims with: just tasks status`);
   const worktrees = keys.worktrees === undefined ? undefined : checkOnOff('worktrees', keys.worktrees);
   const base = keys.base === undefined ? undefined : checkBranch(keys.base);
   const { registry, queue, lease } = checkShared(keys, ctx.env, interval);

@@ -61,7 +61,9 @@ export function appendNote(body: string, line: string, kind: FolderKind, eol: st
     // A last line without its line ending (the end of the file) gets one first.
     const prev = lines[last] ?? '';
     if (!prev.endsWith('\n')) lines[last] = prev + eol;
-    return insertAt(lines, last + 1, last === at ? `${eol}${line}${eol}` : `${line}${eol}`);
+    // Under a paragraph the note starts a list of its own, after a blank line; under a list it is one more item.
+    const list = /^\s*(?:[-*+]|\d+[.)])\s/.test(lines[last] ?? '');
+    return insertAt(lines, last + 1, last === at || !list ? `${eol}${line}${eol}` : `${line}${eol}`);
   }
   const shape = NEW_NOTES[kind];
   const sep = body === '' ? '' : body.endsWith(`${eol}${eol}`) || body.endsWith('\n\n') ? '' : body.endsWith('\n') ? eol : eol + eol;
