@@ -17,7 +17,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
 }
 
 /** The claims from the options' store; a shared registry that cannot be reached is said, not fatal: status still tells the rest. */
-async function readClaims(o: Options, cli: Cli): Promise<StatusClaims> {
+export async function readClaims(o: Options, cli: Cli): Promise<StatusClaims> {
   let store: Awaited<ReturnType<typeof storeFor>> | undefined;
   try {
     store = await storeFor(o, cli);
