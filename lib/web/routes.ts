@@ -11,6 +11,7 @@ import { RETRY_AFTER_S, buildingPage } from './building.ts';
 import { type WebSnapshot, ciMapOf } from './snapshot-read.ts';
 import { sendStatic } from './statics.ts';
 import { SharedFacts } from './snapshot-shared.ts';
+import type { WriteHandler } from './write-routes.ts';
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -54,6 +55,8 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('internal error\n');
   };
+  let writes: Promise<WriteHandler> | undefined;
+  const writeRoutes = (): Promise<WriteHandler> => (writes ??= import('./write-routes.ts').then((w) => w.createWrites({ dir: input.dir, log: input.log, ownHost: (h) => hosts().has(h) })));
   let api: Promise<Handler> | undefined;
   const apiRoutes = (): Promise<Handler> => (api ??= Promise.all([import('./api.ts'), import('./log-routes.ts')])
     .then(([a, l]) => createApi(input, paths, url, site, a, l)));
@@ -82,13 +85,20 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' }).end(`unexpected Host ${req.headers.host}; use ${url()}\n`);
       return;
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
-      return;
-    }
     const url0 = req.url ?? '/';
     const q = url0.indexOf('?');
     const pathname = q === -1 ? url0 : url0.slice(0, q);
+    // The board's writes, its token and the version a write carries (write-routes.ts, loaded with the edit core on first use).
+    const write = /^\/api\/(?:token|tasks\/([^/]+)\/(status|version))$/.exec(pathname);
+    const verb = write?.[2] === 'status' ? 'POST' : 'GET';
+    if (write && req.method === verb) {
+      writeRoutes().then((w) => w(req, res, write[1], write[2])).catch((err: unknown) => fail(req, res, err));
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: write ? verb : 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      return;
+    }
     if (pathname === '/api/events') return hub.attach(req, res, input.eventData);
     if (pathname.startsWith('/api/')) {
       apiRoutes().then((h) => h(req, res)).catch((err: unknown) => fail(req, res, err));
