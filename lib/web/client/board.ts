@@ -1,6 +1,7 @@
-// The board: a column per status (the folder's declared ones, else the lifecycle), cards from the filtered tasks, moved through with the arrow keys; read-only.
+// The board: a column per status (the folder's declared ones, else the lifecycle), cards from the filtered tasks, moved through with the arrow keys; cards move between columns through move.ts.
 import { byId } from './dom.ts';
 import { localDay } from './due.ts';
+import { decorate, startMoves } from './move.ts';
 import { type StatusWords, type TaskRow, badge, cardHtml, esc } from './rows.ts';
 
 /** Cards a column shows before its "Show more" button; each press shows this many more. */
@@ -66,6 +67,7 @@ export function drawBoard(list: readonly TaskRow[], statusFilter: string): void 
   const had = el.contains(document.activeElement);
   el.innerHTML = html;
   drawn = key;
+  decorate(el);
   const cards = [...el.querySelectorAll<HTMLAnchorElement>('a.card')];
   const stop = cards.find((c) => c.dataset.page === current) ?? cards[0];
   if (stop === undefined) return;
@@ -151,4 +153,5 @@ export function startBoard(redraw: () => void): void {
     const first = col?.querySelectorAll<HTMLAnchorElement>('a.card')[before];
     if (first !== undefined) focusCard(first);
   });
+  startMoves(el, redraw, statusWords);
 }

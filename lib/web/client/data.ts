@@ -28,6 +28,12 @@ export function busy(): boolean {
   return loading.rows;
 }
 
+/** A card moved on the board: its row takes the new status at once (tasks.json brings the rest with the live update). */
+export function setStatus(page: string, status: string): void {
+  data = { ...data, rows: data.rows.map((r) => (r.page === page ? { ...r, status } : r)) };
+  onChange();
+}
+
 /** Called whenever the data changed (a file came in or failed). */
 export function onData(f: () => void): void {
   onChange = f;

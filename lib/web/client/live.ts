@@ -11,6 +11,11 @@ const INDEX_REGIONS = ['#nav', '#health', '#counts', '#escalations', '#ready', '
 const served = new Map<string, string>();
 let busy = false;
 let again = false;
+/** Told at each hello: a tasks server serves this page (a static copy of the site has none). */
+let onServed: () => void = () => undefined;
+export function whenServed(f: () => void): void {
+  onServed = f;
+}
 /** The version of the page as shown (its `<!--v:…-->` trailer); null: it carries none. */
 let mine: string | null = null;
 
@@ -155,6 +160,7 @@ export function startLive(): void {
   events.addEventListener('hello', (e) => {
     heard((e as MessageEvent<string>).data, true);
     if (id !== null) fetchTail();
+    onServed();
   });
   events.addEventListener('log', (e) => onLogEvent((e as MessageEvent<string>).data));
   events.addEventListener('open', () => say('live'));

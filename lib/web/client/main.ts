@@ -1,6 +1,7 @@
-// The dashboard's client script (bundled by esbuild into app.js): the view, ages and live updates.
+// The dashboard's client script (bundled by esbuild into app.js): the view, ages, live updates and moving cards on the board.
 import { refreshAges } from './ages.ts';
-import { remember, startLive } from './live.ts';
+import { remember, startLive, whenServed } from './live.ts';
+import { enableMoves } from './move.ts';
 import { startView } from './view.ts';
 
 /** Wires everything from here, with no inline handlers or styles, so the pages run under a strict Content-Security-Policy. */
@@ -11,6 +12,7 @@ function start(): void {
   startView();
   refreshAges();
   setInterval(refreshAges, 5000);
+  whenServed(enableMoves);
   startLive();
 }
 
