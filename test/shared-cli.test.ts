@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { test } from 'node:test';
 import getPort from 'get-port';
 import pg from 'pg';
-import { alive, cli, cliEnv, listTree, pidsMentioning, readPid, runtimeFile, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { alive, cli, cliEnv, listTree, makeRepo, pidsMentioning, readPid, runtimeFile, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 import { type Pg, pgSkip, withPostgres } from './pg.ts';
 
 const SECRET = 'Pw-s3cret-7f2q';
@@ -52,7 +52,8 @@ test('ensure and serve with a database that is down: one line naming host and po
     const url = `postgres://postgres:${SECRET}@127.0.0.1:${port}/nowhere`;
     const before = listTree(t.dir);
     for (const action of ['ensure', 'serve']) {
-      const r = await cli([action, `owner=${t.owner}`, `dir=${t.dir}`, `registry=${url}`, 'interval=1', ...(action === 'serve' ? [`port=${await getPort({ host: '127.0.0.1' })}`] : [])]);
+      // The URL (with its password) in the environment: on the command line a password is refused.
+      const r = await cli([action, `owner=${t.owner}`, `dir=${t.dir}`, 'queue=down-q', 'interval=1', ...(action === 'serve' ? [`port=${await getPort({ host: '127.0.0.1' })}`] : [])], { env: cliEnv({ TASK_MANAGER_REGISTRY: url }) });
       assert.equal(r.code, 1, `${action}: ${r.stdout}${r.stderr}`);
       const lines = r.stderr.trim().split('\n');
       assert.equal(lines.length, 1, r.stderr);
@@ -63,7 +64,7 @@ test('ensure and serve with a database that is down: one line naming host and po
       assert.deepEqual(pidsMentioning(t.root), [], `${action} left a process behind`);
     }
     // status still tells the rest, and says the registry cannot be reached (exit 3: no heartbeat).
-    const s = await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`, `registry=${url}`]);
+    const s = await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`, 'queue=down-q'], { env: cliEnv({ TASK_MANAGER_REGISTRY: url }) });
     assert.equal(s.code, 3, s.stdout + s.stderr);
     assert.match(s.stdout, /^heartbeat  not running/m);
     assert.match(s.stdout, new RegExp(`^registry   unreachable: .*127\\.0\\.0\\.1 port ${port}`, 'm'));
@@ -75,12 +76,17 @@ test('a shared registry: the password is never shown, status shows each claim\'s
   await withPostgres(async (p) => {
     await withTempFolder('pgcli', async (t) => {
       const url = secretUrl(p);
-      const env = cliEnv({ TASK_MANAGER_HOST: 'host-a' });
+      const env = cliEnv({ TASK_MANAGER_HOST: 'host-a', TASK_MANAGER_REGISTRY: url });
+      // On the command line a password is refused: anyone on the machine can read a process's arguments.
+      const typed = await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`, `registry=${url}`], { env: cliEnv({ TASK_MANAGER_HOST: 'host-a' }) });
+      assert.equal(typed.code, 2, typed.stdout + typed.stderr);
+      assert.match(typed.stderr, /registry. holds a password.*PGPASSWORD/);
+      assert.doesNotMatch(typed.stdout + typed.stderr, new RegExp(SECRET));
       const keys = [`owner=${t.owner}`, `dir=${t.dir}`, 'queue=shared-q'];
       // A run on this machine standing for the other host's: release must never signal it.
       const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
       t.extra.push(sleeper.pid as number);
-      const e = await cli(['ensure', ...keys, `registry=${url}`, 'interval=1'], { env });
+      const e = await cli(['ensure', ...keys, 'interval=1'], { env });
       assert.equal(e.code, 0, e.stdout + e.stderr);
       assert.doesNotMatch(e.stdout + e.stderr, new RegExp(SECRET));
       const hb = readPid(runtimeFile(t.dir, t.owner, 'heartbeat.pid'));
@@ -93,30 +99,35 @@ test('a shared registry: the password is never shown, status shows each claim\'s
       assert.doesNotMatch(pidFile, new RegExp(SECRET));
 
       // An ensure that asks for registry.json finds this heartbeat on the database, and says so (without the password).
-      const other = await cli(['ensure', ...keys], { env });
+      const other = await cli(['ensure', ...keys, 'registry=file'], { env });
       assert.equal(other.code, 0, other.stdout + other.stderr);
       assert.match(other.stdout, new RegExp(`^heartbeat already running \\(pid ${hb}\\) with registry=postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${p.port}/`));
       assert.doesNotMatch(other.stdout + other.stderr, new RegExp(SECRET));
 
       await insertForeignClaim(p, 'shared-q', 'FAR-TASK', sleeper.pid as number);
-      const s = await cli(['status', ...keys, `registry=${url}`], { env });
+      const s = await cli(['status', ...keys], { env });
       assert.equal(s.code, 0, s.stdout + s.stderr);
       assert.match(s.stdout, new RegExp(`^registry   postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${p.port}/${p.db} queue shared-q, this host host-a$`, 'm'));
       assert.match(s.stdout, /^claimed    FAR-TASK by far-owner on other-host: running, pid [0-9]+$/m);
       assert.doesNotMatch(s.stdout + s.stderr, new RegExp(SECRET));
-      const json = await cli(['status', '--json', ...keys, `registry=${url}`], { env });
+      const json = await cli(['status', '--json', ...keys], { env });
       assert.doesNotMatch(json.stdout, new RegExp(SECRET));
       assert.equal((JSON.parse(json.stdout) as { claims: { host: string }[] }).claims[0]?.host, 'other-host');
 
-      const l = await cli(['logs', 'id=FAR-TASK', ...keys, `registry=${url}`], { env });
+      const l = await cli(['logs', 'id=FAR-TASK', ...keys], { env });
       assert.equal(l.code, 0, l.stdout + l.stderr);
       assert.match(l.stdout, /^FAR-TASK is held by host other-host: its run log is \/elsewhere\/tasks\/logs\/task_manager\/runs\/FAR-TASK\.log on that host/);
 
-      const refused = await cli(['release', 'id=FAR-TASK', ...keys, `registry=${url}`], { env });
+      const refused = await cli(['release', 'id=FAR-TASK', ...keys], { env });
       assert.equal(refused.code, 1, refused.stdout + refused.stderr);
       assert.match(refused.stderr, /running on host other-host .*--force/);
       assert.deepEqual(await claimRows(p, 'shared-q'), ['FAR-TASK']);
-      const r = await cli(['release', 'id=FAR-TASK', '--force', ...keys, `registry=${url}`], { env });
+      // retry --force would free the task for any host while its run goes on over there: refused, release first.
+      const retried = await cli(['retry', 'id=FAR-TASK', '--force', ...keys], { env });
+      assert.equal(retried.code, 1, retried.stdout + retried.stderr);
+      assert.match(retried.stderr, /running on host other-host: first just tasks release id=FAR-TASK .*--force/);
+      assert.deepEqual(await claimRows(p, 'shared-q'), ['FAR-TASK']);
+      const r = await cli(['release', 'id=FAR-TASK', '--force', ...keys], { env });
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /^released FAR-TASK \(held by host other-host: its heartbeat ends the run at its next tick\); it is held back/);
       assert.deepEqual(await claimRows(p, 'shared-q'), []);
@@ -127,5 +138,21 @@ test('a shared registry: the password is never shown, status shows each claim\'s
       await waitUntil(() => !alive(hb) || undefined, 'the heartbeat to stop');
       assert.doesNotMatch(fs.readFileSync(runtimeFile(t.dir, t.owner, 'heartbeat.log'), 'utf8'), new RegExp(SECRET), 'the password is in the heartbeat log');
     });
+  });
+});
+
+test('a shared registry needs a queue every clone agrees on: outside git, or without an origin, queue= is asked for and nothing starts', async () => {
+  await withTempFolder('pgqueue', async (t) => {
+    // No database is needed: the queue is named before anything connects.
+    const env = cliEnv({ TASK_MANAGER_REGISTRY: 'postgres://postgres@127.0.0.1:9/none' });
+    const outside = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`], { env });
+    assert.equal(outside.code, 1, outside.stdout + outside.stderr);
+    assert.match(outside.stderr, /not inside a git repository, so no origin names its shared queue; pass queue=<name>/);
+    makeRepo(t.root, '');
+    const noOrigin = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`], { env });
+    assert.equal(noOrigin.code, 1, noOrigin.stdout + noOrigin.stderr);
+    assert.match(noOrigin.stderr, /gave no origin URL to name the shared queue .*pass queue=<name>/);
+    assert.equal(readPid(runtimeFile(t.dir, t.owner, 'heartbeat.pid')), undefined);
+    assert.deepEqual(pidsMentioning(t.root), []);
   });
 });

@@ -45,7 +45,7 @@ test('the server reads the shared registry in the background: another host\'s cl
       const env = cliEnv({ TASK_MANAGER_HOST: 'host-a' });
       const url = secretUrl(p);
       // No heartbeat ticks here: a snapshot written once, so only the server's own reads can show a claim.
-      const migrate = await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`, `registry=${url}`, 'queue=poll-q'], { env });
+      const migrate = await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`, 'queue=poll-q'], { env: { ...env, TASK_MANAGER_REGISTRY: url } });
       assert.equal(migrate.code, 3, migrate.stdout + migrate.stderr);
       const now = new Date().toISOString();
       fs.mkdirSync(runtimeFile(t.dir, t.owner, 'x').replace(/\/[^/]*$/, ''), { recursive: true });
@@ -78,7 +78,8 @@ test('serve with a shared registry: the host on the task page, a remote run\'s l
       const url = secretUrl(p);
       const port = await getPort({ host: '127.0.0.1' });
       const keys = [`owner=${t.owner}`, `dir=${t.dir}`, 'queue=web-q'];
-      const served = await cli(['serve', '--detach', ...keys, `registry=${url}`, 'interval=1', `port=${port}`], { env, timeoutMs: 60_000 });
+      // The URL (with its password) in the environment: on the command line a password is refused.
+      const served = await cli(['serve', '--detach', ...keys, 'interval=1', `port=${port}`], { env: { ...env, TASK_MANAGER_REGISTRY: url }, timeoutMs: 60_000 });
       assert.equal(served.code, 0, served.stdout + served.stderr);
       t.extra.push(...pidsMentioning(t.root));
       assert.doesNotMatch(served.stdout + served.stderr, new RegExp(SECRET));

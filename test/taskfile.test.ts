@@ -106,6 +106,9 @@ const ROWS: Row[] = [
   { name: 'status that is a list', file: 'status-list.md', error: '`status` must be a single value, got a list' },
   { name: 'self-referencing alias', file: 'alias-loop.md', error: 'nested too deeply' },
   { name: 'alias expansion bomb', file: 'bomb.md', content: Buffer.from(aliasBomb()), error: 'too large' },
+  // A shared registry stores ids as text: a NUL or a lone surrogate would fail every host's tick.
+  { name: 'id with a NUL', file: 'nul-id.md', content: Buffer.from('---\nid: "x\\0y"\ntitle: t\nstatus: ready\n---\n'), error: 'id holds a NUL or an unpaired surrogate' },
+  { name: 'id with a lone surrogate', file: 'surrogate-id.md', content: Buffer.from('---\nid: "x\\ud800y"\ntitle: t\nstatus: ready\n---\n'), error: 'id holds a NUL or an unpaired surrogate' },
 ];
 
 for (const row of ROWS) {

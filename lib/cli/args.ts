@@ -52,7 +52,7 @@ export const KEYS = {
   base: { default: 'the branch checked out now', help: 'the branch new worktrees start from' },
   registry: { default: '$TASK_MANAGER_REGISTRY, else registry.json in the runtime folder', help: 'postgres://user@host:port/db: claims shared by every host of the repository (password from PGPASSWORD or ~/.pgpass)' },
   queue: { default: "the origin's URL and the folder's path in the repository", help: 'shared registry: the queue clones share; the same name on every host' },
-  lease: { default: '10m', help: "shared registry: how long a silent host's claims stay untouched; >= 10 s and >= 3 intervals" },
+  lease: { default: '10m', help: "shared registry: how long a silent host's claims stay untouched; >= 30 s and >= 3 intervals" },
 } satisfies Record<string, KeySpec>;
 export type Key = keyof typeof KEYS;
 

@@ -93,10 +93,22 @@ export function checkShared(keys: { registry?: string; queue?: string; lease?: s
     }
     // The value may hold a password: it is named by its scheme only.
     if (!ok) throw usageError(`\`${from}\` must be a postgres://user@host:port/database URL (or file), got a value starting \`${registry.slice(0, 11).replace(/[^\x20-\x7e]/g, '?')}\`; pass registry=postgres://…`);
+    // A command line is in every user's process list for as long as it runs.
+    if (keys.registry !== undefined && hasPassword(registry)) throw usageError('`registry` holds a password, which anyone on this machine can read in the process list; put it in PGPASSWORD or ~/.pgpass (or give the URL in TASK_MANAGER_REGISTRY) and pass registry=postgres://user@host:port/database');
   }
   const queue = keys.queue === undefined ? env.TASK_MANAGER_QUEUE?.trim() || undefined : keys.queue.trim();
   if (queue !== undefined && (queue === '' || queue.length > 200 || /[\x00-\x1f\x7f]/.test(queue))) throw usageError(`\`queue\` must be a name of 1 to 200 printable characters, got \`${JSON.stringify(queue).slice(1, -1)}\``);
   const lease = keys.lease === undefined ? 600 : checkDuration('lease', keys.lease);
-  if (keys.lease !== undefined && (lease < 10 || lease < 3 * interval)) throw usageError(`\`lease\` must be at least 10 s and 3 intervals (${3 * interval} s), got \`${keys.lease}\`; pass lease=${Math.max(10, Math.ceil(3 * interval))} or more`);
+  if (keys.lease !== undefined && (lease < 30 || lease < 3 * interval)) throw usageError(`\`lease\` must be at least 30 s and 3 intervals (${3 * interval} s), got \`${keys.lease}\`; pass lease=${Math.max(30, Math.ceil(3 * interval))} or more`);
   return { registry, queue, lease };
+}
+
+/** True when a database URL carries a password (user:password@, or a password= parameter). */
+function hasPassword(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.password !== '' || u.searchParams.has('password');
+  } catch {
+    return false;
+  }
 }

@@ -31,13 +31,16 @@ export function orphaned(claim: Claim): boolean {
  * follow the run, and the claim's id, path and file follow the registry (a rename re-keys it
  * there), copied back into run. Returns why it could not be put back, if so.
  */
-export function putRun(reg: Registry, run: Claim): string | undefined {
+export function putRun(reg: Registry, run: Claim, putBack = true): string | undefined {
   const key = run.runId ? claimKeyOfRun(reg, run.runId) : Object.keys(reg.claims).find((k) => run.pid !== null && reg.claims[k]?.pid === run.pid);
   const c = key === undefined ? undefined : reg.claims[key];
+  // A shared registry's row goes only by release or takeover: its run is stopped, never put back.
+  if (c === undefined && !putBack) return undefined;
   if (c === undefined) {
     if (reg.history.some((h) => (run.runId && h.runId === run.runId) || (h.pid === run.pid && h.pidStart === run.pidStart))) return undefined;
     const holder = reg.claims[run.id];
-    if (holder && runAlive(holder)) return `run ${run.runId} of ${run.id} has no claim, and another live run holds the task; not putting it back`;
+    // Another host's claim is alive as far as this host can tell: never written over.
+    if (holder && (holder.host !== run.host || runAlive(holder))) return `run ${run.runId} of ${run.id} has no claim, and another live run holds the task; not putting it back`;
     reg.claims[run.id] = { ...run };
     return undefined;
   }
@@ -53,7 +56,7 @@ export function fileIdOf(file: string): string | undefined {
 }
 
 /** What rebuilding a claim from a live run needs to know about the folder. */
-export type LiveRunContext = Pick<ReconcileInput, 'dir' | 'byId' | 'byPath' | 'fileId' | 'now'>;
+export type LiveRunContext = Pick<ReconcileInput, 'dir' | 'byId' | 'byPath' | 'fileId' | 'now' | 'host'>;
 
 export interface ReconcileInput {
   readonly owner: string;
@@ -167,7 +170,7 @@ export function restoreLiveRuns(r: Registry, live: ReadonlyMap<string, MarkedPro
     const claim = claimOfLiveRun(runId, procs, x, runsDir);
     if (!claim) continue;
     const held = r.claims[claim.id];
-    if (held && runAlive(held)) continue;
+    if (held && (!isLocal(held, x.host) || runAlive(held))) continue;
     if (held) release(r, held.id, `replaced by its live run ${runId}`, x.now);
     r.claims[claim.id] = claim;
     put.push(claim.id);

@@ -38,7 +38,8 @@ export class Fence {
 
   /** Seconds before the lease's end at which runs are stopped. */
   get marginMs(): number {
-    return Math.max(FENCE_GRACE_MS + 2000, Math.min(30_000, (this.leaseS * 1000) / 4));
+    // TERM, the grace, KILL, and a second each for the fence's and the relays' checks, with room to spare.
+    return Math.max(8000, Math.min(30_000, (this.leaseS * 1000) / 4));
   }
 
   /** An update renewed the leases; startedMs: Date.now() taken before it began. */
@@ -46,7 +47,7 @@ export class Fence {
     if (this.since) this.log(`${this.now().toISOString()} registry reachable again (unreachable since ${this.since.toISOString()})`);
     this.lastOk = startedMs;
     try {
-      writeFileAtomic(this.leaseFile, `${JSON.stringify({ until: startedMs + this.leaseS * 1000 - this.marginMs + 1000 })}\n`);
+      writeFileAtomic(this.leaseFile, `${JSON.stringify({ until: this.relayUntil() })}\n`);
     } catch (err) {
       // Unwritten, the relays keep the previous time: they stop the runs early, never late.
       this.log(`${this.now().toISOString()} writing ${this.leaseFile} failed: ${(err as Error).message}`);
@@ -67,6 +68,11 @@ export class Fence {
     }
     this.error = err.message;
     return true;
+  }
+
+  /** When the runs' relays stop them unless told later (ms since the epoch): a second after this fence would; 0 before any renewal. */
+  relayUntil(): number {
+    return this.lastOk === undefined ? 0 : this.lastOk + this.leaseS * 1000 - this.marginMs + 1000;
   }
 
   /** The snapshot's word on it. */

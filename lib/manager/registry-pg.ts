@@ -24,6 +24,8 @@ export class PgStore {
   readonly kind = 'postgres';
   readonly where: string;
   readonly queue: string;
+  /** Told after each renewal, with Date.now() taken before its statement (the fence counts from it). */
+  onRenewed: ((startedMs: number) => void) | undefined;
   private readonly o: PgStoreOptions;
   private readonly pool: pg.Pool;
   private migrated: Promise<void> | undefined;
@@ -65,19 +67,19 @@ export class PgStore {
    * fn changes the registry; the rows that changed are written, a new claim by an INSERT that
    * only one host can make. A heartbeat's update renews its leases, timed by the database's clock.
    */
-  async update<T>(fn: (reg: Registry) => T, hooks?: Pick<RegistryHooks, 'log' | 'now' | 'review'>): Promise<T> {
+  async update<T>(fn: (reg: Registry) => T, _hooks?: Pick<RegistryHooks, 'log' | 'now'>): Promise<T> {
     await this.ready();
     return this.withClient(async (c) => {
+      await this.renew(c);
       await c.query('BEGIN');
       try {
         await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7))', [`tasks:${this.o.queue}`]);
         const reg = await load(c, this.o.queue);
         const before = structuredClone(reg);
-        const put = hooks?.review?.(reg) ?? '';
+        // No review hook: a row goes only by release or takeover, so a missing claim is never put back.
         const result = fn(reg);
         await this.write(c, before, reg);
         await c.query('COMMIT');
-        if (put && hooks) hooks.log(`${hooks.now().toISOString()} registry ${this.where} had no claim for live runs of this host; put them back (${put})`);
         return result;
       } catch (err) {
         await c.query('ROLLBACK').catch(() => undefined);
@@ -144,11 +146,20 @@ export class PgStore {
     if (added.length) {
       await c.query(`DELETE FROM tasks_history WHERE queue = $1 AND seq < (SELECT min(seq) FROM (SELECT seq FROM tasks_history WHERE queue = $1 ORDER BY seq DESC LIMIT ${HISTORY_MAX}) kept)`, [q]);
     }
+  }
+
+  /**
+   * A heartbeat's leases, renewed in a statement of their own before the update's transaction (a
+   * tick whose writes fail for any other reason still keeps its runs' leases); onRenewed hears the
+   * time taken on this host before the statement, never later than the database's now().
+   */
+  private async renew(c: pg.PoolClient): Promise<void> {
     const r = this.o.renew;
-    if (r) {
-      await c.query('UPDATE tasks_claims SET renewed_at = now(), lease_until = now() + make_interval(secs => $4), interval_s = $5 WHERE queue = $1 AND host = $2 AND owner = $3',
-        [q, this.o.host, r.owner, r.leaseS, r.intervalS]);
-    }
+    if (!r) return;
+    const started = Date.now();
+    await c.query('UPDATE tasks_claims SET renewed_at = now(), lease_until = now() + make_interval(secs => $4), interval_s = $5 WHERE queue = $1 AND host = $2 AND owner = $3',
+      [this.o.queue, this.o.host, r.owner, r.leaseS, r.intervalS]);
+    this.onRenewed?.(started);
   }
 }
 
@@ -161,12 +172,13 @@ function document(c: Claim): Claim {
 
 /**
  * An error the server answered (a constraint, a syntax error): the connection is still good. A
- * connection exception (08…), a shutdown (57P…) or a statement cut off by its timeout (57014)
+ * connection exception (08…), no resources for a connection (53…), a shutdown (57P…) or a
+ * statement cut off by its timeout (57014)
  * is the database being away, not an answer.
  */
 function isSqlError(err: unknown): boolean {
   const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57P)/.test(code) && code !== '57014';
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57P)/.test(code) && code !== '57014';
 }
 
 interface ClaimRow { task_id: string; host: string; claim: Claim; renewed_at: Date; lease_until: Date; expired: boolean; silent: boolean }
@@ -179,7 +191,12 @@ async function load(c: pg.PoolClient, queue: string): Promise<Registry> {
             now() - renewed_at > make_interval(secs => 3 * interval_s) AS silent
      FROM tasks_claims WHERE queue = $1 ORDER BY claimed_at, task_id`, [queue]);
   for (const row of claims.rows) {
-    if (claimProblem(row.claim, row.task_id) !== undefined) continue;
+    const problem = claimProblem(row.claim, row.task_id);
+    if (problem !== undefined) {
+      // A row this build cannot read (a newer build's, or edited by hand) still holds its task: held, never free.
+      reg.holds[row.task_id] = { since: row.renewed_at.toISOString(), by: `an unreadable claim row of host ${row.host} (${problem})` };
+      continue;
+    }
     reg.claims[row.task_id] = { ...row.claim, host: row.host, renewedAt: row.renewed_at.toISOString(), leaseUntil: row.lease_until.toISOString(), leaseExpired: row.expired, silent: row.silent };
   }
   const holds = await c.query<{ task_id: string; since: string; held_by: string }>('SELECT task_id, since, held_by FROM tasks_holds WHERE queue = $1', [queue]);

@@ -1,14 +1,17 @@
 // A shared registry's URL as it may be shown, and the one line a database that cannot be reached becomes (no pg here: cheap to load).
 import { TasksError } from '../base/errors.ts';
 
-/** A URL as it may be shown: the password (if any) replaced by ***. */
+/** A URL as it may be shown: scheme, user, host, port and database; a password as ***, parameters left out. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    // Parameters can carry a password too (?password=…, sslkey…): none is shown.
+    u.search = '';
+    u.hash = '';
     return u.toString();
   } catch {
-    return url.replace(/:\/\/([^:/@]*):[^@/]*@/, '://$1:***@');
+    return `${url.slice(0, url.indexOf(':') + 1) || 'postgres:'}//(a URL that does not parse)`;
   }
 }
 

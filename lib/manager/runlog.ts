@@ -16,7 +16,7 @@ import { LOG_RELAY_ARG, RUN_MARKER } from '../supervise/runs-proc.ts';
 import type { Task } from '../tasks/taskfile.ts';
 
 /**
- * The relay, run as `node -e RELAY tasks-run-log <maxBytes> <fence file or -> <run ids> <log 1> ... <log n>` with the stdout
+ * The relay, run as `node -e RELAY tasks-run-log <maxBytes> <fence file or -> <until> <run ids> <log 1> ... <log n>` with the stdout
  * and stderr of run k on its fd 2+k: one relay serves every run a tick starts, so 200 runs going
  * out at once start one node process, not 200. For each run it appends to that run's log and,
  * before a write would pass the cap, renames the log to <log>.1 (replacing the older copy) and
@@ -32,7 +32,7 @@ import type { Task } from '../tasks/taskfile.ts';
 const RELAY = `'use strict';
 const fs = require('node:fs');
 const net = require('node:net');
-const [maxText, fenceFile, idsText, ...files] = process.argv.slice(2);
+const [maxText, fenceFile, firstUntil, idsText, ...files] = process.argv.slice(2);
 const max = Number(maxText);
 const C = fs.constants;
 // Shared registry: the heartbeat writes how long its leases hold (fenceFile: {"until": ms}); once that
@@ -40,14 +40,19 @@ const C = fs.constants;
 // (found by their run markers), so no run outlives the lease another host waits for.
 if (fenceFile !== '-') {
   const ids = new Set(idsText.split(','));
+  // The time given at start stands until the file says a valid later one: a file that cannot be read
+  // (gone, a link, damaged, never written on a full disk) stops the runs on time, never late.
+  let until = Number(firstUntil);
   let termAt = 0;
   setInterval(() => {
-    let until = Infinity;
     try {
       const fd = fs.openSync(fenceFile, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
-      try { until = Number(JSON.parse(fs.readFileSync(fd, 'utf8')).until); } finally { fs.closeSync(fd); }
+      try {
+        const told = Number(JSON.parse(fs.readFileSync(fd, 'utf8')).until);
+        if (Number.isFinite(told)) until = told;
+      } finally { fs.closeSync(fd); }
     } catch {}
-    if (!(Date.now() >= until)) { termAt = 0; return; }
+    if (Date.now() < until) { termAt = 0; return; }
     termAt = termAt || Date.now();
     const sig = Date.now() - termAt >= 2000 ? 'SIGKILL' : 'SIGTERM';
     for (const name of fs.readdirSync('/proc')) {
@@ -117,8 +122,9 @@ export interface RelaySpawn {
   readonly env: NodeJS.ProcessEnv;
   /** Where the relay starts (any folder that exists). */
   readonly cwd: string;
-  /** Shared registry: the lease file the relay fences its runs by (see RELAY). */
+  /** Shared registry: the lease file the relay fences its runs by (see RELAY), and the time it holds now. */
   readonly fenceFile?: string | undefined;
+  readonly fenceUntil?: number | undefined;
 }
 
 /** What spawnLogged started: per run, its shell, or why it failed to spawn, or neither when its relay failed (tried again). */
@@ -149,7 +155,7 @@ export function spawnLogged(runs: readonly RunSpawn[], s: RelaySpawn, onError: (
   if (runs.length === 0) return none;
   // A small heap: the relay holds one chunk at a time.
   const ids = runs.map((r) => r.env[RUN_MARKER] ?? '').join(',');
-  const relay = spawn(s.node, ['--max-old-space-size=16', '-e', RELAY, LOG_RELAY_ARG, String(s.maxBytes), s.fenceFile ?? '-', ids || '-', ...runs.map((r) => r.logPath)], {
+  const relay = spawn(s.node, ['--max-old-space-size=16', '-e', RELAY, LOG_RELAY_ARG, String(s.maxBytes), s.fenceFile ?? '-', String(s.fenceUntil ?? 0), ids || '-', ...runs.map((r) => r.logPath)], {
     cwd: s.cwd, env: s.env, stdio: ['ignore', 'ignore', 'ignore', ...runs.map(() => 'pipe' as const)],
   });
   relay.on('error', (err) => onError('log relay', -1, err));
@@ -215,7 +221,7 @@ export function runSpawns<T extends { readonly task: Task; readonly claim: Claim
     const runId = claim.runId ?? crypto.randomUUID();
     const logPath = runLogPath(o.runsDir, task.slug);
     const env: NodeJS.ProcessEnv = {
-      ...o.env,
+      ...withoutSecrets(o.env),
       TASK_ID: task.id,
       TASK_SLUG: task.slug,
       TASK_FILE: path.join(o.dir, task.path),
@@ -267,4 +273,15 @@ export function appendCapped(logPath: string, text: string, maxBytes: number): v
 function endsWithNewline(fd: number, size: number): boolean {
   const last = Buffer.alloc(1);
   return fs.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
+}
+
+/**
+ * The environment a run gets: the operator's, without the shared registry's URL (an agent has no
+ * business with the queue's database). Whatever else the operator exported (PGPASSWORD too) is the
+ * agent's as before: docs/operations.md says to keep the registry's password in ~/.pgpass.
+ */
+function withoutSecrets(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  const out = { ...env };
+  delete out.TASK_MANAGER_REGISTRY;
+  return out;
 }

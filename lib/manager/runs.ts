@@ -15,8 +15,9 @@ export interface RunsOptions extends RunSettings {
   readonly runTimeoutS: number | undefined;
   readonly log: (line: string) => void;
   readonly now: () => Date;
-  /** Shared registry: the lease file each run's relay fences it by. */
+  /** Shared registry: the lease file each run's relay fences it by, and the time it holds now. */
   readonly fenceFile?: string | undefined;
+  readonly fenceUntil?: (() => number) | undefined;
   /** Read-modify-write of the registry (under its lock). */
   readonly update: (fn: (reg: Registry) => void) => Promise<void>;
 }
@@ -83,7 +84,7 @@ export class Runs {
   startMany(items: readonly RunStart[]): boolean[] {
     const all = runSpawns(items, this.o, (line) => this.say(line));
     const runs = all.filter((r) => r.unopenable === undefined);
-    const relay = { node: this.o.node, maxBytes: this.o.logMaxBytes, env: { ...this.o.env }, cwd: this.o.root, fenceFile: this.o.fenceFile };
+    const relay = { node: this.o.node, maxBytes: this.o.logMaxBytes, env: { ...this.o.env }, cwd: this.o.root, fenceFile: this.o.fenceFile, fenceUntil: this.o.fenceUntil?.() };
     const { started, failed, relayDone } = spawnLogged(runs, relay, (what, i, err) => this.say(`${what} of ${runs[i]?.task.id ?? `${runs.length} runs`} failed: ${err.message}`));
     return all.map((r) => {
       const i = runs.indexOf(r);
@@ -135,14 +136,14 @@ export class Runs {
   }
 
   /**
-   * Shared registry: the runs whose claim is gone from the registry (an operator on another host
-   * released it with --force) are stopped, as that operator was told.
+   * Shared registry: the runs whose claim row is gone (an operator released it with --force, or
+   * another host took it over after this host's lease ran out) are stopped: a row goes only that way.
    */
   stopReleased(reg: Registry): void {
     const held = new Set(Object.values(reg.claims).map((c) => c.runId).filter(Boolean));
-    const gone = (c: Claim): boolean => c.runId !== null && c.runId !== undefined && !held.has(c.runId) && reg.history.some((h) => h.runId === c.runId);
-    const n = this.stopAll('stopped: its claim was released (release --force) on another host', RUN_GRACE_MS, gone);
-    if (n) this.say(`stopping ${n} run${n === 1 ? '' : 's'} whose claim was released on another host`);
+    const gone = (c: Claim): boolean => c.runId !== null && c.runId !== undefined && !held.has(c.runId);
+    const n = this.stopAll('stopped: its claim was released on another host (release --force, or taken over after its lease ran out)', RUN_GRACE_MS, gone);
+    if (n) this.say(`stopping ${n} run${n === 1 ? '' : 's'} whose claim is gone from the shared registry`);
   }
 
   /** Takes over a live run whose heartbeat was killed: not re-run, timed out and stopped like our own. */
@@ -187,7 +188,7 @@ export class Runs {
   private mergeRuns(reg: Registry, runs: Iterable<Tracked>): void {
     for (const t of runs) {
       t.endMerged = t.ended;
-      const problem = putRun(reg, t.claim);
+      const problem = putRun(reg, t.claim, this.o.fenceFile === undefined);
       if (problem) this.say(problem);
     }
   }

@@ -2,7 +2,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { type Registry, type RegistryHooks, peekRegistry, updateRegistry } from './registry.ts';
-import { findRepo, remoteUrl } from '../base/git.ts';
+import { findRepo, git } from '../base/git.ts';
+import { TasksError } from '../base/errors.ts';
 import { runtimePaths } from '../base/paths.ts';
 
 /** The registry's two homes, behind one read-modify-write. */
@@ -15,6 +16,8 @@ export interface RegistryStore {
   /** Read-modify-write under the store's lock; fn runs once, synchronously. */
   update<T>(fn: (reg: Registry) => T, hooks: RegistryHooks): Promise<T>;
   close(): Promise<void>;
+  /** Shared registry: told after each lease renewal, with the time taken before it (Date.now()). */
+  onRenewed?: ((startedMs: number) => void) | undefined;
 }
 
 /** registry.json in the owner's runtime folder (shared by every owner of the folder). */
@@ -81,15 +84,22 @@ export async function openStore(s: StoreSettings): Promise<RegistryStore> {
 /**
  * The queue clones of one repository share with no setting: the origin's URL without scheme,
  * user, password or `.git` (git@github.com:a/b.git and https://github.com/a/b name one queue),
- * then `#` and the tasks folder's path inside the repository. A folder outside git, or a
- * repository without a remote, gets a queue of its own (`local:<host>:<folder>`), shared with no one.
+ * then `#` and the tasks folder's path inside the repository. Without an answer from git (a
+ * folder outside git, no remote, or a git that fails or hangs) there is no name every clone would
+ * agree on, and a private one would let this host run what others run: queue= is asked for.
  */
 export async function queueKey(dir: string): Promise<string> {
-  const repo = await findRepo(dir).catch(() => undefined);
-  const url = repo?.kind === 'repo' ? await remoteUrl(repo.root).catch(() => undefined) : undefined;
-  if (repo?.kind !== 'repo' || url === undefined) return `local:${os.hostname()}:${dir}`;
+  const fix = 'pass queue=<name> (the same on every host) to name the shared queue';
+  const repo = await findRepo(dir);
+  if (repo.kind === 'none') throw new TasksError(`${dir} is not inside a git repository, so no origin names its shared queue; ${fix}`);
+  if (repo.kind === 'failed') throw new TasksError(`git could not tell which repository holds ${dir} (${repo.reason}); ${fix}`);
+  const origin = await git(repo.root, ['remote', 'get-url', 'origin'], { timeoutMs: 3000 });
+  if (!origin.ok || origin.stdout.trim() === '') {
+    const why = origin.killed || origin.missing ? origin.reason : 'it has no remote named origin';
+    throw new TasksError(`the repository at ${repo.root} gave no origin URL to name the shared queue (${why}); ${fix}`);
+  }
   const inside = path.relative(repo.root, dir).split(path.sep).join('/');
-  return `${normaliseRemote(url)}#${inside}`;
+  return `${normaliseRemote(origin.stdout.trim())}#${inside}`;
 }
 
 /** A remote URL as a queue name: host (lowercased) and path, without scheme, credentials, port or `.git`. */

@@ -116,7 +116,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
   const runs = new Runs({
     owner: o.owner, dir: o.dir, root: o.root, runsDir: paths.runs, dispatch: o.dispatch, env: o.env, node: o.node ?? 'node',
     logMaxBytes: o.logMaxBytes ?? LOG_MAX_BYTES, runTimeoutS: o.runTimeoutS, log: o.log, now: o.now, update: (fn) => update(fn),
-    fenceFile: o.store?.kind === 'postgres' ? paths.lease : undefined,
+    fenceFile: o.store?.kind === 'postgres' ? paths.lease : undefined, fenceUntil: () => fence?.relayUntil() ?? 0,
   });
 
   // The live marked processes of this folder, scanned at most once per tick and only when needed.
@@ -129,7 +129,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
   };
   const context = (): LiveRunContext => {
     const m = model as Derived;
-    return { dir: o.dir, byId: m.byId, byPath: m.byPath, fileId, now: o.now() };
+    return { dir: o.dir, byId: m.byId, byPath: m.byPath, fileId, now: o.now(), host: o.store?.kind === 'postgres' ? o.host : undefined };
   };
 
   // The repository is asked for at the first tick (finding it must not delay the heartbeat's start).
@@ -138,6 +138,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
   // Shared registry: the last registry read (what a tick shows while the database is away), and the fence.
   let lastReg: Registry | undefined;
   const fence = shared ? new Fence(o.leaseS ?? 600, runs, o.log, o.now, paths.lease) : undefined;
+  if (fence) store.onRenewed = (ms): void => fence.renewed(ms);
   const host = shared ? o.host : undefined;
 
   /**
@@ -187,7 +188,6 @@ export function managerTicker(o: ManagerOptions): Ticker {
       await side.prepare(candidates, () => (shared ? lastReg : peekRegistry(paths.registry)), o.owner, o.max, runs.active);
       const dispatch = { owner: o.owner, root: o.root, max: o.max, runs, prep: side.prep, runsDir: paths.runs, liveRuns, context, fileId, warned, log: o.log, host, defer: shared };
       let deferred: RunStart[] = [];
-      const startedMs = Date.now();
       let reg: Registry;
       try {
         reg = await update((r) => {
@@ -196,10 +196,13 @@ export function managerTicker(o: ManagerOptions): Ticker {
           runs.foreign.clear();
           if (shared) runs.stopReleased(r);
           reconcile(r, { owner: o.owner, dir: o.dir, now, byId, byPath, fileId, changed: scan.changed, runs, missing, log: o.log, host });
-          if (o.dispatch !== undefined && !side.held(gitState)) deferred = dispatchReady(r, now, candidates, dispatch);
-          return structuredClone(r);
+          const starts = o.dispatch !== undefined && !side.held(gitState) ? dispatchReady(r, now, candidates, dispatch) : [];
+          return { reg: structuredClone(r), starts };
+        }).then(({ reg: written, starts }) => {
+          // Only claims the database committed are started: a failed commit starts nothing.
+          deferred = starts;
+          return written;
         });
-        fence?.renewed(startedMs);
         // Written: ended runs are on record, a rebuilt registry is in place.
         runs.settle();
         keeper.written(reg);

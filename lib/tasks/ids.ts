@@ -11,6 +11,9 @@ export const TITLE_MAX_CHARS = 1000;
  * line 3 MB long. Characters are code points, as an editor counts them.
  */
 export function lengthProblem(id: string | null, title: string): string | undefined {
+  // A NUL or a lone surrogate cannot be stored as text (PostgreSQL refuses both): such an id would
+  // fail every write of a shared registry, so it is a parse error like an overlong one.
+  if (id !== null && (id.includes('\0') || /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(id))) return 'id holds a NUL or an unpaired surrogate, which cannot be stored; use printable characters';
   const idChars = id === null ? 0 : charCount(id);
   if (idChars > ID_MAX_CHARS) return `id is ${idChars} characters; the limit is ${ID_MAX_CHARS}`;
   const titleChars = charCount(title);

@@ -47,6 +47,11 @@ async function releaseIn(store: RegistryStore, o: Options, cli: Cli): Promise<nu
   if (claim && remoteRun && !o.force) {
     throw new TasksError(`${shown} is ${claim.state} on host ${quoteText(remote)} (claimed by ${quoteText(claim.claimedBy)}); wait for it, or ${action} it with: just tasks ${action} ${idWords} --force (that host's heartbeat ends the run at its next tick)`);
   }
+  // A retry would let any host start the task while that host's run still goes (until its next
+  // tick, or until it fences if it lost the database): release holds the task meanwhile.
+  if (claim && remoteRun && action === 'retry') {
+    throw new TasksError(`${shown} is ${claim.state} on host ${quoteText(remote)}: first just tasks release ${idWords} --force (that host's heartbeat ends the run at its next tick, and the task is held meanwhile), then just tasks retry ${idWords}`);
+  }
   if (claim && remote === undefined && alive(claim)) {
     if (!o.force) {
       throw new TasksError(`${shown} is running (pid ${claim.pid ?? 'unknown'}, claimed by ${quoteText(claim.claimedBy)}); wait for it, or stop it and ${action} with: just tasks ${action} ${idWords} --force`);
