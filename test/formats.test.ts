@@ -587,7 +587,9 @@ test('CLI: build and serve show the Backlog.md folder as itself: its project nam
     const checkIndex = (html: string, where: string): void => {
       assert.match(html, /<title>Fixture Backlog Tasks<\/title>/, `${where}: the title from config.yml`);
       for (const kind of ['milestones', 'decisions', 'docs']) assert.match(html, new RegExp(`<section id="${kind}"><h2>[^<]+ \\([1-9]`), `${where}: a ${kind} section with entries`);
-      assert.match(html, /data-statuses="draft todo ready in_progress blocked review completed cancelled review_pending"/, `${where}: the custom status after the canonical ones`);
+      // The board's columns are the config's own statuses, in its order and its words (custom ones among them).
+      assert.match(html, /data-statuses="todo in_progress review_pending completed"/, `${where}: the config's statuses in config order`);
+      assert.match(html, /data-words="\{&quot;todo&quot;:&quot;To Do&quot;,&quot;in_progress&quot;:&quot;In Progress&quot;,&quot;review_pending&quot;:&quot;Review Pending&quot;,&quot;completed&quot;:&quot;Done&quot;\}"/, `${where}: the config's words`);
     };
     const out = path.join(root, 'site');
     const built = await cli(['build', `owner=${owner}`, `dir=${dir}`, `out=${out}`], { timeoutMs: 60_000 });
