@@ -4,6 +4,8 @@ import path from 'node:path';
 import { createTemp } from '../base/atomic.ts';
 import { isErrno } from '../base/errors.ts';
 import { openRegular } from '../base/jsonfile.ts';
+import { quoteText } from '../base/controls.ts';
+import { TaskScanner } from './scan.ts';
 
 /** Task files are small; a larger one is refused rather than read whole into memory. */
 const MAX_BYTES = 4 * 1024 * 1024;
@@ -56,7 +58,6 @@ export function writeKeepingMode(file: string, data: Uint8Array, mode: number, c
       let at = 0;
       while (at < data.length) at += fs.writeSync(fd, data, at);
       fs.fchmodSync(fd, mode);
-      fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -75,7 +76,6 @@ export function writeNew(file: string, data: Uint8Array): boolean {
     try {
       let at = 0;
       while (at < data.length) at += fs.writeSync(fd, data, at);
-      fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -87,4 +87,38 @@ export function writeNew(file: string, data: Uint8Array): boolean {
   } finally {
     fs.rmSync(tmp, { force: true });
   }
+}
+
+/**
+ * Why `ref` names no task although a file by that name is there: it does not parse (no
+ * frontmatter, bad YAML), or it is a symbolic link (the scan skips links). Undefined otherwise.
+ */
+export function whyNotFound(dir: string, ref: string): string | undefined {
+  const want = `${ref.trim().toLowerCase().replace(/\.md$/, '')}.md`;
+  const base = (p: string): string => p.slice(p.lastIndexOf('/') + 1).toLowerCase();
+  const bad = new TaskScanner(dir, { keepBody: false }).scan().errors.find((e) => base(e.path) === want);
+  if (bad !== undefined) return `${quoteText(bad.path)} cannot be edited: ${bad.reason}; fix it by hand first`;
+  const link = findLink(dir, '', want, 0);
+  return link === undefined ? undefined : `${quoteText(link)} is a symbolic link; it is not edited (edit the file it points to)`;
+}
+
+/** The first link named `want` under `dir` (hidden entries and the top-level logs/ skipped, links never followed, 8 levels at most). */
+function findLink(dir: string, rel: string, want: string, depth: number): string | undefined {
+  if (depth > 8) return undefined;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(path.join(dir, rel), { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+  for (const e of entries) {
+    const sub = rel === '' ? e.name : `${rel}/${e.name}`;
+    if (e.name.startsWith('.') || sub === 'logs') continue;
+    if (e.isSymbolicLink() && e.name.toLowerCase() === want) return sub;
+    if (e.isDirectory()) {
+      const found = findLink(dir, sub, want, depth + 1);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }

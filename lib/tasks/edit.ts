@@ -7,8 +7,9 @@ import { TasksError } from '../base/errors.ts';
 import { findTask } from '../cli/task-ref.ts';
 import { acquireLock } from '../supervise/lock.ts';
 import { ApplyProblem, applyChange, describeChanges, openText } from './edit-apply.ts';
-import { readNoFollow, writeKeepingMode } from './edit-file.ts';
-import { detectFormat } from './format.ts';
+import { readNoFollow, whyNotFound, writeKeepingMode } from './edit-file.ts';
+import { keepWritten, recall, remember } from './edit-memory.ts';
+import { type FolderFormat, detectFormat } from './format.ts';
 import { type Task, parseTaskFile } from './taskfile.ts';
 
 export { createTask } from './edit-new.ts';
@@ -62,25 +63,16 @@ export class EditConflict extends TasksError {
   }
 }
 
-/**
- * Texts this process handed out, by version: a conflict can then say what changed since the
- * caller's read (a long-lived server, the board). A version read elsewhere is only said to differ.
- */
-const seen = new Map<string, string>();
-function remember(version: string, text: string): void {
-  seen.delete(version);
-  seen.set(version, text);
-  if (seen.size > 256) seen.delete(seen.keys().next().value as string);
-}
-
 /** The task `ref` names (as id= resolves it), its file relative to `dir`; an unknown or ambiguous ref is refused (exit 2). */
 function resolve(dir: string, ref: string): { id: string; rel: string } {
   let found;
   try {
     found = findTask(dir, ref, undefined);
   } catch (err) {
-    if (err instanceof TasksError) throw new EditRefused(err.message, 2);
-    throw err;
+    if (!(err instanceof TasksError)) throw err;
+    // A file by that name that is no task (no frontmatter, bad YAML, a link) is said as such, not as an unknown id.
+    const why = whyNotFound(dir, ref);
+    throw why === undefined ? new EditRefused(err.message, 2) : new EditRefused(why);
   }
   if (found.path === undefined) throw new EditRefused(`${quoteText(ref)} has no task file to edit`, 2);
   return { id: found.id, rel: found.path };
@@ -127,36 +119,56 @@ export async function editTask(dir: string, ref: string, req: EditRequest, o: { 
   const abs = path.resolve(dir);
   const { id, rel } = resolve(abs, ref);
   const format = detectFormat(abs);
-  const held = await acquireLock(`task-edit:${fs.realpathSync(abs)}/${rel}`);
-  try {
-    const { text, bytes, mode } = readText(abs, rel);
-    const before = versionOf(bytes);
-    if (req.version !== undefined && req.version !== before) {
-      const old = seen.get(req.version);
-      throw new EditConflict(id, req.version, before, old === undefined ? ['the file was saved since'] : describeChanges(old, text));
-    }
-    let next: { text: string; changed: string[] };
+  const name = `task-edit:${fs.realpathSync(abs)}/${rel}`;
+  const now = (o.now ?? (() => new Date()))();
+  return serially(name, async () => {
+    const held = await acquireLock(name);
     try {
-      next = applyChange(text, req, format, (o.now ?? (() => new Date()))());
-    } catch (err) {
-      if (err instanceof ApplyProblem) throw new EditRefused(`${quoteText(rel)}: ${err.message}`);
-      throw err;
+      return editLocked(abs, id, rel, req, format, now);
+    } finally {
+      held.release();
     }
-    if (next.changed.length === 0 || next.text === text) {
-      remember(before, text);
-      return { id, path: rel, before, version: before, changed: [] };
-    }
-    const data = Buffer.from(next.text);
-    // An editor that is not ours saves without our lock: the file is read once more just before the rename.
-    writeKeepingMode(path.join(abs, rel), data, mode, () => {
-      const now = readText(abs, rel);
-      const v = versionOf(now.bytes);
-      if (v !== before) throw new EditConflict(id, req.version ?? before, v, describeChanges(text, now.text));
-    });
-    const version = versionOf(data);
-    remember(version, next.text);
-    return { id, path: rel, before, version, changed: next.changed };
-  } finally {
-    held.release();
+  });
+}
+
+/** The edit itself, under the file's lock: re-read, compare with the version asked, apply, write. */
+function editLocked(abs: string, id: string, rel: string, req: EditRequest, format: FolderFormat, now: Date): EditResult {
+  const { text, bytes, mode } = readText(abs, rel);
+  const before = versionOf(bytes);
+  if (req.version !== undefined && req.version !== before) {
+    const old = recall(abs, req.version);
+    throw new EditConflict(id, req.version, before, old === undefined ? ['the file was saved since'] : describeChanges(old, text));
   }
+  let next: { text: string; changed: string[] };
+  try {
+    next = applyChange(text, req, format, now);
+  } catch (err) {
+    if (err instanceof ApplyProblem) throw new EditRefused(`${quoteText(rel)}: ${err.message}`);
+    throw err;
+  }
+  if (next.changed.length === 0 || next.text === text) {
+    remember(before, text);
+    return { id, path: rel, before, version: before, changed: [] };
+  }
+  const data = Buffer.from(next.text);
+  // An editor that is not ours saves without our lock: the file is read once more just before the rename.
+  writeKeepingMode(path.join(abs, rel), data, mode, () => {
+    const again = readText(abs, rel);
+    const v = versionOf(again.bytes);
+    if (v !== before) throw new EditConflict(id, req.version ?? before, v, describeChanges(text, again.text));
+  });
+  const version = versionOf(data);
+  keepWritten(abs, version, next.text);
+  return { id, path: rel, before, version, changed: next.changed };
+}
+
+/** This process's edits of one file, one after another: the process lock is then taken by one waiter at a time, not polled by each. */
+const queues = new Map<string, Promise<unknown>>();
+export function serially<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const previous = queues.get(name) ?? Promise.resolve();
+  const next = previous.then(fn, fn);
+  const settled = next.then(() => undefined, () => undefined);
+  queues.set(name, settled);
+  void settled.then(() => { if (queues.get(name) === settled) queues.delete(name); });
+  return next;
 }
