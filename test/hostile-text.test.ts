@@ -135,21 +135,16 @@ describe('overlong ids and log lines, and runs that cannot be spawned (F8)', () 
     });
   });
 
-  test('a run whose spawn fails is an interrupted claim, escalated, and not retried until `retry`', async () => {
+  test('an id holding a NUL (which would reach TASK_ID, and no database can store) is a parse error: never claimed, never spawned, and the tick goes on', async () => {
     await withFolder(async (f) => {
-      // A NUL in the id reaches TASK_ID: spawn refuses the environment, as E2BIG refuses a huge one.
       writeTask(f, 'n1', 'N\u0000UL');
-      const args = ['heartbeat', '--once', `owner=${f.owner}`, `dir=${f.dir}`, 'dispatch=true', 'worktrees=off'];
+      writeTask(f, 'ok1', 'OK1');
+      const args = ['heartbeat', '--once', `owner=${f.owner}`, `dir=${f.dir}`, 'dispatch=true', 'worktrees=off', 'max=5'];
       const first = await cli(args);
       assert.equal(first.code, 0, first.stderr);
-      const [claim] = claims(f);
-      assert.equal(claim?.state, 'interrupted', JSON.stringify(claims(f)));
-      assert.match(claim?.note ?? '', /^not started: /);
-      assert.ok(snapshot(f).escalations.some((e) => /^run not started: /.test(e.reason)), JSON.stringify(snapshot(f).escalations));
-      const second = await cli(args);
-      assert.equal(second.code, 0, second.stderr);
-      assert.equal(claims(f)[0]?.claimedAt, claim?.claimedAt, 'dispatched again without retry');
-      assert.ok(!/dispatch of .* failed/.test(second.stdout), second.stdout);
+      assert.deepEqual(claims(f).map((c) => c.id), ['OK1'], JSON.stringify(claims(f)));
+      assert.ok(snapshot(f).errors.some((e) => /id holds a NUL/.test(e.reason)), JSON.stringify(snapshot(f).errors));
+      assert.ok(!/dispatch of .* failed/.test(first.stdout), first.stdout);
     });
   });
 });
