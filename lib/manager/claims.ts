@@ -4,49 +4,21 @@ import path from 'node:path';
 import { runLogPath } from '../base/paths.ts';
 import { type Claim, type Registry, claimKeyOfRun, isLocal, release } from './registry.ts';
 import type { Runs } from './runs.ts';
+import { runAlive } from './run-claim.ts';
 import { isRunning, readStat, startedAt } from '../supervise/proc.ts';
 import type { MarkedProcess } from '../supervise/runs-proc.ts';
 import type { Task } from '../tasks/taskfile.ts';
 
+// Kept for prune and release; runs.ts imports run-claim.ts directly, so claims.ts and runs.ts no longer import each other.
+export { runAlive };
+
 /** Ticks a claimed task's file must be missing in a row before the claim is released. */
 const MISSING_TICKS = 3;
-
-/** The run fields a heartbeat owns; the rest of a claim (id, path, file) follows the registry. */
-const RUN_FIELDS = ['pid', 'pidStart', 'state', 'exitCode', 'endedAt', 'note', 'log', 'runId'] as const;
-
-/** True when the claim's run (its shell, by pid and start time) is still alive. */
-export function runAlive(claim: Claim): boolean {
-  return claim.pid !== null && isRunning(claim.pid) && readStat(claim.pid)?.starttime === claim.pidStart;
-}
 
 /** True when the run's parent is gone (reparented to init): the heartbeat that started it was killed. */
 export function orphaned(claim: Claim): boolean {
   const parent = claim.pid === null ? undefined : readStat(claim.pid)?.ppid;
   return parent === undefined || parent <= 1 || !isRunning(parent);
-}
-
-/**
- * Puts a heartbeat's own knowledge of one run into the registry: a claim that went missing (a
- * lost or rebuilt registry, a failed write) is put back unless it was released; the run fields
- * follow the run, and the claim's id, path and file follow the registry (a rename re-keys it
- * there), copied back into run. Returns why it could not be put back, if so.
- */
-export function putRun(reg: Registry, run: Claim, putBack = true): string | undefined {
-  const key = run.runId ? claimKeyOfRun(reg, run.runId) : Object.keys(reg.claims).find((k) => run.pid !== null && reg.claims[k]?.pid === run.pid);
-  const c = key === undefined ? undefined : reg.claims[key];
-  // A shared registry's row goes only by release or takeover: its run is stopped, never put back.
-  if (c === undefined && !putBack) return undefined;
-  if (c === undefined) {
-    if (reg.history.some((h) => (run.runId && h.runId === run.runId) || (h.pid === run.pid && h.pidStart === run.pidStart))) return undefined;
-    const holder = reg.claims[run.id];
-    // Another host's claim is alive as far as this host can tell: never written over.
-    if (holder && (holder.host !== run.host || runAlive(holder))) return `run ${run.runId} of ${run.id} has no claim, and another live run holds the task; not putting it back`;
-    reg.claims[run.id] = { ...run };
-    return undefined;
-  }
-  Object.assign(run, { id: c.id, path: c.path, fileId: c.fileId ?? null });
-  for (const f of RUN_FIELDS) if (run[f] !== undefined) (c as unknown as Record<string, unknown>)[f] = run[f];
-  return undefined;
 }
 
 /** The "<dev>:<ino>" of a file, or undefined when it cannot be stat'ed. */

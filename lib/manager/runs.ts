@@ -1,7 +1,7 @@
 // The runs of one heartbeat: started with a run marker and a capped log, tracked, adopted, timed out and stopped.
 import type { ChildProcess } from 'node:child_process';
 import type { Claim, Registry } from './registry.ts';
-import { putRun, runAlive } from './claims.ts';
+import { putRun, runAlive } from './run-claim.ts';
 import { type RunSettings, markNotStarted, runSpawns, spawnLogged } from './runlog.ts';
 import { formatDuration } from './escalations.ts';
 import { stopProcess } from '../supervise/daemon.ts';
