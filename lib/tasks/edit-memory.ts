@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../base/atomic.ts';
 import { readTextFile } from '../base/jsonfile.ts';
+import { ignoreRuntimeFolder } from '../base/runtime-ignore.ts';
 
 /** How many written versions are kept on disk per tasks folder (each a copy of one task file). */
 const KEEP_ON_DISK = 64;
@@ -31,6 +32,8 @@ export function keepWritten(dir: string, version: string, text: string): void {
   try {
     const folder = folderOf(dir);
     writeFileAtomic(path.join(folder, version), text, 3);
+    // The runtime folder may be new (no heartbeat has ticked here): keep it out of the operator's git status.
+    ignoreRuntimeFolder(path.dirname(folder));
     const names = fs.readdirSync(folder).filter((n) => /^[0-9a-f]{16}$/.test(n));
     // Pruned in batches: the mtimes are read once every KEEP_ON_DISK writes, not at each.
     if (names.length <= 2 * KEEP_ON_DISK) return;
