@@ -25,3 +25,20 @@ test('task_view never reads a log through a runs/ folder a repository committed 
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('task_create never writes a file the tool cannot read back (a NUL in the title)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-attack-mcp-'));
+  try {
+    await withMcp(dir, uniqueOwner('atk'), async ({ client }) => {
+      const r = await client.callTool({ name: 'task_create', arguments: { title: 'a\u0000b' } }) as { isError?: boolean; structuredContent?: { id: string } };
+      if (r.isError === true) return; // refused: fine, as long as nothing was written
+      const id = r.structuredContent?.id as string;
+      const v = await client.callTool({ name: 'task_view', arguments: { id } }) as { isError?: boolean; content: unknown };
+      assert.notEqual(v.isError, true, `created ${id}, which the tool then cannot read: ${JSON.stringify(v.content)}`);
+    });
+    const files = fs.readdirSync(dir).filter((n) => n.endsWith('.md'));
+    for (const n of files) assert.ok(!fs.readFileSync(path.join(dir, n)).includes(0), `${n} holds a NUL byte`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
