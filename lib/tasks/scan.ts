@@ -5,7 +5,7 @@ import { openRegular } from '../base/jsonfile.ts';
 import { nonUtf8Entries } from './filenames.ts';
 import { idKey } from './ids.ts';
 import { type FolderFormat, detectFormat, formatSignature } from './format.ts';
-import { parseEntry } from './taskfile.ts';
+import { TASK_FILE_CAP, parseEntry } from './taskfile.ts';
 import type { DocFile, Entry, ParseError, Task } from './taskfile.ts';
 
 /** One scan of a tasks folder: tasks, docs and parse errors sorted by path, and what was (re)read. */
@@ -154,14 +154,15 @@ export class TaskScanner {
       return cached.entry;
     }
     counts.read++;
-    let content: Buffer;
+    let content: { bytes: Buffer; size: number };
     try {
-      content = readRegularFile(abs);
+      content = readCapped(abs);
     } catch (err) {
       // Not cached, so the next scan tries again (permissions fixed, file back).
       return { kind: 'task', result: { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` } };
     }
-    const entry = lean(parseEntry(content, relPath, { statuses: this.format.statuses, taskPrefix: this.format.taskPrefix }), this.keepBody);
+    const options = { statuses: this.format.statuses, taskPrefix: this.format.taskPrefix, fileSize: content.size };
+    const entry = lean(parseEntry(content.bytes, relPath, options), this.keepBody);
     next.set(relPath, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, entry });
     return entry;
   }
@@ -188,15 +189,36 @@ function quietly<T>(fn: () => T, fallback: T): T {
   }
 }
 
-/** Reads a file only if it is still a regular file when opened (openRegular: a symlink or a FIFO swapped in after the walk is refused). */
-function readRegularFile(abs: string): Buffer {
+/**
+ * Reads a file only if it is still a regular file when opened (openRegular: a symlink or a FIFO
+ * swapped in after the walk is refused), and of a file over TASK_FILE_CAP only its first bytes, cut
+ * after the last whole line, so neither the heartbeat nor the server ever holds a huge body.
+ */
+function readCapped(abs: string): { bytes: Buffer; size: number } {
   const opened = openRegular(abs);
   if (opened === undefined) throw new Error('not a regular file');
   try {
-    return fs.readFileSync(opened.fd);
+    const size = fs.fstatSync(opened.fd).size;
+    if (size <= TASK_FILE_CAP) return { bytes: fs.readFileSync(opened.fd), size };
+    const buf = Buffer.alloc(TASK_FILE_CAP);
+    let got = 0;
+    for (let n = -1; n !== 0 && got < buf.length; got += n) n = fs.readSync(opened.fd, buf, got, buf.length - got, got);
+    // A newline byte is never inside a UTF-8 sequence: cutting after it splits neither a character nor a line.
+    const cut = buf.lastIndexOf(0x0a, got - 1) + 1;
+    return { bytes: buf.subarray(0, cut > 0 ? cut : utf8Boundary(buf, got)), size: Math.max(size, got) };
   } finally {
     fs.closeSync(opened.fd);
   }
+}
+
+/** The largest length up to end that does not end inside a UTF-8 sequence (a file with no newline in its first MiB). */
+function utf8Boundary(buf: Buffer, end: number): number {
+  let i = end;
+  while (i > 0 && ((buf[i - 1] ?? 0) & 0xc0) === 0x80) i--;
+  // i - 1 is a lead byte (or ASCII): drop it unless its whole sequence fits.
+  const lead = buf[i - 1] ?? 0;
+  const len = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return i > 0 && end - (i - 1) < len ? i - 1 : end;
 }
 
 /**

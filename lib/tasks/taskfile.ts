@@ -54,6 +54,8 @@ export interface Task {
   progress: { done: number; total: number };
   /** Checkboxes under an 'Acceptance Criteria' heading. */
   acceptance: { done: number; total: number };
+  /** Bytes of a file over TASK_FILE_CAP left unread: its body ends early. Absent for a file read whole. */
+  omittedBytes?: number;
 }
 
 /**
@@ -69,6 +71,8 @@ export interface DocFile {
   archived: boolean;
   body: string;
   fields: Record<string, unknown>;
+  /** As Task's: bytes past TASK_FILE_CAP left unread. */
+  omittedBytes?: number;
 }
 
 /** Why one file is not a task; `reason` is one human-readable line. */
@@ -83,7 +87,16 @@ export interface ParseOptions {
   readonly statuses?: readonly string[];
   /** Set only for a Backlog.md folder, to its task prefix (backlogTaskPrefix): its layout decides docs, and `task-8`, `8` name its tasks. */
   readonly taskPrefix?: string | null;
+  /** The file's size when content holds only its first TASK_FILE_CAP bytes (readCapped): the rest is counted as omitted. */
+  readonly fileSize?: number;
 }
+
+/**
+ * How much of a task file is read (docs/task-format.md): the first 1 MiB. One 100 MB file read
+ * whole cost the server 3.2 GB through markdown, search and pages; a task is never that long on
+ * purpose, so its body is shown cut, and its frontmatter must close within the cap.
+ */
+export const TASK_FILE_CAP = 1024 * 1024;
 
 const CI_ALIASES: Readonly<Record<string, CiState>> = {
   passing: 'passing', passed: 'passing', pass: 'passing', success: 'passing',
@@ -110,11 +123,13 @@ export function parseTaskFile(content: Buffer, relPath: string, options: ParseOp
  */
 export function parseEntry(content: Buffer, relPath: string, options: ParseOptions = {}): Entry {
   const path = relPath.replace(/\\/g, '/');
+  const omitted = Math.max(0, (options.fileSize ?? content.length) - content.length);
   let split: Split | undefined;
-  const result = guard(path, () => {
-    split = splitFile(content);
+  const parsed = guard(path, () => {
+    split = cappedSplit(content, omitted);
     return taskOf(split, path, options);
   });
+  const result: ParseResult = parsed.ok && omitted > 0 ? { ok: true, task: { ...parsed.task, omittedBytes: omitted } } : parsed;
   const s = split as Split | undefined;
   if (s === undefined) return { kind: 'task', result };
   if (!s.ok && s.bare === true && isIndexFile(path)) return { kind: 'skip' };
@@ -130,7 +145,17 @@ export function parseEntry(content: Buffer, relPath: string, options: ParseOptio
   const slug = slugOf(path);
   const id = single(fields['id']) ?? slug;
   const title = single(fields['title']) ?? scanBody(body).title ?? slug;
-  return { kind: 'doc', doc: { kind, id, title, slug, path, archived: where.archived, body, fields } };
+  const doc: DocFile = { kind, id, title, slug, path, archived: where.archived, body, fields };
+  if (omitted > 0) doc.omittedBytes = omitted;
+  return { kind: 'doc', doc };
+}
+
+/** splitFile, where a frontmatter still open at the end of a capped read is too large rather than unclosed. */
+function cappedSplit(content: Buffer, omitted: number): Split {
+  const split = splitFile(content);
+  if (omitted === 0 || split.ok || !split.reason.startsWith('frontmatter is not closed')) return split;
+  const size = content.length + omitted;
+  return { ok: false, reason: `frontmatter is not closed by --- within the first ${TASK_FILE_CAP} bytes, the most of a task file that is read (the file is ${size} bytes); close it earlier` };
 }
 
 /** A Backlog.md folder's options: they carry its task prefix. */

@@ -4,12 +4,13 @@ import { renderMarkdown } from './markdown.ts';
 import { type PageKind, KIND_FOLDERS, kindPages } from './pages.ts';
 import type { RelatedTask } from './relations.ts';
 import { layout } from './render.ts';
+import { omittedNote } from './render-task.ts';
 import type { DocFile, Task } from '../tasks/taskfile.ts';
 
 export interface DocPageInput {
   readonly project: string;
   /** A doc, decision or milestone as the scan returns it (what the page shows of it). */
-  readonly doc: Pick<DocFile, 'id' | 'title' | 'slug' | 'path' | 'body'> & { readonly kind: PageKind; readonly archived?: boolean };
+  readonly doc: Pick<DocFile, 'id' | 'title' | 'slug' | 'path' | 'body' | 'omittedBytes'> & { readonly kind: PageKind; readonly archived?: boolean };
   /** For a milestone, the tasks that name it (their `page` is the file name in tasks/); shown as a list when given. */
   readonly tasks?: readonly RelatedTask[];
 }
@@ -33,7 +34,7 @@ export function renderDocPage(p: DocPageInput): string {
 <h1>${h(d.title)}</h1>
 <p class="path"><code>${h(d.path)}</code>${d.archived === true ? ' <span class="archived">archived</span>' : ''}</p>
 ${tasks}<article class="body">
-${renderMarkdown(d.body, { title: d.title })}</article>
+${renderMarkdown(d.body, { title: d.title })}${omittedNote(d)}</article>
 </main>`;
   return layout(`${kind}: ${d.title} · ${siteTitle(p.project)}`, '../', body);
 }
@@ -60,7 +61,7 @@ export function docPages(project: string, docs: readonly (DocPageInput['doc'])[]
     const input: DocPageInput = listed === undefined ? { project, doc } : { project, doc, tasks: listed };
     return {
       rel: rels[i] as string,
-      signature: JSON.stringify([project, doc.kind, doc.id, doc.title, doc.path, doc.archived ?? false, doc.body, listed ?? null]),
+      signature: JSON.stringify([project, doc.kind, doc.id, doc.title, doc.path, doc.archived ?? false, doc.body, doc.omittedBytes ?? 0, listed ?? null]),
       render: () => renderDocPage(input),
     };
   });

@@ -6,7 +6,7 @@ import { layout } from './render.ts';
 import { type PageClaim, renderClaim, renderRunFailure, renderRunLog, retryCommand, runFailed } from './render-run.ts';
 import type { WebHold } from './snapshot-read.ts';
 import type { RunLogTail } from './run-log.ts';
-import type { Task } from '../tasks/taskfile.ts';
+import { TASK_FILE_CAP, type Task } from '../tasks/taskfile.ts';
 
 export type { PageClaim } from './render-run.ts';
 
@@ -80,9 +80,24 @@ export function renderTaskPage(p: TaskPageInput): string {
 <dl class="meta">${meta.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('')}</dl>
 ${shownFacts.length === 0 ? '' : `<dl class="meta facts" id="facts">${shownFacts.map(([k, c, v]) => `<dt>${k}</dt><dd class="${c}">${v}</dd>`).join('')}</dl>\n`}${sections.join('\n')}
 <article class="body">
-${renderMarkdown(t.body, { title: t.title })}</article>
+${renderMarkdown(t.body, { title: t.title })}${omittedNote(t)}</article>
 </main>`;
   return layout(`${t.id}: ${t.title} · ${siteTitle(p.project)}`, '../', body);
+}
+
+/**
+ * The line under a body cut at TASK_FILE_CAP: how much was left out and where to read it whole.
+ * The server serves no raw task files (a repository is hostile input), so it names the file.
+ */
+export function omittedNote(f: { readonly path: string; readonly omittedBytes?: number }): string {
+  const left = f.omittedBytes ?? 0;
+  if (left <= 0) return '';
+  return `\n<p id="omitted" class="omitted">The body is cut here: ${mib(left)} (${left} bytes) more are not shown, because a task file is read only up to its first ${mib(TASK_FILE_CAP)}. ` +
+    `Open <code>${h(f.path)}</code> in the tasks folder to read it whole.</p>\n`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
 /** The banner of a held task: since when, who released it, and the command that dispatches it again. */

@@ -242,7 +242,7 @@ function sha1(bytes: Buffer): string {
 function contentKey(t: Task): string {
   const shown = [t.id, t.slug, t.path, t.title, t.status, t.priority, t.milestone, t.owner, t.completedBy, t.completed,
     t.dependsOn, t.pr, t.ci, t.progress.done, t.progress.total, t.body, t.owners, t.labels, t.created, t.updated, t.due, t.parent,
-    t.effort, t.archived, t.acceptance.done, t.acceptance.total, t.statusKnown, t.statusHint];
+    t.effort, t.archived, t.acceptance.done, t.acceptance.total, t.statusKnown, t.statusHint, t.omittedBytes ?? 0];
   return crypto.createHash('sha1').update(JSON.stringify(shown)).digest('base64');
 }
 
