@@ -1,18 +1,29 @@
 // The JSON shapes of /api/tasks and /api/tasks/<id>, JSON bodies serialized once per version with an ETag, and the 503 while the model is built.
 import crypto from 'node:crypto';
 import type http from 'node:http';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import type { Remote } from '../tasks/pr.ts';
 import type { CiState, Task } from '../tasks/taskfile.ts';
 import { RETRY_AFTER_S } from './building.ts';
 import { prShown } from './html.ts';
 import { type Relations, relatedIds, relationsOf } from './relations.ts';
+import { ENCODINGS } from './site-files.ts';
 import { ciOf } from './snapshot-read.ts';
+import { acceptedEncodings } from './statics.ts';
 
 /** What the snapshot adds to a task in the API: its escalation and the CI state the heartbeat got from gh. */
 export interface SnapshotFacts {
   readonly escalations: ReadonlyMap<string, { reason: string; since: string }>;
   readonly ci: ReadonlyMap<string, CiState>;
 }
+
+/** The fields of a task in /api/tasks, in their order: what `?fields=` may name (test/api-tasks.test.ts checks them against apiTask). */
+export const TASK_FIELDS: readonly string[] = [
+  'id', 'slug', 'path', 'title', 'status', 'priority', 'milestone', 'owner', 'completedBy', 'completed', 'dependsOn', 'pr', 'prUrl',
+  'prNumber', 'ci', 'progress', 'escalation', 'owners', 'labels', 'created', 'updated', 'due', 'parent', 'parentId', 'children',
+  'blocks', 'archived', 'acceptance', 'effort', 'statusHint',
+];
 
 /**
  * The /api/tasks shape of a task (field names are an interface: docs/api.md); with full, the body
@@ -99,13 +110,41 @@ export function ambiguousText(id: string, tasks: readonly Task[]): string {
   return JSON.stringify({ error: `${JSON.stringify(id)} names ${ids.length} tasks (${ids.join(', ')}); ask for the exact id`, candidates: ids });
 }
 
-/** A serialized body and its strong ETag (a hash of the bytes, so an unchanged body keeps its tag across rebuilds). */
-export interface JsonBody { readonly body: Buffer; readonly etag: string }
+/**
+ * A serialized body and its strong ETag (a hash of the bytes, so an unchanged body keeps its tag
+ * across rebuilds), with its compressed forms by encoding (`.br`, `.gz`), each made on the first
+ * request that asks for it: a body cached per version is compressed once per version.
+ */
+export interface JsonBody { readonly body: Buffer; readonly etag: string; readonly encoded: Map<string, Promise<Buffer>> }
 
 /** Wraps JSON text as a body with its ETag. */
 export function jsonBody(text: string): JsonBody {
   const body = Buffer.from(text.endsWith('\n') ? text : `${text}\n`);
-  return { body, etag: `"${crypto.createHash('sha1').update(body).digest('base64url')}"` };
+  return { body, etag: `"${crypto.createHash('sha1').update(body).digest('base64url')}"`, encoded: new Map() };
+}
+
+const brotli = promisify(zlib.brotliCompress);
+const gzip = promisify(zlib.gzip);
+
+/**
+ * The body in one encoding, made on zlib's thread pool (a 5 MB list takes tens of ms: never on the
+ * request thread). The settings of the build folder's siblings (site-writer.ts): brotli quality 5
+ * with the window fitted to the body, gzip level 6. A failure is forgotten, so the next request tries again.
+ */
+function encodedOf(doc: JsonBody, ext: string): Promise<Buffer> {
+  const known = doc.encoded.get(ext);
+  if (known !== undefined) return known;
+  const b = doc.body;
+  const C = zlib.constants;
+  const made = ext === '.br'
+    ? brotli(b, { params: {
+      [C.BROTLI_PARAM_QUALITY]: 5, [C.BROTLI_PARAM_MODE]: C.BROTLI_MODE_TEXT, [C.BROTLI_PARAM_SIZE_HINT]: b.length,
+      [C.BROTLI_PARAM_LGWIN]: Math.min(24, Math.max(16, Math.ceil(Math.log2(b.length + 1)))),
+    } })
+    : gzip(b, { level: 6 });
+  doc.encoded.set(ext, made);
+  made.catch(() => doc.encoded.delete(ext));
+  return made;
 }
 
 /**
@@ -137,15 +176,24 @@ export function matchesEtag(header: string | undefined, etag: string): boolean {
   });
 }
 
-/** Sends a cached body: 304 when the client has it, else 200 with the ETag (revalidated on every use: no-cache). */
-export function sendCached(req: http.IncomingMessage, res: http.ServerResponse, doc: JsonBody): void {
-  const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache', etag: doc.etag };
-  if (matchesEtag(req.headers['if-none-match'], doc.etag)) {
-    res.writeHead(304, { 'cache-control': 'no-cache', etag: doc.etag }).end();
+/**
+ * Sends a cached body in the best encoding the client accepts, as the build folder's files are
+ * (statics.ts): br, else gzip, else the bytes, with `Vary: Accept-Encoding` and an ETag per
+ * encoding (the body's tag as it was for the bytes; `-br` or `-gz` inside the quotes for the
+ * others). 304 when the client has that tag, else 200 (revalidated on every use: no-cache).
+ */
+export async function sendCached(req: http.IncomingMessage, res: http.ServerResponse, doc: JsonBody): Promise<void> {
+  const ext = acceptedEncodings(req.headers['accept-encoding'])[0] ?? '';
+  const etag = ext === '' ? doc.etag : `${doc.etag.slice(0, -1)}-${ext.slice(1)}"`;
+  const headers: http.OutgoingHttpHeaders = { 'cache-control': 'no-cache', etag, vary: 'Accept-Encoding' };
+  if (matchesEtag(req.headers['if-none-match'], etag)) {
+    res.writeHead(304, headers).end();
     return;
   }
-  res.writeHead(200, { ...headers, 'content-length': String(doc.body.length) });
-  res.end(req.method === 'HEAD' ? undefined : doc.body);
+  const body = ext === '' ? doc.body : await encodedOf(doc, ext);
+  if (ext !== '') headers['content-encoding'] = ENCODINGS.find((e) => e.ext === ext)?.name;
+  res.writeHead(200, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(body.length) });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 /**

@@ -58,8 +58,8 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
   let writes: Promise<WriteHandler> | undefined;
   const writeRoutes = (): Promise<WriteHandler> => (writes ??= import('./write-routes.ts').then((w) => w.createWrites({ dir: input.dir, log: input.log, ownHost: (h) => hosts().has(h) })));
   let api: Promise<Handler> | undefined;
-  const apiRoutes = (): Promise<Handler> => (api ??= Promise.all([import('./api.ts'), import('./log-routes.ts')])
-    .then(([a, l]) => createApi(input, paths, url, site, a, l)));
+  const apiRoutes = (): Promise<Handler> => (api ??= Promise.all([import('./api.ts'), import('./log-routes.ts'), import('./api-query.ts')])
+    .then(([a, l, query]) => createApi(input, paths, url, site, a, l, query)));
   const handle: Handler = (req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     try {
@@ -143,8 +143,8 @@ function notFound(res: http.ServerResponse): void {
 type ApiModule = typeof import('./api.ts');
 type LogRoutesModule = typeof import('./log-routes.ts');
 
-/** The /api/… routes but the event stream: health, the snapshot, tasks and run logs. */
-function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, site: BuildThread, api: ApiModule, logs: LogRoutesModule): Handler {
+/** The /api/… routes but the event stream: health, the snapshot, tasks (whole, or paged for scripts: api-query.ts) and run logs. */
+function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, site: BuildThread, api: ApiModule, logs: LogRoutesModule, query: typeof import('./api-query.ts')): Handler {
   const { Derived, ambiguousTasks, ambiguousText, apiTaskText, apiTasksText, findTask, jsonBody, sendBuilding, sendCached, sendJson } = api;
   type JsonBody = ReturnType<typeof jsonBody>;
   type SnapshotFacts = Parameters<typeof apiTasksText>[2];
@@ -242,7 +242,7 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       // Serialized once per (model, snapshot, remote): a request between changes costs a stat and a write.
       const known = factsOf(snapshot());
       const remote = site.remote;
-      if (id === undefined) return sendCached(req, res, tasksDoc.get([model, known, remote], () => jsonBody(apiTasksText(model.tasks, model.errors, known, remote))));
+      if (id === undefined) return query.answerTasks(req, res, q === -1 ? '' : url0.slice(q + 1), model, known, remote, () => tasksDoc.get([model, known, remote], () => jsonBody(apiTasksText(model.tasks, model.errors, known, remote))));
       const many = ambiguousTasks(model.tasks, id);
       if (many !== undefined) return sendJson(res, 409, ambiguousText(id, many));
       const task = findTask(model.tasks, id);
