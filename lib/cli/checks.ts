@@ -94,7 +94,7 @@ export function checkShared(keys: { registry?: string; queue?: string; lease?: s
     // The value may hold a password: it is named by its scheme only.
     if (!ok) throw usageError(`\`${from}\` must be a postgres://user@host:port/database URL (or file), got a value starting \`${registry.slice(0, 11).replace(/[^\x20-\x7e]/g, '?')}\`; pass registry=postgres://…`);
     // A command line is in every user's process list for as long as it runs.
-    if (keys.registry !== undefined && hasPassword(registry)) throw usageError('`registry` holds a password, which anyone on this machine can read in the process list; put it in PGPASSWORD or ~/.pgpass (or give the URL in TASK_MANAGER_REGISTRY) and pass registry=postgres://user@host:port/database');
+    if (keys.registry !== undefined && hasPassword(registry)) throw usageError('`registry` holds a password, which anyone on this machine can read in the process list; put it in ~/.pgpass (or give the URL in TASK_MANAGER_REGISTRY; a PGPASSWORD you export reaches dispatched runs too) and pass registry=postgres://user@host:port/database');
   }
   const queue = keys.queue === undefined ? env.TASK_MANAGER_QUEUE?.trim() || undefined : keys.queue.trim();
   if (queue !== undefined && (queue === '' || queue.length > 200 || /[\x00-\x1f\x7f]/.test(queue))) throw usageError(`\`queue\` must be a name of 1 to 200 printable characters, got \`${JSON.stringify(queue).slice(1, -1)}\``);

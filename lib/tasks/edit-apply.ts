@@ -41,6 +41,10 @@ export function applyChange(text: string, change: Change, format: FolderFormat, 
     if (key === 'status' && typeof value === 'string' && change.status === undefined) fields.unshift(['status', value]);
     else fields.push([key, value]);
   }
+  if (change.note !== undefined) {
+    const problem = textProblem(change.note, NOTE_MAX_CHARS);
+    if (problem) throw new ApplyProblem(`the note ${problem}`);
+  }
   for (const [key, value] of fields) {
     if (key === 'id') throw new ApplyProblem('`id` cannot be changed: claims, runs and dependencies name the task by it; create a new task instead');
     if (!FIELD_KEY.test(key)) throw new ApplyProblem(`\`${key}\` is not a field name an edit can set; use letters, digits, _ . - (at most 64)`);
@@ -56,6 +60,10 @@ export function applyChange(text: string, change: Change, format: FolderFormat, 
     }
     const after = write === null ? undefined : typeof write === 'string' ? write : write.join(', ');
     if (before === after && (write === null || typeof write === 'string' || YAML.isSeq(current.get(key, true)))) continue;
+    // A frontmatter written as one flow mapping ({id: a, x: 1}) has no line a key can be added or cut on.
+    if ((write === null || before === undefined) && YAML.isMap(current.contents) && current.contents.flow) {
+      throw new ApplyProblem(`the frontmatter is one flow mapping ({…}): \`${key}\` can be changed there but not ${write === null ? 'removed' : 'added'}; write it as key: value lines first`);
+    }
     yaml = setKey(yaml, current, key, write, fm.eol);
     const next = parseFrontmatter(yaml);
     if (typeof next === 'string') throw new ApplyProblem(`setting \`${key}\` would make the frontmatter unreadable (${next}); nothing was written`);
@@ -110,4 +118,14 @@ export function describeChanges(before: string, after: string): string[] {
 
 function keysOf(doc: YAML.Document.Parsed): string[] {
   return YAML.isMap(doc.contents) ? doc.contents.items.map((p) => String(YAML.isScalar(p.key) ? p.key.value : p.key)) : [];
+}
+
+/** The longest note an edit appends: a line of progress, not a document (the file stays editable). */
+export const NOTE_MAX_CHARS = 4000;
+
+/** Why a title or note cannot be written as one line of text (control characters, a line break, too long), or undefined. */
+export function textProblem(text: string, max: number): string | undefined {
+  if (/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/.test(text)) return 'holds a line break or a control character; give one line of text';
+  if (text.length > max) return `is ${text.length} characters; the limit is ${max}`;
+  return undefined;
 }

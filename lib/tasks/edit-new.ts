@@ -5,6 +5,7 @@ import { quoteText } from '../base/controls.ts';
 import { acquireLock } from '../supervise/lock.ts';
 import { EditRefused, type EditResult, versionOf } from './edit.ts';
 import { writeNew } from './edit-file.ts';
+import { textProblem } from './edit-apply.ts';
 import { scalarSource } from './edit-yaml.ts';
 import { slugify, stamp, statusWord } from './edit-words.ts';
 import { type FolderFormat, detectFormat } from './format.ts';
@@ -85,7 +86,9 @@ function plan(format: FolderFormat, req: NewTask, word: string, n: number, now: 
 /** Creates a task file in the folder's format: Backlog.md `tasks/<prefix>-<N> - <Title>.md`, taskmd `<NNN>-<slug>.md`, ours `<slug>.md`. */
 export async function createTask(dir: string, req: NewTask, o: { now?: () => Date } = {}): Promise<EditResult> {
   const title = req.title.trim();
-  if (title === '' || /[\r\n]/.test(title)) throw new EditRefused('a task needs a one-line title: title="…"', 2);
+  if (title === '') throw new EditRefused('a task needs a one-line title: title="…"', 2);
+  const bad = textProblem(title, TITLE_MAX_CHARS);
+  if (bad !== undefined) throw new EditRefused(`the title ${bad}`, 2);
   if (title.length > TITLE_MAX_CHARS) throw new EditRefused(`the title is ${title.length} characters; the limit is ${TITLE_MAX_CHARS}`, 2);
   for (const k of Object.keys(req.fields ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(k) || k === 'id') throw new EditRefused(`\`${k}\` is not a field a new task can be given; use letters, digits, _ . - (not id)`, 2);
@@ -104,6 +107,9 @@ export async function createTask(dir: string, req: NewTask, o: { now?: () => Dat
     for (let tries = 0; tries < 100; tries++, n++) {
       const p = plan(format, req, word.word, n, now, taken);
       const target = path.join(abs, p.rel);
+      // A folder on the way that is a link (a repository can commit one) would take the file outside the tasks folder.
+      const linked = linkedFolder(abs, path.dirname(p.rel));
+      if (linked !== undefined) throw new EditRefused(`${linked} is a symbolic link; a new task is never written through one (remove the link, or pass dir= the real folder)`);
       if (format.kind === 'backlog') fs.mkdirSync(path.dirname(target), { recursive: true });
       const data = Buffer.from(p.text);
       // A file made meanwhile without our lock (a person, another tool) keeps its name: take the next.
@@ -114,4 +120,17 @@ export async function createTask(dir: string, req: NewTask, o: { now?: () => Dat
   } finally {
     held.release();
   }
+}
+
+/** The first folder of rel (under dir) that is a symbolic link, as a path relative to dir; folders not made yet are fine. */
+function linkedFolder(dir: string, rel: string): string | undefined {
+  let at = dir;
+  const parts = rel.split(/[\\/]/).filter((p) => p !== '' && p !== '.');
+  for (const [i, part] of parts.entries()) {
+    at = path.join(at, part);
+    const st = fs.lstatSync(at, { throwIfNoEntry: false });
+    if (st === undefined) return undefined;
+    if (st.isSymbolicLink()) return parts.slice(0, i + 1).join('/');
+  }
+  return undefined;
 }

@@ -67,6 +67,10 @@ export function runLogOf(task: { id: string; slug: string }, sources: LogSources
 
 /** The names in the runs folder (empty when it does not exist yet). */
 export function runsListing(runsDir: string): Set<string> {
+  // runs/, task_manager/ or logs/ committed as a link would list (and so serve) another folder's files.
+  for (let at = runsDir, i = 0; i < 3; at = path.dirname(at), i++) {
+    if (fs.lstatSync(at, { throwIfNoEntry: false })?.isSymbolicLink()) return new Set();
+  }
   try {
     return new Set(fs.readdirSync(runsDir));
   } catch (err) {
