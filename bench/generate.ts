@@ -35,3 +35,29 @@ ${'Notes on progress so far. '.repeat(10)}
   }
 }
 
+
+/**
+ * Writes one task file of about `bytes` bytes (a frontmatter, then numbered markdown lines), a MiB
+ * at a time, so the writer never holds the whole file: the huge-file test and bench/scale.ts.
+ */
+export function writeHugeTask(file: string, frontmatter: string, bytes: number): void {
+  const MiB = 1024 * 1024;
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.writeSync(fd, frontmatter);
+    let written = Buffer.byteLength(frontmatter);
+    for (let n = 0; written < bytes;) {
+      const lines: string[] = [];
+      for (let size = 0; size < MiB; n++) {
+        const line = `Line ${n} of a body nobody should render whole, with *some* markdown in it.\n`;
+        lines.push(line);
+        size += line.length;
+      }
+      const chunk = Buffer.from(lines.join('')).subarray(0, bytes - written);
+      fs.writeSync(fd, chunk);
+      written += chunk.length;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}

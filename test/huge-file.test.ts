@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
+import { writeHugeTask } from '../bench/generate.ts';
 import { ENTRY, type Folder, cli, run, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const MiB = 1024 * 1024;
@@ -21,29 +22,6 @@ const HEARTBEAT_PEAK_KB = 300 * 1024;
 const PAGE_MAX_BYTES = 4 * MiB;
 const TIME = '/usr/bin/time';
 
-/** Writes a task file of `bytes` bytes: frontmatter, then numbered lines, a MiB at a time (the test holds no 100 MB string). */
-function writeHuge(file: string, frontmatter: string, bytes: number): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.writeSync(fd, frontmatter);
-    let written = Buffer.byteLength(frontmatter);
-    let n = 0;
-    while (written < bytes) {
-      const lines: string[] = [];
-      for (let size = 0; size < MiB; n++) {
-        const line = `Line ${n} of a body nobody should render whole, with *some* markdown in it.\n`;
-        lines.push(line);
-        size += line.length;
-      }
-      const chunk = Buffer.from(lines.join('')).subarray(0, Math.min(MiB * 2, bytes - written));
-      fs.writeSync(fd, chunk);
-      written += chunk.length;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** The peak resident set of a live process, in kB, from /proc/<pid>/status. */
 function peakKb(pid: number): number {
   const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -54,7 +32,7 @@ function peakKb(pid: number): number {
 async function withHuge(fn: (t: Folder) => Promise<void>): Promise<void> {
   await withTempFolder('huge', async (t) => {
     fs.rmSync(path.join(t.dir, 'FIRST-TASK.md')); // ready: --once would dispatch it
-    writeHuge(path.join(t.dir, 'HUGE-1.md'), '---\nid: HUGE-1\ntitle: Huge task\nstatus: backlog\n---\n# Huge task\n', HUGE_BYTES);
+    writeHugeTask(path.join(t.dir, 'HUGE-1.md'), '---\nid: HUGE-1\ntitle: Huge task\nstatus: backlog\n---\n# Huge task\n', HUGE_BYTES);
     await fn(t);
   });
 }
