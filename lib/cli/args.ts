@@ -138,7 +138,7 @@ export function usage(): string {
   const pad = (s: string, n: number): string => s.padEnd(n);
   const lines = [
     'usage: tasks <action> [key=value ...] [--flag ...]',
-    '  via: just tasks serve owner=x | npx zx scripts/tasks-serve.ts serve owner=x | npm run tasks -- serve owner=x',
+    '  via: just tasks serve owner=x | npx tasks serve owner=x (installed in another repository) | npx zx scripts/tasks-serve.ts serve owner=x | npm run tasks -- serve owner=x',
     '',
     'actions:',
     ...ACTION_NAMES.map((a) => `  ${pad(a, 10)} ${ACTIONS[a]}`),
