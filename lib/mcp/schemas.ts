@@ -20,7 +20,9 @@ export const summary = z.object({
   held: z.boolean().describe('released by an operator: not dispatched again until `tasks retry`'),
 });
 
-export const listInput = {
+// Inputs are strict: an argument the tool does not take (`stauts` for `status`) is an error naming it,
+// not silently dropped into "nothing to change".
+export const listInput = z.strictObject({
   status: z.string().optional().describe("canonical (in_progress) or the folder's own word (In Progress)"),
   dispatchable: z.boolean().optional().describe('true: only what the heartbeat would dispatch (ready, dependencies done, unclaimed); false: the rest'),
   label: z.string().optional(),
@@ -29,13 +31,16 @@ export const listInput = {
   text: z.string().optional().describe('case-insensitive, in the id, title or body'),
   archived: z.boolean().optional().describe('include archived tasks (default false)'),
   limit: z.number().int().min(1).max(500).optional().describe('most tasks returned (default 50)'),
-};
+});
 
 export const listOutput = { tasks: z.array(summary), total: z.number().describe('matching tasks before the limit'), truncated: z.boolean() };
 
-export const idInput = { id: z.string().min(1).describe('the task id, or its file name') };
+const id = z.string().min(1).describe('the task id, or its file name');
 
-export const viewInput = { ...idInput, log_lines: z.number().int().min(0).max(500).optional().describe('run log lines (default 40)') };
+/** For the tools that take no arguments: any given is a slip, said. */
+export const noInput = z.strictObject({});
+
+export const viewInput = z.strictObject({ id, log_lines: z.number().int().min(0).max(500).optional().describe('run log lines (default 40)') });
 
 export const viewOutput = {
   ...summary.shape,
@@ -59,22 +64,22 @@ export const nextOutput = {
 
 const fieldValue = z.union([z.string(), z.array(z.string()), z.null()]);
 
-export const updateInput = {
-  ...idInput,
+export const updateInput = z.strictObject({
+  id,
   status: z.string().optional().describe("canonical (in_progress, review, completed …) or the folder's own word; written in the folder's own"),
   fields: z.record(z.string(), fieldValue).optional().describe('frontmatter keys to set (null removes one); never id'),
   note: z.string().min(1).optional().describe("one dated line appended to the task's notes"),
   check: z.union([z.number().int().min(1), z.string().min(1)]).optional().describe('tick a plan checkbox: its number (1-based) or its text'),
   version: z.string().optional().describe('the version task_view gave: if the file changed since, nothing is written (a conflict)'),
-};
+});
 
-export const createInput = {
+export const createInput = z.strictObject({
   title: z.string().min(1),
   status: z.string().optional().describe("default: the folder's first status"),
   priority: z.string().optional(),
   fields: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
   body: z.string().optional(),
-};
+});
 
 export const editOutput = {
   id: z.string(),

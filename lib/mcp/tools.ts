@@ -51,7 +51,7 @@ export function registerTools(server: McpServer, folder: McpFolder, o: Options, 
   server.registerTool('task_next', {
     title: 'Next task',
     description: 'The task the heartbeat would dispatch next (ready, dependencies completed, unclaimed, best priority), or why there is none.',
-    outputSchema: s.nextOutput, annotations: READ,
+    inputSchema: s.noInput, outputSchema: s.nextOutput, annotations: READ,
   }, () => answer(async () => {
     const r = await folder.read();
     const next = r.dispatchable[0];
@@ -83,7 +83,7 @@ export function registerTools(server: McpServer, folder: McpFolder, o: Options, 
   server.registerTool('status', {
     title: 'Heartbeat status',
     description: "The heartbeat's health (running, stuck, stopped), its last tick, counts, escalations (tasks that need a person), claims and holds.",
-    outputSchema: s.statusOutput, annotations: READ,
+    inputSchema: s.noInput, outputSchema: s.statusOutput, annotations: READ,
   }, () => answer(async () => {
     const doc = await readStatus(o.owner, o.dir, cli.self, new Date(), await readClaims(o, cli), stuckSlack(cli.env));
     return ok({ ...doc });
