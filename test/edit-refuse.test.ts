@@ -38,7 +38,7 @@ test('no frontmatter, bad YAML, a symlinked task file, an unknown id, an unknown
       [['note', 'id=BADYAML', 'text=x'], 1, /BADYAML\.md cannot be edited: invalid YAML/],
       [['set', 'id=LINKED', 'status=done'], 1, /sub\/LINKED\.md is a symbolic link/],
       [['set', 'id=NOPE', 'status=done'], 2, /unknown task `NOPE`/],
-      [['set', 'id=GOOD', 'status=finished-ish'], 1, /unknown status `finished-ish`/],
+      [['set', 'id=GOOD', 'status=finished-ish'], 2, /unknown status `finished-ish`/],
       [['check', 'id=GOOD', 'item=5'], 1, /item 5 is not a checkbox of the plan, which has 1 checkbox/],
       [['set', 'id=GOOD', 'field.id=X'], 2, /`field.id` cannot be set/],
       [['set', 'id=GOOD', 'bogus=1'], 2, /unknown key `bogus`/],

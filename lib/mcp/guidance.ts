@@ -22,7 +22,9 @@ heartbeat may hand you a task (its id is in TASK_ID in your environment); otherw
    log, and \`version\`, a hash of the file's bytes.
 2. **Start** — \`task_update id=… status=in_progress version=…\`. Statuses may be given in the
    canonical words (\`ready\`, \`in_progress\`, \`review\`, \`completed\`, \`blocked\`, \`cancelled\`) or in
-   the folder's own (\`In Progress\`, \`Done\`); the file gets the folder's own word.
+   the folder's own (\`In Progress\`, \`Done\`); the file gets the folder's own word. A folder whose
+   config declares its statuses takes only those: a status none of them means (\`review\` beside
+   To Do / In Progress / Done) is an error listing the words it takes; pick the nearest of them.
 3. **Note progress** — \`task_update id=… note="what you did, what is next"\`: one dated line in the
    task's notes section. Tick a plan item with \`check=2\` (its number) or \`check="its text"\`.
 4. **Finish** — \`task_update id=… status=review\` when a person should look, or

@@ -15,7 +15,12 @@ export interface Change {
 }
 
 /** A problem that refuses the edit (one line naming the fix); nothing is written. */
-export class ApplyProblem extends Error {}
+export class ApplyProblem extends Error {
+  /** `usage`: the request itself is wrong (a status the folder does not take, a key that cannot be set), not the file: the CLI's exit 2. */
+  constructor(message: string, readonly usage = false) {
+    super(message);
+  }
+}
 
 /** A frontmatter key an edit may set: a plain YAML key, never `id` (a task's id names its claims and runs). */
 const FIELD_KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
@@ -43,17 +48,17 @@ export function applyChange(text: string, change: Change, format: FolderFormat, 
   }
   if (change.note !== undefined) {
     const problem = textProblem(change.note, NOTE_MAX_CHARS);
-    if (problem) throw new ApplyProblem(`the note ${problem}`);
+    if (problem) throw new ApplyProblem(`the note ${problem}`, true);
   }
   for (const [key, value] of fields) {
-    if (key === 'id') throw new ApplyProblem('`id` cannot be changed: claims, runs and dependencies name the task by it; create a new task instead');
-    if (!FIELD_KEY.test(key)) throw new ApplyProblem(`\`${key}\` is not a field name an edit can set; use letters, digits, _ . - (at most 64)`);
+    if (key === 'id') throw new ApplyProblem('`id` cannot be changed: claims, runs and dependencies name the task by it; create a new task instead', true);
+    if (!FIELD_KEY.test(key)) throw new ApplyProblem(`\`${key}\` is not a field name an edit can set; use letters, digits, _ . - (at most 64)`, true);
     const before = valueText(current, key);
     let write: string | string[] | null = value;
     if (key === 'status') {
-      if (typeof value !== 'string') throw new ApplyProblem('`status` takes one word, not a list or nothing; e.g. status=in_progress');
+      if (typeof value !== 'string') throw new ApplyProblem('`status` takes one word, not a list or nothing; e.g. status=in_progress', true);
       const word = statusWord(value, format);
-      if ('hint' in word) throw new ApplyProblem(`unknown status \`${value}\` for this folder: ${word.hint}`);
+      if ('problem' in word) throw new ApplyProblem(word.problem, true);
       // The same status in another spelling is no change: the file keeps its own word.
       if (before !== undefined && before.trim() !== '' && normaliseStatus(before, format.statuses).status === word.status) continue;
       write = word.word;
@@ -79,14 +84,14 @@ export function applyChange(text: string, change: Change, format: FolderFormat, 
     if (change.check !== undefined) {
       const t = tickBox(rest, change.check);
       rest = t.body;
-      if (t.ticked) changed.push(`check ${t.n}`);
+      if (t.ticked) changed.push(`check ${t.n}: ${t.text}`);
     }
   } catch (err) {
     if (err instanceof BodyProblem) throw new ApplyProblem(err.message);
     throw err;
   }
   if (change.note !== undefined) {
-    if (change.note.trim() === '') throw new ApplyProblem('the note is empty; give its text, e.g. text="ran the tests"');
+    if (change.note.trim() === '') throw new ApplyProblem('the note is empty; give its text, e.g. text="ran the tests"', true);
     rest = appendNote(rest, noteLine(change.note, now), format.kind, fm.eol);
     changed.push('note');
   }

@@ -117,11 +117,11 @@ function findBox(boxes: readonly Box[], item: number | string): { box: Box; n: n
   return { box: hit, n: boxes.indexOf(hit) + 1 };
 }
 
-/** The body with the checkbox `item` names ticked ([ ] → [x]); `n` is its number, `ticked` false when it was ticked already. */
-export function tickBox(body: string, item: number | string): { body: string; n: number; ticked: boolean } {
+/** The body with the checkbox `item` names ticked ([ ] → [x]); `n` is its number, `text` its words, `ticked` false when it was ticked already. */
+export function tickBox(body: string, item: number | string): { body: string; n: number; text: string; ticked: boolean } {
   const { box, n } = findBox(planBoxes(body), item);
-  if (box.done) return { body, n, ticked: false };
+  if (box.done) return { body, n, text: box.text, ticked: false };
   const lines = linesOf(body);
   lines[box.index] = (lines[box.index] as string).replace(BOX, (whole, a: string, _b: string, c: string) => whole.replace(`${a} ${c}`, `${a}x${c}`));
-  return { body: lines.join(''), n, ticked: true };
+  return { body: lines.join(''), n, text: box.text, ticked: true };
 }

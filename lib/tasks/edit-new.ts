@@ -20,15 +20,34 @@ export interface NewTask { title: string; status?: string; priority?: string; fi
 const OWN_KEYS = new Set(['id', 'title', 'status', 'priority']);
 
 /** Every name already taken in the folder, folded: task ids (archived, drafts, files that do not parse too) and file names. */
-function takenNames(dir: string): { ids: Set<string>; files: string[] } {
+function takenNames(dir: string): Taken {
   const scan = new TaskScanner(dir, { keepBody: false }).scan();
-  const ids = new Set(scan.tasks.map((t) => foldId(t.id)));
+  const written = scan.tasks.map((t) => t.id);
+  const ids = new Set(written.map(foldId));
   const files = [...scan.tasks.map((t) => t.path), ...scan.errors.map((e) => e.path), ...scan.docs.map((d) => d.path)].map((p) => p.slice(p.lastIndexOf('/') + 1).toLowerCase());
-  return { ids, files };
+  return { ids, files, written };
+}
+
+/** Names taken: folded ids and lowercased file names (to avoid), and the ids as their files write them (to follow). */
+interface Taken { ids: Set<string>; files: string[]; written: string[] }
+
+/**
+ * The prefix a new Backlog.md id is written with: as the folder's highest-numbered task writes it
+ * (`task-1` keeps `task`, `TASK-1` keeps `TASK`), else the config's task_prefix as written, else TASK.
+ */
+function idPrefix(format: FolderFormat, written: readonly string[], prefix: string): string {
+  const re = new RegExp(`^(${prefix})[-_ ]?0*(\\d+)`, 'i');
+  let best: { n: number; as: string } | undefined;
+  for (const id of written) {
+    const m = re.exec(id.trim());
+    if (m !== null && (best === undefined || Number(m[2]) > best.n)) best = { n: Number(m[2]), as: m[1] as string };
+  }
+  const configured = configText(format, 'task_prefix')?.replace(/[-_ ]+$/, '');
+  return best?.as ?? (configured !== undefined && configured.toLowerCase() === prefix ? configured : prefix.toUpperCase());
 }
 
 /** The highest number after `prefix-` (Backlog.md) or at the start (taskmd, prefix '') among ids and file names. */
-function highest(taken: { ids: Set<string>; files: string[] }, prefix: string): number {
+function highest(taken: Taken, prefix: string): number {
   const re = prefix === '' ? /^0*(\d+)(?:$|[-_ .])/ : new RegExp(`^${prefix}-0*(\\d+)(?:$|[-_ .])`);
   let max = 0;
   for (const name of [...taken.ids, ...taken.files]) {
@@ -43,11 +62,11 @@ function yamlLine(key: string, value: string | readonly string[]): string {
   return `${key}: ${v}`;
 }
 
-/** The config's `default_status` (Backlog.md), if it names one. */
-function defaultStatus(format: FolderFormat): string | undefined {
+/** A text value of the folder's config (Backlog.md's `default_status`, `task_prefix`), if it has one. */
+function configText(format: FolderFormat, key: string): string | undefined {
   if (format.config === null) return undefined;
   try {
-    const v = parseYamlMapping(fs.readFileSync(format.config, 'utf8'))?.['default_status'];
+    const v = parseYamlMapping(fs.readFileSync(format.config, 'utf8'))?.[key];
     return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
   } catch {
     return undefined;
@@ -57,7 +76,7 @@ function defaultStatus(format: FolderFormat): string | undefined {
 interface Planned { rel: string; id: string; text: string }
 
 /** The file this format would write for the task, numbered `n` (Backlog.md, taskmd) or named by its slug with `n` as a suffix past 1 (ours). */
-function plan(format: FolderFormat, req: NewTask, word: string, n: number, now: Date, taken: { ids: Set<string>; files: string[] }): Planned {
+function plan(format: FolderFormat, req: NewTask, word: string, n: number, now: Date, taken: Taken): Planned {
   const title = req.title.trim();
   const extra = Object.entries(req.fields ?? {}).filter(([k]) => !OWN_KEYS.has(k)).map(([k, v]) => yamlLine(k, v));
   const prio = req.priority === undefined ? [] : [yamlLine('priority', req.priority)];
@@ -65,7 +84,7 @@ function plan(format: FolderFormat, req: NewTask, word: string, n: number, now: 
   const file = (rel: string, id: string, lines: string[], rest: string): Planned => ({ rel, id, text: `---\n${lines.join('\n')}\n---\n${rest}` });
   if (format.kind === 'backlog') {
     const prefix = format.taskPrefix ?? 'task';
-    const id = `${prefix.toUpperCase()}-${n}`;
+    const id = `${idPrefix(format, taken.written, prefix)}-${n}`;
     const name = title.replace(/[<>:"/\\|?*\u0000-\u001f#%&{}$!'@`=+]/g, '').trim().replace(/\s+/g, '-').slice(0, 60) || 'task';
     const lines = [yamlLine('id', id), yamlLine('title', title), yamlLine('status', word), 'assignee: []', `created_date: '${stamp(now)}'`, 'labels: []', 'dependencies: []', ...prio, ...extra];
     const desc = body === '' ? '' : `\n## Description\n\n<!-- SECTION:DESCRIPTION:BEGIN -->\n${body}<!-- SECTION:DESCRIPTION:END -->\n`;
@@ -95,9 +114,12 @@ export async function createTask(dir: string, req: NewTask, o: { now?: () => Dat
   }
   const abs = fs.realpathSync(path.resolve(dir));
   const format = detectFormat(abs);
-  const asked = req.status ?? (format.kind === 'backlog' ? defaultStatus(format) ?? 'To Do' : format.kind === 'taskmd' ? 'pending' : 'todo');
-  const word = statusWord(asked, format);
-  if ('hint' in word) throw new EditRefused(`unknown status \`${asked}\` for this folder: ${word.hint}`, 2);
+  const fallback = format.kind === 'backlog' ? configText(format, 'default_status') ?? 'To Do' : format.kind === 'taskmd' ? 'pending' : 'todo';
+  let word = statusWord(req.status ?? fallback, format);
+  // No status asked and the usual first one is not among the config's: the config's first is the folder's first.
+  const first = format.statuses[0];
+  if ('problem' in word && req.status === undefined && first !== undefined) word = statusWord(first, format);
+  if ('problem' in word) throw new EditRefused(word.problem, 2);
   const now = (o.now ?? (() => new Date()))();
   // One creator at a time per folder: the next free number is read and taken under the lock.
   const held = await acquireLock(`task-new:${abs}`);
@@ -113,7 +135,8 @@ export async function createTask(dir: string, req: NewTask, o: { now?: () => Dat
       if (format.kind === 'backlog') fs.mkdirSync(path.dirname(target), { recursive: true });
       const data = Buffer.from(p.text);
       // A file made meanwhile without our lock (a person, another tool) keeps its name: take the next.
-      if (writeNew(target, data)) return { id: p.id, path: p.rel, before: '', version: versionOf(data), changed: [`created ${quoteText(p.rel)}`] };
+      // `changed` is data (JSON, MCP): the path plain; the terminal line quotes it.
+      if (writeNew(target, data)) return { id: p.id, path: p.rel, before: '', version: versionOf(data), changed: [`created ${p.rel}`] };
       taken.files.push(path.basename(p.rel).toLowerCase());
     }
     throw new EditRefused(`no free file name for ${quoteText(title)} after 100 tries`);

@@ -40,7 +40,7 @@ export interface EditResult {
   /** Version before and after (equal when nothing changed: an edit that changes nothing writes nothing). */
   before: string;
   version: string;
-  /** What changed, in words: ["status: ready → In Progress", "note", "check 2"]. */
+  /** What changed, in words, plain (no shell quotes): ["status: ready → In Progress", "note", "check 2: run the tests"]. */
   changed: string[];
 }
 
@@ -143,7 +143,7 @@ function editLocked(abs: string, id: string, rel: string, req: EditRequest, form
   try {
     next = applyChange(text, req, format, now);
   } catch (err) {
-    if (err instanceof ApplyProblem) throw new EditRefused(`${quoteText(rel)}: ${err.message}`);
+    if (err instanceof ApplyProblem) throw err.usage ? new EditRefused(err.message, 2) : new EditRefused(`${quoteText(rel)}: ${err.message}`);
     throw err;
   }
   if (next.changed.length === 0 || next.text === text) {

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Options } from '../args.ts';
 import { type Cli, displayPath } from '../context.ts';
-import { quoteText } from '../../base/controls.ts';
+import { escapeControls, quoteText } from '../../base/controls.ts';
 import { type EditRequest, type EditResult, createTask, editTask } from '../../tasks/edit.ts';
 
 /** The request a verb makes of the core: set's status and fields, note's text, check's item. */
@@ -17,7 +17,7 @@ function requestOf(o: Options): EditRequest {
   return { ...(e.status === undefined ? {} : { status: e.status }), ...(Object.keys(fields).length ? { fields } : {}), ...version };
 }
 
-/** The one line: `set BACK-3 status: To Do → In Progress (tasks/back-3 - X.md, version ab12…)`. */
+/** The one line: `set BACK-3 status: To Do → In Progress (tasks/back-3 - X.md, version ab12…)`, `note BACK-3 appended (…)`. */
 function line(o: Options, cli: Cli, r: EditResult): string {
   const where = `(${quoteText(displayPath(cli, path.join(o.dir, r.path)))}, version ${r.version})`;
   const id = quoteText(r.id);
@@ -26,7 +26,15 @@ function line(o: Options, cli: Cli, r: EditResult): string {
     const why = o.action === 'check' ? `item ${quoteText(String(o.edit.item))} is ticked already` : 'the file says so already';
     return `${o.action} ${id}: nothing changed, ${why} ${where}`;
   }
-  return `${o.action} ${id} ${r.changed.map((c) => (c === 'note' ? 'note appended' : c)).join(', ')} ${where}`;
+  return `${o.action} ${id} ${r.changed.map(said).join(', ')} ${where}`;
+}
+
+/** One change as the terminal line says it, without repeating the verb: `appended`, `ticked item 2: "run tests"`; values from the file are escaped. */
+function said(change: string): string {
+  if (change === 'note') return 'appended';
+  const box = /^check (\d+): (.*)$/s.exec(change);
+  if (box !== null) return `ticked item ${box[1]}: ${quoteText(box[2] as string)}`;
+  return escapeControls(change);
 }
 
 export async function run(o: Options, cli: Cli): Promise<number> {
