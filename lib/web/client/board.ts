@@ -33,8 +33,9 @@ export function statusWords(): StatusWords {
 
 /**
  * Draws the columns: the statuses the index lists (the folder's declared ones, else canonical then
- * custom; those in data-hide-empty only while they have cards), then any other status the tasks
- * have, by name; only the filtered status's column when the filter names one.
+ * custom; those in data-hide-empty shown only while they have cards, else drawn as spare columns
+ * that appear while a card is dragged, so it can be dropped there), then any other status the
+ * tasks have, by name; only the filtered status's column when the filter names one.
  */
 export function drawBoard(list: readonly TaskRow[], statusFilter: string): void {
   const el = board();
@@ -48,9 +49,10 @@ export function drawBoard(list: readonly TaskRow[], statusFilter: string): void 
     g.push(r);
   }
   const optional = new Set((el.dataset.hideEmpty ?? '').split(' '));
-  let columns = [...groups.keys()];
-  columns = [...columns.slice(0, known), ...columns.slice(known).sort()].filter((s) => !optional.has(s) || groups.get(s)?.length);
+  const keys = [...groups.keys()];
+  let columns = [...keys.slice(0, known), ...keys.slice(known).sort()];
   if (statusFilter && statusFilter !== '-') columns = [statusFilter];
+  const spare = (s: string): boolean => optional.has(s) && !groups.get(s)?.length && columns.length > 1;
   const today = localDay(new Date());
   const parts = columns.map((status, i) => {
     const cards = groups.get(status) ?? [];
@@ -58,7 +60,7 @@ export function drawBoard(list: readonly TaskRow[], statusFilter: string): void 
     const more = cards.length > shown.length
       ? `<button type="button" class="more" data-status="${esc(status)}">Show ${Math.min(COLUMN_STEP, cards.length - shown.length)} more (${shown.length} of ${cards.length})</button>` : '';
     // An empty column that stays (a declared status, or the main road of the lifecycle) is narrow.
-    return `<section class="col${cards.length ? '' : ' empty'}" data-status="${esc(status)}" aria-labelledby="col-${i}"><h3 id="col-${i}">${badge(status, statusWords())} <span class="n">${cards.length}</span></h3>` +
+    return `<section class="col${cards.length ? '' : ' empty'}${spare(status) ? ' spare' : ''}" data-status="${esc(status)}" aria-labelledby="col-${i}"><h3 id="col-${i}">${badge(status, statusWords())} <span class="n">${cards.length}</span></h3>` +
       `${shown.length ? `<ol>${shown.map((r) => cardHtml(r, today)).join('')}</ol>` : '<p class="none">none</p>'}${more}</section>`;
   });
   const html = parts.join('');

@@ -88,9 +88,21 @@ async function move(page: string, to: string, read: Promise<Read>): Promise<void
   if (live !== null) live.textContent = `${row.id} moved to ${statusWord(to, w)}`;
 }
 
-/** The columns a card can go to: every column of the board but its own. */
+/**
+ * The statuses a card can go to: every status the folder has but the card's own. That is the
+ * index's full list (data-statuses), those hidden while empty included (review, blocked and
+ * cancelled have no column in our own format until a task is on them), then any other column the
+ * tasks brought; not only the columns drawn.
+ */
 function targets(el: HTMLElement, from: string): string[] {
-  return [...el.querySelectorAll<HTMLElement>('.col')].map((c) => c.dataset.status ?? '').filter((s) => s !== '' && s !== from);
+  const all = new Set((el.dataset.statuses ?? '').split(' '));
+  for (const c of el.querySelectorAll<HTMLElement>('.col')) all.add(c.dataset.status ?? '');
+  return [...all].filter((s) => s !== '' && s !== from);
+}
+
+/** Shows (or hides again) the columns drawn hidden because empty, as drop targets while a card is dragged. */
+function showSpare(el: HTMLElement, on: boolean): void {
+  el.classList.toggle('dragging', on);
 }
 
 /** Opens the status menu under a card (M): one button per other column; Escape or leaving it closes it, the arrows move within it. */
@@ -176,9 +188,12 @@ export function startMoves(el: HTMLElement, draw: () => void, statusWords: () =>
     if (token === undefined || card === null || row === undefined) return;
     dragging = { page: card.dataset.page ?? '', read: readVersion(row.id) };
     if (e.dataTransfer) e.dataTransfer.effectAllowed = 'move';
+    // After dragstart returns: Chromium takes the drag image then, and a board reflowed under it drops the drag.
+    setTimeout(() => { if (dragging !== undefined) showSpare(el, true); }, 0);
   });
   el.addEventListener('dragend', () => {
     dragging = undefined;
+    showSpare(el, false);
     for (const c of el.querySelectorAll('.col.drop')) c.classList.remove('drop');
   });
   el.addEventListener('dragover', (e) => {
