@@ -1,7 +1,6 @@
 // The operator console: `just tasks serve owner=dave` ensures the owner's heartbeat, then serves
 // the dashboard. The only module that touches process (argv, env, signals, exit code); each action
 // lives in lib/cli/actions/ and is loaded on demand, so `status` never loads the web or YAML code.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,7 +95,9 @@ function onStop(): { signal: AbortSignal; received: () => string | undefined } {
 }
 
 /** A child on this terminal: a terminal's Ctrl-C reaches it directly too; its handlers take a second one calmly. */
-function runAttached(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+async function runAttached(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+  // Loaded here, not at start: `status` runs no child and should not pay for child_process.
+  const { spawn } = await import('node:child_process');
   const child = spawn(cmd, args, { ...opts, stdio: 'inherit' });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   return new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));

@@ -1,5 +1,5 @@
 // The runtime file paths of one owner under <dir>/logs/task_manager/, and the run log's name of a task.
-import crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { refuseLinkedFolders } from './nofollow.ts';
 
@@ -64,7 +64,7 @@ const SHORTENED = /~[0-9a-f]{12}$/;
  */
 export function runLogName(slug: string): string {
   if (Buffer.byteLength(slug) <= SLUG_NAME_MAX && !SHORTENED.test(slug)) return `${slug}.log`;
-  const hash = crypto.createHash('sha256').update(slug).digest('hex').slice(0, 12);
+  const hash = nodeCrypto().createHash('sha256').update(slug).digest('hex').slice(0, 12);
   let start = '';
   let bytes = 0;
   for (const ch of slug) {
@@ -73,6 +73,16 @@ export function runLogName(slug: string): string {
     start += ch;
   }
   return `${start}~${hash}.log`;
+}
+
+/**
+ * node:crypto, loaded on first use: only a slug too long for a file name is hashed, and every
+ * command (status too) reads runtime paths, so none of them pays for loading it up front.
+ */
+let crypto: typeof import('node:crypto') | undefined;
+function nodeCrypto(): typeof import('node:crypto') {
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  return crypto;
 }
 
 /** The run log of a task with this slug in the runs folder (runLogName). */

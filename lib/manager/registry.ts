@@ -4,7 +4,6 @@ import path from 'node:path';
 import { makeFolders, writeFileAtomic } from '../base/atomic.ts';
 import { isErrno } from '../base/errors.ts';
 import { NotAFileError, isNotAFile, readTextFile } from '../base/jsonfile.ts';
-import { acquireLock } from '../supervise/lock.ts';
 
 /** running: the dispatch command runs; exited: it ended (see exitCode); interrupted: stopped with its heartbeat; timed_out: ended by run_timeout. */
 export type ClaimState = 'claimed' | 'running' | 'exited' | 'interrupted' | 'timed_out';
@@ -205,6 +204,8 @@ export async function updateRegistry<T>(file: string, fn: (reg: Registry) => T, 
   const hooks: RegistryHooks = typeof hooksOrLog === 'function' ? { log: hooksOrLog, now: now ?? ((): Date => new Date()) } : hooksOrLog;
   makeFolders(path.dirname(file), 2);
   // A kernel-held lock (abstract socket) named after the file: released even if this process dies.
+  // Loaded here: the lock's socket and hashing code is for writers; readers (status) never pay for it.
+  const { acquireLock } = await import('../supervise/lock.ts');
   const lock = await acquireLock(file);
   try {
     const read = inspectRegistryFile(file);

@@ -2,7 +2,6 @@
 import os from 'node:os';
 import path from 'node:path';
 import { type Registry, type RegistryHooks, peekRegistry, updateRegistry } from './registry.ts';
-import { findRepo, git } from '../base/git.ts';
 import { TasksError } from '../base/errors.ts';
 import { runtimePaths } from '../base/paths.ts';
 
@@ -90,6 +89,8 @@ export async function openStore(s: StoreSettings): Promise<RegistryStore> {
  */
 export async function queueKey(dir: string): Promise<string> {
   const fix = 'pass queue=<name> (the same on every host) to name the shared queue';
+  // git (and the child process code) only for a shared registry: one machine's commands never load it.
+  const { findRepo, git } = await import('../base/git.ts');
   const repo = await findRepo(dir);
   if (repo.kind === 'none') throw new TasksError(`${dir} is not inside a git repository, so no origin names its shared queue; ${fix}`);
   if (repo.kind === 'failed') throw new TasksError(`git could not tell which repository holds ${dir} (${repo.reason}); ${fix}`);

@@ -1,7 +1,6 @@
 // Reading /proc (stat, cmdline, boot id, start times) and signalling processes and trees.
 import fs from 'node:fs';
 import path from 'node:path';
-import treeKill from 'tree-kill';
 import { isErrno } from '../base/errors.ts';
 
 /** What /proc/<pid>/stat tells about a process. */
@@ -148,6 +147,8 @@ function childrenOf(pid: number): number[] {
 /** Signals a process and its descendants: tree-kill where `ps` exists, a /proc walk otherwise. */
 export async function signalTree(pid: number, sig: NodeJS.Signals): Promise<void> {
   if (hasPs()) {
+    // Loaded when a tree is signalled: readers of pid files (status) never load it or child_process.
+    const { default: treeKill } = await import('tree-kill');
     await new Promise<void>((resolve) => treeKill(pid, sig, () => resolve()));
     return;
   }

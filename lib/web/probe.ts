@@ -1,6 +1,5 @@
 // Recognising a tasks server: its health document, and this owner's server found from its pid file.
 import fs from 'node:fs';
-import http from 'node:http';
 import { runtimePaths } from '../base/paths.ts';
 import { isNotAFile, readTextFile } from '../base/jsonfile.ts';
 import { markerArgs, parsePidFile } from '../supervise/pidfile.ts';
@@ -104,7 +103,9 @@ function startedDetached(pid: number): boolean {
 }
 
 /** GET <url>api/health with a short timeout, whatever its status (503 too); undefined when it is not a tasks server. */
-export function probeHealth(url: string, timeoutMs = 1500): Promise<Health | undefined> {
+export async function probeHealth(url: string, timeoutMs = 1500): Promise<Health | undefined> {
+  // Loaded on the first probe: `status` with no server pid file never needs the HTTP client.
+  const { default: http } = await import('node:http');
   return new Promise((resolve) => {
     const req = http.get(new URL('api/health', url), { timeout: timeoutMs }, (res) => {
       let body = '';
