@@ -11,7 +11,16 @@ import { build } from 'esbuild';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // One entry plus one chunk per action (each action is a dynamic import), so `status` never loads
-// the web, YAML or markdown code. Dependencies stay imports from node_modules.
+// the web, YAML or markdown code. Dependencies stay imports from node_modules, except the two tiny
+// ones every command loads at start (kleur, minimist): bundled, so a command that needs no other
+// package never resolves one (node's first package lookup costs more than both packages' code).
+const BUNDLED_PACKAGES = new Set(['kleur', 'minimist']);
+const externalPackages = {
+  name: 'external-packages',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (a) => (BUNDLED_PACKAGES.has(a.path) || a.path.startsWith('node:') ? undefined : { path: a.path, external: true }));
+  },
+};
 fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 await build({
   entryPoints: { tasks: path.join(root, 'scripts', 'tasks-serve.ts') },
@@ -20,7 +29,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  packages: 'external',
+  plugins: [externalPackages],
   outdir: path.join(root, 'dist'),
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',
