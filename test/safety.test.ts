@@ -161,6 +161,8 @@ describe('atomic writes and the registry lock, across processes', () => {
       f.extra.push(writer.pid as number);
       let reads = 0;
       try {
+        // The 3 s of overlap start once the writer is writing: on a loaded machine its start (tsx) alone can take that long.
+        await waitUntil(() => fs.existsSync(reg), 'the writer to write the registry once', 30_000);
         const deadline = Date.now() + 3000;
         while (Date.now() < deadline) {
           for (const file of [snap, reg]) {
