@@ -117,10 +117,17 @@ export class PgStore {
     }
     for (const [id, claim] of Object.entries(after.claims)) {
       const doc = document(claim);
-      const old = before.claims[id];
+      let old = before.claims[id];
       const host = claim.host ?? this.o.host;
       const lease = this.o.renew?.leaseS ?? 600;
       const interval = this.o.renew?.intervalS ?? 30;
+      // Another claim in the old one's place (taken over, or a live run's claim put back) is a new row
+      // with its own lease: an update would keep the old holder's expired lease, and the next host's
+      // tick would take the task over a second time while its new run goes.
+      if (old !== undefined && (old.claimedAt !== claim.claimedAt || (old.runId ?? null) !== (claim.runId ?? null) || (old.host ?? this.o.host) !== host)) {
+        await c.query('DELETE FROM tasks_claims WHERE queue = $1 AND task_id = $2', [q, id]);
+        old = undefined;
+      }
       if (old === undefined) {
         // The one statement that makes a claim: a second host's INSERT of the same task finds the row and takes nothing.
         const taken = await c.query(
@@ -128,9 +135,9 @@ export class PgStore {
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), now() + make_interval(secs => $10), $11) ON CONFLICT DO NOTHING RETURNING task_id`,
           [q, id, host, claim.claimedBy, claim.pid, claim.runId ?? null, claim.claimedAt, claim.startedAt, doc, lease, interval]);
         if (taken.rowCount !== 1) throw new TasksError(`the claim on ${JSON.stringify(id)} was taken by another host first; nothing was written`);
-      } else if (JSON.stringify(document(old)) !== JSON.stringify(doc) || (old.host ?? this.o.host) !== host) {
-        await c.query('UPDATE tasks_claims SET claim = $3, pid = $4, run_id = $5, started_at = $6, owner = $7, host = $8 WHERE queue = $1 AND task_id = $2',
-          [q, id, doc, claim.pid, claim.runId ?? null, claim.startedAt, claim.claimedBy, host]);
+      } else if (JSON.stringify(document(old)) !== JSON.stringify(doc)) {
+        await c.query('UPDATE tasks_claims SET claim = $3, pid = $4, run_id = $5, started_at = $6, owner = $7 WHERE queue = $1 AND task_id = $2',
+          [q, id, doc, claim.pid, claim.runId ?? null, claim.startedAt, claim.claimedBy]);
       }
     }
     for (const id of Object.keys(before.holds)) if (!after.holds[id]) await c.query('DELETE FROM tasks_holds WHERE queue = $1 AND task_id = $2', [q, id]);
