@@ -111,8 +111,10 @@ describe('dispatch', () => {
     const files = Object.fromEntries(['A', 'B', 'C', 'D'].map((id) => [`${id}.md`, task(id, { priority: 'p1' })]));
     await withTasks(files, async (f) => {
       const cmd = recorder(f.root);
-      // The first two runs record when they start and end, and last long enough to overlap if run side by side.
-      const timed = `date +%s%N > ${f.root}/start-$TASK_ID; ${cmd}; sleep 0.3; date +%s%N > ${f.root}/end-$TASK_ID`;
+      // The first two runs record when they start and end; each ends only once both have started (or after
+      // 10 s): run side by side they overlap whatever the load, run one after the other they cannot.
+      const both = `[ -e ${f.root}/start-A ] && [ -e ${f.root}/start-B ]`;
+      const timed = `date +%s%N > ${f.root}/start-$TASK_ID; ${cmd}; i=0; until ${both} || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done; date +%s%N > ${f.root}/end-$TASK_ID`;
       const first = await once(f, [`dispatch=${timed}`, 'max=2']);
       assert.equal(first.claims.length, 2);
       assert.deepEqual(dispatched(f.root).map((r) => r[0]).sort(), ['A', 'B'], 'the two oldest by id');
