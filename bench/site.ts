@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import getPort from 'get-port';
 import { TaskScanner } from '../lib/tasks/scan.ts';
-import { SiteBuilder } from '../lib/web/site.ts';
+import { SiteBuilder } from '../lib/web/site/site.ts';
 import { generateTasks } from './generate.ts';
 import { median } from './lib-measure.ts';
 

@@ -40,7 +40,7 @@ await build({
 // serves them without loading esbuild. One definition of that build, shared with a server run
 // from sources (which rebuilds in memory when these are older than lib/web/client/).
 const { tsImport } = await import('tsx/esm/api');
-const { writeClientAssets } = await tsImport('../lib/web/client-assets.ts', import.meta.url);
+const { writeClientAssets } = await tsImport('../lib/web/site/client-assets.ts', import.meta.url);
 writeClientAssets();
 
 // rust-just's bin is a node wrapper (yargs + execa): ~0.7 s of CPU per call, and it re-parses the

@@ -147,11 +147,11 @@ function staleBundle(): boolean {
 
 const runSources = (): Promise<number> => runAttached(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'scripts', 'tasks-serve.ts'), ...cli.argv]);
 
-/** True when this module runs as the server's build thread (lib/web/build-thread.ts starts it so). */
+/** True when this module runs as the server's build thread (lib/web/site/build-thread.ts starts it so). */
 const buildThread = !isMainThread && parentPort !== null && (workerData as { role?: unknown } | null)?.role === 'tasks-build';
 
 if (buildThread) {
-  const { runBuildWorker } = await import('../lib/web/build-worker.ts');
+  const { runBuildWorker } = await import('../lib/web/site/build-worker.ts');
   runBuildWorker(workerData as Parameters<typeof runBuildWorker>[0], parentPort as NonNullable<typeof parentPort>);
 } else {
   (staleBundle() ? runSources() : main()).then(

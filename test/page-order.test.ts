@@ -10,7 +10,7 @@ import { launchChromium, openQuiet } from './chromium.ts';
 import { type Folder, cli, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
 import { parseTaskFile, type Task } from '../lib/tasks/taskfile.ts';
 import type { Snapshot } from '../lib/manager/tick.ts';
-import { SiteBuilder, type SiteInput } from '../lib/web/site.ts';
+import { SiteBuilder, type SiteInput } from '../lib/web/site/site.ts';
 
 const NOW = new Date('2026-03-22T12:00:00Z');
 

@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import getPort from 'get-port';
-import { logSources, readRunLogTail, runLogOf } from '../lib/web/run-log.ts';
-import { utf8Cut } from '../lib/web/log-stream.ts';
+import { logSources, readRunLogTail, runLogOf } from '../lib/web/render/run-log.ts';
+import { utf8Cut } from '../lib/web/http/log-stream.ts';
 import { SCRIPT, TSX, start, waitUntil, waitUntilAsync, withTempFolder, type Folder, type Running } from './helpers.ts';
 
 function withDir(fn: (dir: string) => void): void {

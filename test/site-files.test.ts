@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { test } from 'node:test';
-import { LiveSite } from '../lib/web/live.ts';
-import { pageVersion } from '../lib/web/page-version.ts';
-import { type BuildResult, SiteFiles } from '../lib/web/site-files.ts';
+import { LiveSite } from '../lib/web/site/live.ts';
+import { pageVersion } from '../lib/web/site/page-version.ts';
+import { type BuildResult, SiteFiles } from '../lib/web/site/site-files.ts';
 
 const SERVED = { precompress: true, versions: true } as const;
 

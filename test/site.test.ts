@@ -6,9 +6,9 @@ import path from 'node:path';
 import { parseTaskFile } from '../lib/tasks/taskfile.ts';
 import type { Task } from '../lib/tasks/taskfile.ts';
 import type { Snapshot } from '../lib/manager/tick.ts';
-import { SiteBuilder, pageName } from '../lib/web/site.ts';
-import type { SiteInput } from '../lib/web/site.ts';
-import { CLIENT_DIRS, clientAssets, writeClientAssets } from '../lib/web/client-assets.ts';
+import { SiteBuilder, pageName } from '../lib/web/site/site.ts';
+import type { SiteInput } from '../lib/web/site/site.ts';
+import { CLIENT_DIRS, clientAssets, writeClientAssets } from '../lib/web/site/client-assets.ts';
 import { type TasksDoc, searchFold } from '../lib/web/client/rows.ts';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';

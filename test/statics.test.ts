@@ -1,7 +1,7 @@
 // The build folder's static paths and content negotiation, as tables: what is served, what never is.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { acceptedEncodings, staticPath } from '../lib/web/statics.ts';
+import { acceptedEncodings, staticPath } from '../lib/web/http/statics.ts';
 
 const PATHS: [string, string | undefined][] = [
   ['/', 'index.html'],

@@ -8,7 +8,7 @@ import type { Expected } from '../supervise/pidfile.ts';
 import { type HeartbeatState, heartbeatHealth } from '../supervise/health.ts';
 import { TasksError } from '../base/errors.ts';
 import { runtimePaths } from '../base/paths.ts';
-import { findOwnServer } from '../web/probe.ts';
+import { findOwnServer } from '../web/http/probe.ts';
 import type { Self } from '../supervise/daemon.ts';
 
 /** The status document: what `status --json` prints (pid at the top level). */

@@ -4,7 +4,7 @@ import { runtimePaths } from '../base/paths.ts';
 import { foreignHost } from '../cli/store.ts';
 import type { Cli } from '../cli/context.ts';
 import { readForEdit } from '../tasks/edit.ts';
-import { logSources, runLogOf, runsListing } from '../web/run-log.ts';
+import { logSources, runLogOf, runsListing } from '../web/render/run-log.ts';
 import { claimOf } from './folder.ts';
 import type { McpFolder } from './folder.ts';
 import { type TaskSummary, summaryOf } from './views.ts';

@@ -7,7 +7,7 @@ import { type Cli, dirArg, displayPath } from '../context.ts';
 import { TasksError } from '../../base/errors.ts';
 import { findRepo, remoteUrl } from '../../base/git.ts';
 import { parseRemote } from '../../tasks/pr.ts';
-import { LiveSite } from '../../web/live.ts';
+import { LiveSite } from '../../web/site/live.ts';
 import { projectName } from '../../tasks/format.ts';
 import { checkOut, publish } from '../publish.ts';
 

@@ -7,7 +7,7 @@ import { TasksError } from '../../base/errors.ts';
 import { runLogPath, runtimePaths } from '../../base/paths.ts';
 import { shellArg, shellWord } from '../../base/shellword.ts';
 import { followFile, tailLines } from '../../base/logfile.ts';
-import { inRunsFolder } from '../../web/run-log.ts';
+import { inRunsFolder } from '../../web/render/run-log.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   const paths = runtimePaths(o.dir, o.owner);

@@ -14,8 +14,8 @@ import { checkRegistry } from '../store.ts';
 import { hostName } from '../../manager/store.ts';
 import { heartbeatHealth, stuckSlack } from '../../supervise/health.ts';
 import { type WatchdogInput, watchHeartbeat } from '../../supervise/watchdog.ts';
-import { findOwnServer, isLoopback } from '../../web/probe.ts';
-import { startServer } from '../../web/server.ts';
+import { findOwnServer, isLoopback } from '../../web/http/probe.ts';
+import { startServer } from '../../web/http/server.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   if (!isLoopback(o.host)) cli.warn(`warning: binding ${o.host} exposes the dashboard beyond this machine`);

@@ -10,7 +10,7 @@ import { type RuntimePaths, runtimePaths } from '../../base/paths.ts';
 import { type Inspection, inspectPidFile } from '../../supervise/pidfile.ts';
 import { heartbeatLockAddress } from '../../supervise/lock.ts';
 import { stopProcess } from '../../supervise/daemon.ts';
-import { detachedServersWithoutPidFile, findOwnServer } from '../../web/probe.ts';
+import { detachedServersWithoutPidFile, findOwnServer } from '../../web/http/probe.ts';
 import { STOP_GRACE_MS, markStopped, stopDaemon, stopLockHolder } from '../../supervise/supervisor.ts';
 import { RUN_GRACE_MS, type RunStop, inFolder, stopMarked } from '../../supervise/runs-proc.ts';
 

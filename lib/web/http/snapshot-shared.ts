@@ -1,0 +1,52 @@
+// What the snapshot says of a shared registry, for /api/health and the run-log routes: its state, and the claims other hosts hold.
+import type { SnapshotRegistry } from '../../manager/tick.ts';
+
+/** Where another host's run writes its log (on that host). */
+export interface RemoteClaim { readonly host: string; readonly log: string | null }
+
+export interface SharedSnapshot {
+  /** The shared registry as the heartbeat last told it; null: registry.json, an older heartbeat, or no snapshot. */
+  readonly registry: SnapshotRegistry | null;
+  /** Claims held by hosts other than this one, by task id. */
+  readonly remote: ReadonlyMap<string, RemoteClaim>;
+}
+
+const NONE: SharedSnapshot = { registry: null, remote: new Map() };
+
+/** The snapshot's shared-registry facts, parsed again only when its signature changes (a new tick). */
+export class SharedFacts {
+  private sig: string | undefined;
+  private value: SharedSnapshot = NONE;
+
+  /** hostName: this host's name in the shared registry; undefined: the server shows registry.json. */
+  constructor(private readonly hostName: string | undefined) {}
+
+  of(snap: { readonly sig: string; readonly body: Buffer } | undefined): SharedSnapshot {
+    if (snap === undefined) return NONE;
+    if (snap.sig !== this.sig) {
+      this.value = parse(snap.body, this.hostName);
+      this.sig = snap.sig;
+    }
+    return this.value;
+  }
+}
+
+function parse(body: Buffer, hostName: string | undefined): SharedSnapshot {
+  let doc: { registry?: unknown; claims?: unknown };
+  try {
+    doc = JSON.parse(body.toString('utf8')) as typeof doc;
+  } catch (err) {
+    // A torn or foreign snapshot says nothing; the heartbeat writes a whole one next tick.
+    if (err instanceof SyntaxError) return NONE;
+    throw err;
+  }
+  const r = doc?.registry as SnapshotRegistry | undefined;
+  const registry = typeof r === 'object' && r !== null && r.kind === 'postgres' ? r : null;
+  const remote = new Map<string, RemoteClaim>();
+  if (hostName !== undefined && Array.isArray(doc?.claims)) {
+    for (const c of doc.claims as { id?: unknown; host?: unknown; log?: unknown }[]) {
+      if (typeof c?.id === 'string' && typeof c.host === 'string' && c.host !== hostName) remote.set(c.id, { host: c.host, log: typeof c.log === 'string' ? c.log : null });
+    }
+  }
+  return { registry, remote };
+}

@@ -1,0 +1,77 @@
+// What the pages read from a snapshot beyond tick.ts's fields (worktree facts, dispatchable, gh CI), tolerant of snapshots without them.
+import type { Snapshot, SnapshotClaim, SnapshotReady } from '../../manager/tick.ts';
+import type { CiState, Task } from '../../tasks/taskfile.ts';
+
+/**
+ * A claim's worktree facts. Each one is unknown (undefined) in a snapshot written before the
+ * heartbeat reported it, so the pages never guess: unknown shows as nothing, not as "missing".
+ */
+export interface WorktreeFacts {
+  /** False when worktrees are off or the tasks folder is not in git: no worktree is missing then. */
+  readonly worktreeExpected?: boolean;
+  readonly branch?: string | null;
+  readonly dirtyFiles?: number | null;
+  readonly ahead?: number | null;
+  readonly base?: string | null;
+}
+
+/** A claim as the pages read it. */
+export type WebClaim = SnapshotClaim & WorktreeFacts;
+
+/** The CI state the heartbeat got from `gh`, by task id. */
+export interface CiCheck { readonly state?: unknown; readonly checkedAt?: unknown }
+
+/** A snapshot as the pages read it: `dispatchable` (else `ready`) and `ci` may be absent. */
+export type WebSnapshot = Omit<Snapshot, 'claims'> & {
+  claims: WebClaim[];
+  dispatchable?: SnapshotReady[];
+  ci?: Record<string, CiCheck>;
+  /** Why nothing dispatches, in one line (a folder without a ready status, say); absent from older heartbeats. */
+  dispatchNote?: unknown;
+};
+
+/** A task an operator released, held back from dispatch until `retry`: who released it and when. */
+export interface WebHold { readonly id: string; readonly since: string; readonly by: string }
+
+/** The tasks the heartbeat will dispatch, best first: `dispatchable`, else `ready` (its older name). */
+export function dispatchableOf(s: WebSnapshot): readonly SnapshotReady[] {
+  const list = s.dispatchable ?? s.ready;
+  return Array.isArray(list) ? list : [];
+}
+
+/** The snapshot's holds, oldest first, keeping only well-formed entries. */
+export function holdsOf(s: WebSnapshot | undefined): WebHold[] {
+  const raw: unknown = s?.holds;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [];
+  const list: WebHold[] = [];
+  for (const [id, hold] of Object.entries(raw as Record<string, unknown>)) {
+    const x = hold as { since?: unknown; by?: unknown } | null;
+    if (typeof x === 'object' && x !== null && typeof x.since === 'string' && typeof x.by === 'string') list.push({ id, since: x.since, by: x.by });
+  }
+  return list.sort((a, b) => a.since.localeCompare(b.since) || a.id.localeCompare(b.id));
+}
+
+/** The snapshot's one-line reason why nothing dispatches, when it gives one. */
+export function dispatchNoteOf(s: WebSnapshot | undefined): string | undefined {
+  const note = s?.dispatchNote;
+  return typeof note === 'string' && note.trim() !== '' ? note.trim() : undefined;
+}
+
+const CI_STATES: ReadonlySet<string> = new Set(['passing', 'failing', 'pending', 'unknown']);
+
+/** The snapshot's per-task CI states, keeping only the four known words. */
+export function ciMapOf(s: WebSnapshot | undefined): ReadonlyMap<string, CiState> {
+  const map = new Map<string, CiState>();
+  const raw = s?.ci;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return map;
+  for (const [id, check] of Object.entries(raw)) {
+    const state = typeof check === 'object' && check !== null ? check.state : undefined;
+    if (typeof state === 'string' && CI_STATES.has(state)) map.set(id, state as CiState);
+  }
+  return map;
+}
+
+/** A task's CI state: its frontmatter `ci:` when that is a CI state (it wins), else what the heartbeat learnt from gh, else unknown. */
+export function ciOf(t: Task, checks: ReadonlyMap<string, CiState>): CiState {
+  return t.ci !== 'unknown' ? t.ci : checks.get(t.id) ?? 'unknown';
+}

@@ -1,0 +1,256 @@
+// The site's build thread as the server sees it: a worker that scans and renders, the model it reports, the build's state.
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { RuntimePaths } from '../../base/paths.ts';
+import type { Remote } from '../../tasks/pr.ts';
+import type { Task } from '../../tasks/taskfile.ts';
+import { type HeartbeatView, readHeartbeatView } from './heartbeat-view.ts';
+import type { LiveModel } from './live.ts';
+import type { BuildState } from '../http/probe.ts';
+import type { BuildResult } from './site-files.ts';
+import { readManifest } from './site-manifest.ts';
+import type { SharedRegistry } from './registry-poll.ts';
+
+/** How the worker is started: the program's entry (which runs build-worker.ts when it is a build thread) and its node arguments. */
+export interface ThreadStart { readonly script: string; readonly nodeArgs: readonly string[] }
+
+/** What the entry hands the worker; `role` is how the entry knows it runs as the build thread. */
+export interface BuildWorkerData {
+  readonly role: 'tasks-build';
+  readonly owner: string;
+  readonly dir: string;
+  /** undefined: the folder's own name for it (projectName), worked out in the thread. */
+  readonly project: string | undefined;
+  /** What a hint adds after `just tasks retry id=…` to name this tasks folder: ` dir=<dir>` (shell-quoted), or '' (the default: the default folder). */
+  readonly folderWords?: string;
+  readonly stuckSlackS: number | undefined;
+  readonly self: { readonly pid: number; readonly ppid: number };
+  /** A shared registry: the worker reads claims from the database (the URL stays in memory, never in a command line). */
+  readonly shared?: SharedRegistry | undefined;
+}
+
+/** The server's requests; each is answered by one `built` with the same id. */
+export type Command =
+  | { readonly t: 'rebuild'; readonly id: number; readonly changed: string[] | null }
+  | { readonly t: 'rearm'; readonly id: number }
+  | { readonly t: 'remote'; readonly id: number; readonly remote: Remote };
+
+/** A model that changed, as sent: the tasks went before in `tasks` reports (only those that are new objects), then their order by path. */
+export interface ModelUpdate { readonly order: string[]; readonly rest: Omit<LiveModel, 'tasks'> }
+
+/** What the thread reports: a change waiting out the debounce, changed tasks, a build (asked for, or from a watch: id null), a watch error. */
+export type Report =
+  | { readonly t: 'pending' }
+  | { readonly t: 'tasks'; readonly tasks: Task[] }
+  | { readonly t: 'built'; readonly id: number | null; readonly result: BuildResult; readonly version: number; readonly heartbeat: HeartbeatView; readonly model?: ModelUpdate; readonly error?: string }
+  | { readonly t: 'error'; readonly message: string };
+
+export interface BuildThreadInput {
+  readonly owner: string;
+  readonly dir: string;
+  readonly project: string | undefined;
+  readonly folderWords?: string;
+  readonly paths: RuntimePaths;
+  readonly self: { readonly pid: number; readonly ppid: number };
+  readonly stuckSlackS: number | undefined;
+  readonly start: ThreadStart;
+  readonly log: (line: string) => void;
+  readonly shared?: SharedRegistry | undefined;
+  /** Every build, asked for or not: the server pushes `change` when it wrote or removed a file. */
+  readonly onBuilt: (result: BuildResult) => void;
+}
+
+const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };
+/** A thread that died is started again after 1 s, twice as long after each death without a build between, up to a minute (the pages on disk are served meanwhile). */
+const RESTART_MS = 1000;
+const RESTART_MAX_MS = 60_000;
+
+/**
+ * The build thread: a worker that scans the tasks folder, renders and writes the pages, watches the
+ * folders and rebuilds. The server's own thread only answers requests, so a full build of 10,000
+ * tasks never holds a request; the pages a request gets are whatever is on disk (files are replaced
+ * whole, by rename). Each build reports the heartbeat it showed and the task model, sent as changes
+ * (only tasks that are new objects), which the API answers from.
+ */
+export class BuildThread {
+  /** Builds that wrote or removed a file since the thread started (the events' `version`). */
+  version = 0;
+  /**
+   * The task model of the last build; undefined until the first build has scanned the whole folder
+   * and reported: the API answers 503 meanwhile (an empty model would be a false answer).
+   */
+  current: LiveModel | undefined;
+  /** The heartbeat as the last build showed it. */
+  heartbeat: HeartbeatView;
+  /** Where `pr: 123` links to; set once git answered. */
+  remote: Remote | undefined;
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { command: Command; resolve: (r: BuildResult) => void }>();
+  private incoming = new Map<string, Task>();
+  private built = false;
+  private watchPending = false;
+  private closed = false;
+  /** Deaths since the last build that finished: the next restart waits longer. */
+  private deaths = 0;
+  /** A previous server's pages were on disk when this one started: they are served while the first build runs. */
+  private readonly pagesAtStart: boolean;
+  /**
+   * The files the last build wrote (its manifest): only these are served. At start, a previous
+   * build's, if this tool wrote it into this very folder; undefined until then (site-manifest.ts).
+   */
+  private served: Set<string> | undefined;
+  /** Why the last build failed (a link in the build folder, a full disk); undefined once one succeeds. */
+  failure: string | undefined;
+
+  constructor(private readonly input: BuildThreadInput) {
+    this.heartbeat = this.readHeartbeat();
+    this.served = readManifest(input.paths.site);
+    this.pagesAtStart = this.served?.has('index.html') === true;
+    // Said once, so a hold left set by mistake is not a silent stall (build-worker.ts).
+    const hold = process.env.TASKS_BUILD_HOLD;
+    if (hold) input.log(`TASKS_BUILD_HOLD is set: every build waits while ${path.resolve(hold)} exists`);
+    this.start();
+  }
+
+  /** The heartbeat's state now (one pid-file read and stat), for /api/health and the upkeep. */
+  readHeartbeat(): HeartbeatView {
+    const i = this.input;
+    return readHeartbeatView({ owner: i.owner, dir: i.dir, pidFile: i.paths.heartbeatPid, now: () => new Date(), self: i.self, stuckSlackS: i.stuckSlackS });
+  }
+
+  /**
+   * Whether the pages on disk are served: there is an index a build of this tool wrote, and it is
+   * either a previous server's (found at start) or this server has the model it was built from. The first build's writer
+   * threads put the index down before its report brings the model, so without the second rule `/`
+   * would show tasks a moment before /api/tasks has them.
+   */
+  pagesShown(): boolean {
+    return (this.current !== undefined || this.pagesAtStart) && this.served?.has('index.html') === true && fs.existsSync(this.indexFile());
+  }
+
+  /** Whether a file of the build folder (relative to it) is one a build of this tool wrote: nothing else there is served. */
+  serves(rel: string): boolean {
+    return this.served?.has(rel) === true;
+  }
+
+  /** `building` while the pages are not shown (503); `stale` until the first build is done and while a rebuild is asked for or waits; else `current`. */
+  buildState(): BuildState {
+    if (!this.pagesShown()) return 'building';
+    return !this.built || this.watchPending || this.waiting.size > 0 ? 'stale' : 'current';
+  }
+
+  private indexFile(): string {
+    return path.join(this.input.paths.site, 'index.html');
+  }
+
+  /** Re-reads the given task files (all: a walk) and renders what changed; resolves once it is on disk. */
+  rebuild(changed?: readonly string[]): Promise<BuildResult> {
+    return this.request((id) => ({ t: 'rebuild', id, changed: changed === undefined ? null : [...changed] }));
+  }
+
+  /** Fresh watches and a full rebuild (the tasks folder or its state folder was replaced). */
+  rearm(): Promise<BuildResult> {
+    return this.request((id) => ({ t: 'rearm', id }));
+  }
+
+  /** The git remote answered: the pages are rebuilt with PR links. */
+  setRemote(remote: Remote): Promise<BuildResult> {
+    this.remote = remote;
+    return this.request((id) => ({ t: 'remote', id, remote }));
+  }
+
+  /** The build folder lost its index (deleted under us): a full rebuild, unless one is under way. */
+  pagesMissing(): void {
+    if (this.built && this.waiting.size === 0) void this.rebuild();
+  }
+
+  /** Ends the thread (a build under way stops where it is; the next start clears what it left). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiting.values()) w.resolve(NOTHING);
+    this.waiting.clear();
+    await this.worker?.terminate();
+  }
+
+  private request(make: (id: number) => Command): Promise<BuildResult> {
+    if (this.closed) return Promise.resolve(NOTHING);
+    const command = make(this.nextId++);
+    return new Promise((resolve) => {
+      this.waiting.set(command.id, { command, resolve });
+      this.worker?.postMessage(command);
+    });
+  }
+
+  private start(): void {
+    const i = this.input;
+    const data: BuildWorkerData = { role: 'tasks-build', owner: i.owner, dir: i.dir, project: i.project, folderWords: i.folderWords, stuckSlackS: i.stuckSlackS, self: i.self, shared: i.shared };
+    const worker = spawnWorker(i.start, data);
+    this.worker = worker;
+    worker.on('message', (m: Report) => this.receive(m));
+    worker.on('error', (err) => i.log(`dashboard build thread failed: ${err.stack ?? err.message}`));
+    worker.on('exit', (code) => {
+      if (this.closed) return;
+      this.worker = undefined;
+      this.incoming.clear();
+      // Stale until the new thread's first build is on disk.
+      this.built = false;
+      this.watchPending = false;
+      const wait = Math.min(RESTART_MAX_MS, RESTART_MS * 2 ** this.deaths++);
+      i.log(`dashboard build thread exited (code ${code}); starting it again in ${wait / 1000} s`);
+      // The new thread builds everything first, then takes the requests that were still waiting.
+      setTimeout(() => {
+        if (this.closed) return;
+        this.start();
+        for (const w of this.waiting.values()) this.worker?.postMessage(w.command);
+      }, wait).unref();
+    });
+  }
+
+  private receive(m: Report): void {
+    if (m.t === 'pending') {
+      this.watchPending = true;
+    } else if (m.t === 'tasks') {
+      for (const t of m.tasks) this.incoming.set(t.path, t);
+    } else if (m.t === 'error') {
+      this.input.log(`dashboard rebuild failed: ${m.message}`);
+    } else {
+      if (m.model) this.apply(m.model);
+      if (m.result.files) this.served = new Set(m.result.files);
+      this.failure = m.error;
+      this.version = m.version;
+      this.heartbeat = m.heartbeat;
+      this.built = true;
+      this.deaths = 0;
+      if (m.id === null) this.watchPending = false;
+      if (m.error !== undefined) this.input.log(`dashboard rebuild failed: ${m.error}`);
+      const waiter = m.id === null ? undefined : this.waiting.get(m.id);
+      if (m.id !== null) this.waiting.delete(m.id);
+      this.input.onBuilt(m.result);
+      waiter?.resolve(m.result);
+    }
+  }
+
+  /** The new model: tasks that did not change keep their objects (so what is derived from them can tell). */
+  private apply(update: ModelUpdate): void {
+    const known = new Map((this.current?.tasks ?? []).map((t) => [t.path, t]));
+    for (const [p, t] of this.incoming) known.set(p, t);
+    this.incoming.clear();
+    const tasks = update.order.map((p) => known.get(p)).filter((t): t is Task => t !== undefined);
+    this.current = { ...update.rest, tasks } as LiveModel;
+  }
+}
+
+/**
+ * Starts the entry as a worker. The bundle loads as is. The TypeScript sources (the parent runs
+ * with `--import tsx`) need tsx registered in the worker first: a worker does not run the parent's
+ * --import, so it calls tsx's register() before it imports the entry.
+ */
+function spawnWorker(start: ThreadStart, data: BuildWorkerData): Worker {
+  if (!start.nodeArgs.includes('--import')) return new Worker(start.script, { workerData: data });
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(pathToFileURL(start.script).href)}); })`;
+  return new Worker(code, { eval: true, workerData: data });
+}
