@@ -173,6 +173,7 @@ export class SiteFiles {
   remove(rel: string): void {
     checkFolders(path.dirname(path.join(this.dir, rel)));
     this.listDue ||= this.hashes.delete(rel);
+    this.found.delete(rel);
     try {
       fs.unlinkSync(path.join(this.dir, rel));
       this.stats.removed++;
@@ -211,10 +212,12 @@ export class SiteFiles {
     this.put(rel, chunks);
   }
 
-  /** What was written and removed since begin(); the survey is used up by then. The manifest goes down once the files are. */
+  /**
+   * What was written and removed since begin(). The survey stays for files not written yet (task
+   * pages a deferred build renders later are compared with the disk, not rewritten). The manifest goes down once the files are.
+   */
   finish(): BuildResult {
     const { written, removed, added } = this.stats;
-    this.found.clear();
     const listed = this.options.manifest && this.listDue ? [...this.hashes.keys(), ...this.assembled.keys()] : undefined;
     this.listDue = false;
     const result: BuildResult = { written, removed, filesChanged: added > 0 || removed > 0, ...(listed ? { files: listed } : {}) };

@@ -21,6 +21,7 @@ import { type WebClaim, type WebSnapshot, ciMapOf, ciOf, holdsOf } from '../rend
 import type { DocFile, Task, ParseError } from '../../tasks/taskfile.ts';
 import type { Remote } from '../../tasks/pr.ts';
 import { KIND_FOLDERS, assignPages, kindPages } from '../render/pages.ts';
+import { PendingPages } from './site-pending.ts';
 
 /** A task page's file name (in tasks/): see pages.ts. */
 export { pageName } from '../render/pages.ts';
@@ -56,6 +57,9 @@ export interface SiteInput {
 
 export type { BuildResult } from './site-files.ts';
 
+/** deferPages: task pages whose content changed are kept pending (renderPending writes them) instead of rendered now. */
+export interface BuildOptions { readonly deferPages?: boolean }
+
 interface Entry {
   /** The task object last rendered: the same object means the same content, without hashing it again. */
   task: Task;
@@ -88,6 +92,8 @@ export class SiteBuilder {
   private global: string | undefined;
   private first = true;
   private readonly pruneUnknown: boolean;
+  /** Task pages a deferred build has not rendered yet, with their latest inputs. */
+  private readonly pending = new PendingPages();
 
   /** pruneUnknown: the folder is ours alone, so task pages found there that no task has are removed. The rest goes to SiteFiles (the server's compressed siblings and page versions). */
   constructor(outDir: string, options: { pruneUnknown?: boolean } & SiteFilesOptions = {}) {
@@ -96,7 +102,7 @@ export class SiteBuilder {
   }
 
   /** Renders the whole site the first time, then only pages whose inputs changed. Atomic file writes (write temp + rename). */
-  build(input: SiteInput): BuildResult {
+  build(input: SiteInput, options: BuildOptions = {}): BuildResult {
     const files = this.files;
     files.begin(['tasks', ...Object.values(KIND_FOLDERS)]);
     if (!this.first && !fs.existsSync(path.join(files.dir, 'index.html'))) this.reset(); // the folder was cleared under us
@@ -152,7 +158,12 @@ export class SiteBuilder {
         entry = old.task === task ? old : { ...old, task, pr };
       } else {
         const esc = escalation === undefined ? undefined : { reason: escalation.reason, since: escalation.since };
-        files.write(`tasks/${page}.html`, renderTaskPage({ project: input.project, task, related, now: input.now, escalation: esc, claim, pr, ci, runLog: log, api: input.api ?? false, hold, folderWords: input.folderWords ?? '' }));
+        const render = (): string => renderTaskPage({ project: input.project, task, related, now: input.now, escalation: esc, claim, pr, ci, runLog: log, api: input.api ?? false, hold, folderWords: input.folderWords ?? '' });
+        if (options.deferPages) this.pending.set(`tasks/${page}.html`, render);
+        else {
+          this.pending.drop(`tasks/${page}.html`);
+          files.write(`tasks/${page}.html`, render());
+        }
         const text = searchFold(`${task.title}\n${task.body}`).replace(/\s+/g, ' ').trim();
         const row = taskRow(task, page, escalation !== undefined, pr, ci, statusRank, related.parent?.task?.page);
         const bytes = Buffer.from(JSON.stringify(row));
@@ -175,9 +186,15 @@ export class SiteBuilder {
       data.push(entry.data);
     });
 
-    for (const page of this.entries.keys()) if (!next.has(page)) files.remove(`tasks/${page}.html`);
-    // Files this builder did not write are removed only from a folder that is ours alone (the server's).
-    if (this.pruneUnknown) for (const rel of files.surveyed()) if (rel.startsWith('tasks/') && !next.has(rel.slice(6, -5))) files.remove(rel);
+    for (const page of this.entries.keys()) {
+      if (next.has(page)) continue;
+      this.pending.drop(`tasks/${page}.html`);
+      files.remove(`tasks/${page}.html`);
+    }
+    // A build that does not defer leaves the folder whole: pages an earlier one deferred are written now.
+    if (!options.deferPages) for (const [rel, render] of this.pending.take(Infinity)) files.write(rel, render());
+    // Files this builder did not write are removed only from a folder that is ours alone (the server's); the survey is the first build's.
+    if (this.pruneUnknown && this.first) for (const rel of files.surveyed()) if (rel.startsWith('tasks/') && !next.has(rel.slice(6, -5))) files.remove(rel);
     this.entries = next;
     this.buildDocs(input, (t) => pageOf.get(t) as string);
 
@@ -193,6 +210,23 @@ export class SiteBuilder {
     files.writeAssembled('search.json', { head: Buffer.from('{'), parts: search, tail: Buffer.from('}\n') });
     this.first = false;
     return files.finish();
+  }
+
+  /** How many task pages a deferred build left for renderPending. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Renders and writes up to `max` of the task pages deferred builds left, the ones named in `first`
+   * (`tasks/<page>.html`, when pending) before the others; a page enters the result's files once written.
+   */
+  renderPending(max: number, first: readonly string[] = []): BuildResult {
+    this.files.begin(['tasks']);
+    const due = this.pending.take(max, first);
+    if (due.length) makeFolders(path.join(this.files.dir, 'tasks'), 4);
+    for (const [rel, render] of due) this.files.write(rel, render());
+    return this.files.finish();
   }
 
   /** The pages of docs, decisions and milestones: rendered when what they show changed, removed when their file went away. */

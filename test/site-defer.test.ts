@@ -1,0 +1,128 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseTaskFile } from '../lib/tasks/taskfile.ts';
+import type { Task } from '../lib/tasks/taskfile.ts';
+import { SiteBuilder, type SiteInput } from '../lib/web/site/site.ts';
+import { readManifest } from '../lib/web/site/site-manifest.ts';
+
+const NOW = new Date('2026-03-22T12:00:00Z');
+
+function task(file: string, fields: Record<string, string>, body = ''): Task {
+  const yaml = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('\n');
+  const r = parseTaskFile(Buffer.from(`---\n${yaml}\n---\n${body}`), file);
+  assert.ok(r.ok, `fixture ${file} must parse`);
+  return r.task;
+}
+
+function tasks(): Task[] {
+  return [
+    task('ALPHA.md', { id: 'ALPHA', title: 'Alpha', status: 'ready' }, 'First.\n'),
+    task('BETA.md', { id: 'BETA', title: 'Beta', status: 'in_progress', depends_on: '[ALPHA]' }, 'Second.\n'),
+    task('GAMMA.md', { id: 'GAMMA', title: 'Gamma', status: 'todo', parent: 'ALPHA' }, 'Third.\n'),
+  ];
+}
+
+function input(list: Task[]): SiteInput {
+  return { project: 'Acme', tasks: list, errors: [], snapshot: undefined, heartbeat: { running: false, pid: null }, now: NOW };
+}
+
+function withOut(body: (out: string) => void): void {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-defer-'));
+  try {
+    body(out);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+const pages = (out: string): string[] => fs.existsSync(path.join(out, 'tasks')) ? fs.readdirSync(path.join(out, 'tasks')).sort() : [];
+
+/** Every file of a folder (relative path → bytes), the manifest left out (it names the folder's inode). */
+function folder(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const rel of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const file = path.join(dir, rel);
+    if (fs.statSync(file).isFile() && !rel.endsWith('.manifest.json')) files.set(rel, fs.readFileSync(file, 'latin1'));
+  }
+  return files;
+}
+
+test('a deferred build writes the index and data but keeps the task pages pending until renderPending, the named ones first', () => {
+  withOut((out) => {
+    const builder = new SiteBuilder(out, { manifest: true });
+    const r = builder.build(input(tasks()), { deferPages: true });
+    assert.ok(fs.existsSync(path.join(out, 'index.html')));
+    assert.ok(fs.existsSync(path.join(out, 'tasks.json')));
+    assert.deepEqual(pages(out), []);
+    assert.equal(builder.pendingCount, 3);
+    assert.ok(r.files !== undefined && !r.files.some((f) => f.startsWith('tasks/')), 'no page is listed before it is on disk');
+    assert.ok(![...(readManifest(out) ?? [])].some((f) => f.startsWith('tasks/')));
+
+    const one = builder.renderPending(1, ['tasks/GAMMA.html', 'tasks/NOPE.html']);
+    assert.equal(one.written, 1);
+    assert.deepEqual(pages(out), ['GAMMA.html']);
+    assert.ok(one.files?.includes('tasks/GAMMA.html'));
+    assert.ok(readManifest(out)?.has('tasks/GAMMA.html'));
+    assert.equal(builder.pendingCount, 2);
+
+    assert.equal(builder.renderPending(10).written, 2);
+    assert.equal(builder.pendingCount, 0);
+    assert.deepEqual(pages(out), ['ALPHA.html', 'BETA.html', 'GAMMA.html']);
+    assert.equal(builder.renderPending(10).written, 0);
+    withOut((fresh) => {
+      new SiteBuilder(fresh, { manifest: true }).build(input(tasks()));
+      assert.deepEqual(folder(out), folder(fresh), 'deferred then rendered equals a build that never deferred');
+    });
+  });
+});
+
+test('a page changed again before it was rendered renders once with the newest inputs; a removed task\'s pending page is never written', () => {
+  withOut((out) => {
+    const builder = new SiteBuilder(out);
+    const list = tasks();
+    builder.build(input(list));
+    list[1] = task('BETA.md', { id: 'BETA', title: 'Beta renamed', status: 'in_progress', depends_on: '[ALPHA]' }, 'Second.\n');
+    builder.build(input(list), { deferPages: true });
+    // ALPHA shows what it blocks (BETA's title): its page is pending too.
+    assert.equal(builder.pendingCount, 2);
+    list[1] = task('BETA.md', { id: 'BETA', title: 'Beta renamed twice', status: 'in_progress', depends_on: '[ALPHA]' }, 'Second.\n');
+    builder.build(input(list), { deferPages: true });
+    assert.equal(builder.pendingCount, 2, 'one pending render per page');
+    const gamma = task('GAMMA.md', { id: 'GAMMA', title: 'Gamma again', status: 'todo', parent: 'ALPHA' }, 'Third.\n');
+    builder.build(input([...list.slice(0, 2), gamma]), { deferPages: true });
+    assert.equal(builder.pendingCount, 3);
+    builder.build(input(list.slice(0, 2)), { deferPages: true });
+    assert.deepEqual(pages(out), ['ALPHA.html', 'BETA.html'], 'the removed task\'s page is gone');
+    assert.equal(builder.pendingCount, 2, 'and its pending render dropped');
+    assert.equal(builder.renderPending(Infinity).written, 2);
+    assert.deepEqual(pages(out), ['ALPHA.html', 'BETA.html']);
+    const beta = fs.readFileSync(path.join(out, 'tasks/BETA.html'), 'utf8');
+    assert.match(beta, /Beta renamed twice/);
+    assert.match(fs.readFileSync(path.join(out, 'tasks/ALPHA.html'), 'utf8'), /Beta renamed twice/);
+  });
+});
+
+test('a build without deferPages writes what earlier deferred builds left pending', () => {
+  withOut((out) => {
+    const builder = new SiteBuilder(out);
+    builder.build(input(tasks()), { deferPages: true });
+    assert.deepEqual(pages(out), []);
+    builder.build(input(tasks()));
+    assert.equal(builder.pendingCount, 0);
+    assert.deepEqual(pages(out), ['ALPHA.html', 'BETA.html', 'GAMMA.html']);
+  });
+});
+
+test('a restarted builder that defers compares pending pages with the disk instead of rewriting them', () => {
+  withOut((out) => {
+    new SiteBuilder(out, { pruneUnknown: true }).build(input(tasks()));
+    const builder = new SiteBuilder(out, { pruneUnknown: true });
+    assert.equal(builder.build(input(tasks()), { deferPages: true }).written, 0);
+    assert.equal(builder.pendingCount, 3);
+    assert.deepEqual(builder.renderPending(Infinity), { written: 0, removed: 0, filesChanged: false });
+    assert.deepEqual(pages(out), ['ALPHA.html', 'BETA.html', 'GAMMA.html']);
+  });
+});
