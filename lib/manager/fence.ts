@@ -1,6 +1,6 @@
 // Fencing for the shared registry: a heartbeat that cannot renew its leases stops its own runs before another host may take their tasks over.
 import { writeFileAtomic } from '../base/atomic.ts';
-import { RegistryUnreachable } from './registry-url.ts';
+import { RegistryUnreachable } from '../base/registry-url.ts';
 import type { SnapshotRegistry } from './tick.ts';
 
 /** TERM, then KILL after this: a fenced run is gone well before its lease runs out. */

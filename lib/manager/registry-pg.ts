@@ -2,7 +2,7 @@
 import pg from 'pg';
 import { type Claim, type Hold, type Registry, type RegistryHooks, type Released, claimProblem, emptyRegistry } from './registry.ts';
 import { TasksError } from '../base/errors.ts';
-import { redactUrl, unreachable } from './registry-url.ts';
+import { redactUrl, unreachable } from '../base/registry-url.ts';
 import { migrate } from './registry-pg-schema.ts';
 
 /** The fields a claim carries only as read from the database (columns, not part of the claim's document). */

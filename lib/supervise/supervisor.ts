@@ -8,7 +8,7 @@ import { checkRuntimeFolders, runtimePaths } from '../base/paths.ts';
 import { logCap } from '../base/logfile.ts';
 import { refuseLinkedFolders } from '../base/nofollow.ts';
 import { heartbeatHealth } from './health.ts';
-import { redactUrl } from '../manager/registry-url.ts';
+import { redactUrl } from '../base/registry-url.ts';
 import { abstractSocketHolders, hasArgs, isLiveStat, ownedByUs, readStatQuiet } from './proc.ts';
 
 /** The heartbeat settings ensure passes to a new heartbeat. */

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { quoteText } from '../base/controls.ts';
 import { acquireLock } from '../supervise/lock.ts';
-import { EditRefused, type EditResult, versionOf } from './edit.ts';
+import { EditRefused, type EditResult, versionOf } from './edit-types.ts';
 import { writeNew } from './edit-file.ts';
 import { textProblem } from './edit-apply.ts';
 import { scalarSource } from './edit-yaml.ts';

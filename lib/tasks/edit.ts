@@ -1,81 +1,33 @@
 // The edit core (issue 18): read a task with its version, change exactly what is named, under a per-file lock, atomically, never over a newer save.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { quoteText } from '../base/controls.ts';
 import { TasksError } from '../base/errors.ts';
-import { findTask } from '../cli/task-ref.ts';
+import { findCandidate } from './find.ts';
 import { acquireLock } from '../supervise/lock.ts';
 import { ApplyProblem, applyChange, describeChanges, openText } from './edit-apply.ts';
 import { readNoFollow, whyNotFound, writeKeepingMode } from './edit-file.ts';
+import { EditConflict, EditRefused, type EditRequest, type EditResult, type TaskRead, versionOf } from './edit-types.ts';
 import { keepWritten, recall, remember } from './edit-memory.ts';
 import { type FolderFormat, detectFormat } from './format.ts';
 import { type Task, parseTaskFile } from './taskfile.ts';
 
 export { createTask } from './edit-new.ts';
-
-/** A file's version: the first 16 hex digits of the SHA-256 of its bytes. */
-export function versionOf(bytes: Buffer | string): string {
-  return crypto.createHash('sha256').update(bytes).digest('hex').slice(0, 16);
-}
-
-/** What an edit asks for; every part optional, at least one of status/fields/note/check. */
-export interface EditRequest {
-  /** Canonical (in_progress) or the folder's own word (In Progress); written in the folder's own word. */
-  status?: string;
-  /** Frontmatter keys set (null removes the key); never id. */
-  fields?: Record<string, string | string[] | null>;
-  /** Appends one dated line ("- 2026-12-07 10:03 text") to the notes/progress section. */
-  note?: string;
-  /** Ticks a plan checkbox: its 1-based number among the plan's checkboxes, or its text (exact, else a unique substring). */
-  check?: number | string;
-  /** The version the caller read; if the file changed since: EditConflict, nothing written. */
-  version?: string;
-}
-
-export interface EditResult {
-  id: string;
-  /** Path relative to the tasks folder. */
-  path: string;
-  /** Version before and after (equal when nothing changed: an edit that changes nothing writes nothing). */
-  before: string;
-  version: string;
-  /** What changed, in words, plain (no shell quotes): ["status: ready → In Progress", "note", "check 2: run the tests"]. */
-  changed: string[];
-}
-
-/** One task read for editing: the parsed task, its bytes' version, and its path. */
-export interface TaskRead { task: Task; version: string; path: string; text: string }
-
-/** The task cannot be edited safely, or the request names nothing it can do: one line naming the fix (the CLI's exit 2 for an unknown or ambiguous id). */
-export class EditRefused extends TasksError {
-  constructor(message: string, exitCode: 1 | 2 = 1) {
-    super(message, exitCode);
-    this.name = 'EditRefused';
-  }
-}
-
-/** The file changed since the version the caller read: nothing was written. */
-export class EditConflict extends TasksError {
-  constructor(readonly id: string, readonly asked: string, readonly current: string, readonly changes: string[]) {
-    super(`${quoteText(id)} changed since version ${asked} (${changes.join(', ')}); it is now version ${current}: read it again and retry`);
-    this.name = 'EditConflict';
-  }
-}
+export { EditConflict, EditRefused, type EditRequest, type EditResult, type TaskRead, versionOf } from './edit-types.ts';
 
 /** The task `ref` names (as id= resolves it), its file relative to `dir`; an unknown or ambiguous ref is refused (exit 2). */
 function resolve(dir: string, ref: string): { id: string; rel: string } {
   let found;
   try {
-    found = findTask(dir, ref, undefined);
+    found = findCandidate(dir, ref);
   } catch (err) {
     if (!(err instanceof TasksError)) throw err;
     // A file by that name that is no task (no frontmatter, bad YAML, a link) is said as such, not as an unknown id.
     const why = whyNotFound(dir, ref);
     throw why === undefined ? new EditRefused(err.message, 2) : new EditRefused(why);
   }
-  if (found.path === undefined) throw new EditRefused(`${quoteText(ref)} has no task file to edit`, 2);
-  return { id: found.id, rel: found.path };
+  if (found.task === undefined) throw new EditRefused(`${quoteText(ref)} has no task file to edit`, 2);
+  return { id: found.id, rel: found.task.path };
 }
 
 /** The file's text (BOM kept) read without following links, or a refusal naming why. */

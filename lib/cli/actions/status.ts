@@ -27,7 +27,7 @@ export async function readClaims(o: Options, cli: Cli): Promise<StatusClaims> {
   } catch (err) {
     // openStore and peek name the database (host, port, what to check) without its password.
     if (!(err instanceof TasksError) || o.registry === undefined) throw err;
-    const { redactUrl } = await import('../../manager/registry-url.ts');
+    const { redactUrl } = await import('../../base/registry-url.ts');
     return { registry: undefined, shared: { where: redactUrl(o.registry), queue: o.queue ?? null, host: hostName(cli.env), unreachable: err.message } };
   } finally {
     await store?.close();

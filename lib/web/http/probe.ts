@@ -6,6 +6,7 @@ import { markerArgs, parsePidFile } from '../../supervise/pidfile.ts';
 import { allPids, hasArgs, listeningPorts, ownedByUs } from '../../supervise/proc.ts';
 import type { HeartbeatHealth, HeartbeatState } from '../../supervise/health.ts';
 import type { SnapshotRegistry } from '../../manager/tick.ts';
+import type { BuildState } from '../site/build-state.ts';
 
 /**
  * The health document (200 when the heartbeat is running, else 503 with the same body); `app`,
@@ -42,7 +43,7 @@ export interface Health {
   reason?: string;
 }
 
-export type BuildState = 'current' | 'stale' | 'building';
+export type { BuildState };
 
 /** True for addresses that never leave this machine. */
 export function isLoopback(host: string): boolean {

@@ -8,7 +8,7 @@ import type { Remote } from '../../tasks/pr.ts';
 import type { Task } from '../../tasks/taskfile.ts';
 import { type HeartbeatView, readHeartbeatView } from './heartbeat-view.ts';
 import type { LiveModel } from './live.ts';
-import type { BuildState } from '../http/probe.ts';
+import type { BuildState } from './build-state.ts';
 import type { BuildResult } from './site-files.ts';
 import { readManifest } from './site-manifest.ts';
 import type { SharedRegistry } from './registry-poll.ts';

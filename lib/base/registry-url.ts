@@ -1,5 +1,5 @@
 // A shared registry's URL as it may be shown, and the one line a database that cannot be reached becomes (no pg here: cheap to load).
-import { TasksError } from '../base/errors.ts';
+import { TasksError } from './errors.ts';
 
 /** A URL as it may be shown: scheme, user, host, port and database; a password as ***, parameters left out. */
 export function redactUrl(url: string): string {
