@@ -38,6 +38,11 @@ function openRank(r: TaskRow): number {
   return last >= 0 ? 1e6 + last : OPEN_FIRST.length + r.statusRank;
 }
 
+/** The default order between two rows at positions ia and ib: open work first (openRank), then priority, then id in natural order, then position. */
+export function openWorkCompare(a: TaskRow, ia: number, b: TaskRow, ib: number): number {
+  return openRank(a) - openRank(b) || a.priorityRank - b.priorityRank || collator.compare(a.id, b.id) || ia - ib;
+}
+
 /** The default order: open work first (openRank), then priority, then id in natural order; stable. */
 export function openWorkFirst(rows: readonly TaskRow[]): TaskRow[] {
   return rows.map((r, i) => ({ s: openRank(r), i, r }))

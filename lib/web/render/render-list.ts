@@ -105,6 +105,21 @@ export interface ListInput extends BoardStatuses {
   readonly version: string;
   readonly searchVersion: string;
   readonly now: Date;
+  /** The filters' selects (listSelects) and the first page of the default view, when the caller kept them from an earlier build. */
+  readonly selects?: string;
+  readonly first?: readonly TaskRow[];
+}
+
+/** The filters' selects: every value the tasks have, statuses as the board's columns come. */
+export function listSelects(tasks: readonly Task[], board: BoardStatuses): string {
+  const ranks = new Map(board.statuses.map((s, i) => [s, i]));
+  const rank = (status: string): number => ranks.get(status) ?? Infinity;
+  return SELECTS.map(([key, label, plural]) => `<label>${label} <select id="f-${key}" name="${key}">${filterOptions(tasks, key, plural, rank, board.words)}</select></label>`).join('\n');
+}
+
+/** What of a task the filters' options are made of. */
+export function selectValues(t: Task): string {
+  return JSON.stringify(SELECTS.map(([key]) => valuesOf(t, key)));
 }
 
 /**
@@ -115,13 +130,11 @@ export interface ListInput extends BoardStatuses {
 export function renderList(p: ListInput): string {
   const head = COLUMNS.map(([k, label]) => `<th data-sort="${k}"><button type="button">${label}</button></th>`).join('');
   // The Status filter lists statuses as the board's columns come.
-  const ranks = new Map(p.statuses.map((s, i) => [s, i]));
-  const rank = (status: string): number => ranks.get(status) ?? Infinity;
-  const selects = SELECTS.map(([key, label, plural]) => `<label>${label} <select id="f-${key}" name="${key}">${filterOptions(p.tasks, key, plural, rank, p.words)}</select></label>`).join('\n');
+  const selects = p.selects ?? listSelects(p.tasks, p);
   const archived = p.rows.reduce((n, r) => n + (r.archived ? 1 : 0), 0);
   const active = p.rows.filter((r) => !r.archived);
   // The first page of the default view: open work first, as the client orders it.
-  const first = openWorkFirst(active).slice(0, PAGE_SIZE);
+  const first = p.first ?? openWorkFirst(active).slice(0, PAGE_SIZE);
   const today = localDay(p.now);
   const more = active.length > first.length
     ? `<p id="more" class="none">The first ${first.length} of ${active.length} tasks; the others, the filters and the board load with JavaScript.</p>` : '';

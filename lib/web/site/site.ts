@@ -1,5 +1,4 @@
 // The site builder: index, task pages and assets, written only when their bytes change.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeFolders } from '../../base/atomic.ts';
@@ -9,18 +8,18 @@ import { type BuildResult, SiteFiles, type SiteFilesOptions } from './site-files
 import { countByStatus, statusOrder } from '../../tasks/model.ts';
 import { renderIndex } from '../render/render.ts';
 import type { IndexInput } from '../render/render.ts';
-import { boardStatuses, taskRow } from '../render/render-list.ts';
-import { type TaskRow, searchFold } from '../client/rows.ts';
-import { type PrShown, type TaskRef, isOverdue, prShown } from '../render/html.ts';
-import { renderTaskPage } from '../render/render-task.ts';
+import { boardStatuses } from '../render/render-list.ts';
+import type { PrShown } from '../render/html.ts';
 import { docPages } from '../render/render-doc.ts';
-import { relatedOf, relationsOf } from '../render/relations.ts';
-import type { PageClaim } from '../render/render-task.ts';
 import type { RunLogTail } from '../render/run-log.ts';
-import { type WebClaim, type WebSnapshot, ciMapOf, ciOf, holdsOf } from '../render/snapshot-read.ts';
+import type { WebSnapshot } from '../render/snapshot-read.ts';
+import { localDay } from '../client/due.ts';
 import type { DocFile, Task, ParseError } from '../../tasks/taskfile.ts';
 import type { Remote } from '../../tasks/pr.ts';
-import { KIND_FOLDERS, assignPages, kindPages } from '../render/pages.ts';
+import { KIND_FOLDERS, kindPages } from '../render/pages.ts';
+import { type Entry, type EntryContext, TaskSides, deriveEntry, sha1 } from './site-entries.ts';
+import { SiteLinks } from './site-links.ts';
+import { ListParts } from './site-list.ts';
 import { PendingPages } from './site-pending.ts';
 
 /** A task page's file name (in tasks/): see pages.ts. */
@@ -60,32 +59,25 @@ export type { BuildResult } from './site-files.ts';
 /** deferPages: task pages whose content changed are kept pending (renderPending writes them) instead of rendered now. */
 export interface BuildOptions { readonly deferPages?: boolean }
 
-interface Entry {
-  /** The task object last rendered: the same object means the same content, without hashing it again. */
-  task: Task;
-  content: string;
-  /** What the page shows besides the task itself: escalation, claim, dependencies. */
-  extra: string;
-  /** The task as the list and board show it, as a tasks.json record. */
-  row: TaskRow;
-  /** The record as bytes and its hash, kept as the same objects while unchanged, so tasks.json is compared and written without re-encoding. */
-  data: Buffer;
-  hash: string;
-  search: Buffer;
-  /** The PR as shown, resolved once per task object (the remote is global: a new one clears every entry). */
-  pr: PrShown | null;
-}
-
 const COMMA = Buffer.from(',\n');
 
 /**
- * Builds the dashboard into a folder and keeps, per task page, a signature of what the page shows,
- * so a rebuild renders only the pages whose inputs changed and writes only files whose bytes changed.
+ * Builds the dashboard into a folder and keeps, per task, what it derived (the page's inputs, the
+ * record, the search text): a rebuild derives again only the tasks that changed and those whose
+ * pages show them, renders only pages whose inputs changed and writes only files whose bytes changed.
  */
 export class SiteBuilder {
   private readonly files: SiteFiles;
   /** By page name, which is unique within a build (unlike a slug). */
   private entries = new Map<string, Entry>();
+  /** The same entries by position in the last build's task list. */
+  private list: Entry[] = [];
+  private readonly links = new SiteLinks();
+  private readonly listParts = new ListParts();
+  /** What the snapshot and run logs said of each id at the last build (TaskSides.of). */
+  private sides = new Map<string, string>();
+  /** The local day of the last build: overdue marks change with it. */
+  private day = '';
   /** The signature of each doc, decision and milestone page written, by its path. */
   private docs = new Map<string, string>();
   /** What every page shows alike (project, remote, API links): a change re-renders them all. */
@@ -109,107 +101,93 @@ export class SiteBuilder {
     // A restart neither rewrites identical files nor leaves stale pages.
     if (this.first) files.survey('tasks', '.html', ['index.html', 'search.json', 'tasks.json', ...ASSET_NAMES, ...kindPages(input.docs ?? [])]);
     const global = JSON.stringify([input.project, input.folderWords ?? '', input.remote ?? null, input.api ?? false, input.format?.customStatuses ?? []]);
+    const day = localDay(input.now);
+    const same = global === this.global && !this.first && day === this.day;
     if (global !== this.global) {
       // every page shows these
       this.entries.clear();
       this.docs.clear();
     }
     this.global = global;
+    this.day = day;
     // Never more than the build folder's own levels (site-<owner>/tasks under logs/task_manager): a tasks folder deleted meanwhile stays deleted.
     makeFolders(path.join(files.dir, 'tasks'), 4);
 
-    const pages = assignPages(input.tasks);
-    const refs = new Map<string, TaskRef>();
-    input.tasks.forEach((t, i) => refs.set(t.id, { page: pages[i] as string, status: t.status, title: t.title }));
-    const relations = relationsOf(input.tasks);
-    const pageOf = new Map(input.tasks.map((t, i) => [t, pages[i] as string]));
-    const escalations = new Map((input.snapshot?.escalations ?? []).map((e) => [e.id, e]));
-    const claims = new Map((input.snapshot?.claims ?? []).map((c) => [c.id, c]));
-    const holds = new Map(holdsOf(input.snapshot).map((x) => [x.id, x]));
-    const checks = ciMapOf(input.snapshot);
-    const shown = new Map<string, { pr: PrShown | null; ci: string }>();
+    const sides = new TaskSides(input.snapshot, input.runLogs);
+    const said = new Map([...sides.ids()].map((id) => [id, sides.of(id)]));
+    const links = this.links;
+    // Only task contents changed (same paths, ids, pages and relations): derive again what shows them.
+    const changed = same ? links.update(input.tasks, Math.max(16, input.tasks.length >> 3)) : undefined;
+    if (changed === undefined) links.full(input.tasks);
     const order = new Map(statusOrder(input.format?.customStatuses).map((s, i) => [s, i]));
-    const statusRank = (status: string): number => order.get(status) ?? order.size;
+    const ctx: EntryContext = { project: input.project, folderWords: input.folderWords ?? '', api: input.api ?? false, now: input.now, remote: input.remote, sides,
+      statusRank: (status) => order.get(status) ?? order.size };
+    const derive = (i: number, old: Entry | undefined): Entry => {
+      const page = links.pages[i] as string;
+      const { entry, render } = deriveEntry(ctx, input.tasks[i] as Task, page, links.related(i), old);
+      const rel = `tasks/${page}.html`;
+      if (render === undefined) return entry;
+      if (options.deferPages) this.pending.set(rel, render);
+      else {
+        this.pending.drop(rel);
+        files.write(rel, render());
+      }
+      return entry;
+    };
+    if (changed === undefined) this.deriveAll(input.tasks, derive);
+    else {
+      const dirty = new Set(changed);
+      for (const i of changed) for (const j of links.shownBy(i)) dirty.add(j);
+      for (const id of new Set([...said.keys(), ...this.sides.keys()])) if (said.get(id) !== this.sides.get(id)) for (const i of links.positionsOf(id)) dirty.add(i);
+      for (const i of dirty) {
+        const entry = derive(i, this.list[i]);
+        this.list[i] = entry;
+        this.entries.set(links.pages[i] as string, entry);
+      }
+      changed.splice(0, changed.length, ...dirty);
+    }
+    this.sides = said;
+    // A build that does not defer leaves the folder whole: pages an earlier one deferred are written now.
+    if (!options.deferPages) for (const [rel, render] of this.pending.take(Infinity)) files.write(rel, render());
+    this.buildDocs(input, (t) => links.pageOf(t));
 
+    const list = this.list;
+    const rows = list.map((e) => e.row);
+    const shown = new Map<string, { pr: PrShown | null; ci: string }>();
+    list.forEach((e, i) => { if (links.namesRef(i)) shown.set(e.task.id, { pr: e.pr, ci: e.ci }); });
+    // The index names the version of tasks.json it goes with: a page that sees another fetches the file again.
+    const version = sha1(Buffer.from(list.map((e) => e.hash).join(''))).slice(0, 16);
+    // search.json's from the content keys (they cover the bodies), so an edited body is searched anew.
+    const searchVersion = sha1(Buffer.from(list.map((e) => e.content).join(''))).slice(0, 16);
+    // The assets first: a page that finds the new index finds its script and stylesheet too.
+    for (const asset of clientAssets()) files.write(asset.name, asset.bytes);
+    const board = boardStatuses(input.format);
+    const parts = this.listParts.get(input.tasks, rows, board, changed);
+    files.write('index.html', renderIndex({ ...input, docs: input.docs ?? [], refs: links.refs, counts: countByStatus(input.tasks, input.format?.customStatuses), shown, rows, version, searchVersion,
+      ...board, ...parts }));
+    files.writeAssembled('tasks.json', { head: Buffer.from(`{"version":${JSON.stringify(version)},"tasks":[\n`), parts: joined(list.map((e) => e.data)), tail: Buffer.from('\n]}\n') });
+    files.writeAssembled('search.json', { head: Buffer.from('{'), parts: joined(list.map((e) => e.search)), tail: Buffer.from('}\n') });
+    this.first = false;
+    return files.finish();
+  }
+
+  /** Every task derived (an unchanged one keeps its entry by page), and the pages of tasks that went away removed. */
+  private deriveAll(tasks: readonly Task[], derive: (i: number, old: Entry | undefined) => Entry): void {
     const next = new Map<string, Entry>();
-    const rows: TaskRow[] = [];
-    const data: Buffer[] = [];
-    const hashes: string[] = [];
-    const search: Buffer[] = [];
-    input.tasks.forEach((task, i) => {
-      const page = pages[i] as string;
-      const escalation = escalations.get(task.id);
-      const claim = pageClaim(claims.get(task.id));
-      const ci = ciOf(task, checks);
-      const log = input.runLogs?.get(task.id);
-      const hold = holds.get(task.id);
-      // The log by where its lines end: a page is re-rendered when its log grew, not re-read to compare.
-      let extra = `${escalation === undefined ? '' : JSON.stringify([escalation.reason, escalation.since])}|${claim === undefined ? '' : JSON.stringify(claim)}` +
-        `|${ci}|${hold === undefined ? '' : JSON.stringify(hold)}|${log === undefined ? '' : JSON.stringify([log.path, log.log, log.end, log.lines.length])}`;
-      // Parent, subtasks, dependencies and what it blocks, with their pages, statuses and titles; and whether it is overdue today.
-      const related = relatedOf(task, relations, (t) => pageOf.get(t) as string);
-      extra += `|${JSON.stringify(related)}|${isOverdue(task, input.now)}`;
-      const old = this.entries.get(page);
-      const pr = old !== undefined && old.task === task ? old.pr : prShown(task.pr, input.remote);
-      shown.set(task.id, { pr, ci });
-      const content = old !== undefined && old.task === task ? old.content : contentKey(task);
-      let entry: Entry;
-      if (old !== undefined && old.content === content && old.extra === extra) {
-        entry = old.task === task ? old : { ...old, task, pr };
-      } else {
-        const esc = escalation === undefined ? undefined : { reason: escalation.reason, since: escalation.since };
-        const render = (): string => renderTaskPage({ project: input.project, task, related, now: input.now, escalation: esc, claim, pr, ci, runLog: log, api: input.api ?? false, hold, folderWords: input.folderWords ?? '' });
-        if (options.deferPages) this.pending.set(`tasks/${page}.html`, render);
-        else {
-          this.pending.drop(`tasks/${page}.html`);
-          files.write(`tasks/${page}.html`, render());
-        }
-        const text = searchFold(`${task.title}\n${task.body}`).replace(/\s+/g, ' ').trim();
-        const row = taskRow(task, page, escalation !== undefined, pr, ci, statusRank, related.parent?.task?.page);
-        const bytes = Buffer.from(JSON.stringify(row));
-        const kept = old !== undefined && old.data.equals(bytes);
-        entry = {
-          task, content, extra, pr, row,
-          data: kept ? old.data : bytes,
-          hash: kept ? old.hash : sha1(bytes),
-          search: same(old?.search, Buffer.from(`${JSON.stringify(page)}:${JSON.stringify(text)}`)),
-        };
-      }
+    this.list = tasks.map((_, i) => {
+      const page = this.links.pages[i] as string;
+      const entry = derive(i, this.entries.get(page));
       next.set(page, entry);
-      rows.push(entry.row);
-      hashes.push(entry.hash);
-      if (i > 0) {
-        search.push(COMMA);
-        data.push(COMMA);
-      }
-      search.push(entry.search);
-      data.push(entry.data);
+      return entry;
     });
-
     for (const page of this.entries.keys()) {
       if (next.has(page)) continue;
       this.pending.drop(`tasks/${page}.html`);
-      files.remove(`tasks/${page}.html`);
+      this.files.remove(`tasks/${page}.html`);
     }
-    // A build that does not defer leaves the folder whole: pages an earlier one deferred are written now.
-    if (!options.deferPages) for (const [rel, render] of this.pending.take(Infinity)) files.write(rel, render());
     // Files this builder did not write are removed only from a folder that is ours alone (the server's); the survey is the first build's.
-    if (this.pruneUnknown && this.first) for (const rel of files.surveyed()) if (rel.startsWith('tasks/') && !next.has(rel.slice(6, -5))) files.remove(rel);
+    if (this.pruneUnknown && this.first) for (const rel of this.files.surveyed()) if (rel.startsWith('tasks/') && !next.has(rel.slice(6, -5))) this.files.remove(rel);
     this.entries = next;
-    this.buildDocs(input, (t) => pageOf.get(t) as string);
-
-    // The index names the version of tasks.json it goes with: a page that sees another fetches the file again.
-    const version = sha1(Buffer.from(hashes.join(''))).slice(0, 16);
-    // search.json's from the content keys (they cover the bodies), so an edited body is searched anew.
-    const searchVersion = sha1(Buffer.from([...next.values()].map((e) => e.content).join(''))).slice(0, 16);
-    // The assets first: a page that finds the new index finds its script and stylesheet too.
-    for (const asset of clientAssets()) files.write(asset.name, asset.bytes);
-    files.write('index.html', renderIndex({ ...input, docs: input.docs ?? [], refs, counts: countByStatus(input.tasks, input.format?.customStatuses), shown, rows, version, searchVersion,
-      ...boardStatuses(input.format) }));
-    files.writeAssembled('tasks.json', { head: Buffer.from(`{"version":${JSON.stringify(version)},"tasks":[\n`), parts: data, tail: Buffer.from('\n]}\n') });
-    files.writeAssembled('search.json', { head: Buffer.from('{'), parts: search, tail: Buffer.from('}\n') });
-    this.first = false;
-    return files.finish();
   }
 
   /** How many task pages a deferred build left for renderPending. */
@@ -257,31 +235,19 @@ export class SiteBuilder {
   /** Forgets everything, so the next build renders and checks every file again. */
   private reset(): void {
     this.entries.clear();
+    this.list = [];
     this.docs.clear();
     this.files.reset();
     this.first = true;
   }
 }
 
-/** The old buffer when its bytes equal the new one, so unchanged parts keep their identity. */
-function same(old: Buffer | undefined, next: Buffer): Buffer {
-  return old !== undefined && old.equals(next) ? old : next;
-}
-
-function sha1(bytes: Buffer): string {
-  return crypto.createHash('sha1').update(bytes).digest('base64url');
-}
-
-/** Everything of a task that its page or row shows, as one comparable string. */
-function contentKey(t: Task): string {
-  const shown = [t.id, t.slug, t.path, t.title, t.status, t.priority, t.milestone, t.owner, t.completedBy, t.completed,
-    t.dependsOn, t.pr, t.ci, t.progress.done, t.progress.total, t.body, t.owners, t.labels, t.created, t.updated, t.due, t.parent,
-    t.effort, t.archived, t.acceptance.done, t.acceptance.total, t.statusKnown, t.statusHint, t.omittedBytes ?? 0];
-  return crypto.createHash('sha1').update(JSON.stringify(shown)).digest('base64');
-}
-
-function pageClaim(c: WebClaim | undefined): PageClaim | undefined {
-  if (c === undefined) return undefined;
-  const { ageS: _age, ...rest } = c;
-  return rest;
+/** The parts with a comma and newline between each two. */
+function joined(parts: readonly Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  parts.forEach((p, i) => {
+    if (i > 0) out.push(COMMA);
+    out.push(p);
+  });
+  return out;
 }

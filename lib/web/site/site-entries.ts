@@ -1,0 +1,125 @@
+// One task's share of the site: what its page shows besides the task, its tasks.json record and search text, derived once per change.
+import crypto from 'node:crypto';
+import type { Task } from '../../tasks/taskfile.ts';
+import type { Remote } from '../../tasks/pr.ts';
+import { type PrShown, isOverdue, prShown } from '../render/html.ts';
+import type { TaskRelated } from '../render/relations.ts';
+import { taskRow } from '../render/render-list.ts';
+import { type PageClaim, renderTaskPage } from '../render/render-task.ts';
+import type { RunLogTail } from '../render/run-log.ts';
+import { type WebClaim, type WebHold, type WebSnapshot, ciMapOf, ciOf, holdsOf } from '../render/snapshot-read.ts';
+import { type TaskRow, searchFold } from '../client/rows.ts';
+import type { CiState } from '../../tasks/taskfile.ts';
+
+export interface Entry {
+  /** The task object last derived from: the same object means the same content, without hashing it again. */
+  task: Task;
+  content: string;
+  /** What the page shows besides the task itself: escalation, claim, dependencies. */
+  extra: string;
+  /** The task as the list and board show it, as a tasks.json record. */
+  row: TaskRow;
+  /** The record as bytes and its hash, kept as the same objects while unchanged, so the data files are compared and written without re-encoding. */
+  data: Buffer;
+  hash: string;
+  search: Buffer;
+  /** The PR as shown, resolved once per task object (the remote is global: a new one clears every entry). */
+  pr: PrShown | null;
+  ci: string;
+}
+
+/** What the snapshot and the run logs say of each task, by id, read once per build. */
+export class TaskSides {
+  readonly escalations: Map<string, { id: string; reason: string; since: string }>;
+  readonly claims: Map<string, WebClaim>;
+  readonly holds: Map<string, WebHold>;
+  readonly checks: ReadonlyMap<string, CiState>;
+  readonly logs: ReadonlyMap<string, RunLogTail> | undefined;
+
+  constructor(snapshot: WebSnapshot | undefined, logs: ReadonlyMap<string, RunLogTail> | undefined) {
+    this.escalations = new Map((snapshot?.escalations ?? []).map((e) => [e.id, e]));
+    this.claims = new Map((snapshot?.claims ?? []).map((c) => [c.id, c]));
+    this.holds = new Map(holdsOf(snapshot).map((x) => [x.id, x]));
+    this.checks = ciMapOf(snapshot);
+    this.logs = logs;
+  }
+
+  /** Every id something is said of. */
+  ids(): Set<string> {
+    return new Set([...this.escalations.keys(), ...this.claims.keys(), ...this.holds.keys(), ...this.checks.keys(), ...(this.logs?.keys() ?? [])]);
+  }
+
+  /** What is said of one id, as one comparable string (the log by where its lines end: a page is re-rendered when its log grew). */
+  of(id: string): string {
+    const escalation = this.escalations.get(id);
+    const claim = pageClaim(this.claims.get(id));
+    const hold = this.holds.get(id);
+    const log = this.logs?.get(id);
+    return `${escalation === undefined ? '' : JSON.stringify([escalation.reason, escalation.since])}|${claim === undefined ? '' : JSON.stringify(claim)}` +
+      `|${this.checks.get(id) ?? ''}|${hold === undefined ? '' : JSON.stringify(hold)}|${log === undefined ? '' : JSON.stringify([log.path, log.log, log.end, log.lines.length])}`;
+  }
+}
+
+/** What every task of a build shares. */
+export interface EntryContext {
+  readonly project: string;
+  readonly folderWords: string;
+  readonly api: boolean;
+  readonly now: Date;
+  readonly remote: Remote | undefined;
+  readonly sides: TaskSides;
+  readonly statusRank: (status: string) => number;
+}
+
+/**
+ * The entry of the task at a page: the old one when neither the task nor what its page shows
+ * changed, else a new one with `render` set to the page's renderer (the caller writes or defers it).
+ */
+export function deriveEntry(ctx: EntryContext, task: Task, page: string, related: TaskRelated, old: Entry | undefined): { entry: Entry; render?: () => string } {
+  const sides = ctx.sides;
+  const ci = ciOf(task, sides.checks);
+  const extra = `${sides.of(task.id)}|${ci}|${JSON.stringify(related)}|${isOverdue(task, ctx.now)}`;
+  const sameTask = old !== undefined && old.task === task;
+  const pr = sameTask ? old.pr : prShown(task.pr, ctx.remote);
+  const content = sameTask ? old.content : contentKey(task);
+  if (old !== undefined && old.content === content && old.extra === extra) return { entry: sameTask ? old : { ...old, task, pr } };
+  const escalation = sides.escalations.get(task.id);
+  const claim = pageClaim(sides.claims.get(task.id));
+  const esc = escalation === undefined ? undefined : { reason: escalation.reason, since: escalation.since };
+  const render = (): string => renderTaskPage({ project: ctx.project, task, related, now: ctx.now, escalation: esc, claim, pr, ci, runLog: sides.logs?.get(task.id), api: ctx.api,
+    hold: sides.holds.get(task.id), folderWords: ctx.folderWords });
+  const text = searchFold(`${task.title}\n${task.body}`).replace(/\s+/g, ' ').trim();
+  const row = taskRow(task, page, escalation !== undefined, pr, ci, ctx.statusRank, related.parent?.task?.page);
+  const bytes = Buffer.from(JSON.stringify(row));
+  const kept = old !== undefined && old.data.equals(bytes);
+  const entry: Entry = {
+    task, content, extra, pr, ci, row: kept ? old.row : row,
+    data: kept ? old.data : bytes,
+    hash: kept ? old.hash : sha1(bytes),
+    search: same(old?.search, Buffer.from(`${JSON.stringify(page)}:${JSON.stringify(text)}`)),
+  };
+  return { entry, render };
+}
+
+/** The old buffer when its bytes equal the new one, so unchanged parts keep their identity. */
+function same(old: Buffer | undefined, next: Buffer): Buffer {
+  return old !== undefined && old.equals(next) ? old : next;
+}
+
+export function sha1(bytes: Buffer): string {
+  return crypto.createHash('sha1').update(bytes).digest('base64url');
+}
+
+/** Everything of a task that its page or row shows, as one comparable string. */
+function contentKey(t: Task): string {
+  const shown = [t.id, t.slug, t.path, t.title, t.status, t.priority, t.milestone, t.owner, t.completedBy, t.completed,
+    t.dependsOn, t.pr, t.ci, t.progress.done, t.progress.total, t.body, t.owners, t.labels, t.created, t.updated, t.due, t.parent,
+    t.effort, t.archived, t.acceptance.done, t.acceptance.total, t.statusKnown, t.statusHint, t.omittedBytes ?? 0];
+  return crypto.createHash('sha1').update(JSON.stringify(shown)).digest('base64');
+}
+
+function pageClaim(c: WebClaim | undefined): PageClaim | undefined {
+  if (c === undefined) return undefined;
+  const { ageS: _age, ...rest } = c;
+  return rest;
+}
