@@ -21,6 +21,8 @@ import { ROOT, benchEnv, cliCommand, endServe, median, staleSource, until } from
 const ROUNDS = Number(process.env.PEER_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const SIZES = (process.env.PEER_SIZES ?? '700,10000').split(',').map(Number);
+/** PEER_ROWS=backlog or =sirv runs only those rows (both by default). */
+const ROWS = process.env.PEER_ROWS ?? 'backlog,sirv';
 const PEERS = path.join(ROOT, 'bench', '.peers');
 const BACKLOG = path.join(PEERS, 'node_modules', '.bin', 'backlog');
 /** Cold starts at 10,000 tasks took 8–10 s before issue 19: generous, so a slow machine still reports. */
@@ -201,7 +203,7 @@ async function sirvRows(dir: string, owner: string): Promise<string[]> {
 const loadavg = (): string => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const stale = staleSource();
 if (stale !== undefined) console.log(`note: ${stale} is newer than dist/: the bundle runs the sources through tsx (npm run prepare rebuilds it)`);
-const peer = peerVersion();
+const peer = ROWS.includes('backlog') ? peerVersion() : { skipped: 'PEER_ROWS leaves them out' };
 console.log(`peer benchmark, node ${process.version}, ${os.cpus().length} cpus, ${'version' in peer ? `Backlog.md ${peer.version}` : 'no Backlog.md'}, ` +
   `medians of ${ROUNDS} alternating pairs, load average at start ${loadavg()}`);
 for (const n of SIZES) {
@@ -217,6 +219,7 @@ for (const n of SIZES) {
     try { await until('the first ready line', () => (first.ready() ? true : undefined), DEADLINE_MS); } finally { await endServe(first.child, owner, dir); }
     if ('skipped' in peer) console.log(`  skipped: the Backlog.md rows (${peer.skipped})`);
     else for (const line of await peerRows(project, dir, owner)) console.log(line);
+    if (!ROWS.includes('sirv')) continue;
     console.log(`  / against sirv-cli on our build folder (autocannon, 10 connections, ${SECONDS} s rounds):`);
     for (const line of await sirvRows(dir, owner)) console.log(line);
   } finally {

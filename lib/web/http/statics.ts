@@ -89,6 +89,76 @@ function openVariant(file: string): { fd: number; st: fs.Stats } | undefined {
   }
 }
 
+/** One answer kept in memory: the variant's headers and bytes, as the file was when it was read. */
+interface Kept { readonly headers: http.OutgoingHttpHeaders; readonly etag: string; readonly body: Buffer }
+
+/** Files up to this size are kept in memory once read, up to KEEP_MAX_TOTAL bytes in all. */
+const KEEP_MAX_FILE = 1024 * 1024;
+const KEEP_MAX_TOTAL = 32 * 1024 * 1024;
+
+/**
+ * The build folder's small files kept in memory, so a hot page (`/` above all) is answered without
+ * a file system call. The folder changes only by builds, and the server empties this whenever a
+ * build's version moves and whenever the pages are not shown: until then a kept answer is the whole file as
+ * it was when read, like the descriptor an uncached answer reads from.
+ */
+export class StaticCache {
+  private readonly kept = new Map<string, Kept | null>();
+  private bytes = 0;
+  private version: number | undefined;
+
+  /** Empties the cache when the build's version moved (a build wrote or removed files since it was filled). */
+  follow(version: number): void {
+    if (version !== this.version) this.clear();
+    this.version = version;
+  }
+
+  /** Forgets every kept file (a build wrote or removed files). */
+  clear(): void {
+    this.kept.clear();
+    this.bytes = 0;
+    this.version = undefined;
+  }
+
+  get(key: string): Kept | null | undefined {
+    return this.kept.get(key);
+  }
+
+  /** Keeps an answer (null: no variant of that name is on disk) while there is room. */
+  put(key: string, value: Kept | null): void {
+    const size = value?.body.length ?? 0;
+    if (this.bytes + size > KEEP_MAX_TOTAL) return;
+    this.bytes += size;
+    this.kept.set(key, value);
+  }
+}
+
+/** Writes a kept answer: 304 on a matching ETag, the headers alone for HEAD. */
+function sendKept(req: http.IncomingMessage, res: http.ServerResponse, k: Kept): void {
+  if (matches(req.headers['if-none-match'], k.etag)) {
+    const { 'content-length': _length, ...rest } = k.headers;
+    res.writeHead(304, rest).end();
+    return;
+  }
+  res.writeHead(200, k.headers).end(req.method === 'HEAD' ? undefined : k.body);
+}
+
+/** Reads the rest of an opened file whole, closing it. */
+function readWhole(fd: number, size: number): Buffer {
+  const body = Buffer.alloc(size);
+  try {
+    let at = 0;
+    while (at < body.length) {
+      const n = fs.readSync(fd, body, at, body.length - at, at);
+      if (n === 0) break;
+      at += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return body;
+}
+
 /**
  * Answers a GET or HEAD from the build folder and returns true, or returns false when the path
  * names no file there (the caller answers 404). The `.br` or `.gz` sibling is sent when the client
@@ -97,11 +167,19 @@ function openVariant(file: string): { fd: number; st: fs.Stats } | undefined {
  * which files of the folder may be sent (a sibling asked for by name goes with its file); the
  * folders from `<dir>/logs` down to the file must not be links.
  */
-export function sendStatic(root: string, req: http.IncomingMessage, res: http.ServerResponse, pathname: string, allowed: (rel: string) => boolean = () => true): boolean {
+export function sendStatic(root: string, req: http.IncomingMessage, res: http.ServerResponse, pathname: string, allowed: (rel: string) => boolean = () => true, cache?: StaticCache): boolean {
   const rel = staticPath(pathname);
   if (rel === undefined) return false;
   const sibling = ENCODINGS.find((e) => rel.endsWith(e.ext));
   if (!allowed(rel) && (sibling === undefined || !allowed(rel.slice(0, -sibling.ext.length)))) return false;
+  const encodings = acceptedEncodings(req.headers['accept-encoding']);
+  const key = `${rel}\n${encodings.join(',')}`;
+  const kept = cache?.get(key);
+  if (kept === null) return false;
+  if (kept !== undefined) {
+    sendKept(req, res, kept);
+    return true;
+  }
   const type = TYPES[path.extname(rel)] ?? 'application/octet-stream';
   const base = path.join(root, rel);
   try {
@@ -111,44 +189,43 @@ export function sendStatic(root: string, req: http.IncomingMessage, res: http.Se
     throw err;
   }
   let found: { fd: number; st: fs.Stats; ext: string } | undefined;
-  for (const ext of acceptedEncodings(req.headers['accept-encoding'])) {
+  for (const ext of encodings) {
     const v = openVariant(base + ext);
     if (v) {
       found = { ...v, ext };
       break;
     }
   }
-  if (found === undefined) return false;
+  if (found === undefined) {
+    cache?.put(key, null);
+    return false;
+  }
   const { fd, st, ext } = found;
   const etag = etagOf(st, ext);
   const headers: http.OutgoingHttpHeaders = {
     'content-type': type, etag, 'last-modified': st.mtime.toUTCString(), 'cache-control': 'no-cache', vary: 'Accept-Encoding',
   };
   if (ext) headers['content-encoding'] = ENCODINGS.find((e) => e.ext === ext)?.name;
+  headers['content-length'] = st.size;
+  if (cache !== undefined && st.size <= KEEP_MAX_FILE) {
+    const k: Kept = { headers, etag, body: readWhole(fd, st.size) };
+    cache.put(key, k);
+    sendKept(req, res, k);
+    return true;
+  }
   if (matches(req.headers['if-none-match'], etag)) {
     fs.closeSync(fd);
+    delete headers['content-length'];
     res.writeHead(304, headers).end();
     return true;
   }
-  headers['content-length'] = st.size;
   if (req.method === 'HEAD') {
     fs.closeSync(fd);
     res.writeHead(200, headers).end();
     return true;
   }
   if (st.size <= READ_WHOLE_MAX) {
-    const body = Buffer.alloc(st.size);
-    try {
-      let at = 0;
-      while (at < body.length) {
-        const n = fs.readSync(fd, body, at, body.length - at, at);
-        if (n === 0) break;
-        at += n;
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-    res.writeHead(200, headers).end(body);
+    res.writeHead(200, headers).end(readWhole(fd, st.size));
     return true;
   }
   res.writeHead(200, headers);
