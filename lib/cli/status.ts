@@ -10,6 +10,10 @@ import { TasksError } from '../base/errors.ts';
 import { runtimePaths } from '../base/paths.ts';
 import { findOwnServer } from '../web/http/probe.ts';
 import type { Self } from '../supervise/daemon.ts';
+import { hostName } from '../manager/store.ts';
+import type { Options } from './args.ts';
+import type { Cli } from './context.ts';
+import { storeFor } from './store.ts';
 
 /** The status document: what `status --json` prints (pid at the top level). */
 export interface Status {
@@ -229,4 +233,22 @@ export function formatStatus(s: Status, now: Date, again: string, folder = ''): 
   if (s.escalations.length > 5) lines.push(`escalated  and ${s.escalations.length - 5} more (status --json lists all)`);
   lines.push(s.server.running ? `server     ${s.server.url} (pid ${s.server.pid}${s.server.detached ? ', detached' : ''})` : 'server     not running');
   return lines.map(escapeControls);
+}
+
+/** The claims from the options' store; a shared registry that cannot be reached is said, not fatal: status still tells the rest. */
+export async function readClaims(o: Options, cli: Cli): Promise<StatusClaims> {
+  let store: Awaited<ReturnType<typeof storeFor>> | undefined;
+  try {
+    store = await storeFor(o, cli);
+    const registry = await store.peek();
+    if (store.kind === 'file') return { registry };
+    return { registry, shared: { where: store.where, queue: (store as { queue?: string }).queue ?? null, host: hostName(cli.env), unreachable: null } };
+  } catch (err) {
+    // openStore and peek name the database (host, port, what to check) without its password.
+    if (!(err instanceof TasksError) || o.registry === undefined) throw err;
+    const { redactUrl } = await import('../base/registry-url.ts');
+    return { registry: undefined, shared: { where: redactUrl(o.registry), queue: o.queue ?? null, host: hostName(cli.env), unreachable: err.message } };
+  } finally {
+    await store?.close();
+  }
 }
