@@ -1,4 +1,5 @@
 // The writer thread of the server's build folder: each file's .br and .gz, then the file, compressed and written off the build thread.
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 
@@ -13,12 +14,12 @@ import { Worker } from 'node:worker_threads';
  * Why quality 5: on a page of a few KB it costs about what quality 4 does, and on a file of
  * megabytes it comes out 40 % smaller in the same time; 6 and up cost 4x and more (bench/site.ts).
  */
-const WRITER = `'use strict';
-const { parentPort } = require('node:worker_threads');
+const CORE = `
 const fs = require('node:fs');
 const zlib = require('node:zlib');
 const C = zlib.constants;
-let n = 0;
+// Temp names apart per thread (the build thread writes small batches itself): <pid>.<digits>w.tmp.
+let n = require('node:worker_threads').threadId * 1e9;
 // The temp file is made with O_EXCL ('wx'): a link planted under its name is never followed (nor removed).
 const put = (file, bytes) => {
   const tmp = file + '.' + process.pid + '.' + (n++) + 'w.tmp';
@@ -38,14 +39,23 @@ const brotli = (b) => zlib.brotliCompressSync(b, { params: {
   [C.BROTLI_PARAM_LGWIN]: Math.min(24, Math.max(16, Math.ceil(Math.log2(b.length + 1)))),
 } });
 const gzip = (b) => zlib.gzipSync(b, { level: 6 });
+// One job: the siblings, then the file.
+const write = (job) => {
+  const b = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
+  put(job.file + '.br', brotli(b));
+  put(job.file + '.gz', gzip(b));
+  put(job.file, b);
+};
+`;
+
+const WRITER = `'use strict';
+const { parentPort } = require('node:worker_threads');
+${CORE}
 parentPort.on('message', (jobs) => {
   let error = null;
   for (const job of jobs) {
     try {
-      const b = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
-      put(job.file + '.br', brotli(b));
-      put(job.file + '.gz', gzip(b));
-      put(job.file, b);
+      write(job);
     } catch (err) {
       error = error || (err && err.message) || String(err);
     }
@@ -56,13 +66,21 @@ parentPort.on('message', (jobs) => {
 
 /** Jobs go to a thread in batches of this many, so it starts while the build still renders. */
 const BATCH = 128;
+/**
+ * A thread idle this long ends: each one is a V8 heap of its own (10 MB and more), and after the
+ * first build most rebuilds write a few files. A batch this small, given while the lane has no
+ * thread, is written by the calling thread itself (a thread takes longer to start than compressing
+ * it); a larger one starts a thread again.
+ */
+const IDLE_MS = 10_000;
+const INLINE_MAX_BYTES = 512 * 1024;
 /** Writer threads: two, so a rebuild's few large files (the index, tasks.json, search.json) are compressed side by side. */
 const LANES = Math.min(2, Math.max(1, os.availableParallelism()));
 
 interface Job { readonly file: string; readonly bytes: Uint8Array }
 
 /** One writer thread and what it was given: jobs posted and done, bytes not yet done. */
-interface Lane { worker: Worker | undefined; batch: Job[]; sent: number; done: number; bytes: number }
+interface Lane { worker: Worker | undefined; batch: Job[]; sent: number; done: number; bytes: number; idle: NodeJS.Timeout | undefined }
 
 /**
  * Hands files to the writer threads: compressing every page of 10,000 tasks and writing three files
@@ -72,9 +90,12 @@ interface Lane { worker: Worker | undefined; batch: Job[]; sent: number; done: n
  * with the first failure since the last flush.
  */
 export class SiteWriter {
-  private readonly lanes: Lane[] = Array.from({ length: LANES }, () => ({ worker: undefined, batch: [], sent: 0, done: 0, bytes: 0 }));
+  private readonly lanes: Lane[] = Array.from({ length: LANES }, () => ({ worker: undefined, batch: [], sent: 0, done: 0, bytes: 0, idle: undefined }));
   private error: string | undefined;
   private waiting: { upTo: number[]; resolve: () => void; reject: (err: Error) => void }[] = [];
+
+  /** idleMs: how long an idle thread lives (tests shorten it). */
+  constructor(private readonly idleMs = IDLE_MS) {}
 
   /** Each file's last job: its lane and its place in that lane's order (jobs posted before it, plus one). */
   private last = new Map<string, { lane: Lane; seq: number }>();
@@ -97,7 +118,7 @@ export class SiteWriter {
 
   /** Resolves when every job queued so far is written (rejects with the first failure since the last flush). */
   flush(): Promise<void> {
-    for (const lane of this.lanes) this.post(lane);
+    for (const lane of this.lanes) this.post(lane, true);
     const upTo = this.lanes.map((l) => l.sent);
     return new Promise((resolve, reject) => {
       this.waiting.push({ upTo, resolve, reject });
@@ -118,13 +139,43 @@ export class SiteWriter {
     }
   }
 
-  private post(lane: Lane): void {
+  /** Sends a lane's batch to its thread; at a flush, a small batch of a lane without a thread is written here instead. */
+  private post(lane: Lane, flushing = false): void {
     if (lane.batch.length === 0) return;
+    if (flushing && lane.worker === undefined && lane.done >= lane.sent && lane.batch.reduce((n, j) => n + j.bytes.length, 0) <= INLINE_MAX_BYTES) {
+      this.inline(lane);
+      return;
+    }
+    clearTimeout(lane.idle);
     const worker = this.thread(lane);
     worker.ref();
     worker.postMessage(lane.batch);
     lane.sent += lane.batch.length;
     lane.batch = [];
+  }
+
+  /** Writes a small batch in this thread, in order, as the writer thread would (the lane has none and nothing in flight). */
+  private inline(lane: Lane): void {
+    const jobs = lane.batch;
+    lane.batch = [];
+    lane.sent += jobs.length;
+    for (const job of jobs) {
+      try {
+        inlineWriter()(job);
+      } catch (err) {
+        this.error ??= (err as Error).message;
+      }
+      lane.bytes -= job.bytes.length;
+    }
+    lane.done += jobs.length;
+    this.settle();
+  }
+
+  /** Ends a thread that stayed idle: the next large batch starts another. */
+  private retire(lane: Lane, worker: Worker): void {
+    if (lane.worker !== worker || lane.done < lane.sent || lane.batch.length > 0) return;
+    lane.worker = undefined;
+    void worker.terminate();
   }
 
   private thread(lane: Lane): Worker {
@@ -134,7 +185,11 @@ export class SiteWriter {
       lane.done += m.done;
       lane.bytes -= m.bytes;
       if (m.error !== null) this.error ??= m.error;
-      if (lane.done >= lane.sent) worker.unref();
+      if (lane.done >= lane.sent) {
+        worker.unref();
+        clearTimeout(lane.idle);
+        lane.idle = setTimeout(() => this.retire(lane, worker), this.idleMs).unref();
+      }
       this.settle();
     });
     // A thread that dies loses the jobs it had: they count as done with an error, and the next job starts a new thread.
@@ -151,6 +206,13 @@ export class SiteWriter {
     lane.worker = worker;
     return worker;
   }
+}
+
+/** The writer's own code, run in this thread for small batches: the same text the threads run. */
+let inlineWrite: ((job: Job) => void) | undefined;
+function inlineWriter(): (job: Job) => void {
+  inlineWrite ??= new Function('require', `'use strict';${CORE}\nreturn write;`)(createRequire(import.meta.url)) as (job: Job) => void;
+  return inlineWrite;
 }
 
 let shared: SiteWriter | undefined;
