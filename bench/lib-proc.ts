@@ -28,6 +28,16 @@ export function peakMb(pid: number): number {
   }
 }
 
+/** A process's proportional set size in MB (smaps_rollup): pages shared with other processes (the node binary) count shared; 0 when gone. */
+export function pssMb(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** pid and the pids of all its descendants, from /proc. */
 export function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();

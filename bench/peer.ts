@@ -14,7 +14,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import getPort from 'get-port';
 import { runtimePaths } from '../lib/base/paths.ts';
-import { alive, get, peakMb, pidIn, processTree, stopGroup } from './lib-proc.ts';
+import { alive, get, peakMb, pidIn, processTree, pssMb, stopGroup } from './lib-proc.ts';
 import { generateBacklogTasks } from './generate-backlog.ts';
 import { ROOT, benchEnv, cliCommand, endServe, median, staleSource, until } from './lib-measure.ts';
 
@@ -45,7 +45,11 @@ function peerVersion(): { version: string } | { skipped: string } {
 }
 
 /** One side's figures of one cold start: ms to tasks, peak MB (with its parts), /api/tasks bytes plain and with br. */
-interface Cold { ms: number; mb: number; parts: string; plain: number; br: number; encoding: string }
+interface Cold { ms: number; mb: number; parts: string; plain: number; br: number; encoding: string; settled?: number }
+
+/** How long after a cold start the settled memory is sampled (our idle writer threads end after 10 s). */
+const SETTLE_MS = 12_000;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function apiBytes(base: string): Promise<Pick<Cold, 'plain' | 'br' | 'encoding'>> {
   const plain = await until('/api/tasks', async () => { const r = await get(`${base}/api/tasks`); return r.status === 200 ? r.body.length : undefined; }, DEADLINE_MS);
@@ -107,7 +111,7 @@ async function peerRows(project: string, dir: string, owner: string): Promise<st
     ours.warm.push(r.ms);
     await endServe(r.child, owner, dir);
   };
-  const oursCold = async (): Promise<void> => {
+  const oursCold = async (settle: boolean): Promise<void> => {
     fs.rmSync(paths.site, { recursive: true, force: true });
     let ready = (): boolean => false;
     const r = await timed((p) => { const s = startOurs(dir, owner, p); ready = s.ready; return s; }, (p) => `http://127.0.0.1:${p}/`, lists);
@@ -117,13 +121,15 @@ async function peerRows(project: string, dir: string, owner: string): Promise<st
       const api = await apiBytes(`http://127.0.0.1:${r.p}`);
       heartbeat = pidIn(paths.heartbeatPid);
       const [s, h] = [peakMb(pidIn(paths.serverPid) ?? (r.child.pid as number)), heartbeat === undefined ? 0 : peakMb(heartbeat)];
-      ours.cold.push({ ms: r.ms, mb: s + h, parts: `server ${s.toFixed(0)} + heartbeat ${h.toFixed(0)}`, ...api });
+      const pids = [pidIn(paths.serverPid) ?? (r.child.pid as number), ...(heartbeat === undefined ? [] : [heartbeat])];
+      const settled = settle ? await sleep(SETTLE_MS).then(() => pids.reduce((a, pid) => a + pssMb(pid), 0)) : undefined;
+      ours.cold.push({ ms: r.ms, mb: s + h, parts: `server ${s.toFixed(0)} + heartbeat ${h.toFixed(0)}`, ...api, settled });
     } finally {
       await endServe(r.child, owner, dir);
       if (heartbeat !== undefined && alive(heartbeat)) process.kill(heartbeat, 'SIGTERM');
     }
   };
-  const theirsStart = async (url: string, ok: (b: Buffer) => boolean, cold: boolean): Promise<void> => {
+  const theirsStart = async (url: string, ok: (b: Buffer) => boolean, cold: boolean, settle = false): Promise<void> => {
     const r = await timed((p) => startTheirs(project, p), (p) => `http://127.0.0.1:${p}${url}`, ok, true);
     // The npm wrapper (node) and the native binary it starts, both in the group.
     const tree = processTree(r.child.pid as number);
@@ -131,7 +137,8 @@ async function peerRows(project: string, dir: string, owner: string): Promise<st
       if (!cold) { theirs.warm.push(r.ms); return; }
       const api = await apiBytes(`http://127.0.0.1:${r.p}`);
       const mbs = tree.map((pid) => peakMb(pid));
-      theirs.cold.push({ ms: r.ms, mb: mbs.reduce((a, b) => a + b, 0), parts: mbs.map((m) => m.toFixed(0)).join(' + '), ...api });
+      const settled = settle ? await sleep(SETTLE_MS).then(() => tree.reduce((a, pid) => a + pssMb(pid), 0)) : undefined;
+      theirs.cold.push({ ms: r.ms, mb: mbs.reduce((a, b) => a + b, 0), parts: mbs.map((m) => m.toFixed(0)).join(' + '), ...api, settled });
     } finally {
       await stopGroup(r.child, tree);
     }
@@ -142,7 +149,8 @@ async function peerRows(project: string, dir: string, owner: string): Promise<st
     for (const f of i % 2 ? pair.reverse() : pair) await f();
   }
   for (let i = 0; i < ROUNDS; i++) {
-    const pair = [oursCold, () => theirsStart('/api/tasks', hasTask, true)];
+    // The first pair also samples the memory once the start has settled (PSS: the node binary's pages that our two processes share count once).
+    const pair = [() => oursCold(i === 0), () => theirsStart('/api/tasks', hasTask, true, i === 0)];
     for (const f of i % 2 ? pair.reverse() : pair) await f();
   }
   const ms = (x: number): string => `${x.toFixed(0)} ms`;
@@ -156,6 +164,7 @@ async function peerRows(project: string, dir: string, owner: string): Promise<st
     row('cold start to a 200 listing tasks', mid(ours.cold, 'ms'), mid(theirs.cold, 'ms'), ms, '   (goal <= 1.3)'),
     row('peak memory (VmHWM, summed)', mid(ours.cold, 'mb'), mid(theirs.cold, 'mb'), (x) => `${x.toFixed(0)} MB`, '   (goal <= 1.0)'),
     `  ${''.padEnd(38)} (median pair: ours ${pick(ours.cold).parts} MB; Backlog.md's tree ${pick(theirs.cold).parts} MB)`,
+    row(`memory ${SETTLE_MS / 1000} s after (PSS, summed, 1 pair)`, ours.cold[0]?.settled ?? 0, theirs.cold[0]?.settled ?? 0, (x) => `${x.toFixed(0)} MB`, '   (goal <= 1.0)'),
     row('/api/tasks bytes, plain', mid(ours.cold, 'plain'), mid(theirs.cold, 'plain'), kb, ''),
     row('/api/tasks bytes, Accept-Encoding: br', mid(ours.cold, 'br'), mid(theirs.cold, 'br'), kb, `   (sent as: ours ${ours.cold[0]?.encoding}, theirs ${theirs.cold[0]?.encoding})`),
   ];
