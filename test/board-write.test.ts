@@ -188,9 +188,9 @@ describe('the board moves cards (Chromium)', () => {
     const file = fileOf(dir, 1);
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     try {
-      // The page keeps the task list it loaded: every later tasks.json fails, as on a flaky network.
+      // The page keeps the task list it loaded: every later data index fails, as on a flaky network.
       let loads = 0;
-      await context.route('**/tasks.json', (route) => (loads++ === 0 ? route.continue() : route.abort()));
+      await context.route(/\/data\/index\.json/, (route) => (loads++ === 0 ? route.continue() : route.abort()));
       const page = await context.newPage();
       await page.goto(`${base}?view=board`);
       await board(page);

@@ -132,7 +132,7 @@ describe('precompressed pages', () => {
     const { s, base } = await serveBare(t);
     await s.waitFor(/serving tasks/);
     const site = siteOf(t);
-    for (const p of ['/', '/tasks/FIRST-TASK.html', '/app.js', '/style.css', '/search.json']) {
+    for (const p of ['/', '/tasks/FIRST-TASK.html', '/app.js', '/style.css', '/data/index.json', '/data/search-0.json']) {
       const file = fs.readFileSync(path.join(site, p === '/' ? 'index.html' : p.slice(1)));
       const plain = await get(base + p);
       assert.equal(plain.headers['content-encoding'], undefined, p);
@@ -152,8 +152,9 @@ describe('precompressed pages', () => {
       const head = await get(base + p, { 'accept-encoding': 'br' }, 'HEAD');
       assert.deepEqual([head.status, head.headers['content-encoding'], head.headers['content-length'], head.body.length], [200, 'br', String(br.body.length), 0]);
     }
-    // search.json is cached and revalidated, not fetched afresh every time.
-    const search = await get(`${base}/search.json`);
+    // The search bodies are cached and revalidated, not fetched afresh every time; the page's version query names the file all the same.
+    const search = await get(`${base}/data/search-0.json?v=abc`);
+    assert.deepEqual(search.body, fs.readFileSync(path.join(site, 'data/search-0.json')));
     assert.equal(search.headers['cache-control'], 'no-cache');
     assert.match(search.headers.etag ?? '', /^W\/".+"$/);
     await stopServe(s);

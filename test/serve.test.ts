@@ -174,7 +174,7 @@ describe('server', () => {
       await waitUntil(() => fs.existsSync(`${dir}/logs/task_manager/site-${owner}/index.html`), 'pages rebuilt');
       assert.equal((await get(`${base}/api/health`)).status, 200);
       assert.equal((await get(`${base}/tasks/FIRST-TASK.html`)).status, 200);
-      const types: [string, RegExp][] = [['/', /^text\/html/], ['/tasks/FIRST-TASK.html', /^text\/html/], ['/style.css', /^text\/css/], ['/app.js', /javascript/], ['/search.json', /^application\/json/], ['/favicon.svg', /^image\/svg\+xml/], ['/api/health', /^application\/json/]];
+      const types: [string, RegExp][] = [['/', /^text\/html/], ['/tasks/FIRST-TASK.html', /^text\/html/], ['/style.css', /^text\/css/], ['/app.js', /javascript/], ['/data/index.json', /^application\/json/], ['/favicon.svg', /^image\/svg\+xml/], ['/api/health', /^application\/json/]];
       for (const [p, type] of types) {
         const r = await get(base + p);
         assert.equal(r.status, 200, p);

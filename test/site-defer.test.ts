@@ -55,7 +55,7 @@ test('a deferred build writes the index and data but keeps the task pages pendin
     const builder = new SiteBuilder(out, { manifest: true });
     const r = builder.build(input(tasks()), { deferPages: true });
     assert.ok(fs.existsSync(path.join(out, 'index.html')));
-    assert.ok(fs.existsSync(path.join(out, 'tasks.json')));
+    assert.ok(fs.existsSync(path.join(out, 'data/index.json')));
     assert.deepEqual(pages(out), []);
     assert.equal(builder.pendingCount, 3);
     assert.ok(r.files !== undefined && !r.files.some((f) => f.startsWith('tasks/')), 'no page is listed before it is on disk');
@@ -91,6 +91,7 @@ test('a page changed again before it was rendered renders once with the newest i
     list[1] = task('BETA.md', { id: 'BETA', title: 'Beta renamed twice', status: 'in_progress', depends_on: '[ALPHA]' }, 'Second.\n');
     builder.build(input(list), { deferPages: true });
     assert.equal(builder.pendingCount, 2, 'one pending render per page');
+    assert.deepEqual(builder.pendingPaths().sort(), ['tasks/ALPHA.html', 'tasks/BETA.html']);
     const gamma = task('GAMMA.md', { id: 'GAMMA', title: 'Gamma again', status: 'todo', parent: 'ALPHA' }, 'Third.\n');
     builder.build(input([...list.slice(0, 2), gamma]), { deferPages: true });
     assert.equal(builder.pendingCount, 3);
@@ -116,12 +117,16 @@ test('a build without deferPages writes what earlier deferred builds left pendin
   });
 });
 
-test('a restarted builder that defers compares pending pages with the disk instead of rewriting them', () => {
+test('a restarted builder that defers compares pending pages with the disk instead of rewriting them, and keeps listing them meanwhile', () => {
   withOut((out) => {
-    new SiteBuilder(out, { pruneUnknown: true }).build(input(tasks()));
-    const builder = new SiteBuilder(out, { pruneUnknown: true });
+    new SiteBuilder(out, { pruneUnknown: true, manifest: true }).build(input(tasks()));
+    const manifest = fs.readFileSync(path.join(out, '.manifest.json'));
+    const builder = new SiteBuilder(out, { pruneUnknown: true, manifest: true });
     assert.equal(builder.build(input(tasks()), { deferPages: true }).written, 0);
     assert.equal(builder.pendingCount, 3);
+    // The previous build's pages are on disk: the manifest goes on naming them (and is not rewritten).
+    assert.ok(fs.readFileSync(path.join(out, '.manifest.json')).equals(manifest));
+    assert.ok(readManifest(out)?.has('tasks/BETA.html'));
     assert.deepEqual(builder.renderPending(Infinity), { written: 0, removed: 0, filesChanged: false });
     assert.deepEqual(pages(out), ['ALPHA.html', 'BETA.html', 'GAMMA.html']);
   });

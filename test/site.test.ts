@@ -9,7 +9,8 @@ import type { Snapshot } from '../lib/manager/tick.ts';
 import { SiteBuilder, pageName } from '../lib/web/site/site.ts';
 import type { SiteInput } from '../lib/web/site/site.ts';
 import { CLIENT_DIRS, clientAssets, writeClientAssets } from '../lib/web/site/client-assets.ts';
-import { type TasksDoc, searchFold } from '../lib/web/client/rows.ts';
+import { searchFold } from '../lib/web/client/rows.ts';
+import { readSearch, readTasks } from './site-data.ts';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const NOW = new Date('2026-03-22T12:00:00Z');
@@ -58,12 +59,13 @@ const tags = (html: string): string[] => html.match(/<[a-zA-Z][^>]*>/g) ?? [];
 /** True when some element has an on* attribute (quoted values, which may hold escaped text, are skipped). */
 const hasHandler = (html: string): boolean => tags(html).some((t) => /\son[a-z]+\s*=/i.test(t.replace(/"[^"]*"/g, '""')));
 
-test('the build writes the index, one page per task, the assets, tasks.json and search.json', () => {
+test('the build writes the index, one page per task, the assets and the task data (records and search bodies)', () => {
   withOut((out, read) => {
     const r = new SiteBuilder(out).build(input(tasks()));
-    assert.deepEqual(fs.readdirSync(out).sort(), ['app.js', 'favicon.svg', 'index.html', 'search.json', 'style.css', 'tasks', 'tasks.json']);
+    assert.deepEqual(fs.readdirSync(out).sort(), ['app.js', 'data', 'favicon.svg', 'index.html', 'style.css', 'tasks']);
+    assert.deepEqual(fs.readdirSync(path.join(out, 'data')).sort(), ['index.json', 'search-0.json', 'tasks-0.json'], 'four tasks: one shard of each');
     assert.deepEqual(fs.readdirSync(path.join(out, 'tasks')).sort(), ['ALPHA.html', 'BETA.html', 'GAMMA.html', 'HOSTILE.html']);
-    assert.deepEqual(r, { written: 10, removed: 0, filesChanged: true });
+    assert.deepEqual(r, { written: 11, removed: 0, filesChanged: true });
     const index = read('index.html');
     assert.match(index, /<title>Acme Tasks<\/title>/);
     for (const id of ['ALPHA', 'BETA', 'GAMMA', 'HOSTILE']) assert.match(index, new RegExp(`<a href="tasks/${id}.html">${id}</a>`));
@@ -154,8 +156,8 @@ test('a hostile title, owner and milestone show as text everywhere', () => {
     assert.equal(text(/<dt>Milestone<\/dt><dd>(.*?)<\/dd>/.exec(page)?.[1] ?? ''), HOSTILE);
     assert.match(read('index.html'), /<tr data-page="HOSTILE">.*<td>&lt;img src=x onerror=alert\(1\)&gt;<\/td>/, 'the owner in the row, escaped');
     assert.ok(read('index.html').includes('&quot;owners&quot;:[&quot;&lt;img src=x onerror=alert(1)&gt;&quot;]'), 'and in the first page\'s data, escaped');
-    const row = (JSON.parse(read('tasks.json')) as TasksDoc).tasks.find((r) => r.id === 'HOSTILE');
-    assert.deepEqual([row?.title, row?.owners, row?.milestone], [HOSTILE, [HOSTILE], HOSTILE], 'tasks.json keeps the text as it is (the client escapes it)');
+    const row = readTasks(out).tasks.find((r) => r.id === 'HOSTILE');
+    assert.deepEqual([row?.title, row?.owners, row?.milestone], [HOSTILE, [HOSTILE], HOSTILE], 'the records keep the text as it is (the client escapes it)');
   });
 });
 
@@ -195,17 +197,17 @@ test('a second build with identical input writes nothing', () => {
   });
 });
 
-test('changing one task rewrites its page, the index and tasks.json only', () => {
+test('changing one task rewrites its page, the index, its records shard and the data index only', () => {
   withOut((out, read) => {
     const builder = new SiteBuilder(out);
     const list = tasks();
     builder.build(input(list));
     const before = fs.statSync(path.join(out, 'tasks/BETA.html')).mtimeMs;
     list[3] = { ...(list[3] as Task), status: 'blocked' }; // HOSTILE: nothing depends on it
-    assert.deepEqual(builder.build(input(list)), { written: 3, removed: 0, filesChanged: false });
+    assert.deepEqual(builder.build(input(list)), { written: 4, removed: 0, filesChanged: false });
     assert.match(read('tasks/HOSTILE.html'), /st-blocked/);
     assert.match(read('index.html'), /<tr data-page="HOSTILE">[^\n]*<span class="st st-blocked">blocked<\/span>/);
-    assert.equal((JSON.parse(read('tasks.json')) as TasksDoc).tasks.find((r) => r.id === 'HOSTILE')?.status, 'blocked');
+    assert.equal(readTasks(out).tasks.find((r) => r.id === 'HOSTILE')?.status, 'blocked');
     assert.equal(fs.statSync(path.join(out, 'tasks/BETA.html')).mtimeMs, before);
   });
 });
@@ -216,7 +218,7 @@ test('a dependency changing status rewrites the pages that show it', () => {
     const list = tasks();
     builder.build(input(list));
     list[0] = { ...(list[0] as Task), status: 'completed' }; // ALPHA, shown on GAMMA's page
-    assert.equal(builder.build(input(list)).written, 4, 'ALPHA, GAMMA, the index and tasks.json');
+    assert.equal(builder.build(input(list)).written, 5, 'ALPHA, GAMMA, the index, the records shard and the data index');
     assert.match(read('tasks/GAMMA.html'), /<a href="ALPHA\.html">ALPHA<\/a> <span class="st st-completed">/);
   });
 });
@@ -240,10 +242,10 @@ test('removing a task removes its page', () => {
   });
 });
 
-test('search.json maps each page to its lowercased title and body text', () => {
-  withOut((out, read) => {
+test('the search bodies map each page to its lowercased title and body text', () => {
+  withOut((out) => {
     new SiteBuilder(out).build(input(tasks()));
-    const search = JSON.parse(read('search.json')) as Record<string, string>;
+    const search = readSearch(out);
     assert.deepEqual(Object.keys(search).sort(), ['ALPHA', 'BETA', 'GAMMA', 'HOSTILE']);
     assert.match(search['ALPHA'] ?? '', /^alpha ready task .*the zebra escaped/);
   });
@@ -411,7 +413,7 @@ function generated(n: number): Task[] {
   }, `## Problem\nTask ${i} needs doing. ${'Lorem ipsum dolor sit amet. '.repeat(8)}\n\n## Plan\n- [x] one\n- [ ] two\n`));
 }
 
-test('the index of 10,000 tasks carries the first page of the default view only and stays under 300 KB raw; tasks.json has every task', () => {
+test('the index of 10,000 tasks carries the first page of the default view only and stays under 300 KB raw; the data files have every task', () => {
   const list = generated(10_000);
   const errors = Array.from({ length: 700 }, (_, i) => ({ path: `broken/bad-${i}.md`, reason: 'assignee must be a single value, got a list' }));
   // Every third task escalated, and the parse errors among the escalations as the heartbeat reports them.
@@ -428,8 +430,9 @@ test('the index of 10,000 tasks carries the first page of the default view only 
     const working = list.filter((t, i) => !t.archived && i % 8 === 3).map((t) => t.slug);
     assert.deepEqual(rows, working.slice(0, 100), 'the first 100 tasks of the default view (archived ones hidden), open work first');
     assert.match(index, /The first 100 of 9667 tasks; the others, the filters and the board load with JavaScript\./);
-    const doc = JSON.parse(read('tasks.json')) as TasksDoc;
+    const doc = readTasks(out);
     assert.equal(doc.tasks.length, 10_000);
+    assert.equal(fs.readdirSync(path.join(out, 'data')).length, 1 + 2 * 64, '10,000 tasks: 64 shards of each');
     assert.equal(doc.tasks.filter((r) => r.archived).length, 333);
     assert.match(index, new RegExp(`<tbody data-v="${doc.version}" data-s="[^"]+" data-total="10000" data-first="`));
     const escRows = /<section id="escalations"[^]*?<\/section>/.exec(index)?.[0] ?? '';
@@ -479,7 +482,7 @@ test('docs, decisions and milestones each get a section linking their pages, nev
     assert.match(index, /<section id="milestones"><h2>Milestones \(1\)<\/h2><ul><li><a href="milestones\/m1\.html">First pilot<\/a>/);
     assert.ok(!hasHandler(index));
     for (const id of ['doc-1', 'decision-2', 'm1']) assert.doesNotMatch(index, new RegExp(`<tr data-page="${id}"`));
-    assert.deepEqual((JSON.parse(read('tasks.json')) as TasksDoc).tasks.map((r) => r.id), ['ALPHA', 'BETA', 'GAMMA', 'HOSTILE']);
+    assert.deepEqual(readTasks(out).tasks.map((r) => r.id), ['ALPHA', 'BETA', 'GAMMA', 'HOSTILE']);
     assert.match(index, /<a href="#docs">Docs<\/a>/);
     builder.build(input(tasks()));
     assert.match(read('index.html'), /<section id="docs" hidden>/);

@@ -1,12 +1,13 @@
-// The task data behind the list and the board: the first page carried by the index, then tasks.json and search.json fetched in the background.
+// The task data behind the list and the board: the first page carried by the index, then the data index and the shards of records and bodies it names, fetched in the background.
 import { HTTP } from './dom.ts';
-import type { TaskRow, TasksDoc } from './rows.ts';
+import type { TaskRow } from './rows.ts';
+import { DATA_INDEX, type DataIndex, SHARD_DIGITS, searchShard, tasksShard } from './shards.ts';
 
-/** What the view draws from; `complete` once every task is known (tasks.json, or a first page that holds them all). */
+/** What the view draws from; `complete` once every task is known (the data files, or a first page that holds them all). */
 export interface Data {
   readonly rows: readonly TaskRow[];
   readonly complete: boolean;
-  /** Bodies for search by page name; undefined until search.json is in (search matches ids, titles, owners and labels meanwhile). */
+  /** Bodies for search by page name; undefined until the bodies shards are in (search matches ids, titles, owners and labels meanwhile). */
   readonly bodies: ReadonlyMap<string, string> | undefined;
   /** Loading failed: the view says so. */
   readonly failed: boolean;
@@ -23,12 +24,12 @@ export function current(): Data {
   return data;
 }
 
-/** Whether tasks.json is being fetched (the list is then `aria-busy`). */
+/** Whether the task records are being fetched (the list is then `aria-busy`). */
 export function busy(): boolean {
   return loading.rows;
 }
 
-/** A card moved on the board: its row takes the new status at once (tasks.json brings the rest with the live update). */
+/** A card moved on the board: its row takes the new status at once (the data files bring the rest with the live update). */
 export function setStatus(page: string, status: string): void {
   data = { ...data, rows: data.rows.map((r) => (r.page === page ? { ...r, status } : r)) };
   onChange();
@@ -41,14 +42,14 @@ export function onData(f: () => void): void {
 
 /**
  * Reads what the index carries (the versions and the first page of the default view), and fetches
- * tasks.json, then search.json, when the index names versions other than those loaded. Called at
+ * the records, then the bodies (data/index.json and the shards it names), when the index names versions other than those loaded. Called at
  * start and after a live update replaced the table body.
  */
 export function takePage(body: HTMLTableSectionElement | undefined): void {
   if (body === undefined) return;
   want = { rows: body.dataset.v ?? '', bodies: body.dataset.s ?? '' };
   if (have.rows === '') {
-    // Until tasks.json is in (and always under file://, where it cannot be fetched), the first page is all there is.
+    // Until the records are in (and always under file://, where it cannot be fetched), the first page is all there is.
     let first: TaskRow[] = [];
     try {
       first = JSON.parse(body.dataset.first ?? '[]') as TaskRow[];
@@ -62,21 +63,54 @@ export function takePage(body: HTMLTableSectionElement | undefined): void {
   else if (have.bodies !== '' && have.bodies !== want.bodies) loadBodies();
 }
 
-/** Fetches a file of the site; cacheable (the server answers 304 while its ETag holds). */
-async function getJson<T>(name: string): Promise<T> {
-  const r = await fetch(new URL(name, location.href).href);
+/** Fetches a file of the site; cacheable (the server answers 304 while its ETag holds; the version in the query keeps an old copy from answering for a new one). */
+async function getJson<T>(name: string, version: string): Promise<T> {
+  const r = await fetch(new URL(`${name}?v=${encodeURIComponent(version)}`, location.href).href);
   if (!r.ok) throw new Error(`${name}: HTTP ${r.status}`);
   return (await r.json()) as T;
+}
+
+/** The shards held, by number, with the hash they were fetched at: one the data index names with another hash is fetched again. */
+const held = { rows: new Map<number, { hash: string; rows: readonly TaskRow[] }>(), bodies: new Map<number, { hash: string; bodies: Record<string, string> }>() };
+/** The data index last fetched, and the versions it was asked for. */
+let index: { asked: string; doc: DataIndex } | undefined;
+
+/** The data index for the versions the index page names (fetched again only when they moved on). */
+async function dataIndex(): Promise<DataIndex> {
+  const asked = `${want.rows}.${want.bodies}`;
+  if (index?.asked === asked) return index.doc;
+  const doc = await getJson<DataIndex>(DATA_INDEX, asked);
+  index = { asked, doc };
+  return doc;
+}
+
+/** Brings `held` in line with the hashes: shards no longer named dropped, changed or missing ones fetched (in parallel). */
+async function sync<T extends { hash: string }>(map: Map<number, T>, hashes: readonly string[], fetchOne: (k: number, hash: string) => Promise<T>): Promise<void> {
+  for (const k of map.keys()) if (k >= hashes.length) map.delete(k);
+  await Promise.all(hashes.map(async (hash, k) => {
+    if (map.get(k)?.hash !== hash) map.set(k, await fetchOne(k, hash));
+  }));
 }
 
 function loadRows(): void {
   if (loading.rows) return;
   loading.rows = true;
   const asked = want.rows;
-  getJson<TasksDoc>('tasks.json')
-    .then((doc) => {
+  dataIndex()
+    .then(async (doc) => {
+      await sync(held.rows, doc.tasks, async (k, hash) => ({ hash, rows: (await getJson<{ tasks: TaskRow[] }>(tasksShard(k), hash)).tasks }));
+      // The records in the served order: each shard's come in that order, `order` says whose turn it is.
+      const next = new Array<number>(doc.tasks.length).fill(0);
+      const rows: TaskRow[] = [];
+      for (const c of doc.order) {
+        const k = SHARD_DIGITS.indexOf(c);
+        const row = held.rows.get(k)?.rows[next[k] ?? 0];
+        if (row === undefined) throw new Error('the data index and its shards disagree');
+        next[k] = (next[k] ?? 0) + 1;
+        rows.push(row);
+      }
       have.rows = doc.version;
-      data = { ...data, rows: doc.tasks, complete: true, failed: false };
+      data = { ...data, rows, complete: true, failed: false };
     })
     .catch(() => {
       // Keep what is shown; the next live update tries again.
@@ -94,10 +128,13 @@ function loadBodies(): void {
   if (loading.bodies) return;
   loading.bodies = true;
   const asked = want.bodies;
-  getJson<Record<string, string>>('search.json')
-    .then((j) => {
-      have.bodies = asked;
-      data = { ...data, bodies: new Map(Object.entries(j)) };
+  dataIndex()
+    .then(async (doc) => {
+      await sync(held.bodies, doc.bodies, async (k, hash) => ({ hash, bodies: await getJson<Record<string, string>>(searchShard(k), hash) }));
+      const bodies = new Map<string, string>();
+      for (const shard of held.bodies.values()) for (const [page, text] of Object.entries(shard.bodies)) bodies.set(page, text);
+      have.bodies = doc.search;
+      data = { ...data, bodies };
       onChange();
     })
     .catch(() => {

@@ -79,7 +79,7 @@ function text(r: TaskRow): string {
 /**
  * The rows the filters, the checkboxes and the search let through, in the order given, and how many
  * there are before any but the archived checkbox (the "of" in "3 of 40 tasks"). The search also
- * looks in the bodies once `search.json` is in (`bodies`: folded body text by page).
+ * looks in the bodies once the bodies shards are in (`bodies`: folded body text by page).
  */
 export function filterRows(rows: readonly TaskRow[], state: ViewState, today: string, bodies?: ReadonlyMap<string, string>): { list: TaskRow[]; of: number } {
   const q = searchFold(state.q.trim());

@@ -1,8 +1,8 @@
-// A task as the list and the board show it (one record of tasks.json), and its row and card as HTML: one renderer for the server's first page and the client.
+// A task as the list and the board show it (one record of the data files), and its row and card as HTML: one renderer for the server's first page and the client.
 import { isOverdue } from './due.ts';
 
 /**
- * One task in `tasks.json`, with what a row or a card shows and what the filters and sorts need.
+ * One task in the data files (data/tasks-<k>.json), with what a row or a card shows and what the filters and sorts need.
  * Empty values are left out (the file holds every task: 10,000 of them are megabytes).
  */
 export interface TaskRow {
@@ -35,13 +35,13 @@ export interface TaskRow {
   readonly total?: number;
 }
 
-/** tasks.json: every task in the served order, and the version the index names (`data-v`). */
+/** Every task in the served order, and the version the index names (`data-v`): what the data index and its shards add up to. */
 export interface TasksDoc { readonly version: string; readonly tasks: readonly TaskRow[] }
 
 /** Rows on one page of the list; the index carries the first page of the default view. */
 export const PAGE_SIZE = 100;
 
-/** Text as search compares it: accents dropped (é is e), lowercased; the server folds search.json so, the page folds the query. */
+/** Text as search compares it: accents dropped (é is e), lowercased; the server folds the bodies shards so, the page folds the query. */
 export function searchFold(text: string): string {
   return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }

@@ -1,4 +1,4 @@
-// The index's task list and board: each task as a tasks.json record, the controls, and the first page of rows served in the HTML.
+// The index's task list and board: each task as a record of the data files, the controls, and the first page of rows served in the HTML.
 import { normaliseStatus } from '../../tasks/mapping.ts';
 import { ownerKey, priorityRank, statusOrder } from '../../tasks/model.ts';
 import type { Task } from '../../tasks/taskfile.ts';
@@ -101,7 +101,7 @@ export interface ListInput extends BoardStatuses {
   readonly tasks: readonly Task[];
   /** Every task's record, in the served order. */
   readonly rows: readonly TaskRow[];
-  /** tasks.json's and search.json's versions: the client fetches a file again when the index names another. */
+  /** The records' and the bodies' versions: the client fetches the data index again when the page names others. */
   readonly version: string;
   readonly searchVersion: string;
   readonly now: Date;
@@ -125,7 +125,7 @@ export function selectValues(t: Task): string {
 /**
  * The all-tasks section: the view switch (list or board), filters, search, the first page of the
  * default view as rows (what works without JavaScript), the pager and the board's place. The
- * client loads tasks.json and draws every page and the board from it.
+ * client loads the data files and draws every page and the board from it.
  */
 export function renderList(p: ListInput): string {
   const head = COLUMNS.map(([k, label]) => `<th data-sort="${k}"><button type="button">${label}</button></th>`).join('');

@@ -1,4 +1,4 @@
-// One task's share of the site: what its page shows besides the task, its tasks.json record and search text, derived once per change.
+// One task's share of the site: what its page shows besides the task, its record in the data files and search text, derived once per change.
 import crypto from 'node:crypto';
 import type { Task } from '../../tasks/taskfile.ts';
 import type { Remote } from '../../tasks/pr.ts';
@@ -17,7 +17,7 @@ export interface Entry {
   content: string;
   /** What the page shows besides the task itself: escalation, claim, dependencies. */
   extra: string;
-  /** The task as the list and board show it, as a tasks.json record. */
+  /** The task as the list and board show it, as a record of the data files. */
   row: TaskRow;
   /** The record as bytes and its hash, kept as the same objects while unchanged, so the data files are compared and written without re-encoding. */
   data: Buffer;

@@ -51,6 +51,11 @@ export class SiteFiles {
   private assembled = new Map<string, Assembled>();
   /** Files found on disk before the first build, by path relative to dir. */
   private found = new Set<string>();
+  /**
+   * The files the survey listed in its folder (a previous build's pages) not written since: still
+   * on disk as that build left them, so the manifest keeps them until a write replaces or a removal drops them.
+   */
+  private onDisk = new Set<string>();
   private stats = { written: 0, removed: 0, added: 0 };
   private readonly options: SiteFilesOptions;
   private readonly writer: SiteWriter | undefined;
@@ -78,6 +83,7 @@ export class SiteFiles {
   reset(): void {
     this.hashes.clear();
     this.assembled.clear();
+    this.onDisk.clear();
     this.listDue = true;
   }
 
@@ -85,6 +91,7 @@ export class SiteFiles {
   survey(sub: string, ext: string, names: readonly string[]): void {
     checkFolders(path.join(this.dir, sub));
     this.found.clear();
+    this.onDisk.clear();
     let list: string[];
     try {
       list = fs.readdirSync(path.join(this.dir, sub));
@@ -92,7 +99,11 @@ export class SiteFiles {
       if (isErrno(err, 'ENOENT')) list = [];
       else throw err;
     }
-    for (const name of list) if (name.endsWith(ext)) this.found.add(`${sub}/${name}`);
+    for (const name of list) {
+      if (!name.endsWith(ext)) continue;
+      this.found.add(`${sub}/${name}`);
+      this.onDisk.add(`${sub}/${name}`);
+    }
     for (const name of names) this.found.add(name);
     if (this.options.precompress) this.dropLeftovers(sub, list);
   }
@@ -137,6 +148,7 @@ export class SiteFiles {
       if (old !== undefined) known = sha1Of([old]);
     }
     this.hashes.set(rel, hash);
+    this.onDisk.delete(rel);
     if (known === hash) {
       // Found right on disk: its siblings may still be missing or from a build that stopped half-way.
       if (surveyed) this.checkSiblings(rel, chunks);
@@ -173,7 +185,9 @@ export class SiteFiles {
   remove(rel: string): void {
     checkFolders(path.dirname(path.join(this.dir, rel)));
     this.listDue ||= this.hashes.delete(rel);
+    this.listDue ||= this.assembled.delete(rel);
     this.found.delete(rel);
+    this.onDisk.delete(rel);
     try {
       fs.unlinkSync(path.join(this.dir, rel));
       this.stats.removed++;
@@ -218,7 +232,7 @@ export class SiteFiles {
    */
   finish(): BuildResult {
     const { written, removed, added } = this.stats;
-    const listed = this.options.manifest && this.listDue ? [...this.hashes.keys(), ...this.assembled.keys()] : undefined;
+    const listed = this.options.manifest && this.listDue ? [...this.hashes.keys(), ...this.assembled.keys(), ...this.onDisk] : undefined;
     this.listDue = false;
     const result: BuildResult = { written, removed, filesChanged: added > 0 || removed > 0, ...(listed ? { files: listed } : {}) };
     const list = (): void => { if (listed) writeManifest(this.dir, listed); };

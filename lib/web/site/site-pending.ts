@@ -24,6 +24,11 @@ export class PendingPages {
     this.pages.set(rel, render);
   }
 
+  /** The pending pages' paths, in line order. */
+  paths(): string[] {
+    return [...this.pages.keys()];
+  }
+
   drop(rel: string): void {
     this.pages.delete(rel);
   }

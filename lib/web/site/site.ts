@@ -17,10 +17,12 @@ import { localDay } from '../client/due.ts';
 import type { DocFile, Task, ParseError } from '../../tasks/taskfile.ts';
 import type { Remote } from '../../tasks/pr.ts';
 import { KIND_FOLDERS, kindPages } from '../render/pages.ts';
-import { type Entry, type EntryContext, TaskSides, deriveEntry, sha1 } from './site-entries.ts';
+import { type Entry, type EntryContext, TaskSides, deriveEntry } from './site-entries.ts';
 import { SiteLinks } from './site-links.ts';
 import { ListParts } from './site-list.ts';
 import { PendingPages } from './site-pending.ts';
+import { SiteData } from './site-json.ts';
+import { DATA_DIR, MAX_SHARDS, shardCount } from '../client/shards.ts';
 
 /** A task page's file name (in tasks/): see pages.ts. */
 export { pageName } from '../render/pages.ts';
@@ -59,8 +61,6 @@ export type { BuildResult } from './site-files.ts';
 /** deferPages: task pages whose content changed are kept pending (renderPending writes them) instead of rendered now. */
 export interface BuildOptions { readonly deferPages?: boolean }
 
-const COMMA = Buffer.from(',\n');
-
 /**
  * Builds the dashboard into a folder and keeps, per task, what it derived (the page's inputs, the
  * record, the search text): a rebuild derives again only the tasks that changed and those whose
@@ -86,20 +86,22 @@ export class SiteBuilder {
   private readonly pruneUnknown: boolean;
   /** Task pages a deferred build has not rendered yet, with their latest inputs. */
   private readonly pending = new PendingPages();
+  private readonly data: SiteData;
 
   /** pruneUnknown: the folder is ours alone, so task pages found there that no task has are removed. The rest goes to SiteFiles (the server's compressed siblings and page versions). */
   constructor(outDir: string, options: { pruneUnknown?: boolean } & SiteFilesOptions = {}) {
     this.files = new SiteFiles(outDir, options);
+    this.data = new SiteData(this.files);
     this.pruneUnknown = options.pruneUnknown ?? false;
   }
 
   /** Renders the whole site the first time, then only pages whose inputs changed. Atomic file writes (write temp + rename). */
   build(input: SiteInput, options: BuildOptions = {}): BuildResult {
     const files = this.files;
-    files.begin(['tasks', ...Object.values(KIND_FOLDERS)]);
+    files.begin(['tasks', DATA_DIR, ...Object.values(KIND_FOLDERS)]);
     if (!this.first && !fs.existsSync(path.join(files.dir, 'index.html'))) this.reset(); // the folder was cleared under us
     // A restart neither rewrites identical files nor leaves stale pages.
-    if (this.first) files.survey('tasks', '.html', ['index.html', 'search.json', 'tasks.json', ...ASSET_NAMES, ...kindPages(input.docs ?? [])]);
+    if (this.first) files.survey('tasks', '.html', ['index.html', ...SiteData.names(MAX_SHARDS), ...ASSET_NAMES, ...kindPages(input.docs ?? [])]);
     const global = JSON.stringify([input.project, input.folderWords ?? '', input.remote ?? null, input.api ?? false, input.format?.customStatuses ?? []]);
     const day = localDay(input.now);
     const same = global === this.global && !this.first && day === this.day;
@@ -112,6 +114,7 @@ export class SiteBuilder {
     this.day = day;
     // Never more than the build folder's own levels (site-<owner>/tasks under logs/task_manager): a tasks folder deleted meanwhile stays deleted.
     makeFolders(path.join(files.dir, 'tasks'), 4);
+    makeFolders(path.join(files.dir, DATA_DIR), 4);
 
     const sides = new TaskSides(input.snapshot, input.runLogs);
     const said = new Map([...sides.ids()].map((id) => [id, sides.of(id)]));
@@ -155,18 +158,15 @@ export class SiteBuilder {
     const rows = list.map((e) => e.row);
     const shown = new Map<string, { pr: PrShown | null; ci: string }>();
     list.forEach((e, i) => { if (links.namesRef(i)) shown.set(e.task.id, { pr: e.pr, ci: e.ci }); });
-    // The index names the version of tasks.json it goes with: a page that sees another fetches the file again.
-    const version = sha1(Buffer.from(list.map((e) => e.hash).join(''))).slice(0, 16);
-    // search.json's from the content keys (they cover the bodies), so an edited body is searched anew.
-    const searchVersion = sha1(Buffer.from(list.map((e) => e.content).join(''))).slice(0, 16);
+    // The data files first: the index names their versions, and a page that sees another fetches the data index again.
+    const { version, searchVersion } = this.data.write(list, links.pages);
+    if (this.pruneUnknown && this.first) this.pruneData(list.length);
     // The assets first: a page that finds the new index finds its script and stylesheet too.
     for (const asset of clientAssets()) files.write(asset.name, asset.bytes);
     const board = boardStatuses(input.format);
     const parts = this.listParts.get(input.tasks, rows, board, changed);
     files.write('index.html', renderIndex({ ...input, docs: input.docs ?? [], refs: links.refs, counts: countByStatus(input.tasks, input.format?.customStatuses), shown, rows, version, searchVersion,
       ...board, ...parts }));
-    files.writeAssembled('tasks.json', { head: Buffer.from(`{"version":${JSON.stringify(version)},"tasks":[\n`), parts: joined(list.map((e) => e.data)), tail: Buffer.from('\n]}\n') });
-    files.writeAssembled('search.json', { head: Buffer.from('{'), parts: joined(list.map((e) => e.search)), tail: Buffer.from('}\n') });
     this.first = false;
     return files.finish();
   }
@@ -193,6 +193,11 @@ export class SiteBuilder {
   /** How many task pages a deferred build left for renderPending. */
   get pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** The task pages (`tasks/<page>.html`) a deferred build left for renderPending: on disk in an older version, or not at all. */
+  pendingPaths(): string[] {
+    return this.pending.paths();
   }
 
   /**
@@ -232,6 +237,12 @@ export class SiteBuilder {
     this.docs = next;
   }
 
+  /** Data files a restart finds that this many tasks do not have: more shards, or the whole tasks.json and search.json of earlier versions. */
+  private pruneData(tasks: number): void {
+    const kept = new Set(SiteData.names(shardCount(tasks)));
+    for (const rel of ['tasks.json', 'search.json', ...SiteData.names(MAX_SHARDS)]) if (!kept.has(rel)) this.files.remove(rel);
+  }
+
   /** Forgets everything, so the next build renders and checks every file again. */
   private reset(): void {
     this.entries.clear();
@@ -240,14 +251,4 @@ export class SiteBuilder {
     this.files.reset();
     this.first = true;
   }
-}
-
-/** The parts with a comma and newline between each two. */
-function joined(parts: readonly Buffer[]): Buffer[] {
-  const out: Buffer[] = [];
-  parts.forEach((p, i) => {
-    if (i > 0) out.push(COMMA);
-    out.push(p);
-  });
-  return out;
 }
