@@ -74,13 +74,15 @@ test('every fixture task file reads the same with and without the fast reader', 
   }
 });
 
-test('the generated Backlog.md and console task files all take the fast path and read the same', () => {
+test('the generated Backlog.md and console task files (and a long folded title) all take the fast path and read the same', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-fmfast-'));
   try {
     const backlog = generateBacklogTasks(path.join(tmp, 'b'), 40);
     generateTasks(path.join(tmp, 'ours'), 40);
+    // Backlog.md writes a title longer than about 80 characters folded over lines (js-yaml's `>-`).
+    fs.writeFileSync(path.join(backlog, 'tasks', 'task-41 - Long.md'), `---\nid: TASK-41\ntitle: >-\n  Standby replicas record coordination telemetry that the Prometheus pull path\n  never serves\nstatus: Done\nassignee:\n  - '@codex'\ncreated_date: '2026-09-03 23:02'\nlabels:\n  - needs-triage\ndependencies: []\nordinal: 120000\n---\n\n## Description\n`);
     const files = [...mdFiles(backlog), ...mdFiles(path.join(tmp, 'ours'))];
-    assert.equal(files.length, 80);
+    assert.equal(files.length, 81);
     for (const file of files) {
       const content = fs.readFileSync(file);
       const source = sourceOf(content);
@@ -159,6 +161,19 @@ function blockListText(r: () => number): string {
   return lines.join('\n');
 }
 
+/** A block scalar (`title: >-` and its lines, as Backlog.md writes a long title), now and then malformed. */
+function blockScalarText(r: () => number): string {
+  const indent = pick(r, ['  ', '  ', '    ', ' ']);
+  const lines: string[] = [];
+  const n = Math.floor(r() * 4);
+  for (let i = 0; i < n; i++) {
+    const odd = r() < 0.1 ? pick(r, ['', '   ', ' ', `${indent} `, `${indent}  `]) : indent;
+    lines.push(`${odd}${scalarText(r)}${r() < 0.05 ? ' ' : ''}`);
+    if (r() < 0.1) lines.push(pick(r, ['', '  ']));
+  }
+  return `${pick(r, ['>-', '>-', '>', '|-', '|', '>+', '|+', '>2-', '>- # c', '>-  ', '> -'])}\n${lines.join('\n')}`;
+}
+
 /** One generated frontmatter: mostly the common shapes, laced with the nasty ones. */
 function frontmatterText(r: () => number): string {
   const lines: string[] = [];
@@ -167,9 +182,10 @@ function frontmatterText(r: () => number): string {
     const key = r() < 0.8 ? pick(r, KEYS.slice(0, 9)) : pick(r, KEYS);
     const sep = r() < 0.9 ? ':' : pick(r, [' :', ':\t', '::']);
     const kind = r();
-    if (kind < 0.5) lines.push(`${key}${sep}${pick(r, [' ', ' ', '  '])}${scalarText(r)}${r() < 0.1 ? '  ' : ''}`);
-    else if (kind < 0.7) lines.push(`${key}${sep} ${flowText(r)}`);
-    else if (kind < 0.9) lines.push(`${key}${sep}${pick(r, ['', ' '])}\n${blockListText(r)}`);
+    if (kind < 0.45) lines.push(`${key}${sep}${pick(r, [' ', ' ', '  '])}${scalarText(r)}${r() < 0.1 ? '  ' : ''}`);
+    else if (kind < 0.62) lines.push(`${key}${sep} ${flowText(r)}`);
+    else if (kind < 0.8) lines.push(`${key}${sep} ${blockScalarText(r)}`);
+    else if (kind < 0.93) lines.push(`${key}${sep}${pick(r, ['', ' '])}\n${blockListText(r)}`);
     else lines.push(`${key}${sep}${pick(r, ['', ' ', ' |', ' >', ' &a x', ' *a', ' !!str', ' {a: b}'])}\n${pick(r, ['  x', '  k: v', '', '# c', '...', '---x', '- a', '  - a', 'k: *a'])}`);
     if (r() < 0.05) lines.push(pick(r, ['', '  ', '# comment', '  # indented comment', '%YAML 1.2', '? k', ': v']));
   }
@@ -204,13 +220,13 @@ test('thousands of generated frontmatters: the fast reader declines or agrees wi
 });
 
 test('the fast reader declines what only the yaml path reads right, and keeps __proto__ as data', () => {
-  for (const source of ['a: 1\na: 2', 'a: x # c', 'a: &x y\nb: *x', 'a: |\n  x', 'a: "x\\ty"', 'a: x\n  y', 'a:\n  b: c', 'a: [a, [b]]',
+  for (const source of ['a: 1\na: 2', 'a: x # c', 'a: &x y\nb: *x', 'a: |\n   x\n  y', 'a: >-\n  x\n\n  y', 'a: >+\n  x', 'a: "x\\ty"', 'a: x\n  y', 'a:\n  b: c', 'a: [a, [b]]',
     'a: [a, ]', 'a: {b: c}', '? a\n: b', 'a: \'x\ny\'', 'a:\tx', '- a', 'a', 'a: b: c', 'a: x:', 'a:\n  - x\n    y', '%YAML 1.2\n---\na: b']) {
     assert.equal(fastFields(source), undefined, JSON.stringify(source));
   }
-  const fields = fastFields('__proto__: x\nlist:\n- \'a\'\'s\'\n- "b"\n-\n- ~\nflow: [ @c , \'d, e\', "f" ]\nempty: []\nnone:\nq: \'\'');
+  const fields = fastFields('__proto__: x\nlist:\n- \'a\'\'s\'\n- "b"\n-\n- ~\nflow: [ @c , \'d, e\', "f" ]\nempty: []\nnone:\nq: \'\'\nlong: >-\n  a: b #c\n  d\n\nlit: |\n  e\n  f');
   assert.ok(fields !== undefined);
   assert.equal(Object.getPrototypeOf(fields), Object.prototype);
-  assert.deepEqual(Object.keys(fields), ['__proto__', 'list', 'flow', 'empty', 'none', 'q']);
-  assert.deepEqual({ ...fields }, { ['__proto__']: 'x', list: ["a's", 'b', null, null], flow: ['@c', 'd, e', 'f'], empty: [], none: null, q: '' });
+  assert.deepEqual(Object.keys(fields), ['__proto__', 'list', 'flow', 'empty', 'none', 'q', 'long', 'lit']);
+  assert.deepEqual({ ...fields }, { ['__proto__']: 'x', list: ["a's", 'b', null, null], flow: ['@c', 'd, e', 'f'], empty: [], none: null, q: '', long: 'a: b #c d', lit: 'e\nf\n' });
 });

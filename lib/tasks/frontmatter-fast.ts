@@ -45,7 +45,14 @@ export function fastFields(text: string): Fields | undefined {
     } else {
       if (rest.charCodeAt(0) !== 32) return undefined; // `key:value` is not a key and a value
       const v = trimStart(rest);
-      value = v.charCodeAt(0) === 91 ? flowList(v) : scalar(v); // [
+      if (BLOCK_HEADERS.has(v)) {
+        const block = blockScalar(lines, i, v);
+        if (block === undefined) return undefined;
+        value = block.text;
+        i = block.next;
+      } else {
+        value = v.charCodeAt(0) === 91 ? flowList(v) : scalar(v); // [
+      }
     }
     if (value === undefined) return undefined;
     values += 2 + (Array.isArray(value) ? value.length : 0);
@@ -87,6 +94,39 @@ function blockList(lines: readonly string[], from: number): { items: Value; next
     }
   }
   return { items, next: j };
+}
+
+/** Block scalar headers read here: Backlog.md writes a long title as `title: >-` and its lines below. */
+const BLOCK_HEADERS = new Set(['>-', '>', '|-', '|']);
+
+/**
+ * The text of a block scalar whose lines are all at one indent, with no blank line before its last
+ * line and no trailing space or line of spaces: folded (`>`) lines joined by a space, literal (`|`) by a newline, and a
+ * final newline unless chomped (`-`). Undefined for anything else (more-indented lines, inner blank lines).
+ */
+function blockScalar(lines: readonly string[], from: number, header: string): { text: string; next: number } | undefined {
+  const first = lines[from];
+  const indent = first === undefined ? 0 : indentOf(first);
+  if (indent === 0) return undefined;
+  const parts: string[] = [];
+  let j = from;
+  for (; j < lines.length; j++) {
+    const line = lines[j] as string;
+    if (isBlank(line)) break;
+    const ind = indentOf(line);
+    if (ind === 0) break;
+    if (ind !== indent || line.charCodeAt(line.length - 1) === 32) return undefined;
+    parts.push(line.slice(indent));
+  }
+  if (parts.length === 0) return undefined;
+  // Empty lines may only trail the block (chomping drops them); more text after one, or a line of
+  // spaces (which may be text in a block scalar), is left to the yaml path.
+  let k = j;
+  while (k < lines.length && lines[k] === '') k++;
+  if (k < lines.length && isBlank(lines[k] as string)) return undefined;
+  if (k < lines.length && indentOf(lines[k] as string) !== 0) return undefined;
+  const text = parts.join(header[0] === '>' ? ' ' : '\n');
+  return { text: header.endsWith('-') ? text : `${text}\n`, next: j };
 }
 
 /** One scalar on one line, without surrounding spaces: quoted or plain; undefined when unsure. */
