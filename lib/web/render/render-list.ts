@@ -132,12 +132,12 @@ export function renderList(p: ListInput): string {
   // The Status filter lists statuses as the board's columns come.
   const selects = p.selects ?? listSelects(p.tasks, p);
   const archived = p.rows.reduce((n, r) => n + (r.archived ? 1 : 0), 0);
-  const active = p.rows.filter((r) => !r.archived);
   // The first page of the default view: open work first, as the client orders it.
-  const first = p.first ?? openWorkFirst(active).slice(0, PAGE_SIZE);
+  const first = p.first ?? openWorkFirst(p.rows.filter((r) => !r.archived)).slice(0, PAGE_SIZE);
+  const active = p.rows.length - archived;
   const today = localDay(p.now);
-  const more = active.length > first.length
-    ? `<p id="more" class="none">The first ${first.length} of ${active.length} tasks; the others, the filters and the board load with JavaScript.</p>` : '';
+  const more = active > first.length
+    ? `<p id="more" class="none">The first ${first.length} of ${active} tasks; the others, the filters and the board load with JavaScript.</p>` : '';
   return `<section id="all"><h2>All tasks</h2>
 <form id="controls" role="search">
 <div class="views" role="group" aria-label="View" hidden><button type="button" id="v-list" aria-pressed="true">List</button><button type="button" id="v-board" aria-pressed="false">Board</button></div>
@@ -147,7 +147,7 @@ ${selects}
 <label class="flag"><input type="checkbox" id="f-escalated" name="escalated" value="1"> escalated only</label>
 <label class="flag"><input type="checkbox" id="f-overdue" name="overdue" value="1"> overdue only</label>
 <label class="flag"><input type="checkbox" id="f-group" name="group" value="parent"> subtasks under their parent</label>
-<output id="shown">${active.length} tasks</output>
+<output id="shown">${active} tasks</output>
 </form>
 <div id="list"><div class="scroll"><table id="tasks"><thead><tr>${head}</tr></thead>
 <tbody data-v="${h(p.version)}" data-s="${h(p.searchVersion)}" data-total="${p.rows.length}" data-first="${h(JSON.stringify(first))}" id="rows">

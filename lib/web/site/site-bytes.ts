@@ -13,6 +13,7 @@ export function sha1Of(chunks: readonly Buffer[]): string {
 
 /** The same parts by identity: an unchanged task's record is the same Buffer object from build to build. */
 export function sameParts(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

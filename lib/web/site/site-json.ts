@@ -15,10 +15,17 @@ const SEARCH_TAIL = Buffer.from('}\n');
  * returns the versions the index page names. Shards that no longer exist (fewer tasks, fewer
  * shards) are removed; unchanged shards are compared by their parts' identity, not re-encoded.
  */
+interface Shard { readonly rows: Buffer[]; readonly bodies: Buffer[]; readonly tasks: string; readonly search: string }
+
 export class SiteData {
   private count = 0;
   private pages: readonly string[] = [];
-  private shards: number[] = [];
+  /** Each shard's positions in the list, in order, and each position's shard as SHARD_DIGITS: kept while the pages are. */
+  private members: number[][] = [];
+  private order = '';
+  /** The entries of the last write (a copy): a shard none of whose entries changed keeps its parts and hashes. */
+  private last: readonly Entry[] = [];
+  private shards: Shard[] = [];
 
   constructor(private readonly files: SiteFiles) {}
 
@@ -29,42 +36,62 @@ export class SiteData {
 
   write(list: readonly Entry[], pages: readonly string[]): { version: string; searchVersion: string } {
     const count = shardCount(list.length);
-    if (pages !== this.pages || count !== this.shards.length) this.shards = pages.map((p) => shardOf(p, count));
+    if (pages !== this.pages || count !== this.members.length) {
+      this.members = Array.from({ length: count }, () => []);
+      let order = '';
+      pages.forEach((page, i) => {
+        const k = shardOf(page, count);
+        (this.members[k] as number[]).push(i);
+        order += SHARD_DIGITS[k];
+      });
+      this.order = order;
+      this.shards = [];
+    }
     this.pages = pages;
-    const rows: Buffer[][] = Array.from({ length: count }, () => []);
-    const bodies: Buffer[][] = Array.from({ length: count }, () => []);
-    const rowKeys: string[][] = Array.from({ length: count }, () => []);
-    const bodyKeys: string[][] = Array.from({ length: count }, () => []);
-    let order = '';
-    list.forEach((e, i) => {
-      const k = this.shards[i] as number;
-      order += SHARD_DIGITS[k];
-      if ((rows[k] as Buffer[]).length) {
-        (rows[k] as Buffer[]).push(COMMA);
-        (bodies[k] as Buffer[]).push(COMMA);
-      }
-      (rows[k] as Buffer[]).push(e.data);
-      (bodies[k] as Buffer[]).push(e.search);
-      (rowKeys[k] as string[]).push(e.hash);
-      // The content key covers the title and body the search text is folded from; the page names it.
-      (bodyKeys[k] as string[]).push(pages[i] as string, e.content);
+    this.shards = this.members.map((members, k) => {
+      const kept = this.shards[k];
+      return kept !== undefined && members.every((i) => list[i] === this.last[i]) ? kept : shardParts(list, pages, members);
     });
-    const hash = (keys: readonly string[]): string => sha1(Buffer.from(keys.join('\n'))).slice(0, 16);
-    const tasks = rowKeys.map(hash);
-    const search = bodyKeys.map(hash);
+    this.last = [...list];
     for (let k = 0; k < count; k++) {
-      this.files.writeAssembled(tasksShard(k), { head: TASKS_HEAD, parts: rows[k] as Buffer[], tail: TASKS_TAIL });
-      this.files.writeAssembled(searchShard(k), { head: SEARCH_HEAD, parts: bodies[k] as Buffer[], tail: SEARCH_TAIL });
+      const shard = this.shards[k] as Shard;
+      this.files.writeAssembled(tasksShard(k), { head: TASKS_HEAD, parts: shard.rows, tail: TASKS_TAIL });
+      this.files.writeAssembled(searchShard(k), { head: SEARCH_HEAD, parts: shard.bodies, tail: SEARCH_TAIL });
     }
     for (let k = count; k < this.count; k++) {
       this.files.remove(tasksShard(k));
       this.files.remove(searchShard(k));
     }
     this.count = count;
-    const version = hash([order, ...tasks]);
+    const tasks = this.shards.map((x) => x.tasks);
+    const search = this.shards.map((x) => x.search);
+    const version = hash([this.order, ...tasks]);
     const searchVersion = hash(search);
-    const index: DataIndex = { version, search: searchVersion, order, tasks, bodies: search };
+    const index: DataIndex = { version, search: searchVersion, order: this.order, tasks, bodies: search };
     this.files.write(DATA_INDEX, `${JSON.stringify(index)}\n`);
     return { version, searchVersion };
   }
+}
+
+const hash = (keys: readonly string[]): string => sha1(Buffer.from(keys.join('\n'))).slice(0, 16);
+
+/** One shard's parts (records, bodies) and hashes, from the entries at its positions. */
+function shardParts(list: readonly Entry[], pages: readonly string[], members: readonly number[]): Shard {
+  const rows: Buffer[] = [];
+  const bodies: Buffer[] = [];
+  const rowKeys: string[] = [];
+  const bodyKeys: string[] = [];
+  for (const i of members) {
+    const e = list[i] as Entry;
+    if (rows.length) {
+      rows.push(COMMA);
+      bodies.push(COMMA);
+    }
+    rows.push(e.data);
+    bodies.push(e.search);
+    rowKeys.push(e.hash);
+    // The content key covers the title and body the search text is folded from; the page names it.
+    bodyKeys.push(pages[i] as string, e.content);
+  }
+  return { rows, bodies, tasks: hash(rowKeys), search: hash(bodyKeys) };
 }

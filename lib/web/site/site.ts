@@ -74,6 +74,8 @@ export class SiteBuilder {
   private list: Entry[] = [];
   private readonly links = new SiteLinks();
   private readonly listParts = new ListParts();
+  /** Each id's PR and CI as shown (by the task its reference names), kept like the entries. */
+  private readonly shown = new Map<string, { pr: PrShown | null; ci: string }>();
   /** What the snapshot and run logs said of each id at the last build (TaskSides.of). */
   private sides = new Map<string, string>();
   /** The local day of the last build: overdue marks change with it. */
@@ -156,8 +158,9 @@ export class SiteBuilder {
 
     const list = this.list;
     const rows = list.map((e) => e.row);
-    const shown = new Map<string, { pr: PrShown | null; ci: string }>();
-    list.forEach((e, i) => { if (links.namesRef(i)) shown.set(e.task.id, { pr: e.pr, ci: e.ci }); });
+    const shown = this.shown;
+    if (changed === undefined) shown.clear();
+    for (const i of changed ?? list.keys()) if (links.namesRef(i)) shown.set((list[i] as Entry).task.id, { pr: (list[i] as Entry).pr, ci: (list[i] as Entry).ci });
     // The data files first: the index names their versions, and a page that sees another fetches the data index again.
     const { version, searchVersion } = this.data.write(list, links.pages);
     if (this.pruneUnknown && this.first) this.pruneData(list.length);
