@@ -1,8 +1,18 @@
-// Test helper: a build folder's task data read the way the page reads it (the data index, then its shards in the served order).
+// Test helpers of the site builder's tests: a task parsed from fields, and a build folder's task data read the way the page reads it.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DATA_INDEX, type DataIndex, SHARD_DIGITS, searchShard, tasksShard } from '../lib/web/client/shards.ts';
 import type { TaskRow, TasksDoc } from '../lib/web/client/rows.ts';
+import { type Task, parseTaskFile } from '../lib/tasks/taskfile.ts';
+
+/** A task parsed from frontmatter fields and a body, as the scanner would return it. */
+export function parsedTask(file: string, fields: Record<string, string>, body = ''): Task {
+  const yaml = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('\n');
+  const r = parseTaskFile(Buffer.from(`---\n${yaml}\n---\n${body}`), file);
+  assert.ok(r.ok, `fixture ${file} must parse`);
+  return r.task;
+}
 
 function json<T>(out: string, rel: string): T {
   return JSON.parse(fs.readFileSync(path.join(out, rel), 'utf8')) as T;

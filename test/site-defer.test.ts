@@ -3,19 +3,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseTaskFile } from '../lib/tasks/taskfile.ts';
 import type { Task } from '../lib/tasks/taskfile.ts';
 import { SiteBuilder, type SiteInput } from '../lib/web/site/site.ts';
 import { readManifest } from '../lib/web/site/site-manifest.ts';
+import { parsedTask } from './site-data.ts';
 
 const NOW = new Date('2026-03-22T12:00:00Z');
 
-function task(file: string, fields: Record<string, string>, body = ''): Task {
-  const yaml = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('\n');
-  const r = parseTaskFile(Buffer.from(`---\n${yaml}\n---\n${body}`), file);
-  assert.ok(r.ok, `fixture ${file} must parse`);
-  return r.task;
-}
+const task = parsedTask;
 
 function tasks(): Task[] {
   return [

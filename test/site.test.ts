@@ -3,25 +3,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseTaskFile } from '../lib/tasks/taskfile.ts';
 import type { Task } from '../lib/tasks/taskfile.ts';
 import type { Snapshot } from '../lib/manager/tick.ts';
 import { SiteBuilder, pageName } from '../lib/web/site/site.ts';
 import type { SiteInput } from '../lib/web/site/site.ts';
 import { CLIENT_DIRS, clientAssets, writeClientAssets } from '../lib/web/site/client-assets.ts';
 import { searchFold } from '../lib/web/client/rows.ts';
-import { readSearch, readTasks } from './site-data.ts';
+import { parsedTask, readSearch, readTasks } from './site-data.ts';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const NOW = new Date('2026-03-22T12:00:00Z');
 
-/** A task parsed from frontmatter fields and a body, as the scanner would return it. */
-function task(file: string, fields: Record<string, string>, body = ''): Task {
-  const yaml = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('\n');
-  const r = parseTaskFile(Buffer.from(`---\n${yaml}\n---\n${body}`), file);
-  assert.ok(r.ok, `fixture ${file} must parse`);
-  return r.task;
-}
+const task = parsedTask;
 
 function tasks(): Task[] {
   return [
