@@ -1,11 +1,15 @@
 // Frontmatter's fast path: the common, simple subset of YAML read by hand, or undefined so the yaml library reads it.
-import type { Fields, Value } from './frontmatter.ts';
 
 // Why: parsing with the yaml library was ~90% of a cold scan (2 s of 2.2 s at 10,000 tasks). This
 // reads what Backlog.md, taskmd and our own files hold (`key: text`, quoted text, `[a, 'b']`, a
-// `- item` list) and gives up on anything else, however valid: it must return exactly what the
-// yaml path returns, so whatever it is not certain of (comments, anchors, tags, block scalars,
-// multi-line values, escapes, duplicate keys, odd indentation) is left to the yaml path.
+// `- item` list, a long title folded as `>-`) and gives up on anything else, however valid: it must
+// return exactly what the yaml path returns, so whatever it is not certain of (comments, anchors,
+// tags, other block scalars, multi-line values, escapes, duplicate keys, odd indentation) is left
+// to the yaml path.
+
+/** What this reader gives: text, null or a list of them (a subset of frontmatter.ts's Value, declared here so the two modules do not import each other). */
+type Value = string | null | Value[];
+type Fields = { [key: string]: Value };
 
 /** A key read here: a plain word, never a null spelling, short enough for YAML's implicit-key limit. */
 const KEY = /^[A-Za-z0-9_][A-Za-z0-9_./-]{0,127}$/;
