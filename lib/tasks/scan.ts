@@ -6,7 +6,7 @@ import { nonUtf8Entries } from './filenames.ts';
 import { idKey } from './ids.ts';
 import { type FolderFormat, detectFormat, formatSignature } from './format.ts';
 import { TASK_FILE_CAP, parseEntry } from './taskfile.ts';
-import type { DocFile, Entry, ParseError, Task } from './taskfile.ts';
+import type { DocFile, Entry, ParseError, ParseResult, Task } from './taskfile.ts';
 
 /** One scan of a tasks folder: tasks, docs and parse errors sorted by path, and what was (re)read. */
 export interface ScanResult {
@@ -27,6 +27,11 @@ export interface ScanResult {
 export interface ScanOptions {
   /** Keep bodies and sections (the dashboard needs them; the heartbeat does not, and saves memory). */
   readonly keepBody?: boolean;
+  /**
+   * Keep sections (default: as keepBody). The dashboard's build renders the body and never reads
+   * the sections, a second copy of its text (50 MB at 50,000 tasks); /api/tasks/<id> reads its file again.
+   */
+  readonly keepSections?: boolean;
 }
 
 interface CacheEntry { mtimeMs: number; size: number; ino: number; entry: Entry }
@@ -39,6 +44,7 @@ export class TaskScanner {
   private readonly dir: string;
   private cache = new Map<string, CacheEntry>();
   private readonly keepBody: boolean;
+  private readonly keepSections: boolean;
   private walkErrors: ParseError[] = [];
   private format: FolderFormat;
   private signature: string;
@@ -46,6 +52,7 @@ export class TaskScanner {
   constructor(dir: string, options: ScanOptions = {}) {
     this.dir = path.resolve(dir);
     this.keepBody = options.keepBody ?? true;
+    this.keepSections = this.keepBody && (options.keepSections ?? true);
     this.signature = quietly(() => formatSignature(this.dir), '');
     this.format = readFormat(this.dir);
   }
@@ -154,25 +161,45 @@ export class TaskScanner {
       return cached.entry;
     }
     counts.read++;
-    let content: { bytes: Buffer; size: number };
+    let read: Entry;
     try {
-      content = readCapped(abs);
+      read = readEntry(abs, relPath, this.format);
     } catch (err) {
       // Not cached, so the next scan tries again (permissions fixed, file back).
       return { kind: 'task', result: { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` } };
     }
-    const options = { statuses: this.format.statuses, taskPrefix: this.format.taskPrefix, fileSize: content.size };
-    const entry = lean(parseEntry(content.bytes, relPath, options), this.keepBody);
+    const entry = lean(read, this.keepBody, this.keepSections);
     next.set(relPath, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, entry });
     return entry;
   }
 }
 
-/** Without bodies and sections when they are not wanted (the heartbeat's scan keeps less in memory). */
-function lean(entry: Entry, keepBody: boolean): Entry {
-  if (keepBody) return entry;
-  if (entry.kind === 'task' && entry.result.ok) return { kind: 'task', result: { ok: true, task: { ...entry.result.task, body: '', sections: [] } } };
-  if (entry.kind === 'doc') return { kind: 'doc', doc: { ...entry.doc, body: '' } };
+/** One markdown file of a tasks folder read (its first TASK_FILE_CAP bytes) and parsed as the scan does; throws when it cannot be read. */
+function readEntry(abs: string, relPath: string, format: Pick<FolderFormat, 'statuses' | 'taskPrefix'>): Entry {
+  const content = readCapped(abs);
+  return parseEntry(content.bytes, relPath, { statuses: format.statuses, taskPrefix: format.taskPrefix, fileSize: content.size });
+}
+
+/**
+ * One task file read again as the scan reads it, with its body, sections and fields: the server's
+ * thread keeps tasks without their text (/api/tasks/<id> reads it here). A file that is gone, or no
+ * longer a task, is a failed result.
+ */
+export function readTask(dir: string, relPath: string, format: Pick<FolderFormat, 'statuses' | 'taskPrefix'>): ParseResult {
+  try {
+    const entry = readEntry(path.join(path.resolve(dir), ...relPath.split('/')), relPath, format);
+    if (entry.kind === 'task') return entry.result;
+    return { ok: false, path: relPath, reason: entry.kind === 'doc' ? 'it is a doc now, not a task' : 'it has no frontmatter now' };
+  } catch (err) {
+    return { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` };
+  }
+}
+
+/** Without bodies and sections when they are not wanted (the heartbeat's scan keeps less in memory), or without sections only (the dashboard's). */
+function lean(entry: Entry, keepBody: boolean, keepSections: boolean): Entry {
+  if (keepBody && keepSections) return entry;
+  if (entry.kind === 'task' && entry.result.ok) return { kind: 'task', result: { ok: true, task: { ...entry.result.task, body: keepBody ? entry.result.task.body : '', sections: [] } } };
+  if (entry.kind === 'doc' && !keepBody) return { kind: 'doc', doc: { ...entry.doc, body: '' } };
   return entry;
 }
 

@@ -110,6 +110,14 @@ const CI_ALIASES: Readonly<Record<string, CiState>> = {
  */
 const SCALAR_FIELDS = ['id', 'title', 'status', 'priority', 'completed', 'pr', 'ci'] as const;
 
+/**
+ * The task without its text (body, sections, frontmatter fields): what the server's thread keeps of
+ * each task (the list API and the pages' data need none of it; /api/tasks/<id> reads the file again).
+ */
+export function withoutText(t: Task): Task {
+  return { ...t, fields: {}, body: '', sections: [] };
+}
+
 /** Parses one task file; never throws, an unusable file is returned as {ok: false, reason}. */
 export function parseTaskFile(content: Buffer, relPath: string, options: ParseOptions = {}): ParseResult {
   const path = relPath.replace(/\\/g, '/');

@@ -1,4 +1,7 @@
-// The page served while no build exists yet (it says so and reloads itself when the event stream reports the build), and how long a client waits.
+// The page served while no build exists yet (it says so and reloads itself when the event stream reports the build), how long a client waits, and a task page still to render.
+import type http from 'node:http';
+import type { BuildThread } from '../site/build-thread.ts';
+import { staticPath } from './statics.ts';
 
 /** Seconds a client is told to wait (Retry-After) while the pages or the task model are being built: a first build takes about 1 s per 700 tasks. */
 export const RETRY_AFTER_S = 1;
@@ -25,4 +28,43 @@ export function buildingPage(dir: string, failure?: string): string {
 <main data-building><p>The dashboard for <code>${folder}</code> is being built. This page reloads itself when it is ready.</p>${why}</main>
 </body></html>
 `;
+}
+
+/** The 503 while the pages are being built: the page above for a page's URL, a line of text for anything else; with Retry-After. */
+export function sendBuilding(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, dir: string, failure: string | undefined): void {
+  const page = pathname === '/' || pathname.endsWith('/') || /\.html(\.br|\.gz)?$/.test(pathname);
+  res.writeHead(503, { 'content-type': `text/${page ? 'html' : 'plain'}; charset=utf-8`, 'cache-control': 'no-store', 'retry-after': String(RETRY_AFTER_S) });
+  if (req.method === 'HEAD') res.end();
+  else res.end(page ? buildingPage(dir, failure) : `the dashboard is being built; retry in ${RETRY_AFTER_S} s\n`);
+}
+
+/**
+ * How long a request for a task page the build thread has still to render waits for it: the thread
+ * renders it before anything else, but only once the build under way is on disk (seconds at 50,000 tasks).
+ */
+export const PAGE_WAIT_MS = 30_000;
+
+/**
+ * The task page (`tasks/<page>.html`) a path names when it may be one a build left to render: it is
+ * not on disk, and the build is not current (pages are pending, or a build that may add it is under
+ * way). Undefined otherwise: a page that is not there while the build is current does not exist (404).
+ */
+export function pageToCome(pathname: string, thread: Pick<BuildThread, 'serves' | 'buildState'>): string | undefined {
+  const rel = staticPath(pathname);
+  if (rel === undefined || !/^tasks\/[^/]+\.html$/.test(rel) || thread.serves(rel)) return undefined;
+  return thread.buildState() === 'current' ? undefined : rel;
+}
+
+/**
+ * Waits for the build thread to render a task page (pageToCome), up to PAGE_WAIT_MS, then calls
+ * `then`: the caller serves it if it is on disk by then, else answers "being built" with Retry-After
+ * (the page reloads itself once its page has a version), never a 404 for a task that exists.
+ */
+export function awaitPage(thread: Pick<BuildThread, 'page'>, rel: string, then: () => void): void {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, PAGE_WAIT_MS); });
+  void Promise.race([thread.page(rel), late]).then(() => {
+    clearTimeout(timer);
+    then();
+  });
 }

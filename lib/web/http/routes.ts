@@ -7,13 +7,15 @@ import type { RuntimePaths } from '../../base/paths.ts';
 import type { BuildThread } from '../site/build-thread.ts';
 import type { EventData, EventHub } from './events.ts';
 import { type Health, isLoopback } from './probe.ts';
-import { RETRY_AFTER_S, buildingPage } from './building.ts';
+import { awaitPage, pageToCome, sendBuilding } from './building.ts';
 import { type WebSnapshot, ciMapOf } from '../render/snapshot-read.ts';
-import { sendStatic } from './statics.ts';
+import { StaticCache, sendStatic } from './statics.ts';
 import { SharedFacts } from './snapshot-shared.ts';
 import type { WriteHandler } from './write-routes.ts';
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+/** The API's handler: a promise when it answers later (a task's file read again); a failure there is a 500 too. */
+type ApiHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
 export interface RoutesInput {
   readonly owner: string;
@@ -57,8 +59,8 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
   };
   let writes: Promise<WriteHandler> | undefined;
   const writeRoutes = (): Promise<WriteHandler> => (writes ??= import('./write-routes.ts').then((w) => w.createWrites({ dir: input.dir, log: input.log, ownHost: (h) => hosts().has(h) })));
-  let api: Promise<Handler> | undefined;
-  const apiRoutes = (): Promise<Handler> => (api ??= Promise.all([import('./api.ts'), import('./log-routes.ts'), import('./api-query.ts')])
+  let api: Promise<ApiHandler> | undefined;
+  const apiRoutes = (): Promise<ApiHandler> => (api ??= Promise.all([import('./api.ts'), import('./log-routes.ts'), import('./api-query.ts')])
     .then(([a, l, query]) => createApi(input, paths, url, site, a, l, query)));
   const handle: Handler = (req, res) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
@@ -77,6 +79,8 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
     if (url()) allowed = set;
     return set;
   };
+  /** The build folder's small files in memory, emptied whenever a build moves the version (statics.ts). */
+  const statics = new StaticCache();
   const route: Handler = (req, res) => {
     // DNS rebinding: a page from elsewhere that resolves its name to 127.0.0.1 must not read the API.
     // Host names are case-insensitive, so LOCALHOST:port is the same host.
@@ -109,7 +113,23 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
     // never show tasks that /api/tasks does not have yet. And only the files a build of this tool
     // wrote are served: a repository can commit its own into the folder (site-manifest.ts).
     const shown = site.pagesShown();
-    if (shown && sendStatic(paths.site, req, res, pathname, (rel) => site.serves(rel))) return;
+    if (shown) statics.follow(site.version);
+    else statics.clear();
+    if (shown && sendStatic(paths.site, req, res, pathname, (rel) => site.serves(rel), statics)) return;
+    // A task page the index links but a build left to render: the build thread renders it next.
+    const due = shown ? pageToCome(pathname, site) : undefined;
+    if (due !== undefined) {
+      awaitPage(site, due, () => {
+        try {
+          if (res.destroyed || (site.pagesShown() && sendStatic(paths.site, req, res, pathname, (rel) => site.serves(rel)))) return;
+          if (site.buildState() === 'current') notFound(res);
+          else sendBuilding(req, res, pathname, input.dir, site.failure);
+        } catch (err) {
+          fail(req, res, err);
+        }
+      });
+      return;
+    }
     // An asset not on disk yet is answered from memory: before the first build, after the build
     // folder was deleted, and while a build's writer threads have put index.html down before it.
     if (ASSETS.has(pathname)) {
@@ -125,11 +145,7 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
     // Not shown: the first build is under way, it failed, or the build folder was deleted under us (it is rebuilt).
     if (!shown) {
       site.pagesMissing();
-      const page = pathname === '/' || pathname.endsWith('/') || /\.html(\.br|\.gz)?$/.test(pathname);
-      res.writeHead(503, { 'content-type': `text/${page ? 'html' : 'plain'}; charset=utf-8`, 'cache-control': 'no-store', 'retry-after': String(RETRY_AFTER_S) });
-      if (req.method === 'HEAD') res.end();
-      else res.end(page ? buildingPage(input.dir, site.failure) : `the dashboard is being built; retry in ${RETRY_AFTER_S} s\n`);
-      return;
+      return sendBuilding(req, res, pathname, input.dir, site.failure);
     }
     notFound(res);
   };
@@ -144,7 +160,7 @@ type ApiModule = typeof import('./api.ts');
 type LogRoutesModule = typeof import('./log-routes.ts');
 
 /** The /api/… routes but the event stream: health, the snapshot, tasks (whole, or paged for scripts: api-query.ts) and run logs. */
-function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, site: BuildThread, api: ApiModule, logs: LogRoutesModule, query: typeof import('./api-query.ts')): Handler {
+function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, site: BuildThread, api: ApiModule, logs: LogRoutesModule, query: typeof import('./api-query.ts')): ApiHandler {
   const { Derived, ambiguousTasks, ambiguousText, apiTaskText, apiTasksText, findTask, jsonBody, sendBuilding, sendCached, sendJson } = api;
   type JsonBody = ReturnType<typeof jsonBody>;
   type SnapshotFacts = Parameters<typeof apiTasksText>[2];
@@ -251,7 +267,13 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       const elsewhere = logRoute ? sharedOf(snapshot()).remote.get(task.id) : undefined;
       if (elsewhere) return sendJson(res, 404, JSON.stringify({ error: `task ${task.id} is held by host ${elsewhere.host}: its run log is ${elsewhere.log ?? 'in the runs folder'} on that host`, host: elsewhere.host, log: elsewhere.log }));
       if (logRoute) return logs.answerRunLog(req, res, task, logRoute[2] as 'log' | 'log.txt', new URLSearchParams(q === -1 ? '' : url0.slice(q + 1)), paths);
-      return sendJson(res, 200, apiTaskText(model.tasks, task, known, remote));
+      // The model's tasks carry no text (build-worker.ts): the body, sections and fields are read from the file now.
+      return import('../../tasks/scan.ts').then(({ readTask }) => {
+        const read = readTask(input.dir, task.path, model.format ?? { statuses: [], taskPrefix: null });
+        if (!read.ok) return sendJson(res, 404, JSON.stringify({ error: `task ${task.id}: its file ${task.path} no longer reads as a task (${read.reason}); the list catches up at the next rebuild` }));
+        const { fields, body, sections } = read.task;
+        sendJson(res, 200, apiTaskText(model.tasks, { ...task, fields, body, sections }, known, remote));
+      });
     }
     return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
   };

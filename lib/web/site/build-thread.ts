@@ -35,16 +35,26 @@ export interface BuildWorkerData {
 export type Command =
   | { readonly t: 'rebuild'; readonly id: number; readonly changed: string[] | null }
   | { readonly t: 'rearm'; readonly id: number }
-  | { readonly t: 'remote'; readonly id: number; readonly remote: Remote };
+  | { readonly t: 'remote'; readonly id: number; readonly remote: Remote }
+  /** A task page (`tasks/<page>.html`) a request wants: rendered next if a build left it pending. */
+  | { readonly t: 'page'; readonly id: number; readonly rel: string };
 
 /** A model that changed, as sent: the tasks went before in `tasks` reports (only those that are new objects), then their order by path. */
 export interface ModelUpdate { readonly order: string[]; readonly rest: Omit<LiveModel, 'tasks'> }
 
-/** What the thread reports: a change waiting out the debounce, changed tasks, a build (asked for, or from a watch: id null), a watch error. */
+/** The build folder's files (its manifest) since the last report: all of them afresh (reset: a new thread's first), or what was added and dropped. */
+export interface FilesUpdate { readonly reset: boolean; readonly add: readonly string[]; readonly drop: readonly string[] }
+
+/**
+ * What the thread reports: a change waiting out the debounce, changed tasks, a build (asked for, or
+ * from a watch: id null), task pages it rendered (those asked for by `ids`, or a background slice),
+ * a watch error. `pending`: the task pages still to render.
+ */
 export type Report =
   | { readonly t: 'pending' }
   | { readonly t: 'tasks'; readonly tasks: Task[] }
-  | { readonly t: 'built'; readonly id: number | null; readonly result: BuildResult; readonly version: number; readonly heartbeat: HeartbeatView; readonly model?: ModelUpdate; readonly error?: string }
+  | { readonly t: 'built'; readonly id: number | null; readonly result: BuildResult; readonly files?: FilesUpdate | undefined; readonly version: number; readonly heartbeat: HeartbeatView; readonly pending: number; readonly model?: ModelUpdate; readonly error?: string }
+  | { readonly t: 'pages'; readonly ids: readonly number[]; readonly result: BuildResult; readonly files?: FilesUpdate | undefined; readonly version: number; readonly pending: number; readonly error?: string }
   | { readonly t: 'error'; readonly message: string };
 
 export interface BuildThreadInput {
@@ -104,6 +114,8 @@ export class BuildThread {
   private served: Set<string> | undefined;
   /** Why the last build failed (a link in the build folder, a full disk); undefined once one succeeds. */
   failure: string | undefined;
+  /** Task pages the last report said are still to render: the build is `stale` until they are on disk. */
+  pendingPages = 0;
 
   constructor(private readonly input: BuildThreadInput) {
     this.heartbeat = this.readHeartbeat();
@@ -136,10 +148,10 @@ export class BuildThread {
     return this.served?.has(rel) === true;
   }
 
-  /** `building` while the pages are not shown (503); `stale` until the first build is done and while a rebuild is asked for or waits; else `current`. */
+  /** `building` while the pages are not shown (503); `stale` until the first build is done, while a rebuild is asked for or waits, and while task pages are still to render; else `current`. */
   buildState(): BuildState {
     if (!this.pagesShown()) return 'building';
-    return !this.built || this.watchPending || this.waiting.size > 0 ? 'stale' : 'current';
+    return !this.built || this.watchPending || this.waiting.size > 0 || this.pendingPages > 0 ? 'stale' : 'current';
   }
 
   private indexFile(): string {
@@ -160,6 +172,14 @@ export class BuildThread {
   setRemote(remote: Remote): Promise<BuildResult> {
     this.remote = remote;
     return this.request((id) => ({ t: 'remote', id, remote }));
+  }
+
+  /**
+   * Asks for a task page (`tasks/<page>.html`) that is not on disk: a build left it pending, so the
+   * thread renders it before anything else; resolves once that is on disk (serves() then says so).
+   */
+  page(rel: string): Promise<BuildResult> {
+    return this.request((id) => ({ t: 'page', id, rel }));
   }
 
   /** The build folder lost its index (deleted under us): a full rebuild, unless one is under way. */
@@ -216,21 +236,42 @@ export class BuildThread {
       for (const t of m.tasks) this.incoming.set(t.path, t);
     } else if (m.t === 'error') {
       this.input.log(`dashboard rebuild failed: ${m.message}`);
+    } else if (m.t === 'pages') {
+      this.applyFiles(m.files);
+      this.version = m.version;
+      this.pendingPages = m.pending;
+      if (m.error !== undefined) this.input.log(`dashboard pages failed: ${m.error}`);
+      this.input.onBuilt(m.result);
+      for (const id of m.ids) this.answer(id, m.result);
     } else {
       if (m.model) this.apply(m.model);
-      if (m.result.files) this.served = new Set(m.result.files);
+      this.applyFiles(m.files);
       this.failure = m.error;
       this.version = m.version;
       this.heartbeat = m.heartbeat;
+      this.pendingPages = m.pending;
       this.built = true;
       this.deaths = 0;
       if (m.id === null) this.watchPending = false;
       if (m.error !== undefined) this.input.log(`dashboard rebuild failed: ${m.error}`);
-      const waiter = m.id === null ? undefined : this.waiting.get(m.id);
-      if (m.id !== null) this.waiting.delete(m.id);
       this.input.onBuilt(m.result);
-      waiter?.resolve(m.result);
+      if (m.id !== null) this.answer(m.id, m.result);
     }
+  }
+
+  private answer(id: number, result: BuildResult): void {
+    const waiter = this.waiting.get(id);
+    this.waiting.delete(id);
+    waiter?.resolve(result);
+  }
+
+  /** The files now served: a new thread's list replaces the old one (a previous server's manifest, at start). */
+  private applyFiles(files: FilesUpdate | undefined): void {
+    if (files === undefined) return;
+    const served = files.reset || this.served === undefined ? new Set<string>() : this.served;
+    for (const f of files.drop) served.delete(f);
+    for (const f of files.add) served.add(f);
+    this.served = served;
   }
 
   /** The new model: tasks that did not change keep their objects (so what is derived from them can tell). */

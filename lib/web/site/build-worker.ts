@@ -1,30 +1,71 @@
-// The build thread itself: LiveSite in a worker, building at start, on folder watches and when the server asks, reporting each build.
+// The build thread itself: LiveSite in a worker, building at start, on folder watches and when the server asks, then the task pages in slices.
 import fs from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { runtimePaths } from '../../base/paths.ts';
-import type { Task } from '../../tasks/taskfile.ts';
-import type { BuildWorkerData, Command, ModelUpdate, Report } from './build-thread.ts';
+import { type Task, withoutText } from '../../tasks/taskfile.ts';
+import type { BuildWorkerData, Command, FilesUpdate, ModelUpdate, Report } from './build-thread.ts';
 import { type LiveModel, LiveSite } from './live.ts';
 import { projectName } from '../../tasks/format.ts';
+import { assignPages } from '../render/pages.ts';
 import type { BuildResult } from './site-files.ts';
 
 const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };
 
 /**
- * TASKS_BUILD_HOLD=<file>: every build waits while that file exists. Tests use it to look at a
- * server whose build is still to come (served from the last build, or the "being built" page).
+ * TASKS_BUILD_HOLD=<file>: every build (and every slice of task pages) waits while that file
+ * exists. Tests use it to look at a server whose build is still to come (served from the last
+ * build, or the "being built" page).
+ * TASKS_PAGES_HOLD=<file>: the task pages a build left pending are not rendered in the background
+ * while that file exists; a page the server asks for is rendered all the same. Tests use it to look
+ * at a server whose index and API are up while its task pages are still to come.
  */
 async function heldWhile(file: string | undefined): Promise<void> {
-  while (file && fs.existsSync(file)) await new Promise((r) => setTimeout(r, 10));
+  while (file && fs.existsSync(file)) await pause(10);
 }
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Changed tasks go in messages of this many, so the server's thread takes in 10,000 between requests, not in one piece. */
 const TASKS_PER_MESSAGE = 500;
+/**
+ * Task pages rendered in the background at a time: about 0.1-0.2 s of rendering, after which a
+ * watch event or a page the server asks for goes first; and a slice's pages are on disk before the
+ * next one is rendered, so the writer threads' queue holds one slice, not the whole site.
+ */
+const SLICE = 200;
+
+/** Whether TASKS_PAGES_HOLD holds the task pages (see heldWhile). */
+function pagesHeld(): boolean {
+  const hold = process.env.TASKS_PAGES_HOLD;
+  return hold !== undefined && hold !== '' && fs.existsSync(hold);
+}
 
 /**
- * Runs in the worker the server starts (the entry calls it when workerData says so). Builds the
- * whole site first (files already right on disk are left alone), then watches; each build, and
- * each of the server's requests (answered in order, after the first build), ends in a `built`
- * report once what it wrote is on disk.
+ * The pages (`tasks/<page>.html`) of the tasks that are new objects since `before` (changed or
+ * added), when there are at most a slice of them; none when more (a first build: they go in slices).
+ */
+function changedPages(before: readonly Task[], now: readonly Task[]): string[] {
+  const old = new Set(before);
+  const changed = new Set(now.filter((t) => !old.has(t)));
+  if (changed.size === 0 || changed.size > SLICE) return [];
+  const pages = assignPages(now);
+  return now.flatMap((t, i) => (changed.has(t) ? [`tasks/${pages[i] as string}.html`] : []));
+}
+
+/** One report for a build and the pages rendered right after it: the later file list is the whole one. */
+function merged(a: BuildResult, b: BuildResult): BuildResult {
+  const files = b.files ?? a.files;
+  return { written: a.written + b.written, removed: a.removed + b.removed, filesChanged: a.filesChanged || b.filesChanged, ...(files ? { files } : {}) };
+}
+
+/** A build asked for (an id) or due to a watch event (null), run in turn with the others. */
+interface Job { readonly id: number | null; readonly work: () => BuildResult }
+
+/**
+ * Runs in the worker the server starts (the entry calls it when workerData says so). Each build
+ * scans and writes the index, the data files and the pages of docs, and leaves the task pages whose
+ * inputs changed pending (files already right on disk are left alone); it ends in a `built` report
+ * with the model, so `/` and the API answer before the task pages are all written. Then, between
+ * builds, the pending pages are rendered in slices, each ending in a `pages` report: a page the
+ * server asks for first, then the others in the scan's order.
  */
 export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   const live = new LiveSite({
@@ -35,48 +76,99 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   let sent: LiveModel | undefined;
   let sentTasks = new Map<string, Task>();
   /**
-   * The model as changes since the last report: the tasks that are new objects, then the order.
-   * None before the first scan (the tasks folder missing at start): the API answers 503 until there
+   * The model as changes since the last report: the tasks that are new objects (without their text:
+   * the server's thread needs none of it), then the order. None before the first scan (the tasks folder missing at start): the API answers 503 until there
    * is one, never an empty list that is not the folder's.
    */
   const update = (): ModelUpdate | undefined => {
     if (!live.scanned || live.current === sent) return undefined;
     const { tasks, ...rest } = live.current;
     const changed = tasks.filter((t) => sentTasks.get(t.path) !== t);
-    for (let i = 0; i < changed.length; i += TASKS_PER_MESSAGE) post({ t: 'tasks', tasks: changed.slice(i, i + TASKS_PER_MESSAGE) });
+    for (let i = 0; i < changed.length; i += TASKS_PER_MESSAGE) post({ t: 'tasks', tasks: changed.slice(i, i + TASKS_PER_MESSAGE).map(withoutText) });
     sent = live.current;
     sentTasks = new Map(tasks.map((t) => [t.path, t]));
     return { order: tasks.map((t) => t.path), rest };
   };
-  const report = (id: number | null, result: BuildResult, error?: string): void => {
-    const model = update();
-    const { written, removed, filesChanged, files } = result;
-    post({ t: 'built', id, result: { written, removed, filesChanged, ...(files ? { files } : {}) }, version: live.version, heartbeat: live.heartbeat, ...(model ? { model } : {}), ...(error === undefined ? {} : { error }) });
+  const files = filesTracker();
+  const outcome = async (work: () => BuildResult): Promise<{ result: BuildResult; error?: string }> => {
+    try {
+      const result = work();
+      await result.settled;
+      return { result };
+    } catch (err) {
+      // A failed build (a full disk, say) leaves the last good pages served; the next change retries.
+      return { result: NOTHING, error: (err as Error).message };
+    }
   };
-  // One build at a time, each finished on disk (its writer thread done) before the next starts:
-  // the next one compares with what the last one wrote.
-  let chain = Promise.resolve();
-  const build = (id: number | null, work: () => BuildResult): void => {
-    chain = chain.then(async () => {
-      await heldWhile(process.env.TASKS_BUILD_HOLD);
-      let result = NOTHING;
-      let error: string | undefined;
-      try {
-        result = work();
-        await result.settled;
-      } catch (err) {
-        // A failed build (a full disk, say) leaves the last good pages served; the next change retries.
-        error = (err as Error).message;
+  const plain = ({ written, removed, filesChanged }: BuildResult): BuildResult => ({ written, removed, filesChanged });
+
+  const jobs: Job[] = [];
+  /** The pages the server asked for, with the ids of its requests. */
+  const wanted = new Map<string, number[]>();
+  /** One round at a time, each finished on disk (its writer threads done) before the next starts: the next one compares with what the last one wrote. */
+  let running = false;
+  const run = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    try {
+      for (;;) {
+        await heldWhile(process.env.TASKS_BUILD_HOLD);
+        // A turn of the event loop between rounds: without it the server's messages (a page asked
+        // for, a rebuild) waited behind every slice, the rounds chaining on the writer threads' answers.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (wanted.size > 0) {
+          // Asked-for pages before any build: rendered from the inputs of the last one, which is what the index shows.
+          const asked = [...wanted];
+          wanted.clear();
+          const { result, error } = await outcome(() => live.renderPending(asked.length, asked.map(([rel]) => rel)));
+          post({ t: 'pages', ids: asked.flatMap(([, ids]) => ids), result: plain(result), files: files.update(result), version: live.version, pending: live.pendingPages, ...(error === undefined ? {} : { error }) });
+          continue;
+        }
+        const job = jobs.shift();
+        if (job !== undefined) {
+          const before = live.scanned ? live.current.tasks : [];
+          const built = await outcome(job.work);
+          // The pages of what changed go down with the build, so its report (and the pages' `change`
+          // event) comes with them: all the pending pages when few are, else the changed tasks' own.
+          const few = live.pendingPages <= SLICE;
+          const first = few ? [] : changedPages(before, live.current.tasks);
+          const held = pagesHeld();
+          const pages = built.error === undefined && !held && (few || first.length > 0) ? await outcome(() => live.renderPending(SLICE, first)) : undefined;
+          const result = pages === undefined ? built.result : merged(built.result, pages.result);
+          const error = built.error ?? pages?.error;
+          const model = update();
+          post({ t: 'built', id: job.id, result: plain(result), files: files.update(result), version: live.version, heartbeat: live.heartbeat, pending: live.pendingPages, ...(model ? { model } : {}), ...(error === undefined ? {} : { error }) });
+          continue;
+        }
+        if (live.pendingPages === 0) return;
+        if (pagesHeld()) {
+          // Looked at again soon: a message that came meanwhile is taken first.
+          await pause(10);
+          continue;
+        }
+        const { result, error } = await outcome(() => live.renderPending(SLICE));
+        post({ t: 'pages', ids: [], result: plain(result), files: files.update(result), version: live.version, pending: live.pendingPages, ...(error === undefined ? {} : { error }) });
+        // A failed slice is not retried in a loop: the pages stay pending for the next build.
+        if (error !== undefined) return;
       }
-      report(id, result, error);
-    });
+    } finally {
+      running = false;
+    }
   };
+  const schedule = (job: Job): void => {
+    jobs.push(job);
+    void run();
+  };
+  // Every build of the server's folder defers its task pages: the background slices catch up.
+  const rebuild = (changed?: readonly string[]): BuildResult => live.rebuild(changed, { deferPages: true });
   port.on('message', (c: Command) => {
-    if (c.t === 'rebuild') build(c.id, () => live.rebuild(c.changed ?? undefined));
-    else if (c.t === 'rearm') build(c.id, () => live.rearm());
+    if (c.t === 'page') {
+      wanted.set(c.rel, [...(wanted.get(c.rel) ?? []), c.id]);
+      void run();
+    } else if (c.t === 'rebuild') schedule({ id: c.id, work: () => rebuild(c.changed ?? undefined) });
+    else if (c.t === 'rearm') schedule({ id: c.id, work: () => live.rearm({ deferPages: true }) });
     else {
-      live.remote = c.remote;
-      build(c.id, () => live.rebuild([]));
+      schedule({ id: c.id, work: () => { live.remote = c.remote; return rebuild([]); } });
     }
   });
   // Watch events that come while a build runs make one more build after it, not one each.
@@ -84,12 +176,30 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   const onDue = (): void => {
     if (due) return;
     due = true;
-    build(null, () => {
+    schedule({ id: null, work: () => {
       due = false;
-      return live.rebuild(live.takeChanged());
-    });
+      return rebuild(live.takeChanged());
+    } });
   };
   // Watching first: a file changed during the first build is read again after it.
   live.watch(onDue, (err) => post({ t: 'error', message: err.message }), () => post({ t: 'pending' }));
-  build(0, () => live.rebuild());
+  schedule({ id: 0, work: () => rebuild() });
+}
+
+/**
+ * The build folder's files as the server last heard of them: each report carries what was added
+ * and dropped since, not the whole list (at 50,000 tasks, 50,000 names after every slice).
+ */
+function filesTracker(): { update: (result: BuildResult) => FilesUpdate | undefined } {
+  let last: Set<string> | undefined;
+  return {
+    update(result) {
+      if (result.files === undefined) return undefined;
+      const next = new Set(result.files);
+      const before = last;
+      last = next;
+      if (before === undefined) return { reset: true, add: [...next], drop: [] };
+      return { reset: false, add: [...next].filter((f) => !before.has(f)), drop: [...before].filter((f) => !next.has(f)) };
+    },
+  };
 }

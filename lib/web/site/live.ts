@@ -5,7 +5,7 @@ import { type HeartbeatView, readHeartbeatView } from './heartbeat-view.ts';
 import { type RuntimePaths, runtimePaths } from '../../base/paths.ts';
 import { TaskScanner } from '../../tasks/scan.ts';
 import { FolderWatcher } from '../../base/watch.ts';
-import { type BuildResult, SiteBuilder } from './site.ts';
+import { type BuildOptions, type BuildResult, SiteBuilder } from './site.ts';
 import type { Claim, Registry } from '../../manager/registry.ts';
 import { withRunEscalations } from '../../manager/escalations.ts';
 import type { DocFile, ParseError, Task } from '../../tasks/taskfile.ts';
@@ -79,7 +79,7 @@ export class LiveSite {
 
   constructor(readonly options: LiveSiteOptions) {
     this.paths = runtimePaths(options.dir, options.owner);
-    this.scanner = new TaskScanner(options.dir);
+    this.scanner = new TaskScanner(options.dir, { keepSections: false });
     this.builder = this.newBuilder();
     this.heartbeat = this.readHeartbeat();
     this.remote = options.remote;
@@ -104,8 +104,8 @@ export class LiveSite {
    * server's tasks folder is gone (moved away, deleted) nothing is built: the build folder lives
    * inside it, and writing there would recreate the folder in the way of the one coming back.
    */
-  rebuild(changed?: readonly string[]): BuildResult {
-    if (this.options.ownFolder && !isFolder(this.options.dir)) return NOTHING;
+  rebuild(changed?: readonly string[], options: BuildOptions = {}): BuildResult {
+    if (this.folderGone()) return NOTHING;
     const scan = changed ? this.scanner.rescan(changed) : this.scanner.scan();
     // The same model object while nothing was re-read: what is derived from it (the /api/tasks body) stays valid.
     if (scan.changed || !this.scanned) this.current = { tasks: scan.tasks, errors: scan.errors, docs: scan.docs, format: scan.format };
@@ -130,7 +130,31 @@ export class LiveSite {
       runLogs: this.runLogs.read(this.localRuns(tasks, registry), registry),
       // Only the server's own pages can link to its API (a built copy is opened from files).
       api: this.options.ownFolder,
-    });
+    }, options);
+    return this.counted(result);
+  }
+
+  /** Task pages a deferred rebuild left to render (renderPending writes them). */
+  get pendingPages(): number {
+    return this.builder.pendingCount;
+  }
+
+  /**
+   * Renders up to max of the task pages deferred rebuilds left, those named in first
+   * (`tasks/<page>.html`) before the others. Nothing while the tasks folder is gone, as rebuild.
+   */
+  renderPending(max: number, first: readonly string[] = []): BuildResult {
+    if (this.folderGone() || this.builder.pendingCount === 0) return NOTHING;
+    return this.counted(this.builder.renderPending(max, first));
+  }
+
+  /** While the server's tasks folder is gone nothing is written: the build folder lives inside it. */
+  private folderGone(): boolean {
+    return this.options.ownFolder && !isFolder(this.options.dir);
+  }
+
+  /** A write round's result: the version moves when it wrote or removed a file. */
+  private counted(result: BuildResult): BuildResult {
     if (result.written || result.removed) this.version += 1;
     // Files the writer threads could not write (a full disk, the folder deleted under them) are
     // known to the builder as written: a fresh one renders every page again and compares it with
@@ -182,9 +206,9 @@ export class LiveSite {
    * New watches from scratch and a full rebuild: after the tasks folder (or its state folder) was
    * deleted or moved and is back, the old watches follow the old inodes and hear nothing.
    */
-  rearm(): BuildResult {
+  rearm(options: BuildOptions = {}): BuildResult {
     if (this.onWatchEvent) this.arm();
-    return this.rebuild();
+    return this.rebuild(undefined, options);
   }
 
   private arm(): void {

@@ -1,0 +1,102 @@
+// The first page first: a cold serve shows `/` and answers /api/tasks from the whole model while its
+// task pages are still to render (held with TASKS_PAGES_HOLD); a task page asked for meanwhile is
+// rendered next and answered 200; /api/health says stale until every page is on disk, then current.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { type Folder, cliEnv, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
+
+const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('first', fn);
+
+/** One GET (no compression asked for), with a generous timeout: a pending page's request waits for its render. */
+function get(url: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.setTimeout(60_000, () => req.destroy(new Error(`no answer from ${url} in 60 s`)));
+    req.on('error', reject);
+  });
+}
+
+const build = async (base: string): Promise<string> => (JSON.parse((await get(`${base}/api/health`)).body) as { build: string }).build;
+const siteOf = (t: Folder): string => path.join(t.dir, 'logs', 'task_manager', `site-${t.owner}`);
+
+/** n tasks besides FIRST-TASK: MANY-1 … MANY-n. */
+function writeTasks(t: Folder, n: number): void {
+  for (let i = 1; i <= n; i++) fs.writeFileSync(path.join(t.dir, `MANY-${i}.md`), `---\nid: MANY-${i}\ntitle: Many number ${i}\nstatus: ready\n---\n## Problem\nBody of ${i}.\n`);
+}
+
+/** A serve whose background task pages wait while the hold file exists (build-worker.ts); release() lets them go. */
+async function serveHeld(t: Folder): Promise<{ s: Awaited<ReturnType<typeof serveBare>>['s']; base: string; release: () => void }> {
+  const hold = path.join(t.root, 'pages-hold');
+  fs.writeFileSync(hold, '');
+  const { s, base } = await serveBare(t, [], cliEnv({ TASKS_PAGES_HOLD: hold }));
+  return { s, base, release: () => fs.rmSync(hold, { force: true }) };
+}
+
+describe('the first page before the task pages', () => {
+  test('/ lists tasks and /api/tasks is whole while task pages are pending; a pending page asked for is answered 200; stale, then current', () => withFolder(async (t) => {
+    writeTasks(t, 30);
+    const { s, base, release } = await serveHeld(t);
+    try {
+      const index = await waitUntilAsync(async () => {
+        const r = await get(`${base}/`);
+        return r.status === 200 && !r.body.includes('data-building') ? r.body : undefined;
+      }, 'the index to list tasks', 60_000);
+      assert.match(index, /Many number 17/);
+      const api = await get(`${base}/api/tasks`);
+      assert.equal(api.status, 200);
+      const ids = (JSON.parse(api.body) as { tasks: { id: string }[] }).tasks.map((x) => x.id).sort();
+      assert.equal(ids.length, 31, 'the API answers from the whole model');
+      assert.equal(await build(base), 'stale', 'task pages are still to render');
+      const page = path.join(siteOf(t), 'tasks', 'MANY-17.html');
+      assert.equal(fs.existsSync(page), false, 'the page is pending, not on disk');
+      // Asked for: rendered next, answered with the page (not a 404, not the "being built" page).
+      const r = await get(`${base}/tasks/MANY-17.html`);
+      assert.equal(r.status, 200);
+      assert.match(r.body, /Many number 17/);
+      assert.match(r.body, /Body of 17/);
+      assert.doesNotMatch(r.body, /data-building/);
+      assert.equal(fs.existsSync(page), true);
+      assert.equal(fs.existsSync(path.join(siteOf(t), 'tasks', 'MANY-18.html')), false, 'the others still wait');
+      assert.equal(await build(base), 'stale');
+      release();
+      await waitUntilAsync(async () => (await build(base)) === 'current', 'every page on disk (build current)', 60_000);
+      for (let i = 1; i <= 30; i++) assert.equal(fs.existsSync(path.join(siteOf(t), 'tasks', `MANY-${i}.html`)), true, `MANY-${i}.html`);
+      const other = await get(`${base}/tasks/MANY-29.html`);
+      assert.equal(other.status, 200);
+      assert.match(other.body, /Many number 29/);
+      assert.equal((await get(`${base}/tasks/NO-SUCH-TASK.html`)).status, 404, 'a page no task has is a 404 once the build is current');
+    } finally {
+      release();
+      await stopServe(s);
+    }
+  }));
+
+  test('a task changed while its page is pending: the page asked for shows the change', () => withFolder(async (t) => {
+    writeTasks(t, 5);
+    const { s, base, release } = await serveHeld(t);
+    try {
+      await waitUntilAsync(async () => {
+        const r = await get(`${base}/`);
+        return r.status === 200 && r.body.includes('Many number 3');
+      }, 'the index to list tasks', 60_000);
+      fs.writeFileSync(path.join(t.dir, 'MANY-3.md'), '---\nid: MANY-3\ntitle: Renamed while pending\nstatus: ready\n---\nNew body.\n');
+      await waitUntilAsync(async () => (await get(`${base}/`)).body.includes('Renamed while pending'), 'the index to show the change', 60_000);
+      assert.equal(fs.existsSync(path.join(siteOf(t), 'tasks', 'MANY-3.html')), false, 'still pending');
+      const r = await get(`${base}/tasks/MANY-3.html`);
+      assert.equal(r.status, 200);
+      assert.match(r.body, /Renamed while pending/);
+      assert.match(r.body, /New body/);
+    } finally {
+      release();
+      await stopServe(s);
+    }
+  }));
+});
