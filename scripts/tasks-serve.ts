@@ -5,7 +5,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import kleur from 'kleur';
 import { type Action, parseArgs, usage } from '../lib/cli/args.ts';
 import { type ActionRun, type Cli, terminalText } from '../lib/cli/context.ts';
@@ -165,13 +164,19 @@ function statusSources(): string[] | undefined {
 
 const runSources = (): Promise<number> => runAttached(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'scripts', 'tasks-serve.ts'), ...cli.argv]);
 
-/** True when this module runs as the server's build thread (lib/web/site/build-thread.ts starts it so). */
-const buildThread = !isMainThread && parentPort !== null && (workerData as { role?: unknown } | null)?.role === 'tasks-build';
+/**
+ * Set when this module runs as the server's build thread (lib/web/site/build-thread.ts starts it so).
+ * A worker started without `argv` has no words after the script; a command has some (a bare
+ * `tasks` is a usage error either way). So node:worker_threads, 2 ms `status` need not pay, is
+ * loaded only then.
+ */
+const thread = process.argv.length <= 2 ? await import('node:worker_threads') : undefined;
+const buildThread = thread !== undefined && !thread.isMainThread && thread.parentPort !== null && (thread.workerData as { role?: unknown } | null)?.role === 'tasks-build';
 
-if (buildThread) {
-  // Not a top-level await: the bundled chunk imports dist/tasks.mjs, which must finish evaluating first.
+if (thread && buildThread) {
+  // Not awaited: the bundled chunk imports dist/tasks.mjs, which must finish evaluating first.
   void import('../lib/web/site/build-worker.ts').then(({ runBuildWorker }) => {
-    runBuildWorker(workerData as Parameters<typeof runBuildWorker>[0], parentPort as NonNullable<typeof parentPort>);
+    runBuildWorker(thread.workerData as Parameters<typeof runBuildWorker>[0], thread.parentPort as NonNullable<typeof thread.parentPort>);
   });
 } else {
   main().then(
