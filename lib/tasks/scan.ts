@@ -1,6 +1,7 @@
 // The incremental scanner: walks the tasks folder, re-parses only changed files.
 import fs from 'node:fs';
 import path from 'node:path';
+import { isErrno } from '../base/errors.ts';
 import { openRegular } from '../base/jsonfile.ts';
 import { nonUtf8Entries } from './filenames.ts';
 import { idKey } from './ids.ts';
@@ -145,6 +146,9 @@ export class TaskScanner {
 
   /** What one file holds, from the cache when its stat did not change; null if no longer a file. */
   private load(relPath: string, abs: string, next: Map<string, CacheEntry>, counts: { read: number; reused: number }): Entry | null {
+    const cached = this.cache.get(relPath);
+    // A file never read is opened at once: its stat comes from the descriptor (no lstat first: at 50,000 files that was 0.4 s of a cold scan).
+    if (cached === undefined) return this.loadNew(relPath, abs, next, counts);
     let st: fs.Stats | undefined;
     try {
       // throwIfNoEntry: false is ~35% faster on Node 20 (no error object built), and this stat is the warm tick's cost.
@@ -154,8 +158,7 @@ export class TaskScanner {
       return { kind: 'task', result: { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` } };
     }
     if (st === undefined || !st.isFile()) return null; // removed or replaced since readdir
-    const cached = this.cache.get(relPath);
-    if (cached !== undefined && cached.mtimeMs === st.mtimeMs && cached.size === st.size && cached.ino === st.ino) {
+    if (cached.mtimeMs === st.mtimeMs && cached.size === st.size && cached.ino === st.ino) {
       next.set(relPath, cached);
       counts.reused++;
       return cached.entry;
@@ -172,11 +175,35 @@ export class TaskScanner {
     next.set(relPath, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, entry });
     return entry;
   }
+
+  /** A file not in the cache: opened without following a link, cached with the stat of what was read; null when it is no longer a regular file (gone, a link, a FIFO), as the walk skips those. */
+  private loadNew(relPath: string, abs: string, next: Map<string, CacheEntry>, counts: { read: number; reused: number }): Entry | null {
+    let content: Capped | undefined;
+    try {
+      content = readCapped(abs);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP')) return null;
+      counts.read++;
+      // Not cached, so the next scan tries again (permissions fixed, file back).
+      return { kind: 'task', result: { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` } };
+    }
+    if (content === undefined) return null;
+    counts.read++;
+    const { st } = content;
+    const entry = lean(parseCapped(content, relPath, this.format), this.keepBody, this.keepSections);
+    next.set(relPath, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, entry });
+    return entry;
+  }
 }
 
 /** One markdown file of a tasks folder read (its first TASK_FILE_CAP bytes) and parsed as the scan does; throws when it cannot be read. */
 function readEntry(abs: string, relPath: string, format: Pick<FolderFormat, 'statuses' | 'taskPrefix'>): Entry {
   const content = readCapped(abs);
+  if (content === undefined) throw new Error('not a regular file');
+  return parseCapped(content, relPath, format);
+}
+
+function parseCapped(content: Capped, relPath: string, format: Pick<FolderFormat, 'statuses' | 'taskPrefix'>): Entry {
   return parseEntry(content.bytes, relPath, { statuses: format.statuses, taskPrefix: format.taskPrefix, fileSize: content.size });
 }
 
@@ -216,23 +243,28 @@ function quietly<T>(fn: () => T, fallback: T): T {
   }
 }
 
+/** A file's first TASK_FILE_CAP bytes (cut after a whole line), its size, and the stat of what was read. */
+interface Capped { readonly bytes: Buffer; readonly size: number; readonly st: fs.Stats }
+
 /**
  * Reads a file only if it is still a regular file when opened (openRegular: a symlink or a FIFO
  * swapped in after the walk is refused), and of a file over TASK_FILE_CAP only its first bytes, cut
  * after the last whole line, so neither the heartbeat nor the server ever holds a huge body.
  */
-function readCapped(abs: string): { bytes: Buffer; size: number } {
+function readCapped(abs: string): Capped | undefined {
   const opened = openRegular(abs);
-  if (opened === undefined) throw new Error('not a regular file');
+  if (opened === undefined) return undefined;
   try {
-    const size = fs.fstatSync(opened.fd).size;
-    if (size <= TASK_FILE_CAP) return { bytes: fs.readFileSync(opened.fd), size };
-    const buf = Buffer.alloc(TASK_FILE_CAP);
+    // The size from openRegular's fstat: no second fstat, nor readFileSync's own.
+    const { st } = opened;
+    const size = st.size;
+    const buf = Buffer.allocUnsafe(Math.min(size, TASK_FILE_CAP));
     let got = 0;
     for (let n = -1; n !== 0 && got < buf.length; got += n) n = fs.readSync(opened.fd, buf, got, buf.length - got, got);
+    if (size <= TASK_FILE_CAP) return { bytes: buf.subarray(0, got), size: got, st };
     // A newline byte is never inside a UTF-8 sequence: cutting after it splits neither a character nor a line.
     const cut = buf.lastIndexOf(0x0a, got - 1) + 1;
-    return { bytes: buf.subarray(0, cut > 0 ? cut : utf8Boundary(buf, got)), size: Math.max(size, got) };
+    return { bytes: buf.subarray(0, cut > 0 ? cut : utf8Boundary(buf, got)), size: Math.max(size, got), st };
   } finally {
     fs.closeSync(opened.fd);
   }
