@@ -77,8 +77,9 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   let sentTasks = new Map<string, Task>();
   /**
    * The model as changes since the last report: the tasks that are new objects (without their text:
-   * the server's thread needs none of it), then the order. None before the first scan (the tasks folder missing at start): the API answers 503 until there
-   * is one, never an empty list that is not the folder's.
+   * the server's thread needs none of it), then the order. None before the first scan (the tasks
+   * folder missing at start): the API answers 503 until there is one, never an empty list that is
+   * not the folder's.
    */
   const update = (): ModelUpdate | undefined => {
     if (!live.scanned || live.current === sent) return undefined;
