@@ -74,9 +74,13 @@ export function apiTasksText(tasks: readonly Task[], errors: readonly unknown[],
   return JSON.stringify({ tasks: tasks.map((t) => apiTask(t, facts, remote, false, relations)), errors });
 }
 
-/** The /api/tasks/<id> document of one task of the list: with its frontmatter fields, body and sections. */
-export function apiTaskText(tasks: readonly Task[], t: Task, facts: SnapshotFacts, remote: Remote | undefined): string {
-  return JSON.stringify(apiTask(t, facts, remote, true, relationsOf(tasks)));
+/**
+ * The /api/tasks/<id> document of one task of the list: with its frontmatter fields, body and
+ * sections, from `text` (the file read again: the server's model keeps tasks without their text).
+ * The task itself must be the list's object: its relations are found by it.
+ */
+export function apiTaskText(tasks: readonly Task[], t: Task, facts: SnapshotFacts, remote: Remote | undefined, text: Pick<Task, 'fields' | 'body' | 'sections'> = t): string {
+  return JSON.stringify({ ...apiTask(t, facts, remote, false, relationsOf(tasks)), fields: text.fields, body: text.body, sections: text.sections });
 }
 
 /**

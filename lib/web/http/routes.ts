@@ -271,8 +271,7 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       return import('../../tasks/scan.ts').then(({ readTask }) => {
         const read = readTask(input.dir, task.path, model.format ?? { statuses: [], taskPrefix: null });
         if (!read.ok) return sendJson(res, 404, JSON.stringify({ error: `task ${task.id}: its file ${task.path} no longer reads as a task (${read.reason}); the list catches up at the next rebuild` }));
-        const { fields, body, sections } = read.task;
-        sendJson(res, 200, apiTaskText(model.tasks, { ...task, fields, body, sections }, known, remote));
+        sendJson(res, 200, apiTaskText(model.tasks, task, known, remote, read.task));
       });
     }
     return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
