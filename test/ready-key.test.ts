@@ -33,7 +33,8 @@ async function withBacklog(fn: (b: Backlog) => Promise<void>): Promise<void> {
 }
 
 function ranIds(b: Backlog): string[] {
-  return fs.existsSync(b.ran) ? fs.readFileSync(b.ran, 'utf8').trim().split('\n') : [];
+  // Only whole lines: the shell creates the file before printf writes to it, and a read can come between.
+  return fs.existsSync(b.ran) ? fs.readFileSync(b.ran, 'utf8').split('\n').slice(0, -1) : [];
 }
 
 test("ready='To Do' dispatches the unblocked To Do task of a Backlog.md folder, not the blocked one", async () => {
