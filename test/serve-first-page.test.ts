@@ -99,4 +99,35 @@ describe('the first page before the task pages', () => {
       await stopServe(s);
     }
   }));
+
+  test('the tasks folder moved away while pages are pending: the build thread waits (no busy loop), and renders them once it is back', () => withFolder(async (t) => {
+    writeTasks(t, 300);
+    const { s, base, release } = await serveHeld(t);
+    const away = `${t.dir}-away`;
+    try {
+      await waitUntilAsync(async () => (await get(`${base}/`)).body.includes('Many number 17'), 'the index to list tasks', 60_000);
+      assert.equal(await build(base), 'stale', 'task pages are still to render');
+      fs.renameSync(t.dir, away);
+      release();
+      // A thread going round renderPending -> nothing -> report without end used whole CPUs (the
+      // worker and the server's thread taking its reports): seconds of CPU time in these 4 s.
+      const cpu = (): number => {
+        const stat = fs.readFileSync(`/proc/${s.child.pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100;
+      };
+      await new Promise((r) => setTimeout(r, 500));
+      const before = cpu();
+      await new Promise((r) => setTimeout(r, 4000));
+      const used = cpu() - before;
+      assert.ok(used < 1.5, `the server used ${used.toFixed(2)} s of CPU in 4 s with its tasks folder gone`);
+      fs.renameSync(away, t.dir);
+      await waitUntilAsync(async () => (await build(base)) === 'current', 'every page on disk once the folder is back', 90_000);
+      for (const i of [1, 150, 300]) assert.equal(fs.existsSync(path.join(siteOf(t), 'tasks', `MANY-${i}.html`)), true, `MANY-${i}.html`);
+    } finally {
+      release();
+      if (fs.existsSync(away) && !fs.existsSync(t.dir)) fs.renameSync(away, t.dir);
+      await stopServe(s);
+    }
+  }));
 });

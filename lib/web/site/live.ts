@@ -136,7 +136,9 @@ export class LiveSite {
 
   /** Task pages a deferred rebuild left to render (renderPending writes them). */
   get pendingPages(): number {
-    return this.builder.pendingCount;
+    // None can be rendered while the folder is gone: the build thread would go round without end.
+    // The rearm when it comes back builds again, and the slices go on.
+    return this.builder.pendingCount === 0 || this.folderGone() ? 0 : this.builder.pendingCount;
   }
 
   /**
