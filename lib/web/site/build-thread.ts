@@ -85,8 +85,14 @@ const RESTART_MAX_MS = 60_000;
  * (only tasks that are new objects), which the API answers from.
  */
 export class BuildThread {
-  /** Builds that wrote or removed a file since the thread started (the events' `version`). */
+  /**
+   * Rounds that wrote or removed a file (the events' `version`, and what the static cache follows).
+   * It only ever grows: a restarted thread counts from 0 again, so its count is added to what the
+   * dead one reached, plus one (it may have written files after its last report).
+   */
   version = 0;
+  /** What the current thread's own count starts from. */
+  private versionBase = 0;
   /**
    * The task model of the last build; undefined until the first build has scanned the whole folder
    * and reported: the API answers 503 meanwhile (an empty model would be a false answer).
@@ -215,6 +221,9 @@ export class BuildThread {
       if (this.closed) return;
       this.worker = undefined;
       this.incoming.clear();
+      // The dead thread may have written files it never reported: the version moves at once (the static cache empties).
+      this.version += 1;
+      this.versionBase = this.version;
       // Stale until the new thread's first build is on disk.
       this.built = false;
       this.watchPending = false;
@@ -238,7 +247,7 @@ export class BuildThread {
       this.input.log(`dashboard rebuild failed: ${m.message}`);
     } else if (m.t === 'pages') {
       this.applyFiles(m.files);
-      this.version = m.version;
+      this.version = this.versionBase + m.version;
       this.pendingPages = m.pending;
       if (m.error !== undefined) this.input.log(`dashboard pages failed: ${m.error}`);
       this.input.onBuilt(m.result);
@@ -247,7 +256,7 @@ export class BuildThread {
       if (m.model) this.apply(m.model);
       this.applyFiles(m.files);
       this.failure = m.error;
-      this.version = m.version;
+      this.version = this.versionBase + m.version;
       this.heartbeat = m.heartbeat;
       this.pendingPages = m.pending;
       this.built = true;
