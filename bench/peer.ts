@@ -189,7 +189,7 @@ async function sirvRows(dir: string, owner: string): Promise<string[]> {
     const sp = await port();
     sirv = spawn(path.join(ROOT, 'node_modules', '.bin', 'sirv'), [site, '--port', String(sp), '--host', '127.0.0.1', '--etag', '--quiet'], { cwd: ROOT, env, stdio: 'ignore', detached: true });
     const sirvUrl = `http://127.0.0.1:${sp}/`;
-    await until('sirv-cli', async () => ((await get(sirvUrl)).status === 200 ? true : undefined), 20_000);
+    await until('sirv-cli', async () => ((await get(sirvUrl)).status === 200 ? true : undefined), 120_000);
     const rows: string[] = [];
     for (const [name, headers] of [['plain', {}], ['br', { 'accept-encoding': 'br' }]] as const) {
       const a: { rps: number; p99: number }[] = [];
