@@ -142,3 +142,41 @@ describe('/api/tasks at 3,000 tasks', () => {
     }
   }));
 });
+
+describe('/api/tasks/<id> reads the task file again', () => {
+  test('a file changed since the model was built is a 503 to retry, never its new text under the old title; then the new task', () => withTempFolder('apitask-file', async (t) => {
+    fs.writeFileSync(path.join(t.dir, 'A-1.md'), '---\nid: A-1\ntitle: Alpha\nstatus: ready\n---\nAlpha body.\n');
+    fs.writeFileSync(path.join(t.dir, 'B-2.md'), '---\nid: B-2\ntitle: Beta\nstatus: ready\n---\nBeta body.\n');
+    const hold = path.join(t.root, 'build-hold');
+    const { s, base } = await serveBare(t, [], { ...process.env, TASKS_BUILD_HOLD: hold } as Record<string, string>);
+    try {
+      const first = await waitUntilAsync(async () => {
+        const r = await request(`${base}/api/tasks/A-1`);
+        return r.status === 200 ? JSON.parse(r.body.toString('utf8')) as { title: string; body: string } : undefined;
+      }, 'A-1 from the API', 60_000);
+      assert.equal(first.title, 'Alpha');
+      assert.match(first.body, /Alpha body/);
+      // Builds wait from now on: the model keeps Alpha while the file says something else.
+      fs.writeFileSync(hold, '');
+      fs.writeFileSync(path.join(t.dir, 'A-1.md'), '---\nid: A-1\ntitle: Gamma\nstatus: ready\n---\nGamma body.\n');
+      const mixed = await request(`${base}/api/tasks/A-1`);
+      assert.equal(mixed.status, 503, mixed.body.toString('utf8'));
+      assert.equal(mixed.headers['retry-after'], '1');
+      assert.doesNotMatch(mixed.body.toString('utf8'), /Gamma body/);
+      // Swapped for another task's file: not A-1's metadata over B-2's text either.
+      fs.writeFileSync(path.join(t.dir, 'A-1.md'), '---\nid: B-2\ntitle: Beta\nstatus: ready\n---\nBeta body.\n');
+      assert.equal((await request(`${base}/api/tasks/A-1`)).status, 503);
+      fs.writeFileSync(path.join(t.dir, 'A-1.md'), '---\nid: A-1\ntitle: Gamma\nstatus: ready\n---\nGamma body.\n');
+      fs.rmSync(hold);
+      const after = await waitUntilAsync(async () => {
+        const r = await request(`${base}/api/tasks/A-1`);
+        return r.status === 200 ? JSON.parse(r.body.toString('utf8')) as { title: string; body: string } : undefined;
+      }, 'A-1 as the file says, once the build caught up', 60_000);
+      assert.equal(after.title, 'Gamma');
+      assert.match(after.body, /Gamma body/);
+    } finally {
+      fs.rmSync(hold, { force: true });
+      await stopServe(s);
+    }
+  }));
+});

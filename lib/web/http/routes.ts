@@ -270,7 +270,14 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       // The model's tasks carry no text (build-worker.ts): the body, sections and fields are read from the file now.
       return import('../../tasks/scan.ts').then(({ readTask }) => {
         const read = readTask(input.dir, task.path, model.format ?? { statuses: [], taskPrefix: null });
-        if (!read.ok) return sendJson(res, 404, JSON.stringify({ error: `task ${task.id}: its file ${task.path} no longer reads as a task (${read.reason}); the list catches up at the next rebuild` }));
+        // The file changed since the model was built (an edit, a checkout that moved or swapped files):
+        // its text joined with the model's id, title and status could be two tasks in one answer.
+        // The rebuild that follows the change catches up, so this is a 503 to retry, never a mix.
+        const moved = !read.ok ? `no longer reads as a task (${read.reason})` : read.task.id !== task.id || read.task.title !== task.title || read.task.status !== task.status ? 'changed' : undefined;
+        if (moved !== undefined || !read.ok) {
+          res.setHeader('retry-after', '1');
+          return sendJson(res, 503, JSON.stringify({ error: `task ${task.id}: its file ${task.path} ${moved ?? 'changed'} since the list was built; retry in a moment` }));
+        }
         sendJson(res, 200, apiTaskText(model.tasks, task, known, remote, read.task));
       });
     }
