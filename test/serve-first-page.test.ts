@@ -130,4 +130,30 @@ describe('the first page before the task pages', () => {
       await stopServe(s);
     }
   }));
+
+  test('a link put in the place of the build folder\'s tasks/ while pages are pending loses none of them: once it is gone, every page is written', () => withFolder(async (t) => {
+    writeTasks(t, 40);
+    const { s, base, release } = await serveHeld(t);
+    const tasks = path.join(siteOf(t), 'tasks');
+    const elsewhere = path.join(t.root, 'elsewhere');
+    try {
+      await waitUntilAsync(async () => (await get(`${base}/`)).body.includes('Many number 17'), 'the index to list tasks', 60_000);
+      fs.mkdirSync(elsewhere);
+      fs.rmSync(tasks, { recursive: true, force: true });
+      fs.symlinkSync(elsewhere, tasks);
+      release();
+      // The slices refuse to write through the link (the pages stay to come); nothing lands elsewhere.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(fs.readdirSync(elsewhere), []);
+      fs.rmSync(tasks);
+      // A change to any task builds again: every page is rendered, none lost to the failed slices.
+      fs.writeFileSync(path.join(t.dir, 'MANY-1.md'), '---\nid: MANY-1\ntitle: Many number 1 again\nstatus: ready\n---\nBody.\n');
+      await waitUntilAsync(async () => (await build(base)) === 'current' && fs.existsSync(path.join(tasks, 'MANY-40.html')), 'every page on disk', 90_000);
+      for (let i = 1; i <= 40; i++) assert.equal(fs.existsSync(path.join(tasks, `MANY-${i}.html`)), true, `MANY-${i}.html`);
+      assert.equal((await get(`${base}/tasks/MANY-23.html`)).status, 200);
+    } finally {
+      release();
+      await stopServe(s);
+    }
+  }));
 });

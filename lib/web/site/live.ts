@@ -114,7 +114,7 @@ export class LiveSite {
     this.heartbeat = this.readHeartbeat();
     // The shared registry as last read (never waited for here); registry.json as it is now.
     const registry = this.poll ? this.poll.last : readJsonFile<Registry>(this.paths.registry);
-    const result = this.builder.build({
+    const result = this.guarded(() => this.builder.build({
       project: this.options.project,
       folderWords: this.options.folderWords ?? '',
       tasks,
@@ -130,7 +130,7 @@ export class LiveSite {
       runLogs: this.runLogs.read(this.localRuns(tasks, registry), registry),
       // Only the server's own pages can link to its API (a built copy is opened from files).
       api: this.options.ownFolder,
-    }, options);
+    }, options));
     return this.counted(result);
   }
 
@@ -147,7 +147,21 @@ export class LiveSite {
    */
   renderPending(max: number, first: readonly string[] = []): BuildResult {
     if (this.folderGone() || this.builder.pendingCount === 0) return NOTHING;
-    return this.counted(this.builder.renderPending(max, first));
+    return this.counted(this.guarded(() => this.builder.renderPending(max, first)));
+  }
+
+  /**
+   * A build or a slice that throws half way (a link where a folder of the build folder belongs, a
+   * render bug) leaves the builder with some of the new state and pages taken but not written: a
+   * fresh builder compares every page with the disk at the next build, so nothing stays stale or lost.
+   */
+  private guarded(work: () => BuildResult): BuildResult {
+    try {
+      return work();
+    } catch (err) {
+      this.builder = this.newBuilder();
+      throw err;
+    }
   }
 
   /** While the server's tasks folder is gone nothing is written: the build folder lives inside it. */

@@ -209,8 +209,9 @@ export class SiteBuilder {
    */
   renderPending(max: number, first: readonly string[] = []): BuildResult {
     this.files.begin(['tasks']);
+    // The folder first: one that cannot be made (a link in its place) throws before any page is taken.
+    if (this.pending.size > 0) makeFolders(path.join(this.files.dir, 'tasks'), 4);
     const due = this.pending.take(max, first);
-    if (due.length) makeFolders(path.join(this.files.dir, 'tasks'), 4);
     for (const [rel, render] of due) this.files.write(rel, render());
     return this.files.finish();
   }
