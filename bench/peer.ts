@@ -190,7 +190,7 @@ async function sirvRows(dir: string, owner: string): Promise<string[]> {
     // once at start, and a file renamed into place during that walk stops it).
     await until('every page built', async () => {
       const r = await get(`${oursUrl}api/health`);
-      return r.status === 200 && (JSON.parse(r.body.toString('utf8')) as { build?: string }).build === 'current' ? true : undefined;
+      try { return (JSON.parse(r.body.toString('utf8')) as { build?: string }).build === 'current' ? true : undefined; } catch { return undefined; }
     }, DEADLINE_MS);
     const sp = await port();
     sirv = spawn(path.join(ROOT, 'node_modules', '.bin', 'sirv'), [site, '--port', String(sp), '--host', '127.0.0.1', '--etag', '--quiet'], { cwd: ROOT, env, stdio: 'ignore', detached: true });
