@@ -87,6 +87,22 @@ export async function until<T>(what: string, f: () => T | undefined | Promise<T 
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/**
+ * Waits until a server at base has every task page on disk (`/api/health` says `build: current`,
+ * whatever its status code): the list comes first and task pages after, and sirv-cli, which walks
+ * the folder once at start, stops on a file renamed into place during that walk.
+ */
+export async function untilPagesBuilt(base: string, ms = 300_000): Promise<void> {
+  await until(`every page of ${base} built`, async () => {
+    try {
+      const body = await (await fetch(new URL('/api/health', base))).json() as { build?: string };
+      return body.build === 'current' ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  }, ms);
+}
+
 /** Ends a `serve` the benchmark started in its own group (SIGTERM, as Ctrl-C would), then stops its heartbeat the way operators do. */
 export async function endServe(serve: ChildProcess, owner: string, dir: string): Promise<void> {
   if (serve.pid && serve.exitCode === null) {

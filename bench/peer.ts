@@ -16,7 +16,7 @@ import getPort from 'get-port';
 import { runtimePaths } from '../lib/base/paths.ts';
 import { alive, get, peakMb, pidIn, processTree, pssMb, stopGroup } from './lib-proc.ts';
 import { generateBacklogTasks } from './generate-backlog.ts';
-import { ROOT, benchEnv, cliCommand, endServe, median, staleSource, until } from './lib-measure.ts';
+import { ROOT, benchEnv, cliCommand, endServe, median, staleSource, until, untilPagesBuilt } from './lib-measure.ts';
 
 const ROUNDS = Number(process.env.PEER_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -186,12 +186,8 @@ async function sirvRows(dir: string, owner: string): Promise<string[]> {
   try {
     await until('our ready line', () => (ours.ready() ? true : undefined), DEADLINE_MS);
     const oursUrl = `http://127.0.0.1:${op}/`;
-    // Task pages are rendered after the list: both sides get the whole folder (sirv-cli indexes it
-    // once at start, and a file renamed into place during that walk stops it).
-    await until('every page built', async () => {
-      const r = await get(`${oursUrl}api/health`);
-      try { return (JSON.parse(r.body.toString('utf8')) as { build?: string }).build === 'current' ? true : undefined; } catch { return undefined; }
-    }, DEADLINE_MS);
+    // Task pages come after the list: both sides get the whole folder.
+    await untilPagesBuilt(oursUrl, DEADLINE_MS);
     const sp = await port();
     sirv = spawn(path.join(ROOT, 'node_modules', '.bin', 'sirv'), [site, '--port', String(sp), '--host', '127.0.0.1', '--etag', '--quiet'], { cwd: ROOT, env, stdio: 'ignore', detached: true });
     const sirvUrl = `http://127.0.0.1:${sp}/`;

@@ -16,7 +16,7 @@ import getPort from 'get-port';
 import { TaskScanner } from '../lib/tasks/scan.ts';
 import { SiteBuilder } from '../lib/web/site/site.ts';
 import { generateTasks } from './generate.ts';
-import { median } from './lib-measure.ts';
+import { median, untilPagesBuilt } from './lib-measure.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
@@ -162,6 +162,8 @@ async function serving(): Promise<string[]> {
     const ours = await getPort({ host: '127.0.0.1' });
     children.push(spawn(process.execPath, ['--import', 'tsx', 'scripts/tasks-serve.ts', 'serve', '--no-heartbeat', `owner=${owner}`, `dir=${dir}`, `port=${ours}`], { cwd: ROOT, env, stdio: 'ignore', detached: true }));
     await waitFor200(`http://127.0.0.1:${ours}/`);
+    // Task pages come after the list: both sides get the whole folder.
+    await untilPagesBuilt(`http://127.0.0.1:${ours}/`);
     const site = path.join(dir, 'logs', 'task_manager', `site-${owner}`);
     const theirs = await getPort({ host: '127.0.0.1' });
     children.push(spawn(path.join(ROOT, 'node_modules', '.bin', 'sirv'), [site, '--port', String(theirs), '--host', '127.0.0.1', '--etag'], { cwd: ROOT, env, stdio: 'ignore', detached: true }));
