@@ -294,13 +294,22 @@ export class BuildThread {
 }
 
 /**
+ * The build thread's young generation: V8 grows it to 16 MB semi-spaces (about 48 MB) under a full
+ * build's allocation and keeps it; 6 MB keeps the server about 47 MB smaller after a start at
+ * 10,000 tasks (PSS 331 to 284 MB) with no slower start (first list 2.2–2.7 s against 2.3–2.9 s,
+ * every page 8–16 s either way, three cold starts each).
+ */
+const BUILD_LIMITS = { maxYoungGenerationSizeMb: 6 };
+
+/**
  * Starts the entry as a worker. The bundle loads as is. The TypeScript sources (the parent runs
  * with `--import tsx`) need tsx registered in the worker first: a worker does not run the parent's
  * --import, so it calls tsx's register() before it imports the entry.
  */
 function spawnWorker(start: ThreadStart, data: BuildWorkerData): Worker {
-  if (!start.nodeArgs.includes('--import')) return new Worker(start.script, { workerData: data });
+  const options = { workerData: data, resourceLimits: BUILD_LIMITS };
+  if (!start.nodeArgs.includes('--import')) return new Worker(start.script, options);
   const api = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(pathToFileURL(start.script).href)}); })`;
-  return new Worker(code, { eval: true, workerData: data });
+  return new Worker(code, { ...options, eval: true });
 }
