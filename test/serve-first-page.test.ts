@@ -120,7 +120,7 @@ describe('the first page before the task pages', () => {
       const before = cpu();
       await new Promise((r) => setTimeout(r, 4000));
       const used = cpu() - before;
-      assert.ok(used < 1.5, `the server used ${used.toFixed(2)} s of CPU in 4 s with its tasks folder gone`);
+      assert.ok(used < 2, `the server used ${used.toFixed(2)} s of CPU in 4 s with its tasks folder gone`);
       fs.renameSync(away, t.dir);
       await waitUntilAsync(async () => (await build(base)) === 'current', 'every page on disk once the folder is back', 90_000);
       for (const i of [1, 150, 300]) assert.equal(fs.existsSync(path.join(siteOf(t), 'tasks', `MANY-${i}.html`)), true, `MANY-${i}.html`);
