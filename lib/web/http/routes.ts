@@ -268,7 +268,7 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       if (elsewhere) return sendJson(res, 404, JSON.stringify({ error: `task ${task.id} is held by host ${elsewhere.host}: its run log is ${elsewhere.log ?? 'in the runs folder'} on that host`, host: elsewhere.host, log: elsewhere.log }));
       if (logRoute) return logs.answerRunLog(req, res, task, logRoute[2] as 'log' | 'log.txt', new URLSearchParams(q === -1 ? '' : url0.slice(q + 1)), paths);
       // The model's tasks carry no text (build-worker.ts): the body, sections and fields are read from the file now.
-      return import('../../tasks/scan.ts').then(({ readTask }) => {
+      return import('../../tasks/task-read.ts').then(({ readTask }) => {
         const read = readTask(input.dir, task.path, model.format ?? { statuses: [], taskPrefix: null });
         // The file changed since the model was built (an edit, a checkout that moved or swapped files):
         // its text joined with the model's id, title and status could be two tasks in one answer.
