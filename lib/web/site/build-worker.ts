@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { runtimePaths } from '../../base/paths.ts';
 import { type Task, withoutText } from '../../tasks/taskfile.ts';
-import type { BuildWorkerData, Command, FilesUpdate, ModelUpdate, Report } from './build-thread.ts';
+import type { BuildWorkerData, Command, FilesUpdate, ModelUpdate, Report } from './build-protocol.ts';
 import { type LiveModel, LiveSite } from './live.ts';
 import { projectName } from '../../tasks/format.ts';
 import { assignPages } from '../render/pages.ts';
