@@ -6,18 +6,11 @@ import path from 'node:path';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
 import { SiteWriter } from '../lib/web/site/site-writer.ts';
+import { waitUntil } from './helpers.ts';
 
 /** This process's threads, from /proc: a writer thread is one more while it lives. */
 function threads(): number {
   return Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1]);
-}
-
-async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function check(file: string, text: string): void {
@@ -43,7 +36,7 @@ test('a small flush is written without a thread; a large build starts threads, w
     await writer.flush();
     for (let i = 0; i < 300; i += 37) check(path.join(dir, `p${i}.html`), `<p>page ${i} ${'x'.repeat(2000)}</p>`);
     check(path.join(dir, 'index.html'), '<p>two</p>');
-    await until('the idle writer threads to end', () => threads() === before);
+    await waitUntil(() => threads() === before, 'the idle writer threads to end', 30_000);
 
     // After the threads ended: small again, in this thread, and the newest version is the one on disk.
     writer.put(path.join(dir, 'index.html'), [Buffer.from('<p>three</p>')]);
