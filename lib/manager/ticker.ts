@@ -112,11 +112,13 @@ export function managerTicker(o: ManagerOptions): Ticker {
   const hooks = { now: o.now, log: o.log, rebuild: (r: Registry, why: 'missing' | 'damaged'): string => keeper.rebuild(r, why), review: (r: Registry): string => keeper.review(r) };
   const store = o.store ?? fileStore(paths.registry);
   const shared = store.kind === 'postgres';
+  // A shared registry's claims name their host; a file registry's never do.
+  const host = shared ? o.host : undefined;
   const update = <T>(fn: (reg: Registry) => T): Promise<T> => store.update(fn, hooks);
   const runs = new Runs({
     owner: o.owner, dir: o.dir, root: o.root, runsDir: paths.runs, dispatch: o.dispatch, env: o.env, node: o.node ?? 'node',
     logMaxBytes: o.logMaxBytes ?? LOG_MAX_BYTES, runTimeoutS: o.runTimeoutS, log: o.log, now: o.now, update: (fn) => update(fn),
-    fenceFile: o.store?.kind === 'postgres' ? paths.lease : undefined, fenceUntil: () => fence?.relayUntil() ?? 0,
+    fenceFile: shared ? paths.lease : undefined, fenceUntil: () => fence?.relayUntil() ?? 0,
   });
 
   // The live marked processes of this folder, scanned at most once per tick and only when needed.
@@ -129,7 +131,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
   };
   const context = (): LiveRunContext => {
     const m = model as Derived;
-    return { dir: o.dir, byId: m.byId, byPath: m.byPath, fileId, now: o.now(), host: o.store?.kind === 'postgres' ? o.host : undefined };
+    return { dir: o.dir, byId: m.byId, byPath: m.byPath, fileId, now: o.now(), host };
   };
 
   // The repository is asked for at the first tick (finding it must not delay the heartbeat's start).
@@ -139,7 +141,6 @@ export function managerTicker(o: ManagerOptions): Ticker {
   let lastReg: Registry | undefined;
   const fence = shared ? new Fence(o.leaseS ?? 600, runs, o.log, o.now, paths.lease) : undefined;
   if (fence) store.onRenewed = (ms): void => fence.renewed(ms);
-  const host = shared ? o.host : undefined;
 
   /**
    * Shared registry: starts the runs whose claims were just committed, then records their run
