@@ -104,13 +104,13 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Waits until fn returns a truthy value; the failure names what was awaited. */
-export async function waitUntil<T>(fn: () => T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
+/** Waits until fn returns a truthy value; the failure names what was awaited (a function: as it stands at the time-out). */
+export async function waitUntil<T>(fn: () => T | undefined | false, what: string | (() => string), timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
     await sleep(25);
   }
 }

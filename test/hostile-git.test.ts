@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { alive, cli, killAll, pidsMentioning, runPids, serveBare, uniqueOwner, waitUntil, waitUntilAsync, commitAll, makeRepo } from './helpers.ts';
+import { alive, cli, killAll, pidsMentioning, runPids, serveBare, sleep, uniqueOwner, waitUntil, waitUntilAsync, commitAll, makeRepo } from './helpers.ts';
 
 /** The real git, by absolute path: the fake gits below hand it every command they do not sabotage. */
 const REAL_GIT = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
@@ -181,6 +181,44 @@ describe('a hanging or failing git', () => {
       process.kill(pid, 'SIGTERM');
       await waitUntil(() => !alive(pid), `serve (pid ${pid}) to exit after SIGTERM; output: ${s.output()}`, 15_000);
       assert.match(s.output(), /tasks server stopped \(SIGTERM\)/);
+    });
+  });
+});
+
+describe('two heartbeats make one worktree', () => {
+  test('a worktree another heartbeat is half-way through making is waited for: the task runs once, and is never failed', async () => {
+    await withRepo({ 'T0.md': task('T0') }, async (r) => {
+      const wt = path.join(r.repo, '.worktrees', 'T0');
+      const flag = (name: string): string => path.join(r.out, name);
+      // Heartbeat "slow" does what git's own add does (the branch, the folder, then the .git file
+      // and the checkout), with the gap held open until the test says go. Heartbeat "fast" marks
+      // when it looks up the branch to start from: right before it looks at the worktree's folder.
+      const env = fakeGit(r, [
+        `if [ "$ROLE" = slow ] && [ "$1" = worktree ] && [ "$2" = add ] && [ "$5" = -b ]; then`,
+        `  "${REAL_GIT}" branch --no-track "$6" "$8" && mkdir -p "$7" && touch "${flag('slow-half')}" || exit 1`,
+        `  i=0; while [ ! -e "${flag('go')}" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`,
+        `  exec "${REAL_GIT}" worktree add --quiet "$7" "$6"`,
+        `fi`,
+        `[ "$ROLE" = fast ] && [ "$1" = symbolic-ref ] && touch "${flag('fast-head')}"`,
+      ].join('\n'));
+      const base = { ...process.env as Record<string, string>, ...env };
+      const owners = { slow: `${r.owner}-slow`, fast: `${r.owner}-fast` };
+      const slow = cli(['heartbeat', `owner=${owners.slow}`, `dir=${r.dir}`, '--once', recorder(r)], { env: { ...base, ROLE: 'slow' }, timeoutMs: 90_000 });
+      await waitUntil(() => fs.existsSync(flag('slow-half')) || undefined, 'the slow add to be half-way', 30_000);
+      assert.deepEqual(fs.readdirSync(wt), [], 'half-made: a folder without its .git file');
+      const fast = cli(['heartbeat', `owner=${owners.fast}`, `dir=${r.dir}`, '--once', recorder(r)], { env: { ...base, ROLE: 'fast' }, timeoutMs: 90_000 });
+      await waitUntil(() => fs.existsSync(flag('fast-head')) || undefined, 'the fast heartbeat to prepare T0', 30_000);
+      // Time for the fast heartbeat to look at the half-made folder (it does right after); on a
+      // machine too slow for that, it finds the worktree made and the test proves less, never wrongly.
+      await sleep(1500);
+      fs.writeFileSync(flag('go'), '');
+      const done = await Promise.all([slow, fast]);
+      for (const d of done) assert.equal(d.code, 0, d.stderr);
+      const claims = registryClaims(r);
+      assert.equal(claims.length, 1, JSON.stringify(claims));
+      assert.equal(claims[0]?.exitCode, 0, `never failed for a folder the other heartbeat was making: ${JSON.stringify(claims)}`);
+      assert.deepEqual(runs(r), [['T0', wt, 'task/T0']], 'run once, in its worktree');
+      assertClaimsTrue(r);
     });
   });
 });

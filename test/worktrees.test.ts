@@ -223,7 +223,12 @@ describe('worktrees', () => {
         for (const s of started) assert.equal(s.code, 0, s.stderr);
         // Generous: two heartbeats ticking every 0.1 s share one registry lock and one repository's git, and a
         // git slower than its deadline on a loaded machine holds dispatch until it answers (never a run in the main checkout).
-        await waitUntil(() => runs(r).length >= ids.length || undefined, `all ${ids.length} tasks run; runs: ${JSON.stringify(runs(r))}`, 90_000);
+        // On a time-out, what both heartbeats said: the reason nothing ran is in their logs.
+        const logs = (): string => owners.map((o) => {
+          const file = path.join(r.state, `task-manager-${o}.heartbeat.log`);
+          return `\n--- ${o}:\n${fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').slice(-40).join('\n') : '(no log)'}`;
+        }).join('');
+        await waitUntil(() => runs(r).length >= ids.length || undefined, () => `all ${ids.length} tasks run; runs: ${JSON.stringify(runs(r))}${logs()}`, 90_000);
         const registry = (): Record<string, any> => JSON.parse(fs.readFileSync(path.join(r.state, 'registry.json'), 'utf8')) as Record<string, any>;
         await waitUntil(() => Object.values(registry().claims).every((c: any) => c.state === 'exited') || undefined, 'every run recorded');
         assert.deepEqual(runs(r).map((x) => x[0]).sort(), ids.sort(), 'each task ran once');

@@ -5,7 +5,8 @@ import path from 'node:path';
 import type { GitRun } from '../base/bounded.ts';
 import { type GitResult, git, headOf } from '../base/git.ts';
 import { Pool, settleWithin } from './pool.ts';
-import { WORKTREES_FOLDER, proveWorktree, worktreesFolderProblem } from './wtproof.ts';
+import { type Proof, WORKTREES_FOLDER, proveWorktree, worktreesFolderProblem } from './wtproof.ts';
+import { isErrno } from '../base/errors.ts';
 
 /** How long one `git worktree add` may take (a checkout of a large tree, a post-checkout hook) before it is killed. */
 export const ADD_TIMEOUT_MS = 120_000;
@@ -68,7 +69,7 @@ export async function prepareWorktree(repo: string, slug: string, base: string |
   const wt = worktreePath(repo, slug);
   const branch = branchOf(slug);
   const made = { path: wt, branch, base: base ?? null };
-  const proof = proveWorktree(repo, wt);
+  const proof = await settledProof(repo, wt);
   if (proof.kind === 'worktree') return { ...made, ok: true, reused: true };
   if (proof.kind === 'foreign') return { ...made, ok: false, reason: proof.reason };
   if (base === undefined) return { ...made, ok: false, reason: noBase };
@@ -87,8 +88,9 @@ export async function prepareWorktree(repo: string, slug: string, base: string |
     await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 150));
     r = await add();
   }
-  // Something took its place meanwhile (a pull that brought a .worktrees link): git is not asked again.
-  const after = proveWorktree(repo, wt);
+  // Something took its place meanwhile (a pull that brought a .worktrees link): git is not asked
+  // again. Another heartbeat's add of the same worktree is waited for (settledProof).
+  const after = r.ok || r.killed ? proveWorktree(repo, wt) : await settledProof(repo, wt);
   if (!r.ok && after.kind === 'foreign') return { ...made, ok: false, reason: after.reason };
   if (!r.ok && /missing but already registered/.test(r.reason)) {
     // Its folder was deleted by hand while git still lists it: the folder (and any work in it) is
@@ -105,6 +107,39 @@ export async function prepareWorktree(repo: string, slug: string, base: string |
   // Another heartbeat on this repository may have made it meanwhile: then it is there to reuse.
   if (!r.ok && isWorktree(repo, wt)) return { ...made, ok: true, reused: true };
   return r.ok ? { ...made, ok: true, reused: false } : { ...made, ok: false, reason: `git worktree add failed: ${r.reason}` };
+}
+
+/** How long a worktree another add is making (see inTheMaking) is waited for before it is taken for a foreign folder. */
+export const OTHER_ADD_WAIT_MS = 30_000;
+
+/**
+ * True when wt is a real folder that holds nothing but, at most, a `.git` file: a worktree git is
+ * making (it makes the folder, writes .git, then checks out) for another heartbeat on this
+ * repository, or one an add cut off half-way left. A repository cannot commit such a folder:
+ * git tracks no empty folder and no `.git`.
+ */
+function inTheMaking(wt: string): boolean {
+  try {
+    if (!fs.lstatSync(wt).isDirectory()) return false;
+    return fs.readdirSync(wt).every((name) => name === '.git');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
+    throw err;
+  }
+}
+
+/**
+ * proveWorktree, waiting while wt is in the making (up to OTHER_ADD_WAIT_MS): a task is never
+ * failed for the worktree another heartbeat is making for it. Only lstat and small reads; no git
+ * runs in wt.
+ */
+async function settledProof(repo: string, wt: string): Promise<Proof> {
+  const deadline = Date.now() + OTHER_ADD_WAIT_MS;
+  for (;;) {
+    const proof = proveWorktree(repo, wt);
+    if (proof.kind !== 'foreign' || worktreesFolderProblem(repo) !== undefined || !inTheMaking(wt) || Date.now() > deadline) return proof;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 export interface PrepOptions {
