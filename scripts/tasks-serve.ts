@@ -38,6 +38,9 @@ const ACTIONS: Record<Action, () => Promise<{ run: ActionRun }>> = {
   check: () => import('../lib/cli/actions/edit.ts'),
   new: () => import('../lib/cli/actions/edit.ts'),
   mcp: () => import('../lib/cli/actions/mcp.ts'),
+  history: () => import('../lib/cli/actions/history.ts'),
+  notify: () => import('../lib/cli/actions/notify.ts'),
+  startup: () => import('../lib/cli/actions/startup.ts'),
 };
 
 /** The words after this script, whether run by the zx CLI, node, npm or just. */

@@ -28,6 +28,9 @@ export const ACTIONS = {
   check: 'tick a plan checkbox: check id=<task> item=<number or text>',
   new: 'create a task file in the folder\'s own format: new title="…" [status=… priority=… field.<key>=value …]',
   mcp: 'a stdio MCP server for agents: list, view, update and create tasks, the next ready task, the heartbeat\'s state (docs/agents.md)',
+  history: 'the runs and ticks the heartbeat recorded: history [since=24h|7d|<ISO time>] [--json]',
+  notify: 'notify test: send a sample notification through notify= and notify_url=, and say what each answered',
+  startup: 'start the heartbeat at boot (a systemd user unit, else an @reboot crontab line); --remove undoes it',
 } as const;
 export type Action = keyof typeof ACTIONS;
 
@@ -53,19 +56,24 @@ export const KEYS = {
   registry: { default: '$TASK_MANAGER_REGISTRY, else registry.json in the runtime folder', help: 'postgres://user@host:port/db: claims shared by every host of the repository (password from PGPASSWORD or ~/.pgpass)' },
   queue: { default: "the origin's URL and the folder's path in the repository", help: 'shared registry: the queue clones share; the same name on every host' },
   lease: { default: '10m', help: "shared registry: how long a silent host's claims stay untouched; >= 30 s and >= 3 intervals" },
+  notify: { default: '$TASK_MANAGER_NOTIFY', help: 'shell command run for each notification: the event as JSON on stdin, TASKS_EVENT and TASK_ID in its environment' },
+  notify_url: { default: '$TASK_MANAGER_NOTIFY_URL', help: 'URL each notification is POSTed to as JSON with a text field (Slack- and Discord-compatible webhooks)' },
+  since: { default: '24h', help: 'history: from how long ago (90m, 24h, 7d) or from an ISO time' },
 } satisfies Record<string, KeySpec>;
 export type Key = keyof typeof KEYS;
 
 interface FlagSpec { actions: readonly Action[] | 'all'; help: string }
 /** Boolean flags and the actions they apply to. */
 export const FLAGS = {
-  json: { actions: ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'build', 'release', 'retry', 'prune', 'set', 'note', 'check', 'new'], help: 'one JSON document on stdout, nothing else there' },
+  json: { actions: ['serve', 'ensure', 'status', 'stop', 'heartbeat', 'build', 'release', 'retry', 'prune', 'set', 'note', 'check', 'new', 'history', 'notify', 'startup'], help: 'one JSON document on stdout, nothing else there' },
   detach: { actions: ['serve'], help: 'run the server in the background too, print its URL, exit 0' },
   heartbeat: { actions: ['serve'], help: 'serve without ensuring the heartbeat' },
   open: { actions: ['serve'], help: 'open the dashboard in the browser' },
   once: { actions: ['heartbeat'], help: 'run one tick and exit' },
   f: { actions: ['logs'], help: 'follow the log' },
   force: { actions: ['release', 'retry'], help: 'stop every process of a live run (found by its run marker) before releasing it' },
+  remove: { actions: ['startup'], help: 'undo startup: remove the unit or the crontab line' },
+  'with-server': { actions: ['startup'], help: 'start the dashboard at boot too, not only the heartbeat' },
   help: { actions: 'all', help: 'this text' },
 } satisfies Record<string, FlagSpec>;
 export type Flag = keyof typeof FLAGS;
@@ -115,6 +123,16 @@ export interface Options {
   readonly given: readonly string[];
   /** set, note, check, new: what to change (lib/cli/edit-args.ts). */
   readonly edit: EditOptions;
+  /** notify=: the shell command notifications are piped to; undefined: none. */
+  readonly notify: string | undefined;
+  /** notify_url=: the URL notifications are POSTed to (may hold a secret: never printed whole); undefined: none. */
+  readonly notifyUrl: string | undefined;
+  /** history: since=, as given (the history action reads it); undefined: the last 24 hours. */
+  readonly since: string | undefined;
+  /** startup --remove. */
+  readonly remove: boolean;
+  /** startup --with-server. */
+  readonly withServer: boolean;
 }
 
 /** What the caller knows about its surroundings; parseArgs reads nothing else. */
@@ -198,6 +216,8 @@ export function parseArgs(argv: readonly string[], ctx: ArgsContext): Parsed {
   const action = first;
   const fieldWords: string[] = [];
   for (const word of rest) {
+    // `notify test` is the one action with a word of its own.
+    if (action === 'notify' && word === 'test') continue;
     if (isFieldWord(word)) {
       fieldWords.push(word);
       continue;
@@ -216,8 +236,14 @@ export function parseArgs(argv: readonly string[], ctx: ArgsContext): Parsed {
       throw usageError(`flag ${name} does not apply to \`${action}\`; it is for: ${(applies as readonly Action[]).join(', ')}`);
     }
   }
+  if (action === 'notify' && !rest.includes('test')) throw usageError('`notify` needs a word: notify test (sends a sample through notify= and notify_url=)');
   const edit = checkEdit(action, keyValues, fieldWords);
   return { help: false, options: Object.freeze({ ...validate(action, keyValues, flagValues, ctx), edit }) };
+}
+
+/** An unset or blank value is no value (an empty environment variable sets nothing). */
+function blankIsNone(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v;
 }
 
 function isAction(word: string): word is Action {
@@ -279,6 +305,11 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
     once: flags.once === true,
     follow: flags.f === true,
     force: flags.force === true,
+    remove: flags.remove === true,
+    withServer: flags['with-server'] === true,
+    notify: blankIsNone(keys.notify ?? ctx.env.TASK_MANAGER_NOTIFY),
+    notifyUrl: blankIsNone(keys.notify_url ?? ctx.env.TASK_MANAGER_NOTIFY_URL),
+    since: keys.since,
     id,
     worktrees,
     base,

@@ -8,7 +8,7 @@ import { bindAddress, heartbeatLockAddress } from '../supervise/lock.ts';
 import { ignoreRuntimeFolder } from '../base/runtime-ignore.ts';
 import { type Expected, inspectPidFile, livePid, parsePidFile, publishPidFile, removePidFileIf } from '../supervise/pidfile.ts';
 import { checkRuntimeFolders, runtimePaths } from '../base/paths.ts';
-import type { Snapshot, Ticker } from './tick.ts';
+import type { Snapshot, TickObserver, Ticker } from './tick.ts';
 import { delay } from '../base/delay.ts';
 
 /** What the heartbeat loop needs; the entry script supplies the process-bound parts. */
@@ -24,6 +24,8 @@ export interface HeartbeatInput {
   readonly now: () => Date;
   /** Settings recorded in the pid file, so a later ensure can say when it reuses different ones. */
   readonly settings: Record<string, string>;
+  /** Told about every tick's snapshot (history, notifications); must return at once, never throw into the loop, and are closed when it ends. */
+  readonly observers?: readonly TickObserver[];
 }
 
 export type HeartbeatResult =
@@ -131,6 +133,8 @@ async function loop(input: HeartbeatInput, snapshotPath: string | undefined, aft
       try {
         last = await input.ticker.tick({ owner: input.owner, dir: input.dir, pid: process.pid, interval: input.interval, tick, now: input.now });
         if (snapshotPath) writeSnapshot(snapshotPath, last, input);
+        const snap = last;
+        for (const o of input.observers ?? []) attempt(input, 'recording the tick', () => o.observe(snap));
         // The runtime folder exists by now (the tick wrote into it): keep it out of the operator's git status.
         if (!ignored) ignoreRuntimeFolder(runtimePaths(input.dir, input.owner).stateDir);
         ignored = true;
@@ -151,6 +155,7 @@ async function loop(input: HeartbeatInput, snapshotPath: string | undefined, aft
     }
   } finally {
     await input.ticker.close();
+    for (const o of input.observers ?? []) await o.close().catch((err: unknown) => attempt(input, 'closing', () => { throw err; }));
   }
   return { kind: 'stopped', ticks: tick, last };
 }

@@ -93,3 +93,12 @@ export interface Ticker {
   /** Called once when the heartbeat stops. */
   close(): Promise<void>;
 }
+
+/** Told about each tick's snapshot after it is written (history, notifications). */
+export interface TickObserver {
+  /** Returns at once: slow work (a delivery, a retry) goes on in the background and never holds a tick. */
+  observe(snap: Snapshot): void;
+  /** Called once when the heartbeat stops: waits a little for work under way, never long. */
+  close(): Promise<void>;
+}
+

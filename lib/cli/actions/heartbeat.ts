@@ -10,6 +10,9 @@ import { runtimePaths } from '../../base/paths.ts';
 import { runHeartbeat } from '../../manager/heartbeat.ts';
 import { managerTicker } from '../../manager/ticker.ts';
 import { heartbeatStore, hostName } from '../../manager/store.ts';
+import { historyObserver } from '../../manager/history.ts';
+import { notifyObserver } from '../../manager/notify.ts';
+import type { TickObserver } from '../../manager/tick.ts';
 import { heartbeatArgs, heartbeatLauncher, heartbeatSettings, registryEnv } from '../../supervise/supervisor.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
@@ -46,9 +49,15 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     dispatch: o.dispatch, max: o.max, ready: o.ready, escalateAfterS: o.escalateAfter,
     runTimeoutS: o.runTimeout, env: cli.launcher.env, node: cli.launcher.node, logMaxBytes: logCap(cli.env), once: o.once, log, now,
   });
+  // History and notifications hear about every tick; neither can hold one.
+  const host = hostName(cli.env);
+  const observers = [
+    historyObserver({ owner: o.owner, dir: o.dir, host, log, now }),
+    notifyObserver({ owner: o.owner, dir: o.dir, host, command: o.notify, url: o.notifyUrl, env: cli.launcher.env, log, now }),
+  ].filter((x): x is TickObserver => x !== undefined);
   let result: Awaited<ReturnType<typeof runHeartbeat>>;
   try {
-    result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now, settings: heartbeatSettings(o) });
+    result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now, settings: heartbeatSettings(o), observers });
   } finally {
     // A git still running (its ask was not waited for) must not outlive the heartbeat.
     endBoundedChildren();
