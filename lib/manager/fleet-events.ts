@@ -25,6 +25,25 @@ export interface RunRecord {
   key: string;
 }
 
+/** One tick as history keeps it: compact, and downsampled when old (n ticks merged into one). */
+export interface TickRecord {
+  /** The tick's start (ISO). */
+  at: string;
+  /** Tasks by status, as the snapshot counts them. */
+  counts: Record<string, number>;
+  ready: number;
+  running: number;
+  escalations: number;
+  /** Ticks this record stands for (absent: 1); a downsampled record keeps the last tick's figures of its span. */
+  n?: number;
+}
+
+/** What `history --json` prints and `/api/history?since=` serves (docs/api.md). */
+export interface HistoryData {
+  runs: RunRecord[];
+  ticks: TickRecord[];
+}
+
 /** Something an operator may want to hear about. Keys are stable across restarts, so each is sent once. */
 export type FleetEvent =
   | { readonly kind: 'escalation'; readonly key: string; readonly id: string; readonly reason: string; readonly since: string }
