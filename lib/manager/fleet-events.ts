@@ -1,5 +1,5 @@
 // What happened between two ticks, as the history and the notifications see it: runs that ended (one record each) and new escalations.
-import type { Claim } from './registry.ts';
+import type { Claim, Released } from './registry.ts';
 import type { Snapshot } from './tick.ts';
 
 /** How a run ended: 0 is success; anything else needs an operator (see escalations.ts's runReasons). */
@@ -81,26 +81,48 @@ export function runRecordOf(c: Claim, owner: string, host: string, now: Date): R
   return run;
 }
 
+/**
+ * The run record of a claim released from the registry (it is in the registry's history): a run
+ * that ended is what it was; one released while still claimed or running (its file removed, taken
+ * over, released by hand) ended when it was released, interrupted, or not started when it never was.
+ */
+export function releasedRecordOf(r: Released, owner: string, host: string, now: Date): RunRecord {
+  if (outcomeOf(r) !== 'running') return runRecordOf(r, owner, host, now);
+  const ended: Claim = { ...r, state: 'interrupted', endedAt: r.endedAt ?? r.releasedAt, note: r.note ?? `released: ${r.releaseReason}` };
+  return runRecordOf(ended, owner, host, now);
+}
+
 /** True when this claim is this heartbeat's to record: its own, on this host (another host records its own). */
 export function ownClaim(c: Claim, owner: string, host: string | undefined): boolean {
   return c.claimedBy === owner && (c.host === undefined || host === undefined || c.host === host);
 }
 
 /**
- * The events of one tick: runs of this owner that have ended since prev (every ended run when prev
+ * The events of one tick: runs of this owner that have ended since prev (claims that ended, and
+ * claims released lately: next.released; every ended run when prev
  * is undefined: a restart; the caller drops keys it has already handled) and escalations that were
  * not in prev. Pure: the caller keeps prev and the keys it has sent.
  */
 export function eventsBetween(prev: Snapshot | undefined, next: Snapshot, owner: string, host: string | undefined, now: Date): FleetEvent[] {
   const out: FleetEvent[] = [];
-  const endedBefore = new Set((prev?.claims ?? []).filter((c) => outcomeOf(c) !== 'running').map(runKey));
+  const endedBefore = new Set([...(prev?.claims ?? []).filter((c) => outcomeOf(c) !== 'running'), ...(prev?.released ?? [])].map(runKey));
+  const ran = (c: Claim, run: RunRecord): void => {
+    const kind = run.outcome === 'success' ? 'run-finished' : run.outcome === 'timed_out' ? 'run-timed-out' : 'run-failed';
+    out.push({ kind, key: `${kind}:${run.key}`, id: c.id, run });
+  };
   for (const c of next.claims) {
     if (!ownClaim(c, owner, host) || outcomeOf(c) === 'running') continue;
-    const key = runKey(c);
-    if (endedBefore.has(key)) continue;
-    const run = runRecordOf(c, owner, host ?? '', now);
-    const kind = run.outcome === 'success' ? 'run-finished' : run.outcome === 'timed_out' ? 'run-timed-out' : 'run-failed';
-    out.push({ kind, key: `${kind}:${key}`, id: c.id, run });
+    if (endedBefore.has(runKey(c))) continue;
+    ran(c, runRecordOf(c, owner, host ?? '', now));
+  }
+  // A run whose task was completed is released in the tick that records its end: it is never an
+  // ended claim in any snapshot, only in the claims released lately.
+  const seen = new Set(next.claims.map(runKey));
+  for (const r of next.released ?? []) {
+    const key = runKey(r);
+    if (!ownClaim(r, owner, host) || endedBefore.has(key) || seen.has(key)) continue;
+    seen.add(key);
+    ran(r, releasedRecordOf(r, owner, host ?? '', now));
   }
   const before = new Set((prev?.escalations ?? []).map((e) => `${e.id}\0${e.since}`));
   for (const e of next.escalations) {

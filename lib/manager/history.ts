@@ -1,6 +1,13 @@
-// Run and tick history (issue 20): scaffold, filled in by the history work.
-import type { HistoryData } from './fleet-events.ts';
-import type { TickObserver } from './tick.ts';
+// Run and tick history (issue 20): the observer that records one tick record per tick and one run record per ended run, and readHistory.
+import fs from 'node:fs';
+import os from 'node:os';
+import { isErrno } from '../base/errors.ts';
+import { readJsonFile } from '../base/jsonfile.ts';
+import { runtimePaths } from '../base/paths.ts';
+import { type HistoryData, type RunRecord, type TickRecord, eventsBetween, outcomeOf, ownClaim, runRecordOf } from './fleet-events.ts';
+import { compactTicks, trimRuns } from './history-compact.ts';
+import { appendRecords, historyPaths, readLines, readRuns, readTicks, rewriteRecords, runTime } from './history-file.ts';
+import type { Snapshot, TickObserver } from './tick.ts';
 
 export interface HistoryOptions {
   readonly owner: string;
@@ -11,12 +18,150 @@ export interface HistoryOptions {
   readonly now: () => Date;
 }
 
-/** The observer that records ticks and runs; undefined while not built. */
-export function historyObserver(_o: HistoryOptions): TickObserver | undefined {
-  return undefined;
+/** How often the files are compacted (and once at start): a rewrite an hour, appends between. */
+export const COMPACT_EVERY_MS = 60 * 60_000;
+/** Run records kept in memory while they cannot be written (a full disk), retried with the next tick's. */
+const PENDING_MAX = 1000;
+
+/** The tick record of a snapshot: counts by status, the dispatchable queue, runs in flight, escalations. */
+export function tickRecordOf(snap: Snapshot): TickRecord {
+  return {
+    at: snap.tickAt,
+    counts: { ...snap.counts },
+    ready: (snap.dispatchable ?? snap.ready).length,
+    running: snap.claims.filter((c) => outcomeOf(c) === 'running').length,
+    escalations: snap.escalations.length,
+  };
 }
 
-/** The runs and ticks recorded for owner in dir since a time (runs still running come from the snapshot). Scaffold: nothing yet. */
-export function readHistory(_o: { readonly dir: string; readonly owner: string; readonly since: Date; readonly now: Date }): HistoryData {
-  return { runs: [], ticks: [] };
+/**
+ * The observer that records history: each tick appends one tick line and a line per run of this
+ * owner that ended (eventsBetween), after the tick (setImmediate), one write at a time. Runs are
+ * deduplicated by key against the runs file read at start, so a restarted heartbeat that sees
+ * the same ended claims again does not record them twice. The files are compacted at start and
+ * hourly. A write that fails (a full disk) drops the tick and keeps the runs for the next try,
+ * with one log line until writing works again; nothing here ends or holds the heartbeat.
+ */
+export function historyObserver(o: HistoryOptions): TickObserver | undefined {
+  const paths = historyPaths(o.dir, o.owner);
+  let prev: Snapshot | undefined;
+  let recorded: Set<string> | undefined;
+  let pending: RunRecord[] = [];
+  let compactedAt = -Infinity;
+  let failing: string | undefined;
+  let dropped = 0;
+  let chain: Promise<void> = Promise.resolve();
+
+  const record = (tick: TickRecord, ended: RunRecord[]): void => {
+    const now = o.now();
+    if (now.getTime() - compactedAt >= COMPACT_EVERY_MS) {
+      compactedAt = now.getTime();
+      try {
+        compactFiles(o.dir, o.owner, now);
+      } catch (err) {
+        trouble('compacting', err);
+      }
+      try {
+        // The keys of the runs on file (read again after each compaction: the set stays as bounded as the file).
+        recorded = new Set(readRuns(paths.runs).map((r) => r.key));
+      } catch (err) {
+        trouble('reading', err);
+      }
+    }
+    const known = (recorded ??= new Set());
+    const runs = [...pending, ...ended.filter((r) => !known.has(r.key) && !pending.some((p) => p.key === r.key))];
+    try {
+      appendRecords(paths.runs, runs);
+      for (const r of runs) known.add(r.key);
+      pending = [];
+      appendRecords(paths.ticks, [tick]);
+      if (failing?.startsWith('writing')) o.log(`${now.toISOString()} history: writing again (${dropped} tick record${dropped === 1 ? '' : 's'} dropped meanwhile)`);
+      failing = undefined;
+      dropped = 0;
+    } catch (err) {
+      pending = runs.slice(-PENDING_MAX);
+      dropped += 1;
+      trouble('writing', err);
+    }
+  };
+
+  const trouble = (what: string, err: unknown): void => {
+    const why = err instanceof Error ? err.message : String(err);
+    // One line per kind of failure, not one per tick: a full disk would fill the log too.
+    if (failing === `${what}: ${why}`) return;
+    failing = `${what}: ${why}`;
+    const system = err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+    o.log(`${o.now().toISOString()} history: ${what} failed, records are dropped until it works: ${system || !(err instanceof Error) ? why : err.stack ?? why}`);
+  };
+
+  return {
+    observe(snap: Snapshot): void {
+      const now = o.now();
+      const ended = eventsBetween(prev, snap, o.owner, o.host, now).flatMap((e) => ('run' in e ? [e.run] : []));
+      prev = snap;
+      const tick = tickRecordOf(snap);
+      chain = chain.then(() => new Promise<void>((resolve) => setImmediate(() => {
+        record(tick, ended);
+        resolve();
+      })));
+    },
+    async close(): Promise<void> {
+      await chain;
+    },
+  };
+}
+
+/**
+ * Rewrites the history files compacted (ticks downsampled, runs capped, bad lines dropped), each only
+ * when that changes it, and only when no line was appended while it was read (a `--once` heartbeat
+ * beside the daemon may append): a skipped compaction is done an hour later.
+ */
+export function compactFiles(dir: string, owner: string, now: Date): void {
+  const paths = historyPaths(dir, owner);
+  const lines = (file: string): number => readLines(file).filter((l) => l !== '').length;
+  const size = (file: string): number | undefined => fs.lstatSync(file, { throwIfNoEntry: false })?.size;
+  for (const [file, read, compact] of [
+    [paths.ticks, readTicks, compactTicks],
+    [paths.runs, readRuns, trimRuns],
+  ] as const) {
+    const before = size(file);
+    if (before === undefined) continue;
+    const all = read(file);
+    const kept = (compact as (x: readonly object[], now: Date) => object[])(all, now);
+    if (kept.length === lines(file) || size(file) !== before) continue;
+    rewriteRecords(file, kept);
+  }
+}
+
+/**
+ * The runs and ticks recorded for owner in dir since a time, oldest first: runs that ended since
+ * then, then the owner's runs still in flight in the snapshot (outcome "running", end null), and
+ * the ticks since then. Bad lines are skipped; missing files are no history.
+ */
+export function readHistory(o: { readonly dir: string; readonly owner: string; readonly since: Date; readonly now: Date; readonly host?: string }): HistoryData {
+  const paths = historyPaths(o.dir, o.owner);
+  const from = o.since.getTime();
+  const runs = readRuns(paths.runs).filter((r) => runTime(r) >= from);
+  const keys = new Set(runs.map((r) => r.key));
+  for (const r of runningRuns(o.dir, o.owner, o.now, o.host)) if (!keys.has(r.key)) runs.push(r);
+  const ticks = readTicks(paths.ticks).filter((t) => Date.parse(t.at) >= from);
+  return { runs, ticks };
+}
+
+/** The runs of this owner in flight in its last snapshot (none without one); host: this machine's name (TASK_MANAGER_HOST), else the snapshot's or the system's. */
+export function runningRuns(dir: string, owner: string, now: Date, host?: string): RunRecord[] {
+  let snap: Snapshot | undefined;
+  try {
+    snap = readJsonFile<Snapshot>(runtimePaths(dir, owner).snapshot);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return [];
+    throw err;
+  }
+  if (!snap || !Array.isArray(snap.claims)) return [];
+  const shared = snap.registry?.host || undefined;
+  const name = host ?? shared ?? os.hostname();
+  return snap.claims
+    .filter((c) => typeof c === 'object' && c !== null && outcomeOf(c) === 'running' && ownClaim(c, owner, shared ?? host))
+    .map((c) => runRecordOf(c, owner, name, now))
+    .sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
 }

@@ -1,5 +1,5 @@
 // The shapes a tick works with: its input, the snapshot it writes, the ticker interface.
-import type { Claim } from './registry.ts';
+import type { Claim, Released } from './registry.ts';
 import type { CiState } from '../tasks/taskfile.ts';
 
 /** What a tick needs to know; the heartbeat owns the loop, the tick owns the work. */
@@ -34,6 +34,8 @@ export interface Snapshot {
   claims: SnapshotClaim[];
   /** Each task's CI by task id (tasks with a `pr:` or `ci:`): the file's `ci:` wins, else what gh said, else unknown. Absent in snapshots of older heartbeats. */
   ci?: Record<string, SnapshotCi>;
+  /** Claims released from the registry lately (the last 10 minutes, or 3 intervals): a run whose task was completed is released in the tick that sees it end, so history and notifications read its end here. Absent in snapshots of older heartbeats. */
+  released?: Released[];
   escalations: { id: string; reason: string; since: string }[];
   errors: { path: string; reason: string }[];
   /** Where the claims are: registry.json, or a shared PostgreSQL queue. Absent in snapshots of older heartbeats (the file). */

@@ -256,6 +256,7 @@ export function managerTicker(o: ManagerOptions): Ticker {
         dispatchNote: note ?? null,
         holds: reg.holds,
         claims: parts.claims(now),
+        released: reg.history.filter((h) => Date.parse(h.releasedAt) >= started.getTime() - Math.max(600, 3 * input.interval) * 1000),
         ci: parts.ci,
         escalations: swapSeen(escalations({ byId, reasons: allReasons, errors: scan.errors, claims, escalateAfterS: o.escalateAfterS, now, firstSeen })),
         errors: scan.errors,
