@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { cli, runtimeFile, waitUntil, withTempFolder, type Folder } from './helpers.ts';
+import { cli, runtimeFile, serveBare, sleeperIn, stopServe, waitUntil, waitUntilAsync, withTempFolder, type Folder } from './helpers.ts';
 
 /** A dispatch command: exits with the code in exit-<id> (0 without one); done-<id> present: marks its task done first (its claim is then released in the tick that sees it end). */
 function dispatcher(root: string): string {
@@ -79,6 +79,60 @@ describe('history', () => {
       assert.equal(plain.code, 0, plain.stderr);
       assert.match(plain.stdout, /^\S+ {2}B {2}failed {2}\d+ s exit 3/m);
       assert.match(plain.stdout, /^3 runs since .*: 67% succeeded \(2 of 3\), median duration \d+ s$/m);
+
+      // The server answers the same records, compressed when the client accepts it.
+      const { s, base } = await serveBare(t);
+      try {
+        const res = await fetch(`${base}/api/history?since=7d`, { headers: { 'accept-encoding': 'br, gzip' } });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('content-encoding'), 'br');
+        const api = await res.json() as typeof doc;
+        assert.deepEqual(Object.keys(api), ['runs', 'ticks']);
+        assert.deepEqual(api.runs, doc.runs);
+        assert.deepEqual(api.ticks, doc.ticks);
+        const gz = await fetch(`${base}/api/history`, { headers: { 'accept-encoding': 'gzip' } });
+        assert.equal(gz.headers.get('content-encoding'), 'gzip');
+        assert.equal(((await gz.json()) as typeof doc).runs.length, 3);
+        const bad = await fetch(`${base}/api/history?since=soon`);
+        assert.equal(bad.status, 400);
+        const text = await bad.text();
+        assert.equal(text.trim().split('\n').length, 1);
+        assert.match(text, /since must be .*got soon/);
+      } finally {
+        await stopServe(s);
+      }
+    });
+  });
+
+  test('a run in flight is served as running with no end, then recorded once it ends', async () => {
+    await withTempFolder('hist', async (t) => {
+      fs.rmSync(path.join(t.dir, 'FIRST-TASK.md'));
+      fs.writeFileSync(path.join(t.dir, 'S.md'), task('S'));
+      const gate = path.join(t.root, 'go');
+      // Sleeps until the test creates the gate file (or 60 s), through a sleep killAll finds.
+      const cmd = `i=0; until [ -e ${gate} ] || [ $i -ge 600 ]; do ${sleeperIn(t.root)} 0.1; i=$((i+1)); done`;
+      assert.equal((await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`, 'interval=0.2', `dispatch=${cmd}`, 'worktrees=off'])).code, 0);
+      const { s, base } = await serveBare(t);
+      try {
+        type Doc = { runs: Record<string, unknown>[] };
+        const running = await waitUntilAsync(async () => {
+          const doc = await (await fetch(`${base}/api/history`)).json() as Doc;
+          return doc.runs.find((r) => r.id === 'S' && r.outcome === 'running');
+        }, 'S running in /api/history');
+        assert.equal(running.end, null);
+        assert.equal(running.exit, null);
+        assert.equal(running.owner, t.owner);
+        fs.writeFileSync(gate, '');
+        const ended = await waitUntilAsync(async () => {
+          const doc = await (await fetch(`${base}/api/history`)).json() as Doc;
+          return doc.runs.find((r) => r.id === 'S' && r.outcome === 'success');
+        }, 'S recorded as a success');
+        assert.equal(ended.key, running.key);
+        assert.equal(((await (await fetch(`${base}/api/history`)).json()) as Doc).runs.length, 1);
+      } finally {
+        await stopServe(s);
+        await cli(['stop', `owner=${t.owner}`, `dir=${t.dir}`]);
+      }
     });
   });
 

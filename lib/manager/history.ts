@@ -1,12 +1,10 @@
 // Run and tick history (issue 20): the observer that records one tick record per tick and one run record per ended run, and readHistory.
 import fs from 'node:fs';
-import os from 'node:os';
-import { isErrno } from '../base/errors.ts';
-import { readJsonFile } from '../base/jsonfile.ts';
-import { runtimePaths } from '../base/paths.ts';
-import { type HistoryData, type RunRecord, type TickRecord, eventsBetween, outcomeOf, ownClaim, runRecordOf } from './fleet-events.ts';
+import { type RunRecord, type TickRecord, eventsBetween, outcomeOf } from './fleet-events.ts';
 import { compactTicks, trimRuns } from './history-compact.ts';
-import { appendRecords, historyPaths, readLines, readRuns, readTicks, rewriteRecords, runTime } from './history-file.ts';
+import { appendRecords, historyPaths, readLines, readRuns, readTicks, rewriteRecords } from './history-file.ts';
+
+export { readHistory, HistoryReader } from './history-read.ts';
 import type { Snapshot, TickObserver } from './tick.ts';
 
 export interface HistoryOptions {
@@ -131,37 +129,4 @@ export function compactFiles(dir: string, owner: string, now: Date): void {
     if (kept.length === lines(file) || size(file) !== before) continue;
     rewriteRecords(file, kept);
   }
-}
-
-/**
- * The runs and ticks recorded for owner in dir since a time, oldest first: runs that ended since
- * then, then the owner's runs still in flight in the snapshot (outcome "running", end null), and
- * the ticks since then. Bad lines are skipped; missing files are no history.
- */
-export function readHistory(o: { readonly dir: string; readonly owner: string; readonly since: Date; readonly now: Date; readonly host?: string }): HistoryData {
-  const paths = historyPaths(o.dir, o.owner);
-  const from = o.since.getTime();
-  const runs = readRuns(paths.runs).filter((r) => runTime(r) >= from);
-  const keys = new Set(runs.map((r) => r.key));
-  for (const r of runningRuns(o.dir, o.owner, o.now, o.host)) if (!keys.has(r.key)) runs.push(r);
-  const ticks = readTicks(paths.ticks).filter((t) => Date.parse(t.at) >= from);
-  return { runs, ticks };
-}
-
-/** The runs of this owner in flight in its last snapshot (none without one); host: this machine's name (TASK_MANAGER_HOST), else the snapshot's or the system's. */
-export function runningRuns(dir: string, owner: string, now: Date, host?: string): RunRecord[] {
-  let snap: Snapshot | undefined;
-  try {
-    snap = readJsonFile<Snapshot>(runtimePaths(dir, owner).snapshot);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return [];
-    throw err;
-  }
-  if (!snap || !Array.isArray(snap.claims)) return [];
-  const shared = snap.registry?.host || undefined;
-  const name = host ?? shared ?? os.hostname();
-  return snap.claims
-    .filter((c) => typeof c === 'object' && c !== null && outcomeOf(c) === 'running' && ownClaim(c, owner, shared ?? host))
-    .map((c) => runRecordOf(c, owner, name, now))
-    .sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
 }

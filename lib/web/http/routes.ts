@@ -60,6 +60,7 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
   let writes: Promise<WriteHandler> | undefined;
   const writeRoutes = (): Promise<WriteHandler> => (writes ??= import('./write-routes.ts').then((w) => w.createWrites({ dir: input.dir, log: input.log, ownHost: (h) => hosts().has(h) })));
   let api: Promise<ApiHandler> | undefined;
+  let history: Promise<ApiHandler> | undefined;
   const apiRoutes = (): Promise<ApiHandler> => (api ??= Promise.all([import('./api.ts'), import('./log-routes.ts'), import('./api-query.ts')])
     .then(([a, l, query]) => createApi(input, paths, url, site, a, l, query)));
   const handle: Handler = (req, res) => {
@@ -104,6 +105,7 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       return;
     }
     if (pathname === '/api/events') return hub.attach(req, res, input.eventData);
+    if (pathname === '/api/history') return void (history ??= import('./history-route.ts').then((h) => h.historyRoute(input))).then((h) => h(req, res)).catch((err: unknown) => fail(req, res, err));
     if (pathname.startsWith('/api/')) {
       apiRoutes().then((h) => h(req, res)).catch((err: unknown) => fail(req, res, err));
       return;
