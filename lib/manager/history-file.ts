@@ -27,37 +27,51 @@ export function historyPaths(dir: string, owner: string): HistoryPaths {
  */
 export const READ_MAX_BYTES = 32 * 1024 * 1024;
 
+/** Where a read of a history file ended: the file (its inode) and the offset after its last whole line. */
+export interface ReadMark { readonly ino: number; readonly end: number }
+
 /**
- * The last READ_MAX_BYTES of a file as lines: missing, a link, a FIFO or a folder in its place read
- * as no lines (never followed, never waited on). A cut first line and a truncated last line (a
- * write cut by a crash or a full disk) are the parser's to skip.
+ * The whole lines of a history file, from a mark on when the file is still the one marked and has
+ * not shrunk (`whole` false: only lines appended since), else its last READ_MAX_BYTES (`whole`
+ * true). Missing, a link, a FIFO or a folder in its place reads as no lines (never followed, never
+ * waited on). A line still being written (no newline yet) is left for the next read; a cut first
+ * line and a line a crash cut short are the parser's to skip.
  */
-export function readLines(file: string): string[] {
+export function readChunk(file: string, from?: ReadMark): { lines: string[]; mark: ReadMark | undefined; whole: boolean } {
   let src: { fd: number; st: fs.Stats } | undefined;
   try {
     src = openRegular(file);
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP') || isErrno(err, 'ENXIO') || isErrno(err, 'EISDIR') || isErrno(err, 'ENOTDIR')) return [];
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ELOOP') || isErrno(err, 'ENXIO') || isErrno(err, 'EISDIR') || isErrno(err, 'ENOTDIR')) return { lines: [], mark: undefined, whole: true };
     throw err;
   }
-  if (!src) return [];
+  if (!src) return { lines: [], mark: undefined, whole: true };
   try {
     const size = src.st.size;
-    const len = Math.min(size, READ_MAX_BYTES);
-    const buf = Buffer.alloc(len);
+    const ino = src.st.ino;
+    const whole = !(from && from.ino === ino && from.end <= size);
+    const start = whole ? Math.max(0, size - READ_MAX_BYTES) : (from as ReadMark).end;
+    const buf = Buffer.alloc(size - start);
     let got = 0;
-    while (got < len) {
-      const n = fs.readSync(src.fd, buf, got, len - got, size - len + got);
+    while (got < buf.length) {
+      const n = fs.readSync(src.fd, buf, got, buf.length - got, start + got);
       if (n === 0) break;
       got += n;
     }
-    const lines = buf.subarray(0, got).toString('utf8').split('\n');
+    const last = buf.subarray(0, got).lastIndexOf(0x0a);
+    if (last === -1) return { lines: [], mark: { ino, end: start }, whole };
+    const lines = buf.subarray(0, last).toString('utf8').split('\n');
     // Started mid-file: the first line is a piece of one.
-    if (size > len) lines.shift();
-    return lines;
+    if (whole && start > 0) lines.shift();
+    return { lines, mark: { ino, end: start + last + 1 }, whole };
   } finally {
     fs.closeSync(src.fd);
   }
+}
+
+/** The whole lines of a history file (readChunk without a mark). */
+export function readLines(file: string): string[] {
+  return readChunk(file).lines;
 }
 
 const isTime = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
@@ -136,24 +150,41 @@ export function rewriteRecords(file: string, records: readonly object[]): void {
 
 /** The tick records of a file, oldest first (bad lines skipped). */
 export function readTicks(file: string): TickRecord[] {
+  return byTime(parseTicks(readLines(file)), (t) => Date.parse(t.at));
+}
+
+/** Tick records of lines, bad ones skipped. */
+export function parseTicks(lines: readonly string[]): TickRecord[] {
   const out: TickRecord[] = [];
-  for (const line of readLines(file)) {
+  for (const line of lines) {
     const t = parseTick(line);
     if (t) out.push(t);
   }
-  return out.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  return out;
 }
 
 /** The run records of a file, oldest first by end; a key recorded twice keeps its last record. */
 export function readRuns(file: string): RunRecord[] {
-  const byKey = new Map<string, RunRecord>();
-  for (const line of readLines(file)) {
+  return byTime([...addRuns(new Map(), readLines(file)).values()], runTime);
+}
+
+/** Adds the run records of lines to a map by key (bad lines skipped): a key recorded again keeps its last record, in its new place. */
+export function addRuns(byKey: Map<string, RunRecord>, lines: readonly string[]): Map<string, RunRecord> {
+  for (const line of lines) {
     const r = parseRun(line);
     if (!r) continue;
     byKey.delete(r.key);
     byKey.set(r.key, r);
   }
-  return [...byKey.values()].sort((a, b) => runTime(a) - runTime(b));
+  return byKey;
+}
+
+/** Records in time order: as they are when they already are (the usual case: appended in order), else sorted by their times computed once. */
+export function byTime<T>(records: T[], time: (x: T) => number): T[] {
+  const times = records.map(time);
+  if (times.every((t, i) => i === 0 || (times[i - 1] as number) <= t)) return records;
+  const order = times.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return order.map(([, i]) => records[i] as T);
 }
 
 /** When a run counts as happening: its end, else its start. */

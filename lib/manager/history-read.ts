@@ -5,7 +5,7 @@ import { isErrno } from '../base/errors.ts';
 import { readJsonFile } from '../base/jsonfile.ts';
 import { runtimePaths } from '../base/paths.ts';
 import { type HistoryData, type RunRecord, type TickRecord, outcomeOf, ownClaim, runRecordOf } from './fleet-events.ts';
-import { historyPaths, readRuns, readTicks, runTime } from './history-file.ts';
+import { type ReadMark, addRuns, byTime, historyPaths, parseTicks, readChunk, runTime } from './history-file.ts';
 import type { Snapshot } from './tick.ts';
 
 export interface HistoryQuery {
@@ -33,28 +33,38 @@ function signature(file: string): string {
 }
 
 /**
- * readHistory for a server: the files' records are kept between requests and parsed again only
- * when a file's signature (inode, size, mtime) changed, which is once a tick at most.
+ * readHistory for a server: the files' records are kept between requests; after a tick only the
+ * lines appended since are parsed (readChunk from the last mark); a compaction (a new file) or a
+ * file that shrank is read whole again.
  */
 export class HistoryReader {
   private readonly paths: { ticks: string; runs: string };
-  private ticks: { sig: string; records: TickRecord[] } | undefined;
-  private runs: { sig: string; records: RunRecord[] } | undefined;
+  private ticks: { mark: ReadMark | undefined; records: TickRecord[] } = { mark: undefined, records: [] };
+  private runs: { mark: ReadMark | undefined; byKey: Map<string, RunRecord>; sorted: RunRecord[] | undefined } = { mark: undefined, byKey: new Map(), sorted: [] };
 
   constructor(private readonly dir: string, private readonly owner: string) {
     this.paths = historyPaths(dir, owner);
   }
 
+  /** The files' signatures (ticks, runs, snapshot): the same while what read() gives for one since is the same. */
+  signature(): string {
+    return [this.paths.ticks, this.paths.runs, runtimePaths(this.dir, this.owner).snapshot].map(signature).join('|');
+  }
+
   read(since: Date, now: Date, host?: string): HistoryData {
     const from = since.getTime();
-    const tickSig = signature(this.paths.ticks);
-    if (this.ticks?.sig !== tickSig) this.ticks = { sig: tickSig, records: readTicks(this.paths.ticks) };
-    const runSig = signature(this.paths.runs);
-    if (this.runs?.sig !== runSig) this.runs = { sig: runSig, records: readRuns(this.paths.runs) };
-    const runs = fromTime(this.runs.records, from, runTime);
-    const keys = new Set(runs.map((r) => r.key));
-    for (const r of runningRuns(this.dir, this.owner, now, host)) if (!keys.has(r.key)) runs.push(r);
-    return { runs, ticks: fromTime(this.ticks.records, from, (t) => Date.parse(t.at)) };
+    const t = readChunk(this.paths.ticks, this.ticks.mark);
+    if (t.whole || t.lines.length) {
+      const records = t.whole ? parseTicks(t.lines) : [...this.ticks.records, ...parseTicks(t.lines)];
+      this.ticks = { mark: t.mark, records: byTime(records, (x) => Date.parse(x.at)) };
+    }
+    const r = readChunk(this.paths.runs, this.runs.mark);
+    if (r.whole || r.lines.length) this.runs = { mark: r.mark, byKey: addRuns(r.whole ? new Map() : this.runs.byKey, r.lines), sorted: undefined };
+    const sorted = (this.runs.sorted ??= byTime([...this.runs.byKey.values()], runTime));
+    const runs = fromTime(sorted, from, runTime);
+    const keys = new Set(runs.map((x) => x.key));
+    for (const x of runningRuns(this.dir, this.owner, now, host)) if (!keys.has(x.key)) runs.push(x);
+    return { runs, ticks: fromTime(this.ticks.records, from, (x) => Date.parse(x.at)) };
   }
 }
 
@@ -70,7 +80,10 @@ function fromTime<T>(sorted: readonly T[], from: number, time: (x: T) => number)
   return sorted.slice(lo);
 }
 
-/** The runs of this owner in flight in its last snapshot (none without one). */
+/**
+ * The runs of this owner in flight in its last snapshot (none without one), their durations as of
+ * that snapshot's tick (so the answer is the same until the next tick; a chart grows them live).
+ */
 export function runningRuns(dir: string, owner: string, now: Date, host?: string): RunRecord[] {
   let snap: Snapshot | undefined;
   try {
@@ -82,8 +95,10 @@ export function runningRuns(dir: string, owner: string, now: Date, host?: string
   if (!snap || !Array.isArray(snap.claims)) return [];
   const shared = snap.registry?.host || undefined;
   const name = host ?? shared ?? os.hostname();
+  const tickAt = Date.parse(snap.tickAt);
+  const asOf = Number.isNaN(tickAt) || tickAt > now.getTime() ? now : new Date(tickAt);
   return snap.claims
     .filter((c) => typeof c === 'object' && c !== null && outcomeOf(c) === 'running' && ownClaim(c, owner, shared ?? host))
-    .map((c) => runRecordOf(c, owner, name, now))
+    .map((c) => runRecordOf(c, owner, name, asOf))
     .sort((a, b) => Date.parse(a.start) - Date.parse(b.start));
 }
