@@ -44,12 +44,14 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, levels 
  * writeFileAtomic for a list of buffers into an existing folder: written with writev instead of
  * being concatenated, and no mkdir per file. Both matter for a build of 10,000 pages. Same temp
  * name (`<file>.<pid>.<n>.tmp`), made with O_EXCL (a link planted under that name is never
- * followed), removed when anything fails.
+ * followed), removed when anything fails. `mode`: the file's mode, set on the temp file.
  */
-export function writeChunksAtomic(file: string, chunks: readonly Uint8Array[]): void {
+export function writeChunksAtomic(file: string, chunks: readonly Uint8Array[], mode?: number): void {
   const { fd, tmp } = createTemp(file);
   try {
     try {
+      // Before the first byte: a file that holds a secret is never readable by others, not even for a moment.
+      if (mode !== undefined) fs.fchmodSync(fd, mode);
       for (let i = 0; i < chunks.length; i += 1024) writeAll(fd, chunks.slice(i, i + 1024));
     } finally {
       fs.closeSync(fd);
