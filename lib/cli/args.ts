@@ -8,6 +8,7 @@ import { checkBranch, checkDefaultDir, checkDuration, checkInteger, checkInterva
 import { isFolder } from '../base/jsonfile.ts';
 import { realpathOfGone } from '../base/realpath.ts';
 import { nearest } from './suggest.ts';
+import { checkNotifyUrl } from '../base/notify-files.ts';
 
 export { checkOwner } from './checks.ts';
 
@@ -246,6 +247,13 @@ function blankIsNone(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v;
 }
 
+/** notify_url=, else $TASK_MANAGER_NOTIFY_URL; checked (http or https, one usage line) where it is used. */
+function notifyUrlOf(action: Action, keys: Partial<Record<Key, string>>, env: ArgsContext['env']): string | undefined {
+  const url = blankIsNone(keys.notify_url ?? env.TASK_MANAGER_NOTIFY_URL);
+  if (url !== undefined && ['serve', 'ensure', 'heartbeat', 'notify', 'startup'].includes(action)) checkNotifyUrl(url, keys.notify_url !== undefined ? 'notify_url' : 'TASK_MANAGER_NOTIFY_URL');
+  return url;
+}
+
 function isAction(word: string): word is Action {
   return (ACTION_NAMES as string[]).includes(word);
 }
@@ -308,7 +316,7 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
     remove: flags.remove === true,
     withServer: flags['with-server'] === true,
     notify: blankIsNone(keys.notify ?? ctx.env.TASK_MANAGER_NOTIFY),
-    notifyUrl: blankIsNone(keys.notify_url ?? ctx.env.TASK_MANAGER_NOTIFY_URL),
+    notifyUrl: notifyUrlOf(action, keys, ctx.env),
     since: keys.since,
     id,
     worktrees,

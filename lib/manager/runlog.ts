@@ -277,11 +277,13 @@ function endsWithNewline(fd: number, size: number): boolean {
 
 /**
  * The environment a run gets: the operator's, without the shared registry's URL (an agent has no
- * business with the queue's database). Whatever else the operator exported (PGPASSWORD too) is the
+ * business with the queue's database) or the notifications' webhook URL. Whatever else the operator exported (PGPASSWORD too) is the
  * agent's as before: docs/operations.md says to keep the registry's password in ~/.pgpass.
  */
 function withoutSecrets(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
   const out = { ...env };
   delete out.TASK_MANAGER_REGISTRY;
+  // A webhook URL carries its secret in it: the agent has no business with it either.
+  delete out.TASK_MANAGER_NOTIFY_URL;
   return out;
 }

@@ -9,6 +9,7 @@ import { logCap } from '../base/logfile.ts';
 import { refuseLinkedFolders } from '../base/nofollow.ts';
 import { heartbeatHealth } from './health.ts';
 import { redactUrl } from '../base/registry-url.ts';
+import { redactNotifyUrl } from '../base/notify-files.ts';
 import { abstractSocketHolders, hasArgs, isLiveStat, ownedByUs, readStatQuiet } from './proc.ts';
 
 /** The heartbeat settings ensure passes to a new heartbeat. */
@@ -33,6 +34,10 @@ export interface HeartbeatSpec {
   readonly queue?: string | undefined;
   /** Seconds a silent host's claims stay untouched in the shared registry. */
   readonly lease?: number | undefined;
+  /** notify=: the command each notification is piped to (passed in the environment, like the URL). */
+  readonly notify?: string | undefined;
+  /** notify_url=: the webhook notifications are POSTed to; its secret is in it, so it goes in the environment and is recorded as scheme://host/… only. */
+  readonly notifyUrl?: string | undefined;
   /** Keys the operator set; only those (and the registry) are compared with a reused heartbeat's settings. */
   readonly given?: readonly string[];
 }
@@ -67,11 +72,13 @@ export function heartbeatArgs(spec: HeartbeatSpec): string[] {
  * The environment a detached heartbeat (or server) gets besides the launcher's: the registry's
  * URL goes there, never in the command line, which every user of the machine can read in the
  * process list. With registry.json it is set empty, so an inherited $TASK_MANAGER_REGISTRY does
- * not point the child elsewhere than the operator asked.
+ * not point the child elsewhere than the operator asked. The notification keys go there too,
+ * always set (empty: none), so the child notifies exactly as this command was told to.
  */
-export function registryEnv(spec: Pick<HeartbeatSpec, 'registry'>, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  if (spec.registry !== undefined) return { TASK_MANAGER_REGISTRY: spec.registry };
-  return env.TASK_MANAGER_REGISTRY === undefined ? {} : { TASK_MANAGER_REGISTRY: '' };
+export function registryEnv(spec: Pick<HeartbeatSpec, 'registry' | 'notify' | 'notifyUrl'>, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const notify = { TASK_MANAGER_NOTIFY: spec.notify ?? '', TASK_MANAGER_NOTIFY_URL: spec.notifyUrl ?? '' };
+  if (spec.registry !== undefined) return { TASK_MANAGER_REGISTRY: spec.registry, ...notify };
+  return env.TASK_MANAGER_REGISTRY === undefined ? notify : { TASK_MANAGER_REGISTRY: '', ...notify };
 }
 
 /** The settings a heartbeat records about itself (pid file lines), to compare on reuse. */
@@ -79,6 +86,8 @@ export function heartbeatSettings(spec: HeartbeatSpec): Record<string, string> {
   return {
     interval: String(spec.interval), max: String(spec.max), dispatch: spec.dispatch ?? '', run_timeout: spec.runTimeout === undefined ? 'none' : String(spec.runTimeout),
     worktrees: spec.worktrees ?? 'auto', base: spec.base ?? '', ready: readyWord(spec),
+    // The webhook's secret is never recorded: the pid file is readable, and ensure prints what differs.
+    notify: spec.notify ?? '', notify_url: spec.notifyUrl === undefined ? '' : redactNotifyUrl(spec.notifyUrl),
     // Shown without its password: the pid file is readable, and ensure prints what differs.
     ...(spec.registry === undefined ? {} : { registry: redactUrl(spec.registry), queue: spec.queue ?? '', lease: String(spec.lease ?? 600) }),
   };

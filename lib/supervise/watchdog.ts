@@ -24,6 +24,12 @@ export interface WatchdogInput {
   readonly pollMs?: number;
   /** The pause between polls, on the clock now() reads (default: a real, abortable pause). */
   readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Told about each restart this watchdog made (`restart`), or a stuck heartbeat it replaced
+   * (`stuck`), with the reason in one line; and about the first restart that failed since the
+   * heartbeat last ran. Must return at once (notifications queue); its errors are ignored.
+   */
+  readonly onEvent?: (e: { readonly kind: 'restart' | 'stuck'; readonly reason: string }) => void;
 }
 
 /** Backoff between restarts that follow each other: 1 s doubling to 60 s, reset after 10 healthy minutes. */
@@ -44,10 +50,19 @@ export async function watchHeartbeat(w: WatchdogInput): Promise<void> {
   let healthySince: number | undefined;
   let notBefore = 0;
   let lastPid: number | null = null;
+  let failedSinceRunning = false;
+  const tell = (kind: 'restart' | 'stuck', reason: string): void => {
+    try {
+      w.onEvent?.({ kind, reason });
+    } catch {
+      // A notifier's trouble is its own: the watchdog goes on.
+    }
+  };
   while (!w.signal.aborted) {
     const health = w.check();
     const now = w.now();
     if (health?.state === 'running') {
+      failedSinceRunning = false;
       healthySince ??= now;
       lastPid = health.pid;
       if (now - healthySince >= HEALTHY_RESET_MS) restarts = 0;
@@ -75,6 +90,10 @@ export async function watchHeartbeat(w: WatchdogInput): Promise<void> {
         restarts += 1;
         const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (restarts - 1));
         notBefore = w.now() + backoff;
+        const kind = health.state === 'stuck' ? 'stuck' : 'restart';
+        if ('pid' in outcome) tell(kind, `${why}; restarted as pid ${outcome.pid}`);
+        else if (!failedSinceRunning) tell(kind, `${why}; could not restart it: ${outcome.error.message.split('\n')[0]}; trying again with backoff`);
+        failedSinceRunning = !('pid' in outcome);
         if ('pid' in outcome) {
           lastPid = outcome.pid;
           w.log(`watchdog: restarted the heartbeat as pid ${outcome.pid}: ${why} (restart ${restarts}; the next one waits at least ${backoff / 1000} s)${tail ? `; its log ended with:\n${indent(tail)}` : ''}`);

@@ -12,6 +12,7 @@ import { inspectPidFile, markerArgs } from '../../supervise/pidfile.ts';
 import { type EnsureResult, ensureHeartbeat, ensureStateDir, heartbeatArgs, registryEnv, stopDaemon } from '../../supervise/supervisor.ts';
 import { checkRegistry } from '../store.ts';
 import { hostName } from '../../manager/store.ts';
+import { watchdogNotifier } from '../../manager/notify.ts';
 import { heartbeatHealth, stuckSlack } from '../../supervise/health.ts';
 import { type WatchdogInput, watchHeartbeat } from '../../supervise/watchdog.ts';
 import { findOwnServer, isLoopback } from '../../web/http/probe.ts';
@@ -65,8 +66,9 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     await server.close();
     throw err;
   }
-  // While it serves, serve watches its owner's heartbeat and restarts a dead or stuck one.
-  const watching = o.heartbeat ? watchHeartbeat(watchdogFor(o, cli, stop.signal, log)) : Promise.resolve();
+  // While it serves, serve watches its owner's heartbeat and restarts a dead or stuck one (and says so through notify= and notify_url=).
+  const notifier = o.heartbeat ? watchdogNotifier({ owner: o.owner, dir: o.dir, host: hostName(cli.env), command: o.notify, url: o.notifyUrl, env: cli.launcher.env, log, now: () => new Date() }) : undefined;
+  const watching = o.heartbeat ? watchHeartbeat({ ...watchdogFor(o, cli, stop.signal, log), ...(notifier ? { onEvent: notifier.report } : {}) }) : Promise.resolve();
   // The URL line waits for pages that show the heartbeat up.
   await Promise.race([server.current(), stopped]);
   if (!stop.signal.aborted) {
@@ -78,6 +80,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   }
   await stopped;
   await watching;
+  await notifier?.close();
   await server.close();
   // A git or gh the server asked (the remote, for PR links) dies with it, deadline or not.
   endBoundedChildren();

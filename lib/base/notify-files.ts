@@ -1,0 +1,38 @@
+// Notifications' runtime files (the delivery log, the ledger of sent events) and a webhook URL as it may be shown (its secret never).
+import path from 'node:path';
+import { usageError } from './errors.ts';
+
+/** The delivery log (capped, one rotated .1) and the ledger of events already handled, of one owner. */
+export function notifyFiles(dir: string, owner: string): { readonly log: string; readonly ledger: string } {
+  const base = path.join(dir, 'logs', 'task_manager', `task-manager-${owner}`);
+  return { log: `${base}.notify.log`, ledger: `${base}.notify-sent.json` };
+}
+
+/**
+ * A webhook URL as it may be shown anywhere (logs, stderr, pid file, `ensure`'s "differs"):
+ * `scheme://host/…`. Slack, Discord and most webhooks carry their secret in the path (or the
+ * query, or a user:password), so nothing after the host is ever shown.
+ */
+export function redactNotifyUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}/…`;
+  } catch {
+    return '(a URL that does not parse)';
+  }
+}
+
+/** Throws the one usage line for a notify_url= that is not an http or https URL (exit 2); never shows the URL itself. */
+export function checkNotifyUrl(url: string, name = 'notify_url'): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    u = undefined;
+  }
+  if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.host === '') {
+    const shown = u === undefined ? 'a value that is not a URL' : `${redactNotifyUrl(url)}`;
+    throw usageError(`\`${name}\` must be an http:// or https:// URL, got ${shown}; pass notify_url=https://host/path`);
+  }
+  return url;
+}

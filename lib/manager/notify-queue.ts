@@ -1,0 +1,225 @@
+// The notification queue: one delivery at a time per channel, in the background; a rate limit with one summary for the excess; retries with backoff; every result in a capped delivery log.
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeFolders } from '../base/atomic.ts';
+import { lineWriter } from '../base/logfile.ts';
+import { openAppend } from '../base/nofollow.ts';
+import type { Channel } from './notify-send.ts';
+import { type Notice, type NoticeSource, noticeDocument } from './notify-message.ts';
+
+/** Most notices a channel sends in a minute; the excess is dropped (logged) and summed up in one notice once the minute has room. */
+export const RATE_PER_MINUTE = 10;
+/** The waits before the second, third and fourth attempt; after the fourth fails the notice is given up. */
+export const RETRY_DELAYS_MS: readonly number[] = [5000, 30_000, 120_000];
+/** Most notices waiting per channel (a receiver down for long): the oldest beyond are dropped. */
+const QUEUE_MAX = 200;
+const MINUTE_MS = 60_000;
+
+export interface NotifierOptions {
+  readonly channels: readonly Channel[];
+  readonly source: NoticeSource;
+  /** The delivery log (capped, one rotated .1); undefined: results go to `log` only. */
+  readonly logFile: string | undefined;
+  readonly logMaxBytes: number;
+  /** The daemon's own log: why the delivery log cannot be written, once. */
+  readonly log: (line: string) => void;
+  readonly now: () => Date;
+  /** A notice is done with: delivered, given up or dropped on every channel (the ledger records it). */
+  readonly onDone?: (key: string) => void;
+  /** The task's title, when known. */
+  readonly titleOf?: (id: string) => string | undefined;
+  readonly ratePerMinute?: number;
+  readonly retryDelaysMs?: readonly number[];
+  /** Attempts per notice (`notify test`: 1); default: one more than the retry delays. */
+  readonly attempts?: number;
+}
+
+interface Item { readonly notice: Notice; readonly attempt: number }
+interface Lane {
+  readonly channel: Channel;
+  readonly queue: Item[];
+  busy: Promise<void> | undefined;
+  /** When this minute's notices went out (first attempts only). */
+  readonly sentAt: number[];
+  held: { count: number; kinds: Record<string, number> } | undefined;
+  summary: NodeJS.Timeout | undefined;
+}
+
+/** Per channel, one attempt at a time; notify() only queues, so no caller ever waits for a receiver. */
+export class Notifier {
+  private readonly lanes: Lane[];
+  private readonly pending = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private write: ((line: string) => void) | undefined;
+  private fd: number | undefined;
+  private logBroken = false;
+  private closed = false;
+  /** The result of the last attempt per channel, for `notify test`. */
+  readonly results = new Map<string, { ok: boolean; reason: string }>();
+
+  constructor(private readonly o: NotifierOptions) {
+    this.lanes = o.channels.map((channel) => ({ channel, queue: [], busy: undefined, sentAt: [], held: undefined, summary: undefined }));
+  }
+
+  /** Queues a notice on every channel (or holds it back by the rate limit) and returns at once. */
+  notify(notice: Notice): void {
+    if (this.closed || this.lanes.length === 0) return;
+    this.pending.set(notice.key, (this.pending.get(notice.key) ?? 0) + this.lanes.length);
+    for (const lane of this.lanes) this.admit(lane, notice);
+  }
+
+  /** Stops retries and waits up to graceMs for the attempts under way; what is left is logged as not sent (and sent by the next start if still recent). */
+  async close(graceMs = 2000): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    const busy = this.lanes.map((l) => l.busy).filter((b): b is Promise<void> => b !== undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(busy), new Promise<void>((r) => { timer = setTimeout(r, graceMs); })]);
+    clearTimeout(timer);
+    for (const lane of this.lanes) {
+      if (lane.summary) clearTimeout(lane.summary);
+      for (const item of lane.queue.splice(0)) this.record('dropped', item.notice, lane, item.attempt, 'not sent: stopping (a later start sends it while it is recent)');
+      if (lane.held) this.record('dropped', { kind: 'rate-limited', key: 'rate-limited', id: null, count: lane.held.count, kinds: lane.held.kinds }, lane, 0, 'summary not sent: stopping');
+    }
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private admit(lane: Lane, notice: Notice): void {
+    const now = this.o.now().getTime();
+    while (lane.sentAt.length && now - (lane.sentAt[0] as number) >= MINUTE_MS) lane.sentAt.shift();
+    if (lane.sentAt.length >= (this.o.ratePerMinute ?? RATE_PER_MINUTE)) {
+      lane.held ??= { count: 0, kinds: {} };
+      lane.held.count += 1;
+      lane.held.kinds[notice.kind] = (lane.held.kinds[notice.kind] ?? 0) + 1;
+      this.record('dropped', notice, lane, 0, `rate limit (${this.o.ratePerMinute ?? RATE_PER_MINUTE} a minute): counted in one summary notice`);
+      this.finish(notice.key);
+      lane.summary ??= this.later(MINUTE_MS - (now - (lane.sentAt[0] as number)), () => this.summarize(lane));
+      return;
+    }
+    lane.sentAt.push(now);
+    this.enqueue(lane, { notice, attempt: 1 });
+  }
+
+  private summarize(lane: Lane): void {
+    lane.summary = undefined;
+    const held = lane.held;
+    lane.held = undefined;
+    if (!held || this.closed) return;
+    lane.sentAt.push(this.o.now().getTime());
+    const key = `rate-limited:${this.o.now().toISOString()}`;
+    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+    this.enqueue(lane, { notice: { kind: 'rate-limited', key, id: null, count: held.count, kinds: held.kinds }, attempt: 1 });
+  }
+
+  private enqueue(lane: Lane, item: Item): void {
+    lane.queue.push(item);
+    while (lane.queue.length > QUEUE_MAX) {
+      const old = lane.queue.shift() as Item;
+      this.record('dropped', old.notice, lane, old.attempt, `more than ${QUEUE_MAX} notices waiting for this channel`);
+      this.finish(old.notice.key);
+    }
+    lane.busy ??= this.pump(lane);
+  }
+
+  private async pump(lane: Lane): Promise<void> {
+    // Never settled in the same turn: `lane.busy ??= this.pump(lane)` is assigned before the finally clears it.
+    await Promise.resolve();
+    try {
+      while (!this.closed && lane.queue.length > 0) await this.attempt(lane, lane.queue.shift() as Item);
+    } finally {
+      lane.busy = undefined;
+    }
+  }
+
+  private async attempt(lane: Lane, item: Item): Promise<void> {
+    const { notice } = item;
+    const doc = noticeDocument(notice, this.o.source, notice.id === null ? undefined : this.o.titleOf?.(notice.id), this.o.now());
+    let result: { ok: boolean; reason: string };
+    try {
+      result = await lane.channel.send(doc);
+    } catch (err) {
+      result = { ok: false, reason: `failed: ${(err as Error).message}` };
+    }
+    this.results.set(lane.channel.name, result);
+    const delays = this.o.retryDelaysMs ?? RETRY_DELAYS_MS;
+    const attempts = this.o.attempts ?? delays.length + 1;
+    if (result.ok) {
+      this.record('ok', notice, lane, item.attempt, result.reason);
+    } else if (item.attempt < attempts && !this.closed) {
+      const wait = delays[item.attempt - 1] ?? delays.at(-1) ?? 0;
+      this.record('failed', notice, lane, item.attempt, `${result.reason}; next try in ${seconds(wait)}`);
+      this.later(wait, () => this.enqueue(lane, { notice, attempt: item.attempt + 1 }));
+      return;
+    } else {
+      this.record('failed', notice, lane, item.attempt, `${result.reason}; given up after ${item.attempt} attempt${item.attempt === 1 ? '' : 's'}`);
+    }
+    this.finish(notice.key);
+  }
+
+  private finish(key: string): void {
+    const left = (this.pending.get(key) ?? 1) - 1;
+    if (left > 0) {
+      this.pending.set(key, left);
+      return;
+    }
+    this.pending.delete(key);
+    try {
+      this.o.onDone?.(key);
+    } catch (err) {
+      this.o.log(`${this.o.now().toISOString()} notify: recording ${JSON.stringify(key)} as sent failed: ${(err as Error).message}`);
+    }
+  }
+
+  private later(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.closed) fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+    return t;
+  }
+
+  /** One delivery-log line (the format render-deliveries.ts reads back): time, result, kind, task id (JSON), channel, attempt, reason. */
+  private record(result: 'ok' | 'failed' | 'dropped', n: Notice, lane: Lane, attempt: number, reason: string): void {
+    const line = deliveryLine(this.o.now(), result, n.kind, n.id, lane.channel.name, attempt, reason);
+    try {
+      this.writer()(line);
+    } catch (err) {
+      if (!this.logBroken) this.o.log(`${this.o.now().toISOString()} notify: the delivery log cannot be written (${(err as Error).message}); results go here`);
+      this.logBroken = true;
+      this.o.log(line);
+    }
+  }
+
+  private writer(): (line: string) => void {
+    if (this.write) return this.write;
+    const file = this.o.logFile;
+    if (file === undefined) return this.o.log;
+    // The state folder is checked for links from <dir>/logs down; the file is opened without following one.
+    makeFolders(path.dirname(file), 2);
+    this.fd = openAppend(file);
+    this.write = lineWriter(this.fd, file, this.o.logMaxBytes);
+    return this.write;
+  }
+}
+
+/** A delivery-log line: `<ISO> <ok|failed|dropped> <kind> id=<JSON or -> via <channel> attempt <n>: <reason>`. */
+export function deliveryLine(at: Date, result: string, kind: string, id: string | null, channel: string, attempt: number, reason: string): string {
+  return `${at.toISOString()} ${result} ${kind} id=${id === null ? '-' : jsonWord(id)} via ${channel} attempt ${attempt}: ${reason}`;
+}
+
+/**
+ * An id as one JSON string that logLine leaves alone: JSON escapes C0 controls, and the rest
+ * that logLine would escape (DEL, C1, line separators, bidi controls) become JSON's \u escapes
+ * here, so the line stays one line and parses back.
+ */
+function jsonWord(id: string): string {
+  return JSON.stringify(id).replace(/[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function seconds(ms: number): string {
+  return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
+}
