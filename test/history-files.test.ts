@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { RunRecord, TickRecord } from '../lib/manager/fleet-events.ts';
 import { RUNS_MAX, compactTicks } from '../lib/manager/history-compact.ts';
-import { cli, runtimeFile, withTempFolder, type Folder } from './helpers.ts';
+import { cli, runtimeFile, waitUntil, withTempFolder, type Folder } from './helpers.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -76,6 +76,28 @@ describe('history files', () => {
       const after = await history(t);
       assert.equal(after.ticks.length, 1);
       assert.notEqual(after.ticks[0]?.counts.total, 99);
+    });
+  });
+
+  test('a history file that cannot be written costs its records and one log line, never a tick', async () => {
+    await withTempFolder('histf', async (t) => {
+      stateDir(t);
+      // A folder where the ticks file goes: every append fails, as on a full disk.
+      fs.mkdirSync(runtimeFile(t.dir, t.owner, 'ticks.jsonl'));
+      const r = await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`, 'interval=0.1', 'worktrees=off', 'dispatch=true']);
+      assert.equal(r.code, 0, r.stderr);
+      const snap = runtimeFile(t.dir, t.owner, 'snapshot.json');
+      const tickOf = (): number => { try { return (JSON.parse(fs.readFileSync(snap, 'utf8')) as { tick: number }).tick; } catch { return 0; } };
+      await waitUntil(() => tickOf() >= 10, () => `ten ticks; at ${tickOf()}`);
+      assert.equal((await cli(['stop', `owner=${t.owner}`, `dir=${t.dir}`])).code, 0);
+      const log = fs.readFileSync(runtimeFile(t.dir, t.owner, 'heartbeat.log'), 'utf8');
+      const lines = log.split('\n').filter((l) => l.includes('history:'));
+      assert.equal(lines.length, 1, log);
+      assert.match(lines[0] as string, /history: writing failed, records are dropped until it works: .*ticks\.jsonl is a folder/);
+      // The run file works: its one run is written once, however many tick records failed after it.
+      const runs = fs.readFileSync(runtimeFile(t.dir, t.owner, 'runs.jsonl'), 'utf8').trim().split('\n');
+      assert.equal(runs.length, 1, runs.join('\n'));
+      assert.equal((JSON.parse(runs[0] as string) as RunRecord).id, 'FIRST-TASK');
     });
   });
 

@@ -46,7 +46,8 @@ export function historyObserver(o: HistoryOptions): TickObserver | undefined {
   let recorded: Set<string> | undefined;
   let pending: RunRecord[] = [];
   let compactedAt = -Infinity;
-  let failing: string | undefined;
+  /** The failures logged since writing last worked: each is logged once. */
+  const failing = new Set<string>();
   let dropped = 0;
   let chain: Promise<void> = Promise.resolve();
 
@@ -68,26 +69,35 @@ export function historyObserver(o: HistoryOptions): TickObserver | undefined {
     }
     const known = (recorded ??= new Set());
     const runs = [...pending, ...ended.filter((r) => !known.has(r.key) && !pending.some((p) => p.key === r.key))];
+    let wrote = true;
     try {
       appendRecords(paths.runs, runs);
       for (const r of runs) known.add(r.key);
       pending = [];
-      appendRecords(paths.ticks, [tick]);
-      if (failing?.startsWith('writing')) o.log(`${now.toISOString()} history: writing again (${dropped} tick record${dropped === 1 ? '' : 's'} dropped meanwhile)`);
-      failing = undefined;
-      dropped = 0;
     } catch (err) {
+      // Kept for the next tick's try: a run's end happens once, a tick comes again.
       pending = runs.slice(-PENDING_MAX);
-      dropped += 1;
+      wrote = false;
       trouble('writing', err);
     }
+    try {
+      appendRecords(paths.ticks, [tick]);
+    } catch (err) {
+      dropped += 1;
+      wrote = false;
+      trouble('writing', err);
+    }
+    if (!wrote) return;
+    if ([...failing].some((f) => f.startsWith('writing'))) o.log(`${now.toISOString()} history: writing again (${dropped} tick record${dropped === 1 ? '' : 's'} dropped meanwhile)`);
+    failing.clear();
+    dropped = 0;
   };
 
   const trouble = (what: string, err: unknown): void => {
     const why = err instanceof Error ? err.message : String(err);
     // One line per kind of failure, not one per tick: a full disk would fill the log too.
-    if (failing === `${what}: ${why}`) return;
-    failing = `${what}: ${why}`;
+    if (failing.has(`${what}: ${why}`)) return;
+    failing.add(`${what}: ${why}`);
     const system = err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
     o.log(`${o.now().toISOString()} history: ${what} failed, records are dropped until it works: ${system || !(err instanceof Error) ? why : err.stack ?? why}`);
   };
