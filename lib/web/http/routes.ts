@@ -163,7 +163,7 @@ type LogRoutesModule = typeof import('./log-routes.ts');
 
 /** The /api/… routes but the event stream: health, the snapshot, tasks (whole, or paged for scripts: api-query.ts) and run logs. */
 function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, site: BuildThread, api: ApiModule, logs: LogRoutesModule, query: typeof import('./api-query.ts')): ApiHandler {
-  const { Derived, ambiguousTasks, ambiguousText, apiTaskText, apiTasksText, findTask, jsonBody, sendBuilding, sendCached, sendJson } = api;
+  const { Derived, ambiguousTasks, ambiguousText, apiTaskText, apiTasksBytes, apiTasksText, findTask, jsonBody, sendBuilding, sendCached, sendJson } = api;
   type JsonBody = ReturnType<typeof jsonBody>;
   type SnapshotFacts = Parameters<typeof apiTasksText>[2];
   type Snap = { sig: string; doc: JsonBody };
@@ -260,7 +260,7 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       // Serialized once per (model, snapshot, remote): a request between changes costs a stat and a write.
       const known = factsOf(snapshot());
       const remote = site.remote;
-      if (id === undefined) return query.answerTasks(req, res, q === -1 ? '' : url0.slice(q + 1), model, known, remote, () => tasksDoc.get([model, known, remote], () => jsonBody(apiTasksText(model.tasks, model.errors, known, remote))));
+      if (id === undefined) return query.answerTasks(req, res, q === -1 ? '' : url0.slice(q + 1), model, known, remote, () => tasksDoc.get([model, known, remote], () => jsonBody(apiTasksBytes(model.tasks, model.errors, known, remote))));
       const many = ambiguousTasks(model.tasks, id);
       if (many !== undefined) return sendJson(res, 409, ambiguousText(id, many));
       const task = findTask(model.tasks, id);
