@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { type Folder, type Run, alive, cli, cliEnv, start, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { type Folder, ROOT, type Run, alive, cli, cliEnv, start, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 /** A fake bin folder, a HOME, and the files the fakes record to. */
 interface Fakes { bin: string; home: string; log: (tool: string) => string[]; crontab: string; env: Record<string, string> }
@@ -84,6 +84,24 @@ function verify(file: string): string {
   return `${r.status === 0 ? '' : `exit ${r.status}: `}${r.stdout}${r.stderr}`;
 }
 
+const BUNDLE = path.join(ROOT, 'dist', 'tasks.mjs');
+
+/**
+ * Runs fn while a source of startup's own is newer than the bundle (so the bundle runs the
+ * sources), then gives that file its time back: other tests keep a fresh bundle. Without a bundle, just fn.
+ */
+async function withStaleBundle<T>(fn: () => Promise<T>): Promise<T> {
+  if (!fs.existsSync(BUNDLE)) return fn();
+  const source = path.join(ROOT, 'lib', 'supervise', 'startup-unit.ts');
+  const was = fs.statSync(source);
+  fs.utimesSync(source, was.atime, new Date(fs.statSync(BUNDLE).mtimeMs + 60_000));
+  try {
+    return await fn();
+  } finally {
+    fs.utimesSync(source, was.atime, was.mtime);
+  }
+}
+
 const SECRET = 's3cret-Pw';
 const HOOK = 'https://hooks.example.test/services/T000/B000/XyZsecretTOKEN';
 const DISPATCH = `echo 'started' "$TASK_ID" 100% done`;
@@ -105,6 +123,7 @@ describe('startup with a systemd user manager', () => {
     assert.ok(words.every((w, i) => i > 0 || path.isAbsolute(w)));
     const script = words.find((w) => /tasks\.mjs$|tasks-serve\.ts$/.test(w));
     assert.ok(script && path.isAbsolute(script), `an absolute script in ${words.join(' ')}`);
+    if (fs.existsSync(BUNDLE)) assert.equal(script, BUNDLE);
     const at = words.indexOf('heartbeat');
     assert.deepEqual(words.slice(at, at + 3), ['heartbeat', `owner=${t.owner}`, `dir=${fs.realpathSync(t.dir)}`]);
     assert.ok(words.includes(`dispatch=${DISPATCH}`), `the dispatch word exactly in ${JSON.stringify(words)}`);
@@ -118,9 +137,10 @@ describe('startup with a systemd user manager', () => {
     if (hasAnalyze()) assert.equal(verify(file), '');
     else console.log('# skipped systemd-analyze verify: no systemd-analyze on this machine'); // the unit text checks above stand alone
 
-    // Twice: nothing is written, nothing reloaded.
+    // Twice: nothing is written, nothing reloaded; also when this second run goes through the
+    // sources because one is newer than the bundle (the unit names the bundle either way).
     const mtime = fs.statSync(file).mtimeMs;
-    const second = ok(await cli(args, { env: f.env }));
+    const second = ok(await withStaleBundle(() => cli(args, { env: f.env })));
     assert.match(second.stdout, /already installed/);
     assert.equal(fs.statSync(file).mtimeMs, mtime);
     assert.equal(f.log('systemctl').filter((l) => l.includes('daemon-reload')).length, 1);
@@ -167,6 +187,23 @@ describe('startup with a systemd user manager', () => {
       if (hb.child.pid !== undefined && alive(hb.child.pid)) process.kill(-hb.child.pid, 'SIGKILL');
       await hb.exited;
     }
+  }));
+  test('a heartbeat started by ensure is stopped so that the unit runs it, and a crontab line of an earlier install is removed', () => withTempFolder('so', async (t) => {
+    const f = fakes(t, { manager: true });
+    const keep = '0 3 * * * echo keep\n';
+    fs.writeFileSync(f.crontab, keep);
+    const ensured = ok(await cli(['ensure', `owner=${t.owner}`, `dir=${t.dir}`, '--json'], { env: cliEnv() }));
+    const pid = (JSON.parse(ensured.stdout) as { pid: number }).pid;
+    t.extra.push(pid);
+    const r0 = ok(await cli(['startup', `owner=${t.owner}`, `dir=${t.dir}`], { env: f.env }));
+    const unitName = path.basename(onlyUnit(f), '.service');
+    assert.match(r0.stdout, new RegExp(`stopped the heartbeat started outside systemd \\(pid ${pid}\\)`));
+    await waitUntilAsync(async () => !alive(pid), `pid ${pid} to exit`, 20_000);
+    // Now an earlier cron install of the same name: the systemd install takes its line away, and only it.
+    fs.writeFileSync(f.crontab, `${keep}@reboot true # tasks-startup ${unitName}\n`);
+    const r1 = ok(await cli(['startup', `owner=${t.owner}`, `dir=${t.dir}`], { env: f.env }));
+    assert.match(r1.stdout, /removed the crontab line/);
+    assert.equal(fs.readFileSync(f.crontab, 'utf8'), keep);
   }));
 });
 

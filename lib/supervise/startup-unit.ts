@@ -198,19 +198,25 @@ export function mergeCrontab(current: string, name: string, line: string | undef
 
 /** What differs between two command lines, as `key=new (was old)` words; the secrets are never in them. */
 export function commandChanges(before: readonly string[], after: readonly string[]): string[] {
-  const keyed = (words: readonly string[]): Map<string, string> => new Map(words.map((w, i) => {
-    const m = /^([a-z_]+)=(.*)$/s.exec(w);
-    return m ? [m[1] as string, m[2] as string] : [w.startsWith('--') ? w : `#${i}`, w];
-  }));
-  const a = keyed(before);
-  const b = keyed(after);
-  const changes: string[] = [];
-  for (const k of new Set([...a.keys(), ...b.keys()])) {
-    const was = a.get(k);
-    const now = b.get(k);
+  const split = (words: readonly string[]): { program: string; keys: Map<string, string> } => {
+    const keys = new Map<string, string>();
+    const program: string[] = [];
+    for (const w of words) {
+      const m = /^([a-z_]+)=(.*)$/s.exec(w);
+      if (m) keys.set(m[1] as string, m[2] as string);
+      else if (w.startsWith('--') && !w.startsWith('--import') && !w.startsWith('--max-')) keys.set(w, w);
+      else program.push(w);
+    }
+    return { program: program.join(' '), keys };
+  };
+  const a = split(before);
+  const b = split(after);
+  const changes = a.program === b.program ? [] : [`${b.program} (was ${a.program})`];
+  for (const k of new Set([...a.keys.keys(), ...b.keys.keys()])) {
+    const was = a.keys.get(k);
+    const now = b.keys.get(k);
     if (was === now) continue;
-    if (k.startsWith('#')) changes.push(`${now ?? '(none)'} (was ${was ?? '(none)'})`);
-    else if (k.startsWith('--')) changes.push(now === undefined ? `without ${k}` : k);
+    if (k.startsWith('--')) changes.push(now === undefined ? `without ${k}` : k);
     else changes.push(`${k}=${now ?? '(none)'} (was ${was ?? '(none)'})`);
   }
   return changes;

@@ -76,10 +76,10 @@ async function installUnits(s: StartupSpec): Promise<StartupResult> {
   // A crontab line from an install made before a user manager was there would start a second heartbeat at boot.
   const cronGone = await dropCronLine(s);
   const linger = await lingers(s.env, s.cwd, s.user);
-  if (have.unit === want.unit && have.server === want.server && have.env === want.env) {
+  if (have.unit === want.unit && have.server === want.server && have.env === want.env && cronGone.length === 0) {
     // Nothing to write; `enable --now` changes nothing for a unit that is enabled and running, and starts one that is not.
     await systemctl(s.env, s.cwd, ['enable', '--now', ...units]);
-    return { method: 'systemd', result: 'unchanged', files, changes: cronGone, linger, stopped: [] };
+    return { method: 'systemd', result: 'unchanged', files, changes: [], linger, stopped: [] };
   }
   const fresh = have.unit === undefined;
   const changes = [

@@ -1,4 +1,5 @@
 // `startup`: start the owner's heartbeat (and with --with-server the dashboard) at boot, without root: a systemd user unit, else an @reboot crontab line; --remove undoes it.
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Options } from '../args.ts';
@@ -6,6 +7,7 @@ import { type Cli, again } from '../context.ts';
 import { TasksError } from '../../base/errors.ts';
 import { markerArgs } from '../../supervise/pidfile.ts';
 import { heartbeatArgs, heartbeatLauncher } from '../../supervise/supervisor.ts';
+import type { Launcher } from '../../supervise/daemon.ts';
 import { type StartupSpec, installStartup, removeStartup } from '../../supervise/startup.ts';
 import { startupName } from '../../supervise/startup-unit.ts';
 
@@ -37,9 +39,19 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   return 0;
 }
 
+/**
+ * How boot starts this program: the bundle whenever it exists, even while this command runs the
+ * sources because a source is newer (the bundle then runs the sources itself), so a unit written
+ * before a rebuild and one written after are the same unit; without a bundle, the sources.
+ */
+function stableLauncher(cli: Cli): Launcher {
+  const bundle = path.join(cli.root, 'dist', 'tasks.mjs');
+  return fs.existsSync(bundle) ? { ...cli.launcher, nodeArgs: [], script: bundle } : cli.launcher;
+}
+
 /** The commands, files and environment of this owner's start at boot, from the options and how this program runs. */
 function startupSpec(o: Options, cli: Cli): StartupSpec {
-  const l = cli.launcher;
+  const l = stableLauncher(cli);
   const hb = heartbeatLauncher(l);
   const keys = heartbeatArgs(o).slice(1);
   const serverKeys = [`host=${o.host}`, ...(o.portGiven ? [`port=${o.port}`] : []), ...(o.project === undefined ? [] : [`project=${o.project}`])];
