@@ -105,13 +105,15 @@ export function ownClaim(c: Claim, owner: string, host: string | undefined): boo
  */
 export function eventsBetween(prev: Snapshot | undefined, next: Snapshot, owner: string, host: string | undefined, now: Date): FleetEvent[] {
   const out: FleetEvent[] = [];
-  const endedBefore = new Set([...(prev?.claims ?? []).filter((c) => outcomeOf(c) !== 'running'), ...(prev?.released ?? [])].map(runKey));
+  // A claim says timed_out as soon as its stop begins; the run has ended (with an end time and a duration) once endedAt is set.
+  const over = (c: Claim): boolean => outcomeOf(c) !== 'running' && !(c.state === 'timed_out' && c.endedAt === null);
+  const endedBefore = new Set([...(prev?.claims ?? []).filter(over), ...(prev?.released ?? [])].map(runKey));
   const ran = (c: Claim, run: RunRecord): void => {
     const kind = run.outcome === 'success' ? 'run-finished' : run.outcome === 'timed_out' ? 'run-timed-out' : 'run-failed';
     out.push({ kind, key: `${kind}:${run.key}`, id: c.id, run });
   };
   for (const c of next.claims) {
-    if (!ownClaim(c, owner, host) || outcomeOf(c) === 'running') continue;
+    if (!ownClaim(c, owner, host) || !over(c)) continue;
     if (endedBefore.has(runKey(c))) continue;
     ran(c, runRecordOf(c, owner, host ?? '', now));
   }

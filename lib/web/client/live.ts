@@ -4,9 +4,10 @@ import { HTTP, byId } from './dom.ts';
 import { FILTERS } from './query.ts';
 import { fetchTail, keepLog, onLogEvent, pageTaskId } from './runlog.ts';
 import { apply, takeRows } from './view.ts';
+import { chartsSwapped } from './charts.ts';
 
 /** The index's regions that the server re-renders; a task page is swapped as one `main`. */
-const INDEX_REGIONS = ['#nav', '#health', '#counts', '#escalations', '#ready', '#held', '#claims', '#errors', '#milestones', '#decisions', '#docs', '#tasks tbody', ...FILTERS.map((f) => `#f-${f}`)];
+const INDEX_REGIONS = ['#nav', '#health', '#counts', '#escalations', '#ready', '#held', '#claims', '#errors', '#fleet', '#milestones', '#decisions', '#docs', '#tasks tbody', ...FILTERS.map((f) => `#f-${f}`)];
 /** Each region's HTML as last served, so an unchanged region is left alone (with its scroll, focus and hidden rows). */
 const served = new Map<string, string>();
 let busy = false;
@@ -71,13 +72,15 @@ function swap(doc: Document): void {
     mine.replaceWith(document.importNode(theirs, true));
     if (s === 'main') keepLog(log);
     if (s === '#tasks tbody') rowsChanged = true;
+    if (s === '#fleet') chartsSwapped();
   }
   if (doc.title) document.title = doc.title;
   if (rowsChanged) takeRows();
   apply();
   refreshAges();
   scrollTo(x, y);
-  if (active !== null && !document.contains(active) && activeId) byId(activeId, HTMLElement)?.focus();
+  // By id, HTML or SVG alike (a timeline bar is an SVG link).
+  if (active !== null && !document.contains(active) && activeId) (document.getElementById(activeId) as HTMLElement | SVGElement | null)?.focus();
 }
 
 /** Refetches this page; events that arrive meanwhile cause one more refetch, not one each. */

@@ -1,4 +1,4 @@
-// The dashboard index: navigation, health, counts, escalations, dispatchable tasks, claims, parse errors, the task list and board, docs.
+// The dashboard index: navigation, health, counts, escalations, dispatchable tasks, claims, parse errors, the Fleet charts, the task list and board, docs.
 import type { ParseError } from '../../tasks/taskfile.ts';
 import type { HeartbeatState } from '../../supervise/health.ts';
 import { type TaskRef, escapeHtml, siteTitle, taskLink, timeTag } from './html.ts';
@@ -8,6 +8,7 @@ import { type StatusWords, statusWord } from '../client/rows.ts';
 import { type Shown, renderClaims, renderRegistryAlert } from './render-run.ts';
 import { type WebSnapshot, dispatchNoteOf, dispatchableOf, holdsOf } from './snapshot-read.ts';
 import { retryCommand } from './render-run.ts';
+import { type FleetHistory, renderFleet } from './charts.ts';
 
 const h = escapeHtml;
 
@@ -43,6 +44,8 @@ export interface IndexInput extends ListInput {
   readonly counts: Record<string, number>;
   /** Each task's PR link and CI state, by id. */
   readonly shown: Shown;
+  /** The heartbeat's run and tick history for the Fleet section; undefined: the section is empty and hidden. */
+  readonly fleet?: FleetHistory;
 }
 
 /** Most entries the escalations and dispatchable sections list; the list's filters reach the rest. */
@@ -60,7 +63,7 @@ export function renderIndex(p: IndexInput): string {
   const kinds = PAGE_KINDS.map((kind) => ({ kind, list: p.docs.map((d, i) => ({ d, page: pages[i] as string })).filter((x) => x.d.kind === kind) }));
   const body = `<a class="skip" id="skip" href="#rows">Skip to tasks</a>
 <header><h1>${h(siteTitle(p.project))}</h1><p id="live" role="status"></p></header>
-${renderNav(kinds.map((k) => [k.kind, k.list.length]))}
+${renderNav(kinds.map((k) => [k.kind, k.list.length]), p.fleet !== undefined)}
 <main>
 ${renderRegistryAlert(p.snapshot?.registry, p.now)}${renderHealth(p)}
 ${renderCounts(p.counts, p.words)}
@@ -69,6 +72,7 @@ ${renderDispatchable(p)}
 ${renderHeld(p)}
 ${renderClaims(p.snapshot?.claims, p.refs, p.shown, p.now, noSnapshot)}
 ${renderErrors(p.errors)}
+${renderFleet({ history: p.fleet, now: p.now, refs: p.refs, order: Object.keys(p.counts), word: (s) => statusWord(s, p.words) })}
 ${renderList(p)}
 ${kinds.map((k) => renderKind(k.kind, k.list)).join('\n')}
 </main>`;
@@ -78,9 +82,10 @@ ${kinds.map((k) => renderKind(k.kind, k.list)).join('\n')}
 const KIND_TITLES: Readonly<Record<PageKind, string>> = { milestone: 'Milestones', decision: 'Decisions', doc: 'Docs' };
 
 /** The bar at the top: the list, the board and every section of the index; a kind's link only when it has pages. */
-function renderNav(kinds: readonly (readonly [PageKind, number])[]): string {
+function renderNav(kinds: readonly (readonly [PageKind, number])[], fleet: boolean): string {
   const links = [['#all', 'Tasks', ' data-view="list"'], ['?view=board#all', 'Board', ' data-view="board"'], ['#escalations', 'Escalations', ''], ['#errors', 'Errors', ''],
-    ...kinds.map(([kind, n]) => [`#${KIND_FOLDERS[kind]}`, KIND_TITLES[kind], n ? '' : ' hidden']), ['#health', 'Heartbeat', ''], ['#ready', 'Dispatchable', ''], ['#claims', 'Claims', '']];
+    ...kinds.map(([kind, n]) => [`#${KIND_FOLDERS[kind]}`, KIND_TITLES[kind], n ? '' : ' hidden']), ['#health', 'Heartbeat', ''], ['#ready', 'Dispatchable', ''], ['#claims', 'Claims', ''],
+    ['#fleet', 'Fleet', fleet ? '' : ' hidden']];
   return `<nav id="nav" aria-label="Sections">${links.map(([href, label, attrs]) => `<a href="${href}"${attrs}>${label}</a>`).join('\n')}</nav>`;
 }
 

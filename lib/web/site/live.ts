@@ -130,6 +130,7 @@ export class LiveSite {
       runLogs: this.runLogs.read(this.localRuns(tasks, registry), registry),
       // Only the server's own pages can link to its API (a built copy is opened from files).
       api: this.options.ownFolder,
+      dir: this.options.dir,
     }, options));
     return this.counted(result);
   }

@@ -23,6 +23,8 @@ import { ListParts } from './site-list.ts';
 import { PendingPages } from './site-pending.ts';
 import { SiteData } from './site-json.ts';
 import { DATA_DIR, MAX_SHARDS, shardCount } from '../client/shards.ts';
+import type { FleetHistory } from '../render/charts.ts';
+import { HistoryView } from './history-view.ts';
 
 /** A task page's file name (in tasks/): see pages.ts. */
 export { pageName } from '../render/pages.ts';
@@ -54,6 +56,10 @@ export interface SiteInput {
   runLogs?: ReadonlyMap<string, RunLogTail>;
   /** The pages are served with the API (the server's own build): they link the whole run logs. */
   api?: boolean;
+  /** The tasks folder: the index's Fleet charts read the owner's history there (history-view.ts). */
+  dir?: string;
+  /** The history to chart instead of reading it from dir (benchmarks, tests); neither: no Fleet section. */
+  history?: FleetHistory;
 }
 
 export type { BuildResult } from './site-files.ts';
@@ -89,6 +95,7 @@ export class SiteBuilder {
   /** Task pages a deferred build has not rendered yet, with their latest inputs. */
   private readonly pending = new PendingPages();
   private readonly data: SiteData;
+  private readonly history = new HistoryView();
 
   /** pruneUnknown: the folder is ours alone, so task pages found there that no task has are removed. The rest goes to SiteFiles (the server's compressed siblings and page versions). */
   constructor(outDir: string, options: { pruneUnknown?: boolean } & SiteFilesOptions = {}) {
@@ -168,8 +175,10 @@ export class SiteBuilder {
     for (const asset of clientAssets()) files.write(asset.name, asset.bytes);
     const board = boardStatuses(input.format);
     const parts = this.listParts.get(input.tasks, rows, board, changed);
+    const owner = input.owner ?? input.snapshot?.owner;
+    const fleet = input.history ?? (input.dir === undefined || owner === undefined ? undefined : this.history.read(input.dir, owner, input.snapshot, input.now));
     files.write('index.html', renderIndex({ ...input, docs: input.docs ?? [], refs: links.refs, counts: countByStatus(input.tasks, input.format?.customStatuses), shown, rows, version, searchVersion,
-      ...board, ...parts }));
+      ...board, ...parts, fleet }));
     this.first = false;
     return files.finish();
   }

@@ -1,0 +1,161 @@
+// The index's Fleet charts in Chromium (issue 20's done-when): 20 real dispatches with mixed outcomes grow the run timeline live, each bar says what /api/history says, and the charts hold up light and dark at 1280 and 390 px.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import getPort from 'get-port';
+import type { Browser, Page } from 'playwright-core';
+import type { HistoryData, RunRecord } from '../lib/manager/fleet-events.ts';
+import { OUTCOME_WORDS, durationText } from '../lib/web/client/charts-data.ts';
+import { ARTIFACTS, launchChromium } from './chromium.ts';
+import { SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner, waitUntilAsync } from './helpers.ts';
+
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const TASKS = Array.from({ length: 20 }, (_, i) => `C-${String(i + 1).padStart(2, '0')}`);
+/** By task number: every 4th fails (exit 1), 7 and 14 sleep past run_timeout (timed out), the rest succeed; each takes long enough that the 20 runs (3 at a time) span several ticks. */
+const DISPATCH = 'n=${TASK_ID#C-}; case $n in 04|08|12|16|20) sleep 0.6; exit 1;; 07|14) sleep 30;; *) sleep 0.8; exit 0;; esac';
+const EXPECTED: Readonly<Record<string, string>> = Object.fromEntries(TASKS.map((id) => {
+  const n = Number(id.slice(2));
+  return [id, n % 4 === 0 ? 'failed' : n === 7 || n === 14 ? 'timed_out' : 'success'];
+}));
+
+interface Bar { id: string; label: string; title: string; href: string | null; domId: string }
+
+/** The timeline's bars as drawn now: accessible name, tooltip, link, and the lane they are in. */
+const barsOf = (page: Page): Promise<Bar[]> => page.$$eval('#fleet-timeline .tl-lane a', (as) => as.map((a) => ({
+  id: (a.closest('.tl-lane') as HTMLElement).dataset.id ?? '',
+  label: a.getAttribute('aria-label') ?? '',
+  title: a.querySelector('title')?.textContent ?? '',
+  href: a.getAttribute('href'),
+  domId: a.id,
+})));
+
+/** Runs axe on the Fleet section only; each violation as one line. */
+async function fleetViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE);
+  const found = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run: (c: object, o: object) => Promise<{ violations: { id: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    return (await axe.run({ include: [['#fleet']] }, { resultTypes: ['violations'] })).violations;
+  });
+  return found.map((v) => `${v.id} (${v.nodes.length}): ${v.help}; ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+}
+
+describe('the Fleet charts in Chromium', () => {
+  let browser: Browser;
+  before(async () => { browser = await launchChromium(); });
+  after(async () => { await browser?.close(); });
+
+  test('20 runs with mixed outcomes grow the timeline live; every bar says what /api/history says; light and dark at 1280 and 390 px', async () => {
+    const fixture = tempTasks();
+    fs.rmSync(path.join(fixture.dir, 'FIRST-TASK.md'));
+    for (const id of TASKS) fs.writeFileSync(path.join(fixture.dir, `${id}.md`), `---\nid: ${id}\ntitle: Chart run ${id}\nstatus: ready\npriority: p2\n---\nRun.\n`);
+    const owner = uniqueOwner('chart');
+    const port = await getPort({ host: '127.0.0.1' });
+    const server = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${owner}`, `dir=${fixture.dir}`, `port=${port}`, 'project=Acme',
+      'interval=0.2', 'max=3', 'run_timeout=1.5', `dispatch=${DISPATCH}`]);
+    const base = `http://127.0.0.1:${port}/`;
+    const problems: string[] = [];
+    try {
+      await server.waitFor(/serving tasks/);
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      await context.route('**/*', (route) => {
+        if (new URL(route.request().url()).hostname === '127.0.0.1') return route.continue();
+        problems.push(`request off loopback: ${route.request().url()}`);
+        return route.abort();
+      });
+      const page = await context.newPage();
+      page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      let loads = 0;
+      page.on('load', () => { loads += 1; });
+      await page.goto(base);
+      await page.evaluate(() => { (window as unknown as { mark: number }).mark = 1; });
+
+      // Live: the number of bars is sampled until every task's run has ended; it must have grown in steps, without a reload.
+      const seen: number[] = [];
+      const history = async (): Promise<HistoryData> => (await (await fetch(`${base}api/history?since=1h`)).json()) as HistoryData;
+      const ended = (h: HistoryData): RunRecord[] => h.runs.filter((r) => r.outcome !== 'running');
+      await waitUntilAsync(async () => {
+        const bars = await barsOf(page);
+        if (seen[seen.length - 1] !== bars.length) seen.push(bars.length);
+        const done = bars.length === TASKS.length && bars.every((b) => !/running/.test(b.label));
+        return done && ended(await history()).length === TASKS.length;
+      }, 'all 20 runs to end and show as bars', 90_000).catch(async (err: Error) => {
+        throw new Error(`${err.message}; bar counts seen: ${seen.join(', ')}; bars: ${JSON.stringify(await barsOf(page))}\nserver:\n${server.output()}`);
+      });
+      assert.ok(seen.filter((n) => n > 0).length >= 3, `the timeline grew in steps while the page was open (bar counts seen: ${seen.join(', ')})`);
+      assert.equal(await page.evaluate(() => (window as unknown as { mark?: number }).mark), 1, 'the page was not reloaded');
+      assert.equal(loads, 1, 'no navigation');
+
+      // Each bar against /api/history: the task, how it ended, how long it took, its exit code.
+      const runs = ended(await history());
+      const bars = await barsOf(page);
+      assert.deepEqual(runs.map((r) => r.id).sort(), [...TASKS]);
+      for (const r of runs) {
+        assert.equal(r.outcome, EXPECTED[r.id], `${r.id} ended as its dispatch command says`);
+        const bar = bars.find((b) => b.id === r.id);
+        assert.ok(bar, `a bar for ${r.id}`);
+        const m = /^(\S+): ([a-z ]+), ([\d.]+ (?:s|min|h)), exit (\d+|none)$/.exec(bar.label);
+        assert.ok(m, `${r.id}'s bar has an accessible name of the expected form: ${bar.label}`);
+        const what = `${bar.label} against ${JSON.stringify(r)}`;
+        assert.equal(m[1], r.id, what);
+        assert.equal(m[2], OUTCOME_WORDS[r.outcome], what);
+        assert.equal(m[3], durationText(r.durationS as number), what);
+        assert.equal(m[4], r.exit === null ? 'none' : String(r.exit), what);
+        assert.equal(bar.title, bar.label, 'the tooltip says the same');
+        assert.equal(bar.href, `tasks/${r.id}.html`);
+      }
+      assert.match(await page.textContent('#fleet-timeline .ch-sum') ?? '', /20 runs of 20 tasks: 13 succeeded, 5 failed, 2 timed out/);
+      assert.match(await page.textContent('#fleet-throughput .ch-sum') ?? '', /20 runs started, 20 finished, 13 of them succeeded \(65%\)/);
+
+      // Focus shows the bar's words under the lanes; Enter opens the task, and so does a click.
+      await page.focus(`#${bars[0]?.domId}`);
+      assert.equal(await page.textContent('#fleet-timeline .tl-detail'), bars[0]?.label);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(`${base}${bars[0]?.href}`);
+      await page.goBack();
+      await page.click(`#${bars[1]?.domId}`);
+      await page.waitForURL(`${base}${bars[1]?.href}`);
+      await context.close();
+
+      // The range buttons switch the status flow (without script only 24 h shows: the buttons are hidden in the HTML).
+      const html = await (await fetch(base)).text();
+      assert.match(html, /<div class="ch-ranges" role="group" aria-label="Range" hidden>/);
+      assert.match(html, /id="flow-7d" data-range="7d" hidden/);
+      for (const colorScheme of ['light', 'dark'] as const) {
+        for (const width of [1280, 390]) {
+          const ctx = await browser.newContext({ viewport: { width, height: 900 }, colorScheme, bypassCSP: true });
+          try {
+            const p = await ctx.newPage();
+            p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+            await p.goto(base);
+            await p.waitForSelector('#fleet-flow .ch-ranges:not([hidden])');
+            assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `no sideways scroll at ${width} px`);
+            await p.$eval('#fleet', (el) => el.scrollIntoView());
+            await p.screenshot({ path: path.join(ARTIFACTS, `charts-${width}-${colorScheme}.png`) });
+            await p.screenshot({ path: path.join(ARTIFACTS, `charts-full-${width}-${colorScheme}.png`), fullPage: true });
+            assert.deepEqual(await fleetViolations(p), [], `axe on the Fleet section, ${colorScheme} ${width} px`);
+            await p.click('#fleet-flow button[data-range="7d"]');
+            assert.equal(await p.getAttribute('#flow-7d', 'hidden'), null);
+            assert.equal(await p.getAttribute('#flow-24h', 'hidden'), '');
+            assert.equal(await p.getAttribute('#fleet-flow button[data-range="7d"]', 'aria-pressed'), 'true');
+          } finally {
+            await ctx.close();
+          }
+        }
+      }
+      assert.deepEqual(problems, []);
+    } finally {
+      try {
+        if (server.child.pid) process.kill(-server.child.pid, 'SIGTERM');
+      } catch (err) {
+        // Gone already: its output says why (the assertions above name it when it mattered).
+        console.log(`the server had exited: ${String(err)}\n${server.output()}`);
+      }
+      await server.exited;
+      await killAll(fixture.root, server.child.pid ? [server.child.pid] : []);
+      fixture.remove();
+    }
+  });
+});
