@@ -11,7 +11,7 @@ import { type Folder, ROOT, type Run, alive, cli, cliEnv, start, waitUntilAsync,
 interface Fakes { bin: string; home: string; log: (tool: string) => string[]; crontab: string; env: Record<string, string> }
 
 /** Fakes for one test: systemctl answers as a user manager unless `manager` is false; crontab keeps its table in a file. */
-function fakes(t: Folder, o: { manager: boolean; crontab?: boolean; pathTail?: boolean }): Fakes {
+function fakes(t: Folder, o: { manager: boolean; crontab?: boolean; pathTail?: boolean; failEnable?: boolean }): Fakes {
   const bin = path.join(t.root, 'fakebin');
   const home = path.join(t.root, 'home');
   const rec = path.join(t.root, 'rec');
@@ -23,7 +23,7 @@ function fakes(t: Folder, o: { manager: boolean; crontab?: boolean; pathTail?: b
   fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
   const script = (name: string, body: string): void => fs.writeFileSync(path.join(bin, name), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${rec}/${name}.log'\n${body}\n`, { mode: 0o755 });
   script('systemctl', o.manager
-    ? 'exit 0'
+    ? (o.failEnable ? 'if [ "$2" = enable ]; then echo "Failed to enable unit: Access denied" >&2; exit 1; fi\nexit 0' : 'exit 0')
     : 'echo "Failed to connect to bus: No medium found" >&2; exit 1');
   script('loginctl', 'echo "Could not get user: No such user" >&2; exit 1');
   const crontab = path.join(rec, 'crontab.txt');
@@ -204,6 +204,13 @@ describe('startup with a systemd user manager', () => {
     const r1 = ok(await cli(['startup', `owner=${t.owner}`, `dir=${t.dir}`], { env: f.env }));
     assert.match(r1.stdout, /removed the crontab line/);
     assert.equal(fs.readFileSync(f.crontab, 'utf8'), keep);
+  }));
+  test('a systemctl that fails: one line naming the command and its reason, exit 1', () => withTempFolder('sf', async (t) => {
+    const f = fakes(t, { manager: true, failEnable: true });
+    const r = await cli(['startup', `owner=${t.owner}`, `dir=${t.dir}`], { env: f.env });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /`systemctl --user enable --now tasks-\S+\.service` failed: Failed to enable unit: Access denied/);
   }));
 });
 
