@@ -27,8 +27,9 @@ describe('notifications from the watchdog', () => {
         assert.equal(got.doc.id, null);
         assert.match(String(got.doc.reason), new RegExp(`pid ${dead} is gone; restarted as pid ${fresh}`));
         assert.match(String(got.doc.text), /^tasks: heartbeat restarted by the watchdog: /);
-        const log = fs.readFileSync(runtimeFile(t.dir, t.owner, 'notify.log'), 'utf8');
-        assert.match(log, /ok watchdog-restart id=- via command attempt 1: exit 0/);
+        // The delivery is logged once the command has exited, a moment after it wrote its file.
+        const logFile = runtimeFile(t.dir, t.owner, 'notify.log');
+        await waitUntil(() => fs.existsSync(logFile) && /ok watchdog-restart id=- via command attempt 1: exit 0/.test(fs.readFileSync(logFile, 'utf8')), 'the delivery in the delivery log', 30_000);
         assert.equal(commandDeliveries(out).filter((d) => d.doc.event === 'watchdog-restart').length, 1);
       } finally {
         await stopServe(s);

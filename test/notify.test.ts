@@ -61,6 +61,9 @@ describe('notifications from the heartbeat', () => {
         assert.match(String(finished?.body.text), /^tasks: run finished: SECOND-TASK "Second task", exit 0/);
         assert.deepEqual(byCommand.find((d) => d.doc.event === 'escalation')?.env, ['escalation', 'BROKEN.md']);
 
+        // Every delivery logged (so recorded in the ledger) before the restart: 3 notices, 2 channels.
+        const logFile = runtimeFile(t.dir, t.owner, 'notify.log');
+        await waitUntil(() => fs.existsSync(logFile) && (fs.readFileSync(logFile, 'utf8').match(/ ok /g)?.length ?? 0) >= 6, 'six deliveries in the delivery log', 30_000);
         // A restart: stop, then ensure again with the same keys. Its first tick sees every ended run as new; none is sent again.
         const stopped = await cli(['stop', `owner=${t.owner}`, `dir=${t.dir}`]);
         assert.equal(stopped.code, 0, stopped.stderr);
@@ -90,6 +93,32 @@ describe('notifications from the heartbeat', () => {
         ];
         for (const [where, text] of places) assert.ok(!text.includes(SECRET) && !text.includes('OTHER'), `${where} shows the secret:\n${text}`);
         assert.match(differs.stdout, /notify_url=http:\/\/127\.0\.0\.1:\d+\/…/);
+      } finally {
+        await hook.close();
+      }
+    });
+  });
+
+  test('heartbeat --once (run from cron, say): its tick\'s notice is sent before it exits, and the next --once does not send it again', async () => {
+    await withTempFolder('notify-once', async (t) => {
+      const hook = await receiver(SECRET);
+      try {
+        const once = async (): Promise<void> => {
+          const r = await cli(['heartbeat', '--once', `owner=${t.owner}`, `dir=${t.dir}`, 'worktrees=off', 'dispatch=exit 0', `notify_url=${hook.url}`]);
+          assert.equal(r.code, 0, r.stderr);
+        };
+        // The first dispatches; the run ends after it; the second sees the run's end, sends it, and exits.
+        await once();
+        // The run's shell is gone (its process ended): the next tick finds it ended, whichever way it records it.
+        const registry = path.join(t.dir, 'logs', 'task_manager', 'registry.json');
+        const claim = (): { pid: number | null } | undefined => (JSON.parse(fs.readFileSync(registry, 'utf8')) as { claims: Record<string, { pid: number | null }> }).claims['FIRST-TASK'];
+        await waitUntil(() => { const c = claim(); return c !== undefined && (c.pid === null || !fs.existsSync(`/proc/${c.pid}`)); }, 'the run to end', 30_000);
+        await once();
+        assert.equal(hook.got.length, 1, `one notice before the second --once exited; got ${JSON.stringify(hook.got.map((g) => g.body.text))}`);
+        assert.match(String(hook.got[0]?.body.event), /^run-(finished|failed)$/);
+        assert.equal(hook.got[0]?.body.id, 'FIRST-TASK');
+        await once();
+        assert.equal(hook.got.length, 1);
       } finally {
         await hook.close();
       }

@@ -49,7 +49,10 @@ interface Lane {
 export class Notifier {
   private readonly lanes: Lane[];
   private readonly pending = new Map<string, number>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Timers of retries and summaries, with the notice a retry will send (logged as not sent when closing cuts it). */
+  private readonly timers = new Map<NodeJS.Timeout, { lane: Lane; item: Item } | undefined>();
+  /** Set by close(): no new notices or retries; the queues still drain within its grace. */
+  private closing = false;
   private write: ((line: string) => void) | undefined;
   private fd: number | undefined;
   private logBroken = false;
@@ -63,20 +66,30 @@ export class Notifier {
 
   /** Queues a notice on every channel (or holds it back by the rate limit) and returns at once. */
   notify(notice: Notice): void {
-    if (this.closed || this.lanes.length === 0) return;
+    if (this.closing || this.lanes.length === 0) return;
     this.pending.set(notice.key, (this.pending.get(notice.key) ?? 0) + this.lanes.length);
     for (const lane of this.lanes) this.admit(lane, notice);
   }
 
-  /** Stops retries and waits up to graceMs for the attempts under way; what is left is logged as not sent (and sent by the next start if still recent). */
+  /**
+   * Stops retries and lets the queues drain for up to graceMs (a `heartbeat --once` still sends
+   * its tick's notices); what is left then is logged as not sent, and is not in the ledger, so the
+   * next start sends it while it is recent.
+   */
   async close(graceMs = 2000): Promise<void> {
-    this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
+    this.closing = true;
+    for (const [t, retry] of this.timers) {
+      clearTimeout(t);
+      if (retry) this.record('dropped', retry.item.notice, retry.lane, retry.item.attempt, 'retry not made: stopping (a later start sends it while it is recent)');
+    }
     this.timers.clear();
-    const busy = this.lanes.map((l) => l.busy).filter((b): b is Promise<void> => b !== undefined);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(busy), new Promise<void>((r) => { timer = setTimeout(r, graceMs); })]);
+    const drained = async (): Promise<void> => {
+      for (let busy = this.lanes.find((l) => l.busy); busy; busy = this.lanes.find((l) => l.busy)) await busy.busy;
+    };
+    await Promise.race([drained(), new Promise<void>((r) => { timer = setTimeout(r, graceMs); })]);
     clearTimeout(timer);
+    this.closed = true;
     for (const lane of this.lanes) {
       if (lane.summary) clearTimeout(lane.summary);
       for (const item of lane.queue.splice(0)) this.record('dropped', item.notice, lane, item.attempt, 'not sent: stopping (a later start sends it while it is recent)');
@@ -106,7 +119,7 @@ export class Notifier {
     lane.summary = undefined;
     const held = lane.held;
     lane.held = undefined;
-    if (!held || this.closed) return;
+    if (!held || this.closing) return;
     lane.sentAt.push(this.o.now().getTime());
     const key = `rate-limited:${this.o.now().toISOString()}`;
     this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
@@ -147,10 +160,14 @@ export class Notifier {
     const attempts = this.o.attempts ?? delays.length + 1;
     if (result.ok) {
       this.record('ok', notice, lane, item.attempt, result.reason);
-    } else if (item.attempt < attempts && !this.closed) {
+    } else if (item.attempt < attempts && this.closing) {
+      this.record('failed', notice, lane, item.attempt, `${result.reason}; not retried: stopping (a later start sends it while it is recent)`);
+      return;
+    } else if (item.attempt < attempts) {
       const wait = delays[item.attempt - 1] ?? delays.at(-1) ?? 0;
       this.record('failed', notice, lane, item.attempt, `${result.reason}; next try in ${seconds(wait)}`);
-      this.later(wait, () => this.enqueue(lane, { notice, attempt: item.attempt + 1 }));
+      const next = { notice, attempt: item.attempt + 1 };
+      this.later(wait, () => this.enqueue(lane, next), { lane, item: next });
       return;
     } else {
       this.record('failed', notice, lane, item.attempt, `${result.reason}; given up after ${item.attempt} attempt${item.attempt === 1 ? '' : 's'}`);
@@ -172,13 +189,13 @@ export class Notifier {
     }
   }
 
-  private later(ms: number, fn: () => void): NodeJS.Timeout {
+  private later(ms: number, fn: () => void, retry?: { lane: Lane; item: Item }): NodeJS.Timeout {
     const t = setTimeout(() => {
       this.timers.delete(t);
-      if (!this.closed) fn();
+      if (!this.closing) fn();
     }, ms);
     t.unref();
-    this.timers.add(t);
+    this.timers.set(t, retry);
     return t;
   }
 
