@@ -42,6 +42,30 @@ describe('the notification queue', () => {
   });
 });
 
+describe('the rate limit\'s summary', () => {
+  test('the notices held back in a window are summed up in one rate-limited notice once the window has room', async () => {
+    const root = tempDir();
+    const hook = await receiver('k3y');
+    fs.mkdirSync(path.join(root, 'tasks'));
+    const n = new Notifier({ channels: [urlChannel(hook.url)], source: { owner: 'u', host: 'h', dir: path.join(root, 'tasks') }, logFile: undefined, logMaxBytes: 1 << 20, log: () => undefined, now: () => new Date(), ratePerMinute: 2, windowMs: 400 });
+    try {
+      n.notify({ kind: 'escalation', key: 'a', id: 'A', reason: 'r', since: '2026-01-01T00:00:00Z' });
+      n.notify({ kind: 'escalation', key: 'b', id: 'B', reason: 'r', since: '2026-01-01T00:00:00Z' });
+      for (const k of ['c', 'd', 'e']) n.notify({ kind: 'escalation', key: k, id: k.toUpperCase(), reason: 'r', since: '2026-01-01T00:00:00Z' });
+      await waitUntil(() => hook.got.length >= 3, () => `two notices and a summary; got ${JSON.stringify(hook.got.map((g) => g.body.text))}`);
+      const summary = hook.got[2]?.body;
+      assert.equal(summary?.event, 'rate-limited');
+      assert.equal(summary?.count, 3);
+      assert.deepEqual(summary?.kinds, { escalation: 3 });
+      assert.match(String(summary?.text), /^tasks: 3 more notifications held back by the rate limit \(3 escalation\)/);
+    } finally {
+      await n.close(0);
+      await hook.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the delivery log', () => {
   test('hostile ids (newline, quotes, C1, bidi, U+2028, HTML) stay on one line, read back exactly, and render escaped', () => {
     const root = tempDir();

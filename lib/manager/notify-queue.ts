@@ -29,6 +29,8 @@ export interface NotifierOptions {
   /** The task's title, when known. */
   readonly titleOf?: (id: string) => string | undefined;
   readonly ratePerMinute?: number;
+  /** The rate limit's window (default a minute; tests shorten it). */
+  readonly windowMs?: number;
   readonly retryDelaysMs?: readonly number[];
   /** Attempts per notice (`notify test`: 1); default: one more than the retry delays. */
   readonly attempts?: number;
@@ -101,14 +103,15 @@ export class Notifier {
 
   private admit(lane: Lane, notice: Notice): void {
     const now = this.o.now().getTime();
-    while (lane.sentAt.length && now - (lane.sentAt[0] as number) >= MINUTE_MS) lane.sentAt.shift();
+    const windowMs = this.o.windowMs ?? MINUTE_MS;
+    while (lane.sentAt.length && now - (lane.sentAt[0] as number) >= windowMs) lane.sentAt.shift();
     if (lane.sentAt.length >= (this.o.ratePerMinute ?? RATE_PER_MINUTE)) {
       lane.held ??= { count: 0, kinds: {} };
       lane.held.count += 1;
       lane.held.kinds[notice.kind] = (lane.held.kinds[notice.kind] ?? 0) + 1;
       this.record('dropped', notice, lane, 0, `rate limit (${this.o.ratePerMinute ?? RATE_PER_MINUTE} a minute): counted in one summary notice`);
       this.finish(notice.key);
-      lane.summary ??= this.later(MINUTE_MS - (now - (lane.sentAt[0] as number)), () => this.summarize(lane));
+      lane.summary ??= this.later(windowMs - (now - (lane.sentAt[0] as number)), () => this.summarize(lane));
       return;
     }
     lane.sentAt.push(now);
