@@ -46,6 +46,46 @@ describe('the Fleet charts in Chromium', () => {
   before(async () => { browser = await launchChromium(); });
   after(async () => { await browser?.close(); });
 
+  test('a running bar grows as time passes, with no tick and no rebuild (the page redraws the lanes itself)', async () => {
+    const fixture = tempTasks();
+    const owner = uniqueOwner('chart');
+    const state = path.join(fixture.dir, 'logs', 'task_manager');
+    fs.mkdirSync(state, { recursive: true });
+    const at = new Date(Date.now() - 5000).toISOString();
+    const claim = { id: 'FIRST-TASK', slug: 'FIRST-TASK', path: 'FIRST-TASK.md', claimedBy: owner, claimedAt: at, startedAt: at, worktree: '/nowhere', pid: null, pidStart: null,
+      state: 'running', exitCode: null, endedAt: null, log: null, runId: 'r-grow', owner, ageS: 5, worktreeExists: false, pr: null, ci: 'unknown' };
+    fs.writeFileSync(path.join(state, `task-manager-${owner}.snapshot.json`), JSON.stringify({ owner, pid: 1, dir: fixture.dir, tick: 1, tickAt: at, tickDurationMs: 1, interval: 30, nextTickAt: at,
+      taskCount: 1, counts: { total: 1, ready: 1 }, ready: [], claims: [claim], escalations: [], errors: [] }));
+    const port = await getPort({ host: '127.0.0.1' });
+    const server = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${owner}`, `dir=${fixture.dir}`, `port=${port}`, 'project=Acme', '--no-heartbeat']);
+    try {
+      await server.waitFor(/serving tasks/);
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      await page.goto(`http://127.0.0.1:${port}/`);
+      const index = path.join(state, `site-${owner}`, 'index.html');
+      const served = fs.readFileSync(index);
+      const bar = async (): Promise<{ label: string; width: number }> => page.$eval('#fleet-timeline a[data-o="running"]', (a) => ({ label: a.getAttribute('aria-label') ?? '', width: Number(a.querySelector('rect')?.getAttribute('width')) }));
+      const first = await bar();
+      assert.match(first.label, /^FIRST-TASK: running for \d+(\.\d)? s, no exit code yet$/);
+      // The span ends now and starts a minute back at least: the bar's share of it widens as the run goes on.
+      await page.waitForFunction((w) => Number(document.querySelector('#fleet-timeline a[data-o="running"] rect')?.getAttribute('width')) > w + 20, first.width, { timeout: 15_000, polling: 100 });
+      const later = await bar();
+      assert.notEqual(later.label, first.label, 'its words say the longer time');
+      assert.deepEqual(fs.readFileSync(index), served, 'the page was not rebuilt: the bar grew in the page');
+      await context.close();
+    } finally {
+      try {
+        if (server.child.pid) process.kill(-server.child.pid, 'SIGTERM');
+      } catch {
+        // gone already
+      }
+      await server.exited;
+      await killAll(fixture.root, server.child.pid ? [server.child.pid] : []);
+      fixture.remove();
+    }
+  });
+
   test('20 runs with mixed outcomes grow the timeline live; every bar says what /api/history says; light and dark at 1280 and 390 px', async () => {
     const fixture = tempTasks();
     fs.rmSync(path.join(fixture.dir, 'FIRST-TASK.md'));
