@@ -1,54 +1,12 @@
-// `startup` against a fake systemctl, crontab and loginctl on PATH (shell scripts that record what they were asked) and HOME in a temp folder:
+// `startup` with a systemd user manager, against fakes on PATH (test/startup-fakes.ts) and HOME in a temp folder:
 // the machine's own units and crontab are never touched. One test runs the unit's ExecStart itself and asks `status` about that heartbeat.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { type Folder, ROOT, type Run, alive, cli, cliEnv, start, waitUntilAsync, withTempFolder } from './helpers.ts';
-
-/** A fake bin folder, a HOME, and the files the fakes record to. */
-interface Fakes { bin: string; home: string; log: (tool: string) => string[]; crontab: string; env: Record<string, string> }
-
-/** Fakes for one test: systemctl answers as a user manager unless `manager` is false; crontab keeps its table in a file. */
-function fakes(t: Folder, o: { manager: boolean; crontab?: boolean; pathTail?: boolean; failEnable?: boolean }): Fakes {
-  const bin = path.join(t.root, 'fakebin');
-  const home = path.join(t.root, 'home');
-  const rec = path.join(t.root, 'rec');
-  fs.mkdirSync(bin);
-  fs.mkdirSync(home);
-  fs.mkdirSync(rec);
-  // zx runs commands through bash, found on PATH.
-  fs.symlinkSync('/bin/bash', path.join(bin, 'bash'));
-  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
-  const script = (name: string, body: string): void => fs.writeFileSync(path.join(bin, name), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${rec}/${name}.log'\n${body}\n`, { mode: 0o755 });
-  script('systemctl', o.manager
-    ? (o.failEnable ? 'if [ "$2" = enable ]; then echo "Failed to enable unit: Access denied" >&2; exit 1; fi\nexit 0' : 'exit 0')
-    : 'echo "Failed to connect to bus: No medium found" >&2; exit 1');
-  script('loginctl', 'echo "Could not get user: No such user" >&2; exit 1');
-  const crontab = path.join(rec, 'crontab.txt');
-  if (o.crontab !== false) {
-    script('crontab', [
-      `F='${crontab}'`,
-      'if [ "$1" = "-l" ]; then [ -f "$F" ] || { echo "no crontab for fake" >&2; exit 1; }; /bin/cat "$F"; exit 0; fi',
-      'if [ "$1" = "-" ]; then /bin/cat > "$F"; exit 0; fi',
-      'if [ "$1" = "-r" ]; then /bin/rm -f "$F"; exit 0; fi',
-      '/bin/cat "$1" > "$F"',
-    ].join('\n'));
-  }
-  const env = cliEnv({ HOME: home, PATH: o.pathTail === false ? bin : `${bin}:${process.env.PATH ?? ''}` });
-  delete env.XDG_CONFIG_HOME;
-  const log = (tool: string): string[] => {
-    const f = path.join(rec, `${tool}.log`);
-    return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter((l) => l !== '') : [];
-  };
-  return { bin, home, log, crontab, env };
-}
-
-function ok(r: Run): Run {
-  assert.equal(r.code, 0, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
+import { ROOT, alive, cli, cliEnv, start, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { DISPATCH, type Fakes, HOOK, SECRET, fakes, ok } from './startup-fakes.ts';
 
 function unitFile(f: Fakes, name: string): string {
   return path.join(f.home, '.config', 'systemd', 'user', name);
@@ -101,10 +59,6 @@ async function withStaleBundle<T>(fn: () => Promise<T>): Promise<T> {
     fs.utimesSync(source, was.atime, was.mtime);
   }
 }
-
-const SECRET = 's3cret-Pw';
-const HOOK = 'https://hooks.example.test/services/T000/B000/XyZsecretTOKEN';
-const DISPATCH = `echo 'started' "$TASK_ID" 100% done`;
 
 describe('startup with a systemd user manager', () => {
   test('writes the unit (absolute paths, the marked heartbeat, secrets in a 0600 file), enables it, prints the linger line; idempotent; replaces; removes', () => withTempFolder('su', async (t) => {
@@ -211,74 +165,5 @@ describe('startup with a systemd user manager', () => {
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, /`systemctl --user enable --now tasks-\S+\.service` failed: Failed to enable unit: Access denied/);
-  }));
-});
-
-describe('startup without a systemd user manager', () => {
-  test('installs an @reboot line, keeps every other crontab line byte for byte, no secret in it; idempotent; replaces; removes only its line', () => withTempFolder('sc', async (t) => {
-    const f = fakes(t, { manager: false });
-    const foreign = '# my jobs\r\nMAILTO=""\n*/5 * * * * date +\\%s >> /tmp/x.log  \n@reboot  echo "tasks-startup" # tasks-startup other-name\n\t# tab\n';
-    fs.writeFileSync(f.crontab, foreign);
-    const args = ['startup', `owner=${t.owner}`, `dir=${t.dir}`, `dispatch=${DISPATCH}`, `notify_url=${HOOK}`];
-    const first = ok(await cli(args, { env: f.env }));
-    assert.match(first.stdout, /startup: installed an @reboot line/);
-    assert.doesNotMatch(first.stdout, /loginctl/);
-    const table = fs.readFileSync(f.crontab, 'utf8');
-    assert.ok(table.startsWith(foreign), 'foreign lines first, unchanged');
-    const ours = table.slice(foreign.length).split('\n').filter((l) => l !== '');
-    assert.equal(ours.length, 1);
-    const line = ours[0] as string;
-    assert.match(line, /^@reboot cd '\/[^']*' && set -a && \. '\/[^']*' && set \+a && exec '\//);
-    assert.match(line, / 'ensure' 'owner=/);
-    assert.match(line, /'dispatch=echo '\\''started'\\'' "\$TASK_ID" 100'\\%' done'/);
-    assert.doesNotMatch(line, /XyZsecretTOKEN/);
-    const envFile = /\. '([^']+)'/.exec(line)?.[1] ?? '';
-    assert.equal(fs.statSync(envFile).mode & 0o777, 0o600);
-    assert.match(fs.readFileSync(envFile, 'utf8'), /XyZsecretTOKEN/);
-
-    const writes = (): number => f.log('crontab').filter((l) => l !== '-l').length;
-    assert.equal(writes(), 1);
-    const second = ok(await cli(args, { env: f.env }));
-    assert.match(second.stdout, /already installed/);
-    assert.equal(writes(), 1);
-
-    const third = ok(await cli([...args, '--with-server', 'port=8099'], { env: f.env }));
-    assert.match(third.stdout, /startup: replaced .*--detach/);
-    const replaced = fs.readFileSync(f.crontab, 'utf8');
-    assert.ok(replaced.startsWith(foreign));
-    assert.match(replaced.slice(foreign.length), /^@reboot .*'serve' '--detach' .*'port=8099'.*\n$/);
-
-    const removed = ok(await cli(['startup', '--remove', `owner=${t.owner}`, `dir=${t.dir}`], { env: f.env }));
-    assert.match(removed.stdout, /removed the crontab line/);
-    assert.equal(fs.readFileSync(f.crontab, 'utf8'), foreign, 'every other line byte for byte');
-    assert.ok(!fs.existsSync(envFile));
-    assert.match(ok(await cli(['startup', '--remove', `owner=${t.owner}`, `dir=${t.dir}`], { env: f.env })).stdout, /nothing to remove/);
-  }));
-
-  test('the crontab line, run by sh as cron would, starts a heartbeat that status reports as running', () => withTempFolder('sx', async (t) => {
-    const f = fakes(t, { manager: false });
-    ok(await cli(['startup', `owner=${t.owner}`, `dir=${t.dir}`, 'interval=1', `dispatch=${DISPATCH}`], { env: f.env }));
-    const line = fs.readFileSync(f.crontab, 'utf8').trim();
-    // What cron does with a command: `\%` becomes `%`, then /bin/sh -c.
-    const command = line.replace(/^@reboot /, '').replace(/\\%/g, '%');
-    const r = execFileSync('/bin/sh', ['-c', command], { env: { HOME: f.home, PATH: '/usr/bin:/bin' }, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r, '');
-    const status = await waitUntilAsync(async () => {
-      const s = await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`], { env: cliEnv() });
-      return (s.code === 0 && /heartbeat\s+running, pid (\d+)/.exec(s.stdout)) || undefined;
-    }, 'status to report the heartbeat running', 30_000);
-    t.extra.push(Number(status[1]));
-    const cmdline = fs.readFileSync(`/proc/${status[1]}/cmdline`, 'utf8').split('\0');
-    assert.ok(cmdline.includes(`dispatch=${DISPATCH}`), `the dispatch word through cron's and sh's quoting: ${JSON.stringify(cmdline)}`);
-  }));
-
-  test('neither systemd nor crontab: refused with one line, nothing written', () => withTempFolder('sn', async (t) => {
-    const f = fakes(t, { manager: false, crontab: false, pathTail: false });
-    fs.rmSync(path.join(f.bin, 'systemctl'));
-    const r = await cli(['startup', `owner=${t.owner}`, `dir=${t.dir}`], { env: f.env });
-    assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr, /no systemctl command, and no crontab command; install cron/);
-    assert.ok(!fs.existsSync(path.join(f.home, '.config')));
   }));
 });
