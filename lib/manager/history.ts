@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { type RunRecord, type TickRecord, eventsBetween, outcomeOf } from './fleet-events.ts';
 import { compactTicks, trimRuns } from './history-compact.ts';
+import { sharedRecorder } from './history-shared.ts';
 import { appendRecords, historyPaths, readLines, readRuns, readTicks, rewriteRecords } from './history-file.ts';
 
 export { readHistory, HistoryReader } from './history-read.ts';
@@ -14,6 +15,8 @@ export interface HistoryOptions {
   readonly host: string;
   readonly log: (line: string) => void;
   readonly now: () => Date;
+  /** A shared registry (registry=postgres://…): its URL and queue; the records go to its database too (history-pg.ts). */
+  readonly shared?: { readonly url: string; readonly queue: string } | undefined;
 }
 
 /** How often the files are compacted (and once at start): a rewrite an hour, appends between. */
@@ -102,6 +105,7 @@ export function historyObserver(o: HistoryOptions): TickObserver | undefined {
     o.log(`${o.now().toISOString()} history: ${what} failed, records are dropped until it works: ${system || !(err instanceof Error) ? why : err.stack ?? why}`);
   };
 
+  const shared = o.shared ? sharedRecorder({ ...o.shared, host: o.host, owner: o.owner, log: o.log, now: o.now }) : undefined;
   return {
     observe(snap: Snapshot): void {
       const now = o.now();
@@ -112,9 +116,10 @@ export function historyObserver(o: HistoryOptions): TickObserver | undefined {
         record(tick, ended);
         resolve();
       })));
+      shared?.add(tick, ended);
     },
     async close(): Promise<void> {
-      await chain;
+      await Promise.all([chain, shared?.close()]);
     },
   };
 }

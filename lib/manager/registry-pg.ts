@@ -37,14 +37,7 @@ export class PgStore {
     // A statement that hangs (a lock, a partition) fails the tick instead of wedging it, well
     // within the lease: the snapshot says "unreachable" before another host may take over.
     const waitMs = Math.round(Math.min(15_000, Math.max(1000, (o.renew?.leaseS ?? 60) * 1000 / 5)));
-    this.pool = new pg.Pool({
-      connectionString: o.url, max: 2, connectionTimeoutMillis: waitMs, idleTimeoutMillis: 10_000,
-      statement_timeout: waitMs, query_timeout: waitMs, application_name: 'tasks',
-    });
-    // A connection that breaks (the server restarted, the network cut), idle or checked out, must
-    // not end the process: the statement on it fails, and the next update connects again.
-    this.pool.on('error', () => undefined);
-    this.pool.on('connect', (client) => client.on('error', () => undefined));
+    this.pool = newPool(o.url, 2, waitMs, 'tasks');
   }
 
   /** Connects and brings the schema up to date (once per store); a failure is one line naming host and port. */
@@ -93,21 +86,7 @@ export class PgStore {
   }
 
   private async withClient<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw unreachable(this.o.url, err);
-    }
-    let broken = false;
-    try {
-      return await fn(client);
-    } catch (err) {
-      broken = !(err instanceof TasksError) && !isSqlError(err);
-      throw broken ? unreachable(this.o.url, err) : err;
-    } finally {
-      client.release(broken);
-    }
+    return withPoolClient(this.pool, this.o.url, fn);
   }
 
   private async write(c: pg.PoolClient, before: Registry, after: Registry): Promise<void> {
@@ -170,6 +149,42 @@ export class PgStore {
   }
 }
 
+/** A pool of a few connections, every wait and statement bounded by waitMs (history-pg.ts has its own). */
+export function newPool(url: string, max: number, waitMs: number, name: string): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url, max, connectionTimeoutMillis: waitMs, idleTimeoutMillis: 10_000,
+    statement_timeout: waitMs, query_timeout: waitMs, application_name: name,
+  });
+  // A connection that breaks (the server restarted, the network cut), idle or checked out, must
+  // not end the process: the statement on it fails, and the next update connects again.
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}
+
+/**
+ * fn with a client of the pool: a pool that cannot connect, or a client that breaks (anything but
+ * an answer of the server), is one line naming the database (unreachable); a broken client is
+ * dropped from the pool, a good one given back.
+ */
+export async function withPoolClient<T>(pool: pg.Pool, url: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw unreachable(url, err);
+  }
+  let broken = false;
+  try {
+    return await fn(client);
+  } catch (err) {
+    broken = !(err instanceof TasksError) && !isSqlError(err);
+    throw broken ? unreachable(url, err) : err;
+  } finally {
+    client.release(broken);
+  }
+}
+
 /** A claim as its row's document: the row-only fields left out. */
 function document(c: Claim): Claim {
   const out = { ...c } as Record<string, unknown>;
@@ -183,7 +198,7 @@ function document(c: Claim): Claim {
  * statement cut off by its timeout (57014)
  * is the database being away, not an answer.
  */
-function isSqlError(err: unknown): boolean {
+export function isSqlError(err: unknown): boolean {
   const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57P)/.test(code) && code !== '57014';
 }

@@ -52,7 +52,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   // History and notifications hear about every tick; neither can hold one.
   const host = hostName(cli.env);
   const observers = [
-    historyObserver({ owner: o.owner, dir: o.dir, host, log, now }),
+    historyObserver({ owner: o.owner, dir: o.dir, host, log, now, shared: store.kind === 'postgres' && o.registry !== undefined ? { url: o.registry, queue: (store as { queue?: string }).queue ?? '' } : undefined }),
     notifyObserver({ owner: o.owner, dir: o.dir, host, command: o.notify, url: o.notifyUrl, env: cli.launcher.env, log, now }),
   ].filter((x): x is TickObserver => x !== undefined);
   let result: Awaited<ReturnType<typeof runHeartbeat>>;

@@ -4,16 +4,18 @@ import type { Cli } from '../context.ts';
 import { usageError } from '../../base/errors.ts';
 import { escapeControls, quoteText } from '../../base/controls.ts';
 import { formatDuration } from '../../manager/escalations.ts';
-import type { RunRecord } from '../../manager/fleet-events.ts';
+import type { HistoryData, RunRecord } from '../../manager/fleet-events.ts';
 import { readHistory } from '../../manager/history.ts';
+import { runningRuns } from '../../manager/history-read.ts';
 import { SINCE_FORMS, sinceTime } from '../../manager/history-since.ts';
-import { hostName } from '../../manager/store.ts';
+import { hostName, queueKey } from '../../manager/store.ts';
 
 export async function run(o: Options, cli: Cli): Promise<number> {
   const now = new Date();
   const since = sinceTime(o.since, now);
   if (!since) throw usageError(`\`since\` must be ${SINCE_FORMS}, got \`${escapeControls(o.since ?? '')}\``);
-  const data = readHistory({ dir: o.dir, owner: o.owner, since, now, host: hostName(cli.env) });
+  const host = hostName(cli.env);
+  const data = o.registry === undefined ? readHistory({ dir: o.dir, owner: o.owner, since, now, host }) : await sharedHistory(o, host, since, now);
   if (o.json) {
     cli.out(JSON.stringify(data));
     return 0;
@@ -21,6 +23,20 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   for (const r of data.runs) cli.out(runLine(r));
   cli.out(summary(data.runs, since));
   return 0;
+}
+
+/** With a shared registry: every host's runs of the queue and this host's ticks, from the database; this owner's runs in flight from its snapshot. */
+async function sharedHistory(o: Options, host: string, since: Date, now: Date): Promise<HistoryData> {
+  const { PgHistory } = await import('../../manager/history-pg.ts');
+  const db = new PgHistory({ url: o.registry as string, queue: o.queue ?? await queueKey(o.dir), host, owner: o.owner });
+  try {
+    const data = await db.read(since);
+    const keys = new Set(data.runs.map((r) => r.key));
+    for (const r of runningRuns(o.dir, o.owner, now, host)) if (!keys.has(r.key)) data.runs.push(r);
+    return data;
+  } finally {
+    await db.close();
+  }
 }
 
 /** One run as a line: when it started, the task id (quoted when it holds a space or a control character), how it ended, how long, its exit. */
