@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { cli, cliEnv, runtimeFile, waitUntilAsync, withTempFolder } from './helpers.ts';
 import { pgSkip, withPostgres } from './pg.ts';
+import type { RunRecord, TickRecord } from '../lib/manager/fleet-events.ts';
+import { PgHistory } from '../lib/manager/history-pg.ts';
 
 function task(id: string): string {
   return `---\nid: ${id}\ntitle: Task ${id}\nstatus: ready\npriority: p1\n---\nBody.\n`;
@@ -60,5 +62,32 @@ test('a shared registry: runs and ticks go to the database, a restarted heartbea
         await cli(['stop', ...keys], { env });
       }
     });
+  });
+});
+
+test('the database keeps history bounded as the file does: old ticks downsampled, a run once, nothing older than a year', { skip: pgSkip }, async () => {
+  await withPostgres(async (p) => {
+    const now = Date.now();
+    const h = new PgHistory({ url: p.url, queue: 'q', host: 'h1', owner: 'o1' });
+    const other = new PgHistory({ url: p.url, queue: 'q', host: 'h2', owner: 'o1' });
+    try {
+      const ticks: TickRecord[] = [];
+      for (let at = now - 10 * 86_400_000; at < now - 60_000; at += 30_000) ticks.push({ at: new Date(at).toISOString(), counts: { total: 1 }, ready: 1, running: 0, escalations: 0 });
+      for (let i = 0; i < ticks.length; i += 2000) await h.write(ticks.slice(i, i + 2000), []);
+      await other.write(ticks.slice(0, 10), []);
+      const run = (i: number, endMs: number): RunRecord => ({ id: `T${i}`, slug: `T${i}`, host: 'h1', owner: 'o1', start: new Date(endMs - 1000).toISOString(), end: new Date(endMs).toISOString(), exit: 0, durationS: 1, outcome: 'success', key: `run:${i}` });
+      await h.write([], [run(1, now - 400 * 86_400_000), run(2, now - 3600_000), run(2, now - 3600_000)]);
+      await other.write([], [run(2, now - 3600_000), run(3, now - 60_000)]);
+      await h.compact(new Date(now));
+      const got = await h.read(new Date(now - 400 * 86_400_000));
+      assert.ok(got.ticks.length > 2880 + 1728 + 60 && got.ticks.length < 2880 + 1728 + 90, `${got.ticks.length} tick records`);
+      assert.equal(got.ticks.reduce((n, t) => n + (t.n ?? 1), 0), ticks.length);
+      assert.deepEqual(got.runs.map((r) => r.key), ['run:2', 'run:3'], 'the queue\'s runs, each once, none older than a year');
+      // Another host's ticks are its own: not compacted by this host, not read as this host's.
+      assert.equal((await other.read(new Date(0))).ticks.length, 10);
+    } finally {
+      await h.close();
+      await other.close();
+    }
   });
 });

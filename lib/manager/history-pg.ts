@@ -1,7 +1,7 @@
 // History in the shared registry's database (registry=postgres://…): every host's runs of the queue in one table, each host's ticks beside them, bounded like the files.
 import type pg from 'pg';
 import type { RunRecord, TickRecord } from './fleet-events.ts';
-import { RUNS_MAX, RUNS_MAX_AGE_MS, TICK_TIERS, compactTicks } from './history-compact.ts';
+import { RUNS_MAX, RUNS_MAX_AGE_MS, compactTicks } from './history-compact.ts';
 import { parseRun, parseTick } from './history-file.ts';
 import { newPool, withPoolClient } from './registry-pg.ts';
 
@@ -67,27 +67,29 @@ export class PgHistory {
   }
 
   /**
-   * Downsamples this host's ticks as the file's are (the ticks that changed tier since the last
-   * compaction: from 8 days back, on an hour's edge, to 23 hours back) and drops what is past the
-   * caps: ticks and runs older than a year, runs past QUEUE_RUNS_MAX in the queue. One transaction.
+   * Downsamples this host's ticks as the file's are (every tick older than a day is read; only the
+   * rows a merge removes are deleted and the records that took them in updated, a few an hour) and
+   * drops what is past the caps: ticks and runs older than a year, runs past QUEUE_RUNS_MAX in the
+   * queue. One transaction.
    */
   async compact(now: Date): Promise<void> {
-    const hour = 3_600_000;
-    const from = new Date(Math.floor((now.getTime() - (TICK_TIERS[1]?.upToMs ?? 0) - 24 * hour) / hour) * hour);
-    const to = new Date(now.getTime() - 23 * hour);
+    const day = new Date(now.getTime() - 86_400_000);
     const oldest = new Date(now.getTime() - RUNS_MAX_AGE_MS);
     const mine = [this.o.queue, this.o.host, this.o.owner];
     await this.client(async (c) => {
       await c.query('BEGIN');
       try {
-        const rows = await c.query<{ record: unknown }>('SELECT record FROM tasks_tick_history WHERE queue = $1 AND host = $2 AND owner = $3 AND at >= $4 AND at < $5 ORDER BY at', [...mine, from, to]);
-        const ticks = rows.rows.map((r) => parseTick(JSON.stringify(r.record))).filter((t): t is TickRecord => t !== undefined);
-        const kept = compactTicks(ticks, now);
-        if (kept.length !== rows.rows.length) {
-          await c.query('DELETE FROM tasks_tick_history WHERE queue = $1 AND host = $2 AND owner = $3 AND at >= $4 AND at < $5', [...mine, from, to]);
-          for (const t of kept) await c.query('INSERT INTO tasks_tick_history (queue, host, owner, at, record) VALUES ($1, $2, $3, $4, $5)', [...mine, t.at, t]);
-        }
         await c.query('DELETE FROM tasks_tick_history WHERE queue = $1 AND host = $2 AND owner = $3 AND at < $4', [...mine, oldest]);
+        const rows = await c.query<{ record: unknown }>('SELECT record FROM tasks_tick_history WHERE queue = $1 AND host = $2 AND owner = $3 AND at < $4 ORDER BY at', [...mine, day]);
+        const ticks = rows.rows.map((r) => parseTick(JSON.stringify(r.record))).filter((t): t is TickRecord => t !== undefined);
+        // A merged record keeps its last tick's time: it is that tick's row, with the n of its span.
+        const kept = new Map(compactTicks(ticks, now).map((t) => [t.at, t]));
+        const gone = ticks.filter((t) => !kept.has(t.at)).map((t) => t.at);
+        if (gone.length) await c.query('DELETE FROM tasks_tick_history WHERE queue = $1 AND host = $2 AND owner = $3 AND at = ANY($4::timestamptz[])', [...mine, gone]);
+        for (const t of ticks) {
+          const k = kept.get(t.at);
+          if (k && (k.n ?? 1) !== (t.n ?? 1)) await c.query('UPDATE tasks_tick_history SET record = $5 WHERE queue = $1 AND host = $2 AND owner = $3 AND at = $4', [...mine, t.at, k]);
+        }
         await c.query('DELETE FROM tasks_run_history WHERE queue = $1 AND at < $2', [this.o.queue, oldest]);
         await c.query(`DELETE FROM tasks_run_history WHERE queue = $1 AND at < (SELECT min(at) FROM (SELECT at FROM tasks_run_history WHERE queue = $1 ORDER BY at DESC LIMIT ${QUEUE_RUNS_MAX}) kept)`, [this.o.queue]);
         await c.query('COMMIT');
