@@ -9,8 +9,12 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import type * as Esbuild from 'esbuild';
 import type { HistoryData, RunOutcome, RunRecord, TickRecord } from '../lib/manager/fleet-events.ts';
+import { compactTicks, trimRuns } from '../lib/manager/history-compact.ts';
+import { historyPaths, rewriteRecords } from '../lib/manager/history-file.ts';
 import { TaskScanner } from '../lib/tasks/scan.ts';
+import { renderFleet } from '../lib/web/render/charts.ts';
 import { clientAssets } from '../lib/web/site/client-assets.ts';
+import { HistoryView } from '../lib/web/site/history-view.ts';
 import { SiteBuilder } from '../lib/web/site/site.ts';
 import { generateTasks } from './generate.ts';
 
@@ -85,6 +89,36 @@ export function chartsBytes(): ChartsBytes {
   }
 }
 
+/**
+ * What the charts cost a build, with a year of history on file (compacted as the recorder leaves it):
+ * the first read of a tick (the files parsed again, as after each tick) and the drawing, the median of 5 each.
+ */
+export function chartsBuildMs(): { readMs: number; drawMs: number } {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-charts-cost-'));
+  try {
+    const now = new Date();
+    const year = syntheticHistory(now.getTime(), 365);
+    const p = historyPaths(tmp, 'bench');
+    fs.mkdirSync(p.stateDir, { recursive: true });
+    rewriteRecords(p.ticks, compactTicks(year.ticks, now));
+    rewriteRecords(p.runs, trimRuns(year.runs.filter((r) => r.outcome !== 'running'), now));
+    const mid = (xs: number[]): number => xs.sort((a, b) => a - b)[xs.length >> 1] as number;
+    const reads: number[] = [];
+    const draws: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      let t = performance.now();
+      const history = new HistoryView().read(tmp, 'bench', undefined, now);
+      reads.push(performance.now() - t);
+      t = performance.now();
+      renderFleet({ history, now, refs: new Map(), order: ['draft', 'ready', 'in_progress', 'review', 'completed'], word: String });
+      draws.push(performance.now() - t);
+    }
+    return { readMs: mid(reads), drawMs: mid(draws) };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 const kb = (n: number): string => `${(n / 1024).toFixed(1)} KB`;
 
 /** The figures as lines, for bench/history.ts. */
@@ -96,4 +130,8 @@ export function chartsBytesLines(b: ChartsBytes = chartsBytes()): string[] {
   ];
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) for (const line of chartsBytesLines()) console.log(line);
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const line of chartsBytesLines()) console.log(line);
+  const cost = chartsBuildMs();
+  console.log(`a build's Fleet section with a year of history on file: ${cost.readMs.toFixed(1)} ms to read 30 days (files parsed again, once a tick), ${cost.drawMs.toFixed(1)} ms to draw`);
+}

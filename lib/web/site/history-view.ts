@@ -1,4 +1,4 @@
-// The run and tick history the index's Fleet charts show: the last 30 days on file, read once per tick, with what the build's own snapshot says on top (so a build right after a tick shows it before the recorder has appended it).
+// The run and tick history the index's Fleet charts show: the last 30 days on file, read at most once a minute, with what the build's own snapshot says on top (so a build right after a tick shows it before the recorder has appended it).
 import os from 'node:os';
 import { DAY } from '../client/charts-data.ts';
 import { type HistoryData, type RunRecord, ownClaim, releasedRecordOf, runRecordOf } from '../../manager/fleet-events.ts';
@@ -9,21 +9,26 @@ import type { WebSnapshot } from '../render/snapshot-read.ts';
 
 /** How far back the charts look. */
 const KEEP_MS = 30 * DAY;
+const READ_EVERY_MS = 60_000;
 
 export class HistoryView {
   private reader: { key: string; reader: HistoryReader } | undefined;
   private last: { key: string; data: HistoryData } | undefined;
 
   /**
-   * The history for a build: the files are read again only when the snapshot is a new one (the
-   * recorder appends once a tick), or a minute has passed; the snapshot's claims (as the build sees
-   * them, the registry's changes since the tick included) and its tick are laid over it every time.
-   * A failure to read is shown on the page, never thrown into the build.
+   * The history for a build: the files are read at most once a minute; the snapshot's claims (as
+   * the build sees them, the registry's changes since the tick included), the claims it released
+   * lately and its tick are laid over them at every build. A failure to read is shown on the page,
+   * never thrown into the build.
    */
   read(dir: string, owner: string, snapshot: WebSnapshot | undefined, now: Date): FleetHistory {
     const where = `${dir}\0${owner}`;
     if (this.reader?.key !== where) this.reader = { key: where, reader: new HistoryReader(dir, owner) };
-    const key = `${where}\0${snapshot?.pid}\0${snapshot?.tickAt}\0${Math.floor(now.getTime() / 60_000)}`;
+    // The files at most once a minute: a year of history on file takes about 0.1 s to parse
+    // (bench/charts-bytes.ts), too much for every tick; what a minute adds is invisible in the
+    // flow's columns (30 minutes at the least), and its runs are in the snapshot (claims, and
+    // claims released lately), laid over below.
+    const key = `${where}\0${Math.floor(now.getTime() / READ_EVERY_MS)}`;
     try {
       if (this.last?.key !== key) this.last = { key, data: this.reader.reader.read(new Date(now.getTime() - KEEP_MS), now) };
     } catch (err) {
