@@ -15,14 +15,13 @@ export interface Entry {
   /** The task object last derived from: the same object means the same content, without hashing it again. */
   task: Task;
   content: string;
-  /** What the page shows besides the task itself: escalation, claim, dependencies. */
+  /** What the page shows besides the task itself (escalation, claim, dependencies), as a hash: the text is hundreds of bytes a task. */
   extra: string;
   /** The task as the list and board show it, as a record of the data files. */
   row: TaskRow;
   /** The record as bytes and its hash, kept as the same objects while unchanged, so the data files are compared and written without re-encoding. */
   data: Buffer;
   hash: string;
-  search: Buffer;
   /** The PR as shown, resolved once per task object (the remote is global: a new one clears every entry). */
   pr: PrShown | null;
   ci: string;
@@ -78,7 +77,7 @@ export interface EntryContext {
 export function deriveEntry(ctx: EntryContext, task: Task, page: string, related: TaskRelated, old: Entry | undefined): { entry: Entry; render?: () => string } {
   const sides = ctx.sides;
   const ci = ciOf(task, sides.checks);
-  const extra = `${sides.of(task.id)}|${ci}|${JSON.stringify(related)}|${isOverdue(task, ctx.now)}`;
+  const extra = sha1(Buffer.from(`${sides.of(task.id)}|${ci}|${JSON.stringify(related)}|${isOverdue(task, ctx.now)}`));
   const sameTask = old !== undefined && old.task === task;
   const pr = sameTask ? old.pr : prShown(task.pr, ctx.remote);
   const content = sameTask ? old.content : contentKey(task);
@@ -88,7 +87,6 @@ export function deriveEntry(ctx: EntryContext, task: Task, page: string, related
   const esc = escalation === undefined ? undefined : { reason: escalation.reason, since: escalation.since };
   const render = (): string => renderTaskPage({ project: ctx.project, task, related, now: ctx.now, escalation: esc, claim, pr, ci, runLog: sides.logs?.get(task.id), api: ctx.api,
     hold: sides.holds.get(task.id), folderWords: ctx.folderWords });
-  const text = searchFold(`${task.title}\n${task.body}`).replace(/\s+/g, ' ').trim();
   const row = taskRow(task, page, escalation !== undefined, pr, ci, ctx.statusRank, related.parent?.task?.page);
   const bytes = Buffer.from(JSON.stringify(row));
   const kept = old !== undefined && old.data.equals(bytes);
@@ -96,14 +94,17 @@ export function deriveEntry(ctx: EntryContext, task: Task, page: string, related
     task, content, extra, pr, ci, row: kept ? old.row : row,
     data: kept ? old.data : bytes,
     hash: kept ? old.hash : sha1(bytes),
-    search: same(old?.search, Buffer.from(`${JSON.stringify(page)}:${JSON.stringify(text)}`)),
   };
   return { entry, render };
 }
 
-/** The old buffer when its bytes equal the new one, so unchanged parts keep their identity. */
-function same(old: Buffer | undefined, next: Buffer): Buffer {
-  return old !== undefined && old.equals(next) ? old : next;
+/**
+ * A task's part of a search shard: its page and its folded title and body. Made when its shard is
+ * written, never kept: a task's text is about 1 KB, 50 MB at 50,000 tasks.
+ */
+export function searchPart(task: Task, page: string): string {
+  const text = searchFold(`${task.title}\n${task.body}`).replace(/\s+/g, ' ').trim();
+  return `${JSON.stringify(page)}:${JSON.stringify(text)}`;
 }
 
 export function sha1(bytes: Buffer): string {

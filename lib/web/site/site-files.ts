@@ -135,6 +135,11 @@ export class SiteFiles {
     return [...this.found];
   }
 
+  /** Whether a file was written (or found right) by write() since the last reset: its hash is known. */
+  knows(rel: string): boolean {
+    return this.hashes.has(rel);
+  }
+
   /** Writes a file atomically unless its bytes are already there. */
   write(rel: string, bytes: string | Buffer): void {
     const chunks = this.withVersion(rel, [typeof bytes === 'string' ? Buffer.from(bytes) : bytes]);

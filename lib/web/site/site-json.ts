@@ -1,21 +1,25 @@
 // The task data as files: every task's record and search text in shards by page name, and data/index.json naming them; one change rewrites one shard of each.
 import { DATA_INDEX, type DataIndex, SHARD_DIGITS, searchShard, shardCount, shardOf, tasksShard } from '../client/shards.ts';
 import type { Entry } from './site-entries.ts';
-import { sha1 } from './site-entries.ts';
+import { searchPart, sha1 } from './site-entries.ts';
 import type { SiteFiles } from './site-files.ts';
 
 const COMMA = Buffer.from(',\n');
 const TASKS_HEAD = Buffer.from('{"tasks":[\n');
 const TASKS_TAIL = Buffer.from('\n]}\n');
-const SEARCH_HEAD = Buffer.from('{');
-const SEARCH_TAIL = Buffer.from('}\n');
+
+/**
+ * One shard: its records (the entries' own buffers) and the hashes the data index names. Its search
+ * text is not kept: it is made again from the tasks when one of them changed (the records are kept,
+ * the text, twice their size, is not).
+ */
+interface Shard { readonly rows: Buffer[]; readonly tasks: string; readonly search: string }
 
 /**
  * Writes the shards and the data index for a build's entries (by position, with their pages) and
  * returns the versions the index page names. Shards that no longer exist (fewer tasks, fewer
  * shards) are removed; unchanged shards are compared by their parts' identity, not re-encoded.
  */
-interface Shard { readonly rows: Buffer[]; readonly bodies: Buffer[]; readonly tasks: string; readonly search: string }
 
 export class SiteData {
   private count = 0;
@@ -50,14 +54,13 @@ export class SiteData {
     this.pages = pages;
     this.shards = this.members.map((members, k) => {
       const kept = this.shards[k];
-      return kept !== undefined && members.every((i) => list[i] === this.last[i]) ? kept : shardParts(list, pages, members);
+      const same = kept !== undefined && members.every((i) => list[i] === this.last[i]);
+      // The search shard is written when its tasks changed, or when the files forgot it (a folder cleared under the build).
+      if (!same || !this.files.knows(searchShard(k))) this.files.write(searchShard(k), searchText(list, pages, members));
+      return same ? kept : shardParts(list, pages, members);
     });
     this.last = [...list];
-    for (let k = 0; k < count; k++) {
-      const shard = this.shards[k] as Shard;
-      this.files.writeAssembled(tasksShard(k), { head: TASKS_HEAD, parts: shard.rows, tail: TASKS_TAIL });
-      this.files.writeAssembled(searchShard(k), { head: SEARCH_HEAD, parts: shard.bodies, tail: SEARCH_TAIL });
-    }
+    for (let k = 0; k < count; k++) this.files.writeAssembled(tasksShard(k), { head: TASKS_HEAD, parts: (this.shards[k] as Shard).rows, tail: TASKS_TAIL });
     for (let k = count; k < this.count; k++) {
       this.files.remove(tasksShard(k));
       this.files.remove(searchShard(k));
@@ -75,23 +78,23 @@ export class SiteData {
 
 const hash = (keys: readonly string[]): string => sha1(Buffer.from(keys.join('\n'))).slice(0, 16);
 
-/** One shard's parts (records, bodies) and hashes, from the entries at its positions. */
+/** A search shard's bytes: `{"<page>":"<folded title and body>",…}` of the tasks at its positions. */
+function searchText(list: readonly Entry[], pages: readonly string[], members: readonly number[]): string {
+  return `{${members.map((i) => searchPart((list[i] as Entry).task, pages[i] as string)).join(',\n')}}\n`;
+}
+
+/** One shard's records and hashes, from the entries at its positions. */
 function shardParts(list: readonly Entry[], pages: readonly string[], members: readonly number[]): Shard {
   const rows: Buffer[] = [];
-  const bodies: Buffer[] = [];
   const rowKeys: string[] = [];
   const bodyKeys: string[] = [];
   for (const i of members) {
     const e = list[i] as Entry;
-    if (rows.length) {
-      rows.push(COMMA);
-      bodies.push(COMMA);
-    }
+    if (rows.length) rows.push(COMMA);
     rows.push(e.data);
-    bodies.push(e.search);
     rowKeys.push(e.hash);
     // The content key covers the title and body the search text is folded from; the page names it.
     bodyKeys.push(pages[i] as string, e.content);
   }
-  return { rows, bodies, tasks: hash(rowKeys), search: hash(bodyKeys) };
+  return { rows, tasks: hash(rowKeys), search: hash(bodyKeys) };
 }
