@@ -91,7 +91,7 @@ export function chartsBytes(): ChartsBytes {
 
 /**
  * What the charts cost a build, with a year of history on file (compacted as the recorder leaves it):
- * the first read of a tick (the files parsed again, as after each tick) and the drawing, the median of 5 each.
+ * a read that parses the files again (history-view.ts does so at most once a minute) and the drawing, the median of 5 each.
  */
 export function chartsBuildMs(): { readMs: number; drawMs: number } {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-charts-cost-'));
@@ -133,5 +133,5 @@ export function chartsBytesLines(b: ChartsBytes = chartsBytes()): string[] {
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const line of chartsBytesLines()) console.log(line);
   const cost = chartsBuildMs();
-  console.log(`a build's Fleet section with a year of history on file: ${cost.readMs.toFixed(1)} ms to read 30 days (files parsed again, once a tick), ${cost.drawMs.toFixed(1)} ms to draw`);
+  console.log(`a build's Fleet section with a year of history on file: ${cost.readMs.toFixed(1)} ms to read 30 days (the files parsed again: at most once a minute), ${cost.drawMs.toFixed(1)} ms to draw`);
 }

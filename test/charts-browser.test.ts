@@ -111,6 +111,8 @@ describe('the Fleet charts in Chromium', () => {
       page.on('load', () => { loads += 1; });
       await page.goto(base);
       await page.evaluate(() => { (window as unknown as { mark: number }).mark = 1; });
+      // A range picked now stays picked through the live swaps that follow.
+      await page.click('#fleet-flow .ch-ranges:not([hidden]) button[data-range="7d"]', { timeout: 15_000 });
 
       // Live: the number of bars is sampled until every task's run has ended; it must have grown in steps, without a reload.
       const seen: number[] = [];
@@ -127,6 +129,8 @@ describe('the Fleet charts in Chromium', () => {
       assert.ok(seen.filter((n) => n > 0).length >= 3, `the timeline grew in steps while the page was open (bar counts seen: ${seen.join(', ')})`);
       assert.equal(await page.evaluate(() => (window as unknown as { mark?: number }).mark), 1, 'the page was not reloaded');
       assert.equal(loads, 1, 'no navigation');
+      assert.deepEqual(await page.$$eval('#fleet-flow .flow-range', (ps) => ps.map((p) => [p.id, (p as HTMLElement).hidden])), [['flow-24h', true], ['flow-7d', false], ['flow-30d', true]],
+        'the 7 d range is still the one shown after the swaps');
 
       // Each bar against /api/history: the task, how it ended, how long it took, its exit code.
       const runs = ended(await history());
