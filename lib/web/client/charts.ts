@@ -1,5 +1,5 @@
 // The Fleet charts on the page: the status flow's range buttons, the timeline's running bars growing as time passes, and a bar's text shown under the lanes on hover or focus. The charts themselves come drawn in the page (and in each live swap).
-import { byId } from './dom.ts';
+import { HTTP, byId } from './dom.ts';
 import { lanesFromPage, lanesHtml } from './charts-timeline.ts';
 
 /** The range the operator picked; the server's HTML always shows 24 h, so a swap puts the choice back. */
@@ -54,5 +54,6 @@ export function startCharts(): void {
   });
   document.addEventListener('mouseover', detail);
   document.addEventListener('focusin', detail);
-  setInterval(grow, 2000);
+  // Only a served page is live: a copy built to files (build out=) shows the runs as they were then.
+  if (HTTP) setInterval(grow, 2000);
 }
