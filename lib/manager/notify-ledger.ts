@@ -15,8 +15,8 @@ interface LedgerFile {
 }
 
 /**
- * The ledger, read once at start and written atomically (never through a link) whenever it
- * changes. A missing or damaged one starts empty; one that cannot be written (a full disk) is
+ * The ledger, read once at start and written atomically (never through a link) once per turn
+ * of the event loop in which it changed. A missing or damaged one starts empty; one that cannot be written (a full disk) is
  * kept in memory and said once in the heartbeat log.
  */
 export class Ledger {
@@ -27,6 +27,7 @@ export class Ledger {
   /** The escalations open when it did. */
   readonly previousActive: ReadonlySet<string>;
   private broken = false;
+  private pending: NodeJS.Immediate | undefined;
 
   constructor(private readonly file: string | undefined, private readonly log: (line: string) => void, private readonly now: () => Date) {
     const read = file === undefined ? undefined : readLedger(file);
@@ -50,7 +51,7 @@ export class Ledger {
       if (this.sent.size <= LEDGER_MAX_KEYS) break;
       this.sent.delete(k);
     }
-    this.save();
+    this.later();
   }
 
   /** The escalations open now; written only when they changed. */
@@ -58,7 +59,19 @@ export class Ledger {
     const next = [...new Set(ids)].sort();
     if (next.length === this.active.length && next.every((v, i) => v === this.active[i])) return;
     this.active = next;
+    this.later();
+  }
+
+  /** Writes what changed now (the heartbeat's stop calls it; a write is otherwise made once per turn of the event loop, however many keys a tick added). */
+  flush(): void {
+    if (this.pending === undefined) return;
+    clearImmediate(this.pending);
+    this.pending = undefined;
     this.save();
+  }
+
+  private later(): void {
+    this.pending ??= setImmediate(() => this.flush());
   }
 
   private save(): void {

@@ -7,7 +7,7 @@ import { openAppend } from '../base/nofollow.ts';
 import type { Channel } from './notify-send.ts';
 import { type Notice, type NoticeSource, noticeDocument } from './notify-message.ts';
 
-/** Most notices a channel sends in a minute; the excess is dropped (logged) and summed up in one notice once the minute has room. */
+/** Most notices a channel sends in a minute; the excess is dropped (the first of it logged) and summed up in one notice once the minute has room. */
 export const RATE_PER_MINUTE = 10;
 /** The waits before the second, third and fourth attempt; after the fourth fails the notice is given up. */
 export const RETRY_DELAYS_MS: readonly number[] = [5000, 30_000, 120_000];
@@ -106,10 +106,11 @@ export class Notifier {
     const windowMs = this.o.windowMs ?? MINUTE_MS;
     while (lane.sentAt.length && now - (lane.sentAt[0] as number) >= windowMs) lane.sentAt.shift();
     if (lane.sentAt.length >= (this.o.ratePerMinute ?? RATE_PER_MINUTE)) {
+      // One line for the first held back, not one each: a burst must not push the log's real deliveries out of its cap.
+      if (lane.held === undefined) this.record('dropped', notice, lane, 0, `rate limit (${this.o.ratePerMinute ?? RATE_PER_MINUTE} a minute): this notice and the next ones until the window has room are summed up in one notice`);
       lane.held ??= { count: 0, kinds: {} };
       lane.held.count += 1;
       lane.held.kinds[notice.kind] = (lane.held.kinds[notice.kind] ?? 0) + 1;
-      this.record('dropped', notice, lane, 0, `rate limit (${this.o.ratePerMinute ?? RATE_PER_MINUTE} a minute): counted in one summary notice`);
       this.finish(notice.key);
       lane.summary ??= this.later(windowMs - (now - (lane.sentAt[0] as number)), () => this.summarize(lane));
       return;

@@ -95,7 +95,10 @@ export function notifyObserver(o: NotifyOptions): TickObserver | undefined {
         notifier.notify(e);
       }
     },
-    close: () => notifier.close(),
+    close: async () => {
+      await notifier.close();
+      ledger.flush();
+    },
   };
 }
 
