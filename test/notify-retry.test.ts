@@ -1,6 +1,7 @@
 // Real CLI, loopback receiver: a delivery answered 500 is retried and delivered once; a receiver that never answers costs its own timeout in the background and never a tick.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { type Folder, cli, readPid, runtimeFile, waitUntil, withTempFolder } from './helpers.ts';
 import { receiver } from './notify-helpers.ts';
@@ -37,6 +38,14 @@ describe('notification retries and receivers that hang', () => {
         assert.ok(!log.includes(SECRET), log);
         assert.equal(hook.got.length, 2);
         assert.equal(hook.got[0]?.body.key, hook.got[1]?.body.key, 'the same notice, sent again');
+        // The dashboard's Heartbeat section lists both attempts, the URL cut after its host.
+        const out = path.join(t.root, 'site');
+        const built = await cli(['build', `owner=${t.owner}`, `dir=${t.dir}`, `out=${out}`]);
+        assert.equal(built.code, 0, built.stderr);
+        const health = /<section id="health"[\s\S]*?<\/section>/.exec(fs.readFileSync(path.join(out, 'index.html'), 'utf8'))?.[0] ?? '';
+        assert.match(health, /<summary>Notifications: 1 sent, 1 failed or dropped \(last 2\)<\/summary>/, health);
+        assert.match(health, /run-finished<\/td><td><code>FIRST-TASK<\/code><\/td><td>http:\/\/127\.0\.0\.1:\d+\/…<\/td>/);
+        assert.ok(!health.includes(SECRET));
         // Delivered: never sent a third time.
         const ticks = tickTimes(t).length;
         await waitUntil(() => tickTimes(t).length >= ticks + 3, 'three more ticks', 30_000);

@@ -1,4 +1,5 @@
 // The dashboard index: navigation, health, counts, escalations, dispatchable tasks, claims, parse errors, the Fleet charts, the task list and board, docs.
+import { type Delivery, renderDeliveries } from './render-deliveries.ts';
 import type { ParseError } from '../../tasks/taskfile.ts';
 import type { HeartbeatState } from '../../supervise/health.ts';
 import { type TaskRef, escapeHtml, siteTitle, taskLink, timeTag } from './html.ts';
@@ -46,6 +47,8 @@ export interface IndexInput extends ListInput {
   readonly shown: Shown;
   /** The heartbeat's run and tick history for the Fleet section; undefined: the section is empty and hidden. */
   readonly fleet?: FleetHistory;
+  /** The last notification deliveries (newest first), shown under the Heartbeat section; none: nothing shown. */
+  readonly deliveries?: readonly Delivery[];
 }
 
 /** Most entries the escalations and dispatchable sections list; the list's filters reach the rest. */
@@ -116,7 +119,7 @@ function renderHealth(p: IndexInput): string {
     : `<p class="alert stale"${stale ? '' : ' hidden'}>The last snapshot is older than 3 intervals: ticks may be failing (see the heartbeat log).</p>\n`;
   return `<section id="health" class="health${warn ? ' warn' : ''}"${attrs}><h2>Heartbeat</h2>
 <dl><dt>Owner</dt><dd>${owner}</dd><dt>Heartbeat</dt><dd>${line}</dd><dt>Last tick</dt><dd>${last}</dd><dt>Next tick</dt><dd>${next}</dd></dl>
-${alert}</section>`;
+${alert}${renderDeliveries(p.deliveries ?? [], p.now)}</section>`;
 }
 
 /** Each status's count, in the folder's words, linking to the list filtered by it. */

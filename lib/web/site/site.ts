@@ -24,9 +24,13 @@ import { PendingPages } from './site-pending.ts';
 import { SiteData } from './site-json.ts';
 import { DATA_DIR, MAX_SHARDS, shardCount } from '../client/shards.ts';
 import type { FleetHistory } from '../render/charts.ts';
+import { readDeliveries } from '../render/render-deliveries.ts';
 import { HistoryView } from './history-view.ts';
 
 /** A task page's file name (in tasks/): see pages.ts. */
+
+/** Notification deliveries the Heartbeat section lists. */
+const DELIVERIES_SHOWN = 10;
 export { pageName } from '../render/pages.ts';
 
 export interface SiteInput {
@@ -177,8 +181,10 @@ export class SiteBuilder {
     const parts = this.listParts.get(input.tasks, rows, board, changed);
     const owner = input.owner ?? input.snapshot?.owner;
     const fleet = input.history ?? (input.dir === undefined || owner === undefined ? undefined : this.history.read(input.dir, owner, input.snapshot, input.now));
+    // The last notification deliveries, under the Heartbeat section (a failing webhook is seen there).
+    const deliveries = input.dir === undefined || owner === undefined ? [] : readDeliveries(input.dir, owner, DELIVERIES_SHOWN);
     files.write('index.html', renderIndex({ ...input, docs: input.docs ?? [], refs: links.refs, counts: countByStatus(input.tasks, input.format?.customStatuses), shown, rows, version, searchVersion,
-      ...board, ...parts, fleet }));
+      ...board, ...parts, fleet, deliveries }));
     this.first = false;
     return files.finish();
   }
