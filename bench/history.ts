@@ -11,6 +11,7 @@ import getPort from 'get-port';
 import type { RunOutcome, RunRecord, TickRecord } from '../lib/manager/fleet-events.ts';
 import { RUNS_MAX, compactTicks, trimRuns } from '../lib/manager/history-compact.ts';
 import { appendRecords, historyPaths, rewriteRecords } from '../lib/manager/history-file.ts';
+import { compactRunFile, compactTickFile } from '../lib/manager/history.ts';
 import { ROOT, benchEnv, median } from './lib-measure.ts';
 
 const DAY = 86_400_000;
@@ -136,6 +137,19 @@ try {
     appends.push(performance.now() - a);
   }
   console.log(`one tick's append: median ${(median(appends) * 1000).toFixed(0)} us`);
+  // The hourly compaction the recorder runs after a tick (an hour's ticks change tier: read, downsample, rewrite),
+  // and the runs file's (capped only: at start and after every 1,000 more runs).
+  const compactions: number[] = [];
+  const runCompactions: number[] = [];
+  for (let h = 1; h <= 3; h++) {
+    let a = performance.now();
+    compactTickFile(p.ticks, new Date(Date.now() + h * 3_600_000));
+    compactions.push(performance.now() - a);
+    a = performance.now();
+    compactRunFile(p.runs, new Date(Date.now() + h * 3_600_000));
+    runCompactions.push(performance.now() - a);
+  }
+  console.log(`the hourly compaction of a year's ticks: median ${median(compactions).toFixed(0)} ms; of 10,000 runs (at start, then every 1,000 runs): ${median(runCompactions).toFixed(0)} ms`);
   for (const row of await serveHistory(dir, owner)) console.log(row);
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });

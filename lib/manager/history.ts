@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { type RunRecord, type TickRecord, eventsBetween, outcomeOf } from './fleet-events.ts';
 import { compactTicks, trimRuns } from './history-compact.ts';
 import { sharedRecorder } from './history-shared.ts';
-import { appendRecords, historyPaths, readLines, readRuns, readTicks, rewriteRecords } from './history-file.ts';
+import { addRuns, appendRecords, byTime, historyPaths, parseTicks, readChunk, readRuns, rewriteRecords, runTime } from './history-file.ts';
 
 export { readHistory, HistoryReader } from './history-read.ts';
 import type { Snapshot, TickObserver } from './tick.ts';
@@ -21,6 +21,8 @@ export interface HistoryOptions {
 
 /** How often the files are compacted (and once at start): a rewrite an hour, appends between. */
 export const COMPACT_EVERY_MS = 60 * 60_000;
+/** Runs appended between two compactions of the runs file (at most this many past its cap). */
+export const RUNS_COMPACT_AFTER = 1000;
 /** Run records kept in memory while they cannot be written (a full disk), retried with the next tick's. */
 const PENDING_MAX = 1000;
 
@@ -39,8 +41,8 @@ export function tickRecordOf(snap: Snapshot): TickRecord {
  * The observer that records history: each tick appends one tick line and a line per run of this
  * owner that ended (eventsBetween), after the tick (setImmediate), one write at a time. Runs are
  * deduplicated by key against the runs file read at start, so a restarted heartbeat that sees
- * the same ended claims again does not record them twice. The files are compacted at start and
- * hourly. A write that fails (a full disk) drops the tick and keeps the runs for the next try,
+ * the same ended claims again does not record them twice. The ticks file is compacted at start
+ * and hourly, the runs file at start and after every RUNS_COMPACT_AFTER runs. A write that fails (a full disk) drops the tick and keeps the runs for the next try,
  * with one log line until writing works again; nothing here ends or holds the heartbeat.
  */
 export function historyObserver(o: HistoryOptions): TickObserver | undefined {
@@ -49,6 +51,7 @@ export function historyObserver(o: HistoryOptions): TickObserver | undefined {
   let recorded: Set<string> | undefined;
   let pending: RunRecord[] = [];
   let compactedAt = -Infinity;
+  let appendedRuns = 0;
   /** The failures logged since writing last worked: each is logged once. */
   const failing = new Set<string>();
   let dropped = 0;
@@ -59,15 +62,24 @@ export function historyObserver(o: HistoryOptions): TickObserver | undefined {
     if (now.getTime() - compactedAt >= COMPACT_EVERY_MS) {
       compactedAt = now.getTime();
       try {
-        compactFiles(o.dir, o.owner, now);
+        compactTickFile(paths.ticks, now);
       } catch (err) {
         trouble('compacting', err);
       }
+    }
+    // Runs are only capped, never merged: compacted at start and after every RUNS_COMPACT_AFTER more, not hourly.
+    if (recorded === undefined || appendedRuns >= RUNS_COMPACT_AFTER) {
+      appendedRuns = 0;
       try {
-        // The keys of the runs on file (read again after each compaction: the set stays as bounded as the file).
-        recorded = new Set(readRuns(paths.runs).map((r) => r.key));
+        // The keys of the runs on file, known again after each compaction: the set stays as bounded as the file.
+        recorded = new Set(compactRunFile(paths.runs, now).map((r) => r.key));
       } catch (err) {
-        trouble('reading', err);
+        trouble('compacting', err);
+        try {
+          recorded = new Set(readRuns(paths.runs).map((r) => r.key));
+        } catch (e) {
+          trouble('reading', e);
+        }
       }
     }
     const known = (recorded ??= new Set());
@@ -76,6 +88,7 @@ export function historyObserver(o: HistoryOptions): TickObserver | undefined {
     try {
       appendRecords(paths.runs, runs);
       for (const r of runs) known.add(r.key);
+      appendedRuns += runs.length;
       pending = [];
     } catch (err) {
       // Kept for the next tick's try: a run's end happens once, a tick comes again.
@@ -127,21 +140,31 @@ export function historyObserver(o: HistoryOptions): TickObserver | undefined {
 /**
  * Rewrites the history files compacted (ticks downsampled, runs capped, bad lines dropped), each only
  * when that changes it, and only when no line was appended while it was read (a `--once` heartbeat
- * beside the daemon may append): a skipped compaction is done an hour later.
+ * beside the daemon may append): a skipped compaction is done at the next. Each file is read once.
  */
 export function compactFiles(dir: string, owner: string, now: Date): void {
   const paths = historyPaths(dir, owner);
-  const lines = (file: string): number => readLines(file).filter((l) => l !== '').length;
-  const size = (file: string): number | undefined => fs.lstatSync(file, { throwIfNoEntry: false })?.size;
-  for (const [file, read, compact] of [
-    [paths.ticks, readTicks, compactTicks],
-    [paths.runs, readRuns, trimRuns],
-  ] as const) {
-    const before = size(file);
-    if (before === undefined) continue;
-    const all = read(file);
-    const kept = (compact as (x: readonly object[], now: Date) => object[])(all, now);
-    if (kept.length === lines(file) || size(file) !== before) continue;
-    rewriteRecords(file, kept);
-  }
+  compactTickFile(paths.ticks, now);
+  compactRunFile(paths.runs, now);
+}
+
+/** The ticks file downsampled (compactTicks). */
+export function compactTickFile(file: string, now: Date): void {
+  compactFile(file, (lines) => compactTicks(byTime(parseTicks(lines), (t) => Date.parse(t.at)), now));
+}
+
+/** The runs file capped (trimRuns); returns the runs kept, whose keys the recorder knows. */
+export function compactRunFile(file: string, now: Date): RunRecord[] {
+  return compactFile(file, (lines) => trimRuns(byTime([...addRuns(new Map(), lines).values()], runTime), now));
+}
+
+function compactFile<T extends object>(file: string, compact: (lines: string[]) => T[]): T[] {
+  const before = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!before) return [];
+  const { lines } = readChunk(file);
+  const kept = compact(lines);
+  const count = lines.reduce((n, l) => n + (l === '' ? 0 : 1), 0);
+  const after = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (kept.length !== count && after?.ino === before.ino && after.size === before.size) rewriteRecords(file, kept);
+  return kept;
 }
