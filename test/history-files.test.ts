@@ -59,6 +59,20 @@ describe('history files', () => {
     });
   });
 
+  test('ids are task text: history prints them without a control character', async () => {
+    await withTempFolder('histf', async (t) => {
+      stateDir(t);
+      const evil = { ...runAt(Date.now() - HOUR, 1), id: 'X\u001b[2J\u009b31m\nfailed FAKE', host: 'h\u202e' };
+      fs.writeFileSync(runtimeFile(t.dir, t.owner, 'runs.jsonl'), `${JSON.stringify(evil)}\n`);
+      const r = await cli(['history', `owner=${t.owner}`, `dir=${t.dir}`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /[\u001b\u009b\u202e]/);
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines.length, 2, r.stdout);
+      assert.match(lines[0] as string, /"X\\u001b\[2J\\u009b31m\\nfailed FAKE"  success/);
+    });
+  });
+
   test('a link in place of a history file is never followed: not read, nothing written through it', async () => {
     await withTempFolder('histf', async (t) => {
       stateDir(t);
