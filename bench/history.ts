@@ -1,13 +1,14 @@
 // History benchmark (issue 20): the bytes of a simulated year of 30 s ticks and runs after
 // downsampling, the cost of one tick's append, and the time to serve /api/history for 30 days
-// from a real server on loopback. The index's first-load bytes with and without the charts
-// have their own place at the end.
+// from a real server on loopback; then the index's first-load bytes with and without the charts
+// (bench/charts-bytes.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import getPort from 'get-port';
+import { chartsBuildMs, chartsBytesLines } from './charts-bytes.ts';
 import type { RunOutcome, RunRecord, TickRecord } from '../lib/manager/fleet-events.ts';
 import { RUNS_MAX, compactTicks, trimRuns } from '../lib/manager/history-compact.ts';
 import { appendRecords, historyPaths, rewriteRecords } from '../lib/manager/history-file.ts';
@@ -155,7 +156,7 @@ try {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-// ---- index first-load bytes with charts vs without (issue 20, charts) ----
-// FILL IN (charts helper or lead): the index's first load (HTML + app.js + style.css, compressed as
-// served) with the charts and without them; target: at most 20 KB more, compressed.
-console.log('index first-load bytes with charts vs without: not measured yet (see the end of bench/history.ts)');
+// ---- index first-load bytes with charts vs without (bench/charts-bytes.ts; target: at most 20 KB more, compressed) ----
+for (const line of chartsBytesLines()) console.log(line);
+const cost = chartsBuildMs();
+console.log(`the charts' cost to a build: reading 30 days of history ${cost.readMs.toFixed(0)} ms (at most once a minute), drawing ${cost.drawMs.toFixed(0)} ms`);
