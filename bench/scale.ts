@@ -2,8 +2,8 @@
 // on disk) with the heartbeat. Prints, without asserting, beside the targets: the peak RSS (VmHWM) of
 // the server and of the heartbeat once every page is on disk, the time from spawn to the first useful
 // page (the first 200 of `/` that lists tasks, not the "being built" page), to a task page, to the
-// URL line and to every page built (`/api/health` build `current`), the bytes of `/api/tasks`, and the
-// huge task's page.
+// URL line and to every page built (`/api/health` build `current`), the bytes of `/api/tasks`, the
+// huge task's page, and the server's peak RSS within each of those phases (where the peak happens).
 //   BENCH_SCALE_TASKS=10000   another number of tasks (700 and 10,000: issue 19's memory rows)
 //   BENCH_SCALE_HUGE_MB=0     no huge task file (default 100)
 //   BENCH_BUNDLE=<tasks.mjs>  run another bundle (a copy of dist/: a rebuild of this checkout's dist/ under a running server breaks its lazy chunks)
@@ -15,6 +15,7 @@ import getPort from 'get-port';
 import { generateTasks, writeHugeTask } from './generate.ts';
 import { ROOT, benchEnv, cliCommand, endServe, staleSource, until } from './lib-measure.ts';
 import { get, peakMb, pidIn } from './lib-proc.ts';
+import { RssTrace } from './lib-rss.ts';
 
 const TASKS = Number(process.env.BENCH_SCALE_TASKS ?? 50_000);
 const HUGE_BYTES = Number(process.env.BENCH_SCALE_HUGE_MB ?? 100) * 1024 * 1024;
@@ -55,6 +56,10 @@ async function main(): Promise<void> {
     serve.stdout?.on('data', (c: Buffer) => { out += String(c); if (urlLineMs === undefined && out.includes('serving tasks')) urlLineMs = performance.now() - t0; });
     serve.stderr?.on('data', (c: Buffer) => { out += String(c); });
     const child = serve;
+    // Where the peak happens: the server's RSS sampled through the phases below (the child is a
+    // launcher when a stale bundle hands over to the sources: the server's pid file names the server).
+    const paths = path.join(dir, 'logs', 'task_manager', `task-manager-${owner}`);
+    const trace = new RssTrace(() => pidIn(`${paths}.server.pid`) ?? child.pid as number, t0);
     const alive = (): void => { if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${out}`); };
 
     // Useful: `/` answers 200 with task rows, not the page that says the dashboard is being built.
@@ -64,6 +69,7 @@ async function main(): Promise<void> {
       const html = r.status === 200 ? r.body.toString('utf8') : '';
       return html.includes('AREA_') && !html.includes('data-building') ? performance.now() - t0 : undefined;
     }, DEADLINE_MS);
+    trace.mark('first useful page');
     // A task page from the middle of the list, asked for at once (it may still be pending: the server renders it next).
     const middle = `AREA_${Math.floor(TASKS / 200)}-TASK_${Math.floor(TASKS / 2)}`;
     const taskPageMs = await until('a task page', async () => {
@@ -71,11 +77,13 @@ async function main(): Promise<void> {
       const r = await get(`${base}/tasks/${middle}.html`);
       return r.status === 200 && r.body.includes(middle) ? performance.now() - t0 : undefined;
     }, DEADLINE_MS);
+    trace.mark('a pending task page');
     const apiBytes = await until('/api/tasks', async () => {
       alive();
       const r = await get(`${base}/api/tasks`);
       return r.status === 200 ? r.body.length : undefined;
     }, DEADLINE_MS);
+    trace.mark('/api/tasks');
     const hugePage = HUGE_BYTES > 0 ? await until('the huge task page', async () => {
       const r = await get(`${base}/tasks/HUGE-1.html`);
       return r.status === 200 ? r.body : undefined;
@@ -87,9 +95,10 @@ async function main(): Promise<void> {
       const build = r.body.length ? (JSON.parse(r.body.toString('utf8')) as { build?: string }).build : undefined;
       return build === 'current' ? performance.now() - t0 : undefined;
     }, DEADLINE_MS);
+    trace.mark('every page built');
     await until('the URL line', () => urlLineMs, DEADLINE_MS);
+    trace.stop();
 
-    const paths = path.join(dir, 'logs', 'task_manager', `task-manager-${owner}`);
     const serverPid = pidIn(`${paths}.server.pid`) ?? child.pid as number;
     const heartbeatPid = pidIn(`${paths}.heartbeat.pid`);
     const server = peakMb(serverPid);
@@ -98,6 +107,7 @@ async function main(): Promise<void> {
     const target = (what: string, ok: boolean): string => (TASKS < 50_000 ? '' : ` (target ${what} at 50,000: ${ok ? 'ok' : 'MISSED'})`);
     console.log(`  first useful page (/ lists tasks) ${s(firstUsefulMs)}${target(`<= ${TARGET_FIRST_S} s`, firstUsefulMs <= TARGET_FIRST_S * 1000)}; a pending task page ${s(taskPageMs)}; URL line ${s(urlLineMs ?? NaN)}; every page built ${s(allMs)}`);
     console.log(`  peak RSS: server ${mb(server)}${target(`<= ${TARGET_SERVER_MB} MB`, server <= TARGET_SERVER_MB)}, heartbeat ${mb(heartbeat)}, both ${mb(server + heartbeat)}`);
+    console.log(`  server RSS by phase (peak, at): ${trace.summary()}`);
     console.log(`  /api/tasks ${(apiBytes / 1024 / 1024).toFixed(1)} MB (${apiBytes} bytes, uncompressed)`);
     if (hugePage !== undefined) {
       const cut = /The body is cut here: ([^<]*?) more are not shown/.exec(hugePage.toString('utf8'))?.[1] ?? 'no truncation line';
