@@ -1,11 +1,11 @@
 // `startup` with a systemd user manager, against fakes on PATH (test/startup-fakes.ts) and HOME in a temp folder:
-// the machine's own units and crontab are never touched. One test runs the unit's ExecStart itself and asks `status` about that heartbeat.
+// the machine's own units and crontab are never touched. Tests run the unit's ExecStart themselves and ask `status` and `logs` about that heartbeat.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { ROOT, alive, cli, cliEnv, start, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { ROOT, alive, cli, cliEnv, run, start, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 import { DISPATCH, type Fakes, HOOK, SECRET, fakes, ok } from './startup-fakes.ts';
 
 function unitFile(f: Fakes, name: string): string {
@@ -44,20 +44,35 @@ function verify(file: string): string {
 
 const BUNDLE = path.join(ROOT, 'dist', 'tasks.mjs');
 
+/** Whether the checkout's bundle is newer than every source (the entry's own rule), so it runs its own code. */
+function bundleFresh(): boolean {
+  if (!fs.existsSync(BUNDLE)) return false;
+  const built = fs.statSync(BUNDLE).mtimeMs;
+  const older = (folder: string): boolean => fs.readdirSync(folder, { withFileTypes: true }).every((e) => {
+    const p = path.join(folder, e.name);
+    if (e.isDirectory()) return older(p);
+    return !(e.name.endsWith('.ts') || e.name.endsWith('.css')) || fs.statSync(p).mtimeMs <= built;
+  });
+  return older(path.join(ROOT, 'lib')) && older(path.join(ROOT, 'scripts'));
+}
+
 /**
- * Runs fn while a source of startup's own is newer than the bundle (so the bundle runs the
- * sources), then gives that file its time back: other tests keep a fresh bundle. Without a bundle, just fn.
+ * A private copy of the project (sources, scripts, bundle; node_modules linked) in the test's own
+ * folder, so a source can be made newer than the bundle without touching the checkout's files,
+ * which other tests run meanwhile. Its startup-unit.ts says on stderr when the sources run.
  */
-async function withStaleBundle<T>(fn: () => Promise<T>): Promise<T> {
-  if (!fs.existsSync(BUNDLE)) return fn();
-  const source = path.join(ROOT, 'lib', 'supervise', 'startup-unit.ts');
-  const was = fs.statSync(source);
-  fs.utimesSync(source, was.atime, new Date(fs.statSync(BUNDLE).mtimeMs + 60_000));
-  try {
-    return await fn();
-  } finally {
-    fs.utimesSync(source, was.atime, was.mtime);
-  }
+function projectCopy(root: string): { script: string; staleSource: () => void } {
+  const copy = path.join(root, 'project');
+  for (const d of ['lib', 'scripts', 'dist']) fs.cpSync(path.join(ROOT, d), path.join(copy, d), { recursive: true, preserveTimestamps: true });
+  for (const f of ['package.json', 'tsconfig.json']) fs.copyFileSync(path.join(ROOT, f), path.join(copy, f));
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+  const source = path.join(copy, 'lib', 'supervise', 'startup-unit.ts');
+  fs.appendFileSync(source, "\nprocess.stderr.write('# startup ran from the sources\\n');\n");
+  const script = path.join(copy, 'dist', 'tasks.mjs');
+  // The copy's bundle is fresh until staleSource(): these times are the copy's own.
+  const soon = Date.now() + 60_000;
+  fs.utimesSync(script, new Date(soon), new Date(soon));
+  return { script, staleSource: () => fs.utimesSync(source, new Date(soon + 60_000), new Date(soon + 60_000)) };
 }
 
 describe('startup with a systemd user manager', () => {
@@ -91,10 +106,9 @@ describe('startup with a systemd user manager', () => {
     if (hasAnalyze()) assert.equal(verify(file), '');
     else console.log('# skipped systemd-analyze verify: no systemd-analyze on this machine'); // the unit text checks above stand alone
 
-    // Twice: nothing is written, nothing reloaded; also when this second run goes through the
-    // sources because one is newer than the bundle (the unit names the bundle either way).
+    // Twice: nothing is written, nothing reloaded.
     const mtime = fs.statSync(file).mtimeMs;
-    const second = ok(await withStaleBundle(() => cli(args, { env: f.env })));
+    const second = ok(await cli(args, { env: f.env }));
     assert.match(second.stdout, /already installed/);
     assert.equal(fs.statSync(file).mtimeMs, mtime);
     assert.equal(f.log('systemctl').filter((l) => l.includes('daemon-reload')).length, 1);
@@ -136,12 +150,103 @@ describe('startup with a systemd user manager', () => {
       const pid = Number(status[1]);
       const parent = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
       assert.ok(pid === hb.child.pid || parent === hb.child.pid, `status names pid ${pid} (parent ${parent}), the unit runs ${hb.child.pid}`);
+      // Its log is the usual heartbeat.log (stdout would be the journal): `logs` and status's log path find it.
+      const logs = await waitUntilAsync(async () => {
+        const r = await cli(['logs', `owner=${t.owner}`, `dir=${t.dir}`], { env: cliEnv() });
+        return (r.code === 0 && /tick 1: /.test(r.stdout) && r) || undefined;
+      }, `logs to show the unit's heartbeat ticking; its output: ${hb.output()}`, 30_000);
+      assert.match(logs.stdout, new RegExp(`heartbeat started \\(pid ${pid},`));
+      const json = JSON.parse(ok(await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`, '--json'], { env: cliEnv() })).stdout) as { heartbeat: { log: string } };
+      assert.ok(fs.readFileSync(json.heartbeat.log, 'utf8').includes('tick 1: '), `ticks in ${json.heartbeat.log}`);
+      assert.doesNotMatch(hb.output(), /tick \d+: /, 'no tick lines on stdout (the journal)');
+      // Restart=on-failure covers a crash only: a stuck one (here SIGSTOPped) is what status's exit 4 reports.
+      process.kill(pid, 'SIGSTOP');
+      try {
+        await waitUntilAsync(async () => (await cli(['status', `owner=${t.owner}`, `dir=${t.dir}`], { env: cliEnv({ TASKS_STUCK_SLACK_S: '0' }) })).code === 4, 'status to say stuck (exit 4)', 30_000);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
     } finally {
       // Its own process group (start() makes one): the heartbeat and anything it started.
       if (hb.child.pid !== undefined && alive(hb.child.pid)) process.kill(-hb.child.pid, 'SIGKILL');
       await hb.exited;
     }
   }));
+  test("the unit's heartbeat finding another one holding the lock waits for it (never exits 0 and leaves the unit dead); a deliberate stop sticks", () => withTempFolder('sw', async (t) => {
+    const f = fakes(t, { manager: true });
+    const keys = [`owner=${t.owner}`, `dir=${t.dir}`, 'interval=1'];
+    ok(await cli(['startup', ...keys], { env: f.env }));
+    const [cmd, ...rest] = execWords(fs.readFileSync(onlyUnit(f), 'utf8'));
+    const logFile = path.join(t.dir, 'logs', 'task_manager', `task-manager-${t.owner}.heartbeat.log`);
+    const waits = (): number => (fs.readFileSync(logFile, 'utf8').match(/holds the lock of owner .*; waiting for it to end/g) ?? []).length;
+    const status = async (): Promise<{ code: number | null; pid: number | undefined }> => {
+      const r = await cli(['status', ...keys.slice(0, 2)], { env: cliEnv() });
+      return { code: r.code, pid: Number(/heartbeat\s+running, pid (\d+)/.exec(r.stdout)?.[1]) || undefined };
+    };
+    // A serve's watchdog restarted the crashed unit heartbeat first: an ensure'd one holds the lock.
+    const ensureOne = async (): Promise<number> => {
+      const pid = (JSON.parse(ok(await cli(['ensure', ...keys, '--json'], { env: cliEnv() })).stdout) as { pid: number }).pid;
+      t.extra.push(pid);
+      return pid;
+    };
+    const first = await ensureOne();
+    const unit = start(cmd as string, rest, { env: cliEnv() });
+    let exit: { code: number | null } | undefined;
+    void unit.exited.then((e) => { exit = e; });
+    try {
+      await waitUntil(() => fs.existsSync(logFile) && waits() === 1, () => `the unit's heartbeat to say it waits; exited: ${JSON.stringify(exit)}; its output: ${unit.output()}`, 30_000);
+      assert.equal(exit, undefined, `the unit's heartbeat exited: ${unit.output()}`);
+      // The other one crashes: the unit's takes the lock and runs.
+      process.kill(first, 'SIGKILL');
+      const now = await waitUntilAsync(async () => {
+        const s = await status();
+        return s.pid !== undefined && s.pid !== first && s.pid;
+      }, "status to report the unit's heartbeat running", 30_000);
+      const parent = Number(fs.readFileSync(`/proc/${now}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+      assert.ok(now === unit.child.pid || parent === unit.child.pid, `pid ${now} (parent ${parent}) is the unit's ${unit.child.pid}`);
+      ok(await cli(['stop', ...keys.slice(0, 2)], { env: cliEnv() }));
+      assert.equal((await unit.exited).code, 0);
+    } finally {
+      if (unit.child.pid !== undefined && alive(unit.child.pid)) process.kill(-unit.child.pid, 'SIGKILL');
+      await unit.exited;
+    }
+
+    // `stop` while the unit's heartbeat waits: the other one stops and the unit's does not take over.
+    await ensureOne();
+    const again = start(cmd as string, rest, { env: cliEnv() });
+    try {
+      await waitUntil(() => waits() === 2, () => `the second unit heartbeat to wait; its output: ${again.output()}`, 30_000);
+      ok(await cli(['stop', ...keys.slice(0, 2)], { env: cliEnv() }));
+      assert.equal((await again.exited).code, 0);
+      assert.match(fs.readFileSync(logFile, 'utf8'), /stopped on purpose \(tasks stop\); not taking over/);
+      assert.equal((await status()).code, 3);
+    } finally {
+      if (again.child.pid !== undefined && alive(again.child.pid)) process.kill(-again.child.pid, 'SIGKILL');
+      await again.exited;
+    }
+  }));
+
+  test('a second install through the sources (one newer than the bundle) finds the unit the bundle wrote unchanged', (c) => withTempFolder('sb', async (t) => {
+    if (!bundleFresh()) {
+      // The checkout's bundle runs older code than its sources: its unit would differ for that reason alone.
+      c.skip('no bundle, or one older than a source: run node scripts/prepare.mjs');
+      return;
+    }
+    const f = fakes(t, { manager: true });
+    const copy = projectCopy(t.root);
+    const args = [copy.script, 'startup', `owner=${t.owner}`, `dir=${t.dir}`, `dispatch=${DISPATCH}`];
+    const first = ok(await run(process.execPath, args, { env: f.env, timeoutMs: 60_000 }));
+    assert.doesNotMatch(first.stderr, /ran from the sources/);
+    const file = onlyUnit(f);
+    assert.ok(execWords(fs.readFileSync(file, 'utf8')).includes(copy.script));
+    const mtime = fs.statSync(file).mtimeMs;
+    copy.staleSource();
+    const second = ok(await run(process.execPath, args, { env: f.env, timeoutMs: 60_000 }));
+    assert.match(second.stderr, /ran from the sources/);
+    assert.match(second.stdout, /already installed/);
+    assert.equal(fs.statSync(file).mtimeMs, mtime);
+  }));
+
   test('a heartbeat started by ensure is stopped so that the unit runs it, and a crontab line of an earlier install is removed', () => withTempFolder('so', async (t) => {
     const f = fakes(t, { manager: true });
     const keep = '0 3 * * * echo keep\n';

@@ -71,6 +71,7 @@ export const FLAGS = {
   heartbeat: { actions: ['serve'], help: 'serve without ensuring the heartbeat' },
   open: { actions: ['serve'], help: 'open the dashboard in the browser' },
   once: { actions: ['heartbeat'], help: 'run one tick and exit' },
+  unit: { actions: ['heartbeat'], help: 'as started by the systemd unit `startup` writes: log to the heartbeat log file itself, and wait for a heartbeat holding the lock instead of exiting' },
   f: { actions: ['logs'], help: 'follow the log' },
   force: { actions: ['release', 'retry'], help: 'stop every process of a live run (found by its run marker) before releasing it' },
   remove: { actions: ['startup'], help: 'undo startup: remove the unit or the crontab line' },
@@ -134,6 +135,8 @@ export interface Options {
   readonly remove: boolean;
   /** startup --with-server. */
   readonly withServer: boolean;
+  /** heartbeat --unit: started by startup's systemd unit (its own log file; waits for a twin). */
+  readonly unit: boolean;
 }
 
 /** What the caller knows about its surroundings; parseArgs reads nothing else. */
@@ -315,6 +318,7 @@ function validate(action: Action, keys: Partial<Record<Key, string>>, flags: Par
     force: flags.force === true,
     remove: flags.remove === true,
     withServer: flags['with-server'] === true,
+    unit: flags.unit === true,
     notify: blankIsNone(keys.notify ?? ctx.env.TASK_MANAGER_NOTIFY),
     notifyUrl: notifyUrlOf(action, keys, ctx.env),
     since: keys.since,

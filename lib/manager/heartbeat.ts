@@ -26,6 +26,11 @@ export interface HeartbeatInput {
   readonly settings: Record<string, string>;
   /** Told about every tick's snapshot (history, notifications); must return at once, never throw into the loop, and are closed when it ends. */
   readonly observers?: readonly TickObserver[];
+  /**
+   * Another heartbeat holds the lock: wait until it ends and take over, instead of returning
+   * `twin` at once (startup's systemd unit: an exit would leave the unit stopped).
+   */
+  readonly waitForLock?: boolean;
 }
 
 export type HeartbeatResult =
@@ -64,7 +69,7 @@ export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResu
         publishPidFile(paths.heartbeatPid, expected, input.settings);
       }
     };
-    const bound = await bindAddress(address, (socket) => {
+    const bind = (): Promise<net.Server | 'taken'> => bindAddress(address, (socket) => {
       // Anyone local can connect (abstract sockets have no permissions): a client that hangs up
       // early or a failing republish must never take the heartbeat down.
       socket.on('error', () => undefined);
@@ -75,10 +80,10 @@ export async function runHeartbeat(input: HeartbeatInput): Promise<HeartbeatResu
       }
       socket.end(`${process.pid}\n`);
     });
-    if (bound === 'taken') {
-      const pid = await askTwin(address);
-      return { kind: 'twin', pid };
-    }
+    let bound: net.Server | 'taken' | 'stopped' = await bind();
+    if (bound === 'taken' && input.waitForLock) bound = await waitForTwin(input, address, paths.heartbeatStopped, bind);
+    if (bound === 'stopped') return { kind: 'stopped', ticks: 0, last: undefined };
+    if (bound === 'taken') return { kind: 'twin', pid: await askTwin(address) };
     lock = bound;
     const beat = (): void => {
       // The beat is the pid file's mtime (utimes needs no free space); a pid file that is gone,
@@ -158,6 +163,31 @@ async function loop(input: HeartbeatInput, snapshotPath: string | undefined, aft
     for (const o of input.observers ?? []) await o.close().catch((err: unknown) => attempt(input, 'closing', () => { throw err; }));
   }
   return { kind: 'stopped', ticks: tick, last };
+}
+
+/** How often a heartbeat waiting for the lock tries it again: one bind, cheap. */
+const LOCK_RETRY_MS = 1000;
+
+/**
+ * Waits while another heartbeat holds the lock, trying it every second. 'taken': the signal
+ * aborted first. 'stopped': the lock came free because `stop` stopped that heartbeat on purpose
+ * (its mark is newer than the wait), so this one does not take over either: the stop sticks,
+ * as it does for a heartbeat the unit runs. Else the lock, held.
+ */
+async function waitForTwin(input: HeartbeatInput, address: string, stopMark: string, bind: () => Promise<net.Server | 'taken'>): Promise<net.Server | 'taken' | 'stopped'> {
+  const since = input.now().getTime();
+  input.log(`${stamp(input.now)} another heartbeat (pid ${await askTwin(address) ?? 'unknown'}) holds the lock of owner ${input.owner} in ${input.dir}; waiting for it to end`);
+  for (;;) {
+    await delay(LOCK_RETRY_MS, input.signal);
+    if (input.signal.aborted) return 'taken';
+    const bound = await bind();
+    if (bound === 'taken') continue;
+    const mark = fs.lstatSync(stopMark, { throwIfNoEntry: false });
+    if (mark === undefined || mark.mtimeMs < since) return bound;
+    await new Promise<void>((resolve) => bound.close(() => resolve()));
+    input.log(`${stamp(input.now)} the other heartbeat was stopped on purpose (tasks stop); not taking over`);
+    return 'stopped';
+  }
 }
 
 /** Writes the snapshot atomically; a folder in its place is moved aside first (readers see no snapshot meanwhile). */

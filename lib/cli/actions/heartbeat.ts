@@ -5,8 +5,9 @@ import type { Cli } from '../context.ts';
 import { TasksError } from '../../base/errors.ts';
 import { endBoundedChildren } from '../../base/bounded.ts';
 import { type RepoAnswer, findRepo } from '../../base/git.ts';
-import { lineWriter, logCap } from '../../base/logfile.ts';
-import { runtimePaths } from '../../base/paths.ts';
+import { makeFolders } from '../../base/atomic.ts';
+import { lineWriter, logCap, openDaemonLog } from '../../base/logfile.ts';
+import { type RuntimePaths, checkRuntimeFolders, runtimePaths } from '../../base/paths.ts';
 import { runHeartbeat } from '../../manager/heartbeat.ts';
 import { managerTicker } from '../../manager/ticker.ts';
 import { heartbeatStore, hostName } from '../../manager/store.ts';
@@ -23,11 +24,11 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   if (!o.once && !canonical.every((w) => cli.argv.includes(w))) {
     const hb = heartbeatLauncher(cli.launcher);
     // The registry's URL goes in the environment, never in the command line (it may hold a password).
-    return cli.runAttached(hb.node, [...hb.nodeArgs, cli.launcher.script, ...heartbeatArgs(o)], { cwd: cli.root, env: { ...hb.env, ...registryEnv(o, hb.env) } });
+    return cli.runAttached(hb.node, [...hb.nodeArgs, cli.launcher.script, ...heartbeatArgs(o), ...(o.unit ? ['--unit'] : [])], { cwd: cli.root, env: { ...hb.env, ...registryEnv(o, hb.env) } });
   }
   const paths = runtimePaths(o.dir, o.owner);
   const stop = cli.onStop();
-  const log = o.json && o.once ? (): void => undefined : lineWriter(1, paths.heartbeatLog, logCap(cli.env));
+  const log = o.json && o.once ? (): void => undefined : o.unit ? unitLog(paths, cli) : lineWriter(1, paths.heartbeatLog, logCap(cli.env));
   const now = (): Date => new Date();
   // Worktrees are on inside a git repository unless worktrees=off. The repository is found at the
   // first tick, after the pid file is out (git and zx cost ~0.1 s that readiness should not wait
@@ -57,7 +58,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   ].filter((x): x is TickObserver => x !== undefined);
   let result: Awaited<ReturnType<typeof runHeartbeat>>;
   try {
-    result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now, settings: heartbeatSettings(o), observers });
+    result = await runHeartbeat({ owner: o.owner, dir: o.dir, interval: o.interval, once: o.once, ticker, signal: stop.signal, log, now, settings: heartbeatSettings(o), observers, waitForLock: o.unit });
   } finally {
     // A git still running (its ask was not waited for) must not outlive the heartbeat.
     endBoundedChildren();
@@ -68,4 +69,17 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   }
   if (o.json) cli.out(JSON.stringify(result.last ?? null));
   return 0;
+}
+
+/**
+ * The log of a heartbeat the systemd unit runs: its stdout is the journal, so it writes the usual
+ * heartbeat.log itself (opened without following a link, capped and rotated like a detached one's),
+ * and `logs`, `status` and the watchdog's tail find it. A crash trace still goes to the journal.
+ */
+function unitLog(paths: RuntimePaths, cli: Cli): (line: string) => void {
+  checkRuntimeFolders(paths);
+  makeFolders(path.dirname(paths.heartbeatLog), 2);
+  const fd = openDaemonLog(paths.heartbeatLog, logCap(cli.env));
+  cli.out(`heartbeat: logging to ${paths.heartbeatLog}`);
+  return lineWriter(fd, paths.heartbeatLog, logCap(cli.env));
 }

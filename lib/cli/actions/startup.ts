@@ -66,7 +66,9 @@ function startupSpec(o: Options, cli: Cli): StartupSpec {
     cwd: cli.root,
     env: cli.env,
     // The heartbeat in the foreground with its identity marker: ensure, serve and status take it as their own.
-    heartbeat: [hb.node, ...hb.nodeArgs, l.script, ...heartbeatArgs(o)],
+    // --unit: it writes heartbeat.log itself (stdout is the journal) and waits for a heartbeat
+    // started outside the unit instead of exiting 0, which would leave the unit stopped for good.
+    heartbeat: [hb.node, ...hb.nodeArgs, l.script, ...heartbeatArgs(o), '--unit'],
     // The server alone: systemd, not serve's watchdog, keeps the heartbeat running.
     server: o.withServer ? [l.node, ...l.nodeArgs, l.script, ...markerArgs({ kind: 'serve', owner: o.owner, dir: o.dir }), ...serverKeys, '--no-heartbeat'] : undefined,
     cron: [l.node, ...l.nodeArgs, l.script, ...(o.withServer ? ['serve', '--detach', ...keys, ...serverKeys] : ['ensure', ...keys])],
