@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { cli, cliEnv, waitUntilAsync, withTempFolder } from './helpers.ts';
 import { DISPATCH, HOOK, fakes, ok } from './startup-fakes.ts';
+import { startupName } from '../lib/supervise/startup-unit.ts';
 
 describe('startup without a systemd user manager', () => {
   test('installs an @reboot line, keeps every other crontab line byte for byte, no secret in it; idempotent; replaces; removes only its line', () => withTempFolder('sc', async (t) => {
@@ -66,7 +67,7 @@ describe('startup without a systemd user manager', () => {
     assert.ok(cmdline.includes(`dispatch=${DISPATCH}`), `the dispatch word through cron's and sh's quoting: ${JSON.stringify(cmdline)}`);
   }));
 
-  test('neither systemd nor crontab: refused with one line, nothing written', () => withTempFolder('sn', async (t) => {
+  test('neither systemd nor crontab: install and --remove refused with one line, nothing written', () => withTempFolder('sn', async (t) => {
     const f = fakes(t, { manager: false, crontab: false, pathTail: false });
     fs.rmSync(path.join(f.bin, 'systemctl'));
     const r = await cli(['startup', `owner=${t.owner}`, `dir=${t.dir}`], { env: f.env });
@@ -74,5 +75,16 @@ describe('startup without a systemd user manager', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, /no systemctl command, and no crontab command; install cron/);
     assert.ok(!fs.existsSync(path.join(f.home, '.config')));
+    // --remove too: one line, exit 1, where there is nothing of ours to take away.
+    const rm = await cli(['startup', '--remove', `owner=${t.owner}`, `dir=${t.dir}`], { env: f.env });
+    assert.equal(rm.code, 1, rm.stdout + rm.stderr);
+    assert.equal(rm.stderr.trim().split('\n').length, 1, rm.stderr);
+    assert.match(rm.stderr, /startup --remove: neither systemd nor cron .*no systemctl command, and no crontab command/);
+    // Something of ours left from an install made when one was there: removed, exit 0.
+    const envFile = path.join(f.home, '.config', 'tasks', `${startupName(t.owner, fs.realpathSync(t.dir))}.env`);
+    fs.mkdirSync(path.dirname(envFile), { recursive: true });
+    fs.writeFileSync(envFile, 'PATH="/usr/bin"\n', { mode: 0o600 });
+    assert.match(ok(await cli(['startup', '--remove', `owner=${t.owner}`, `dir=${t.dir}`], { env: f.env })).stdout, /startup: removed tasks-.*\.env/);
+    assert.ok(!fs.existsSync(envFile));
   }));
 });

@@ -182,5 +182,10 @@ export async function removeStartup(s: Pick<StartupSpec, 'name' | 'configHome' |
     fs.rmSync(f.envFile, { force: true });
     removed.push(path.basename(f.envFile));
   }
+  // Nothing of ours, and neither systemd nor cron here: refused like an install there, not "nothing to remove".
+  if (removed.length === 0 && crontab.kind === 'missing') {
+    const manager = await systemdUser(s.env, s.cwd);
+    if (!manager.ok) throw new TasksError(`startup --remove: neither systemd nor cron starts anything at boot here (${manager.why}, and no crontab command), and nothing of this start at boot is installed`);
+  }
   return { removed, managerless };
 }
