@@ -226,6 +226,21 @@ describe('startup with a systemd user manager', () => {
     }
   }));
 
+  test("a unit heartbeat that cannot start says why in heartbeat.log (not only in the journal) and exits non-zero, so systemd retries it", () => withTempFolder('sx', async (t) => {
+    const f = fakes(t, { manager: true });
+    // Outside git, worktrees=on with a dispatch command is refused at start.
+    ok(await cli(['startup', `owner=${t.owner}`, `dir=${t.dir}`, 'worktrees=on', `dispatch=${DISPATCH}`], { env: f.env }));
+    const [cmd, ...rest] = execWords(fs.readFileSync(onlyUnit(f), 'utf8'));
+    const hb = start(cmd as string, rest, { env: cliEnv() });
+    try {
+      assert.equal((await hb.exited).code, 1, hb.output());
+    } finally {
+      if (hb.child.pid !== undefined && alive(hb.child.pid)) process.kill(-hb.child.pid, 'SIGKILL');
+    }
+    const logs = ok(await cli(['logs', `owner=${t.owner}`, `dir=${t.dir}`], { env: cliEnv() }));
+    assert.match(logs.stdout, /heartbeat failed: worktrees=on, but .* is not inside a git repository/);
+  }));
+
   test('a second install through the sources (one newer than the bundle) finds the unit the bundle wrote unchanged', (c) => withTempFolder('sb', async (t) => {
     if (!bundleFresh()) {
       // The checkout's bundle runs older code than its sources: its unit would differ for that reason alone.

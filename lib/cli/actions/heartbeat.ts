@@ -29,6 +29,18 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   const paths = runtimePaths(o.dir, o.owner);
   const stop = cli.onStop();
   const log = o.json && o.once ? (): void => undefined : o.unit ? unitLog(paths, cli) : lineWriter(1, paths.heartbeatLog, logCap(cli.env));
+  if (!o.unit) return beat(o, cli, stop, log);
+  try {
+    return await beat(o, cli, stop, log);
+  } catch (err) {
+    // Under the unit stderr is the journal: why systemd keeps restarting it belongs in the log `logs` shows too.
+    log(`${new Date().toISOString()} heartbeat failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
+  }
+}
+
+/** The heartbeat itself, its log open. */
+async function beat(o: Options, cli: Cli, stop: ReturnType<Cli['onStop']>, log: (line: string) => void): Promise<number> {
   const now = (): Date => new Date();
   // Worktrees are on inside a git repository unless worktrees=off. The repository is found at the
   // first tick, after the pid file is out (git and zx cost ~0.1 s that readiness should not wait
