@@ -1,6 +1,5 @@
 // `serve`: bind the port, then ensure the heartbeat while the server answers and builds; foreground, or detached with --detach.
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import type { Options } from '../args.ts';
 import { type Cli, again, dirArg, displayPath, ensureLine } from '../context.ts';
 import { endBoundedChildren } from '../../base/bounded.ts';
@@ -12,9 +11,9 @@ import { inspectPidFile, markerArgs } from '../../supervise/pidfile.ts';
 import { type EnsureResult, ensureHeartbeat, ensureStateDir, heartbeatArgs, registryEnv, stopDaemon } from '../../supervise/supervisor.ts';
 import { checkRegistry } from '../store.ts';
 import { hostName } from '../../manager/store.ts';
-import { watchdogNotifier } from '../../manager/notify.ts';
-import { heartbeatHealth, stuckSlack } from '../../supervise/health.ts';
-import { type WatchdogInput, watchHeartbeat } from '../../supervise/watchdog.ts';
+import { stuckSlack } from '../../supervise/health.ts';
+import { watchHeartbeat } from '../../supervise/watchdog.ts';
+import { serveWatchdog } from '../watchdog.ts';
 import { findOwnServer, isLoopback } from '../../web/http/probe.ts';
 import { startServer } from '../../web/http/server.ts';
 
@@ -66,9 +65,10 @@ export async function run(o: Options, cli: Cli): Promise<number> {
     await server.close();
     throw err;
   }
-  // While it serves, serve watches its owner's heartbeat and restarts a dead or stuck one (and says so through notify= and notify_url=).
-  const notifier = o.heartbeat ? watchdogNotifier({ owner: o.owner, dir: o.dir, host: hostName(cli.env), command: o.notify, url: o.notifyUrl, env: cli.launcher.env, log, now: () => new Date() }) : undefined;
-  const watching = o.heartbeat ? watchHeartbeat({ ...watchdogFor(o, cli, stop.signal, log), ...(notifier ? { onEvent: notifier.report } : {}) }) : Promise.resolve();
+  // While it serves, serve watches its owner's heartbeat and restarts a dead or stuck one as that one
+  // was started, not with serve's settings, and says so through notify= and notify_url= (lib/cli/watchdog.ts).
+  const watchdog = o.heartbeat ? serveWatchdog(o, cli, stop.signal, log) : undefined;
+  const watching = watchdog ? watchHeartbeat(watchdog.input) : Promise.resolve();
   // The URL line waits for pages that show the heartbeat up.
   await Promise.race([server.current(), stopped]);
   if (!stop.signal.aborted) {
@@ -80,7 +80,7 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   }
   await stopped;
   await watching;
-  await notifier?.close();
+  await watchdog?.close();
   await server.close();
   // A git or gh the server asked (the remote, for PR links) dies with it, deadline or not.
   endBoundedChildren();
@@ -102,7 +102,8 @@ async function serveDetached(o: Options, cli: Cli, startHeartbeat: () => void, e
   ensureStateDir(o.dir, o.owner);
   // The heartbeat before this command, to tell whether the pair it starts started the heartbeat.
   const before = inspectPidFile(paths.heartbeatPid, { kind: 'heartbeat', owner: o.owner, dir: o.dir }, cli.self);
-  // The detached server gets the heartbeat's settings, so its watchdog restarts the same heartbeat.
+  // The detached server gets this command's heartbeat settings: for the heartbeat it starts, and for
+  // a restart of one its watchdog never saw alive (a restart otherwise uses the settings of the one it replaces).
   const settings = o.heartbeat ? heartbeatArgs(o).slice(3) : ['--no-heartbeat'];
   const args = [...markerArgs({ kind: 'serve', owner: o.owner, dir: o.dir }), `host=${o.host}`, ...(o.portGiven ? [`port=${o.port}`] : []), ...settings];
   const child = spawnDetached(cli.launcher, args, paths.serverLog, { TASKS_SERVER_DETACHED: '1', ...registryEnv(o, cli.launcher.env) });
@@ -148,52 +149,6 @@ async function serveDetached(o: Options, cli: Cli, startHeartbeat: () => void, e
 function startedByPair(r: EnsureResult | undefined, before: ReturnType<typeof inspectPidFile>): EnsureResult | undefined {
   if (!r || r.started || (before.state === 'live' && before.pid === r.pid)) return r;
   return { ...r, started: true, differs: [], stale: r.stale ?? (before.state === 'stale' ? before.reason : undefined) };
-}
-
-/** How long the watchdog leaves a heartbeat alone after its tasks folder came back. */
-const FOLDER_BACK_GRACE_MS = 3000;
-
-/** The watchdog bound to this owner and folder: ensure's guarantees are the restart's. */
-function watchdogFor(o: Options, cli: Cli, signal: AbortSignal, log: (line: string) => void): WatchdogInput {
-  const paths = runtimePaths(o.dir, o.owner);
-  const expected = { kind: 'heartbeat', owner: o.owner, dir: o.dir } as const;
-  const slack = stuckSlack(cli.env);
-  let folderGoneAt = 0;
-  return {
-    check: () => {
-      try {
-        return heartbeatHealth(paths.heartbeatPid, expected, cli.self, new Date(), slack);
-      } catch (err) {
-        // A folder where the pid file belongs: the heartbeat cannot be proven, and ensure would fail the same way.
-        if (!(err instanceof TasksError)) throw err;
-        return undefined;
-      }
-    },
-    restart: async () => {
-      const r = await ensureHeartbeat(o, cli.launcher, cli.self, slack);
-      return { pid: r.pid, started: r.started };
-    },
-    // Stopped on purpose (`stop`), or the tasks folder is gone (restarting would recreate what the
-    // operator moved away) or just came back (its heartbeat waited without beating: give it a moment).
-    paused: () => {
-      if (!fs.existsSync(o.dir)) folderGoneAt = Date.now();
-      return fs.existsSync(paths.heartbeatStopped) || Date.now() - folderGoneAt < FOLDER_BACK_GRACE_MS;
-    },
-    deadPid: () => {
-      try {
-        const seen = inspectPidFile(paths.heartbeatPid, expected, cli.self);
-        return seen.state === 'stale' ? seen.pid : undefined;
-      } catch (err) {
-        // As in check: a folder where the pid file belongs names no pid.
-        if (!(err instanceof TasksError)) throw err;
-        return undefined;
-      }
-    },
-    logTail: () => tailLines(paths.heartbeatLog, 10),
-    log,
-    now: () => Date.now(),
-    signal,
-  };
 }
 
 async function openBrowser(cli: Cli, url: string): Promise<void> {
