@@ -46,7 +46,12 @@ describe('the Fleet charts in Chromium', () => {
   before(async () => { browser = await launchChromium(); });
   after(async () => { await browser?.close(); });
 
-  test('a running bar grows as time passes, with no tick and no rebuild (the page redraws the lanes itself)', async () => {
+  /**
+   * A served index over a snapshot written by hand: one run of FIRST-TASK in flight (no heartbeat,
+   * so nothing changes unless the test writes the snapshot again: `tick(n)`), and one line in the
+   * delivery log. Gives the page opened at 1280 px.
+   */
+  async function withRunning(fn: (page: Page, o: { index: string; tick: (n: number) => void; deliver: (line: string) => void }) => Promise<void>): Promise<void> {
     const fixture = tempTasks();
     const owner = uniqueOwner('chart');
     const state = path.join(fixture.dir, 'logs', 'task_manager');
@@ -54,26 +59,26 @@ describe('the Fleet charts in Chromium', () => {
     const at = new Date(Date.now() - 5000).toISOString();
     const claim = { id: 'FIRST-TASK', slug: 'FIRST-TASK', path: 'FIRST-TASK.md', claimedBy: owner, claimedAt: at, startedAt: at, worktree: '/nowhere', pid: null, pidStart: null,
       state: 'running', exitCode: null, endedAt: null, log: null, runId: 'r-grow', owner, ageS: 5, worktreeExists: false, pr: null, ci: 'unknown' };
-    fs.writeFileSync(path.join(state, `task-manager-${owner}.snapshot.json`), JSON.stringify({ owner, pid: 1, dir: fixture.dir, tick: 1, tickAt: at, tickDurationMs: 1, interval: 30, nextTickAt: at,
-      taskCount: 1, counts: { total: 1, ready: 1 }, ready: [], claims: [claim], escalations: [], errors: [] }));
+    const tick = (n: number): void => {
+      const tickAt = new Date().toISOString();
+      fs.writeFileSync(path.join(state, `task-manager-${owner}.snapshot.json`), JSON.stringify({ owner, pid: 1, dir: fixture.dir, tick: n, tickAt: n === 1 ? at : tickAt, tickDurationMs: 1, interval: 30,
+        nextTickAt: tickAt, taskCount: 1, counts: { total: 1, ready: 1 }, ready: [], claims: [claim], escalations: [], errors: [] }));
+    };
+    const deliver = (line: string): void => fs.appendFileSync(path.join(state, `task-manager-${owner}.notify.log`), `${line}\n`);
+    tick(1);
+    deliver(`${at} ok run-finished id="FIRST-TASK" via command attempt 1: exit 0`);
     const port = await getPort({ host: '127.0.0.1' });
     const server = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${owner}`, `dir=${fixture.dir}`, `port=${port}`, 'project=Acme', '--no-heartbeat']);
     try {
       await server.waitFor(/serving tasks/);
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-      const page = await context.newPage();
-      await page.goto(`http://127.0.0.1:${port}/`);
-      const index = path.join(state, `site-${owner}`, 'index.html');
-      const served = fs.readFileSync(index);
-      const bar = async (): Promise<{ label: string; width: number }> => page.$eval('#fleet-timeline a[data-o="running"]', (a) => ({ label: a.getAttribute('aria-label') ?? '', width: Number(a.querySelector('rect')?.getAttribute('width')) }));
-      const first = await bar();
-      assert.match(first.label, /^FIRST-TASK: running for \d+(\.\d)? s, no exit code yet$/);
-      // The span ends now and starts a minute back at least: the bar's share of it widens as the run goes on.
-      await page.waitForFunction((w) => Number(document.querySelector('#fleet-timeline a[data-o="running"] rect')?.getAttribute('width')) > w + 20, first.width, { timeout: 15_000, polling: 100 });
-      const later = await bar();
-      assert.notEqual(later.label, first.label, 'its words say the longer time');
-      assert.deepEqual(fs.readFileSync(index), served, 'the page was not rebuilt: the bar grew in the page');
-      await context.close();
+      try {
+        const page = await context.newPage();
+        await page.goto(`http://127.0.0.1:${port}/`);
+        await fn(page, { index: path.join(state, `site-${owner}`, 'index.html'), tick, deliver });
+      } finally {
+        await context.close();
+      }
     } finally {
       try {
         if (server.child.pid) process.kill(-server.child.pid, 'SIGTERM');
@@ -84,6 +89,75 @@ describe('the Fleet charts in Chromium', () => {
       await killAll(fixture.root, server.child.pid ? [server.child.pid] : []);
       fixture.remove();
     }
+  }
+
+  test('a running bar grows as time passes, with no tick and no rebuild (the page redraws the lanes itself)', async () => {
+    await withRunning(async (page, { index }) => {
+      const served = fs.readFileSync(index);
+      const bar = async (): Promise<{ label: string; width: number }> => page.$eval('#fleet-timeline a[data-o="running"]', (a) => ({ label: a.getAttribute('aria-label') ?? '', width: Number(a.querySelector('rect')?.getAttribute('width')) }));
+      const first = await bar();
+      assert.match(first.label, /^FIRST-TASK: running for \d+(\.\d)? s, no exit code yet$/);
+      // The span ends now and starts a minute back at least: the bar's share of it widens as the run goes on.
+      await page.waitForFunction((w) => Number(document.querySelector('#fleet-timeline a[data-o="running"] rect')?.getAttribute('width')) > w + 20, first.width, { timeout: 15_000, polling: 100 });
+      const later = await bar();
+      assert.notEqual(later.label, first.label, 'its words say the longer time');
+      assert.deepEqual(fs.readFileSync(index), served, 'the page was not rebuilt: the bar grew in the page');
+    });
+  });
+
+  test('redrawn from the page, the lanes stay the lanes: the axis under them never becomes one more (4 redraws, 1 lane)', async () => {
+    await withRunning(async (page) => {
+      const lanes = (): Promise<string[]> => page.$$eval('#fleet-timeline .tl-wrap svg[aria-label]', (svgs) => svgs.map((x) => x.getAttribute('aria-label') ?? ''));
+      assert.deepEqual(await lanes(), ['Runs of FIRST-TASK']);
+      // Each redraw replaces the wrap's children: count them.
+      await page.evaluate(() => {
+        const w = window as unknown as { redraws: number };
+        w.redraws = 0;
+        new MutationObserver((records) => { if (records.some((r) => r.addedNodes.length > 0)) w.redraws += 1; })
+          .observe(document.querySelector('#fleet-timeline .tl-wrap') as Node, { childList: true });
+      });
+      await page.waitForFunction(() => (window as unknown as { redraws: number }).redraws >= 4, undefined, { timeout: 30_000, polling: 100 });
+      assert.deepEqual(await lanes(), ['Runs of FIRST-TASK'], 'one lane after 4 redraws');
+      assert.equal(await page.$$eval('#fleet-timeline ol.tl > li', (li) => li.length), 1);
+      assert.equal(await page.$$eval('#fleet-timeline .tl-foot', (f) => f.length), 1, 'one axis under the lanes');
+    });
+  });
+
+  test('a live swap keeps a chart table and the Notifications open or closed as the operator left them, and the focus on a summary or a range button', async () => {
+    await withRunning(async (page, { tick, deliver }) => {
+      await page.waitForFunction(() => document.documentElement.dataset.liveVersion ?? false, undefined, { timeout: 15_000 });
+      /** Marks the regions, writes the snapshot again, and waits until the server's rebuild has been swapped in for both. */
+      const swapped = async (n: number): Promise<void> => {
+        await page.evaluate(() => { for (const s of ['#fleet', '#health']) (document.querySelector(s) as HTMLElement).dataset.before = '1'; });
+        tick(n);
+        await page.waitForFunction(() => document.querySelector('#fleet:not([data-before])') !== null && document.querySelector('#health:not([data-before])') !== null, undefined, { timeout: 20_000, polling: 100 });
+      };
+      const open = (id: string): Promise<boolean> => page.$eval(`#${id}`, (d) => (d as HTMLDetailsElement).open);
+      const focused = (): Promise<string> => page.evaluate(() => {
+        const a = document.activeElement;
+        return a === null ? '' : a.tagName === 'SUMMARY' ? `${a.parentElement?.id} summary` : a.id;
+      });
+      assert.equal(await open('notify-log'), false, 'closed as served: the newest delivery went out');
+      await page.click('#notify-log > summary');
+      await page.click('#tl-table > summary');
+      assert.deepEqual([await open('notify-log'), await open('tl-table'), await focused()], [true, true, 'tl-table summary']);
+      await swapped(2);
+      assert.deepEqual([await open('notify-log'), await open('tl-table'), await open('tp-table'), await focused()], [true, true, false, 'tl-table summary'],
+        'opened by the operator, still open; the others as served; the focus on the same summary');
+
+      await page.click('#flow-b-7d');
+      await swapped(3);
+      assert.equal(await focused(), 'flow-b-7d', 'the range button keeps the focus');
+      assert.equal(await page.getAttribute('#flow-7d', 'hidden'), null);
+
+      // The operator closes the Notifications; then a delivery fails: the server now sends them open, and that shows.
+      await page.click('#notify-log > summary');
+      await swapped(4);
+      assert.equal(await open('notify-log'), false, 'closed by the operator, still closed');
+      deliver(`${new Date().toISOString()} failed run-finished id="FIRST-TASK" via command attempt 1: exit 3`);
+      await swapped(5);
+      assert.equal(await open('notify-log'), true, 'the server opened them (a failed delivery): shown open');
+    });
   });
 
   test('20 runs with mixed outcomes grow the timeline live; every bar says what /api/history says; light and dark at 1280 and 390 px', async () => {
@@ -156,6 +230,20 @@ describe('the Fleet charts in Chromium', () => {
       // Focus shows the bar's words under the lanes; Enter opens the task, and so does a click.
       await page.focus(`#${bars[0]?.domId}`);
       assert.equal(await page.textContent('#fleet-timeline .tl-detail'), bars[0]?.label);
+      // One tab stop for all the bars: the arrow keys move it (down to the next lane, right along a lane, up back).
+      const stops = (): Promise<string[]> => page.$$eval('#fleet-timeline a[tabindex="0"]', (as) => as.map((a) => a.id));
+      const active = (): Promise<string> => page.evaluate(() => document.activeElement?.id ?? '');
+      assert.deepEqual(await stops(), [bars[0]?.domId]);
+      await page.keyboard.press('ArrowDown');
+      const second = await active();
+      assert.equal(await page.$eval(`#${second}`, (a) => (a.closest('.tl-lane') as HTMLElement).dataset.id), bars.find((b) => b.domId === second)?.id);
+      assert.notEqual(second, bars[0]?.domId);
+      assert.deepEqual(await stops(), [second], 'the tab stop moved along');
+      assert.equal(await page.textContent('#fleet-timeline .tl-detail'), bars.find((b) => b.domId === second)?.label);
+      assert.equal(await page.$eval(`#${second}`, (a) => a.getAttribute('aria-describedby')), 'tl-keys');
+      await page.keyboard.press('ArrowUp');
+      assert.equal(await active(), bars[0]?.domId);
+      assert.deepEqual(await stops(), [bars[0]?.domId]);
       await page.keyboard.press('Enter');
       await page.waitForURL(`${base}${bars[0]?.href}`);
       await page.goBack();

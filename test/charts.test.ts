@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { type HistoryData, type RunRecord, type TickRecord, eventsBetween } from '../lib/manager/fleet-events.ts';
 import type { Claim } from '../lib/manager/registry.ts';
 import type { Snapshot } from '../lib/manager/tick.ts';
-import { DAY, HOUR, durationText, median } from '../lib/web/client/charts-data.ts';
+import { DAY, durationText, median, outcomeClass, outcomeWord } from '../lib/web/client/charts-data.ts';
 import { MAX_LANES, lanesOf, runLabel, timelineFigure } from '../lib/web/client/charts-timeline.ts';
 import { bucketsOf, durationFigure } from '../lib/web/render/charts-duration.ts';
 import { columnsOf, flowFigure } from '../lib/web/render/charts-flow.ts';
@@ -47,8 +47,12 @@ test('the timeline: a lane per task, the 20 that ran last, every bar a named lin
   assert.equal(more, 26 - MAX_LANES, 'the tasks left out are counted; the one older than 24 h is not among them');
   const html = timelineFigure(runs, NOW, hrefOf);
   assert.match(html, /The 20 tasks that ran last are shown; 6 more tasks ran too\./);
-  const bars = [...html.matchAll(/<a id="run-[a-z0-9]+" href="([^"]+)" tabindex="0" aria-label="([^"]+)"[^>]*><title>([^<]+)<\/title><rect class="(o-[a-z_]+)" x="([\d.]+)" y="1" width="([\d.]+)"/g)];
+  const bars = [...html.matchAll(/<a id="run-[a-z0-9]+" href="([^"]+)" tabindex="(0|-1)"(?: aria-describedby="tl-keys")? aria-label="([^"]+)"[^>]*><title>([^<]+)<\/title><rect class="(o-[a-z_]+)" x="([\d.]+)" y="1" width="([\d.]+)"/g)]
+    .map((m) => [m[0], m[1], m[3], m[4], m[5], m[6], m[7], m[2]]);
   assert.equal(bars.length, 21, 'one bar per run shown (T-24 ran twice)');
+  assert.deepEqual(bars.map((b) => b[7]), ['0', ...Array<string>(20).fill('-1')], 'one tab stop: the first bar; the arrow keys reach the rest');
+  assert.equal(html.match(/aria-describedby="tl-keys"/g)?.length, 1, 'the tab stop says how the keys move');
+  assert.match(html, /<p id="tl-keys" hidden>Tab reaches one run of the timeline; the arrow keys move/);
   for (const b of bars) assert.equal(b[2], b[3], 'the accessible name is the tooltip');
   const live = bars.find((b) => b[4] === 'o-running');
   assert.ok(live);
@@ -68,7 +72,7 @@ test('throughput: started and finished per clock hour, the share that succeeded'
   assert.deepEqual([last.started, last.finished, last.succeeded], [3, 2, 1]);
   const html = throughputFigure(runs, NOW);
   assert.match(html, /Last 24 h: 4 runs started, 3 finished, 2 of them succeeded \(67%\)\./);
-  assert.match(html, /<details class="ch-table"><summary>The hours as a table<\/summary>/);
+  assert.match(html, /<details class="ch-table" id="tp-table"><summary>The hours as a table<\/summary>/, 'an id: a live swap keeps it open');
   assert.match(throughputFigure([], NOW), /No run started or finished/);
 });
 
@@ -85,6 +89,23 @@ test('status flow: the last tick of each column, stacked with the finished statu
   assert.match(html, /over the last 7 d, the dispatchable queue went from 8 to 1/);
   assert.match(html, /<path class="s0" d="M/, 'completed is the first layer of the stack');
   assert.match(flowFigure([], NOW, [], String), /No ticks recorded/);
+});
+
+test('a status or outcome named constructor or __proto__ is counted as itself, never read off Object', () => {
+  // As the history file and the snapshot give them: parsed JSON (own keys, `__proto__` included).
+  const counts = (text: string): Record<string, number> => JSON.parse(text) as Record<string, number>;
+  const ticks = [
+    { ...tick(3 * 3600, {}, 1), counts: counts('{"total": 3, "constructor": 2, "__proto__": 1}') },
+    { ...tick(60, {}, 1), counts: counts('{"total": 1, "ready": 1}') },
+  ];
+  const html = flowFigure(ticks, NOW, ['ready'], (s) => s);
+  assert.doesNotMatch(html, /function|\[object|NaN/, 'no count read off Object.prototype');
+  assert.match(html, /At the last recorded tick, 1 task: 1 ready;/);
+  assert.match(html, /<tr><th scope="row">[\d: -]+<\/th><td>1<\/td><td>0<\/td><td>0<\/td><td>1<\/td><\/tr>/, 'the tick without them counts 0 of each');
+  assert.match(html, /<tr><th scope="row">[\d: -]+<\/th><td>0<\/td><td>1<\/td><td>2<\/td><td>1<\/td><\/tr>/, 'the tick with them counts them');
+  assert.match(html, /<th scope="col">__proto__<\/th><th scope="col">constructor<\/th>/);
+  assert.deepEqual([outcomeWord('constructor'), outcomeClass('constructor'), outcomeWord('__proto__'), outcomeClass('toString')], ['constructor', 'o-other', '__proto__', 'o-other']);
+  assert.match(timelineFigure([run('A', 60, 5, 'constructor' as RunRecord['outcome'])], NOW, () => null), /1 run of 1 task: 1 other\./);
 });
 
 test('durations: per hour while the history is young, else per day, with the trend', () => {
@@ -145,5 +166,4 @@ test('a timed-out run is recorded once it has ended (with its end and duration),
   const e = second[0] as { kind: string; run: RunRecord };
   assert.equal(e.kind, 'run-timed-out');
   assert.deepEqual([e.run.end, e.run.durationS], [iso(NOW - 8000), 2]);
-  assert.equal(HOUR, 3_600_000);
 });

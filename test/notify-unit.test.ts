@@ -87,7 +87,7 @@ describe('the delivery log', () => {
       const html = renderDeliveries(back);
       assert.ok(!html.includes('<script>'), html);
       assert.match(html, /&lt;script&gt;/);
-      assert.match(html, /^<details class="notify" open><summary>Notifications: 0 sent, 6 failed or dropped \(last 6\)<\/summary>/);
+      assert.match(html, /^<details class="notify" id="notify-log" open><summary>Notifications: 0 sent, 6 failed or dropped \(last 6\)<\/summary>/);
       assert.equal(parseDelivery('not a delivery line'), undefined);
       assert.equal(renderDeliveries([]), '');
       assert.deepEqual(readDeliveries(path.join(root, 'nowhere'), 'o', 5), []);

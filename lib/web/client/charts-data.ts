@@ -32,9 +32,12 @@ export const OUTCOME_WORDS: Readonly<Record<string, string>> = {
   success: 'succeeded', failed: 'failed', timed_out: 'timed out', interrupted: 'interrupted', not_started: 'never started', running: 'running',
 };
 
-export const outcomeWord = (o: string): string => OUTCOME_WORDS[o] ?? o;
+/** A record's own value for a key: never one inherited from Object (a status or outcome named `constructor` or `__proto__` is text like any other). */
+export const own = <T>(record: Readonly<Record<string, T>>, key: string): T | undefined => (Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined);
+
+export const outcomeWord = (o: string): string => own(OUTCOME_WORDS, o) ?? o;
 /** The class of an outcome: only known outcomes get a colour of their own (never raw text in a class). */
-export const outcomeClass = (o: string): string => `o-${Object.prototype.hasOwnProperty.call(OUTCOME_WORDS, o) ? o : 'other'}`;
+export const outcomeClass = (o: string): string => `o-${own(OUTCOME_WORDS, o) === undefined ? 'other' : o}`;
 
 /** A duration in seconds as the charts say it: 0.8 s, 42 s, 3.5 min, 2.1 h. */
 export function durationText(s: number): string {
@@ -73,10 +76,14 @@ export function axis(labels: readonly string[]): string {
   return `<div class="ch-axis" aria-hidden="true">${labels.map((l) => `<span>${esc(l)}</span>`).join('')}</div>`;
 }
 
-/** A table in a details element: what a screen reader (or anyone) reads instead of the drawing. Cells are HTML, escaped by the caller. */
-export function tableAlt(summary: string, head: readonly string[], rows: readonly (readonly string[])[]): string {
+/**
+ * A table in a details element: what a screen reader (or anyone) reads instead of the drawing.
+ * Cells are HTML, escaped by the caller. The id lets a live swap keep the element open (and its
+ * summary focused) when the chart is drawn again.
+ */
+export function tableAlt(id: string, summary: string, head: readonly string[], rows: readonly (readonly string[])[]): string {
   if (rows.length === 0) return '';
   const th = head.map((x) => `<th scope="col">${esc(x)}</th>`).join('');
   const tr = rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th scope="row">${c}</th>` : `<td>${c}</td>`)).join('')}</tr>`).join('');
-  return `<details class="ch-table"><summary>${esc(summary)}</summary><div class="scroll"><table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table></div></details>`;
+  return `<details class="ch-table" id="${id}"><summary>${esc(summary)}</summary><div class="scroll"><table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table></div></details>`;
 }

@@ -1,6 +1,6 @@
 // The run timeline: one lane per task, a bar per run from its start to its end coloured by outcome, running bars up to now. The server draws it into the index; the page redraws the lanes as time passes, so running bars grow.
 import { esc } from './rows.ts';
-import { type ChartRun, DAY, OUTCOME_WORDS, axis, durationText, num, outcomeClass, outcomeWord, plural, runDomId, tableAlt, utcMinute } from './charts-data.ts';
+import { type ChartRun, DAY, OUTCOME_WORDS, axis, durationText, num, outcomeClass, outcomeWord, own, plural, runDomId, tableAlt, utcMinute } from './charts-data.ts';
 
 /** Lanes shown: the tasks that ran most recently; the rest are counted. */
 export const MAX_LANES = 20;
@@ -54,23 +54,33 @@ export function spanOf(lanes: readonly Lane[], now: number): number {
   return Math.min(DAY, Math.max(MIN_SPAN, (now - earliest) * 1.04));
 }
 
-/** One bar: a link to the task's page with its label as its accessible name and tooltip; the data attributes let the page redraw it. */
-function bar(r: ChartRun, lane: Lane, from: number, span: number, now: number): string {
+/** The element that says how the keys move between bars; the bar holding the tab stop points at it. */
+export const KEYS_ID = 'tl-keys';
+
+/**
+ * One bar: a link to the task's page with its label as its accessible name and tooltip; the data
+ * attributes let the page redraw it. Only the bar holding the timeline's one tab stop is in the tab
+ * order (the arrow keys move between the others), so up to 200 bars cost Tab one press.
+ */
+function bar(r: ChartRun, lane: Lane, from: number, span: number, now: number, stop: boolean): string {
   const s = Math.max(startOf(r), from);
   const x = ((s - from) / span) * W;
   const w = Math.min(W - x, Math.max(4, ((endOf(r, now) - s) / span) * W));
   const label = esc(runLabel(r, now));
   const link = lane.href === null ? ' role="img"' : ` href="${esc(lane.href)}"`;
+  const tab = stop ? ` tabindex="0" aria-describedby="${KEYS_ID}"` : ' tabindex="-1"';
   const data = ` data-s="${startOf(r)}" data-e="${r.end === null ? '' : Date.parse(r.end)}" data-o="${esc(r.outcome)}" data-x="${r.exit ?? ''}" data-d="${r.durationS ?? ''}"`;
-  return `<a id="${runDomId(r)}"${link} tabindex="0" aria-label="${label}"${data}><title>${label}</title><rect class="${outcomeClass(r.outcome)}" x="${num(Math.min(x, W - 4))}" y="1" width="${num(w)}" height="8"/></a>`;
+  return `<a id="${runDomId(r)}"${link}${tab} aria-label="${label}"${data}><title>${label}</title><rect class="${outcomeClass(r.outcome)}" x="${num(Math.min(x, W - 4))}" y="1" width="${num(w)}" height="8"/></a>`;
 }
 
-/** The lanes and their time axis: what the page replaces when it redraws. */
-export function lanesHtml(lanes: readonly Lane[], now: number): string {
+/** The lanes and their time axis: what the page replaces when it redraws. `stop`: the element id of the bar that keeps the tab stop (else the first bar has it). */
+export function lanesHtml(lanes: readonly Lane[], now: number, stop?: string): string {
   const span = spanOf(lanes, now);
   const from = now - span;
+  const ids = lanes.flatMap((l) => l.runs.map(runDomId));
+  const tabStop = stop !== undefined && ids.includes(stop) ? stop : ids[0];
   const rows = lanes.map((lane) => `<li class="tl-lane" data-id="${esc(lane.id)}"${lane.href === null ? '' : ` data-href="${esc(lane.href)}"`}><span class="tl-id">${esc(lane.id)}</span>`
-    + `<svg class="tl-bars" viewBox="0 0 ${W} 10" preserveAspectRatio="none" role="group" aria-label="${esc(`Runs of ${lane.id}`)}">${lane.runs.map((r) => bar(r, lane, from, span, now)).join('')}</svg></li>`);
+    + `<svg class="tl-bars" viewBox="0 0 ${W} 10" preserveAspectRatio="none" role="group" aria-label="${esc(`Runs of ${lane.id}`)}">${lane.runs.map((r) => bar(r, lane, from, span, now, runDomId(r) === tabStop)).join('')}</svg></li>`);
   const ago = (f: number): string => `${durationText((span * f) / 1000)} ago`;
   return `<ol class="tl" aria-label="Run timeline, one lane per task">${rows.join('')}</ol><div class="tl-lane tl-foot"><span></span>${axis([ago(1), ago(0.5), 'now'])}</div>`;
 }
@@ -83,7 +93,7 @@ export function timelineFigure(runs: readonly ChartRun[], now: number, hrefOf: (
   const tally = new Map<string, number>();
   for (const r of recent) tally.set(r.outcome, (tally.get(r.outcome) ?? 0) + 1);
   const parts = Object.keys(OUTCOME_WORDS).filter((o) => tally.has(o)).map((o) => `${tally.get(o)} ${outcomeWord(o)}`);
-  const others = recent.length - [...tally.entries()].filter(([o]) => Object.prototype.hasOwnProperty.call(OUTCOME_WORDS, o)).reduce((n, [, k]) => n + k, 0);
+  const others = recent.length - [...tally.entries()].filter(([o]) => own(OUTCOME_WORDS, o) !== undefined).reduce((n, [, k]) => n + k, 0);
   if (others > 0) parts.push(`${others} other`);
   const shown = more > 0 ? ` The ${lanes.length} tasks that ran last are shown; ${plural(more, 'more task')} ran too.` : '';
   const sum = `<p class="ch-sum">${plural(recent.length, 'run')} of ${plural(lanes.length + more, 'task')}: ${esc(parts.join(', '))}.${shown}</p>`;
@@ -92,14 +102,19 @@ export function timelineFigure(runs: readonly ChartRun[], now: number, hrefOf: (
     const s = runSeconds(r, now);
     return [esc(r.id), esc(outcomeWord(r.outcome)), utcMinute(startOf(r)), s === null ? '—' : durationText(s), r.exit === null ? '—' : String(r.exit)];
   });
-  const table = tableAlt('The runs as a table', ['Task', 'Outcome', 'Started (UTC)', 'Duration', 'Exit'], rows);
+  const table = tableAlt('tl-table', 'The runs as a table', ['Task', 'Outcome', 'Started (UTC)', 'Duration', 'Exit'], rows);
+  const keys = `<p id="${KEYS_ID}" hidden>Tab reaches one run of the timeline; the arrow keys move along a lane and between lanes, Home and End to a lane's first and last run, Enter opens the task.</p>`;
   return `<figure class="chart wide" id="fleet-timeline" aria-labelledby="tl-h">${head}${sum}${legend}<div class="tl-wrap">${lanesHtml(lanes, now)}</div>`
-    + `<p class="tl-detail" aria-hidden="true"></p>${table}</figure>`;
+    + `<p class="tl-detail" aria-hidden="true"></p>${keys}${table}</figure>`;
 }
 
-/** The lanes as drawn, read back from the page (the bars' data attributes), so the page can redraw them at a later now. */
+/**
+ * The lanes as drawn, read back from the page (the bars' data attributes), so the page can redraw
+ * them at a later now. Only the list's items are lanes: the axis under them shares their layout
+ * class but is no lane (read back, it became an empty lane more at each redraw).
+ */
 export function lanesFromPage(root: ParentNode): Lane[] {
-  return [...root.querySelectorAll<HTMLElement>('.tl-lane')].map((li) => {
+  return [...root.querySelectorAll<HTMLElement>('ol.tl > li.tl-lane')].map((li) => {
     const id = li.dataset.id ?? '';
     const runs = [...li.querySelectorAll<SVGAElement>('a[data-s]')].map((a): ChartRun => {
       const d = a.dataset;

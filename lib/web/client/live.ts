@@ -45,18 +45,51 @@ function regions(): string[] {
   return document.querySelector('main[data-task-id], main[data-doc-id]') === null ? INDEX_REGIONS : ['main'];
 }
 
+/** Each `<details id>`'s open state as the server last sent it: a swap keeps the one the operator set unless the server changed its own. */
+const servedOpen = new Map<string, boolean>();
+
 /** Notes each region of a served document and its version; called on the page as loaded, before the view changes it. */
 export function remember(doc: Document): void {
-  for (const s of regions()) served.set(s, doc.querySelector(s)?.outerHTML ?? '');
+  for (const s of regions()) {
+    const region = doc.querySelector(s);
+    served.set(s, region?.outerHTML ?? '');
+    for (const d of region?.querySelectorAll('details[id]') ?? []) servedOpen.set(d.id, d.hasAttribute('open'));
+  }
   mine = versionOf(doc);
 }
 
-/** Replaces the regions whose served HTML changed, keeping scroll position, focus and the view's filters. */
+/**
+ * Opens or closes each `<details id>` of a region about to be swapped in as the operator left the
+ * one it replaces (a chart's table, the Notifications), unless the server changed what it sends
+ * (the Notifications open when the newest delivery failed): then the server's state shows.
+ */
+function keepOpen(old: Element, fresh: Element): void {
+  const before = new Map<string, boolean>();
+  for (const d of old.querySelectorAll<HTMLDetailsElement>('details[id]')) before.set(d.id, d.open);
+  for (const d of fresh.querySelectorAll<HTMLDetailsElement>('details[id]')) {
+    const sent = d.hasAttribute('open');
+    const was = before.get(d.id);
+    if (was !== undefined && servedOpen.get(d.id) === sent) d.open = was;
+    servedOpen.set(d.id, sent);
+  }
+}
+
+/** How to find the focused element again after a swap replaced it: by its id, or, for a `<details id>`'s summary, through that id. */
+function refocus(active: Element | null): (() => void) | undefined {
+  const id = active?.id;
+  if (id) return () => (document.getElementById(id) as HTMLElement | SVGElement | null)?.focus();
+  const details = active?.tagName === 'SUMMARY' ? active.parentElement : null;
+  const holder = details instanceof HTMLDetailsElement ? details.id : '';
+  if (holder) return () => document.getElementById(holder)?.querySelector<HTMLElement>(':scope > summary')?.focus();
+  return undefined;
+}
+
+/** Replaces the regions whose served HTML changed, keeping scroll position, focus, open `<details id>` and the view's filters. */
 function swap(doc: Document): void {
   const x = scrollX;
   const y = scrollY;
   const active = document.activeElement;
-  const activeId = active?.id ?? '';
+  const focusAgain = refocus(active);
   let rowsChanged = false;
   for (const s of regions()) {
     const mine = document.querySelector(s);
@@ -69,7 +102,9 @@ function swap(doc: Document): void {
       continue;
     }
     const log = byId('runlog-lines', HTMLPreElement);
-    mine.replaceWith(document.importNode(theirs, true));
+    const fresh = document.importNode(theirs, true);
+    keepOpen(mine, fresh);
+    mine.replaceWith(fresh);
     if (s === 'main') keepLog(log);
     if (s === '#tasks tbody') rowsChanged = true;
     if (s === '#fleet') chartsSwapped();
@@ -79,8 +114,8 @@ function swap(doc: Document): void {
   apply();
   refreshAges();
   scrollTo(x, y);
-  // By id, HTML or SVG alike (a timeline bar is an SVG link).
-  if (active !== null && !document.contains(active) && activeId) (document.getElementById(activeId) as HTMLElement | SVGElement | null)?.focus();
+  // By id, HTML or SVG alike (a timeline bar is an SVG link, a range button has one), or a summary through its details' id.
+  if (active !== null && !document.contains(active)) focusAgain?.();
 }
 
 /** Refetches this page; events that arrive meanwhile cause one more refetch, not one each. */

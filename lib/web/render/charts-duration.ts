@@ -58,7 +58,7 @@ export function durationFigure(runs: readonly ChartRun[], now: number): string {
     + `<li><i class="sw ch-line"></i>median over ${whole}</li><li class="ch-max">bars up to ${durationText(max)}</li></ul>`;
   const rows = buckets.filter((b) => b.seconds.length > 0).reverse()
     .map((b) => [hourly ? utcMinute(b.at) : utcMinute(b.at).slice(0, 10), String(b.seconds.length), durationText(median(b.seconds) as number), durationText(Math.max(...b.seconds))]);
-  const table = tableAlt(`The ${hourly ? 'hours' : 'days'} as a table`, [hourly ? 'Hour (UTC)' : 'Day (UTC)', 'Runs', 'Median', 'Longest'], rows);
+  const table = tableAlt('du-table', `The ${hourly ? 'hours' : 'days'} as a table`, [hourly ? 'Hour (UTC)' : 'Day (UTC)', 'Runs', 'Median', 'Longest'], rows);
   const labels = hourly ? ['24 h ago', '12 h ago', 'now'] : ['30 d ago', '15 d ago', 'today'];
   return `<figure class="chart" id="fleet-duration" aria-labelledby="du-h">${head}${sum}${legend}${svg}${axis(labels)}${table}</figure>`;
 }

@@ -1,6 +1,6 @@
 // The queue and status flow chart of the index's Fleet section: tasks by status over 24 h, 7 d or 30 d, stacked (a cumulative flow), with the dispatchable queue as a line.
 import { esc } from '../client/rows.ts';
-import { type ChartTick, DAY, axis, num, plural, tableAlt, utcMinute } from '../client/charts-data.ts';
+import { type ChartTick, DAY, axis, num, own, plural, tableAlt, utcMinute } from '../client/charts-data.ts';
 
 /** The ranges: the first shows without script; the page's buttons switch. Each is cut into this many columns. */
 export const RANGES = [
@@ -42,7 +42,9 @@ export function columnsOf(ticks: readonly ChartTick[] | Timed, now: number, ms: 
   return out;
 }
 
-const total = (t: ChartTick, statuses: readonly string[]): number => statuses.reduce((n, s) => n + (t.counts[s] ?? 0), 0);
+/** A tick's count of a status (0 when it has none of its own: a status named `constructor` is counted, never read off Object). */
+const countOf = (t: ChartTick, status: string): number => own(t.counts, status) ?? 0;
+const total = (t: ChartTick, statuses: readonly string[]): number => statuses.reduce((n, s) => n + countOf(t, s), 0);
 
 /** One range: the stacked columns, the dispatchable line, a sentence on how it moved, and the columns as a table. */
 function rangePanel(range: (typeof RANGES)[number], ticks: Timed, now: number, stack: readonly string[], word: (s: string) => string, shown: boolean): string {
@@ -56,8 +58,8 @@ function rangePanel(range: (typeof RANGES)[number], ticks: Timed, now: number, s
   const paths = stack.map((status, k) => {
     let d = '';
     for (const { t, i } of filled) {
-      const below = stack.slice(0, k).reduce((n, s) => n + (t.counts[s] ?? 0), 0);
-      const v = t.counts[status] ?? 0;
+      const below = total(t, stack.slice(0, k));
+      const v = countOf(t, status);
       if (v > 0) d += `M${num(i * bw)} ${num(y(below + v))}h${num(bw)}V${num(y(below))}h${num(-bw)}z`;
     }
     return d === '' ? '' : `<path class="s${k % COLOURS}" d="${d}"/>`;
@@ -66,12 +68,12 @@ function rangePanel(range: (typeof RANGES)[number], ticks: Timed, now: number, s
   const svg = `<svg class="ch-svg" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" aria-hidden="true" focusable="false">${paths}<path class="ch-line" d="${line}"/></svg>`;
   const first = (filled[0] as { t: ChartTick }).t;
   const last = (filled[filled.length - 1] as { t: ChartTick }).t;
-  const now2 = stack.slice().reverse().filter((s) => (last.counts[s] ?? 0) > 0).map((s) => `${last.counts[s]} ${word(s)}`);
+  const now2 = stack.slice().reverse().filter((s) => countOf(last, s) > 0).map((s) => `${countOf(last, s)} ${word(s)}`);
   const queue = first === last ? `the dispatchable queue is ${last.ready}`
     : `the dispatchable queue went from ${first.ready} to ${last.ready} (${last.ready < first.ready ? 'draining' : last.ready > first.ready ? 'growing' : 'steady'})`;
   const sum = `<p class="ch-sum">At the last recorded tick, ${plural(total(last, stack), 'task')}${now2.length ? `: ${esc(now2.join(', '))}` : ''}; over the last ${range.label}, ${queue}.</p>`;
-  const rows = filled.slice().reverse().map(({ t }) => [utcMinute(Date.parse(t.at)), ...stack.slice().reverse().map((s) => String(t.counts[s] ?? 0)), String(t.ready)]);
-  const table = tableAlt(`The last ${range.label} as a table`, ['Time (UTC)', ...stack.slice().reverse().map(word), 'Dispatchable'], rows);
+  const rows = filled.slice().reverse().map(({ t }) => [utcMinute(Date.parse(t.at)), ...stack.slice().reverse().map((s) => String(countOf(t, s))), String(t.ready)]);
+  const table = tableAlt(`flow-${range.key}-table`, `The last ${range.label} as a table`, ['Time (UTC)', ...stack.slice().reverse().map(word), 'Dispatchable'], rows);
   const half = range.ms / 2 / 3_600_000;
   return `<div ${attrs}>${sum}${svg}${axis([`${range.label} ago`, half >= 48 ? `${half / 24} d ago` : `${half} h ago`, 'now'])}${table}</div>`;
 }
@@ -88,7 +90,7 @@ export function flowFigure(ticks: readonly ChartTick[], now: number, order: read
   if (seen.size === 0) return `<figure class="chart" id="fleet-flow" aria-labelledby="fl-h">${head}<p class="none">No ticks recorded in the last 30 d.</p></figure>`;
   const lifecycle = [...order.filter((s) => seen.has(s)), ...[...seen].filter((s) => !order.includes(s)).sort()];
   const stack = lifecycle.slice().reverse();
-  const buttons = `<div class="ch-ranges" role="group" aria-label="Range" hidden>${RANGES.map((r, i) => `<button type="button" data-range="${r.key}" aria-controls="flow-${r.key}" aria-pressed="${i === 0}">${r.label}</button>`).join('')}</div>`;
+  const buttons = `<div class="ch-ranges" role="group" aria-label="Range" hidden>${RANGES.map((r, i) => `<button type="button" id="flow-b-${r.key}" data-range="${r.key}" aria-controls="flow-${r.key}" aria-pressed="${i === 0}">${r.label}</button>`).join('')}</div>`;
   const legend = `<ul class="ch-legend" aria-hidden="true">${lifecycle.map((s) => `<li><i class="sw s${stack.indexOf(s) % COLOURS}"></i>${esc(word(s))}</li>`).join('')}`
     + '<li><i class="sw ch-line"></i>dispatchable</li></ul>';
   const timed = timedOf(ticks);

@@ -51,6 +51,6 @@ export function throughputFigure(runs: readonly ChartRun[], now: number): string
     + `<li><i class="sw ch-line"></i>share succeeded (0–100%)</li><li class="ch-max">bars up to ${max} an hour</li></ul>`;
   const rows = hours.filter((x) => x.started + x.finished > 0).reverse()
     .map((x) => [utcMinute(x.at), String(x.started), String(x.finished), String(x.succeeded), x.finished ? pct(x.succeeded, x.finished) : '—']);
-  const table = tableAlt('The hours as a table', ['Hour (UTC)', 'Started', 'Finished', 'Succeeded', 'Success rate'], rows);
+  const table = tableAlt('tp-table', 'The hours as a table', ['Hour (UTC)', 'Started', 'Finished', 'Succeeded', 'Success rate'], rows);
   return `<figure class="chart" id="fleet-throughput" aria-labelledby="tp-h">${head}${sum}${legend}${svg}${axis(['24 h ago', '12 h ago', 'now'])}${table}</figure>`;
 }

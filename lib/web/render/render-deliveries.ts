@@ -52,7 +52,8 @@ export function parseDelivery(line: string): Delivery | undefined {
 /**
  * A `<details>` "Notifications" with a table of the deliveries given (newest first): when, what,
  * the task, the channel and how it went. Everything escaped; '' for an empty list. Open when the
- * newest delivery failed, so a broken webhook is seen.
+ * newest delivery failed, so a broken webhook is seen; its id lets a live swap keep it as the operator
+ * left it (lib/web/client/live.ts).
  */
 export function renderDeliveries(list: readonly Delivery[], now?: Date): string {
   if (list.length === 0) return '';
@@ -61,5 +62,5 @@ export function renderDeliveries(list: readonly Delivery[], now?: Date): string 
   const summary = `Notifications: ${ok} sent${failed ? `, ${failed} failed or dropped` : ''} (last ${list.length})`;
   const rows = list.map((d) => `<tr class="nt-${d.result}"><td>${timeTag(d.at, now)}</td><td>${h(d.kind)}</td><td>${d.id === null ? '—' : `<code>${h(d.id)}</code>`}</td><td>${h(d.channel)}</td><td>${h(d.result)}${d.attempt > 1 ? ` (attempt ${d.attempt})` : ''}: ${h(d.reason)}</td></tr>`);
   const open = list[0]?.result === 'ok' ? '' : ' open';
-  return `<details class="notify"${open}><summary>${h(summary)}</summary><div class="scroll"><table><thead><tr><th>When</th><th>Event</th><th>Task</th><th>Channel</th><th>Result</th></tr></thead><tbody>${rows.join('')}</tbody></table></div></details>`;
+  return `<details class="notify" id="notify-log"${open}><summary>${h(summary)}</summary><div class="scroll"><table><thead><tr><th>When</th><th>Event</th><th>Task</th><th>Channel</th><th>Result</th></tr></thead><tbody>${rows.join('')}</tbody></table></div></details>`;
 }
