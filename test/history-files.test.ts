@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { RunRecord, TickRecord } from '../lib/manager/fleet-events.ts';
 import { RUNS_MAX, compactTicks } from '../lib/manager/history-compact.ts';
+import { parseTick } from '../lib/manager/history-file.ts';
 import { cli, runtimeFile, waitUntil, withTempFolder, type Folder } from './helpers.ts';
 
 const HOUR = 3_600_000;
@@ -159,5 +160,11 @@ describe('history files', () => {
     assert.deepEqual(compactTicks(once, later), compactTicks(raw, later));
     // Older than a year: dropped.
     assert.deepEqual(compactTicks([tickAt(now - 367 * DAY)], new Date(now)), []);
+  });
+  test('a status named __proto__ or constructor is counted as itself when a tick line is read back', () => {
+    const line = JSON.stringify({ at: '2026-12-07T06:00:00.000Z', counts: JSON.parse('{"__proto__": 2, "constructor": 3, "ready": 1}'), ready: 1, running: 0, escalations: 0 });
+    const t = parseTick(line) as TickRecord;
+    assert.deepEqual(Object.entries(t.counts), [['__proto__', 2], ['constructor', 3], ['ready', 1]]);
+    assert.equal(Object.getPrototypeOf(t.counts), Object.prototype);
   });
 });

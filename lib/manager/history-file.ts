@@ -83,8 +83,8 @@ export function parseTick(line: string): TickRecord | undefined {
   const v = parseObject(line);
   if (!v || !isTime(v.at) || !isCount(v.ready) || !isCount(v.running) || !isCount(v.escalations)) return undefined;
   if (typeof v.counts !== 'object' || v.counts === null || Array.isArray(v.counts)) return undefined;
-  const counts: Record<string, number> = {};
-  for (const [k, n] of Object.entries(v.counts as Record<string, unknown>)) if (isCount(n)) counts[k] = n;
+  // fromEntries makes own properties: a status named __proto__ is counted, never taken for the prototype.
+  const counts = Object.fromEntries(Object.entries(v.counts as Record<string, unknown>).filter((e): e is [string, number] => isCount(e[1])));
   const t: TickRecord = { at: v.at, counts, ready: v.ready, running: v.running, escalations: v.escalations };
   if (isCount(v.n) && v.n > 1) t.n = v.n;
   return t;
