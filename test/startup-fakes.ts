@@ -52,3 +52,23 @@ export function ok(r: Run): Run {
 export const SECRET = 's3cret-Pw';
 export const HOOK = 'https://hooks.example.test/services/T000/B000/XyZsecretTOKEN';
 export const DISPATCH = `echo 'started' "$TASK_ID" 100% done`;
+
+/** A unit file in the fake HOME. */
+export function unitFile(f: Fakes, name: string): string {
+  return path.join(f.home, '.config', 'systemd', 'user', name);
+}
+
+/** The one unit file (the heartbeat's, or with a suffix such as -server that one). */
+export function onlyUnit(f: Fakes, suffix = ''): string {
+  const dir = path.join(f.home, '.config', 'systemd', 'user');
+  const names = fs.readdirSync(dir).filter((n) => n.endsWith(`${suffix}.service`) && (suffix !== '' || !n.endsWith('-server.service')));
+  assert.equal(names.length, 1, `one unit in ${names.join(', ')}`);
+  return unitFile(f, names[0] as string);
+}
+
+/** The ExecStart words as systemd reads them: double-quoted words, C escapes, %% and $$. */
+export function execWords(unit: string): string[] {
+  const line = unit.split('\n').find((l) => l.startsWith('ExecStart=')) ?? '';
+  return [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => (m[1] ?? '').replace(/\\(.)|%%|\$\$/g, (all, c: string | undefined) => (c === undefined ? all[0] as string : c === 'n' ? '\n' : c)));
+}
+
