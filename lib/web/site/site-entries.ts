@@ -77,7 +77,7 @@ export interface EntryContext {
 export function deriveEntry(ctx: EntryContext, task: Task, page: string, related: TaskRelated, old: Entry | undefined): { entry: Entry; render?: () => string } {
   const sides = ctx.sides;
   const ci = ciOf(task, sides.checks);
-  const extra = sha1(Buffer.from(`${sides.of(task.id)}|${ci}|${JSON.stringify(related)}|${isOverdue(task, ctx.now)}`));
+  const extra = crypto.createHash('sha1').update(`${sides.of(task.id)}|${ci}|${JSON.stringify(related)}|${isOverdue(task, ctx.now)}`).digest('base64url');
   const sameTask = old !== undefined && old.task === task;
   const pr = sameTask ? old.pr : prShown(task.pr, ctx.remote);
   const content = sameTask ? old.content : contentKey(task);
@@ -102,9 +102,9 @@ export function deriveEntry(ctx: EntryContext, task: Task, page: string, related
  * A task's part of a search shard: its page and its folded title and body. Made when its shard is
  * written, never kept: a task's text is about 1 KB, 50 MB at 50,000 tasks.
  */
-export function searchPart(task: Task, page: string): string {
+export function searchPart(task: Task, page: string): Buffer {
   const text = searchFold(`${task.title}\n${task.body}`).replace(/\s+/g, ' ').trim();
-  return `${JSON.stringify(page)}:${JSON.stringify(text)}`;
+  return Buffer.from(`${JSON.stringify(page)}:${JSON.stringify(text)}`);
 }
 
 export function sha1(bytes: Buffer): string {
