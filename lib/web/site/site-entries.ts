@@ -1,4 +1,4 @@
-// One task's share of the site: what its page shows besides the task, its record in the data files and search text, derived once per change.
+// One task's share of the site: what its page shows besides the task and its record in the data files, derived once per change; its search text, made when its shard is written.
 import crypto from 'node:crypto';
 import type { Task } from '../../tasks/taskfile.ts';
 import type { Remote } from '../../tasks/pr.ts';
