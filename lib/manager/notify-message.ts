@@ -1,6 +1,7 @@
 // One notification as it is sent: the JSON document (stdin of notify=, body of notify_url=) with its one readable `text` line.
 import type { FleetEvent, RunRecord } from './fleet-events.ts';
 import { formatDuration } from './escalations.ts';
+import { stripControls } from '../base/controls.ts';
 
 /** What a channel is handed: a fleet event, a summary of what the rate limit held back, or `notify test`'s sample. */
 export type Notice =
@@ -39,7 +40,8 @@ export interface NoticeDocument {
 
 /** The document of one notice; `title` when the heartbeat knows the task's (it saw it ready). */
 export function noticeDocument(n: Notice, src: NoticeSource, title: string | undefined, at: Date): NoticeDocument {
-  const text = noticeText(n, src, title);
+  // A chat shows `text` as it is: no ESC, C1 or bidi control from a title, id or host reaches it.
+  const text = stripControls(noticeText(n, src, title)).replace(/[\n\t]/g, ' ');
   const doc: NoticeDocument = { text, content: text, event: n.kind, key: n.key, id: n.id, title: title ?? null, owner: src.owner, host: src.host, dir: src.dir, at: at.toISOString() };
   if ('run' in n) doc.run = n.run;
   if ('reason' in n) doc.reason = n.reason;
@@ -50,12 +52,12 @@ export function noticeDocument(n: Notice, src: NoticeSource, title: string | und
 
 /**
  * One line a person reads in a chat: what happened, the task (id, title), the outcome, duration
- * and exit, and whose heartbeat says so. Control characters in an id or title are shown escaped
- * by the receiver's JSON, never interpreted by this tool.
+ * and exit, and whose heartbeat says so. Each part is one line; noticeDocument also removes every
+ * control character from the whole (the `id` and `title` fields keep them, escaped by JSON).
  */
 export function noticeText(n: Notice, src: NoticeSource, title: string | undefined): string {
   const who = `(${src.owner} on ${src.host})`;
-  const task = n.id === null ? '' : `${n.id}${title ? ` "${oneLine(title)}"` : ''}`;
+  const task = n.id === null ? '' : `${oneLine(n.id)}${title ? ` "${oneLine(title)}"` : ''}`;
   switch (n.kind) {
     case 'run-finished':
       return `tasks: run finished: ${task}, exit 0${took(n.run)} ${who}`;
@@ -82,6 +84,6 @@ function took(run: RunRecord): string {
 
 /** A title or reason on one line, at most 200 characters: a chat line, not a document. */
 function oneLine(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = stripControls(text.replace(/\s+/g, ' ')).replace(/ +/g, ' ').trim();
   return flat.length > 200 ? `${flat.slice(0, 199)}…` : flat;
 }

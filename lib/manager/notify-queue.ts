@@ -1,10 +1,6 @@
 // The notification queue: one delivery at a time per channel, in the background; a rate limit with one summary for the excess; retries with backoff; every result in a capped delivery log.
-import fs from 'node:fs';
-import path from 'node:path';
-import { makeFolders } from '../base/atomic.ts';
-import { lineWriter } from '../base/logfile.ts';
-import { openAppend } from '../base/nofollow.ts';
 import type { Channel } from './notify-send.ts';
+import { DeliveryLog, deliveryLine, seconds } from './notify-log.ts';
 import { type Notice, type NoticeSource, noticeDocument } from './notify-message.ts';
 
 /** Most notices a channel sends in a minute; the excess is dropped (the first of it logged) and summed up in one notice once the minute has room. */
@@ -26,6 +22,8 @@ export interface NotifierOptions {
   readonly now: () => Date;
   /** A notice is done with: delivered, given up or dropped on every channel (the ledger records it). */
   readonly onDone?: (key: string) => void;
+  /** A notice is done with on one channel (named as Channel.name): a restart sends it on the others only. */
+  readonly onChannelDone?: (key: string, channel: string) => void;
   /** The task's title, when known. */
   readonly titleOf?: (id: string) => string | undefined;
   readonly ratePerMinute?: number;
@@ -55,34 +53,43 @@ export class Notifier {
   private readonly timers = new Map<NodeJS.Timeout, { lane: Lane; item: Item } | undefined>();
   /** Set by close(): no new notices or retries; the queues still drain within its grace. */
   private closing = false;
-  private write: ((line: string) => void) | undefined;
-  private fd: number | undefined;
-  private logBroken = false;
+  private readonly deliveries: DeliveryLog;
   private closed = false;
+  /** Aborted when close()'s grace is over: a request in flight is cut and a command's process group ended, so nothing outlives the heartbeat. */
+  private readonly stopping = new AbortController();
   /** The result of the last attempt per channel, for `notify test`. */
   readonly results = new Map<string, { ok: boolean; reason: string }>();
 
   constructor(private readonly o: NotifierOptions) {
+    this.deliveries = new DeliveryLog(o.logFile, o.logMaxBytes, o.log, o.now);
     this.lanes = o.channels.map((channel) => ({ channel, queue: [], busy: undefined, sentAt: [], held: undefined, summary: undefined }));
   }
 
-  /** Queues a notice on every channel (or holds it back by the rate limit) and returns at once. */
-  notify(notice: Notice): void {
+  /** Queues a notice on every channel but those named in `skip` (they already have it) and returns at once. */
+  notify(notice: Notice, skip?: ReadonlySet<string>): void {
     if (this.closing || this.lanes.length === 0) return;
-    this.pending.set(notice.key, (this.pending.get(notice.key) ?? 0) + this.lanes.length);
-    for (const lane of this.lanes) this.admit(lane, notice);
+    const lanes = this.lanes.filter((l) => !skip?.has(l.channel.name));
+    if (lanes.length === 0) {
+      this.pending.set(notice.key, 1);
+      this.finish(notice.key);
+      return;
+    }
+    this.pending.set(notice.key, (this.pending.get(notice.key) ?? 0) + lanes.length);
+    for (const lane of lanes) this.admit(lane, notice);
   }
 
   /**
    * Stops retries and lets the queues drain for up to graceMs (a `heartbeat --once` still sends
-   * its tick's notices); what is left then is logged as not sent, and is not in the ledger, so the
-   * next start sends it while it is recent.
+   * its tick's notices); then cuts what is still in flight (the request aborted, the command's
+   * process group ended: TERM, KILL a second later) and waits for it up to cutMs. What is left is
+   * logged as not sent, and is not in the ledger, so the next start sends it. Nothing is written
+   * to the delivery log after this returns.
    */
-  async close(graceMs = 2000): Promise<void> {
+  async close(graceMs = 2000, cutMs = 1500): Promise<void> {
     this.closing = true;
     for (const [t, retry] of this.timers) {
       clearTimeout(t);
-      if (retry) this.record('dropped', retry.item.notice, retry.lane, retry.item.attempt, 'retry not made: stopping (a later start sends it while it is recent)');
+      if (retry) this.record('dropped', retry.item.notice, retry.lane, retry.item.attempt, 'retry not made: stopping (a later start sends it)');
     }
     this.timers.clear();
     let timer: NodeJS.Timeout | undefined;
@@ -92,13 +99,17 @@ export class Notifier {
     await Promise.race([drained(), new Promise<void>((r) => { timer = setTimeout(r, graceMs); })]);
     clearTimeout(timer);
     this.closed = true;
+    if (this.lanes.some((l) => l.busy)) {
+      this.stopping.abort();
+      await Promise.race([drained(), new Promise<void>((r) => { timer = setTimeout(r, cutMs); })]);
+      clearTimeout(timer);
+    }
     for (const lane of this.lanes) {
       if (lane.summary) clearTimeout(lane.summary);
-      for (const item of lane.queue.splice(0)) this.record('dropped', item.notice, lane, item.attempt, 'not sent: stopping (a later start sends it while it is recent)');
+      for (const item of lane.queue.splice(0)) this.record('dropped', item.notice, lane, item.attempt, 'not sent: stopping (a later start sends it)');
       if (lane.held) this.record('dropped', { kind: 'rate-limited', key: 'rate-limited', id: null, count: lane.held.count, kinds: lane.held.kinds }, lane, 0, 'summary not sent: stopping');
     }
-    if (this.fd !== undefined) fs.closeSync(this.fd);
-    this.fd = undefined;
+    this.deliveries.close();
   }
 
   private admit(lane: Lane, notice: Notice): void {
@@ -111,7 +122,7 @@ export class Notifier {
       lane.held ??= { count: 0, kinds: {} };
       lane.held.count += 1;
       lane.held.kinds[notice.kind] = (lane.held.kinds[notice.kind] ?? 0) + 1;
-      this.finish(notice.key);
+      this.finish(notice.key, lane);
       lane.summary ??= this.later(windowMs - (now - (lane.sentAt[0] as number)), () => this.summarize(lane));
       return;
     }
@@ -135,7 +146,7 @@ export class Notifier {
     while (lane.queue.length > QUEUE_MAX) {
       const old = lane.queue.shift() as Item;
       this.record('dropped', old.notice, lane, old.attempt, `more than ${QUEUE_MAX} notices waiting for this channel`);
-      this.finish(old.notice.key);
+      this.finish(old.notice.key, lane);
     }
     lane.busy ??= this.pump(lane);
   }
@@ -155,7 +166,7 @@ export class Notifier {
     const doc = noticeDocument(notice, this.o.source, notice.id === null ? undefined : this.o.titleOf?.(notice.id), this.o.now());
     let result: { ok: boolean; reason: string };
     try {
-      result = await lane.channel.send(doc);
+      result = await lane.channel.send(doc, this.stopping.signal);
     } catch (err) {
       result = { ok: false, reason: `failed: ${(err as Error).message}` };
     }
@@ -165,7 +176,7 @@ export class Notifier {
     if (result.ok) {
       this.record('ok', notice, lane, item.attempt, result.reason);
     } else if (item.attempt < attempts && this.closing) {
-      this.record('failed', notice, lane, item.attempt, `${result.reason}; not retried: stopping (a later start sends it while it is recent)`);
+      this.record('failed', notice, lane, item.attempt, `${result.reason}; not retried: stopping (a later start sends it)`);
       return;
     } else if (item.attempt < attempts) {
       const wait = delays[item.attempt - 1] ?? delays.at(-1) ?? 0;
@@ -176,18 +187,23 @@ export class Notifier {
     } else {
       this.record('failed', notice, lane, item.attempt, `${result.reason}; given up after ${item.attempt} attempt${item.attempt === 1 ? '' : 's'}`);
     }
-    this.finish(notice.key);
+    this.finish(notice.key, lane);
   }
 
-  private finish(key: string): void {
+  private finish(key: string, lane?: Lane): void {
+    if (lane) this.safely(key, () => this.o.onChannelDone?.(key, lane.channel.name));
     const left = (this.pending.get(key) ?? 1) - 1;
     if (left > 0) {
       this.pending.set(key, left);
       return;
     }
     this.pending.delete(key);
+    this.safely(key, () => this.o.onDone?.(key));
+  }
+
+  private safely(key: string, fn: () => void): void {
     try {
-      this.o.onDone?.(key);
+      fn();
     } catch (err) {
       this.o.log(`${this.o.now().toISOString()} notify: recording ${JSON.stringify(key)} as sent failed: ${(err as Error).message}`);
     }
@@ -205,42 +221,8 @@ export class Notifier {
 
   /** One delivery-log line (the format render-deliveries.ts reads back): time, result, kind, task id (JSON), channel, attempt, reason. */
   private record(result: 'ok' | 'failed' | 'dropped', n: Notice, lane: Lane, attempt: number, reason: string): void {
-    const line = deliveryLine(this.o.now(), result, n.kind, n.id, lane.channel.name, attempt, reason);
-    try {
-      this.writer()(line);
-    } catch (err) {
-      if (!this.logBroken) this.o.log(`${this.o.now().toISOString()} notify: the delivery log cannot be written (${(err as Error).message}); results go here`);
-      this.logBroken = true;
-      this.o.log(line);
-    }
-  }
-
-  private writer(): (line: string) => void {
-    if (this.write) return this.write;
-    const file = this.o.logFile;
-    if (file === undefined) return this.o.log;
-    // The state folder is checked for links from <dir>/logs down; the file is opened without following one.
-    makeFolders(path.dirname(file), 2);
-    this.fd = openAppend(file);
-    this.write = lineWriter(this.fd, file, this.o.logMaxBytes);
-    return this.write;
+    this.deliveries.add(deliveryLine(this.o.now(), result, n.kind, n.id, lane.channel.name, attempt, reason));
   }
 }
 
-/** A delivery-log line: `<ISO> <ok|failed|dropped> <kind> id=<JSON or -> via <channel> attempt <n>: <reason>`. */
-export function deliveryLine(at: Date, result: string, kind: string, id: string | null, channel: string, attempt: number, reason: string): string {
-  return `${at.toISOString()} ${result} ${kind} id=${id === null ? '-' : jsonWord(id)} via ${channel} attempt ${attempt}: ${reason}`;
-}
-
-/**
- * An id as one JSON string that logLine leaves alone: JSON escapes C0 controls, and the rest
- * that logLine would escape (DEL, C1, line separators, bidi controls) become JSON's \u escapes
- * here, so the line stays one line and parses back.
- */
-function jsonWord(id: string): string {
-  return JSON.stringify(id).replace(/[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-function seconds(ms: number): string {
-  return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`;
-}
+export { deliveryLine };

@@ -22,10 +22,10 @@ export interface NotifyOptions {
   readonly now: () => Date;
 }
 
-/** The channels the keys name: the command (run in the folder that holds the tasks folder, as a dispatch is), then the URL. */
+/** The channels the keys name: the command (run in the folder that holds the tasks folder, as a dispatch is; the URL cut from what it prints), then the URL. */
 export function notifyChannels(o: Pick<NotifyOptions, 'command' | 'url' | 'env' | 'dir'>): Channel[] {
   return [
-    ...(o.command === undefined ? [] : [commandChannel(o.command, path.dirname(o.dir), o.env)]),
+    ...(o.command === undefined ? [] : [commandChannel(o.command, path.dirname(o.dir), o.env, undefined, o.url)]),
     ...(o.url === undefined ? [] : [urlChannel(o.url)]),
   ];
 }
@@ -47,11 +47,13 @@ const TITLES_MAX = 5000;
  * observe() never waits for a receiver.
  *
  * Sent once: a key in the ledger is never sent again, and a key goes into the ledger once it is
- * delivered (or given up, or dropped by the rate limit) on every channel. On the first tick after
- * a start, which sees every ended run as new, an event older than the previous heartbeat's last
- * ledger write (or, with no ledger, than this start) by more than 3 intervals (at least a minute)
- * is recorded as seen, not sent; so are escalations that were open at the previous heartbeat's
- * last write, and, with no ledger at all, every escalation open at the first tick.
+ * delivered (or given up, or dropped by the rate limit) on every channel; a key handled on some
+ * channels is recorded per channel, and a restart sends it on the others only. On the first tick
+ * after a start, which sees every ended run as new, an event the previous heartbeat had queued and
+ * not handled is sent; of the others, an event older than the previous heartbeat's last ledger
+ * write (or, with no ledger, than this start) by more than 3 intervals (at least a minute) is
+ * recorded as seen, not sent; so are escalations that were open at the previous heartbeat's last
+ * write, and, with no ledger at all, every escalation open at the first tick.
  *
  * One incident, one notice: an escalation that only repeats a run's end (a failed run is
  * escalated at once) is folded into that run's notice.
@@ -69,6 +71,7 @@ export function notifyObserver(o: NotifyOptions): TickObserver | undefined {
       queued.delete(key);
       ledger.add(key);
     },
+    onChannelDone: (key, channel) => ledger.addChannel(key, channel),
   });
   let prev: Snapshot | undefined;
   let lastRunIds = new Set<string>();
@@ -89,11 +92,13 @@ export function notifyObserver(o: NotifyOptions): TickObserver | undefined {
       }
       lastRunIds = runIds;
       ledger.add(...seen);
-      ledger.setActive(snap.escalations.map((e) => e.id));
       for (const e of send) {
         queued.add(e.key);
-        notifier.notify(e);
+        ledger.owe(e.key);
+        notifier.notify(e, ledger.channelsOf(e.key));
       }
+      if (first) ledger.settle(ledger.previousOwed);
+      ledger.setActive(snap.escalations.map((e) => e.id));
     },
     close: async () => {
       await notifier.close();
@@ -125,12 +130,21 @@ function titleFromFile(dir: string, rel: string | undefined): string | undefined
 
 /** On the first tick after a start: whether an event is one this heartbeat still owes (see notifyObserver). */
 function owed(e: FleetEvent, snap: Snapshot, ledger: Ledger, startedAt: Date): boolean {
+  if (ledger.previousOwed.has(e.key)) return true;
+  // An escalation's since can be when a heartbeat first saw it (a parse error): owed by its id, whatever since this heartbeat gives it.
+  if (e.kind === 'escalation' && [...ledger.previousOwed].some((k) => escalationIdOf(k) === e.id)) return true;
   if (e.kind === 'escalation' && (ledger.lastAt === undefined || ledger.previousActive.has(e.id))) return false;
   const marginMs = Math.max(60_000, 3 * snap.interval * 1000);
   const cutoff = (ledger.lastAt ?? startedAt).getTime() - marginMs;
   const at = e.kind === 'escalation' ? e.since : 'run' in e ? e.run.end ?? e.run.start : e.at;
   const ms = Date.parse(at);
   return Number.isNaN(ms) || ms >= cutoff;
+}
+
+/** The task id (or path) in an escalation's key, `escalation:<id>@<since>`; undefined for another key. */
+function escalationIdOf(key: string): string | undefined {
+  const at = key.lastIndexOf('@');
+  return key.startsWith('escalation:') && at > 0 ? key.slice('escalation:'.length, at) : undefined;
 }
 
 /** What the watchdog of a running `serve` reports: the heartbeat restarted, or found stuck. */

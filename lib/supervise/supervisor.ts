@@ -9,7 +9,7 @@ import { logCap } from '../base/logfile.ts';
 import { refuseLinkedFolders } from '../base/nofollow.ts';
 import { heartbeatHealth } from './health.ts';
 import { redactUrl } from '../base/registry-url.ts';
-import { redactNotifyUrl } from '../base/notify-files.ts';
+import { notifyUrlRecord } from '../base/notify-files.ts';
 import { abstractSocketHolders, hasArgs, isLiveStat, ownedByUs, readStatQuiet } from './proc.ts';
 
 /** The heartbeat settings ensure passes to a new heartbeat. */
@@ -86,8 +86,8 @@ export function heartbeatSettings(spec: HeartbeatSpec): Record<string, string> {
   return {
     interval: String(spec.interval), max: String(spec.max), dispatch: spec.dispatch ?? '', run_timeout: spec.runTimeout === undefined ? 'none' : String(spec.runTimeout),
     worktrees: spec.worktrees ?? 'auto', base: spec.base ?? '', ready: readyWord(spec),
-    // The webhook's secret is never recorded: the pid file is readable, and ensure prints what differs.
-    notify: spec.notify ?? '', notify_url: spec.notifyUrl === undefined ? '' : redactNotifyUrl(spec.notifyUrl),
+    // The webhook's secret is never recorded (the pid file is readable, and ensure prints what differs): its host and a short hash, so a rotated secret differs.
+    notify: spec.notify ?? '', notify_url: spec.notifyUrl === undefined ? '' : notifyUrlRecord(spec.notifyUrl),
     // Shown without its password: the pid file is readable, and ensure prints what differs.
     ...(spec.registry === undefined ? {} : { registry: redactUrl(spec.registry), queue: spec.queue ?? '', lease: String(spec.lease ?? 600) }),
   };
