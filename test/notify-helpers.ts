@@ -4,7 +4,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
-export interface Received { readonly path: string; readonly body: Record<string, unknown>; readonly status: number }
+export interface Received {
+  readonly path: string;
+  readonly body: Record<string, unknown>;
+  readonly status: number;
+  /** When it arrived, and when its connection closed (undefined: still open), by this process's clock. */
+  readonly at: number;
+  closedAt: number | undefined;
+}
 
 export interface Receiver {
   /** The webhook URL (with `secret` in its path). */
@@ -32,7 +39,9 @@ export async function receiver(secret: string, answer: (n: number) => number | '
       const a = answer(n);
       let body: Record<string, unknown> = {};
       try { body = JSON.parse(data) as Record<string, unknown>; } catch { body = { unparsed: data }; }
-      got.push({ path: req.url ?? '', body, status: a === 'hang' ? 0 : a });
+      const rec: Received = { path: req.url ?? '', body, status: a === 'hang' ? 0 : a, at: Date.now(), closedAt: undefined };
+      got.push(rec);
+      res.on('close', () => { rec.closedAt = Date.now(); });
       if (a === 'hang') { held.push(res); return; }
       res.writeHead(a, { 'content-type': 'text/plain' });
       res.end(a >= 300 ? `no hook at ${req.url}\n` : 'ok\n');
