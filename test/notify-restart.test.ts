@@ -66,19 +66,24 @@ describe('notifications across a stop', () => {
     });
   });
 
-  test('an escalation answered 500 until a stop: the next start delivers it', async () => {
+  test('an escalation answered 500 by the webhook (delivered to the command) until a stop: the next start delivers it to the webhook, not again to the command', async () => {
     await withTempFolder('notify-esc', async (t) => {
       let restarted = false;
       const hook = await receiver(SECRET, () => (restarted ? 200 : 500));
+      const out = path.join(t.root, 'delivered.jsonl');
+      const keys = [`notify=${appendCommand(out)}`, `notify_url=${hook.url}`];
       try {
-        await ensure(t, [`notify_url=${hook.url}`]);
+        await ensure(t, keys);
         await waitUntil(() => ticks(t) >= 2, 'two ticks', 30_000);
         breakOne(t);
-        await waitUntil(() => hook.got.length >= 1, 'the escalation\'s first attempt', 30_000);
+        await waitUntil(() => hook.got.length >= 1 && / ok escalation id="BROKEN.md" via command /.test(deliveryLog(t)), 'the escalation\'s first attempts', 30_000);
         await stop(t);
         restarted = true;
-        await ensure(t, [`notify_url=${hook.url}`]);
+        await ensure(t, keys);
         await waitUntil(() => hook.ok().some((g) => g.body.event === 'escalation' && g.body.id === 'BROKEN.md'), () => `the escalation delivered after the restart; got ${JSON.stringify(hook.got.map((g) => [g.status, g.body.text]))}; log:\n${deliveryLog(t)}`, 30_000);
+        const at = ticks(t);
+        await waitUntil(() => ticks(t) >= at + 2, 'two more ticks', 30_000);
+        assert.deepEqual(commandDeliveries(out).map((d) => d.env), [['escalation', 'BROKEN.md']], 'the command ran once');
       } finally {
         await hook.close();
       }

@@ -112,7 +112,11 @@ export class Ledger {
 
   /** Owed keys of the previous heartbeat that this one will not send: no longer owed. */
   settle(keys: Iterable<string>): void {
-    for (const k of keys) if (!this.owed.has(k)) this.settled.add(k);
+    for (const k of keys) {
+      if (this.owed.has(k)) continue;
+      this.settled.add(k);
+      this.partial.delete(k);
+    }
     this.later();
   }
 
@@ -123,7 +127,7 @@ export class Ledger {
     for (const k of [...read.sent, ...ours]) this.sent.add(k);
     trim(this.sent);
     for (const [k, channels] of Object.entries(read.partial ?? {})) {
-      if (this.sent.has(k)) continue;
+      if (this.sent.has(k) || this.settled.has(k)) continue;
       const set = this.partial.get(k) ?? new Set<string>();
       for (const c of channels) set.add(c);
       this.partial.set(k, set);

@@ -95,6 +95,9 @@ export function notifyObserver(o: NotifyOptions): TickObserver | undefined {
       for (const e of send) {
         queued.add(e.key);
         ledger.owe(e.key);
+        // The channels that already had it under the key the previous heartbeat owed it by.
+        const before = first ? owedKey(e, ledger) : undefined;
+        if (before !== undefined && before !== e.key) for (const c of ledger.channelsOf(before)) ledger.addChannel(e.key, c);
         notifier.notify(e, ledger.channelsOf(e.key));
       }
       if (first) ledger.settle(ledger.previousOwed);
@@ -130,15 +133,23 @@ function titleFromFile(dir: string, rel: string | undefined): string | undefined
 
 /** On the first tick after a start: whether an event is one this heartbeat still owes (see notifyObserver). */
 function owed(e: FleetEvent, snap: Snapshot, ledger: Ledger, startedAt: Date): boolean {
-  if (ledger.previousOwed.has(e.key)) return true;
-  // An escalation's since can be when a heartbeat first saw it (a parse error): owed by its id, whatever since this heartbeat gives it.
-  if (e.kind === 'escalation' && [...ledger.previousOwed].some((k) => escalationIdOf(k) === e.id)) return true;
+  if (owedKey(e, ledger) !== undefined) return true;
   if (e.kind === 'escalation' && (ledger.lastAt === undefined || ledger.previousActive.has(e.id))) return false;
   const marginMs = Math.max(60_000, 3 * snap.interval * 1000);
   const cutoff = (ledger.lastAt ?? startedAt).getTime() - marginMs;
   const at = e.kind === 'escalation' ? e.since : 'run' in e ? e.run.end ?? e.run.start : e.at;
   const ms = Date.parse(at);
   return Number.isNaN(ms) || ms >= cutoff;
+}
+
+/**
+ * The key under which the previous heartbeat owed this event, if it did: its own key, or, for an
+ * escalation, one of the same id (its since can be when a heartbeat first saw it, as for a parse
+ * error, so it is not the same across a restart).
+ */
+function owedKey(e: FleetEvent, ledger: Ledger): string | undefined {
+  if (ledger.previousOwed.has(e.key)) return e.key;
+  return e.kind === 'escalation' ? [...ledger.previousOwed].find((k) => escalationIdOf(k) === e.id) : undefined;
 }
 
 /** The task id (or path) in an escalation's key, `escalation:<id>@<since>`; undefined for another key. */
