@@ -109,6 +109,10 @@ describe('parseArgs', () => {
     [['ensure', 'run_timeout=-5'], /`run_timeout` must be a duration .* got `-5`/],
     [['ensure', 'run_timeout=2w'], /`run_timeout` must be a duration .* got `2w`/],
     [['ensure', 'run_timeout='], /`run_timeout` must be a duration .* got ``/],
+    [['notify'], /`notify` needs a word: notify test/],
+    [['notify', 'tset'], /`notify` takes one word, test, got `tset` \(did you mean test\?\); run: notify test/],
+    [['startup', '--once'], /--once does not apply to `startup`/],
+    [['history', '--remove'], /--remove does not apply to `history`/],
   ];
   for (const [argv, re] of invalid) {
     test(`usage error: ${argv.join(' ') || '(nothing)'}`, () => {

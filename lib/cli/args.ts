@@ -227,6 +227,7 @@ export function parseArgs(argv: readonly string[], ctx: ArgsContext): Parsed {
       continue;
     }
     const m = /^([A-Za-z_]+)=(.*)$/s.exec(word);
+    if (!m && action === 'notify') throw usageError(`\`notify\` takes one word, test, got \`${word}\`${nearest(word, ['test'])}; run: notify test`);
     if (!m) throw usageError(`unexpected argument \`${word}\`; keys are written key=value (see --help)`);
     const name = m[1] as string;
     if (!(KEY_NAMES as string[]).includes(name)) throw usageError(`unknown key \`${name}\`${nearest(name, KEY_NAMES.map((k) => `${k}=`))}; keys are: ${KEY_NAMES.join(', ')}`);
