@@ -2,14 +2,14 @@
 // without compression, with gzip and with br; the time of the first compressed answer of a
 // version (it compresses) and of the next (from the cache); and a script's walk of the list in
 // pages of 500, with and without ?fields=id,status,title.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import getPort from 'get-port';
 import { generateTasks } from './generate.ts';
-import { ROOT, benchEnv, median } from './lib-measure.ts';
+import { median, serveWithoutHeartbeat } from './lib-measure.ts';
 
 /** One GET: status, the body's bytes on the wire, its encoding and the wall time in ms. */
 function fetchRaw(url: string, encoding: string): Promise<{ status: number; bytes: number; body: Buffer; encoding: string; ms: number }> {
@@ -55,12 +55,7 @@ async function measure(n: number): Promise<string[]> {
   try {
     generateTasks(dir, n);
     const port = await getPort({ host: '127.0.0.1' });
-    child = spawn(process.execPath, ['--import', 'tsx', 'scripts/tasks-serve.ts', 'serve', '--no-heartbeat', `owner=${owner}`, `dir=${dir}`, `port=${port}`], { cwd: ROOT, env: benchEnv(), stdio: ['ignore', 'pipe', 'ignore'], detached: true });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      child?.stdout?.on('data', (c: Buffer) => { out += String(c); if (out.includes('serving tasks')) resolve(); });
-      child?.on('exit', () => reject(new Error(`serve exited: ${out}`)));
-    });
+    child = await serveWithoutHeartbeat(dir, owner, port);
     const base = `http://127.0.0.1:${port}`;
     const rows: string[] = [];
     const plain = await fetchRaw(`${base}/api/tasks`, '');

@@ -2,7 +2,7 @@
 // downsampling, the cost of one tick's append, and the time to serve /api/history for 30 days
 // from a real server on loopback; then the index's first-load bytes with and without the charts
 // (bench/charts-bytes.ts).
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import type { RunOutcome, RunRecord, TickRecord } from '../lib/manager/fleet-eve
 import { RUNS_MAX, compactTicks, trimRuns } from '../lib/manager/history-compact.ts';
 import { appendRecords, historyPaths, rewriteRecords } from '../lib/manager/history-file.ts';
 import { compactRunFile, compactTickFile } from '../lib/manager/history.ts';
-import { ROOT, benchEnv, median } from './lib-measure.ts';
+import { median, serveWithoutHeartbeat } from './lib-measure.ts';
 
 const DAY = 86_400_000;
 const TICK_S = 30;
@@ -80,12 +80,7 @@ async function serveHistory(dir: string, owner: string): Promise<string[]> {
   let child: ChildProcess | undefined;
   try {
     const port = await getPort({ host: '127.0.0.1' });
-    child = spawn(process.execPath, ['--import', 'tsx', 'scripts/tasks-serve.ts', 'serve', '--no-heartbeat', `owner=${owner}`, `dir=${dir}`, `port=${port}`], { cwd: ROOT, env: benchEnv(), stdio: ['ignore', 'pipe', 'ignore'], detached: true });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      child?.stdout?.on('data', (c: Buffer) => { out += String(c); if (out.includes('serving tasks')) resolve(); });
-      child?.on('exit', () => reject(new Error(`serve exited: ${out}`)));
-    });
+    child = await serveWithoutHeartbeat(dir, owner, port);
     const url = `http://127.0.0.1:${port}/api/history?since=30d`;
     const rows: string[] = [];
     let plainBytes = 0;

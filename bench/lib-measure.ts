@@ -113,3 +113,14 @@ export async function endServe(serve: ChildProcess, owner: string, dir: string):
   // The heartbeat (and any run it started) lives in its own session.
   await new Promise((r) => spawn(process.execPath, [...cliCommand(), 'stop', `owner=${owner}`, `dir=${dir}`], { env: benchEnv(), stdio: 'ignore' }).once('exit', r));
 }
+
+/** A `serve --no-heartbeat` of dir through the sources on a free loopback port, resolved once it says it is serving (its URL line). */
+export async function serveWithoutHeartbeat(dir: string, owner: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/tasks-serve.ts', 'serve', '--no-heartbeat', `owner=${owner}`, `dir=${dir}`, `port=${port}`], { cwd: ROOT, env: benchEnv(), stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (c: Buffer) => { out += String(c); if (out.includes('serving tasks')) resolve(); });
+    child.on('exit', () => reject(new Error(`serve exited: ${out}`)));
+  });
+  return child;
+}
