@@ -126,4 +126,32 @@ describe('the watchdog restarts the same heartbeat', () => {
       });
     });
   });
+
+  test('notify test with neither key uses the running heartbeat\'s channels, and says so; with no heartbeat it still asks for one', async () => {
+    await withTempFolder('recipe-nt', async (t) => {
+      const hook = await receiver(SECRET);
+      const where = [`owner=${t.owner}`, `dir=${t.dir}`];
+      try {
+        const none = await cli(['notify', 'test', ...where]);
+        assert.equal(none.code, 2, `${none.stdout}${none.stderr}`);
+        assert.match(none.stderr, /`notify test` needs a channel/);
+        const ensured = await cli(['ensure', ...where, 'interval=30', `notify_url=${hook.url}`]);
+        assert.equal(ensured.code, 0, ensured.stderr);
+        t.extra.push(readPid(runtimeFile(t.dir, t.owner, 'heartbeat.pid')) as number);
+        const sent = await cli(['notify', 'test', ...where]);
+        assert.equal(sent.code, 0, `${sent.stdout}${sent.stderr}`);
+        assert.match(sent.stderr, /using the running heartbeat's channels/);
+        assert.match(sent.stdout, /^http:\/\/127\.0\.0\.1:\d+\/…: ok /m);
+        assert.ok(hook.ok().some((g) => g.body.event === 'test'), `the sample at the heartbeat's webhook; got ${JSON.stringify(hook.got.map((g) => g.body.event))}`);
+        assert.ok(!`${sent.stdout}${sent.stderr}`.includes(SECRET), 'the secret was printed');
+        // --json: the same, one document on stdout.
+        const json = await cli(['notify', 'test', ...where, '--json']);
+        assert.equal(json.code, 0, json.stderr);
+        assert.equal((JSON.parse(json.stdout) as { channels: { ok: boolean }[] }).channels.length, 1);
+      } finally {
+        await cli(['stop', ...where]);
+        await hook.close();
+      }
+    });
+  });
 });

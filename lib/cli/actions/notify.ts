@@ -6,8 +6,10 @@ import { redactNotifyUrl } from '../../base/notify-files.ts';
 import { checkRuntimeFolders, runtimePaths } from '../../base/paths.ts';
 import { makeNotifier } from '../../manager/notify.ts';
 import { hostName } from '../../manager/store.ts';
+import { runningHeartbeatOptions } from '../watchdog.ts';
 
-export async function run(o: Options, cli: Cli): Promise<number> {
+export async function run(given: Options, cli: Cli): Promise<number> {
+  const o = withRunningChannels(given, cli);
   if (o.notify === undefined && o.notifyUrl === undefined) {
     throw usageError('`notify test` needs a channel: notify=\'<shell command>\' or notify_url=<http(s) URL> (or $TASK_MANAGER_NOTIFY / $TASK_MANAGER_NOTIFY_URL)');
   }
@@ -29,4 +31,16 @@ export async function run(o: Options, cli: Cli): Promise<number> {
   if (o.json) cli.out(JSON.stringify({ channels: lines }));
   else for (const l of lines) cli.out(`${l.channel}: ${l.ok ? `ok (${terminalText(l.reason)})` : `failed: ${terminalText(l.reason)}`}`);
   return lines.length > 0 && lines.every((l) => l.ok) ? 0 : 1;
+}
+
+/**
+ * With neither key, the channels of this owner's running heartbeat (read from its environment,
+ * proven to be it: lib/supervise/recipe.ts), said on stderr so --json stays one document.
+ */
+function withRunningChannels(o: Options, cli: Cli): Options {
+  if (o.notify !== undefined || o.notifyUrl !== undefined) return o;
+  const running = runningHeartbeatOptions(o, cli);
+  if (running === undefined || (running.notify === undefined && running.notifyUrl === undefined)) return o;
+  cli.note("using the running heartbeat's channels");
+  return { ...o, notify: running.notify, notifyUrl: running.notifyUrl };
 }
