@@ -91,11 +91,9 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
     return { order: tasks.map((t) => t.path), rest };
   };
   const files = filesTracker();
-  /** A round's work, then (before its files are on disk) `meanwhile`, then waiting for the writer threads. */
-  const outcome = async (work: () => BuildResult, meanwhile?: () => void): Promise<{ result: BuildResult; error?: string }> => {
+  const outcome = async (work: () => BuildResult): Promise<{ result: BuildResult; error?: string }> => {
     try {
       const result = work();
-      meanwhile?.();
       await result.settled;
       return { result };
     } catch (err) {
@@ -130,10 +128,7 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
         const job = jobs.shift();
         if (job !== undefined) {
           const before = live.scanned ? live.current.tasks : [];
-          // The model's tasks go while the writer threads compress the build's files: at 50,000 tasks
-          // the server's thread takes them in (about half a second) before the index is on disk, not after.
-          let model: ModelUpdate | undefined;
-          const built = await outcome(job.work, () => { model = update(); });
+          const built = await outcome(job.work);
           // The pages of what changed go down with the build, so its report (and the pages' `change`
           // event) comes with them: all the pending pages when few are, else the changed tasks' own.
           const few = live.pendingPages <= SLICE;
@@ -142,8 +137,7 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
           const pages = built.error === undefined && !held && (few || first.length > 0) ? await outcome(() => live.renderPending(SLICE, first)) : undefined;
           const result = pages === undefined ? built.result : merged(built.result, pages.result);
           const error = built.error ?? pages?.error;
-          // A build that threw before its model was sent (the scan is in: its tasks go now).
-          model ??= update();
+          const model = update();
           post({ t: 'built', id: job.id, result: plain(result), files: files.update(result), version: live.version, heartbeat: live.heartbeat, pending: live.pendingPages, ...(model ? { model } : {}), ...(error === undefined ? {} : { error }) });
           continue;
         }
