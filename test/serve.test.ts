@@ -5,7 +5,7 @@ import net from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { before, describe, test } from 'node:test';
 import getPort from 'get-port';
-import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, run, runtimeFile, sleep, start, tempTasks, uniqueOwner, waitUntil, type Folder, type Running, withTempFolder } from './helpers.ts';
+import { JUST, ROOT, SCRIPT, TSX, alive, cli, cliEnv, killAll, listTree, pidsMentioning, readPid, run, runtimeFile, sleep, start, tempTasks, uniqueOwner, waitUntil, waitUntilAsync, type Folder, type Running, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('srv', fn);
 
@@ -192,6 +192,23 @@ describe('server', () => {
       }
       process.kill(-(s.child.pid as number), 'SIGTERM');
       await s.exited;
+    });
+  });
+
+  test('a page of the build deleted by hand (the index left in place) is written again when asked for, never a 404', async () => {
+    await withFolder(async ({ dir, owner, extra }) => {
+      const { base } = await startServe({ dir, owner, extra }, ['--no-heartbeat']);
+      const page = `${dir}/logs/task_manager/site-${owner}/tasks/FIRST-TASK.html`;
+      // Every page on disk, none asked for yet (a page served once is kept in memory until the next build).
+      const state = async (): Promise<string> => (JSON.parse((await get(`${base}/api/health`)).body) as { build: string }).build;
+      await waitUntilAsync(async () => ((await state()) === 'current' && fs.existsSync(page)) || undefined, 'every page on disk', 60_000);
+      const before = fs.readFileSync(page, 'utf8');
+      fs.rmSync(page);
+      fs.rmSync(`${page}.br`, { force: true });
+      const r = await get(`${base}/tasks/FIRST-TASK.html`);
+      assert.equal(r.status, 200, r.body.slice(0, 200));
+      assert.equal(fs.readFileSync(page, 'utf8'), before, 'written again as it was');
+      assert.equal((await get(`${base}/`)).status, 200);
     });
   });
 

@@ -1,5 +1,7 @@
 // The page served while no build exists yet (it says so and reloads itself when the event stream reports the build), how long a client waits, and a task page still to render.
+import fs from 'node:fs';
 import type http from 'node:http';
+import path from 'node:path';
 import type { BuildThread } from '../site/build-thread.ts';
 import { staticPath } from './statics.ts';
 
@@ -56,15 +58,31 @@ export function pageToCome(pathname: string, thread: Pick<BuildThread, 'serves' 
 }
 
 /**
+ * The build folder's file a path names when the manifest lists it but the disk does not have it
+ * (the folder changed under us: deleted by hand, or half of it while a build ran); undefined when
+ * it is there, or not one of the build's. Never a 404 for such a file: the build writes it again.
+ */
+export function lostFile(pathname: string, siteDir: string, thread: Pick<BuildThread, 'serves'>): string | undefined {
+  const rel = staticPath(pathname);
+  if (rel === undefined || !thread.serves(rel)) return undefined;
+  return fs.existsSync(path.join(siteDir, rel)) ? undefined : rel;
+}
+
+/** Waits for a build (up to PAGE_WAIT_MS), then calls `then`. */
+export function awaitBuild(build: Promise<unknown>, then: () => void): void {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, PAGE_WAIT_MS); });
+  void Promise.race([build, late]).then(() => {
+    clearTimeout(timer);
+    then();
+  });
+}
+
+/**
  * Waits for the build thread to render a task page (pageToCome), up to PAGE_WAIT_MS, then calls
  * `then`: the caller serves it if it is on disk by then, else answers "being built" with Retry-After
  * (the page reloads itself once its page has a version), never a 404 for a task that exists.
  */
 export function awaitPage(thread: Pick<BuildThread, 'page'>, rel: string, then: () => void): void {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, PAGE_WAIT_MS); });
-  void Promise.race([thread.page(rel), late]).then(() => {
-    clearTimeout(timer);
-    then();
-  });
+  awaitBuild(thread.page(rel), then);
 }

@@ -7,7 +7,7 @@ import type { RuntimePaths } from '../../base/paths.ts';
 import type { BuildThread } from '../site/build-thread.ts';
 import type { EventData, EventHub } from './events.ts';
 import { type Health, isLoopback } from './probe.ts';
-import { awaitPage, pageToCome, sendBuilding } from './building.ts';
+import { awaitBuild, awaitPage, lostFile, pageToCome, sendBuilding } from './building.ts';
 import { type WebSnapshot, ciMapOf } from '../render/snapshot-read.ts';
 import { StaticCache, sendStatic } from './statics.ts';
 import { SharedFacts } from './snapshot-shared.ts';
@@ -118,6 +118,19 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
     if (shown) statics.follow(site.version);
     else statics.clear();
     if (shown && sendStatic(paths.site, req, res, pathname, (rel) => site.serves(rel), statics)) return;
+    // A file of the build the disk lost under us: the build thread writes it again, and the request waits for it.
+    const lost = shown ? lostFile(pathname, paths.site, site) : undefined;
+    if (lost !== undefined) {
+      awaitBuild(site.filesLost(), () => {
+        try {
+          if (res.destroyed || (site.pagesShown() && sendStatic(paths.site, req, res, pathname, (rel) => site.serves(rel)))) return;
+          sendBuilding(req, res, pathname, input.dir, site.failure);
+        } catch (err) {
+          fail(req, res, err);
+        }
+      });
+      return;
+    }
     // A task page the index links but a build left to render: the build thread renders it next.
     const due = shown ? pageToCome(pathname, site) : undefined;
     if (due !== undefined) {

@@ -30,6 +30,7 @@ export interface BuildWorkerData {
 export type Command =
   | { readonly t: 'rebuild'; readonly id: number; readonly changed: string[] | null }
   | { readonly t: 'rearm'; readonly id: number }
+  | { readonly t: 'forget'; readonly id: number }
   | { readonly t: 'remote'; readonly id: number; readonly remote: Remote }
   /** A task page (`tasks/<page>.html`) a request wants: rendered next if a build left it pending. */
   | { readonly t: 'page'; readonly id: number; readonly rel: string };

@@ -41,6 +41,8 @@ const RESTART_MAX_MS = 60_000;
  * (only tasks that are new objects), which the API answers from.
  */
 export class BuildThread {
+  /** The forget-and-rebuild under way (filesLost). */
+  private forgetting: Promise<BuildResult> | undefined;
   /**
    * Rounds that wrote or removed a file (the events' `version`, and what the static cache follows).
    * It only ever grows: a restarted thread counts from 0 again, so its count is added to what the
@@ -142,6 +144,16 @@ export class BuildThread {
    */
   page(rel: string): Promise<BuildResult> {
     return this.request((id) => ({ t: 'page', id, rel }));
+  }
+
+  /**
+   * A file the manifest lists is not on disk (the build folder changed under us): the thread forgets
+   * what it wrote and the next build writes what is missing; resolves once that is on disk. One at a
+   * time: requests that find files lost meanwhile wait for the same build.
+   */
+  filesLost(): Promise<BuildResult> {
+    this.forgetting ??= this.request((id) => ({ t: 'forget', id })).finally(() => { this.forgetting = undefined; });
+    return this.forgetting;
   }
 
   /** The build folder lost its index (deleted under us): a full rebuild, unless one is under way. */

@@ -168,6 +168,7 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
       void run();
     } else if (c.t === 'rebuild') schedule({ id: c.id, work: () => rebuild(c.changed ?? undefined) });
     else if (c.t === 'rearm') schedule({ id: c.id, work: () => live.rearm({ deferPages: true }) });
+    else if (c.t === 'forget') schedule({ id: c.id, work: () => { live.forgetFiles(); return rebuild(); } });
     else {
       schedule({ id: c.id, work: () => { live.remote = c.remote; return rebuild([]); } });
     }

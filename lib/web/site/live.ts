@@ -165,6 +165,15 @@ export class LiveSite {
     }
   }
 
+  /**
+   * The build folder lost a file the builder wrote (changed under us: deleted by hand, or half of
+   * it while a build ran): a fresh builder compares every page with the disk at the next build and
+   * writes what is missing.
+   */
+  forgetFiles(): void {
+    this.builder = this.newBuilder();
+  }
+
   /** While the server's tasks folder is gone nothing is written: the build folder lives inside it. */
   private folderGone(): boolean {
     return this.options.ownFolder && !isFolder(this.options.dir);
