@@ -31,7 +31,8 @@ describe('notification retries and receivers that hang', () => {
       const hook = await receiver(SECRET, (n) => (n === 0 ? 500 : 200));
       try {
         await ensure(t, ['interval=1', 'dispatch=exit 0', `notify_url=${hook.url}`]);
-        await waitUntil(() => hook.ok().length >= 1, () => `a delivery after the retry; log:\n${deliveryLog(t)}`, 30_000);
+        // The receiver's 200 first, then the heartbeat's line for it: the log is written once the answer is read.
+        await waitUntil(() => (hook.ok().length >= 1 && / ok run-finished /.test(deliveryLog(t))) || undefined, () => `a delivery after the retry, logged; log:\n${deliveryLog(t)}`, 30_000);
         const log = deliveryLog(t);
         assert.match(log, /failed run-finished id="FIRST-TASK" via http:\/\/127\.0\.0\.1:\d+\/… attempt 1: HTTP 500: no hook at \/…; next try in 5 s/);
         assert.match(log, /ok run-finished id="FIRST-TASK" via http:\/\/127\.0\.0\.1:\d+\/… attempt 2: HTTP 200/);
