@@ -68,7 +68,11 @@ export function lostFile(pathname: string, siteDir: string, thread: Pick<BuildTh
   return fs.existsSync(path.join(siteDir, rel)) ? undefined : rel;
 }
 
-/** Waits for a build (up to PAGE_WAIT_MS), then calls `then`. */
+/**
+ * Waits for a build (a task page rendered, or lost files written again), up to PAGE_WAIT_MS, then
+ * calls `then`: the caller serves the file if it is on disk by then, else answers "being built" with
+ * Retry-After (the page reloads itself once its page has a version), never a 404 for a task that exists.
+ */
 export function awaitBuild(build: Promise<unknown>, then: () => void): void {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, PAGE_WAIT_MS); });
@@ -78,11 +82,3 @@ export function awaitBuild(build: Promise<unknown>, then: () => void): void {
   });
 }
 
-/**
- * Waits for the build thread to render a task page (pageToCome), up to PAGE_WAIT_MS, then calls
- * `then`: the caller serves it if it is on disk by then, else answers "being built" with Retry-After
- * (the page reloads itself once its page has a version), never a 404 for a task that exists.
- */
-export function awaitPage(thread: Pick<BuildThread, 'page'>, rel: string, then: () => void): void {
-  awaitBuild(thread.page(rel), then);
-}

@@ -7,7 +7,7 @@ import type { RuntimePaths } from '../../base/paths.ts';
 import type { BuildThread } from '../site/build-thread.ts';
 import type { EventData, EventHub } from './events.ts';
 import { type Health, isLoopback } from './probe.ts';
-import { awaitBuild, awaitPage, lostFile, pageToCome, sendBuilding } from './building.ts';
+import { awaitBuild, lostFile, pageToCome, sendBuilding } from './building.ts';
 import { type WebSnapshot, ciMapOf } from '../render/snapshot-read.ts';
 import { StaticCache, sendStatic } from './statics.ts';
 import { SharedFacts } from './snapshot-shared.ts';
@@ -118,33 +118,21 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
     if (shown) statics.follow(site.version);
     else statics.clear();
     if (shown && sendStatic(paths.site, req, res, pathname, (rel) => site.serves(rel), statics)) return;
+    // After a build the request waited for: the file if it is on disk by then, else `orElse`.
+    const serveAfter = (build: Promise<unknown>, orElse: () => void): void => awaitBuild(build, () => {
+      try {
+        if (res.destroyed || (site.pagesShown() && sendStatic(paths.site, req, res, pathname, (rel) => site.serves(rel)))) return;
+        orElse();
+      } catch (err) {
+        fail(req, res, err);
+      }
+    });
     // A file of the build the disk lost under us: the build thread writes it again, and the request waits for it.
     const lost = shown ? lostFile(pathname, paths.site, site) : undefined;
-    if (lost !== undefined) {
-      awaitBuild(site.filesLost(), () => {
-        try {
-          if (res.destroyed || (site.pagesShown() && sendStatic(paths.site, req, res, pathname, (rel) => site.serves(rel)))) return;
-          sendBuilding(req, res, pathname, input.dir, site.failure);
-        } catch (err) {
-          fail(req, res, err);
-        }
-      });
-      return;
-    }
+    if (lost !== undefined) return serveAfter(site.filesLost(), () => sendBuilding(req, res, pathname, input.dir, site.failure));
     // A task page the index links but a build left to render: the build thread renders it next.
     const due = shown ? pageToCome(pathname, site) : undefined;
-    if (due !== undefined) {
-      awaitPage(site, due, () => {
-        try {
-          if (res.destroyed || (site.pagesShown() && sendStatic(paths.site, req, res, pathname, (rel) => site.serves(rel)))) return;
-          if (site.buildState() === 'current') notFound(res);
-          else sendBuilding(req, res, pathname, input.dir, site.failure);
-        } catch (err) {
-          fail(req, res, err);
-        }
-      });
-      return;
-    }
+    if (due !== undefined) return serveAfter(site.page(due), () => (site.buildState() === 'current' ? notFound(res) : sendBuilding(req, res, pathname, input.dir, site.failure)));
     // An asset not on disk yet is answered from memory: before the first build, after the build
     // folder was deleted, and while a build's writer threads have put index.html down before it.
     if (ASSETS.has(pathname)) {
