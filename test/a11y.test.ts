@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from './chromium.ts';
-import { SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner } from './helpers.ts';
+import { SCRIPT, TSX, cli, killAll, start, tempTasks, uniqueOwner } from './helpers.ts';
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -87,7 +87,8 @@ describe('accessibility (axe-core in Chromium)', () => {
     fs.writeFileSync(path.join(fixture.dir, 'DONE.md'), FILES['DONE.md'] as string);
     const owner = uniqueOwner('a11y');
     const port = await getPort({ host: '127.0.0.1' });
-    const server = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', `owner=${owner}`, `dir=${fixture.dir}`, `port=${port}`, 'project=Acme']);
+    // No heartbeat yet: its first tick comes after the keys, as on a slow machine.
+    const server = start(process.execPath, ['--import', TSX, SCRIPT, 'serve', '--no-heartbeat', `owner=${owner}`, `dir=${fixture.dir}`, `port=${port}`, 'project=Acme']);
     try {
       await server.waitFor(/serving tasks/);
       const base = `http://127.0.0.1:${port}/`;
@@ -135,6 +136,19 @@ describe('accessibility (axe-core in Chromium)', () => {
         await page.keyboard.press('ArrowRight');
         assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-page')), 'DONE', 'the arrow keys move between cards');
         assert.ok(await onScreen('a.card[data-page="DONE"]'), 'the card the arrow reached is in sight');
+        // The heartbeat's first tick, arriving now, makes the Fleet section above grow (its charts appear):
+        // the live swap keeps the focused card where it is on screen, not pushed down out of sight.
+        const top = (): Promise<number> => page.$eval('a.card[data-page="DONE"]', (e) => Math.round(e.getBoundingClientRect().top));
+        const before = await top();
+        const fleet = (): Promise<number> => page.$eval('#fleet', (e) => Math.round(e.getBoundingClientRect().height));
+        const tall = await fleet();
+        const tick = await cli(['heartbeat', '--once', `owner=${owner}`, `dir=${fixture.dir}`]);
+        assert.equal(tick.code, 0, tick.stderr);
+        await page.waitForFunction(() => /At the last recorded tick/.test(document.querySelector('#fleet')?.textContent ?? ''), undefined, { timeout: 30_000 });
+        assert.ok(await fleet() > tall, 'the Fleet section above the board grew');
+        assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-page')), 'DONE', 'the card keeps the focus');
+        assert.equal(await top(), before, 'the focused card stays where it was on screen');
+        assert.ok(await onScreen('a.card[data-page="DONE"]'), 'the focused card is still in sight');
       } finally {
         await context.close();
       }

@@ -77,18 +77,38 @@ function keepOpen(old: Element, fresh: Element): void {
 /** How to find the focused element again after a swap replaced it: by its id, or, for a `<details id>`'s summary, through that id. */
 function refocus(active: Element | null): (() => void) | undefined {
   const id = active?.id;
-  if (id) return () => (document.getElementById(id) as HTMLElement | SVGElement | null)?.focus();
+  if (id) return () => (document.getElementById(id) as HTMLElement | SVGElement | null)?.focus({ preventScroll: true });
   const details = active?.tagName === 'SUMMARY' ? active.parentElement : null;
   const holder = details instanceof HTMLDetailsElement ? details.id : '';
-  if (holder) return () => document.getElementById(holder)?.querySelector<HTMLElement>(':scope > summary')?.focus();
+  if (holder) return () => document.getElementById(holder)?.querySelector<HTMLElement>(':scope > summary')?.focus({ preventScroll: true });
   return undefined;
 }
 
-/** Replaces the regions whose served HTML changed, keeping scroll position, focus, open `<details id>` and the view's filters. */
+/** Where the focused element is on screen, when it is in sight: the place a swap keeps it at. */
+function placeOfFocus(): number | undefined {
+  const el = document.activeElement;
+  if (el === null || el === document.body || el === document.documentElement) return undefined;
+  const r = el.getBoundingClientRect();
+  return r.bottom > 0 && r.top < innerHeight ? r.top : undefined;
+}
+
+/**
+ * Scrolls so the focused element is where it was before the swap: a region above it that grew or
+ * shrank (the first tick's charts, a new escalation) does not push what the operator is on out of sight.
+ */
+function keepFocusAt(top: number | undefined): void {
+  const el = document.activeElement;
+  if (top === undefined || el === null || el === document.body) return;
+  const moved = el.getBoundingClientRect().top - top;
+  if (Math.abs(moved) >= 1) scrollBy(0, moved);
+}
+
+/** Replaces the regions whose served HTML changed, keeping scroll position (or the focused element's place), focus, open `<details id>` and the view's filters. */
 function swap(doc: Document): void {
   const x = scrollX;
   const y = scrollY;
   const active = document.activeElement;
+  const focusTop = placeOfFocus();
   const focusAgain = refocus(active);
   let rowsChanged = false;
   for (const s of regions()) {
@@ -116,6 +136,7 @@ function swap(doc: Document): void {
   scrollTo(x, y);
   // By id, HTML or SVG alike (a timeline bar is an SVG link, a range button has one), or a summary through its details' id.
   if (active !== null && !document.contains(active)) focusAgain?.();
+  keepFocusAt(focusTop);
 }
 
 /** Refetches this page; events that arrive meanwhile cause one more refetch, not one each. */
