@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { type Folder, cliEnv, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { type Folder, cliEnv, serveBare, stopServe, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('first', fn);
 
@@ -153,6 +153,49 @@ describe('the first page before the task pages', () => {
       assert.equal((await get(`${base}/tasks/MANY-23.html`)).status, 200);
     } finally {
       release();
+      await stopServe(s);
+    }
+  }));
+
+  test('the search shards follow the index: one asked for while it is pending is written then and answered 200, with every task of its shard', () => withFolder(async (t) => {
+    writeTasks(t, 30);
+    const { s, base, release } = await serveHeld(t);
+    try {
+      await waitUntilAsync(async () => {
+        const r = await get(`${base}/`);
+        return r.status === 200 && !r.body.includes('data-building') ? r.body : undefined;
+      }, 'the index to list tasks', 60_000);
+      const index = JSON.parse((await get(`${base}/data/index.json`)).body) as { bodies: string[] };
+      assert.equal(index.bodies.length, 1);
+      const shard = path.join(siteOf(t), 'data', 'search-0.json');
+      assert.equal(fs.existsSync(shard), false, 'the search shard is pending, not on disk');
+      const r = await get(`${base}/data/search-0.json?v=${index.bodies[0] as string}`);
+      assert.equal(r.status, 200, r.body.slice(0, 200));
+      const bodies = JSON.parse(r.body) as Record<string, string>;
+      assert.equal(Object.keys(bodies).length, 31);
+      assert.match(bodies['MANY-17'] ?? '', /many number 17 .*body of 17/);
+      assert.equal(fs.existsSync(shard), true);
+    } finally {
+      release();
+      await stopServe(s);
+    }
+  }));
+
+  test('a task whose body alone changed shows its new body on its page and in search (the build thread keeps a digest of each body, not the body)', () => withFolder(async (t) => {
+    writeTasks(t, 3);
+    const { s, base } = await serveBare(t, []);
+    try {
+      await waitUntilAsync(async () => (await build(base)) === 'current' || undefined, 'every page on disk (build current)', 60_000);
+      const file = path.join(t.dir, 'MANY-2.md');
+      const before = fs.readFileSync(file, 'utf8');
+      fs.writeFileSync(file, before.replace('Body of 2.', 'A rewritten body, nothing else changed.'));
+      const page = path.join(siteOf(t), 'tasks', 'MANY-2.html');
+      await waitUntil(() => fs.readFileSync(page, 'utf8').includes('A rewritten body'), 'the page to show the new body', 60_000);
+      await waitUntilAsync(async () => (await build(base)) === 'current' || undefined, 'the build current again', 60_000);
+      const search = (await get(`${base}/data/search-0.json`)).body;
+      assert.match(search, /a rewritten body, nothing else changed/);
+      assert.doesNotMatch(search, /body of 2\b/);
+    } finally {
       await stopServe(s);
     }
   }));

@@ -45,14 +45,19 @@ function folder(dir: string): Map<string, string> {
   return files;
 }
 
-test('a deferred build writes the index and data but keeps the task pages pending until renderPending, the named ones first', () => {
+test('a deferred build writes the index and data but keeps the task pages and search shards pending until renderPending, the named ones first', () => {
   withOut((out) => {
     const builder = new SiteBuilder(out, { manifest: true });
     const r = builder.build(input(tasks()), { deferPages: true });
     assert.ok(fs.existsSync(path.join(out, 'index.html')));
     assert.ok(fs.existsSync(path.join(out, 'data/index.json')));
+    assert.ok(fs.existsSync(path.join(out, 'data/tasks-0.json')));
+    // The search shard's text is the costliest part of a first build: it follows the index, before the pages.
+    assert.ok(!fs.existsSync(path.join(out, 'data/search-0.json')));
     assert.deepEqual(pages(out), []);
-    assert.equal(builder.pendingCount, 3);
+    assert.equal(builder.pendingCount, 4);
+    assert.deepEqual(builder.pendingPaths(), ['data/search-0.json', 'tasks/ALPHA.html', 'tasks/BETA.html', 'tasks/GAMMA.html']);
+    assert.ok(r.files !== undefined && !r.files.includes('data/search-0.json'), 'no shard is listed before it is on disk');
     assert.ok(r.files !== undefined && !r.files.some((f) => f.startsWith('tasks/')), 'no page is listed before it is on disk');
     assert.ok(![...(readManifest(out) ?? [])].some((f) => f.startsWith('tasks/')));
 
@@ -61,7 +66,10 @@ test('a deferred build writes the index and data but keeps the task pages pendin
     assert.deepEqual(pages(out), ['GAMMA.html']);
     assert.ok(one.files?.includes('tasks/GAMMA.html'));
     assert.ok(readManifest(out)?.has('tasks/GAMMA.html'));
-    assert.equal(builder.pendingCount, 2);
+    assert.equal(builder.pendingCount, 3);
+    assert.equal(builder.renderPending(1).written, 1);
+    assert.ok(fs.existsSync(path.join(out, 'data/search-0.json')), 'the search shard comes before the other pages');
+    assert.deepEqual(pages(out), ['GAMMA.html']);
 
     assert.equal(builder.renderPending(10).written, 2);
     assert.equal(builder.pendingCount, 0);
@@ -81,20 +89,23 @@ test('a page changed again before it was rendered renders once with the newest i
     builder.build(input(list));
     list[1] = task('BETA.md', { id: 'BETA', title: 'Beta renamed', status: 'in_progress', depends_on: '[ALPHA]' }, 'Second.\n');
     builder.build(input(list), { deferPages: true });
-    // ALPHA shows what it blocks (BETA's title): its page is pending too.
-    assert.equal(builder.pendingCount, 2);
+    // ALPHA shows what it blocks (BETA's title): its page is pending too, and the search shard BETA's title is in.
+    assert.equal(builder.pendingCount, 3);
     list[1] = task('BETA.md', { id: 'BETA', title: 'Beta renamed twice', status: 'in_progress', depends_on: '[ALPHA]' }, 'Second.\n');
     builder.build(input(list), { deferPages: true });
-    assert.equal(builder.pendingCount, 2, 'one pending render per page');
-    assert.deepEqual(builder.pendingPaths().sort(), ['tasks/ALPHA.html', 'tasks/BETA.html']);
+    assert.equal(builder.pendingCount, 3, 'one pending render per file');
+    assert.deepEqual(builder.pendingPaths().sort(), ['data/search-0.json', 'tasks/ALPHA.html', 'tasks/BETA.html']);
     const gamma = task('GAMMA.md', { id: 'GAMMA', title: 'Gamma again', status: 'todo', parent: 'ALPHA' }, 'Third.\n');
     builder.build(input([...list.slice(0, 2), gamma]), { deferPages: true });
-    assert.equal(builder.pendingCount, 3);
+    assert.equal(builder.pendingCount, 4);
     builder.build(input(list.slice(0, 2)), { deferPages: true });
     assert.deepEqual(pages(out), ['ALPHA.html', 'BETA.html'], 'the removed task\'s page is gone');
-    assert.equal(builder.pendingCount, 2, 'and its pending render dropped');
-    assert.equal(builder.renderPending(Infinity).written, 2);
+    assert.equal(builder.pendingCount, 3, 'and its pending render dropped');
+    assert.equal(builder.renderPending(Infinity).written, 3);
     assert.deepEqual(pages(out), ['ALPHA.html', 'BETA.html']);
+    const search = fs.readFileSync(path.join(out, 'data/search-0.json'), 'utf8');
+    assert.match(search, /beta renamed twice/i);
+    assert.doesNotMatch(search, /gamma/i, 'the search shard rendered with the newest inputs');
     const beta = fs.readFileSync(path.join(out, 'tasks/BETA.html'), 'utf8');
     assert.match(beta, /Beta renamed twice/);
     assert.match(fs.readFileSync(path.join(out, 'tasks/ALPHA.html'), 'utf8'), /Beta renamed twice/);
@@ -118,7 +129,8 @@ test('a restarted builder that defers compares pending pages with the disk inste
     const manifest = fs.readFileSync(path.join(out, '.manifest.json'));
     const builder = new SiteBuilder(out, { pruneUnknown: true, manifest: true });
     assert.equal(builder.build(input(tasks()), { deferPages: true }).written, 0);
-    assert.equal(builder.pendingCount, 3);
+    assert.equal(builder.pendingCount, 4);
+    assert.ok(readManifest(out)?.has('data/search-0.json'));
     // The previous build's pages are on disk: the manifest goes on naming them (and is not rewritten).
     assert.ok(fs.readFileSync(path.join(out, '.manifest.json')).equals(manifest));
     assert.ok(readManifest(out)?.has('tasks/BETA.html'));

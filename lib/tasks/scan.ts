@@ -1,4 +1,5 @@
 // The incremental scanner: walks the tasks folder, re-parses only changed files.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../base/errors.ts';
@@ -32,6 +33,12 @@ export interface ScanOptions {
    * the sections, a second copy of its text (50 MB at 50,000 tasks); /api/tasks/<id> reads its file again.
    */
   readonly keepSections?: boolean;
+  /**
+   * Tasks keep neither body, sections nor raw fields, only a digest of the body (textKeyOf), and withText
+   * reads them again when they are wanted (a page rendered, a search shard written): the dashboard's
+   * build thread, which at 50,000 tasks held 110 MB of task text. Docs keep their bodies.
+   */
+  readonly bodyKeys?: boolean;
 }
 
 interface CacheEntry { mtimeMs: number; size: number; ino: number; entry: Entry }
@@ -43,16 +50,16 @@ interface CacheEntry { mtimeMs: number; size: number; ino: number; entry: Entry 
 export class TaskScanner {
   private readonly dir: string;
   private cache = new Map<string, CacheEntry>();
-  private readonly keepBody: boolean;
-  private readonly keepSections: boolean;
+  /** What lean() keeps of each file read. */
+  private readonly keep: { readonly keepBody: boolean; readonly keepSections: boolean; readonly bodyKeys: boolean };
   private walkErrors: ParseError[] = [];
   private format: FolderFormat;
   private signature: string;
 
   constructor(dir: string, options: ScanOptions = {}) {
     this.dir = path.resolve(dir);
-    this.keepBody = options.keepBody ?? true;
-    this.keepSections = this.keepBody && (options.keepSections ?? true);
+    const keepBody = options.keepBody ?? true;
+    this.keep = { keepBody, keepSections: keepBody && (options.keepSections ?? true), bodyKeys: options.bodyKeys ?? false };
     this.signature = quietly(() => formatSignature(this.dir), '');
     this.format = readFormat(this.dir);
   }
@@ -143,6 +150,24 @@ export class TaskScanner {
     return { ...collect(entries, walkErrors, counts.read, counts.reused, this.format), changed };
   }
 
+  /**
+   * The task with its body as the file holds it now, for a task this scanner keeps only the key of
+   * (bodyKeys); the task itself otherwise. The file read again the way a scan reads it (capped, no
+   * link followed); one that is gone or is no longer a task gives an empty body: the scan that
+   * follows its watch event drops or changes the task.
+   */
+  withText(task: Task): Task {
+    if (!TEXT_KEYS.has(task)) return task;
+    let read: Entry | undefined;
+    try {
+      read = readEntry(path.join(this.dir, ...task.path.split('/')), task.path, this.format);
+    } catch {
+      read = undefined;
+    }
+    const again = read?.kind === 'task' && read.result.ok ? read.result.task : undefined;
+    return { ...task, fields: again?.fields ?? {}, body: again?.body ?? '', ...(again?.omittedBytes === undefined ? {} : { omittedBytes: again.omittedBytes }) };
+  }
+
   /** What one file holds, from the cache when its stat did not change; null if no longer a file. */
   private load(relPath: string, abs: string, next: Map<string, CacheEntry>, counts: { read: number; reused: number }): Entry | null {
     const cached = this.cache.get(relPath);
@@ -170,7 +195,7 @@ export class TaskScanner {
       // Not cached, so the next scan tries again (permissions fixed, file back).
       return { kind: 'task', result: { ok: false, path: relPath, reason: `cannot read file: ${errorText(err)}` } };
     }
-    const entry = lean(read, this.keepBody, this.keepSections);
+    const entry = lean(read, this.keep);
     next.set(relPath, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, entry });
     return entry;
   }
@@ -189,14 +214,39 @@ export class TaskScanner {
     if (content === undefined) return null;
     counts.read++;
     const { st } = content;
-    const entry = lean(parseCapped(content, relPath, this.format), this.keepBody, this.keepSections);
+    const entry = lean(parseCapped(content, relPath, this.format), this.keep);
     next.set(relPath, { mtimeMs: st.mtimeMs, size: st.size, ino: st.ino, entry });
     return entry;
   }
 }
 
-/** Without bodies and sections when they are not wanted (the heartbeat's scan keeps less in memory), or without sections only (the dashboard's). */
-function lean(entry: Entry, keepBody: boolean, keepSections: boolean): Entry {
+/** The fields of a task whose text a bodyKeys scan dropped: its raw frontmatter is text too (withText reads it again). */
+const NO_FIELDS: Record<string, unknown> = Object.freeze({});
+
+/** The digest of each body a scan with bodyKeys dropped, by its task object. */
+const TEXT_KEYS = new WeakMap<Task, string>();
+
+/**
+ * A digest of the body a scan that keeps no task text dropped (bodyKeys: the dashboard's build
+ * thread): a re-read file whose text changed differs here. Undefined when the task has its body.
+ */
+export function textKeyOf(task: Task): string | undefined {
+  return TEXT_KEYS.get(task);
+}
+
+/**
+ * Without bodies and sections when they are not wanted (the heartbeat's scan keeps less in memory),
+ * or without sections only, or with a digest of each task's body instead of it (the dashboard's).
+ */
+function lean(entry: Entry, { keepBody, keepSections, bodyKeys }: { keepBody: boolean; keepSections: boolean; bodyKeys: boolean }): Entry {
+  if (bodyKeys && entry.kind === 'task' && entry.result.ok) {
+    const task = entry.result.task;
+    // The key beside the task, not on it: a property the parsed task does not have gives each task
+    // object a shape of its own (+900 bytes a task, 45 MB at 50,000, more than the bodies it replaces).
+    const slim: Task = { ...task, fields: NO_FIELDS, body: '', sections: [] };
+    TEXT_KEYS.set(slim, crypto.hash('sha1', task.body, 'base64url'));
+    return { kind: 'task', result: { ok: true, task: slim } };
+  }
   if (keepBody && keepSections) return entry;
   if (entry.kind === 'task' && entry.result.ok) return { kind: 'task', result: { ok: true, task: { ...entry.result.task, body: keepBody ? entry.result.task.body : '', sections: [] } } };
   if (entry.kind === 'doc' && !keepBody) return { kind: 'doc', doc: { ...entry.doc, body: '' } };

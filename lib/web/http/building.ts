@@ -47,13 +47,14 @@ export function sendBuilding(req: http.IncomingMessage, res: http.ServerResponse
 export const PAGE_WAIT_MS = 30_000;
 
 /**
- * The task page (`tasks/<page>.html`) a path names when it may be one a build left to render: it is
- * not on disk, and the build is not current (pages are pending, or a build that may add it is under
- * way). Undefined otherwise: a page that is not there while the build is current does not exist (404).
+ * The task page (`tasks/<page>.html`) or search shard (`data/search-<k>.json`) a path names when it
+ * may be one a build left to render: it is not on disk, and the build is not current (files are
+ * pending, or a build that may add it is under way). Undefined otherwise: a file that is not there
+ * while the build is current does not exist (404).
  */
 export function pageToCome(pathname: string, thread: Pick<BuildThread, 'serves' | 'buildState'>): string | undefined {
   const rel = staticPath(pathname);
-  if (rel === undefined || !/^tasks\/[^/]+\.html$/.test(rel) || thread.serves(rel)) return undefined;
+  if (rel === undefined || !/^(tasks\/[^/]+\.html|data\/search-\d+\.json)$/.test(rel) || thread.serves(rel)) return undefined;
   return thread.buildState() === 'current' ? undefined : rel;
 }
 

@@ -79,7 +79,8 @@ export class LiveSite {
 
   constructor(readonly options: LiveSiteOptions) {
     this.paths = runtimePaths(options.dir, options.owner);
-    this.scanner = new TaskScanner(options.dir, { keepSections: false });
+    // Task text is read again when a page or search shard is rendered, never kept (TaskScanner.withText).
+    this.scanner = new TaskScanner(options.dir, { bodyKeys: true });
     this.builder = this.newBuilder();
     this.heartbeat = this.readHeartbeat();
     this.remote = options.remote;
@@ -131,6 +132,7 @@ export class LiveSite {
       // Only the server's own pages can link to its API (a built copy is opened from files).
       api: this.options.ownFolder,
       dir: this.options.dir,
+      textOf: (t) => this.scanner.withText(t),
     }, options));
     return this.counted(result);
   }

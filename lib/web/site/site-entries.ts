@@ -1,6 +1,7 @@
 // One task's share of the site: what its page shows besides the task and its record in the data files, derived once per change; its search text, made when its shard is written.
 import crypto from 'node:crypto';
 import type { Task } from '../../tasks/taskfile.ts';
+import { textKeyOf } from '../../tasks/scan.ts';
 import type { Remote } from '../../tasks/pr.ts';
 import { type PrShown, isOverdue, prShown } from '../render/html.ts';
 import type { TaskRelated } from '../render/relations.ts';
@@ -68,6 +69,8 @@ export interface EntryContext {
   readonly remote: Remote | undefined;
   readonly sides: TaskSides;
   readonly statusRank: (status: string) => number;
+  /** The task with its text (SiteInput.textOf), read when its page is rendered. */
+  readonly textOf: (task: Task) => Task;
 }
 
 /**
@@ -77,7 +80,7 @@ export interface EntryContext {
 export function deriveEntry(ctx: EntryContext, task: Task, page: string, related: TaskRelated, old: Entry | undefined): { entry: Entry; render?: () => string } {
   const sides = ctx.sides;
   const ci = ciOf(task, sides.checks);
-  const extra = crypto.createHash('sha1').update(`${sides.of(task.id)}|${ci}|${JSON.stringify(related)}|${isOverdue(task, ctx.now)}`).digest('base64url');
+  const extra = crypto.hash('sha1', `${sides.of(task.id)}|${ci}|${JSON.stringify(related)}|${isOverdue(task, ctx.now)}`, 'base64url');
   const sameTask = old !== undefined && old.task === task;
   const pr = sameTask ? old.pr : prShown(task.pr, ctx.remote);
   const content = sameTask ? old.content : contentKey(task);
@@ -85,7 +88,7 @@ export function deriveEntry(ctx: EntryContext, task: Task, page: string, related
   const escalation = sides.escalations.get(task.id);
   const claim = pageClaim(sides.claims.get(task.id));
   const esc = escalation === undefined ? undefined : { reason: escalation.reason, since: escalation.since };
-  const render = (): string => renderTaskPage({ project: ctx.project, task, related, now: ctx.now, escalation: esc, claim, pr, ci, runLog: sides.logs?.get(task.id), api: ctx.api,
+  const render = (): string => renderTaskPage({ project: ctx.project, task: ctx.textOf(task), related, now: ctx.now, escalation: esc, claim, pr, ci, runLog: sides.logs?.get(task.id), api: ctx.api,
     hold: sides.holds.get(task.id), folderWords: ctx.folderWords });
   const row = taskRow(task, page, escalation !== undefined, pr, ci, ctx.statusRank, related.parent?.task?.page);
   const bytes = Buffer.from(JSON.stringify(row));
@@ -108,15 +111,15 @@ export function searchPart(task: Task, page: string): Buffer {
 }
 
 export function sha1(bytes: Buffer): string {
-  return crypto.createHash('sha1').update(bytes).digest('base64url');
+  return crypto.hash('sha1', bytes, 'base64url');
 }
 
 /** Everything of a task that its page or row shows, as one comparable string. */
 function contentKey(t: Task): string {
   const shown = [t.id, t.slug, t.path, t.title, t.status, t.priority, t.milestone, t.owner, t.completedBy, t.completed,
     t.dependsOn, t.pr, t.ci, t.progress.done, t.progress.total, t.body, t.owners, t.labels, t.created, t.updated, t.due, t.parent,
-    t.effort, t.archived, t.acceptance.done, t.acceptance.total, t.statusKnown, t.statusHint, t.omittedBytes ?? 0];
-  return crypto.createHash('sha1').update(JSON.stringify(shown)).digest('base64');
+    t.effort, t.archived, t.acceptance.done, t.acceptance.total, t.statusKnown, t.statusHint, t.omittedBytes ?? 0, textKeyOf(t) ?? ''];
+  return crypto.hash('sha1', JSON.stringify(shown), 'base64');
 }
 
 function pageClaim(c: WebClaim | undefined): PageClaim | undefined {

@@ -6,7 +6,7 @@ import { isErrno } from '../../base/errors.ts';
 import { checkFolders, refuseLinkedFolders } from '../../base/nofollow.ts';
 import { withVersionTrailer } from './page-version.ts';
 import { equalsChunks, readIfExists, sameParts, sha1Of } from './site-bytes.ts';
-import { writeManifest } from './site-manifest.ts';
+import { readManifest, writeManifest } from './site-manifest.ts';
 import { type SiteWriter, siteWriter } from './site-writer.ts';
 
 /**
@@ -52,8 +52,9 @@ export class SiteFiles {
   /** Files found on disk before the first build, by path relative to dir. */
   private found = new Set<string>();
   /**
-   * The files the survey listed in its folder (a previous build's pages) not written since: still
-   * on disk as that build left them, so the manifest keeps them until a write replaces or a removal drops them.
+   * The files the survey listed in its folder (a previous build's pages), and the named files the
+   * previous manifest listed, not written since: still on disk as that build left them, so the
+   * manifest keeps them until a write replaces or a removal drops them.
    */
   private onDisk = new Set<string>();
   private stats = { written: 0, removed: 0, added: 0 };
@@ -104,7 +105,13 @@ export class SiteFiles {
       this.found.add(`${sub}/${name}`);
       this.onDisk.add(`${sub}/${name}`);
     }
-    for (const name of names) this.found.add(name);
+    // A named file the previous build of this folder listed stays listed while a deferred build has
+    // not written it again (a search shard): still on disk as that build left it.
+    const listed = this.options.manifest ? readManifest(this.dir) : undefined;
+    for (const name of names) {
+      this.found.add(name);
+      if (listed?.has(name) === true && fs.lstatSync(path.join(this.dir, name), { throwIfNoEntry: false })?.isFile() === true) this.onDisk.add(name);
+    }
     if (this.options.precompress) this.dropLeftovers(sub, list);
   }
 
@@ -237,7 +244,7 @@ export class SiteFiles {
    */
   finish(): BuildResult {
     const { written, removed, added } = this.stats;
-    const listed = this.options.manifest && this.listDue ? [...this.hashes.keys(), ...this.assembled.keys(), ...this.onDisk] : undefined;
+    const listed = this.options.manifest && this.listDue ? [...new Set([...this.hashes.keys(), ...this.assembled.keys(), ...this.onDisk])] : undefined;
     this.listDue = false;
     const result: BuildResult = { written, removed, filesChanged: added > 0 || removed > 0, ...(listed ? { files: listed } : {}) };
     const list = (): void => { if (listed) writeManifest(this.dir, listed); };

@@ -3,6 +3,8 @@ import { DATA_INDEX, type DataIndex, SHARD_DIGITS, searchShard, shardCount, shar
 import type { Entry } from './site-entries.ts';
 import { searchPart, sha1 } from './site-entries.ts';
 import type { SiteFiles } from './site-files.ts';
+import type { PendingPages } from './site-pending.ts';
+import type { Task } from '../../tasks/taskfile.ts';
 
 const COMMA = Buffer.from(',\n');
 const TASKS_HEAD = Buffer.from('{"tasks":[\n');
@@ -40,7 +42,13 @@ export class SiteData {
     return [DATA_INDEX, ...Array.from({ length: count }, (_, k) => [tasksShard(k), searchShard(k)]).flat()];
   }
 
-  write(list: readonly Entry[], pages: readonly string[]): { version: string; searchVersion: string } {
+  /**
+   * `later`: the search shards go there (ahead of the task pages) instead of to disk: their text is
+   * the costliest part of a build (a second of 50,000 tasks' first build), and the index names their
+   * version from the content keys, so the first page need not wait for them. Without it they are
+   * written now, and any deferred earlier are dropped.
+   */
+  write(list: readonly Entry[], pages: readonly string[], pending: PendingPages, later: boolean, textOf: (task: Task) => Task): { version: string; searchVersion: string } {
     const count = shardCount(list.length);
     if (pages !== this.pages || count !== this.members.length) {
       this.members = Array.from({ length: count }, () => []);
@@ -58,13 +66,20 @@ export class SiteData {
       const kept = this.shards[k];
       const same = kept !== undefined && members.every((i) => list[i] === this.last[i]);
       // The search shard is written when its tasks changed, or when the files forgot it (a folder cleared under the build).
-      if (!same || !this.files.knows(searchShard(k))) this.files.write(searchShard(k), searchText(list, pages, members));
+      const rel = searchShard(k);
+      if (same && (this.files.knows(rel) || (later && pending.has(rel)))) return kept;
+      if (later) pending.set(rel, () => searchText(list, pages, members, textOf), true);
+      else {
+        pending.drop(rel);
+        this.files.write(rel, searchText(list, pages, members, textOf));
+      }
       return same ? kept : shardParts(list, pages, members);
     });
     this.last = [...list];
     for (let k = 0; k < count; k++) this.files.writeAssembled(tasksShard(k), { head: TASKS_HEAD, parts: (this.shards[k] as Shard).rows, tail: TASKS_TAIL });
     for (let k = count; k < this.count; k++) {
       this.files.remove(tasksShard(k));
+      pending.drop(searchShard(k));
       this.files.remove(searchShard(k));
     }
     this.count = count;
@@ -85,11 +100,11 @@ const hash = (keys: readonly string[]): string => sha1(Buffer.from(keys.join('\n
  * assembled from each task's bytes (one string of the whole shard, hundreds of KB, was garbage the
  * build thread's old space kept until its next full collection: about 20 MB more at 10,000 tasks).
  */
-function searchText(list: readonly Entry[], pages: readonly string[], members: readonly number[]): Buffer {
+function searchText(list: readonly Entry[], pages: readonly string[], members: readonly number[], textOf: (task: Task) => Task): Buffer {
   const parts: Buffer[] = [SEARCH_HEAD];
   members.forEach((i, n) => {
     if (n > 0) parts.push(COMMA);
-    parts.push(searchPart((list[i] as Entry).task, pages[i] as string));
+    parts.push(searchPart(textOf((list[i] as Entry).task), pages[i] as string));
   });
   parts.push(SEARCH_TAIL);
   return Buffer.concat(parts);

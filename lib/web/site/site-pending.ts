@@ -1,35 +1,39 @@
-// Task pages a deferred build left to render later: the latest inputs of each, rendered a few at a time, the ones asked for first.
+// Files a deferred build left to write later (task pages, search shards): the latest inputs of each, rendered a few at a time, the ones asked for first.
 
-/** A page to render: its path in the build folder and how to render it from the inputs it was deferred with. */
-export type PendingRender = () => string;
+/** A file to render: how to make its bytes from the inputs it was deferred with. */
+export type PendingRender = () => string | Buffer;
 
 /**
- * The task pages whose content changed but which are not on disk yet, by path (`tasks/<page>.html`).
- * A page deferred again before it was rendered keeps only its newest inputs; a dropped one (its task
- * went away) is never rendered. Map order is the order pages were first deferred (the scan's order).
+ * The files whose content changed but which are not on disk yet, by path (`tasks/<page>.html`,
+ * `data/search-<k>.json`). A file deferred again before it was rendered keeps only its newest inputs;
+ * a dropped one (its task went away) is never rendered. Map order is the order files were first
+ * deferred (the scan's order); files deferred `ahead` (the search shards, which every page fetches
+ * for its search box) come before the task pages.
  */
 export class PendingPages {
+  private readonly ahead = new Map<string, PendingRender>();
   private readonly pages = new Map<string, PendingRender>();
 
   get size(): number {
-    return this.pages.size;
+    return this.ahead.size + this.pages.size;
   }
 
   has(rel: string): boolean {
-    return this.pages.has(rel);
+    return this.ahead.has(rel) || this.pages.has(rel);
   }
 
-  /** Defers a page; an earlier deferral of the same page is replaced, keeping its place in line. */
-  set(rel: string, render: PendingRender): void {
-    this.pages.set(rel, render);
+  /** Defers a file; an earlier deferral of the same file is replaced, keeping its place in line. */
+  set(rel: string, render: PendingRender, ahead = false): void {
+    (ahead ? this.ahead : this.pages).set(rel, render);
   }
 
-  /** The pending pages' paths, in line order. */
+  /** The pending files' paths, in line order. */
   paths(): string[] {
-    return [...this.pages.keys()];
+    return [...this.ahead.keys(), ...this.pages.keys()];
   }
 
   drop(rel: string): void {
+    this.ahead.delete(rel);
     this.pages.delete(rel);
   }
 
@@ -37,18 +41,20 @@ export class PendingPages {
   take(max: number, first: readonly string[] = []): [string, PendingRender][] {
     const out: [string, PendingRender][] = [];
     const add = (rel: string): void => {
-      const render = this.pages.get(rel);
+      const render = this.ahead.get(rel) ?? this.pages.get(rel);
       if (render === undefined) return;
-      this.pages.delete(rel);
+      this.drop(rel);
       out.push([rel, render]);
     };
     for (const rel of first) {
       if (out.length >= max) return out;
       add(rel);
     }
-    for (const rel of this.pages.keys()) {
-      if (out.length >= max) break;
-      add(rel);
+    for (const line of [this.ahead, this.pages]) {
+      for (const rel of line.keys()) {
+        if (out.length >= max) return out;
+        add(rel);
+      }
     }
     return out;
   }

@@ -64,11 +64,13 @@ export interface SiteInput {
   dir?: string;
   /** The history to chart instead of reading it from dir (benchmarks, tests); neither: no Fleet section. */
   history?: FleetHistory;
+  /** A task with its text, for tasks the scan kept only a key of (textKeyOf): read when a page or search shard is rendered. */
+  textOf?: (task: Task) => Task;
 }
 
 export type { BuildResult } from './site-files.ts';
 
-/** deferPages: task pages whose content changed are kept pending (renderPending writes them) instead of rendered now. */
+/** deferPages: task pages whose content changed, and the search shards, are kept pending (renderPending writes them) instead of rendered now. */
 export interface BuildOptions { readonly deferPages?: boolean }
 
 /**
@@ -136,8 +138,9 @@ export class SiteBuilder {
     const changed = same ? links.update(input.tasks, Math.max(16, input.tasks.length >> 3)) : undefined;
     if (changed === undefined) links.full(input.tasks);
     const order = new Map(statusOrder(input.format?.customStatuses).map((s, i) => [s, i]));
+    const textOf = input.textOf ?? ((t: Task): Task => t);
     const ctx: EntryContext = { project: input.project, folderWords: input.folderWords ?? '', api: input.api ?? false, now: input.now, remote: input.remote, sides,
-      statusRank: (status) => order.get(status) ?? order.size };
+      statusRank: (status) => order.get(status) ?? order.size, textOf };
     const derive = (i: number, old: Entry | undefined): Entry => {
       const page = links.pages[i] as string;
       const { entry, render } = deriveEntry(ctx, input.tasks[i] as Task, page, links.related(i), old);
@@ -173,7 +176,7 @@ export class SiteBuilder {
     if (changed === undefined) shown.clear();
     for (const i of changed ?? list.keys()) if (links.namesRef(i)) shown.set((list[i] as Entry).task.id, { pr: (list[i] as Entry).pr, ci: (list[i] as Entry).ci });
     // The data files first: the index names their versions, and a page that sees another fetches the data index again.
-    const { version, searchVersion } = this.data.write(list, links.pages);
+    const { version, searchVersion } = this.data.write(list, links.pages, this.pending, options.deferPages ?? false, textOf);
     if (this.pruneUnknown && this.first) this.pruneData(list.length);
     // The assets first: a page that finds the new index finds its script and stylesheet too.
     for (const asset of clientAssets()) files.write(asset.name, asset.bytes);
@@ -208,7 +211,7 @@ export class SiteBuilder {
     this.entries = next;
   }
 
-  /** How many task pages a deferred build left for renderPending. */
+  /** How many task pages (and search shards) a deferred build left for renderPending. */
   get pendingCount(): number {
     return this.pending.size;
   }
@@ -223,9 +226,12 @@ export class SiteBuilder {
    * (`tasks/<page>.html`, when pending) before the others; a page enters the result's files once written.
    */
   renderPending(max: number, first: readonly string[] = []): BuildResult {
-    this.files.begin(['tasks']);
-    // The folder first: one that cannot be made (a link in its place) throws before any page is taken.
-    if (this.pending.size > 0) makeFolders(path.join(this.files.dir, 'tasks'), 4);
+    this.files.begin(['tasks', DATA_DIR]);
+    // The folders first: one that cannot be made (a link in its place) throws before any page is taken.
+    if (this.pending.size > 0) {
+      makeFolders(path.join(this.files.dir, 'tasks'), 4);
+      makeFolders(path.join(this.files.dir, DATA_DIR), 4);
+    }
     const due = this.pending.take(max, first);
     for (const [rel, render] of due) this.files.write(rel, render());
     return this.files.finish();
