@@ -9,16 +9,25 @@ import { openWorkFirst } from '../client/order.ts';
 
 /** A task as the list and the board show it, empty values left out; `statusRank` places a status in the lifecycle (custom ones after). */
 export function taskRow(t: Task, page: string, escalated: boolean, pr: PrShown | null, ci: string, statusRank: (status: string) => number, parentPage?: string): TaskRow {
-  const row: Record<string, unknown> = {
-    page, id: t.id, title: t.title, status: t.status, statusRank: statusRank(t.status),
-    priority: t.priority ?? undefined, priorityRank: priorityRank(t.priority), milestone: t.milestone ?? undefined,
-    owners: t.owners.length ? t.owners : undefined, labels: t.labels.length ? t.labels : undefined,
-    due: t.due ?? undefined, created: t.created ?? undefined, updated: t.updated ?? undefined,
-    archived: t.archived || undefined, parent: parentPage, escalated: escalated || undefined, ci,
-    pr: pr === null ? undefined : { label: pr.label, url: pr.url },
-    done: t.progress.total ? t.progress.done : undefined, total: t.progress.total || undefined,
-  };
-  for (const k of Object.keys(row)) if (row[k] === undefined) delete row[k];
+  // Only the keys that have a value are added, never deleted afterwards: a deleted key turns the
+  // object into a dictionary of its own (830 bytes a row, 40 MB at 50,000 tasks, where it is kept).
+  const row: Record<string, unknown> = { page, id: t.id, title: t.title, status: t.status, statusRank: statusRank(t.status) };
+  const put = (k: string, v: unknown): void => { if (v !== undefined) row[k] = v; };
+  put('priority', t.priority ?? undefined);
+  row.priorityRank = priorityRank(t.priority);
+  put('milestone', t.milestone ?? undefined);
+  put('owners', t.owners.length ? t.owners : undefined);
+  put('labels', t.labels.length ? t.labels : undefined);
+  put('due', t.due ?? undefined);
+  put('created', t.created ?? undefined);
+  put('updated', t.updated ?? undefined);
+  put('archived', t.archived || undefined);
+  put('parent', parentPage);
+  put('escalated', escalated || undefined);
+  row.ci = ci;
+  put('pr', pr === null ? undefined : { label: pr.label, url: pr.url });
+  put('done', t.progress.total ? t.progress.done : undefined);
+  put('total', t.progress.total || undefined);
   return row as unknown as TaskRow;
 }
 

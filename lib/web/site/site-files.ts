@@ -15,7 +15,17 @@ import { type SiteWriter, siteWriter } from './site-writer.ts';
  * disk (and rejects when one could not be written; the next build then checks every file again).
  * files (with the manifest option): the build's files, when they are not the ones last reported.
  */
-export interface BuildResult { written: number; removed: number; filesChanged: boolean; settled?: Promise<void>; files?: readonly string[] }
+export interface BuildResult { written: number; removed: number; filesChanged: boolean; settled?: Promise<void>; files?: readonly string[]; changes?: FileChanges }
+
+/**
+ * The files a build added to and dropped from the folder's list since the last result (with the
+ * manifest option), when the result carries no whole `files` list: a slice of 200 task pages at
+ * 50,000 tasks reports 200 names, not 50,000.
+ */
+export interface FileChanges { readonly add: readonly string[]; readonly drop: readonly string[] }
+
+/** How often, at most, slices of task pages write the manifest (which names every file: 50,000 at 50,000 tasks). */
+const MANIFEST_EVERY_MS = 2_000;
 
 /** A file assembled from a head, cached per-task parts and a tail; compared part by part, by identity. */
 export interface Assembled { head: Buffer; parts: Buffer[]; tail: Buffer }
@@ -62,6 +72,11 @@ export class SiteFiles {
   private readonly writer: SiteWriter | undefined;
   /** The set of files changed since the manifest was last written (or there is none from this process yet). */
   private listDue = true;
+  /** The next result carries the whole list (the first one, or after reset()); else its changes. */
+  private wholeDue = true;
+  private readonly changes = { add: new Set<string>(), drop: new Set<string>() };
+  /** When the manifest was last written (Date.now()). */
+  private listedAt = 0;
 
   constructor(dir: string, options: SiteFilesOptions = {}) {
     this.dir = path.resolve(dir);
@@ -86,6 +101,7 @@ export class SiteFiles {
     this.assembled.clear();
     this.onDisk.clear();
     this.listDue = true;
+    this.wholeDue = true;
   }
 
   /** Notes the files already on disk: the pages in `sub` and the given top-level names. */
@@ -159,8 +175,10 @@ export class SiteFiles {
       exists = old !== undefined;
       if (old !== undefined) known = sha1Of([old]);
     }
+    const listed = this.listed(rel);
     this.hashes.set(rel, hash);
     this.onDisk.delete(rel);
+    if (!listed) this.added(rel);
     if (known === hash) {
       // Found right on disk: its siblings may still be missing or from a build that stopped half-way.
       if (surveyed) this.checkSiblings(rel, chunks);
@@ -176,6 +194,7 @@ export class SiteFiles {
    */
   writeAssembled(rel: string, next: Assembled): void {
     const prev = this.assembled.get(rel);
+    if (!this.listed(rel)) this.added(rel);
     this.assembled.set(rel, next);
     if (prev !== undefined && prev.head.equals(next.head) && prev.tail.equals(next.tail) && sameParts(prev.parts, next.parts)) return;
     const chunks = this.withVersion(rel, [next.head, ...next.parts, next.tail]);
@@ -196,8 +215,12 @@ export class SiteFiles {
   /** Removes a file (and its compressed siblings: the file first, so a sibling never outlives it for a reader); never through a linked folder. */
   remove(rel: string): void {
     checkFolders(path.dirname(path.join(this.dir, rel)));
-    this.listDue ||= this.hashes.delete(rel);
-    this.listDue ||= this.assembled.delete(rel);
+    if (this.listed(rel)) {
+      this.listDue = true;
+      if (!this.changes.add.delete(rel)) this.changes.drop.add(rel);
+    }
+    this.hashes.delete(rel);
+    this.assembled.delete(rel);
     this.found.delete(rel);
     this.onDisk.delete(rel);
     try {
@@ -207,6 +230,17 @@ export class SiteFiles {
       if (!isErrno(err, 'ENOENT')) throw err;
     }
     if (this.options.precompress) for (const e of ENCODINGS) fs.rmSync(path.join(this.dir, rel + e.ext), { force: true });
+  }
+
+  /** Whether the folder's list (the manifest's files) has rel. */
+  private listed(rel: string): boolean {
+    return this.hashes.has(rel) || this.assembled.has(rel) || this.onDisk.has(rel);
+  }
+
+  /** Rel joins the folder's list. */
+  private added(rel: string): void {
+    this.listDue = true;
+    if (!this.changes.drop.delete(rel)) this.changes.add.add(rel);
   }
 
   /** The chunks of a page with its version trailer appended (versions on, `.html` only). */
@@ -242,11 +276,25 @@ export class SiteFiles {
    * What was written and removed since begin(). The survey stays for files not written yet (task
    * pages a deferred build renders later are compared with the disk, not rewritten). The manifest goes down once the files are.
    */
-  finish(): BuildResult {
+  finish(options: { readonly manifestLater?: boolean } = {}): BuildResult {
     const { written, removed, added } = this.stats;
-    const listed = this.options.manifest && this.listDue ? [...new Set([...this.hashes.keys(), ...this.assembled.keys(), ...this.onDisk])] : undefined;
-    this.listDue = false;
-    const result: BuildResult = { written, removed, filesChanged: added > 0 || removed > 0, ...(listed ? { files: listed } : {}) };
+    const manifest = this.options.manifest === true;
+    const whole = manifest && this.wholeDue;
+    const all = (): string[] => [...new Set([...this.hashes.keys(), ...this.assembled.keys(), ...this.onDisk])];
+    const files = whole ? all() : undefined;
+    const changes = manifest && !whole && (this.changes.add.size > 0 || this.changes.drop.size > 0)
+      ? { add: [...this.changes.add], drop: [...this.changes.drop] } : undefined;
+    this.wholeDue = false;
+    this.changes.add.clear();
+    this.changes.drop.clear();
+    // Slices of task pages (manifestLater) write it at most every MANIFEST_EVERY_MS: the result's changes tell the server meanwhile.
+    const listNow = manifest && this.listDue && (!options.manifestLater || Date.now() - this.listedAt >= MANIFEST_EVERY_MS);
+    const listed = listNow ? files ?? all() : undefined;
+    if (listNow) {
+      this.listDue = false;
+      this.listedAt = Date.now();
+    }
+    const result: BuildResult = { written, removed, filesChanged: added > 0 || removed > 0, ...(files ? { files } : {}), ...(changes ? { changes } : {}) };
     const list = (): void => { if (listed) writeManifest(this.dir, listed); };
     if (this.writer === undefined) {
       list();
@@ -262,8 +310,6 @@ export class SiteFiles {
 
   private count(existed: boolean): void {
     this.stats.written++;
-    if (existed) return;
-    this.stats.added++;
-    this.listDue = true;
+    if (!existed) this.stats.added++;
   }
 }

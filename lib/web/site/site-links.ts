@@ -92,6 +92,11 @@ export class SiteLinks {
     return this.pages[this.at.get(t) as number] as string;
   }
 
+  /** A task's position in the list, by the object; undefined for one not in it. */
+  positionOfTask(t: Task): number | undefined {
+    return this.at.get(t);
+  }
+
   /** The positions of the tasks with this id. */
   positionsOf(id: string): readonly number[] {
     return this.byId.get(id) ?? [];

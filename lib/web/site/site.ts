@@ -17,7 +17,7 @@ import { localDay } from '../client/due.ts';
 import type { DocFile, Task, ParseError } from '../../tasks/taskfile.ts';
 import type { Remote } from '../../tasks/pr.ts';
 import { KIND_FOLDERS, kindPages } from '../render/pages.ts';
-import { type Entry, type EntryContext, TaskSides, deriveEntry } from './site-entries.ts';
+import { type Entry, type EntryContext, TaskSides, deriveEntry, renderEntryPage } from './site-entries.ts';
 import { SiteLinks } from './site-links.ts';
 import { ListParts } from './site-list.ts';
 import { PendingPages } from './site-pending.ts';
@@ -102,6 +102,8 @@ export class SiteBuilder {
   private readonly pending = new PendingPages();
   private readonly data: SiteData;
   private readonly history = new HistoryView();
+  /** What every task page of the last build shares: pending pages render with it. */
+  private ctx: EntryContext | undefined;
 
   /** pruneUnknown: the folder is ours alone, so task pages found there that no task has are removed. The rest goes to SiteFiles (the server's compressed siblings and page versions). */
   constructor(outDir: string, options: { pruneUnknown?: boolean } & SiteFilesOptions = {}) {
@@ -141,15 +143,17 @@ export class SiteBuilder {
     const textOf = input.textOf ?? ((t: Task): Task => t);
     const ctx: EntryContext = { project: input.project, folderWords: input.folderWords ?? '', api: input.api ?? false, now: input.now, remote: input.remote, sides,
       statusRank: (status) => order.get(status) ?? order.size, textOf };
+    this.ctx = ctx;
     const derive = (i: number, old: Entry | undefined): Entry => {
       const page = links.pages[i] as string;
-      const { entry, render } = deriveEntry(ctx, input.tasks[i] as Task, page, links.related(i), old);
+      const related = links.related(i);
+      const { entry, changed } = deriveEntry(ctx, input.tasks[i] as Task, page, related, old);
       const rel = `tasks/${page}.html`;
-      if (render === undefined) return entry;
-      if (options.deferPages) this.pending.set(rel, render);
+      if (!changed) return entry;
+      if (options.deferPages) this.pending.set(rel, () => this.renderPage(page));
       else {
         this.pending.drop(rel);
-        files.write(rel, render());
+        files.write(rel, renderEntryPage(ctx, entry, related));
       }
       return entry;
     };
@@ -211,6 +215,17 @@ export class SiteBuilder {
     this.entries = next;
   }
 
+  /**
+   * A pending task page, from the latest build's state: its entry, relations and context (a page
+   * deferred by an earlier build and not derived again since shows the same, being unchanged).
+   */
+  private renderPage(page: string): string {
+    const entry = this.entries.get(page);
+    const i = entry === undefined ? undefined : this.links.positionOfTask(entry.task);
+    if (entry === undefined || i === undefined || this.ctx === undefined) throw new Error(`no task has the page ${page} any more`);
+    return renderEntryPage(this.ctx, entry, this.links.related(i));
+  }
+
   /** How many task pages (and search shards) a deferred build left for renderPending. */
   get pendingCount(): number {
     return this.pending.size;
@@ -234,7 +249,8 @@ export class SiteBuilder {
     }
     const due = this.pending.take(max, first);
     for (const [rel, render] of due) this.files.write(rel, render());
-    return this.files.finish();
+    // The manifest at most every few seconds while pages are still to come, and once they are all in.
+    return this.files.finish({ manifestLater: this.pending.size > 0 });
   }
 
   /** The pages of docs, decisions and milestones: rendered when what they show changed, removed when their file went away. */
