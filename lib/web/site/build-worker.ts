@@ -50,10 +50,9 @@ function changedPages(before: readonly Task[], now: readonly Task[]): string[] {
   return now.flatMap((t, i) => (changed.has(t) ? [`tasks/${pages[i] as string}.html`] : []));
 }
 
-/** One report for a build and the pages rendered right after it: the later file list is the whole one. */
+/** One report for a build and the pages rendered right after it (their files go to filesTracker one after the other). */
 function merged(a: BuildResult, b: BuildResult): BuildResult {
-  const files = b.files ?? a.files;
-  return { written: a.written + b.written, removed: a.removed + b.removed, filesChanged: a.filesChanged || b.filesChanged, ...(files ? { files } : {}) };
+  return { written: a.written + b.written, removed: a.removed + b.removed, filesChanged: a.filesChanged || b.filesChanged };
 }
 
 /** A build asked for (an id) or due to a watch event (null), run in turn with the others. */
@@ -138,7 +137,7 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
           const result = pages === undefined ? built.result : merged(built.result, pages.result);
           const error = built.error ?? pages?.error;
           const model = update();
-          post({ t: 'built', id: job.id, result: plain(result), files: files.update(result), version: live.version, heartbeat: live.heartbeat, pending: live.pendingPages, ...(model ? { model } : {}), ...(error === undefined ? {} : { error }) });
+          post({ t: 'built', id: job.id, result: plain(result), files: files.update(built.result, pages?.result), version: live.version, heartbeat: live.heartbeat, pending: live.pendingPages, ...(model ? { model } : {}), ...(error === undefined ? {} : { error }) });
           continue;
         }
         if (live.pendingPages === 0) return;
@@ -190,18 +189,33 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
 
 /**
  * The build folder's files as the server last heard of them: each report carries what was added
- * and dropped since, not the whole list (at 50,000 tasks, 50,000 names after every slice).
+ * and dropped since, not the whole list (at 50,000 tasks, 50,000 names after every slice). A result
+ * with the whole list (a new builder's first) resets it; the others bring their changes.
  */
-function filesTracker(): { update: (result: BuildResult) => FilesUpdate | undefined } {
+function filesTracker(): { update: (...results: readonly (BuildResult | undefined)[]) => FilesUpdate | undefined } {
   let last: Set<string> | undefined;
   return {
-    update(result) {
-      if (result.files === undefined) return undefined;
-      const next = new Set(result.files);
-      const before = last;
-      last = next;
-      if (before === undefined) return { reset: true, add: [...next], drop: [] };
-      return { reset: false, add: [...next].filter((f) => !before.has(f)), drop: [...before].filter((f) => !next.has(f)) };
+    update(...results) {
+      let reset = false;
+      const add = new Set<string>();
+      const drop = new Set<string>();
+      for (const result of results) {
+        if (result?.files !== undefined) {
+          last = new Set(result.files);
+          reset = true;
+          add.clear();
+          drop.clear();
+        } else if (result?.changes !== undefined && last !== undefined) {
+          for (const f of result.changes.drop) if (last.delete(f) && !add.delete(f)) drop.add(f);
+          for (const f of result.changes.add) {
+            if (last.has(f)) continue;
+            last.add(f);
+            if (!drop.delete(f)) add.add(f);
+          }
+        }
+      }
+      if (reset && last !== undefined) return { reset: true, add: [...last], drop: [] };
+      return add.size === 0 && drop.size === 0 ? undefined : { reset: false, add: [...add], drop: [...drop] };
     },
   };
 }
