@@ -117,6 +117,8 @@ async function transfer(n: number): Promise<string> {
       child?.on('exit', () => reject(new Error(`serve exited: ${out}`)));
     });
     const base = `http://127.0.0.1:${port}`;
+    // The search shards follow the index (written in the background): weighed once they are in.
+    await untilPagesBuilt(`${base}/`);
     const index = await brBytes(`${base}/`);
     const site = path.join(dir, 'logs', 'task_manager', `site-${owner}`);
     const plain = fs.statSync(path.join(site, 'index.html')).size;
