@@ -147,7 +147,9 @@ describe('accessibility (axe-core in Chromium)', () => {
         await page.waitForFunction(() => /At the last recorded tick/.test(document.querySelector('#fleet')?.textContent ?? ''), undefined, { timeout: 30_000 });
         assert.ok(await fleet() > tall, 'the Fleet section above the board grew');
         assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-page')), 'DONE', 'the card keeps the focus');
-        assert.equal(await top(), before, 'the focused card stays where it was on screen');
+        const after = await top();
+        // Within a pixel: the swap corrects moves of a pixel or more, and the positions are rounded.
+        assert.ok(Math.abs(after - before) <= 1, `the focused card stays where it was on screen (${before} px, then ${after} px)`);
         assert.ok(await onScreen('a.card[data-page="DONE"]'), 'the focused card is still in sight');
       } finally {
         await context.close();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Task } from '../lib/tasks/taskfile.ts';
 import { SiteBuilder, type SiteInput } from '../lib/web/site/site.ts';
 import { readManifest } from '../lib/web/site/site-manifest.ts';
+import { LiveSite } from '../lib/web/site/live.ts';
 import { parsedTask } from './site-data.ts';
 
 const NOW = new Date('2026-03-22T12:00:00Z');
@@ -125,18 +126,52 @@ test('a build without deferPages writes what earlier deferred builds left pendin
   });
 });
 
-test('a restarted builder that defers compares pending pages with the disk instead of rewriting them, and keeps listing them meanwhile', () => {
+test('a restarted builder that defers compares pending pages with the disk instead of rewriting them, and keeps listing them meanwhile (not a search shard: the data index names its new version)', () => {
   withOut((out) => {
     new SiteBuilder(out, { pruneUnknown: true, manifest: true }).build(input(tasks()));
     const manifest = fs.readFileSync(path.join(out, '.manifest.json'));
     const builder = new SiteBuilder(out, { pruneUnknown: true, manifest: true });
-    assert.equal(builder.build(input(tasks()), { deferPages: true }).written, 0);
+    const r = builder.build(input(tasks()), { deferPages: true });
+    assert.equal(r.written, 0);
     assert.equal(builder.pendingCount, 4);
-    assert.ok(readManifest(out)?.has('data/search-0.json'));
-    // The previous build's pages are on disk: the manifest goes on naming them (and is not rewritten).
-    assert.ok(fs.readFileSync(path.join(out, '.manifest.json')).equals(manifest));
+    // The previous build's pages are on disk: the manifest goes on naming them.
     assert.ok(readManifest(out)?.has('tasks/BETA.html'));
-    assert.deepEqual(builder.renderPending(Infinity), { written: 0, removed: 0, filesChanged: false });
+    // The search shard is not served until it is written again: its old bytes could be another version's.
+    assert.ok(r.files !== undefined && !r.files.includes('data/search-0.json'));
+    assert.equal(readManifest(out)?.has('data/search-0.json'), false);
+    assert.ok(fs.existsSync(path.join(out, 'data/search-0.json')), 'left on disk');
+    assert.deepEqual(builder.renderPending(Infinity), { written: 0, removed: 0, filesChanged: false, changes: { add: ['data/search-0.json'], drop: [] } });
     assert.deepEqual(pages(out), ['ALPHA.html', 'BETA.html', 'GAMMA.html']);
+    // Compared with the disk, nothing was rewritten, and the manifest is the one before the restart again.
+    assert.ok(fs.readFileSync(path.join(out, '.manifest.json')).equals(manifest));
   });
+});
+
+test('a pending page rendered from a file that changed after the scan is rendered again by the next build, even when the file is back as the scan saw it', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-defer-'));
+  try {
+    const dir = path.join(root, 'tasks');
+    fs.mkdirSync(dir);
+    const file = path.join(dir, 'A.md');
+    const original = '---\nid: A\ntitle: Alpha\nstatus: ready\n---\nThe body as it was.\n';
+    fs.writeFileSync(file, original);
+    const out = path.join(root, 'site');
+    // The dashboard's build: task text is not kept, a page reads its file when it is rendered.
+    const live = new LiveSite({ owner: 'o', dir, project: 'P', out, ownFolder: false, now: () => NOW });
+    await live.rebuild(undefined, { deferPages: true }).settled;
+    // Edited after the scan, and the page rendered before any rescan (an editor's truncate-then-write,
+    // a stash and pop inside the watch's debounce): the page shows the edit.
+    fs.writeFileSync(file, original.replace('The body as it was.', 'An edit soon undone.'));
+    await live.renderPending(Infinity).settled;
+    const page = path.join(out, 'tasks', 'A.html');
+    assert.match(fs.readFileSync(page, 'utf8'), /An edit soon undone/);
+    // Undone: the rescan sees the text the first scan saw, and the page must follow it all the same.
+    fs.writeFileSync(file, original);
+    await live.rebuild(['A.md'], { deferPages: true }).settled;
+    await live.renderPending(Infinity).settled;
+    assert.match(fs.readFileSync(page, 'utf8'), /The body as it was/);
+    assert.doesNotMatch(fs.readFileSync(page, 'utf8'), /An edit soon undone/);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -1,7 +1,7 @@
 // The incremental scanner: walks the tasks folder, re-parses only changed files.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { sha1Digest } from '../base/digest.ts';
 import { isErrno } from '../base/errors.ts';
 import { nonUtf8Entries } from './filenames.ts';
 import { idKey } from './ids.ts';
@@ -153,11 +153,13 @@ export class TaskScanner {
   /**
    * The task with its body as the file holds it now, for a task this scanner keeps only the key of
    * (bodyKeys); the task itself otherwise. The file read again the way a scan reads it (capped, no
-   * link followed); one that is gone or is no longer a task gives an empty body: the scan that
-   * follows its watch event drops or changes the task.
+   * link followed); one that is gone or is no longer a task gives an empty body. `current` is false
+   * when that body is not the one the scan saw (the file changed since, or is being written): what
+   * is rendered from it must be rendered again at the next build, which the file's change brings.
    */
-  withText(task: Task): Task {
-    if (!TEXT_KEYS.has(task)) return task;
+  withText(task: Task): { task: Task; current: boolean } {
+    const key = TEXT_KEYS.get(task);
+    if (key === undefined) return { task, current: true };
     let read: Entry | undefined;
     try {
       read = readEntry(path.join(this.dir, ...task.path.split('/')), task.path, this.format);
@@ -165,7 +167,9 @@ export class TaskScanner {
       read = undefined;
     }
     const again = read?.kind === 'task' && read.result.ok ? read.result.task : undefined;
-    return { ...task, fields: again?.fields ?? {}, body: again?.body ?? '', ...(again?.omittedBytes === undefined ? {} : { omittedBytes: again.omittedBytes }) };
+    const body = again?.body ?? '';
+    const text: Task = { ...task, fields: again?.fields ?? {}, body, ...(again?.omittedBytes === undefined ? {} : { omittedBytes: again.omittedBytes }) };
+    return { task: text, current: again !== undefined && sha1Digest(body, 'base64url') === key };
   }
 
   /** What one file holds, from the cache when its stat did not change; null if no longer a file. */
@@ -244,7 +248,7 @@ function lean(entry: Entry, { keepBody, keepSections, bodyKeys }: { keepBody: bo
     // The key beside the task, not on it: a property the parsed task does not have gives each task
     // object a shape of its own (+900 bytes a task, 45 MB at 50,000, more than the bodies it replaces).
     const slim: Task = { ...task, fields: NO_FIELDS, body: '', sections: [] };
-    TEXT_KEYS.set(slim, crypto.hash('sha1', task.body, 'base64url'));
+    TEXT_KEYS.set(slim, sha1Digest(task.body, 'base64url'));
     return { kind: 'task', result: { ok: true, task: slim } };
   }
   if (keepBody && keepSections) return entry;

@@ -1,6 +1,6 @@
 // One task's share of the site: what its page shows besides the task and its record in the data files, derived once per change; its search text, made when its shard is written.
-import crypto from 'node:crypto';
 import type { Task } from '../../tasks/taskfile.ts';
+import { sha1Digest } from '../../base/digest.ts';
 import { textKeyOf } from '../../tasks/scan.ts';
 import type { Remote } from '../../tasks/pr.ts';
 import { type PrShown, isOverdue, prShown } from '../render/html.ts';
@@ -81,7 +81,7 @@ export interface EntryContext {
 export function deriveEntry(ctx: EntryContext, task: Task, page: string, related: TaskRelated, old: Entry | undefined): { entry: Entry; changed: boolean } {
   const sides = ctx.sides;
   const ci = ciOf(task, sides.checks);
-  const extra = crypto.hash('sha1', `${sides.of(task.id)}|${ci}|${JSON.stringify(related)}|${isOverdue(task, ctx.now)}`, 'base64url');
+  const extra = sha1Digest(`${sides.of(task.id)}|${ci}|${JSON.stringify(related)}|${isOverdue(task, ctx.now)}`, 'base64url');
   const sameTask = old !== undefined && old.task === task;
   const pr = sameTask ? old.pr : prShown(task.pr, ctx.remote);
   const content = sameTask ? old.content : contentKey(task);
@@ -121,7 +121,7 @@ export function searchPart(task: Task, page: string): Buffer {
 }
 
 export function sha1(bytes: Buffer): string {
-  return crypto.hash('sha1', bytes, 'base64url');
+  return sha1Digest(bytes, 'base64url');
 }
 
 /** Everything of a task that its page or row shows, as one comparable string. */
@@ -129,7 +129,7 @@ function contentKey(t: Task): string {
   const shown = [t.id, t.slug, t.path, t.title, t.status, t.priority, t.milestone, t.owner, t.completedBy, t.completed,
     t.dependsOn, t.pr, t.ci, t.progress.done, t.progress.total, t.body, t.owners, t.labels, t.created, t.updated, t.due, t.parent,
     t.effort, t.archived, t.acceptance.done, t.acceptance.total, t.statusKnown, t.statusHint, t.omittedBytes ?? 0, textKeyOf(t) ?? ''];
-  return crypto.hash('sha1', JSON.stringify(shown), 'base64');
+  return sha1Digest(JSON.stringify(shown), 'base64');
 }
 
 function pageClaim(c: WebClaim | undefined): PageClaim | undefined {

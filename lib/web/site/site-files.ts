@@ -6,7 +6,7 @@ import { isErrno } from '../../base/errors.ts';
 import { checkFolders, refuseLinkedFolders } from '../../base/nofollow.ts';
 import { withVersionTrailer } from './page-version.ts';
 import { equalsChunks, readIfExists, sameParts, sha1Of } from './site-bytes.ts';
-import { readManifest, writeManifest } from './site-manifest.ts';
+import { writeManifest } from './site-manifest.ts';
 import { type SiteWriter, siteWriter } from './site-writer.ts';
 
 /**
@@ -62,9 +62,8 @@ export class SiteFiles {
   /** Files found on disk before the first build, by path relative to dir. */
   private found = new Set<string>();
   /**
-   * The files the survey listed in its folder (a previous build's pages), and the named files the
-   * previous manifest listed, not written since: still on disk as that build left them, so the
-   * manifest keeps them until a write replaces or a removal drops them.
+   * The files the survey listed in its folder (a previous build's pages) not written since: still
+   * on disk as that build left them, so the manifest keeps them until a write replaces or a removal drops them.
    */
   private onDisk = new Set<string>();
   private stats = { written: 0, removed: 0, added: 0 };
@@ -121,13 +120,7 @@ export class SiteFiles {
       this.found.add(`${sub}/${name}`);
       this.onDisk.add(`${sub}/${name}`);
     }
-    // A named file the previous build of this folder listed stays listed while a deferred build has
-    // not written it again (a search shard): still on disk as that build left it.
-    const listed = this.options.manifest ? readManifest(this.dir) : undefined;
-    for (const name of names) {
-      this.found.add(name);
-      if (listed?.has(name) === true && fs.lstatSync(path.join(this.dir, name), { throwIfNoEntry: false })?.isFile() === true) this.onDisk.add(name);
-    }
+    for (const name of names) this.found.add(name);
     if (this.options.precompress) this.dropLeftovers(sub, list);
   }
 
@@ -210,6 +203,22 @@ export class SiteFiles {
     }
     this.put(rel, chunks);
     this.count(exists);
+  }
+
+  /**
+   * Takes a file off the folder's list without removing it: its bytes on disk are out of date and
+   * its new ones are still to come (a deferred search shard, whose new version the data index
+   * already names), so the server waits for them instead of sending the old ones. The next write
+   * compares with the disk, as after a restart.
+   */
+  unlist(rel: string): void {
+    if (!this.listed(rel)) return;
+    this.listDue = true;
+    if (!this.changes.add.delete(rel)) this.changes.drop.add(rel);
+    this.hashes.delete(rel);
+    this.assembled.delete(rel);
+    this.onDisk.delete(rel);
+    this.found.add(rel);
   }
 
   /** Removes a file (and its compressed siblings: the file first, so a sibling never outlives it for a reader); never through a linked folder. */

@@ -68,7 +68,11 @@ export class SiteData {
       // The search shard is written when its tasks changed, or when the files forgot it (a folder cleared under the build).
       const rel = searchShard(k);
       if (same && (this.files.knows(rel) || (later && pending.has(rel)))) return kept;
-      if (later) pending.set(rel, () => searchText(list, pages, members, textOf), true);
+      if (later) {
+        pending.set(rel, () => searchText(list, pages, members, textOf), true);
+        // Not served meanwhile: the data index names the new version, and the old bytes would be kept under it.
+        this.files.unlist(rel);
+      }
       else {
         pending.drop(rel);
         this.files.write(rel, searchText(list, pages, members, textOf));

@@ -64,8 +64,11 @@ export interface SiteInput {
   dir?: string;
   /** The history to chart instead of reading it from dir (benchmarks, tests); neither: no Fleet section. */
   history?: FleetHistory;
-  /** A task with its text, for tasks the scan kept only a key of (textKeyOf): read when a page or search shard is rendered. */
-  textOf?: (task: Task) => Task;
+  /**
+   * A task with its text, for tasks the scan kept only a key of (textKeyOf): read when a page or
+   * search shard is rendered; `current` false when the text read is not the one the scan saw.
+   */
+  textOf?: (task: Task) => { task: Task; current: boolean };
 }
 
 export type { BuildResult } from './site-files.ts';
@@ -104,6 +107,8 @@ export class SiteBuilder {
   private readonly history = new HistoryView();
   /** What every task page of the last build shares: pending pages render with it. */
   private ctx: EntryContext | undefined;
+  /** The paths of tasks whose page was rendered from text the scan did not see: derived again by the next build. */
+  private readonly unsure = new Set<string>();
 
   /** pruneUnknown: the folder is ours alone, so task pages found there that no task has are removed. The rest goes to SiteFiles (the server's compressed siblings and page versions). */
   constructor(outDir: string, options: { pruneUnknown?: boolean } & SiteFilesOptions = {}) {
@@ -140,14 +145,23 @@ export class SiteBuilder {
     const changed = same ? links.update(input.tasks, Math.max(16, input.tasks.length >> 3)) : undefined;
     if (changed === undefined) links.full(input.tasks);
     const order = new Map(statusOrder(input.format?.customStatuses).map((s, i) => [s, i]));
-    const textOf = input.textOf ?? ((t: Task): Task => t);
+    // A page rendered from text the scan did not see (the file changed since) is rendered again at the next build.
+    const read = input.textOf;
+    const textOf = read === undefined ? (t: Task): Task => t : (t: Task): Task => {
+      const { task, current } = read(t);
+      if (!current) this.unsure.add(t.path);
+      return task;
+    };
+    const unsure = this.unsure.size === 0 ? undefined : new Set(this.unsure);
+    this.unsure.clear();
+    const forced = unsure === undefined ? undefined : new Set(input.tasks.flatMap((t, i) => (unsure.has(t.path) ? [i] : [])));
     const ctx: EntryContext = { project: input.project, folderWords: input.folderWords ?? '', api: input.api ?? false, now: input.now, remote: input.remote, sides,
       statusRank: (status) => order.get(status) ?? order.size, textOf };
     this.ctx = ctx;
     const derive = (i: number, old: Entry | undefined): Entry => {
       const page = links.pages[i] as string;
       const related = links.related(i);
-      const { entry, changed } = deriveEntry(ctx, input.tasks[i] as Task, page, related, old);
+      const { entry, changed } = deriveEntry(ctx, input.tasks[i] as Task, page, related, forced?.has(i) === true ? undefined : old);
       const rel = `tasks/${page}.html`;
       if (!changed) return entry;
       if (options.deferPages) this.pending.set(rel, () => this.renderPage(page));
@@ -159,7 +173,7 @@ export class SiteBuilder {
     };
     if (changed === undefined) this.deriveAll(input.tasks, derive);
     else {
-      const dirty = new Set(changed);
+      const dirty = new Set([...changed, ...(forced ?? [])]);
       for (const i of changed) for (const j of links.shownBy(i)) dirty.add(j);
       for (const id of new Set([...said.keys(), ...this.sides.keys()])) if (said.get(id) !== this.sides.get(id)) for (const i of links.positionsOf(id)) dirty.add(i);
       for (const i of dirty) {
