@@ -213,25 +213,15 @@ export class SiteFiles {
    */
   unlist(rel: string): void {
     if (!this.listed(rel)) return;
-    this.listDue = true;
-    if (!this.changes.add.delete(rel)) this.changes.drop.add(rel);
-    this.hashes.delete(rel);
-    this.assembled.delete(rel);
-    this.onDisk.delete(rel);
+    this.dropFromList(rel);
     this.found.add(rel);
   }
 
   /** Removes a file (and its compressed siblings: the file first, so a sibling never outlives it for a reader); never through a linked folder. */
   remove(rel: string): void {
     checkFolders(path.dirname(path.join(this.dir, rel)));
-    if (this.listed(rel)) {
-      this.listDue = true;
-      if (!this.changes.add.delete(rel)) this.changes.drop.add(rel);
-    }
-    this.hashes.delete(rel);
-    this.assembled.delete(rel);
+    this.dropFromList(rel);
     this.found.delete(rel);
-    this.onDisk.delete(rel);
     try {
       fs.unlinkSync(path.join(this.dir, rel));
       this.stats.removed++;
@@ -244,6 +234,17 @@ export class SiteFiles {
   /** Whether the folder's list (the manifest's files) has rel. */
   private listed(rel: string): boolean {
     return this.hashes.has(rel) || this.assembled.has(rel) || this.onDisk.has(rel);
+  }
+
+  /** Rel leaves the folder's list (and what this process knew of its bytes). */
+  private dropFromList(rel: string): void {
+    if (this.listed(rel)) {
+      this.listDue = true;
+      if (!this.changes.add.delete(rel)) this.changes.drop.add(rel);
+    }
+    this.hashes.delete(rel);
+    this.assembled.delete(rel);
+    this.onDisk.delete(rel);
   }
 
   /** Rel joins the folder's list. */
