@@ -246,4 +246,27 @@ describe('the first page before the task pages', () => {
       await stopServe(s);
     }
   }));
+
+  test('a task page whose write failed (a folder was in its place) answers 200 once the way is clear, not 404 because the build says current', () => withFolder(async (t) => {
+    writeTasks(t, 5);
+    const { s, base, release } = await serveHeld(t);
+    try {
+      await waitUntilAsync(async () => (await get(`${base}/`)).body.includes('Many number 3') || undefined, 'the index to list tasks', 60_000);
+      // A folder, not empty, where the page goes: renaming the page into place fails.
+      const page = path.join(siteOf(t), 'tasks', 'MANY-3.html');
+      fs.mkdirSync(page, { recursive: true });
+      fs.writeFileSync(path.join(page, 'x'), 'x');
+      release();
+      await waitUntil(() => s.output().includes('dashboard pages failed'), () => `the failed write logged:\n${s.output()}`, 60_000);
+      await waitUntilAsync(async () => (await build(base)) === 'current' || undefined, 'the build to say current', 60_000);
+      fs.rmSync(page, { recursive: true });
+      const r = await get(`${base}/tasks/MANY-3.html`);
+      assert.equal(r.status, 200, r.body.slice(0, 200));
+      assert.match(r.body, /Many number 3/);
+      assert.equal((await get(`${base}/tasks/NO-SUCH-TASK.html`)).status, 404, 'a page no task has is still a 404');
+    } finally {
+      release();
+      await stopServe(s);
+    }
+  }));
 });

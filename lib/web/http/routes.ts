@@ -7,7 +7,7 @@ import type { RuntimePaths } from '../../base/paths.ts';
 import type { BuildThread } from '../site/build-thread.ts';
 import type { EventData, EventHub } from './events.ts';
 import { type Health, isLoopback } from './probe.ts';
-import { awaitBuild, lostFile, pageToCome, sendBuilding } from './building.ts';
+import { awaitBuild, isTaskPage, lostFile, pageToCome, sendBuilding } from './building.ts';
 import { type WebSnapshot, ciMapOf } from '../render/snapshot-read.ts';
 import { StaticCache, sendStatic } from './statics.ts';
 import { SharedFacts } from './snapshot-shared.ts';
@@ -132,7 +132,14 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
     if (lost !== undefined) return serveAfter(site.filesLost(), () => sendBuilding(req, res, pathname, input.dir, site.failure));
     // A task page the index links but a build left to render: the build thread renders it next.
     const due = shown ? pageToCome(pathname, site) : undefined;
-    if (due !== undefined) return serveAfter(site.page(due), () => (site.buildState() === 'current' ? notFound(res) : sendBuilding(req, res, pathname, input.dir, site.failure)));
+    if (due !== undefined) {
+      return serveAfter(site.page(due), () => {
+        if (site.buildState() !== 'current') sendBuilding(req, res, pathname, input.dir, site.failure);
+        // A task's page the build lost track of: written again (once per request), never a 404.
+        else if (isTaskPage(due, site)) serveAfter(site.filesLost(), () => sendBuilding(req, res, pathname, input.dir, site.failure));
+        else notFound(res);
+      });
+    }
     // An asset not on disk yet is answered from memory: before the first build, after the build
     // folder was deleted, and while a build's writer threads have put index.html down before it.
     if (ASSETS.has(pathname)) {
