@@ -1,13 +1,13 @@
 // The incremental scanner: walks the tasks folder, re-parses only changed files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha1Digest } from '../base/digest.ts';
 import { isErrno } from '../base/errors.ts';
 import { nonUtf8Entries } from './filenames.ts';
 import { idKey } from './ids.ts';
 import { type FolderFormat, detectFormat, formatSignature } from './format.ts';
 import type { DocFile, Entry, ParseError, Task } from './taskfile.ts';
 import { type Capped, errorText, parseCapped, readCapped, readEntry } from './task-read.ts';
+import { withTextOf, withoutTextKeyed } from './task-text.ts';
 
 /** One scan of a tasks folder: tasks, docs and parse errors sorted by path, and what was (re)read. */
 export interface ScanResult {
@@ -34,7 +34,7 @@ export interface ScanOptions {
    */
   readonly keepSections?: boolean;
   /**
-   * Tasks keep neither body, sections nor raw fields, only a digest of the body (textKeyOf), and withText
+   * Tasks keep neither body, sections nor raw fields, only a digest of the body (task-text.ts textKeyOf), and withText
    * reads them again when they are wanted (a page rendered, a search shard written): the dashboard's
    * build thread, which at 50,000 tasks held 110 MB of task text. Docs keep their bodies.
    */
@@ -150,26 +150,9 @@ export class TaskScanner {
     return { ...collect(entries, walkErrors, counts.read, counts.reused, this.format), changed };
   }
 
-  /**
-   * The task with its body as the file holds it now, for a task this scanner keeps only the key of
-   * (bodyKeys); the task itself otherwise. The file read again the way a scan reads it (capped, no
-   * link followed); one that is gone or is no longer a task gives an empty body. `current` is false
-   * when that body is not the one the scan saw (the file changed since, or is being written): what
-   * is rendered from it must be rendered again at the next build, which the file's change brings.
-   */
+  /** The task with its text (task-text.ts): for a task this scanner keeps only the key of (bodyKeys), read again from its file. */
   withText(task: Task): { task: Task; current: boolean } {
-    const key = TEXT_KEYS.get(task);
-    if (key === undefined) return { task, current: true };
-    let read: Entry | undefined;
-    try {
-      read = readEntry(path.join(this.dir, ...task.path.split('/')), task.path, this.format);
-    } catch {
-      read = undefined;
-    }
-    const again = read?.kind === 'task' && read.result.ok ? read.result.task : undefined;
-    const body = again?.body ?? '';
-    const text: Task = { ...task, fields: again?.fields ?? {}, body, ...(again?.omittedBytes === undefined ? {} : { omittedBytes: again.omittedBytes }) };
-    return { task: text, current: again !== undefined && sha1Digest(body, 'base64url') === key };
+    return withTextOf(this.dir, this.format, task);
   }
 
   /** What one file holds, from the cache when its stat did not change; null if no longer a file. */
@@ -224,33 +207,12 @@ export class TaskScanner {
   }
 }
 
-/** The fields of a task whose text a bodyKeys scan dropped: its raw frontmatter is text too (withText reads it again). */
-const NO_FIELDS: Record<string, unknown> = Object.freeze({});
-
-/** The digest of each body a scan with bodyKeys dropped, by its task object. */
-const TEXT_KEYS = new WeakMap<Task, string>();
-
-/**
- * A digest of the body a scan that keeps no task text dropped (bodyKeys: the dashboard's build
- * thread): a re-read file whose text changed differs here. Undefined when the task has its body.
- */
-export function textKeyOf(task: Task): string | undefined {
-  return TEXT_KEYS.get(task);
-}
-
 /**
  * Without bodies and sections when they are not wanted (the heartbeat's scan keeps less in memory),
  * or without sections only, or with a digest of each task's body instead of it (the dashboard's).
  */
 function lean(entry: Entry, { keepBody, keepSections, bodyKeys }: { keepBody: boolean; keepSections: boolean; bodyKeys: boolean }): Entry {
-  if (bodyKeys && entry.kind === 'task' && entry.result.ok) {
-    const task = entry.result.task;
-    // The key beside the task, not on it: a property the parsed task does not have gives each task
-    // object a shape of its own (+900 bytes a task, 45 MB at 50,000, more than the bodies it replaces).
-    const slim: Task = { ...task, fields: NO_FIELDS, body: '', sections: [] };
-    TEXT_KEYS.set(slim, sha1Digest(task.body, 'base64url'));
-    return { kind: 'task', result: { ok: true, task: slim } };
-  }
+  if (bodyKeys && entry.kind === 'task' && entry.result.ok) return { kind: 'task', result: { ok: true, task: withoutTextKeyed(entry.result.task) } };
   if (keepBody && keepSections) return entry;
   if (entry.kind === 'task' && entry.result.ok) return { kind: 'task', result: { ok: true, task: { ...entry.result.task, body: keepBody ? entry.result.task.body : '', sections: [] } } };
   if (entry.kind === 'doc' && !keepBody) return { kind: 'doc', doc: { ...entry.doc, body: '' } };

@@ -1,7 +1,7 @@
 // One task's share of the site: what its page shows besides the task and its record in the data files, derived once per change; its search text, made when its shard is written.
 import type { Task } from '../../tasks/taskfile.ts';
 import { sha1Digest } from '../../base/digest.ts';
-import { textKeyOf } from '../../tasks/scan.ts';
+import { textKeyOf } from '../../tasks/task-text.ts';
 import type { Remote } from '../../tasks/pr.ts';
 import { type PrShown, isOverdue, prShown } from '../render/html.ts';
 import type { TaskRelated } from '../render/relations.ts';
