@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { holdBuild } from './build-hold.ts';
 import { type Folder, cliEnv, serveBare, stopServe, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('first', fn);
@@ -266,6 +267,36 @@ describe('the first page before the task pages', () => {
       assert.equal((await get(`${base}/tasks/NO-SUCH-TASK.html`)).status, 404, 'a page no task has is still a 404');
     } finally {
       release();
+      await stopServe(s);
+    }
+  }));
+
+  test('after a restart, a task page the last server never wrote, asked for before the new build has read the folder, waits for that build and answers 200', () => withFolder(async (t) => {
+    writeTasks(t, 5);
+    // The last server stops before writing any task page.
+    const last = await serveHeld(t);
+    try {
+      await waitUntilAsync(async () => (await get(`${last.base}/`)).body.includes('Many number 3') || undefined, 'the index to list tasks', 60_000);
+    } finally {
+      await stopServe(last.s);
+      last.release();
+    }
+    const page = path.join(siteOf(t), 'tasks', 'MANY-3.html');
+    assert.equal(fs.existsSync(page), false);
+    // The new server shows the last one's index at once; its own build waits for the test.
+    const hold = holdBuild(t);
+    const { s, base } = await serveBare(t, [], hold.env);
+    try {
+      await waitUntilAsync(async () => (await get(`${base}/`)).body.includes('Many number 3') || undefined, 'the last index served', 60_000);
+      const answer = get(`${base}/tasks/MANY-3.html`);
+      // The request reaches the held build thread first (a pause, not a condition the test asserts on).
+      await new Promise((r) => setTimeout(r, 500));
+      hold.release();
+      const r = await answer;
+      assert.equal(r.status, 200, r.body.slice(0, 200));
+      assert.match(r.body, /Many number 3/);
+    } finally {
+      hold.release();
       await stopServe(s);
     }
   }));

@@ -105,6 +105,8 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   const jobs: Job[] = [];
   /** The pages the server asked for, with the ids of its requests. */
   const wanted = new Map<string, number[]>();
+  /** Asked-for pages that were not pending and have let one build go first. */
+  const waitedForBuild = new Set<string>();
   /** One round at a time, each finished on disk (its writer threads done) before the next starts: the next one compares with what the last one wrote. */
   let running = false;
   const run = async (): Promise<void> => {
@@ -116,10 +118,15 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
         // A turn of the event loop between rounds: without it the server's messages (a page asked
         // for, a rebuild) waited behind every slice, the rounds chaining on the writer threads' answers.
         await new Promise((resolve) => setImmediate(resolve));
-        if (wanted.size > 0) {
-          // Asked-for pages before any build: rendered from the inputs of the last one, which is what the index shows.
-          const asked = [...wanted];
-          wanted.clear();
+        // Asked-for pages before any build: rendered from the inputs of the last one, which is what
+        // the index shows. A page no build has left pending waits for one build if one is due (after a
+        // restart the index on disk is the last server's, and the new build has not read the folder yet).
+        const asked = [...wanted].filter(([rel]) => jobs.length === 0 || live.isPending(rel) || waitedForBuild.has(rel));
+        if (asked.length > 0) {
+          for (const [rel] of asked) {
+            wanted.delete(rel);
+            waitedForBuild.delete(rel);
+          }
           const { result, error } = await outcome(() => live.renderPending(asked.length, asked.map(([rel]) => rel)));
           post({ t: 'pages', ids: asked.flatMap(([, ids]) => ids), result: plain(result), files: files.update(result), version: live.version, pending: live.pendingPages, ...(error === undefined ? {} : { error }) });
           continue;
@@ -128,6 +135,7 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
         if (job !== undefined) {
           const before = live.scanned ? live.current.tasks : [];
           const built = await outcome(job.work);
+          for (const rel of wanted.keys()) waitedForBuild.add(rel);
           // The pages of what changed go down with the build, so its report (and the pages' `change`
           // event) comes with them: all the pending pages when few are, else the changed tasks' own.
           const few = live.pendingPages <= SLICE;

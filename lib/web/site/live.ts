@@ -137,6 +137,11 @@ export class LiveSite {
     return this.counted(result);
   }
 
+  /** Whether a deferred rebuild left this file (`tasks/<page>.html`, a search shard) to render. */
+  isPending(rel: string): boolean {
+    return this.builder.isPending(rel);
+  }
+
   /** Task pages a deferred rebuild left to render (renderPending writes them). */
   get pendingPages(): number {
     // None can be rendered while the folder is gone: the build thread would go round without end.

@@ -245,6 +245,11 @@ export class SiteBuilder {
     return this.pending.size;
   }
 
+  /** Whether a deferred build left this file for renderPending. */
+  isPending(rel: string): boolean {
+    return this.pending.has(rel);
+  }
+
   /** The task pages (`tasks/<page>.html`) a deferred build left for renderPending: on disk in an older version, or not at all. */
   pendingPaths(): string[] {
     return this.pending.paths();
