@@ -2,7 +2,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeFolders } from '../../base/atomic.ts';
-import { checkFolders } from '../../base/nofollow.ts';
 import { ASSET_NAMES, clientAssets } from './client-assets.ts';
 import { type BuildResult, SiteFiles, type SiteFilesOptions } from './site-files.ts';
 import { countByStatus, statusOrder } from '../../tasks/model.ts';
@@ -10,7 +9,6 @@ import { renderIndex } from '../render/render.ts';
 import type { IndexInput } from '../render/render.ts';
 import { boardStatuses } from '../render/render-list.ts';
 import type { PrShown } from '../render/html.ts';
-import { docPages } from '../render/render-doc.ts';
 import type { RunLogTail } from '../render/run-log.ts';
 import type { WebSnapshot } from '../render/snapshot-read.ts';
 import { localDay } from '../client/due.ts';
@@ -21,6 +19,7 @@ import { type Entry, type EntryContext, TaskSides, deriveEntry, renderEntryPage 
 import { SiteLinks } from './site-links.ts';
 import { ListParts } from './site-list.ts';
 import { PendingPages } from './site-pending.ts';
+import { DocPagesWritten } from './site-docs.ts';
 import { SiteData } from './site-json.ts';
 import { DATA_DIR, MAX_SHARDS, shardCount } from '../client/shards.ts';
 import type { FleetHistory } from '../render/charts.ts';
@@ -95,8 +94,8 @@ export class SiteBuilder {
   private sides = new Map<string, string>();
   /** The local day of the last build: overdue marks change with it. */
   private day = '';
-  /** The signature of each doc, decision and milestone page written, by its path. */
-  private docs = new Map<string, string>();
+  /** The pages of docs, decisions and milestones written. */
+  private readonly docs = new DocPagesWritten();
   /** What every page shows alike (project, remote, API links): a change re-renders them all. */
   private global: string | undefined;
   private first = true;
@@ -186,7 +185,7 @@ export class SiteBuilder {
     this.sides = said;
     // A build that does not defer leaves the folder whole: pages an earlier one deferred are written now.
     if (!options.deferPages) for (const [rel, render] of this.pending.take(Infinity)) files.write(rel, render());
-    this.buildDocs(input, (t) => links.pageOf(t));
+    this.docs.write(files, input.project, input.docs ?? [], input.tasks, (t) => links.pageOf(t), this.pruneUnknown && this.first);
 
     const list = this.list;
     const rows = list.map((e) => e.row);
@@ -270,31 +269,6 @@ export class SiteBuilder {
     for (const [rel, render] of due) this.files.write(rel, render());
     // The manifest at most every few seconds while pages are still to come, and once they are all in.
     return this.files.finish({ manifestLater: this.pending.size > 0 });
-  }
-
-  /** The pages of docs, decisions and milestones: rendered when what they show changed, removed when their file went away. */
-  private buildDocs(input: SiteInput, pageOf: (t: Task) => string): void {
-    const next = new Map<string, string>();
-    const folders = new Set<string>();
-    for (const page of docPages(input.project, input.docs ?? [], input.tasks, pageOf)) {
-      next.set(page.rel, page.signature);
-      if (this.docs.get(page.rel) === page.signature) continue;
-      const folder = page.rel.slice(0, page.rel.indexOf('/'));
-      if (!folders.has(folder)) makeFolders(path.join(this.files.dir, folder), 4);
-      folders.add(folder);
-      this.files.write(page.rel, page.render());
-    }
-    for (const rel of this.docs.keys()) if (!next.has(rel)) this.files.remove(rel);
-    // Pages of a kind found on disk at a restart (the server's own folder) that no doc has any more.
-    if (this.pruneUnknown && this.first) {
-      for (const folder of Object.values(KIND_FOLDERS)) {
-        const dir = path.join(this.files.dir, folder);
-        checkFolders(dir); // never listed, nor its pages removed, through a link
-        const names = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
-        for (const name of names) if (name.endsWith('.html') && !next.has(`${folder}/${name}`)) this.files.remove(`${folder}/${name}`);
-      }
-    }
-    this.docs = next;
   }
 
   /** Data files a restart finds that this many tasks do not have: more shards, or the whole tasks.json and search.json of earlier versions. */
