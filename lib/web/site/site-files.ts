@@ -189,6 +189,7 @@ export class SiteFiles {
     const prev = this.assembled.get(rel);
     if (!this.listed(rel)) this.added(rel);
     this.assembled.set(rel, next);
+    this.onDisk.delete(rel);
     if (prev !== undefined && prev.head.equals(next.head) && prev.tail.equals(next.tail) && sameParts(prev.parts, next.parts)) return;
     const chunks = this.withVersion(rel, [next.head, ...next.parts, next.tail]);
     const file = path.join(this.dir, rel);
@@ -290,7 +291,7 @@ export class SiteFiles {
     const { written, removed, added } = this.stats;
     const manifest = this.options.manifest === true;
     const whole = manifest && this.wholeDue;
-    const all = (): string[] => [...new Set([...this.hashes.keys(), ...this.assembled.keys(), ...this.onDisk])];
+    const all = (): string[] => [...this.hashes.keys(), ...this.assembled.keys(), ...this.onDisk];
     const files = whole ? all() : undefined;
     const changes = manifest && !whole && (this.changes.add.size > 0 || this.changes.drop.size > 0)
       ? { add: [...this.changes.add], drop: [...this.changes.drop] } : undefined;
