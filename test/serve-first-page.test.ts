@@ -25,6 +25,20 @@ function get(url: string): Promise<{ status: number; body: string; headers: http
   });
 }
 
+/** The version of the first search shard the data index names. */
+const searchVersion = async (base: string): Promise<string> => (JSON.parse((await get(`${base}/data/index.json`)).body) as { bodies: string[] }).bodies[0] as string;
+
+/** MANY-7 gets a word in its body, the rest of its file as writeTasks wrote it. */
+const addKiwi = (t: Folder): void => fs.writeFileSync(path.join(t.dir, 'MANY-7.md'), '---\nid: MANY-7\ntitle: Many number 7\nstatus: ready\n---\n## Problem\nA kiwi now.\n');
+
+/** Waits for the data index to name a search version other than `before`, then checks that shard 0 of that version has MANY-7's word. */
+async function expectKiwiShard(base: string, before: string, what: string): Promise<void> {
+  const now = await waitUntilAsync(async () => { const v = await searchVersion(base); return v !== before ? v : undefined; }, what, 60_000);
+  const r = await get(`${base}/data/search-0.json?v=${now}`);
+  assert.equal(r.status, 200, r.body.slice(0, 200));
+  assert.match((JSON.parse(r.body) as Record<string, string>)['MANY-7'] ?? '', /a kiwi now/, 'the shard of the version the data index names');
+}
+
 const build = async (base: string): Promise<string> => (JSON.parse((await get(`${base}/api/health`)).body) as { build: string }).build;
 const siteOf = (t: Folder): string => path.join(t.dir, 'logs', 'task_manager', `site-${t.owner}`);
 
@@ -204,24 +218,20 @@ describe('the first page before the task pages', () => {
   test('after a restart, a search shard whose tasks changed meanwhile is never answered from its old file: asked for while pending, it is written first, with the change', () => withFolder(async (t) => {
     writeTasks(t, 30);
     const first = await serveBare(t, []);
-    const bodies = async (base: string): Promise<string> => (JSON.parse((await get(`${base}/data/index.json`)).body) as { bodies: string[] }).bodies[0] as string;
     let before = '';
     try {
       await waitUntilAsync(async () => (await build(first.base)) === 'current' || undefined, 'every file on disk (build current)', 60_000);
-      before = await bodies(first.base);
+      before = await searchVersion(first.base);
     } finally {
       await stopServe(first.s);
     }
     const shard = path.join(siteOf(t), 'data', 'search-0.json');
     assert.doesNotMatch(fs.readFileSync(shard, 'utf8'), /kiwi/);
-    fs.writeFileSync(path.join(t.dir, 'MANY-7.md'), '---\nid: MANY-7\ntitle: Many number 7\nstatus: ready\n---\n## Problem\nA kiwi now.\n');
+    addKiwi(t);
     const { s, base, release } = await serveHeld(t);
     try {
       // The previous build is served until the new one is in: then the data index names the shard's new version.
-      const now = await waitUntilAsync(async () => { const v = await bodies(base); return v !== before ? v : undefined; }, 'the data index of the new build', 60_000);
-      const r = await get(`${base}/data/search-0.json?v=${now}`);
-      assert.equal(r.status, 200, r.body.slice(0, 200));
-      assert.match((JSON.parse(r.body) as Record<string, string>)['MANY-7'] ?? '', /a kiwi now/, 'the shard of the version the data index names');
+      await expectKiwiShard(base, before, 'the data index of the new build');
     } finally {
       release();
       await stopServe(s);
@@ -231,17 +241,13 @@ describe('the first page before the task pages', () => {
   test('a search shard written, then changed: while its new text is pending, the old file is not answered for the new version', () => withFolder(async (t) => {
     writeTasks(t, 30);
     const { s, base, release } = await serveHeld(t);
-    const bodies = async (): Promise<string> => (JSON.parse((await get(`${base}/data/index.json`)).body) as { bodies: string[] }).bodies[0] as string;
     try {
       await waitUntilAsync(async () => (await get(`${base}/`)).body.includes('Many number 7') || undefined, 'the index to list tasks', 60_000);
-      const before = await bodies();
+      const before = await searchVersion(base);
       // Asked for, so written (the background is held): the server lists it.
       assert.doesNotMatch((await get(`${base}/data/search-0.json?v=${before}`)).body, /kiwi/);
-      fs.writeFileSync(path.join(t.dir, 'MANY-7.md'), '---\nid: MANY-7\ntitle: Many number 7\nstatus: ready\n---\n## Problem\nA kiwi now.\n');
-      const now = await waitUntilAsync(async () => { const v = await bodies(); return v !== before ? v : undefined; }, 'the data index to name the new version', 60_000);
-      const r = await get(`${base}/data/search-0.json?v=${now}`);
-      assert.equal(r.status, 200, r.body.slice(0, 200));
-      assert.match((JSON.parse(r.body) as Record<string, string>)['MANY-7'] ?? '', /a kiwi now/, 'the shard of the version the data index names');
+      addKiwi(t);
+      await expectKiwiShard(base, before, 'the data index to name the new version');
     } finally {
       release();
       await stopServe(s);
