@@ -3,34 +3,20 @@
 // (an archived copy sharing an id included), field selection, and a 400 naming each bad value.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { generateTasks } from '../bench/generate.ts';
 import { TASK_FIELDS } from '../lib/web/http/api.ts';
-import { serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { type RawReply, rawRequest as request, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const N = 3000;
 /** An archived copy of the last task: it sorts first (archive/ < area-) and shares the active task's id. */
 const SHARED = `AREA_${Math.floor((N - 1) / 100)}-TASK_${N - 1}`;
 
-interface Reply { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
-
-/** One request with exactly these headers: node's http never decompresses, so the bytes are the wire's. */
-function request(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    http.request(url, { headers, method }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    }).on('error', reject).end();
-  });
-}
-
 interface ApiTask { id: string; path: string; [field: string]: unknown }
 interface Page { tasks: ApiTask[]; errors: unknown[]; next?: string | null }
-const json = (r: Reply): Page => JSON.parse(r.body.toString('utf8')) as Page;
+const json = (r: RawReply): Page => JSON.parse(r.body.toString('utf8')) as Page;
 
 describe('/api/tasks at 3,000 tasks', () => {
   test('compressed by Accept-Encoding, paged, field-selected, and a 400 for each bad value', () => withTempFolder('apitasks', async (t) => {

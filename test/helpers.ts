@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -348,4 +349,18 @@ export function makeRepo(repo: string, gitignore: string, git = 'git'): void {
 export function commitAll(repo: string, message: string, git = 'git'): void {
   execFileSync(git, ['add', '-A'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   execFileSync(git, ['commit', '-q', '-m', message], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A reply as the wire had it: node's http never decompresses, so the bytes are the wire's. */
+export interface RawReply { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
+
+/** One request with exactly these headers. */
+export function rawRequest(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    http.request(url, { headers, method }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    }).on('error', reject).end();
+  });
 }

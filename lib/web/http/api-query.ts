@@ -2,7 +2,8 @@
 import type http from 'node:http';
 import type { Remote } from '../../tasks/pr.ts';
 import type { Task } from '../../tasks/taskfile.ts';
-import { type JsonBody, type SnapshotFacts, TASK_FIELDS, apiTask, jsonBody, sendCached, sendJson } from './api.ts';
+import { type SnapshotFacts, TASK_FIELDS, apiTask, sendJson } from './api.ts';
+import { type JsonBody, jsonBody, sendCached } from './json-body.ts';
 import { relationsOf } from '../render/relations.ts';
 
 /** What a request asks of the list: a page (limit, after) and the fields of each task; undefined where not given. */
@@ -81,9 +82,9 @@ export function tasksPageText(tasks: readonly Task[], errors: readonly unknown[]
  * made per request and compressed per request (a page costs what its tasks do; a script pages the
  * list once), with an ETag of its bytes all the same, or a 400 naming the bad value.
  */
-export function answerTasks(req: http.IncomingMessage, res: http.ServerResponse, search: string, model: { readonly tasks: readonly Task[]; readonly errors: readonly unknown[] }, facts: SnapshotFacts, remote: Remote | undefined, whole: () => JsonBody): Promise<void> | void {
+export function answerTasks(req: http.IncomingMessage, res: http.ServerResponse, search: string, model: { readonly tasks: readonly Task[]; readonly errors: readonly unknown[] }, facts: SnapshotFacts, remote: Remote | undefined, whole: () => Promise<JsonBody>): Promise<void> | void {
   const query = parseTasksQuery(search);
-  if (query === undefined) return sendCached(req, res, whole());
+  if (query === undefined) return whole().then((doc) => sendCached(req, res, doc));
   const text = 'error' in query ? query : tasksPageText(model.tasks, model.errors, facts, remote, query);
   if (typeof text !== 'string') return sendJson(res, 400, JSON.stringify({ error: text.error }));
   return sendCached(req, res, jsonBody(text));

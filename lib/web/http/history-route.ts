@@ -3,7 +3,8 @@ import type http from 'node:http';
 import { escapeControls } from '../../base/controls.ts';
 import { HistoryReader } from '../../manager/history-read.ts';
 import { SINCE_FORMS, sinceTime } from '../../manager/history-since.ts';
-import { type JsonBody, jsonBody, sendCached, sendJson } from './api.ts';
+import { sendJson } from './api.ts';
+import { type JsonBody, jsonBody, sendCached } from './json-body.ts';
 
 /** Answers kept per file state: one per since= in use (the charts ask for 24 h, 7 d and 30 d). */
 const KEPT = 8;

@@ -171,14 +171,13 @@ type LogRoutesModule = typeof import('./log-routes.ts');
 
 /** The /api/… routes but the event stream: health, the snapshot, tasks (whole, or paged for scripts: api-query.ts) and run logs. */
 function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, site: BuildThread, api: ApiModule, logs: LogRoutesModule, query: typeof import('./api-query.ts')): ApiHandler {
-  const { Derived, ambiguousTasks, ambiguousText, apiTaskText, apiTasksBytes, apiTasksText, findTask, jsonBody, sendBuilding, sendCached, sendJson } = api;
-  type JsonBody = ReturnType<typeof jsonBody>;
-  type SnapshotFacts = Parameters<typeof apiTasksText>[2];
-  type Snap = { sig: string; doc: JsonBody };
+  const { Derived, ambiguousTasks, ambiguousText, apiTaskText, apiTasksBody, findTask, jsonBody, sendBuilding, sendCached, sendJson } = api;
+  type SnapshotFacts = Parameters<typeof apiTasksBody>[2];
+  type Snap = { sig: string; doc: ReturnType<typeof jsonBody> };
   const snapshotDoc = new Derived<Snap>();
   const facts = new Derived<SnapshotFacts>();
   const sameFacts = new Derived<SnapshotFacts>();
-  const tasksDoc = new Derived<JsonBody>();
+  const tasksDoc = new Derived<ReturnType<typeof apiTasksBody>>();
   const shared = new SharedFacts(input.hostName);
   const sharedOf = (snap: Snap | 'none' | 'not a file'): ReturnType<SharedFacts['of']> => shared.of(typeof snap === 'string' ? undefined : { sig: snap.sig, body: snap.doc.body });
   /**
@@ -268,7 +267,7 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       // Serialized once per (model, snapshot, remote): a request between changes costs a stat and a write.
       const known = factsOf(snapshot());
       const remote = site.remote;
-      if (id === undefined) return query.answerTasks(req, res, q === -1 ? '' : url0.slice(q + 1), model, known, remote, () => tasksDoc.get([model, known, remote], () => jsonBody(apiTasksBytes(model.tasks, model.errors, known, remote))));
+      if (id === undefined) return query.answerTasks(req, res, q === -1 ? '' : url0.slice(q + 1), model, known, remote, () => tasksDoc.get([model, known, remote], () => apiTasksBody(model.tasks, model.errors, known, remote)));
       const many = ambiguousTasks(model.tasks, id);
       if (many !== undefined) return sendJson(res, 409, ambiguousText(id, many));
       const task = findTask(model.tasks, id);
