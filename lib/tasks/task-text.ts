@@ -4,9 +4,8 @@ import { sha1Digest } from '../base/digest.ts';
 import type { FolderFormat } from './format.ts';
 import type { Entry, Task } from './taskfile.ts';
 import { readEntry } from './task-read.ts';
+import { NO_FIELDS, NO_SECTIONS } from './task-compact.ts';
 
-/** The fields of a task whose text was dropped: its raw frontmatter is text too (withTextOf reads it again). */
-const NO_FIELDS: Record<string, unknown> = Object.freeze({});
 
 /** The digest of each body dropped, by its task object. */
 const TEXT_KEYS = new WeakMap<Task, string>();
@@ -25,7 +24,8 @@ export function textKeyOf(task: Task): string | undefined {
  * task, 45 MB at 50,000, more than the bodies it replaces).
  */
 export function withoutTextKeyed(task: Task): Task {
-  const slim: Task = { ...task, fields: NO_FIELDS, body: '', sections: [] };
+  // Its fields are text too (withTextOf reads them again).
+  const slim: Task = { ...task, fields: NO_FIELDS, body: '', sections: NO_SECTIONS };
   TEXT_KEYS.set(slim, sha1Digest(task.body, 'base64url'));
   return slim;
 }

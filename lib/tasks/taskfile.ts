@@ -2,6 +2,7 @@
 import { type Fields, type Split, type Value, firstLine, splitFile } from './frontmatter.ts';
 import { type Section, scanBody, stripMarkers } from './body.ts';
 import { lengthProblem } from './ids.ts';
+import { NO_BOXES, NO_FIELDS, NO_SECTIONS, PARSED, sharedList } from './task-compact.ts';
 import { type DocKind, type Status, fieldKind, idAliases, isIndexFile, normalisePriority, normaliseStatus, pathKind, statusHint } from './mapping.ts';
 
 export type { Status, DocKind } from './mapping.ts';
@@ -115,7 +116,7 @@ const SCALAR_FIELDS = ['id', 'title', 'status', 'priority', 'completed', 'pr', '
  * each task (the list API and the pages' data need none of it; /api/tasks/<id> reads the file again).
  */
 export function withoutText(t: Task): Task {
-  return { ...t, fields: {}, body: '', sections: [] };
+  return { ...t, fields: NO_FIELDS, body: '', sections: NO_SECTIONS };
 }
 
 /** Parses one task file; never throws, an unusable file is returned as {ok: false, reason}. */
@@ -216,46 +217,41 @@ function toTask(fields: Fields, body: string, path: string, options: ParseOption
   const clean = stripMarkers(body);
   const doc = scanBody(clean);
   const id = text('id') ?? slug;
-  const owners = shared(listOf(pick('owner', 'owners', 'assignee', 'assignees')).map((o) => o.replace(/^@+/, '').trim()).filter((o) => o !== ''));
+  // Most tasks have no owners, labels or acceptance criteria, and share their statuses, milestones and dates: one value each (task-compact.ts).
+  const owners = PARSED.list(listOf(pick('owner', 'owners', 'assignee', 'assignees')).map((o) => o.replace(/^@+/, '').trim()).filter((o) => o !== ''));
   const completedBy = listOf(fields['completed_by']);
   return {
     id,
     slug,
     path,
     title: text('title') ?? doc.title ?? slug,
-    status,
+    status: PARSED.of(status),
     statusKnown: known,
-    statusHint: known || rawStatus === null ? null : statusHint(rawStatus, custom),
-    priority: rawPriority === null ? null : normalisePriority(rawPriority),
-    milestone: text('milestone'),
+    statusHint: known || rawStatus === null ? null : PARSED.of(statusHint(rawStatus, custom)),
+    priority: rawPriority === null ? null : PARSED.of(normalisePriority(rawPriority)),
+    milestone: PARSED.of(text('milestone')),
     owner: owners[0] ?? null,
     owners,
-    labels: shared(listOf(pick('labels', 'tags'))),
-    created: text('created_date', 'created', 'date'),
-    updated: text('updated_date', 'updated'),
-    due: text('due', 'due_date'),
-    parent: text('parent_task_id', 'parent'),
-    effort: text('effort', 'estimate'),
-    aliases: shared(idAliases(id, options.taskPrefix ?? null)),
+    labels: PARSED.list(listOf(pick('labels', 'tags'))),
+    created: PARSED.of(text('created_date', 'created', 'date')),
+    updated: PARSED.of(text('updated_date', 'updated')),
+    due: PARSED.of(text('due', 'due_date')),
+    parent: PARSED.of(text('parent_task_id', 'parent')),
+    effort: PARSED.of(text('effort', 'estimate')),
+    aliases: sharedList(idAliases(id, options.taskPrefix ?? null)),
     archived: where.archived,
-    completedBy: completedBy.length ? completedBy.join(', ') : null,
-    completed: text('completed'),
-    dependsOn: listOf('depends_on' in fields ? fields['depends_on'] : fields['dependencies']),
+    completedBy: completedBy.length ? PARSED.of(completedBy.join(', ')) : null,
+    completed: PARSED.of(text('completed')),
+    dependsOn: PARSED.list(listOf('depends_on' in fields ? fields['depends_on'] : fields['dependencies'])),
     pr: text('pr'),
     ci: CI_ALIASES[(text('ci') ?? '').toLowerCase()] ?? 'unknown',
     fields,
     body: clean,
-    sections: doc.sections,
-    progress: doc.progress,
+    sections: sharedList(doc.sections),
+    progress: doc.progress.total === 0 ? NO_BOXES : doc.progress,
     acceptance: doc.acceptance.total === 0 ? NO_BOXES : doc.acceptance,
   };
 }
-
-// Most tasks have no owners, labels or acceptance criteria: one shared frozen value each saves
-// memory at 10,000 tasks (tasks are treated as immutable).
-const NO_ITEMS: string[] = Object.freeze([]) as unknown as string[];
-const NO_BOXES: { done: number; total: number } = Object.freeze({ done: 0, total: 0 });
-const shared = (list: string[]): string[] => (list.length === 0 ? NO_ITEMS : list);
 
 /** One value: text trimmed (blank is none); a list gives its first text item. */
 function single(value: Value | undefined): string | null {

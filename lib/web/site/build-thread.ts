@@ -5,6 +5,7 @@ import type { Worker } from 'node:worker_threads';
 import type { RuntimePaths } from '../../base/paths.ts';
 import type { Remote } from '../../tasks/pr.ts';
 import type { Task } from '../../tasks/taskfile.ts';
+import { StringPool, compactTask } from '../../tasks/task-compact.ts';
 import { type HeartbeatView, readHeartbeatView } from './heartbeat-view.ts';
 import type { LiveModel } from './live.ts';
 import type { BuildState } from './build-state.ts';
@@ -64,6 +65,8 @@ export class BuildThread {
   private nextId = 1;
   private readonly waiting = new Map<number, { command: Command; resolve: (r: BuildResult) => void }>();
   private incoming = new Map<string, Task>();
+  /** The values the tasks repeat, one string each in this thread too (task-compact.ts). */
+  private readonly strings = new StringPool();
   private built = false;
   private watchPending = false;
   private closed = false;
@@ -210,7 +213,7 @@ export class BuildThread {
     if (m.t === 'pending') {
       this.watchPending = true;
     } else if (m.t === 'tasks') {
-      for (const t of m.tasks) this.incoming.set(t.path, t);
+      for (const t of m.tasks) this.incoming.set(t.path, compactTask(t, this.strings));
     } else if (m.t === 'error') {
       this.input.log(`dashboard rebuild failed: ${m.message}`);
     } else if (m.t === 'pages') {

@@ -5,6 +5,9 @@ import type { TaskRef } from '../render/html.ts';
 import { assignPages } from '../render/pages.ts';
 import { type RelatedTask, type TaskRelated, relationsOf } from '../render/relations.ts';
 
+/** The links of a task that has none of a kind (frozen: shared by every such task). */
+const NO_LINKS: number[] = Object.freeze([]) as unknown as number[];
+
 /** What of a task decides pages, references and relations: while it is the same, positions keep their links. */
 function linkKey(t: Task): string {
   return JSON.stringify([t.path, t.id, t.slug, t.archived, referenceRank(t), t.aliases, t.parent, t.dependsOn]);
@@ -38,9 +41,10 @@ export class SiteLinks {
     this.at = new Map(tasks.map((t, i) => [t, i]));
     const relations = relationsOf(tasks);
     const idx = (t: Task | undefined): number | undefined => (t === undefined ? undefined : this.at.get(t));
-    const all = (list: readonly Task[] | undefined): number[] => (list ?? []).map((t) => this.at.get(t) as number);
+    // Most tasks have no children, blockers or dependencies: one shared empty list (150,000 lists at 50,000 tasks otherwise).
+    const all = (list: readonly Task[] | undefined): number[] => (list === undefined || list.length === 0 ? NO_LINKS : list.map((t) => this.at.get(t) as number));
     this.parentAt = tasks.map((t) => idx(relations.parent.get(t)));
-    this.depsAt = tasks.map((t) => t.dependsOn.map((ref) => idx(relations.resolve(ref))));
+    this.depsAt = tasks.map((t) => (t.dependsOn.length === 0 ? NO_LINKS : t.dependsOn.map((ref) => idx(relations.resolve(ref)))));
     this.childrenAt = tasks.map((t) => all(relations.children.get(t)));
     this.blocksAt = tasks.map((t) => all(relations.blocks.get(t)));
     this.refs.clear();
