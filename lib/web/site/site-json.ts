@@ -69,7 +69,7 @@ export class SiteData {
       const rel = searchShard(k);
       if (same && (this.files.knows(rel) || (later && pending.has(rel)))) return kept;
       if (later) {
-        pending.set(rel, () => searchText(list, pages, members, textOf), true);
+        pending.set(rel, () => searchText(list, pages, members, textOf), true, Math.max(1, members.length));
         // Not served meanwhile: the data index names the new version, and the old bytes would be kept under it.
         this.files.unlist(rel);
       }
