@@ -7,6 +7,7 @@ import type { BuildWorkerData, Command, FilesUpdate, ModelUpdate, Report } from 
 import { type LiveModel, LiveSite } from './live.ts';
 import { projectName } from '../../tasks/format.ts';
 import { assignPages } from '../render/pages.ts';
+import { HeapBudget } from '../../base/heap-budget.ts';
 import type { BuildResult } from './site-files.ts';
 
 const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };
@@ -31,6 +32,8 @@ const TASKS_PER_MESSAGE = 500;
  * next one is rendered, so the writer threads' queue holds one slice, not the whole site.
  */
 const SLICE = 200;
+/** The garbage a build or slice may leave before the thread collects (heap-budget.ts). */
+const HEAP_SLACK_BYTES = 96 * 1024 * 1024;
 
 /** Whether TASKS_PAGES_HOLD holds the task pages (see heldWhile). */
 function pagesHeld(): boolean {
@@ -101,6 +104,7 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
     }
   };
   const plain = ({ written, removed, filesChanged }: BuildResult): BuildResult => ({ written, removed, filesChanged });
+  const heap = new HeapBudget(HEAP_SLACK_BYTES);
 
   const jobs: Job[] = [];
   /** The pages the server asked for, with the ids of its requests. */
@@ -114,6 +118,7 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
     running = true;
     try {
       for (;;) {
+        heap.check();
         await heldWhile(process.env.TASKS_BUILD_HOLD);
         // A turn of the event loop between rounds: without it the server's messages (a page asked
         // for, a rebuild) waited behind every slice, the rounds chaining on the writer threads' answers.

@@ -51,6 +51,14 @@ const write = (job) => {
 const WRITER = `'use strict';
 const { parentPort } = require('node:worker_threads');
 ${CORE}
+const collect = (() => {
+  try {
+    require('node:v8').setFlagsFromString('--expose-gc');
+    return require('node:vm').runInNewContext('gc');
+  } catch {
+    return () => {};
+  }
+})();
 parentPort.on('message', (jobs) => {
   let error = null;
   for (const job of jobs) {
@@ -61,6 +69,8 @@ parentPort.on('message', (jobs) => {
     }
   }
   parentPort.postMessage({ done: jobs.length, bytes: jobs.reduce((n, j) => n + j.bytes.byteLength, 0), error });
+  jobs = null;
+  collect();
 });
 `;
 
