@@ -142,9 +142,10 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
           const built = await outcome(job.work);
           for (const rel of wanted.keys()) waitedForBuild.add(rel);
           // The pages of what changed go down with the build, so its report (and the pages' `change`
-          // event) comes with them: all the pending pages when few are, else the changed tasks' own.
+          // event) comes with them: the changed tasks' own first (a search shard ahead of them in line
+          // fills a slice on its own), then, when few are pending, the others up to a slice.
           const few = live.pendingPages <= SLICE;
-          const first = few ? [] : changedPages(before, live.current.tasks);
+          const first = changedPages(before, live.current.tasks);
           const held = pagesHeld();
           const pages = built.error === undefined && !held && (few || first.length > 0) ? await outcome(() => live.renderPending(SLICE, first)) : undefined;
           const result = pages === undefined ? built.result : merged(built.result, pages.result);
