@@ -3,16 +3,19 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 
 /**
- * The collector, exposed once for this process. `--expose-gc` set at run time is a V8 flag, not a
- * node option: it takes effect for contexts made after it, so `gc` comes from a new one.
+ * The collector. `--expose-gc` set at run time is a V8 flag for the whole process that takes effect
+ * for contexts made after it: `gc` comes from a new one, and the flag is turned off again at once,
+ * or every later worker and vm context would have a global `gc` (a script declaring its own fails).
  */
-function collector(): (() => void) | undefined {
+export function collector(): (() => void) | undefined {
   try {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as unknown;
     return typeof gc === 'function' ? gc as () => void : undefined;
   } catch {
     return undefined;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
   }
 }
 

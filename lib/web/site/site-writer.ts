@@ -51,14 +51,20 @@ const write = (job) => {
 const WRITER = `'use strict';
 const { parentPort } = require('node:worker_threads');
 ${CORE}
+// The job buffers are dead once written, but a thread this small rarely collects: V8 kept them
+// until its external-memory limit (tens of MB a thread). Collected after every 16 MB written, once
+// the message's handler is done (its event holds the batch until then); the flag goes off again at once.
 const collect = (() => {
   try {
     require('node:v8').setFlagsFromString('--expose-gc');
     return require('node:vm').runInNewContext('gc');
   } catch {
     return () => {};
+  } finally {
+    require('node:v8').setFlagsFromString('--no-expose-gc');
   }
 })();
+let uncollected = 0;
 parentPort.on('message', (jobs) => {
   let error = null;
   for (const job of jobs) {
@@ -68,9 +74,13 @@ parentPort.on('message', (jobs) => {
       error = error || (err && err.message) || String(err);
     }
   }
-  parentPort.postMessage({ done: jobs.length, bytes: jobs.reduce((n, j) => n + j.bytes.byteLength, 0), error });
-  jobs = null;
-  collect();
+  const bytes = jobs.reduce((n, j) => n + j.bytes.byteLength, 0);
+  parentPort.postMessage({ done: jobs.length, bytes, error });
+  uncollected += bytes;
+  if (uncollected >= 16 * 1024 * 1024) {
+    uncollected = 0;
+    setImmediate(collect);
+  }
 });
 `;
 
