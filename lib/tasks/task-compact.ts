@@ -19,7 +19,8 @@ const POOL_MAX = 100_000;
  * One string per distinct value. A value parsed from each file, or cloned into another thread, is
  * a string of its own: 50,000 tasks of five milestones held 50,000 copies of them (3.2 MB in each
  * of the server's two threads, measured in a heap snapshot; as much again for owners, statuses and
- * priorities).
+ * priorities). Only fields with few values go through it: dates, parents and dependencies are
+ * mostly one of a kind, and would only fill it.
  */
 export class StringPool {
   private readonly pool = new Map<string, string>();
@@ -61,16 +62,16 @@ export function compactTask(t: Task, pool: StringPool): Task {
     owner: pool.of(t.owner),
     owners: pool.list(t.owners),
     labels: pool.list(t.labels),
-    created: pool.of(t.created),
-    updated: pool.of(t.updated),
+    created: t.created,
+    updated: t.updated,
     due: pool.of(t.due),
-    parent: pool.of(t.parent),
+    parent: t.parent,
     effort: pool.of(t.effort),
     aliases: sharedList(t.aliases),
     archived: t.archived,
     completedBy: pool.of(t.completedBy),
-    completed: pool.of(t.completed),
-    dependsOn: pool.list(t.dependsOn),
+    completed: t.completed,
+    dependsOn: sharedList(t.dependsOn),
     pr: t.pr,
     ci: pool.of(t.ci),
     fields: Object.keys(t.fields).length === 0 ? NO_FIELDS : t.fields,

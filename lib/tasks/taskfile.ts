@@ -217,7 +217,7 @@ function toTask(fields: Fields, body: string, path: string, options: ParseOption
   const clean = stripMarkers(body);
   const doc = scanBody(clean);
   const id = text('id') ?? slug;
-  // Most tasks have no owners, labels or acceptance criteria, and share their statuses, milestones and dates: one value each (task-compact.ts).
+  // Most tasks have no owners, labels or acceptance criteria, and share their statuses, milestones and owners: one value each (task-compact.ts).
   const owners = PARSED.list(listOf(pick('owner', 'owners', 'assignee', 'assignees')).map((o) => o.replace(/^@+/, '').trim()).filter((o) => o !== ''));
   const completedBy = listOf(fields['completed_by']);
   return {
@@ -233,16 +233,16 @@ function toTask(fields: Fields, body: string, path: string, options: ParseOption
     owner: owners[0] ?? null,
     owners,
     labels: PARSED.list(listOf(pick('labels', 'tags'))),
-    created: PARSED.of(text('created_date', 'created', 'date')),
-    updated: PARSED.of(text('updated_date', 'updated')),
+    created: text('created_date', 'created', 'date'),
+    updated: text('updated_date', 'updated'),
     due: PARSED.of(text('due', 'due_date')),
-    parent: PARSED.of(text('parent_task_id', 'parent')),
+    parent: text('parent_task_id', 'parent'),
     effort: PARSED.of(text('effort', 'estimate')),
     aliases: sharedList(idAliases(id, options.taskPrefix ?? null)),
     archived: where.archived,
     completedBy: completedBy.length ? PARSED.of(completedBy.join(', ')) : null,
-    completed: PARSED.of(text('completed')),
-    dependsOn: PARSED.list(listOf('depends_on' in fields ? fields['depends_on'] : fields['dependencies'])),
+    completed: text('completed'),
+    dependsOn: sharedList(listOf('depends_on' in fields ? fields['depends_on'] : fields['dependencies'])),
     pr: text('pr'),
     ci: CI_ALIASES[(text('ci') ?? '').toLowerCase()] ?? 'unknown',
     fields,

@@ -72,7 +72,10 @@ export async function streamedBody(pieces: Iterable<string>, keepPlainBytes = KE
       const stream = zlib.createGzip(GZIP);
       const out: Buffer[] = [];
       stream.on('data', (c: Buffer) => out.push(c));
-      gzip = { stream, out, done: new Promise((resolve, reject) => { stream.on('end', resolve).on('error', reject); }) };
+      const done = new Promise<void>((resolve, reject) => { stream.on('end', resolve).on('error', reject); });
+      // A zlib failure rejects the write under way as well: this one is awaited only at the end.
+      done.catch(() => {});
+      gzip = { stream, out, done };
       for (const b of kept) await feed(b);
       kept = undefined;
       return true;
@@ -138,6 +141,12 @@ function encodedOf(doc: JsonBody, ext: string): Promise<Buffer> {
 export class Derived<T> {
   private keys: readonly unknown[] | undefined;
   private value: T | undefined;
+
+  /** Drops the value: the next get makes it again (a body whose making failed). */
+  forget(): void {
+    this.keys = undefined;
+    this.value = undefined;
+  }
 
   get(keys: readonly unknown[], make: () => T): T {
     const same = this.keys !== undefined && this.keys.length === keys.length && keys.every((k, i) => k === this.keys?.[i]);

@@ -267,7 +267,12 @@ function createApi(input: RoutesInput, paths: RuntimePaths, url: () => string, s
       // Serialized once per (model, snapshot, remote): a request between changes costs a stat and a write.
       const known = factsOf(snapshot());
       const remote = site.remote;
-      if (id === undefined) return query.answerTasks(req, res, q === -1 ? '' : url0.slice(q + 1), model, known, remote, () => tasksDoc.get([model, known, remote], () => apiTasksBody(model.tasks, model.errors, known, remote)));
+      if (id === undefined) return query.answerTasks(req, res, q === -1 ? '' : url0.slice(q + 1), model, known, remote, () => tasksDoc.get([model, known, remote], () => {
+        // A failure is not kept for the version: the next request tries again.
+        const made = apiTasksBody(model.tasks, model.errors, known, remote);
+        made.catch(() => tasksDoc.forget());
+        return made;
+      }));
       const many = ambiguousTasks(model.tasks, id);
       if (many !== undefined) return sendJson(res, 409, ambiguousText(id, many));
       const task = findTask(model.tasks, id);
