@@ -147,7 +147,8 @@ function staleBundle(statusOnly: boolean): boolean {
   const built = fs.statSync(SCRIPT).mtimeMs;
   const listed = statusOnly ? statusSources() : undefined;
   if (listed) return listed.some((f) => (fs.statSync(path.join(ROOT, f), { throwIfNoEntry: false })?.mtimeMs ?? 0) > built);
-  const newer = (folder: string): boolean => fs.readdirSync(folder, { withFileTypes: true }).some((e) => {
+  // A bundle copied without its sources beside it (bench/ runs such a copy) has nothing to be older than.
+  const newer = (folder: string): boolean => (fs.existsSync(folder) ? fs.readdirSync(folder, { withFileTypes: true }) : []).some((e) => {
     const p = path.join(folder, e.name);
     if (e.isDirectory()) return newer(p);
     return (e.name.endsWith('.ts') || e.name.endsWith('.css')) && fs.statSync(p).mtimeMs > built;

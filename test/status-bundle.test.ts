@@ -111,4 +111,13 @@ describe('status from the bundle', () => {
       assert.match(r.stderr, /^tasks: unknown task/);
     });
   });
+
+  test('a copy of dist/ without its sources beside it runs (it has nothing to be older than)', () => withTempFolder('bundlecopy', async (t) => {
+    const copy = path.join(t.root, 'copy');
+    fs.cpSync(DIST, path.join(copy, 'dist'), { recursive: true });
+    // An action past the check of every source file (not status, not --help).
+    const r = await run(process.execPath, [path.join(copy, 'dist', 'tasks.mjs'), 'stop', `owner=${t.owner}`, `dir=${t.dir}`], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /^no heartbeat running for /i);
+  }));
 });
