@@ -1,46 +1,6 @@
-// One copy of what tasks share: a folder's repeated values (status, priority, milestone, owners, labels, dates) as one string each, one frozen empty list, mapping or count for all.
-import type { Section } from './body.ts';
+// A task that crossed into another thread given the parser's shape again, its repeated values from a pool and its empty ones shared (shared-values.ts).
+import { NO_FIELDS, type StringPool, sharedBoxes, sharedList } from './shared-values.ts';
 import type { Task } from './taskfile.ts';
-
-// Tasks are treated as immutable: frozen, a shared value that code tried to change would throw, not change every task.
-export const NO_ITEMS: string[] = Object.freeze([]) as unknown as string[];
-export const NO_SECTIONS: Section[] = Object.freeze([]) as unknown as Section[];
-export const NO_BOXES: { done: number; total: number } = Object.freeze({ done: 0, total: 0 });
-export const NO_FIELDS: Record<string, unknown> = Object.freeze({});
-
-/** The list, or the shared empty one. */
-export const sharedList = <T>(list: T[]): T[] => (list.length === 0 ? NO_ITEMS as unknown as T[] : list);
-const sharedBoxes = (b: { done: number; total: number }): { done: number; total: number } => (b.done === 0 && b.total === 0 ? NO_BOXES : b);
-
-/** A pool this large is emptied (a long-lived process that saw many distinct dates): strings already shared stay shared. */
-const POOL_MAX = 100_000;
-
-/**
- * One string per distinct value. A value parsed from each file, or cloned into another thread, is
- * a string of its own: 50,000 tasks of five milestones held 50,000 copies of them (3.2 MB in each
- * of the server's two threads, measured in a heap snapshot; as much again for owners, statuses and
- * priorities). Only fields with few values go through it: dates, parents and dependencies are
- * mostly one of a kind, and would only fill it.
- */
-export class StringPool {
-  private readonly pool = new Map<string, string>();
-
-  of<S extends string | null>(s: S): S {
-    if (s === null) return s;
-    const known = this.pool.get(s);
-    if (known !== undefined) return known as S;
-    if (this.pool.size >= POOL_MAX) this.pool.clear();
-    this.pool.set(s, s);
-    return s;
-  }
-
-  list(xs: string[]): string[] {
-    return xs.length === 0 ? NO_ITEMS : xs.map((x) => this.of(x));
-  }
-}
-
-/** The pool of the parser (taskfile.ts): one per process. */
-export const PARSED = new StringPool();
 
 /**
  * The task as one object of the parser's shape (toTask's keys in its order: every task shares one

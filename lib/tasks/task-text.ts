@@ -4,7 +4,7 @@ import { sha1Digest } from '../base/digest.ts';
 import type { FolderFormat } from './format.ts';
 import type { Entry, Task } from './taskfile.ts';
 import { readEntry } from './task-read.ts';
-import { NO_FIELDS, NO_SECTIONS } from './task-compact.ts';
+import { NO_FIELDS, NO_SECTIONS } from './shared-values.ts';
 
 
 /** The digest of each body dropped, by its task object. */

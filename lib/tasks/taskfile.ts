@@ -2,7 +2,7 @@
 import { type Fields, type Split, type Value, firstLine, splitFile } from './frontmatter.ts';
 import { type Section, scanBody, stripMarkers } from './body.ts';
 import { lengthProblem } from './ids.ts';
-import { NO_BOXES, NO_FIELDS, NO_SECTIONS, PARSED, sharedList } from './task-compact.ts';
+import { NO_BOXES, NO_FIELDS, NO_SECTIONS, PARSED, sharedList } from './shared-values.ts';
 import { type DocKind, type Status, fieldKind, idAliases, isIndexFile, normalisePriority, normaliseStatus, pathKind, statusHint } from './mapping.ts';
 
 export type { Status, DocKind } from './mapping.ts';
@@ -217,7 +217,7 @@ function toTask(fields: Fields, body: string, path: string, options: ParseOption
   const clean = stripMarkers(body);
   const doc = scanBody(clean);
   const id = text('id') ?? slug;
-  // Most tasks have no owners, labels or acceptance criteria, and share their statuses, milestones and owners: one value each (task-compact.ts).
+  // Most tasks have no owners, labels or acceptance criteria, and share their statuses, milestones and owners: one value each (shared-values.ts).
   const owners = PARSED.list(listOf(pick('owner', 'owners', 'assignee', 'assignees')).map((o) => o.replace(/^@+/, '').trim()).filter((o) => o !== ''));
   const completedBy = listOf(fields['completed_by']);
   return {
