@@ -7,7 +7,7 @@ import vm from 'node:vm';
  * for contexts made after it: `gc` comes from a new one, and the flag is turned off again at once,
  * or every later worker and vm context would have a global `gc` (a script declaring its own fails).
  */
-export function collector(): (() => void) | undefined {
+function collector(): (() => void) | undefined {
   try {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as unknown;

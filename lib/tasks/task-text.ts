@@ -6,7 +6,6 @@ import type { Entry, Task } from './taskfile.ts';
 import { readEntry } from './task-read.ts';
 import { NO_FIELDS, NO_SECTIONS } from './shared-values.ts';
 
-
 /** The digest of each body dropped, by its task object. */
 const TEXT_KEYS = new WeakMap<Task, string>();
 

@@ -2,7 +2,7 @@
 import { type Fields, type Split, type Value, firstLine, splitFile } from './frontmatter.ts';
 import { type Section, scanBody, stripMarkers } from './body.ts';
 import { lengthProblem } from './ids.ts';
-import { NO_BOXES, NO_FIELDS, NO_SECTIONS, PARSED, sharedList } from './shared-values.ts';
+import { NO_FIELDS, NO_SECTIONS, PARSED, sharedBoxes, sharedList } from './shared-values.ts';
 import { type DocKind, type Status, fieldKind, idAliases, isIndexFile, normalisePriority, normaliseStatus, pathKind, statusHint } from './mapping.ts';
 
 export type { Status, DocKind } from './mapping.ts';
@@ -248,8 +248,8 @@ function toTask(fields: Fields, body: string, path: string, options: ParseOption
     fields,
     body: clean,
     sections: sharedList(doc.sections),
-    progress: doc.progress.total === 0 ? NO_BOXES : doc.progress,
-    acceptance: doc.acceptance.total === 0 ? NO_BOXES : doc.acceptance,
+    progress: sharedBoxes(doc.progress),
+    acceptance: sharedBoxes(doc.acceptance),
   };
 }
 

@@ -1,4 +1,4 @@
-// The JSON shapes of /api/tasks and /api/tasks/<id>, JSON bodies serialized once per version with an ETag, and the 503 while the model is built.
+// The JSON shapes of /api/tasks and /api/tasks/<id> (their bodies cached and sent by json-body.ts), and the 503 while the model is built.
 import type http from 'node:http';
 import type { Remote } from '../../tasks/pr.ts';
 import type { CiState, Task } from '../../tasks/taskfile.ts';

@@ -4,9 +4,7 @@ import type { Task } from '../../tasks/taskfile.ts';
 import type { TaskRef } from '../render/html.ts';
 import { assignPages } from '../render/pages.ts';
 import { type RelatedTask, type TaskRelated, relationsOf } from '../render/relations.ts';
-
-/** The links of a task that has none of a kind (frozen: shared by every such task). */
-const NO_LINKS: number[] = Object.freeze([]) as unknown as number[];
+import { sharedList } from '../../tasks/shared-values.ts';
 
 /** What of a task decides pages, references and relations: while it is the same, positions keep their links. */
 function linkKey(t: Task): string {
@@ -42,9 +40,9 @@ export class SiteLinks {
     const relations = relationsOf(tasks);
     const idx = (t: Task | undefined): number | undefined => (t === undefined ? undefined : this.at.get(t));
     // Most tasks have no children, blockers or dependencies: one shared empty list (150,000 lists at 50,000 tasks otherwise).
-    const all = (list: readonly Task[] | undefined): number[] => (list === undefined || list.length === 0 ? NO_LINKS : list.map((t) => this.at.get(t) as number));
+    const all = (list: readonly Task[] | undefined): number[] => sharedList((list ?? []).map((t) => this.at.get(t) as number));
     this.parentAt = tasks.map((t) => idx(relations.parent.get(t)));
-    this.depsAt = tasks.map((t) => (t.dependsOn.length === 0 ? NO_LINKS : t.dependsOn.map((ref) => idx(relations.resolve(ref)))));
+    this.depsAt = tasks.map((t) => sharedList(t.dependsOn.map((ref) => idx(relations.resolve(ref)))));
     this.childrenAt = tasks.map((t) => all(relations.children.get(t)));
     this.blocksAt = tasks.map((t) => all(relations.blocks.get(t)));
     this.refs.clear();
