@@ -141,6 +141,7 @@ export class SiteFiles {
       for (const name of names) {
         const sibling = ENCODINGS.find((e) => name.endsWith(e.ext));
         const orphan = sibling !== undefined && !here.has(name.slice(0, -sibling.ext.length));
+        // Temp files: `<file>.<pid>.<n>.tmp`, and `…w.tmp` from the writer threads of earlier versions.
         if (orphan || /\.\d+\.\d+w?\.tmp$/.test(name)) fs.rmSync(path.join(this.dir, folder, name), { force: true });
       }
     }

@@ -19,13 +19,15 @@ const WINDOW_JOBS = 4;
 const brotli = promisify(zlib.brotliCompress);
 const gzip = promisify(zlib.gzip);
 const C = zlib.constants;
+/** gzip at zlib's default level 6: level 4 was both slower and larger on the task bodies of 10,000 tasks. */
+export const GZIP: zlib.ZlibOptions = { level: 6 };
 
 /**
  * Brotli at quality 5, the window fitted to the file. Why 5: on a page of a few KB it costs about
  * what quality 4 does, and on a file of megabytes it comes out 40 % smaller in the same time; 6
- * and up cost 4x and more (bench/site.ts).
+ * and up cost 4x and more (bench/site.ts). `/api/tasks` is compressed the same way (json-body.ts).
  */
-function brotliOptions(length: number): zlib.BrotliOptions {
+export function brotliOptions(length: number): zlib.BrotliOptions {
   return { params: {
     [C.BROTLI_PARAM_QUALITY]: 5, [C.BROTLI_PARAM_MODE]: C.BROTLI_MODE_TEXT, [C.BROTLI_PARAM_SIZE_HINT]: length,
     [C.BROTLI_PARAM_LGWIN]: Math.min(24, Math.max(16, Math.ceil(Math.log2(length + 1)))),
@@ -41,7 +43,7 @@ function start(job: Job): Started {
   // gzip hands back each output chunk on the calling thread: 16 KB chunks made a large file wait on
   // the build thread's turns (151 ms for 4 MB behind a busy thread, 5 ms with one chunk).
   const chunkSize = Math.min(4 * 1024 * 1024, Math.max(16 * 1024, job.bytes.length));
-  const made = Promise.all([brotli(job.bytes, brotliOptions(job.bytes.length)), gzip(job.bytes, { level: 6, chunkSize })])
+  const made = Promise.all([brotli(job.bytes, brotliOptions(job.bytes.length)), gzip(job.bytes, { ...GZIP, chunkSize })])
     .then(([br, gz]) => ({ br, gz }), (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }));
   return { job, made };
 }
