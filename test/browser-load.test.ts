@@ -84,6 +84,38 @@ describe('page loads in Chromium', () => {
     await stopServe(s);
   }));
 
+  test('a data index from another build (a rebuild lands its files one at a time): the page neither spins nor keeps it, and asks again until they agree', () => withTempFolder('load', async (t) => {
+    fs.writeFileSync(path.join(t.dir, 'FRUIT.md'), '---\nid: FRUIT\ntitle: A plain title\nstatus: ready\n---\nOnly the body says kumquat.\n');
+    const { s, base } = await serveBare(t, ['project=Acme']);
+    await waitUntilAsync(async () => (await fetch(`${base}/api/health`).then((r) => r.json()) as { build: string }).build === 'current' || undefined, 'the build current', 60_000);
+    const w = await counting('/');
+    // The first two answers name other versions, as a data index of the build before or after would.
+    const answers: string[] = [];
+    await w.context.route('**/data/index.json*', async (route) => {
+      const r = await route.fetch();
+      const doc = await r.json() as { version: string; search: string };
+      const other = answers.length < 2;
+      answers.push(other ? 'other' : 'same');
+      await route.fulfill({ response: r, json: other ? { ...doc, version: `${doc.version}x`, search: `${doc.search}x` } : doc });
+    });
+    await w.page.goto(`${base}/`);
+    await w.page.waitForSelector('#tasks tbody tr');
+    // A page spinning through its promises never turns to this: bounded, so the test fails rather than hangs.
+    let timer: NodeJS.Timeout | undefined;
+    const turned = await Promise.race([
+      w.page.evaluate(() => 'turned'),
+      new Promise<string>((resolve) => { timer = setTimeout(() => resolve('the page never turned to an evaluate in 30 s: it spins'), 30_000); }),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(turned, 'turned');
+    await w.page.fill('#q', 'kumquat');
+    await w.page.waitForFunction(() => /FRUIT/.test(document.querySelector('#tasks tbody')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    assert.deepEqual(answers.slice(0, 3), ['other', 'other', 'same'], 'asked again after each answer of another build');
+    assert.ok(answers.length <= 4, `asked ${answers.length} times`);
+    assert.deepEqual(w.errors, []);
+    await w.context.close();
+    await stopServe(s);
+  }));
+
   test('with no build yet, the "being built" page reloads itself when the build is ready', () => withTempFolder('load', async (t) => {
     const hold = holdBuild(t);
     const { s, base } = await serveBare(t, ['project=Acme'], hold.env);

@@ -80,8 +80,25 @@ async function dataIndex(): Promise<DataIndex> {
   const asked = `${want.rows}.${want.bodies}`;
   if (index?.asked === asked) return index.doc;
   const doc = await getJson<DataIndex>(DATA_INDEX, asked);
-  index = { asked, doc };
+  // Kept only when it is the one asked for: another build's (a rebuild lands its files one at a time) is asked for again.
+  if (`${doc.version}.${doc.search}` === asked) index = { asked, doc };
   return doc;
+}
+
+/** A data index of another build is asked for again this long after, at most LAG_TRIES times for one version of the page. */
+const LAG_MS = 1000;
+const LAG_TRIES = 10;
+let lag = { asked: '', tries: 0 };
+
+/**
+ * Loads again a second later: the data index answered for other versions than the page names.
+ * Never at once: the answer may be a cached one, and a loader that called itself again at once
+ * would go round its promises for good, never giving the page a turn (a renderer at full CPU).
+ */
+function later(load: () => void): void {
+  const asked = `${want.rows}.${want.bodies}`;
+  if (lag.asked !== asked) lag = { asked, tries: 0 };
+  if (lag.tries++ < LAG_TRIES) setTimeout(load, LAG_MS);
 }
 
 /** Brings `held` in line with the hashes: shards no longer named dropped, changed or missing ones fetched (in parallel). */
@@ -119,8 +136,10 @@ function loadRows(): void {
     .finally(() => {
       loading.rows = false;
       onChange();
-      if (have.rows !== '' && have.rows !== want.rows && want.rows !== asked) loadRows(); // the index moved on meanwhile
-      else if (have.rows !== '' && have.bodies !== want.bodies) loadBodies(); // in the background, for search
+      if (have.rows !== '' && have.rows !== want.rows) {
+        if (want.rows !== asked) loadRows(); // the index moved on meanwhile
+        else later(loadRows); // the data index was another build's
+      } else if (have.rows !== '' && have.bodies !== want.bodies) loadBodies(); // in the background, for search
     });
 }
 
@@ -142,6 +161,8 @@ function loadBodies(): void {
     })
     .finally(() => {
       loading.bodies = false;
-      if (have.bodies !== want.bodies) loadBodies();
+      if (have.bodies === want.bodies) return;
+      if (want.bodies !== asked) loadBodies(); // the index moved on meanwhile
+      else later(loadBodies); // the data index was another build's
     });
 }
