@@ -160,6 +160,27 @@ describe('the Fleet charts in Chromium', () => {
     });
   });
 
+  test('a live swap that arrives while a mouse button is held waits for its release: the click is not lost, and the swap follows', async () => {
+    await withRunning(async (page, { tick }) => {
+      await page.waitForFunction(() => document.documentElement.dataset.liveVersion ?? false, undefined, { timeout: 15_000 });
+      await page.evaluate(() => { (document.querySelector('#fleet') as HTMLElement).dataset.before = '1'; });
+      const box = await page.$eval('#flow-b-7d', (b) => { b.scrollIntoView({ block: 'center' }); const r = b.getBoundingClientRect(); return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; });
+      await page.mouse.move(box.x, box.y);
+      await page.mouse.down();
+      // The tick changes the Fleet section: the page fetches itself, and holds the new one while the button is down.
+      const fetched = page.waitForResponse((r) => new URL(r.url()).pathname === '/' && r.request().resourceType() === 'fetch', { timeout: 20_000 });
+      tick(2);
+      await (await fetched).finished();
+      // A window for the swap that did not wait (it came within milliseconds of the answer): the button under the press was replaced then.
+      await page.evaluate(() => new Promise((resolve) => { setTimeout(resolve, 500); }));
+      assert.equal(await page.getAttribute('#fleet', 'data-before'), '1', 'the swap waits while the button is held');
+      await page.mouse.up();
+      await page.waitForFunction(() => document.querySelector('#fleet:not([data-before])') !== null, undefined, { timeout: 20_000, polling: 100 });
+      assert.equal(await page.getAttribute('#flow-b-7d', 'aria-pressed'), 'true', 'the click pressed 7 d');
+      assert.equal(await page.getAttribute('#flow-7d', 'hidden'), null, 'and 7 d shows, in the swapped-in section');
+    });
+  });
+
   test('20 runs with mixed outcomes grow the timeline live; every bar says what /api/history says; light and dark at 1280 and 390 px', async () => {
     const fixture = tempTasks();
     fs.rmSync(path.join(fixture.dir, 'FIRST-TASK.md'));

@@ -139,6 +139,41 @@ function swap(doc: Document): void {
   keepFocusAt(focusTop);
 }
 
+/** A press held longer than this is a drag or a release the page never heard: the swap waits no longer. */
+const PRESS_MAX_MS = 5000;
+/** A mouse button or finger is down on the page. */
+let pressed = false;
+/** Swaps waiting for the press to end. */
+let afterPress: (() => void)[] = [];
+
+/**
+ * Follows presses: a swap that replaced the element under a held button would lose the click of
+ * its release (the click goes to what holds both elements, not to the button).
+ */
+function watchPresses(): void {
+  addEventListener('pointerdown', () => { pressed = true; }, true);
+  const up = (): void => {
+    pressed = false;
+    const waiting = afterPress;
+    afterPress = [];
+    // After this event's task: the click of the release is dispatched first.
+    setTimeout(() => { for (const go of waiting) go(); }, 0);
+  };
+  for (const type of ['pointerup', 'pointercancel', 'dragend', 'blur']) addEventListener(type, up, true);
+}
+
+/** Resolves when no press is held (its click dispatched), or PRESS_MAX_MS after it was asked, whichever is first. */
+function unpressed(): Promise<void> {
+  if (!pressed) return Promise.resolve();
+  return new Promise((resolve) => {
+    afterPress.push(resolve);
+    setTimeout(() => {
+      pressed = false;
+      resolve();
+    }, PRESS_MAX_MS);
+  });
+}
+
 /** Refetches this page; events that arrive meanwhile cause one more refetch, not one each. */
 function refresh(): void {
   if (busy) {
@@ -155,8 +190,9 @@ function refresh(): void {
       if (!r.ok) throw new Error(String(r.status));
       return r.text();
     })
-    .then((html) => {
+    .then(async (html) => {
       if (html === null) return;
+      await unpressed();
       const doc = new DOMParser().parseFromString(html, 'text/html');
       mine = versionOf(doc);
       swap(doc);
@@ -214,6 +250,7 @@ export function startLive(): void {
     events.addEventListener('error', () => say('reconnecting…'));
     return;
   }
+  watchPresses();
   events.addEventListener('change', (e) => heard((e as MessageEvent<string>).data, false));
   // hello opens every (re)connection: a change (or log lines) may have landed between this page's load and now.
   events.addEventListener('hello', (e) => {
