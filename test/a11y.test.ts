@@ -99,10 +99,16 @@ describe('accessibility (axe-core in Chromium)', () => {
           const a = document.activeElement;
           return a === null ? '' : `${a.tagName} ${(a.textContent ?? '').trim().split(/\s+/)[0] ?? ''}`;
         });
-        const onScreen = (selector: string): Promise<boolean> => page.$eval(selector, (e) => {
-          const r = e.getBoundingClientRect();
-          return r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= window.innerWidth && r.top >= 0 && r.bottom <= window.innerHeight;
-        });
+        // In sight within a pixel (scrolling to the nearest edge leaves fractional positions); a miss names the box and the screen.
+        const onScreen = async (selector: string): Promise<boolean> => {
+          const { left, right, top, bottom, width, height } = await page.$eval(selector, (e) => {
+            const r = e.getBoundingClientRect();
+            return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: window.innerWidth, height: window.innerHeight };
+          });
+          const inside = right > left && bottom > top && left >= -1 && right <= width + 1 && top >= -1 && bottom <= height + 1;
+          if (!inside) console.log(`${selector} out of sight: ${JSON.stringify({ left, right, top, bottom })} on a screen of ${width}x${height}`);
+          return inside;
+        };
 
         await page.goto(base);
         await page.waitForSelector('#tasks tbody tr');

@@ -105,8 +105,15 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/**
+ * How long a wait gives its condition unless told: generous, because a loaded CI machine (two CPUs,
+ * a browser and a dozen servers at once) can take many seconds for what takes one here. A deadline
+ * only ever decides how soon a failing test says so.
+ */
+export const WAIT_MS = 60_000;
+
 /** Waits until fn returns a truthy value; the failure names what was awaited (a function: as it stands at the time-out). */
-export async function waitUntil<T>(fn: () => T | undefined | false, what: string | (() => string), timeoutMs = 15_000): Promise<T> {
+export async function waitUntil<T>(fn: () => T | undefined | false, what: string | (() => string), timeoutMs = WAIT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();
@@ -220,7 +227,7 @@ export async function withTempFolder(prefix: string, fn: (t: Folder) => Promise<
 }
 
 /** waitUntil for an async condition (a CLI call, an HTTP request); the failure names what was awaited. */
-export async function waitUntilAsync<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
+export async function waitUntilAsync<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = WAIT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -67,7 +67,7 @@ async function runsMovedOn(f: Folder, statuses: Record<string, string>, more: re
     const c = claims(f);
     const ids = Object.keys(statuses).map((id) => c[id]?.state === 'running' ? c[id]?.runId : undefined);
     return ids.every(Boolean) ? Object.fromEntries(Object.keys(statuses).map((id, i) => [id, ids[i] as string])) : undefined;
-  }, `${n} runs; log:\n${heartbeatLog(f)}`);
+  }, () => `${n} runs; log:\n${heartbeatLog(f)}`);
   for (const [id, status] of Object.entries(statuses)) writeTask(f, id, status);
   return { hb, runIds };
 }
@@ -100,7 +100,7 @@ describe('live runs whose task is no longer ready, after the registry is rebuilt
       const back = await waitUntil(() => {
         const c = claims(f);
         return Object.entries(runIds).every(([id, runId]) => c[id]?.runId === runId) ? c : undefined;
-      }, `every live run's claim back; registry: ${JSON.stringify(claims(f))}\nlog:\n${heartbeatLog(f)}`);
+      }, () => `every live run's claim back; registry: ${JSON.stringify(claims(f))}\nlog:\n${heartbeatLog(f)}`);
       for (const id of Object.keys(runIds)) {
         assert.equal(back[id]?.state, 'running', `${id} (${statuses[id]}) is running`);
         assert.match(back[id]?.note ?? '', /rebuilt from its live run/);
@@ -108,7 +108,7 @@ describe('live runs whose task is no longer ready, after the registry is rebuilt
       assert.match(heartbeatLog(f), /registry .* had no claim for live runs .*; put them back \(live runs found by their run marker: /);
       const st = await cli(['status', `owner=${f.owner}`, `dir=${f.dir}`, '--json']);
       assert.deepEqual((JSON.parse(st.stdout) as { claims: Claim[] }).claims.map((c) => c.id).sort(), Object.keys(runIds).sort(), 'status shows every live run');
-      await waitUntil(() => snapshot(f).claims.length === STATUSES.length, `the snapshot to show every live run: ${JSON.stringify(snapshot(f).claims)}`);
+      await waitUntil(() => snapshot(f).claims.length === STATUSES.length, () => `the snapshot to show every live run: ${JSON.stringify(snapshot(f).claims)}`);
 
       const pid = back.T0?.pid as number;
       const forced = await cli(['release', `owner=${f.owner}`, `dir=${f.dir}`, 'id=T0', '--force', '--json']);
@@ -123,7 +123,7 @@ describe('live runs whose task is no longer ready, after the registry is rebuilt
       const released = await waitUntil(() => {
         const reg = JSON.parse(fs.readFileSync(registryFile(f), 'utf8')) as { claims: Record<string, Claim>; history: (Claim & { releaseReason: string })[] };
         return reg.claims.T3 ? undefined : reg.history.find((h) => h.runId === runIds.T3);
-      }, `the claim of T3 released once its run ended; registry: ${JSON.stringify(claims(f))}`);
+      }, () => `the claim of T3 released once its run ended; registry: ${JSON.stringify(claims(f))}`);
       assert.equal(released.releaseReason, 'task completed');
     });
   });
@@ -135,7 +135,7 @@ describe('live runs whose task is no longer ready, after the registry is rebuilt
       await killHeartbeat(hb);
       await registryRewritten(f);
       await ensure(f, f.owner, ['run_timeout=1', `dispatch=${sleeperIn(f.root)} 300`]);
-      await waitUntil(() => claims(f).A?.runId === runIds.A && claims(f).A?.state === 'timed_out' ? true : undefined, `the claim of A back and timed out; registry: ${JSON.stringify(claims(f))}\nlog:\n${heartbeatLog(f)}`);
+      await waitUntil(() => claims(f).A?.runId === runIds.A && claims(f).A?.state === 'timed_out' ? true : undefined, () => `the claim of A back and timed out; registry: ${JSON.stringify(claims(f))}\nlog:\n${heartbeatLog(f)}`);
       await waitUntil(() => !alive(pid), `the run of A (pid ${pid}) ended by run_timeout`);
       const escalated = await waitUntil(() => (snapshot(f) as { escalations?: { id: string; reason: string }[] }).escalations?.find((e) => e.id === 'A'), 'the escalation of A');
       assert.match(escalated.reason, /^run timed out after /);
@@ -155,7 +155,7 @@ describe('live runs whose task is no longer ready, after the registry is rebuilt
       const copy = `${registryFile(f)}.old`;
       fs.writeFileSync(copy, JSON.stringify({ version: 1, claims: {}, history: [], holds: {} }));
       fs.renameSync(copy, registryFile(f));
-      await waitUntil(() => claims(f).A?.runId === runIds.A ? true : undefined, `the claim of A back; registry: ${JSON.stringify(claims(f))}\nlog:\n${heartbeatLog(f, other)}`);
+      await waitUntil(() => claims(f).A?.runId === runIds.A ? true : undefined, () => `the claim of A back; registry: ${JSON.stringify(claims(f))}\nlog:\n${heartbeatLog(f, other)}`);
       assert.equal(claims(f).A?.claimedBy, f.owner, 'still claimed by the owner whose run it is');
       assert.ok(alive(watcher));
     });
