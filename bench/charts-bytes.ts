@@ -16,6 +16,7 @@ import { renderFleet } from '../lib/web/render/charts.ts';
 import { clientAssets } from '../lib/web/site/client-assets.ts';
 import { HistoryView } from '../lib/web/site/history-view.ts';
 import { SiteBuilder } from '../lib/web/site/site.ts';
+import { brotliOptions } from '../lib/web/site/site-writer.ts';
 import { generateTasks } from './generate.ts';
 
 const DAY = 86_400_000;
@@ -24,9 +25,7 @@ const TASKS = 400;
 /** As served: site-writer.ts's brotli settings. */
 export function brotli(b: Buffer | string): number {
   const buf = Buffer.from(b);
-  const C = zlib.constants;
-  return zlib.brotliCompressSync(buf, { params: { [C.BROTLI_PARAM_QUALITY]: 5, [C.BROTLI_PARAM_MODE]: C.BROTLI_MODE_TEXT, [C.BROTLI_PARAM_SIZE_HINT]: buf.length,
-    [C.BROTLI_PARAM_LGWIN]: Math.min(24, Math.max(16, Math.ceil(Math.log2(buf.length + 1)))) } }).length;
+  return zlib.brotliCompressSync(buf, brotliOptions(buf.length)).length;
 }
 
 /** 30 days of a busy fleet: a run every 15 minutes on the generated tasks (mixed outcomes, two in flight), a tick every 30 s with drifting counts. */

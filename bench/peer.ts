@@ -47,7 +47,7 @@ function peerVersion(): { version: string } | { skipped: string } {
 /** One side's figures of one cold start: ms to tasks, peak MB (with its parts), /api/tasks bytes plain and with br. */
 interface Cold { ms: number; mb: number; parts: string; plain: number; br: number; encoding: string; settled?: number }
 
-/** How long after a cold start the settled memory is sampled (our idle writer threads end after 10 s). */
+/** How long after a cold start the settled memory is sampled: the same wait for both servers (at 10,000 tasks ours may still be rendering task pages). */
 const SETTLE_MS = 12_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -27,7 +27,7 @@ delete env.NODE_OPTIONS;
 const SERVED = { pruneUnknown: true, precompress: true, versions: true } as const;
 
 /**
- * Build times until every file is on disk (with compression, the writer thread done too). Disk
+ * Build times until every file is on disk (with compression, the writer done too). Disk
  * writeback makes single builds of 30,000 files noisy, so the two settings take turns, twice,
  * each from a fresh scanner, builder and folder: the best full build of each, the median of its
  * one-changed rebuilds (5 per round).

@@ -92,7 +92,7 @@ describe('true from the first second', () => {
     const snap = await get(`${base}/api/snapshot`) as Reply;
     assert.deepEqual([snap.status, snap.body], [200, facts.snapshot], 'the snapshot is a whole file of its own');
     assert.equal((await get(`${base}/api/nothing-here`))?.status, 404, 'a route that does not exist is a true 404');
-    // The build's writer threads put the index down before the model reaches the server's thread:
+    // The build's writer puts the index down before the model reaches the server's thread:
     // an index that appears before the model is not served.
     const site = path.join(t.dir, 'logs', 'task_manager', `site-${t.owner}`);
     fs.mkdirSync(site, { recursive: true });

@@ -26,7 +26,7 @@ test('the collector is taken without leaving gc exposed: new contexts and worker
   const budget = new HeapBudget(1024 * 1024);
   assert.equal(typeof budget.check, 'function');
   assert.equal(vm.runInNewContext('typeof gc'), 'undefined');
-  // A script that declares its own gc (the writer threads' did) still starts.
+  // A script that declares its own gc (the writer threads of earlier versions did) still starts.
   assert.equal(vm.runInNewContext('const gc = 1; gc'), 1);
   const worker = new Worker("require('node:worker_threads').parentPort.postMessage(typeof gc)", { eval: true });
   try {

@@ -168,8 +168,8 @@ describe('server', () => {
       });
       assert.equal(foreign, 421);
       // The build folder deleted under the server: a request does not kill it, and pages come back.
-      // It vanishes at once (moved away, then removed): an rm -r walking it races the writer threads,
-      // which add files while the heartbeat ticks every 0.2 s, and fails with ENOTEMPTY on a busy machine.
+      // It vanishes at once (moved away, then removed): an rm -r walking it races the writer,
+      // which adds files while the heartbeat ticks every 0.2 s, and fails with ENOTEMPTY on a busy machine.
       const site = `${dir}/logs/task_manager/site-${owner}`;
       fs.renameSync(site, `${site}.gone`);
       fs.rmSync(`${site}.gone`, { recursive: true, force: true, maxRetries: 20, retryDelay: 10 });

@@ -22,7 +22,7 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-/** One build's worth of writes: begin, the files, finish (as SiteBuilder does), and the writer thread done. */
+/** One build's worth of writes: begin, the files, finish (as SiteBuilder does), and the writer done. */
 async function build(files: SiteFiles, pages: Record<string, string>, first = false): Promise<Omit<BuildResult, 'settled'>> {
   files.begin();
   if (first) files.survey('tasks', '.html', ['index.html', 'search.json']);
@@ -106,7 +106,7 @@ test('remove takes the siblings with the file; without the options (build out=) 
   assert.equal(fs.readFileSync(path.join(plain, 'index.html'), 'utf8'), page('Index'));
 }));
 
-test('a page the writer threads could not write is written by the next build (the builder starts afresh)', () => withDir(async (root) => {
+test('a page the writer could not write is written by the next build (the builder starts afresh)', () => withDir(async (root) => {
   const dir = path.join(root, 'tasks');
   fs.mkdirSync(dir);
   const task = (title: string): void => fs.writeFileSync(path.join(dir, 'A.md'), `---\nid: A\ntitle: ${title}\nstatus: ready\n---\n`);

@@ -6,6 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { ENCODINGS } from '../site/site-files.ts';
+// The build folder's siblings' settings: a body is compressed as its pages are.
+import { GZIP, brotliOptions } from '../site/site-writer.ts';
 import { acceptedEncodings } from './statics.ts';
 
 /**
@@ -37,15 +39,6 @@ export function jsonBody(text: string | Buffer): PlainBody {
   return { body, length: body.length, etag: etagOf(crypto.createHash('sha1').update(body)), encoded: new Map() };
 }
 
-/** The settings of the build folder's siblings (site-writer.ts): brotli quality 5 with the window fitted to the body, gzip level 6. */
-const brotliOptions = (length: number): zlib.BrotliOptions => {
-  const C = zlib.constants;
-  return { params: {
-    [C.BROTLI_PARAM_QUALITY]: 5, [C.BROTLI_PARAM_MODE]: C.BROTLI_MODE_TEXT, [C.BROTLI_PARAM_SIZE_HINT]: length,
-    [C.BROTLI_PARAM_LGWIN]: Math.min(24, Math.max(16, Math.ceil(Math.log2(length + 1)))),
-  } };
-};
-const GZIP: zlib.ZlibOptions = { level: 6 };
 
 /**
  * A body written from pieces of text, as the bytes of their concatenation: into blocks of 1 MiB,

@@ -135,7 +135,7 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       });
     }
     // An asset not on disk yet is answered from memory: before the first build, after the build
-    // folder was deleted, and while a build's writer threads have put index.html down before it.
+    // folder was deleted, and while a build's writer has not put index.html down yet.
     if (ASSETS.has(pathname)) {
       void import('../site/client-assets.ts').then(({ clientAssets }) => {
         const asset = clientAssets().find((a) => `/${a.name}` === pathname);

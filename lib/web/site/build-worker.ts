@@ -29,7 +29,7 @@ const TASKS_PER_MESSAGE = 500;
 /**
  * Task pages rendered in the background at a time: about 0.1-0.2 s of rendering, after which a
  * watch event or a page the server asks for goes first; and a slice's pages are on disk before the
- * next one is rendered, so the writer threads' queue holds one slice, not the whole site.
+ * next one is rendered, so the writer's queue holds one slice, not the whole site.
  */
 const SLICE = 200;
 /** The garbage a build or slice may leave before the thread collects (heap-budget.ts). */
@@ -111,7 +111,7 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   const wanted = new Map<string, number[]>();
   /** Asked-for pages that were not pending and have let one build go first. */
   const waitedForBuild = new Set<string>();
-  /** One round at a time, each finished on disk (its writer threads done) before the next starts: the next one compares with what the last one wrote. */
+  /** One round at a time, each finished on disk (its writer done) before the next starts: the next one compares with what the last one wrote. */
   let running = false;
   const run = async (): Promise<void> => {
     if (running) return;
@@ -121,7 +121,7 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
         heap.check();
         await heldWhile(process.env.TASKS_BUILD_HOLD);
         // A turn of the event loop between rounds: without it the server's messages (a page asked
-        // for, a rebuild) waited behind every slice, the rounds chaining on the writer threads' answers.
+        // for, a rebuild) waited behind every slice, the rounds chaining on the writer's compressions.
         await new Promise((resolve) => setImmediate(resolve));
         // Asked-for pages before any build: rendered from the inputs of the last one, which is what
         // the index shows. A page no build has left pending waits for one build if one is due (after a

@@ -189,7 +189,7 @@ export class LiveSite {
   /** A write round's result: the version moves when it wrote or removed a file. */
   private counted(result: BuildResult): BuildResult {
     if (result.written || result.removed) this.version += 1;
-    // Files the writer threads could not write (a full disk, the folder deleted under them) are
+    // Files the writer could not write (a full disk, the folder deleted under them) are
     // known to the builder as written: a fresh one renders every page again and compares it with
     // what is on disk, so the next build writes what is missing or wrong.
     const builder = this.builder;

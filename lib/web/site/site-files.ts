@@ -11,7 +11,7 @@ import { type SiteWriter, siteWriter } from './site-writer.ts';
 
 /**
  * What one build did; filesChanged: a file was added or removed (not just rewritten). With
- * precompress, files are written by the writer thread: `settled` resolves once they are all on
+ * precompress, files are written by the site writer: `settled` resolves once they are all on
  * disk (and rejects when one could not be written; the next build then checks every file again).
  * files (with the manifest option): the build's files, when they are not the ones last reported.
  */
@@ -35,7 +35,7 @@ export interface SiteFilesOptions {
   /**
    * Writes `<file>.br` and `<file>.gz` beside every file, before the file itself, so the server
    * sends them by Accept-Encoding; they are written, kept and removed with their file. The
-   * compressing and writing happen on a writer thread (site-writer.ts), overlapping the render.
+   * compressing happens on libuv's thread pool (site-writer.ts), overlapping the render.
    */
   readonly precompress?: boolean;
   /**
@@ -141,6 +141,7 @@ export class SiteFiles {
       for (const name of names) {
         const sibling = ENCODINGS.find((e) => name.endsWith(e.ext));
         const orphan = sibling !== undefined && !here.has(name.slice(0, -sibling.ext.length));
+        // Temp files: `<file>.<pid>.<n>.tmp`, and `…w.tmp` from the writer threads of earlier versions.
         if (orphan || /\.\d+\.\d+w?\.tmp$/.test(name)) fs.rmSync(path.join(this.dir, folder, name), { force: true });
       }
     }
@@ -261,7 +262,7 @@ export class SiteFiles {
 
   /**
    * Writes a file, atomically. With precompress its compressed siblings go first, then the file
-   * (on the writer thread): a reader of any one of them gets one whole version, and the siblings
+   * (by the site writer): a reader of any one of them gets one whole version, and the siblings
    * are never newer than the file once it is in place.
    */
   private put(rel: string, chunks: readonly Buffer[]): void {
