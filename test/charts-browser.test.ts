@@ -163,6 +163,9 @@ describe('the Fleet charts in Chromium', () => {
   test('a live swap that arrives while a mouse button is held waits for its release: the click is not lost, and the swap follows', async () => {
     await withRunning(async (page, { tick }) => {
       await page.waitForFunction(() => document.documentElement.dataset.liveVersion ?? false, undefined, { timeout: 15_000 });
+      // 30 d first: pressing 7 d then moves the focus from one button to the other (a blur that is no release).
+      await page.click('#flow-b-30d');
+      assert.equal(await page.getAttribute('#flow-30d', 'hidden'), null);
       await page.evaluate(() => { (document.querySelector('#fleet') as HTMLElement).dataset.before = '1'; });
       const box = await page.$eval('#flow-b-7d', (b) => { b.scrollIntoView({ block: 'center' }); const r = b.getBoundingClientRect(); return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; });
       await page.mouse.move(box.x, box.y);

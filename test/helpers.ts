@@ -118,8 +118,18 @@ export async function waitUntil<T>(fn: () => T | undefined | false, what: string
   for (;;) {
     const v = fn();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${said(what)}`);
     await sleep(25);
+  }
+}
+
+/** What a wait was for, as it stands now; a description that fails to say itself says so, never hiding the time-out. */
+function said(what: string | (() => string)): string {
+  if (typeof what === 'string') return what;
+  try {
+    return what();
+  } catch (err) {
+    return `(its description failed: ${String(err)})`;
   }
 }
 

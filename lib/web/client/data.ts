@@ -85,10 +85,10 @@ async function dataIndex(): Promise<DataIndex> {
   return doc;
 }
 
-/** A data index of another build is asked for again this long after, at most LAG_TRIES times for one version of the page. */
+/** A data index of another build is asked for again this long after, at most LAG_TRIES times by each loader for one version of the page. */
 const LAG_MS = 1000;
 const LAG_TRIES = 10;
-let lag = { asked: '', tries: 0 };
+const lag = new Map<() => void, { asked: string; tries: number }>();
 
 /**
  * Loads again a second later: the data index answered for other versions than the page names.
@@ -97,8 +97,9 @@ let lag = { asked: '', tries: 0 };
  */
 function later(load: () => void): void {
   const asked = `${want.rows}.${want.bodies}`;
-  if (lag.asked !== asked) lag = { asked, tries: 0 };
-  if (lag.tries++ < LAG_TRIES) setTimeout(load, LAG_MS);
+  let tries = lag.get(load);
+  if (tries?.asked !== asked) lag.set(load, (tries = { asked, tries: 0 }));
+  if (tries.tries++ < LAG_TRIES) setTimeout(load, LAG_MS);
 }
 
 /** Brings `held` in line with the hashes: shards no longer named dropped, changed or missing ones fetched (in parallel). */
@@ -122,7 +123,10 @@ function loadRows(): void {
       for (const c of doc.order) {
         const k = SHARD_DIGITS.indexOf(c);
         const row = held.rows.get(k)?.rows[next[k] ?? 0];
-        if (row === undefined) throw new Error('the data index and its shards disagree');
+        if (row === undefined) {
+          held.rows.clear(); // fetched again at the next try, not answered from what disagreed
+          throw new Error('the data index and its shards disagree');
+        }
         next[k] = (next[k] ?? 0) + 1;
         rows.push(row);
       }
@@ -130,7 +134,7 @@ function loadRows(): void {
       data = { ...data, rows, complete: true, failed: false };
     })
     .catch(() => {
-      // Keep what is shown; the next live update tries again.
+      // Keep what is shown; the next live update tries again (and a second later, when records were loaded before).
       data = { ...data, failed: true };
     })
     .finally(() => {
@@ -139,7 +143,8 @@ function loadRows(): void {
       if (have.rows !== '' && have.rows !== want.rows) {
         if (want.rows !== asked) loadRows(); // the index moved on meanwhile
         else later(loadRows); // the data index was another build's
-      } else if (have.rows !== '' && have.bodies !== want.bodies) loadBodies(); // in the background, for search
+      }
+      if (have.rows !== '' && have.bodies !== want.bodies) loadBodies(); // in the background, for search
     });
 }
 

@@ -139,10 +139,10 @@ function swap(doc: Document): void {
   keepFocusAt(focusTop);
 }
 
-/** A press held longer than this is a drag or a release the page never heard: the swap waits no longer. */
+/** A press held longer than this is a drag or a release the page never heard: a swap waits no longer. */
 const PRESS_MAX_MS = 5000;
-/** A mouse button or finger is down on the page. */
-let pressed = false;
+/** When the mouse button or finger now down on the page went down (performance.now()); undefined when none is. */
+let pressedAt: number | undefined;
 /** Swaps waiting for the press to end. */
 let afterPress: (() => void)[] = [];
 
@@ -151,26 +151,30 @@ let afterPress: (() => void)[] = [];
  * its release (the click goes to what holds both elements, not to the button).
  */
 function watchPresses(): void {
-  addEventListener('pointerdown', () => { pressed = true; }, true);
+  addEventListener('pointerdown', () => { pressedAt = performance.now(); }, true);
   const up = (): void => {
-    pressed = false;
+    pressedAt = undefined;
     const waiting = afterPress;
     afterPress = [];
     // After this event's task: the click of the release is dispatched first.
     setTimeout(() => { for (const go of waiting) go(); }, 0);
   };
-  for (const type of ['pointerup', 'pointercancel', 'dragend', 'blur']) addEventListener(type, up, true);
+  // A context menu can swallow the release; the window losing focus ends a press too (its own blur
+  // only: every focus change blurs an element, and pressing a button moves the focus to it).
+  for (const type of ['pointerup', 'pointercancel', 'dragend', 'contextmenu']) addEventListener(type, up, true);
+  addEventListener('blur', (e) => { if (e.target === window) up(); });
 }
 
-/** Resolves when no press is held (its click dispatched), or PRESS_MAX_MS after it was asked, whichever is first. */
+/** Resolves when no press is held (its click dispatched), or once the press is PRESS_MAX_MS old, whichever is first. */
 function unpressed(): Promise<void> {
-  if (!pressed) return Promise.resolve();
+  const press = pressedAt;
+  if (press === undefined) return Promise.resolve();
   return new Promise((resolve) => {
     afterPress.push(resolve);
     setTimeout(() => {
-      pressed = false;
+      if (pressedAt === press) pressedAt = undefined; // this press, not a later one
       resolve();
-    }, PRESS_MAX_MS);
+    }, Math.max(0, press + PRESS_MAX_MS - performance.now()));
   });
 }
 
