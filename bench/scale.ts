@@ -7,6 +7,7 @@
 //   BENCH_SCALE_TASKS=10000   another number of tasks (700 and 10,000: issue 19's memory rows)
 //   BENCH_SCALE_HUGE_MB=0     no huge task file (default 100)
 //   BENCH_BUNDLE=<tasks.mjs>  run another bundle (a copy of dist/: a rebuild of this checkout's dist/ under a running server breaks its lazy chunks)
+//   BENCH_NODE_FLAGS='--max-semi-space-size=2'  node flags for the server (with MALLOC_ARENA_MAX=2 in the environment: docs/operations.md's memory settings)
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,6 +21,7 @@ import { RssTrace } from './lib-rss.ts';
 const TASKS = Number(process.env.BENCH_SCALE_TASKS ?? 50_000);
 const HUGE_BYTES = Number(process.env.BENCH_SCALE_HUGE_MB ?? 100) * 1024 * 1024;
 const BUNDLE = process.env.BENCH_BUNDLE;
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 /** Cold starts at 50,000 tasks took 23-60 s to the first useful page before issue 19: generous, so a slow machine still reports. */
 const DEADLINE_MS = 300_000;
 /** Issue 19's targets at 50,000 tasks. */
@@ -44,13 +46,13 @@ async function main(): Promise<void> {
     generateTasks(dir, TASKS);
     if (HUGE_BYTES > 0) writeHugeTask(path.join(dir, 'HUGE-1.md'), '---\nid: HUGE-1\ntitle: Huge task\nstatus: backlog\n---\n', HUGE_BYTES);
     const huge = HUGE_BYTES > 0 ? ` + one ${HUGE_BYTES / 1024 / 1024} MB task file` : '';
-    console.log(`scale: ${TASKS} generated tasks${huge}, written in ${s(performance.now() - g0)}; cold start (no build on disk), heartbeat on${BUNDLE ? `; bundle ${BUNDLE}` : ''}; load average ${load()}`);
+    console.log(`scale: ${TASKS} generated tasks${huge}, written in ${s(performance.now() - g0)}; cold start (no build on disk), heartbeat on${BUNDLE ? `; bundle ${BUNDLE}` : ''}${NODE_FLAGS.length ? `; node ${NODE_FLAGS.join(' ')}` : ''}${process.env.MALLOC_ARENA_MAX ? `; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}` : ''}; load average ${load()}`);
 
     const port = await getPort({ host: '127.0.0.1' });
     const base = `http://127.0.0.1:${port}`;
     const t0 = performance.now();
     const cli = BUNDLE === undefined ? cliCommand() : [BUNDLE];
-    serve = spawn(process.execPath, [...cli, 'serve', `owner=${owner}`, `dir=${dir}`, `port=${port}`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    serve = spawn(process.execPath, [...NODE_FLAGS, ...cli, 'serve', `owner=${owner}`, `dir=${dir}`, `port=${port}`], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     let urlLineMs: number | undefined;
     serve.stdout?.on('data', (c: Buffer) => { out += String(c); if (urlLineMs === undefined && out.includes('serving tasks')) urlLineMs = performance.now() - t0; });
