@@ -72,12 +72,15 @@ async function getJson<T>(name: string, version: string): Promise<T> {
 
 /** The shards held, by number, with the hash they were fetched at: one the data index names with another hash is fetched again. */
 const held = { rows: new Map<number, { hash: string; rows: readonly TaskRow[] }>(), bodies: new Map<number, { hash: string; bodies: Record<string, string> }>() };
+/** The versions the page names, as one key: what the data index is asked for, and what it must name to be kept. */
+const wanted = (): string => `${want.rows}.${want.bodies}`;
+
 /** The data index last fetched, and the versions it was asked for. */
 let index: { asked: string; doc: DataIndex } | undefined;
 
 /** The data index for the versions the index page names (fetched again only when they moved on). */
 async function dataIndex(): Promise<DataIndex> {
-  const asked = `${want.rows}.${want.bodies}`;
+  const asked = wanted();
   if (index?.asked === asked) return index.doc;
   const doc = await getJson<DataIndex>(DATA_INDEX, asked);
   // Kept only when it is the one asked for: another build's (a rebuild lands its files one at a time) is asked for again.
@@ -96,7 +99,7 @@ const lag = new Map<() => void, { asked: string; tries: number }>();
  * would go round its promises for good, never giving the page a turn (a renderer at full CPU).
  */
 function later(load: () => void): void {
-  const asked = `${want.rows}.${want.bodies}`;
+  const asked = wanted();
   let tries = lag.get(load);
   if (tries?.asked !== asked) lag.set(load, (tries = { asked, tries: 0 }));
   if (tries.tries++ < LAG_TRIES) setTimeout(load, LAG_MS);

@@ -39,7 +39,6 @@ export function jsonBody(text: string | Buffer): PlainBody {
   return { body, length: body.length, etag: etagOf(crypto.createHash('sha1').update(body)), encoded: new Map() };
 }
 
-
 /**
  * A body written from pieces of text, as the bytes of their concatenation: into blocks of 1 MiB,
  * with a turn of the event loop after each (a 31 MB list never holds the server's thread in one
