@@ -13,7 +13,7 @@ import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
 import { runtimePaths } from '../lib/base/paths.ts';
 import { launchChromium, openQuiet } from './chromium.ts';
-import { type Running, SCRIPT, TSX, cli, commitAll, killAll, makeRepo, start, uniqueOwner, waitUntil } from './helpers.ts';
+import { type Running, SCRIPT, TSX, cli, commitAll, killAll, makeRepo, start, uniqueOwner, waitUntil, within } from './helpers.ts';
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -348,13 +348,9 @@ interface Violation { id: string; help: string; nodes: { target: string[] }[] }
  */
 async function violations(page: Page): Promise<string[]> {
   await page.evaluate(AXE);
-  let timer: NodeJS.Timeout | undefined;
-  const found = await Promise.race([
-    page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run: (o: object) => Promise<{ violations: Violation[] }> } }).axe;
-      return (await axe.run({ resultTypes: ['violations'] })).violations;
-    }),
-    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('axe-core did not finish within 60 s: the page is busy (its renderer spinning?)')), 60_000); }),
-  ]).finally(() => clearTimeout(timer));
+  const found = await within(page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run: (o: object) => Promise<{ violations: Violation[] }> } }).axe;
+    return (await axe.run({ resultTypes: ['violations'] })).violations;
+  }), 60_000, 'axe-core did not finish within 60 s: the page is busy (its renderer spinning?)');
   return found.map((v) => `${v.id}: ${v.help}; ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
 }

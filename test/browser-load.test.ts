@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { holdBuild } from './build-hold.ts';
 import { launchChromium } from './chromium.ts';
-import { serveBare, stopServe, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { serveBare, stopServe, waitUntil, waitUntilAsync, withTempFolder, within } from './helpers.ts';
 
 /** The page's version as the build wrote it (the `<!--v:…-->` trailer of its file). */
 function trailer(file: string): string | undefined {
@@ -105,15 +105,10 @@ describe('page loads in Chromium', () => {
         await w.page.goto(`${base}/`);
         await w.page.waitForSelector('#tasks tbody tr');
         // A page spinning through its promises never turns to this: bounded, so the test fails rather than hangs.
-        let timer: NodeJS.Timeout | undefined;
-        const turned = await Promise.race([
-          w.page.evaluate(() => 'turned'),
-          new Promise<string>((resolve) => { timer = setTimeout(() => resolve('the page never turned to an evaluate in 30 s: it spins'), 30_000); }),
-        ]).finally(() => clearTimeout(timer));
-        assert.equal(turned, 'turned', which);
+        assert.equal(await within(w.page.evaluate(() => 'turned'), 30_000, `${which}: the page never turned to an evaluate in 30 s: it spins`), 'turned', which);
         await w.page.fill('#q', 'kumquat');
         await w.page.waitForFunction(() => /FRUIT/.test(document.querySelector('#tasks tbody')?.textContent ?? ''), undefined, { timeout: 60_000 });
-        await waitUntil(() => answers.length >= 3, `${which}: the page to ask again (answers: ${answers.join(', ')})`);
+        await waitUntil(() => answers.length >= 3, () => `${which}: the page to ask again (answers: ${answers.join(', ')})`);
         assert.deepEqual(answers.slice(0, 3), ['other', 'other', 'same'], `${which}: asked again after each answer of another build`);
         assert.ok(answers.length <= 4, `${which}: asked ${answers.length} times`);
         assert.deepEqual(w.errors, []);

@@ -123,6 +123,16 @@ export async function waitUntil<T>(fn: () => T | undefined | false, what: string
   }
 }
 
+/**
+ * Settles as `p` does, or rejects once `ms` pass first, with `why` (a function: as it stands then):
+ * a deadline for what may never settle (a spinning page, a server that does not exit).
+ */
+export async function within<T>(p: Promise<T>, ms: number, why: string | (() => string)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(said(why))), ms); });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** What a wait was for, as it stands now; a description that fails to say itself says so, never hiding the time-out. */
 function said(what: string | (() => string)): string {
   if (typeof what === 'string') return what;

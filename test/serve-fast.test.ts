@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import { describe, test } from 'node:test';
 import { holdBuild } from './build-hold.ts';
 import { hello } from './event-hello.ts';
-import { type Folder, serveBare, stopServe, waitUntil, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { type Folder, serveBare, stopServe, waitUntil, waitUntilAsync, withTempFolder, within } from './helpers.ts';
 
 const withFolder = (fn: (t: Folder) => Promise<void>): Promise<void> => withTempFolder('fast', fn);
 
@@ -102,8 +102,7 @@ describe('listen first', () => {
     assert.equal((await get(`${base}/`)).status, 503);
     process.kill(-(s.child.pid as number), 'SIGINT');
     // The build never ran: the held thread is ended with the server (a server that waited for it would hang here, so a deadline).
-    let timer: NodeJS.Timeout | undefined;
-    const exit = await Promise.race([s.exited, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the server did not exit within 15 s of SIGINT:\n${s.output()}`)), 15_000); })]).finally(() => clearTimeout(timer));
+    const exit = await within(s.exited, 15_000, () => `the server did not exit within 15 s of SIGINT:\n${s.output()}`);
     hold.release();
     assert.equal(exit.code, 0, s.output());
     assert.match(s.output(), /tasks server stopped \(SIGINT\)/);
