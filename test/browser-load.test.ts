@@ -84,28 +84,42 @@ describe('page loads in Chromium', () => {
     await stopServe(s);
   }));
 
-  test('a data index from another build (a rebuild lands its files one at a time): the page neither spins nor keeps it, and asks again until they agree', () => withTempFolder('load', async (t) => {
+  test('a data index from another build (a rebuild lands its files one at a time): the page neither spins nor shows it, and asks again until they agree', () => withTempFolder('load', async (t) => {
     fs.writeFileSync(path.join(t.dir, 'FRUIT.md'), '---\nid: FRUIT\ntitle: A plain title\nstatus: ready\n---\nOnly the body says kumquat.\n');
     const { s, base } = await serveBare(t, ['project=Acme']);
     await waitUntilAsync(async () => (await fetch(`${base}/api/health`).then((r) => r.json()) as { build: string }).build === 'current' || undefined, 'the build current', 60_000);
-    // Both versions of another build (the records' loader asks again), then the bodies' alone (their loader does).
+    // Both versions of another build, an earlier one with no tasks yet (the records' loader asks again, the page's rows stay), then the bodies' alone (their loader does).
     for (const which of ['version and search', 'search'] as const) {
       const w = await counting('/');
+      // The third answer, the page's own, waits until the list was read with only the other two taken.
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
       try {
         // The first two answers name other versions, as a data index of the build before or after would.
         const answers: string[] = [];
         await w.context.route('**/data/index.json*', async (route) => {
-          const r = await route.fetch();
-          const doc = await r.json() as { version: string; search: string };
-          const other = answers.length < 2;
-          answers.push(other ? 'other' : 'same');
-          const changed = which === 'search' ? { ...doc, search: `${doc.search}x` } : { ...doc, version: `${doc.version}x`, search: `${doc.search}x` };
-          await route.fulfill({ response: r, json: other ? changed : doc });
+          if (answers.length >= 2) await gate;
+          try {
+            const r = await route.fetch();
+            const doc = await r.json() as { version: string; search: string };
+            const other = answers.length < 2;
+            answers.push(other ? 'other' : 'same');
+            const changed = which === 'search' ? { ...doc, search: `${doc.search}x` } : { version: `${doc.version}x`, search: `${doc.search}x`, order: '', tasks: [], bodies: [] };
+            await route.fulfill({ response: r, json: other ? changed : doc });
+          } catch (err) {
+            // Released by a failed test's cleanup: the context is closed; anything else fails the test through the answers it lacks.
+            if (!/closed|disposed/i.test(String(err))) throw err;
+          }
         });
         await w.page.goto(`${base}/`);
         await w.page.waitForSelector('#tasks tbody tr');
         // A page spinning through its promises never turns to this: bounded, so the test fails rather than hangs.
         assert.equal(await within(w.page.evaluate(() => 'turned'), 30_000, `${which}: the page never turned to an evaluate in 30 s: it spins`), 'turned', which);
+        // Both answers of another build are in (the second is asked for a second after the first was taken): the list still shows the page's tasks.
+        await waitUntil(() => answers.length >= 2, () => `${which}: the page to ask again (answers: ${answers.join(', ')})`);
+        const shown = await w.page.$$eval('#tasks tbody tr[data-page]', (rows) => rows.map((r) => (r as HTMLElement).dataset.page ?? '').sort());
+        assert.deepEqual(shown, ['FIRST-TASK', 'FRUIT'], `${which}: the list keeps the page's tasks while the data index is another build's`);
+        release();
         await w.page.fill('#q', 'kumquat');
         await w.page.waitForFunction(() => /FRUIT/.test(document.querySelector('#tasks tbody')?.textContent ?? ''), undefined, { timeout: 60_000 });
         await waitUntil(() => answers.length >= 3, () => `${which}: the page to ask again (answers: ${answers.join(', ')})`);
@@ -113,6 +127,7 @@ describe('page loads in Chromium', () => {
         assert.ok(answers.length <= 4, `${which}: asked ${answers.length} times`);
         assert.deepEqual(w.errors, []);
       } finally {
+        release();
         await w.context.close();
       }
     }

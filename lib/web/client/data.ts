@@ -117,8 +117,15 @@ function loadRows(): void {
   if (loading.rows) return;
   loading.rows = true;
   const asked = want.rows;
+  /** The data index, or a shard it named, was another build's: what is shown stays, and it is asked for again a second later. */
+  let stale = false;
   dataIndex()
     .then(async (doc) => {
+      // Another build's records are not the page's (an earlier build's can have none at all).
+      if (doc.version !== asked) {
+        stale = true;
+        return;
+      }
       await sync(held.rows, doc.tasks, async (k, hash) => ({ hash, rows: (await getJson<{ tasks: TaskRow[] }>(tasksShard(k), hash)).tasks }));
       // The records in the served order: each shard's come in that order, `order` says whose turn it is.
       const next = new Array<number>(doc.tasks.length).fill(0);
@@ -128,6 +135,7 @@ function loadRows(): void {
         const row = held.rows.get(k)?.rows[next[k] ?? 0];
         if (row === undefined) {
           held.rows.clear(); // fetched again at the next try, not answered from what disagreed
+          stale = true;
           throw new Error('the data index and its shards disagree');
         }
         next[k] = (next[k] ?? 0) + 1;
@@ -137,15 +145,15 @@ function loadRows(): void {
       data = { ...data, rows, complete: true, failed: false };
     })
     .catch(() => {
-      // Keep what is shown; the next live update tries again (and a second later, when records were loaded before).
+      // Keep what is shown; the next live update tries again.
       data = { ...data, failed: true };
     })
     .finally(() => {
       loading.rows = false;
       onChange();
-      if (have.rows !== '' && have.rows !== want.rows) {
+      if (have.rows !== want.rows && (have.rows !== '' || stale)) {
         if (want.rows !== asked) loadRows(); // the index moved on meanwhile
-        else later(loadRows); // the data index was another build's
+        else if (stale) later(loadRows);
       }
       if (have.rows !== '' && have.bodies !== want.bodies) loadBodies(); // in the background, for search
     });
@@ -155,8 +163,14 @@ function loadBodies(): void {
   if (loading.bodies) return;
   loading.bodies = true;
   const asked = want.bodies;
+  let stale = false;
   dataIndex()
     .then(async (doc) => {
+      // Another build's bodies are not the page's: asked for again a second later.
+      if (doc.search !== asked) {
+        stale = true;
+        return;
+      }
       await sync(held.bodies, doc.bodies, async (k, hash) => ({ hash, bodies: await getJson<Record<string, string>>(searchShard(k), hash) }));
       const bodies = new Map<string, string>();
       for (const shard of held.bodies.values()) for (const [page, text] of Object.entries(shard.bodies)) bodies.set(page, text);
@@ -171,6 +185,6 @@ function loadBodies(): void {
       loading.bodies = false;
       if (have.bodies === want.bodies) return;
       if (want.bodies !== asked) loadBodies(); // the index moved on meanwhile
-      else later(loadBodies); // the data index was another build's
+      else if (stale) later(loadBodies);
     });
 }
