@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './chromium.ts';
+import { evalOne, launchChromium } from './chromium.ts';
 import { SCRIPT, TSX, cli, killAll, start, tempTasks, uniqueOwner } from './helpers.ts';
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -101,7 +101,7 @@ describe('accessibility (axe-core in Chromium)', () => {
         });
         // In sight within a pixel (scrolling to the nearest edge leaves fractional positions); a miss names the box and the screen.
         const onScreen = async (selector: string): Promise<boolean> => {
-          const { left, right, top, bottom, width, height } = await page.$eval(selector, (e) => {
+          const { left, right, top, bottom, width, height } = await evalOne(page, selector, (e) => {
             const r = e.getBoundingClientRect();
             return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: window.innerWidth, height: window.innerHeight };
           });
@@ -126,7 +126,7 @@ describe('accessibility (axe-core in Chromium)', () => {
         assert.match(await page.textContent('#board-keys') ?? '', /arrow keys move between cards/);
         assert.ok(await page.isVisible('#board-keys'), 'the board names its arrow keys');
         // Before any key: the card where Tab enters the board is in sight, not in a column off the screen.
-        const stop = await page.$eval('#board', (board) => {
+        const stop = await evalOne(page, '#board', (board) => {
           const card = board.querySelector('a.card[tabindex="0"]');
           const v = board.getBoundingClientRect();
           const r = card?.getBoundingClientRect();
@@ -144,9 +144,9 @@ describe('accessibility (axe-core in Chromium)', () => {
         assert.ok(await onScreen('a.card[data-page="DONE"]'), 'the card the arrow reached is in sight');
         // The heartbeat's first tick, arriving now, makes the Fleet section above grow (its charts appear):
         // the live swap keeps the focused card where it is on screen, not pushed down out of sight.
-        const top = (): Promise<number> => page.$eval('a.card[data-page="DONE"]', (e) => Math.round(e.getBoundingClientRect().top));
+        const top = (): Promise<number> => evalOne(page, 'a.card[data-page="DONE"]', (e) => Math.round(e.getBoundingClientRect().top));
         const before = await top();
-        const fleet = (): Promise<number> => page.$eval('#fleet', (e) => Math.round(e.getBoundingClientRect().height));
+        const fleet = (): Promise<number> => evalOne(page, '#fleet', (e) => Math.round(e.getBoundingClientRect().height));
         const tall = await fleet();
         const tick = await cli(['heartbeat', '--once', `owner=${owner}`, `dir=${fixture.dir}`]);
         assert.equal(tick.code, 0, tick.stderr);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, openQuiet } from './chromium.ts';
+import { evalAll, evalOne, launchChromium, openQuiet } from './chromium.ts';
 import { type Folder, type Running, killAll, serveBare, stopServe, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
 
 function taskText(id: string, status: string): string {
@@ -41,7 +41,7 @@ describe('the board offers every status, shown or not (Chromium)', () => {
 
   const card = (id: string): string => `#board a.card:has(code:text-is("${id}"))`;
   const columns = (page: Page): Promise<string[]> =>
-    page.$$eval('#board .col', (els) => els.filter((e) => (e as HTMLElement).offsetParent !== null).map((e) => (e as HTMLElement).dataset.status ?? ''));
+    evalAll(page, '#board .col', (els) => els.filter((e) => (e as HTMLElement).offsetParent !== null).map((e) => (e as HTMLElement).dataset.status ?? ''));
 
   test('M on a card lists review, blocked and cancelled though no column shows them; review is written and its column appears', async () => {
     const file = path.join(folder.dir, 'KEYED.md');
@@ -52,7 +52,7 @@ describe('the board offers every status, shown or not (Chromium)', () => {
     await page.focus(card('KEYED'));
     await page.keyboard.press('m');
     await page.waitForSelector('#board .move-menu button:focus');
-    const offered = await page.$$eval('#board .move-menu button', (els) => els.map((e) => e.textContent));
+    const offered = await evalAll(page, '#board .move-menu button', (els) => els.map((e) => e.textContent));
     for (const s of ['review', 'blocked', 'cancelled', 'ready', 'in_progress', 'completed']) assert.ok(offered.includes(s), `${s} in ${offered.join(', ')}`);
     assert.ok(!offered.includes('todo'), 'not the card\'s own status');
     await page.click('#board .move-menu button[data-to="review"]');
@@ -70,7 +70,7 @@ describe('the board offers every status, shown or not (Chromium)', () => {
     await page.waitForSelector(`${card('DRAGGED')}[draggable="true"]`, { timeout: 20_000 });
     assert.ok(!(await columns(page)).includes('blocked'), 'no blocked column before the drag');
     // The mouse presses where the card is on screen: the board in sight first.
-    await page.$eval('#board', (el) => el.scrollIntoView());
+    await evalOne(page, '#board', (el) => el.scrollIntoView());
     const from = await (await page.$(card('DRAGGED')))?.boundingBox();
     assert.ok(from);
     await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);

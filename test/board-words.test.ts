@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS, launchChromium, openQuiet } from './chromium.ts';
+import { ARTIFACTS, evalAll, evalOne, launchChromium, openQuiet } from './chromium.ts';
 import { type Running, SCRIPT, TSX, commitAll, killAll, makeRepo, runPids, start, uniqueOwner } from './helpers.ts';
 
 const DONE = 600;
@@ -73,7 +73,7 @@ describe('a Backlog.md folder on the board and on a phone (Chromium)', () => {
   test("the board's columns are the folder's statuses, in its words and order, with no empty canonical ones", async () => {
     const { page, problems } = await openQuiet(browser, `${base}?view=board`);
     await board(page);
-    const heads = await page.$$eval('#board .col h3 .st', (els) => els.map((e) => e.textContent));
+    const heads = await evalAll(page, '#board .col h3 .st', (els) => els.map((e) => e.textContent));
     assert.deepEqual(heads, ['To Do', 'In Progress', 'Done']);
     await page.context().close();
     assert.deepEqual(problems, []);
@@ -82,12 +82,12 @@ describe('a Backlog.md folder on the board and on a phone (Chromium)', () => {
   test("the list's status badges and the Status filter use the folder's words", async () => {
     const { page, problems } = await openQuiet(browser, base);
     await page.waitForFunction(() => document.querySelector('#shown')?.textContent?.startsWith('605 tasks') === true, undefined, { timeout: 20_000 });
-    const badges = await page.$$eval('#tasks tbody .st', (els) => els.map((e) => e.textContent));
+    const badges = await evalAll(page, '#tasks tbody .st', (els) => els.map((e) => e.textContent));
     // Open work first: the three To Do and two In Progress tasks lead the list.
     assert.deepEqual(badges.slice(0, 5).sort(), ['In Progress', 'In Progress', 'To Do', 'To Do', 'To Do']);
     assert.ok(badges.includes('To Do') && badges.includes('Done'), badges.join());
     assert.ok(!badges.some((b) => b === 'todo' || b === 'completed' || b === 'in_progress'), badges.join());
-    const options = await page.$$eval('#f-status option', (els) => els.map((e) => e.textContent));
+    const options = await evalAll(page, '#f-status option', (els) => els.map((e) => e.textContent));
     assert.deepEqual(options, ['all statuses', 'To Do', 'In Progress', 'Done']);
     await page.context().close();
     assert.deepEqual(problems, []);
@@ -118,9 +118,9 @@ describe('a Backlog.md folder on the board and on a phone (Chromium)', () => {
     const { page, problems } = await openQuiet(browser, base, { width: 390, height: 844 });
     // The claims come with the heartbeat's first ticks: the index updates in place.
     await page.waitForFunction(() => /\.worktrees/.test(document.querySelector('#claims tbody')?.textContent ?? ''), undefined, { timeout: 30_000 });
-    const tops = await page.$$eval('#nav a:not([hidden])', (els) => els.map((e) => (e as HTMLElement).offsetTop));
+    const tops = await evalAll(page, '#nav a:not([hidden])', (els) => els.map((e) => (e as HTMLElement).offsetTop));
     assert.equal(new Set(tops).size, 1, `nav links on ${new Set(tops).size} lines`);
-    const cell = await page.$eval('#claims tbody tr td:nth-child(4)', (td) => {
+    const cell = await evalOne(page, '#claims tbody tr td:nth-child(4)', (td) => {
       const line = parseFloat(getComputedStyle(td).lineHeight) || 20;
       return { height: td.getBoundingClientRect().height, line, text: td.textContent };
     });

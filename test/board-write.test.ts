@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
 import { runtimePaths } from '../lib/base/paths.ts';
-import { launchChromium, openQuiet } from './chromium.ts';
+import { evalAll, evalOne, launchChromium, openQuiet } from './chromium.ts';
 import { type Running, SCRIPT, TSX, cli, commitAll, killAll, makeRepo, start, uniqueOwner, waitUntil, within } from './helpers.ts';
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -135,7 +135,7 @@ describe('the board moves cards (Chromium)', () => {
     await page.focus(card('TASK-2'));
     await page.keyboard.press('m');
     await page.waitForSelector('#board .move-menu button:focus');
-    assert.deepEqual(await page.$$eval('#board .move-menu button', (els) => els.map((e) => e.textContent)), ['In Progress', 'Done']);
+    assert.deepEqual(await evalAll(page, '#board .move-menu button', (els) => els.map((e) => e.textContent)), ['In Progress', 'Done']);
     assert.deepEqual(await violations(page), []);
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('Enter');
@@ -161,7 +161,7 @@ describe('the board moves cards (Chromium)', () => {
     const file = fileOf(dir, 3);
     const { page, problems } = await openQuiet(browser, `${base}?view=board`);
     await board(page);
-    await page.$eval('#board', (el) => el.scrollIntoView());
+    await evalOne(page, '#board', (el) => el.scrollIntoView());
     const from = await page.$(card('TASK-3'));
     const to = await page.$('#board .col[data-status="completed"] h3');
     const fb = await from?.boundingBox();
@@ -235,7 +235,7 @@ window.tries = Promise.all([
         // A page of its own each: a form post navigates it away.
         const p = await context.newPage();
         await p.goto(evil.url);
-        const [answer] = await Promise.all([p.waitForResponse(target), p.$eval(form, (f) => (f as HTMLFormElement).submit())]);
+        const [answer] = await Promise.all([p.waitForResponse(target), evalOne(p, form, (f) => (f as HTMLFormElement).submit())]);
         assert.equal(answer.status(), 403, form);
         await p.waitForURL(target);
         assert.match(await p.textContent('body') ?? '', /only the dashboard's own page may write/);
@@ -327,7 +327,7 @@ window.tries = Promise.all([
       await page.goto(`${stat.url}?view=board`);
       await page.waitForSelector('#board:not([hidden]) a.card', { timeout: 20_000 });
       await page.waitForFunction(() => document.querySelectorAll('#board a.card').length === 4);
-      assert.equal(await page.$$eval('#board a.card[draggable="true"]', (els) => els.length), 0);
+      assert.equal(await evalAll(page, '#board a.card[draggable="true"]', (els) => els.length), 0);
       assert.ok(!asked.includes('/api/token'), asked.join(' '));
       await page.focus('#board a.card');
       await page.keyboard.press('m');

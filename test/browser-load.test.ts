@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { holdBuild } from './build-hold.ts';
-import { launchChromium } from './chromium.ts';
+import { evalAll, launchChromium } from './chromium.ts';
 import { serveBare, stopServe, waitUntil, waitUntilAsync, withTempFolder, within } from './helpers.ts';
 
 /** The page's version as the build wrote it (the `<!--v:…-->` trailer of its file). */
@@ -117,7 +117,7 @@ describe('page loads in Chromium', () => {
         assert.equal(await within(w.page.evaluate(() => 'turned'), 30_000, `${which}: the page never turned to an evaluate in 30 s: it spins`), 'turned', which);
         // Both answers of another build are in (the second is asked for a second after the first was taken): the list still shows the page's tasks.
         await waitUntil(() => answers.length >= 2, () => `${which}: the page to ask again (answers: ${answers.join(', ')})`);
-        const shown = await w.page.$$eval('#tasks tbody tr[data-page]', (rows) => rows.map((r) => (r as HTMLElement).dataset.page ?? '').sort());
+        const shown = await evalAll(w.page, '#tasks tbody tr[data-page]', (rows) => rows.map((r) => (r as HTMLElement).dataset.page ?? '').sort());
         assert.deepEqual(shown, ['FIRST-TASK', 'FRUIT'], `${which}: the list keeps the page's tasks while the data index is another build's`);
         release();
         await w.page.fill('#q', 'kumquat');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './chromium.ts';
+import { evalAll, launchChromium } from './chromium.ts';
 import { SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner, waitUntil, type Running } from './helpers.ts';
 
 /** One dashboard per test: its own tasks folder, owner, server and heartbeat. */
@@ -125,7 +125,7 @@ describe('runs in Chromium', () => {
       const w = await open(`${base}tasks/FIRST-TASK.html`);
       const { page } = w;
       await waitForLog(page, 'one <b>not bold</b>', server);
-      assert.equal(await page.$$eval('#runlog b', (b) => b.length), 0, 'log text is escaped');
+      assert.equal(await evalAll(page, '#runlog b', (b) => b.length), 0, 'log text is escaped');
       const pageBytes = fs.readFileSync(site, 'utf8');
       for (const n of [2, 3, 4]) {
         fs.appendFileSync(log, `line ${n}\n`);
@@ -155,9 +155,9 @@ describe('runs in Chromium', () => {
       assert.match(await page.textContent('#run-failed') ?? '', /Run failed[\s\S]*exit code 3[\s\S]*just tasks retry id=FIRST-TASK/);
       await waitForLog(page, 'oops <b>FIRST-TASK</b>', server);
       assert.match(await logText(page), /started FIRST-TASK\noops <b>FIRST-TASK<\/b>/);
-      assert.equal(await page.$$eval('#runlog b', (b) => b.length), 0, 'log text is escaped');
+      assert.equal(await evalAll(page, '#runlog b', (b) => b.length), 0, 'log text is escaped');
       // Prominent: the failure and the log come before the claim and the body.
-      const order = await page.$$eval('main > section', (s) => s.map((x) => x.id));
+      const order = await evalAll(page, 'main > section', (s) => s.map((x) => x.id));
       assert.deepEqual(order.slice(0, 2), ['run-failed', 'runlog']);
       const index = await open(base);
       assert.match(await index.page.textContent('#claims') ?? '', /FIRST-TASK[\s\S]*exited\s*3/);

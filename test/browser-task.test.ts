@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
-import { ARTIFACTS, launchChromium, openQuiet } from './chromium.ts';
+import { ARTIFACTS, evalAll, evalOne, launchChromium, openQuiet } from './chromium.ts';
 import { SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner } from './helpers.ts';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -107,27 +107,27 @@ describe('a task page in Chromium', () => {
   }
 
   const listed = (page: Page, section: string): Promise<string[]> =>
-    page.$$eval(`#${section} li`, (items) => items.map((li) => (li.textContent ?? '').replace(/\s+/g, ' ').trim()));
+    evalAll(page, `#${section} li`, (items) => items.map((li) => (li.textContent ?? '').replace(/\s+/g, ' ').trim()));
 
   test('the epic shows subtasks, labels, owners, an overdue due date, its alert and its title once', () => withServer(async (base) => {
     const { page, problems } = await openQuiet(browser, `${base}tasks/back-24_-_Epic.html`);
     await page.waitForSelector('main[data-task-id="BACK-24"]');
 
-    assert.equal(await page.$$eval('h1', (hs) => hs.filter((h) => h.textContent === 'Ship the board').length), 1, 'the title shows once');
+    assert.equal(await evalAll(page, 'h1', (hs) => hs.filter((h) => h.textContent === 'Ship the board').length), 1, 'the title shows once');
     assert.deepEqual(await listed(page, 'subtasks'), ['BACK-24.1 completed Columns', 'BACK-24.2 todo Keyboard']);
     assert.match(await page.textContent('#subtasks h2') ?? '', /Subtasks \(2, 1 completed\)/);
 
-    const facts = await page.$$eval('#facts dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, (dt.nextElementSibling?.textContent ?? '').replace(/\s+/g, ' ').trim()])));
+    const facts = await evalAll(page, '#facts dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, (dt.nextElementSibling?.textContent ?? '').replace(/\s+/g, ' ').trim()])));
     assert.deepEqual(facts, { Labels: 'webux', Created: '2026-01-05 09:00', Updated: '2026-01-20 17:30', Due: '2020-01-01 overdue', Effort: '5d' });
-    assert.deepEqual(await page.$$eval('#facts .label', (ls) => ls.map((l) => l.textContent)), ['web', 'ux']);
+    assert.deepEqual(await evalAll(page, '#facts .label', (ls) => ls.map((l) => l.textContent)), ['web', 'ux']);
     assert.equal(await page.textContent('dl.meta dt:text-is("Owners") + dd'), 'dave, erin');
 
     // Overdue is drawn in the "bad" colour, unlike the text around it.
-    const colours = await page.$eval('#facts .overdue', (el) => [getComputedStyle(el).color, getComputedStyle(el.closest('dl') as Element).color]);
+    const colours = await evalOne(page, '#facts .overdue', (el) => [getComputedStyle(el).color, getComputedStyle(el.closest('dl') as Element).color]);
     assert.notEqual(colours[0], colours[1], 'the overdue date stands out');
 
     // The alert is a styled callout with its title, not the literal marker.
-    const alert = await page.$eval('.body .markdown-alert-warning', (el) => ({
+    const alert = await evalOne(page, '.body .markdown-alert-warning', (el) => ({
       title: el.querySelector('.markdown-alert-title')?.textContent, text: el.textContent ?? '', border: getComputedStyle(el).borderLeftStyle,
     }));
     assert.equal(alert.title, 'Warning');
@@ -136,7 +136,7 @@ describe('a task page in Chromium', () => {
     const body = await page.textContent('main') ?? '';
     assert.doesNotMatch(body, /\[!WARNING\]|AC:BEGIN|AC:END|SECTION:/);
     assert.match(await page.textContent('#acceptance') ?? '', /1\/2 met/);
-    assert.equal(await page.$$eval('.body input[type=checkbox]', (bs) => bs.length), 2);
+    assert.equal(await evalAll(page, '.body input[type=checkbox]', (bs) => bs.length), 2);
 
     await page.screenshot({ path: path.join(ARTIFACTS, 'task-relations.png'), fullPage: true });
     await page.context().close();
@@ -171,7 +171,7 @@ describe('a task page in Chromium', () => {
 
   test('the list groups subtasks under their parent, in the chosen order, and keeps it in the URL', () => withServer(async (base) => {
     const { page, problems } = await openQuiet(browser, `${base}?sort=-id&group=parent`);
-    const rows = (): Promise<string[]> => page.$$eval('#tasks tbody tr', (trs) => trs.map((tr) => `${tr.classList.contains('sub1') ? '  ' : ''}${tr.querySelector('a')?.textContent ?? ''}`));
+    const rows = (): Promise<string[]> => evalAll(page, '#tasks tbody tr', (trs) => trs.map((tr) => `${tr.classList.contains('sub1') ? '  ' : ''}${tr.querySelector('a')?.textContent ?? ''}`));
     const loaded = (): Promise<unknown> => page.waitForFunction(() => /^\d+ (of \d+ )?tasks$/.test(document.querySelector('#shown')?.textContent ?? ''));
     await loaded();
     assert.ok(await page.isChecked('#f-group'));
@@ -204,7 +204,7 @@ describe('a task page in Chromium', () => {
 
     await page.goto(`${base}tasks/back-30_-_Docs.html`);
     assert.equal(await page.textContent('#facts .label'), HOSTILE);
-    assert.equal(await page.$$eval('img', (imgs) => imgs.length), 0);
+    assert.equal(await evalAll(page, 'img', (imgs) => imgs.length), 0);
     await page.context().close();
     assert.deepEqual(problems, []);
   }));

@@ -8,7 +8,7 @@ import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
 import type { HistoryData, RunRecord } from '../lib/manager/fleet-events.ts';
 import { OUTCOME_WORDS, durationText } from '../lib/web/client/charts-data.ts';
-import { ARTIFACTS, launchChromium } from './chromium.ts';
+import { ARTIFACTS, evalAll, evalOne, launchChromium } from './chromium.ts';
 import { SCRIPT, TSX, killAll, start, tempTasks, uniqueOwner, waitUntilAsync } from './helpers.ts';
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -23,7 +23,7 @@ const EXPECTED: Readonly<Record<string, string>> = Object.fromEntries(TASKS.map(
 interface Bar { id: string; label: string; title: string; href: string | null; domId: string }
 
 /** The timeline's bars as drawn now: accessible name, tooltip, link, and the lane they are in. */
-const barsOf = (page: Page): Promise<Bar[]> => page.$$eval('#fleet-timeline .tl-lane a', (as) => as.map((a) => ({
+const barsOf = (page: Page): Promise<Bar[]> => evalAll(page, '#fleet-timeline .tl-lane a', (as) => as.map((a) => ({
   id: (a.closest('.tl-lane') as HTMLElement).dataset.id ?? '',
   label: a.getAttribute('aria-label') ?? '',
   title: a.querySelector('title')?.textContent ?? '',
@@ -94,7 +94,7 @@ describe('the Fleet charts in Chromium', () => {
   test('a running bar grows as time passes, with no tick and no rebuild (the page redraws the lanes itself)', async () => {
     await withRunning(async (page, { index }) => {
       const served = fs.readFileSync(index);
-      const bar = async (): Promise<{ label: string; width: number }> => page.$eval('#fleet-timeline a[data-o="running"]', (a) => ({ label: a.getAttribute('aria-label') ?? '', width: Number(a.querySelector('rect')?.getAttribute('width')) }));
+      const bar = async (): Promise<{ label: string; width: number }> => evalOne(page, '#fleet-timeline a[data-o="running"]', (a) => ({ label: a.getAttribute('aria-label') ?? '', width: Number(a.querySelector('rect')?.getAttribute('width')) }));
       const first = await bar();
       assert.match(first.label, /^FIRST-TASK: running for \d+(\.\d)? s, no exit code yet$/);
       // The span ends now and starts a minute back at least: the bar's share of it widens as the run goes on.
@@ -107,7 +107,7 @@ describe('the Fleet charts in Chromium', () => {
 
   test('redrawn from the page, the lanes stay the lanes: the axis under them never becomes one more (4 redraws, 1 lane)', async () => {
     await withRunning(async (page) => {
-      const lanes = (): Promise<string[]> => page.$$eval('#fleet-timeline .tl-wrap svg[aria-label]', (svgs) => svgs.map((x) => x.getAttribute('aria-label') ?? ''));
+      const lanes = (): Promise<string[]> => evalAll(page, '#fleet-timeline .tl-wrap svg[aria-label]', (svgs) => svgs.map((x) => x.getAttribute('aria-label') ?? ''));
       assert.deepEqual(await lanes(), ['Runs of FIRST-TASK']);
       // Each redraw replaces the wrap's children: count them.
       await page.evaluate(() => {
@@ -118,8 +118,8 @@ describe('the Fleet charts in Chromium', () => {
       });
       await page.waitForFunction(() => (window as unknown as { redraws: number }).redraws >= 4, undefined, { timeout: 30_000, polling: 100 });
       assert.deepEqual(await lanes(), ['Runs of FIRST-TASK'], 'one lane after 4 redraws');
-      assert.equal(await page.$$eval('#fleet-timeline ol.tl > li', (li) => li.length), 1);
-      assert.equal(await page.$$eval('#fleet-timeline .tl-foot', (f) => f.length), 1, 'one axis under the lanes');
+      assert.equal(await evalAll(page, '#fleet-timeline ol.tl > li', (li) => li.length), 1);
+      assert.equal(await evalAll(page, '#fleet-timeline .tl-foot', (f) => f.length), 1, 'one axis under the lanes');
     });
   });
 
@@ -132,7 +132,7 @@ describe('the Fleet charts in Chromium', () => {
         tick(n);
         await page.waitForFunction(() => document.querySelector('#fleet:not([data-before])') !== null && document.querySelector('#health:not([data-before])') !== null, undefined, { timeout: 20_000, polling: 100 });
       };
-      const open = (id: string): Promise<boolean> => page.$eval(`#${id}`, (d) => (d as HTMLDetailsElement).open);
+      const open = (id: string): Promise<boolean> => evalOne(page, `#${id}`, (d) => (d as HTMLDetailsElement).open);
       const focused = (): Promise<string> => page.evaluate(() => {
         const a = document.activeElement;
         return a === null ? '' : a.tagName === 'SUMMARY' ? `${a.parentElement?.id} summary` : a.id;
@@ -167,7 +167,7 @@ describe('the Fleet charts in Chromium', () => {
       await page.click('#flow-b-30d');
       assert.equal(await page.getAttribute('#flow-30d', 'hidden'), null);
       await page.evaluate(() => { (document.querySelector('#fleet') as HTMLElement).dataset.before = '1'; });
-      const box = await page.$eval('#flow-b-7d', (b) => { b.scrollIntoView({ block: 'center' }); const r = b.getBoundingClientRect(); return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; });
+      const box = await evalOne(page, '#flow-b-7d', (b) => { b.scrollIntoView({ block: 'center' }); const r = b.getBoundingClientRect(); return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; });
       await page.mouse.move(box.x, box.y);
       await page.mouse.down();
       // The tick changes the Fleet section: the page fetches itself, and holds the new one while the button is down.
@@ -227,7 +227,7 @@ describe('the Fleet charts in Chromium', () => {
       assert.ok(seen.filter((n) => n > 0).length >= 3, `the timeline grew in steps while the page was open (bar counts seen: ${seen.join(', ')})`);
       assert.equal(await page.evaluate(() => (window as unknown as { mark?: number }).mark), 1, 'the page was not reloaded');
       assert.equal(loads, 1, 'no navigation');
-      assert.deepEqual(await page.$$eval('#fleet-flow .flow-range', (ps) => ps.map((p) => [p.id, (p as HTMLElement).hidden])), [['flow-24h', true], ['flow-7d', false], ['flow-30d', true]],
+      assert.deepEqual(await evalAll(page, '#fleet-flow .flow-range', (ps) => ps.map((p) => [p.id, (p as HTMLElement).hidden])), [['flow-24h', true], ['flow-7d', false], ['flow-30d', true]],
         'the 7 d range is still the one shown after the swaps');
 
       // Each bar against /api/history: the task, how it ended, how long it took, its exit code.
@@ -255,16 +255,16 @@ describe('the Fleet charts in Chromium', () => {
       await page.focus(`#${bars[0]?.domId}`);
       assert.equal(await page.textContent('#fleet-timeline .tl-detail'), bars[0]?.label);
       // One tab stop for all the bars: the arrow keys move it (down to the next lane, right along a lane, up back).
-      const stops = (): Promise<string[]> => page.$$eval('#fleet-timeline a[tabindex="0"]', (as) => as.map((a) => a.id));
+      const stops = (): Promise<string[]> => evalAll(page, '#fleet-timeline a[tabindex="0"]', (as) => as.map((a) => a.id));
       const active = (): Promise<string> => page.evaluate(() => document.activeElement?.id ?? '');
       assert.deepEqual(await stops(), [bars[0]?.domId]);
       await page.keyboard.press('ArrowDown');
       const second = await active();
-      assert.equal(await page.$eval(`#${second}`, (a) => (a.closest('.tl-lane') as HTMLElement).dataset.id), bars.find((b) => b.domId === second)?.id);
+      assert.equal(await evalOne(page, `#${second}`, (a) => (a.closest('.tl-lane') as HTMLElement).dataset.id), bars.find((b) => b.domId === second)?.id);
       assert.notEqual(second, bars[0]?.domId);
       assert.deepEqual(await stops(), [second], 'the tab stop moved along');
       assert.equal(await page.textContent('#fleet-timeline .tl-detail'), bars.find((b) => b.domId === second)?.label);
-      assert.equal(await page.$eval(`#${second}`, (a) => a.getAttribute('aria-describedby')), 'tl-keys');
+      assert.equal(await evalOne(page, `#${second}`, (a) => a.getAttribute('aria-describedby')), 'tl-keys');
       await page.keyboard.press('ArrowUp');
       assert.equal(await active(), bars[0]?.domId);
       assert.deepEqual(await stops(), [bars[0]?.domId]);
@@ -288,7 +288,7 @@ describe('the Fleet charts in Chromium', () => {
             await p.goto(base);
             await p.waitForSelector('#fleet-flow .ch-ranges:not([hidden])');
             assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `no sideways scroll at ${width} px`);
-            await p.$eval('#fleet', (el) => el.scrollIntoView());
+            await evalOne(p, '#fleet', (el) => el.scrollIntoView());
             await p.screenshot({ path: path.join(ARTIFACTS, `charts-${width}-${colorScheme}.png`) });
             await p.screenshot({ path: path.join(ARTIFACTS, `charts-full-${width}-${colorScheme}.png`), fullPage: true });
             assert.deepEqual(await fleetViolations(p), [], `axe on the Fleet section, ${colorScheme} ${width} px`);

@@ -39,3 +39,20 @@ export async function openQuiet(browser: Browser, url: string, viewport = { widt
   await page.goto(url);
   return { page, problems };
 }
+
+/**
+ * Calls `fn` on the elements `selector` (plain CSS) matches, in one turn of the page's event loop.
+ * Playwright's `$$eval` queries in one round trip and calls its function in a second: a live update
+ * landing between the two hands it elements already replaced (detached: no `offsetParent`, the old
+ * text), and a list that is right read as empty. Every test reads a live page through this instead.
+ * `fn` goes to the page as its source, as `$$eval`'s does: it may use nothing from the test's scope.
+ */
+export function evalAll<R, E extends Element = HTMLElement>(page: Page, selector: string, fn: (els: E[]) => R): Promise<R> {
+  return page.evaluate(`(${fn.toString()})([...document.querySelectorAll(${JSON.stringify(selector)})])`) as Promise<R>;
+}
+
+/** Calls `fn` on the first element `selector` matches, in one turn of the page (`$eval` has the race evalAll's comment tells); throws when none does. */
+export function evalOne<R, E extends Element = HTMLElement>(page: Page, selector: string, fn: (el: E) => R): Promise<R> {
+  const sel = JSON.stringify(selector);
+  return page.evaluate(`(${fn.toString()})(document.querySelector(${sel}) ?? (() => { throw new Error('no element matches ' + ${sel}); })())`) as Promise<R>;
+}

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { launchChromium, openQuiet } from './chromium.ts';
+import { evalAll, evalOne, launchChromium, openQuiet } from './chromium.ts';
 import { type Folder, cli, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
 import { parseTaskFile, type Task } from '../lib/tasks/taskfile.ts';
 import type { Snapshot } from '../lib/manager/tick.ts';
@@ -97,11 +97,11 @@ describe('the list in Chromium', () => {
         }, 'the index to list the 10 tasks');
         assert.deepEqual(served, OPEN_FIRST, 'the first page as served, before any script');
         const { page, problems } = await openQuiet(browser, `${base}/`, { width: 390, height: 800 });
-        const rows = (): Promise<string[]> => page.$$eval('#tasks tbody tr', (trs) => trs.map((tr) => tr.querySelector('a')?.textContent ?? ''));
+        const rows = (): Promise<string[]> => evalAll(page, '#tasks tbody tr', (trs) => trs.map((tr) => tr.querySelector('a')?.textContent ?? ''));
         await page.waitForFunction(() => /^10 tasks$/.test(document.querySelector('#shown')?.textContent ?? ''));
         assert.deepEqual(await rows(), OPEN_FIRST, 'drawn from tasks.json');
         // On a phone the id stays one line: "BACK-100" does not break after its dash.
-        const lines = await page.$eval('#tasks tbody tr[data-page="BACK-100"] td:first-child a', (a) => a.getClientRects().length);
+        const lines = await evalOne(page, '#tasks tbody tr[data-page="BACK-100"] td:first-child a', (a) => a.getClientRects().length);
         assert.equal(lines, 1);
         // A chosen order goes into the URL and stays there.
         await page.click('#tasks th[data-sort="id"] button');
