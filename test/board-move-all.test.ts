@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { evalAll, evalOne, launchChromium, openQuiet } from './chromium.ts';
+import { boxOf, evalAll, evalOne, launchChromium, openQuiet } from './chromium.ts';
 import { type Folder, type Running, killAll, serveBare, stopServe, tempTasks, uniqueOwner, waitUntil } from './helpers.ts';
 
 function taskText(id: string, status: string): string {
@@ -71,16 +71,15 @@ describe('the board offers every status, shown or not (Chromium)', () => {
     assert.ok(!(await columns(page)).includes('blocked'), 'no blocked column before the drag');
     // The mouse presses where the card is on screen: the board in sight first.
     await evalOne(page, '#board', (el) => el.scrollIntoView());
-    const from = await (await page.$(card('DRAGGED')))?.boundingBox();
-    assert.ok(from);
+    const from = await boxOf(page, card('DRAGGED'));
     await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
     await page.mouse.down();
     await page.mouse.move(from.x + from.width / 2 + 60, from.y + from.height / 2 + 40, { steps: 8 });
     // Picked up, the card has somewhere to go that had no column.
-    const target = await page.waitForSelector('#board .col[data-status="blocked"] h3', { state: 'visible', timeout: 20_000 });
-    await target.scrollIntoViewIfNeeded();
-    const to = await target.boundingBox();
-    assert.ok(to);
+    const target = '#board .col[data-status="blocked"] h3';
+    await page.waitForSelector(target, { state: 'visible', timeout: 20_000 });
+    await evalOne(page, target, (e) => e.scrollIntoView({ block: 'nearest' }));
+    const to = await boxOf(page, target);
     await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 8 });
     await page.mouse.up();
     await waitUntil(() => fs.readFileSync(file, 'utf8') === before.replace('status: todo\n', 'status: blocked\n'), 'the status line to read blocked');

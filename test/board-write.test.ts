@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import getPort from 'get-port';
 import type { Browser, Page } from 'playwright-core';
 import { runtimePaths } from '../lib/base/paths.ts';
-import { evalAll, evalOne, launchChromium, openQuiet } from './chromium.ts';
+import { boxOf, evalAll, evalOne, launchChromium, openQuiet } from './chromium.ts';
 import { type Running, SCRIPT, TSX, cli, commitAll, killAll, makeRepo, start, uniqueOwner, waitUntil, within } from './helpers.ts';
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -162,11 +162,8 @@ describe('the board moves cards (Chromium)', () => {
     const { page, problems } = await openQuiet(browser, `${base}?view=board`);
     await board(page);
     await evalOne(page, '#board', (el) => el.scrollIntoView());
-    const from = await page.$(card('TASK-3'));
-    const to = await page.$('#board .col[data-status="completed"] h3');
-    const fb = await from?.boundingBox();
-    const tb = await to?.boundingBox();
-    assert.ok(fb && tb);
+    const fb = await boxOf(page, card('TASK-3'));
+    const tb = await boxOf(page, '#board .col[data-status="completed"] h3');
     const picked = page.waitForResponse((r) => r.url().endsWith('/api/tasks/TASK-3/version'));
     await page.mouse.move(fb.x + fb.width / 2, fb.y + fb.height / 2);
     await page.mouse.down();

@@ -56,3 +56,16 @@ export function evalOne<R, E extends Element = HTMLElement>(page: Page, selector
   const sel = JSON.stringify(selector);
   return page.evaluate(`(${fn.toString()})(document.querySelector(${sel}) ?? (() => { throw new Error('no element matches ' + ${sel}); })())`) as Promise<R>;
 }
+
+/**
+ * Where the first element `selector` (any Playwright selector) matches is on the screen. A handle's
+ * boundingBox() is null once a redraw replaced its element between the query and the call: that
+ * read is tried again, for 10 s at most.
+ */
+export async function boxOf(page: Page, selector: string): Promise<{ x: number; y: number; width: number; height: number }> {
+  for (const t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 50))) {
+    const box = await (await page.$(selector))?.boundingBox();
+    if (box) return box;
+    if (Date.now() - t0 > 10_000) throw new Error(`${selector}: nothing on the screen matches it`);
+  }
+}
