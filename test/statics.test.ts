@@ -5,7 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { StaticCache, acceptedEncodings, sendStatic, staticPath } from '../lib/web/http/statics.ts';
+import { StaticCache, acceptedEncodings, matchesEtag, sendStatic, staticPath } from '../lib/web/http/statics.ts';
 
 const PATHS: [string, string | undefined][] = [
   ['/', 'index.html'],
@@ -24,6 +24,25 @@ const PATHS: [string, string | undefined][] = [
 ];
 for (const [pathname, rel] of PATHS) {
   test(`static path ${pathname} → ${rel ?? 'refused'}`, () => assert.equal(staticPath(pathname), rel));
+}
+
+// If-None-Match against a file's weak tag and a body's strong one: compared weakly, `W/` on either side not counting.
+const TAGS: [string | undefined, string, boolean][] = [
+  [undefined, 'W/"a-1"', false],
+  ['W/"a-1"', 'W/"a-1"', true],
+  ['"a-1"', 'W/"a-1"', true],
+  ['"b", W/"a-1"', 'W/"a-1"', true],
+  ['"abc"', '"abc"', true],
+  ['W/"abc"', '"abc"', true],
+  [' "x" ,  "abc" ', '"abc"', true],
+  ['"abc-br"', '"abc"', false],
+  ['"ab"', '"abc"', false],
+  ['*', '"abc"', true],
+  ['"x", *', 'W/"a-1"', true],
+  ['', '"abc"', false],
+];
+for (const [header, etag, want] of TAGS) {
+  test(`If-None-Match ${header ?? '(none)'} against ${etag}: ${want ? '304' : '200'}`, () => assert.equal(matchesEtag(header, etag), want));
 }
 
 const ENCODED: [string | undefined, string[]][] = [

@@ -8,7 +8,7 @@ import zlib from 'node:zlib';
 import { ENCODINGS } from '../site/site-files.ts';
 // The build folder's siblings' settings: a body is compressed as its pages are.
 import { GZIP, brotliOptions } from '../site/site-writer.ts';
-import { acceptedEncodings } from './statics.ts';
+import { acceptedEncodings, matchesEtag } from './statics.ts';
 
 /**
  * A serialized body and its strong ETag (a hash of the bytes, so an unchanged body keeps its tag
@@ -148,16 +148,6 @@ export class Derived<T> {
     }
     return this.value;
   }
-}
-
-/** True when an If-None-Match header names this ETag (or is `*`). */
-export function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (header === undefined) return false;
-  if (header.trim() === '*') return true;
-  return header.split(',').some((tag) => {
-    const t = tag.trim();
-    return t === etag || t === `W/${etag}`;
-  });
 }
 
 /**

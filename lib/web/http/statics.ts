@@ -66,12 +66,18 @@ function etagOf(st: fs.Stats, ext: string): string {
   return `W/"${st.ino.toString(36)}-${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}${ext ? `-${ext.slice(1)}` : ''}"`;
 }
 
-function matches(header: string | undefined, etag: string): boolean {
+/**
+ * Whether an If-None-Match header names this ETag, or is `*`: compared weakly, as RFC 9110 says
+ * If-None-Match is (a `W/` on either side does not count). The build folder's files and the API's
+ * bodies both answer 304 by it.
+ */
+export function matchesEtag(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
-  const bare = etag.slice(2);
+  const opaque = (tag: string): string => (tag.startsWith('W/') ? tag.slice(2) : tag);
+  const mine = opaque(etag);
   return header.split(',').some((t) => {
     const tag = t.trim();
-    return tag === '*' || tag === etag || tag === bare || tag === `W/${bare}`;
+    return tag === '*' || opaque(tag) === mine;
   });
 }
 
@@ -135,7 +141,7 @@ export class StaticCache {
 
 /** Writes a kept answer: 304 on a matching ETag, the headers alone for HEAD. */
 function sendKept(req: http.IncomingMessage, res: http.ServerResponse, k: Kept): void {
-  if (matches(req.headers['if-none-match'], k.etag)) {
+  if (matchesEtag(req.headers['if-none-match'], k.etag)) {
     const { 'content-length': _length, ...rest } = k.headers;
     res.writeHead(304, rest).end();
     return;
@@ -213,7 +219,7 @@ export function sendStatic(root: string, req: http.IncomingMessage, res: http.Se
     sendKept(req, res, k);
     return true;
   }
-  if (matches(req.headers['if-none-match'], etag)) {
+  if (matchesEtag(req.headers['if-none-match'], etag)) {
     fs.closeSync(fd);
     delete headers['content-length'];
     res.writeHead(304, headers).end();
