@@ -173,10 +173,11 @@ describe('the board moves cards (Chromium)', () => {
     const saved = fs.readFileSync(file, 'utf8').replace('Conflict me.\n', 'Conflict me.\n\nEdited by hand.\n');
     fs.writeFileSync(file, saved);
     await page.mouse.up();
-    const message = await page.waitForSelector(`${card('TASK-3').replace('a.card', 'li')} .card-msg`, { timeout: 20_000 });
-    assert.match(await message.textContent() ?? '', /changed since you loaded it: body.*nothing was written/);
+    const message = `${card('TASK-3').replace('a.card', 'li')} .card-msg`;
+    await page.waitForSelector(message, { timeout: 20_000 });
+    assert.match(await page.textContent(message) ?? '', /changed since you loaded it: body.*nothing was written/);
     assert.equal(fs.readFileSync(file, 'utf8'), saved);
-    assert.equal(await page.getAttribute(card('TASK-3'), 'aria-describedby'), await message.getAttribute('id'));
+    assert.equal(await page.getAttribute(card('TASK-3'), 'aria-describedby'), await page.getAttribute(message, 'id'));
     await page.context().close();
     assert.deepEqual(problems.filter((p) => !/409/.test(p)), []);
   });
@@ -196,8 +197,9 @@ describe('the board moves cards (Chromium)', () => {
       fs.writeFileSync(file, saved);
       await waitUntil(() => loads > 1, 'the page to hear of the change');
       await page.dragAndDrop(card('TASK-1'), '#board .col[data-status="todo"] h3');
-      const message = await page.waitForSelector(`${card('TASK-1').replace('a.card', 'li')} .card-msg`, { timeout: 20_000 });
-      assert.match(await message.textContent() ?? '', /changed since you loaded it: status In Progress → Done; nothing was written/);
+      const message = `${card('TASK-1').replace('a.card', 'li')} .card-msg`;
+      await page.waitForSelector(message, { timeout: 20_000 });
+      assert.match(await page.textContent(message) ?? '', /changed since you loaded it: status In Progress → Done; nothing was written/);
       assert.equal(fs.readFileSync(file, 'utf8'), saved);
     } finally {
       await context.close();

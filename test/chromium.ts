@@ -47,14 +47,23 @@ export async function openQuiet(browser: Browser, url: string, viewport = { widt
  * text), and a list that is right read as empty. Every test reads a live page through this instead.
  * `fn` goes to the page as its source, as `$$eval`'s does: it may use nothing from the test's scope.
  */
-export function evalAll<R, E extends Element = HTMLElement>(page: Page, selector: string, fn: (els: E[]) => R): Promise<R> {
-  return page.evaluate(`(${fn.toString()})([...document.querySelectorAll(${JSON.stringify(selector)})])`) as Promise<R>;
+export function evalAll<R, E extends Element = Element>(page: Page, selector: string, fn: (els: E[]) => R): Promise<R> {
+  return page.evaluate(inPage(fn, `[...document.querySelectorAll(${JSON.stringify(selector)})]`)) as Promise<R>;
+}
+
+/**
+ * `fn`'s source called on `arg` (an expression), as one expression for page.evaluate. The tests run
+ * under tsx, whose esbuild names inner functions with a `__name` helper the page does not have:
+ * it is given one that does nothing.
+ */
+function inPage(fn: (...args: never[]) => unknown, arg: string): string {
+  return `(() => { const __name = (f) => f; return (${fn.toString()})(${arg}); })()`;
 }
 
 /** Calls `fn` on the first element `selector` matches, in one turn of the page (`$eval` has the race evalAll's comment tells); throws when none does. */
-export function evalOne<R, E extends Element = HTMLElement>(page: Page, selector: string, fn: (el: E) => R): Promise<R> {
+export function evalOne<R, E extends Element = Element>(page: Page, selector: string, fn: (el: E) => R): Promise<R> {
   const sel = JSON.stringify(selector);
-  return page.evaluate(`(${fn.toString()})(document.querySelector(${sel}) ?? (() => { throw new Error('no element matches ' + ${sel}); })())`) as Promise<R>;
+  return page.evaluate(inPage(fn, `document.querySelector(${sel}) ?? (() => { throw new Error('no element matches ' + ${sel}); })()`)) as Promise<R>;
 }
 
 /**
@@ -64,7 +73,9 @@ export function evalOne<R, E extends Element = HTMLElement>(page: Page, selector
  */
 export async function boxOf(page: Page, selector: string): Promise<{ x: number; y: number; width: number; height: number }> {
   for (const t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 50))) {
-    const box = await (await page.$(selector))?.boundingBox();
+    const handle = await page.$(selector);
+    const box = await handle?.boundingBox();
+    await handle?.dispose();
     if (box) return box;
     if (Date.now() - t0 > 10_000) throw new Error(`${selector}: nothing on the screen matches it`);
   }
