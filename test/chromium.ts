@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
-import { ROOT } from './helpers.ts';
+import { ROOT, waitUntilAsync } from './helpers.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 /** Where the browser tests leave their screenshots. */
@@ -71,12 +71,11 @@ export function evalOne<R, E extends Element = Element>(page: Page, selector: st
  * boundingBox() is null once a redraw replaced its element between the query and the call: that
  * read is tried again, for 10 s at most.
  */
-export async function boxOf(page: Page, selector: string): Promise<{ x: number; y: number; width: number; height: number }> {
-  for (const t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 50))) {
+export function boxOf(page: Page, selector: string): Promise<{ x: number; y: number; width: number; height: number }> {
+  return waitUntilAsync(async () => {
     const handle = await page.$(selector);
     const box = await handle?.boundingBox();
     await handle?.dispose();
-    if (box) return box;
-    if (Date.now() - t0 > 10_000) throw new Error(`${selector}: nothing on the screen matches it`);
-  }
+    return box ?? undefined;
+  }, `${selector} on the screen`, 10_000);
 }
