@@ -1,11 +1,13 @@
 // State files a repository committed as symlinks are never read through (issue 15, A): the snapshot, the
 // registry and the pid file each point at a file outside the tasks folder, and nothing of that file shows.
+// A snapshot cut short is read as none, and one bad field costs that field only (issue 19: the server
+// parses only the snapshot's fields it needs).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { alive, cli, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
+import { alive, cli, runtimeFile, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const SECRET = 'SECRET-OF-THE-OPERATOR-7f3a';
 
@@ -73,5 +75,40 @@ test('a pid file linked to a file naming a live process is not read: status says
     assert.match(stop.stderr, /^tasks: pid file .*\.heartbeat\.pid is a symbolic link, not a file; remove it and try again\n$/);
     assert.ok(alive(bystander.pid as number), 'the process the linked pid file named is alive');
     assert.equal(fs.readFileSync(path.join(f.root, 'pid'), 'utf8'), `${bystander.pid}\n`, 'the link target is untouched');
+  });
+});
+
+test('a snapshot cut short is read as none: /api/health without its registry, /api/tasks without its escalation; a bad ci field costs the CI only', async () => {
+  await withTempFolder('hread', async (f) => {
+    const file = runtimeFile(f.dir, f.owner, 'snapshot.json');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const since = '2026-01-02T03:04:05.000Z';
+    const registry = { kind: 'postgres', where: 'postgres://db/tasks', queue: 'q', host: 'h', unreachableSince: since, error: 'connection refused' };
+    const whole = JSON.stringify({ owner: f.owner, tick: 1, counts: { total: 1 }, escalations: [{ id: 'FIRST-TASK', reason: 'status {blocked}, "quoted"', since }], ci: { 'FIRST-TASK': { state: 'failing', checkedAt: since, pr: '#1', source: 'gh' } }, registry });
+    /** Written as the heartbeat writes it: a new file renamed into place (a new signature, read again). */
+    const put = (text: string): void => {
+      fs.writeFileSync(`${file}.tmp`, text);
+      fs.renameSync(`${file}.tmp`, file);
+    };
+    const read = async (): Promise<{ registry: unknown; escalation: unknown; ci: unknown }> => {
+      const health = await (await fetch(`${base}/api/health`)).json() as { registry?: unknown };
+      const list = await (await fetch(`${base}/api/tasks`)).json() as { tasks: { id: string; escalation: unknown; ci: unknown }[] };
+      const task = list.tasks.find((t) => t.id === 'FIRST-TASK');
+      return { registry: health.registry ?? null, escalation: task?.escalation ?? null, ci: task?.ci };
+    };
+    put(whole);
+    const { s, base } = await serveBare(f);
+    try {
+      await waitUntilAsync(async () => (await fetch(`${base}/api/tasks`)).status === 200, 'the task model');
+      assert.deepEqual(await read(), { registry, escalation: { reason: 'status {blocked}, "quoted"', since }, ci: 'failing' });
+      put(whole.slice(0, whole.indexOf('"ci"') + 10));
+      assert.deepEqual(await read(), { registry: null, escalation: null, ci: 'unknown' }, 'cut short');
+      put(whole.replace('"state":"failing"', '"state":"failing",,'));
+      assert.deepEqual(await read(), { registry, escalation: null, ci: 'unknown' }, 'a bad ci: the registry still reads, the API\'s facts do not');
+      put(whole);
+      assert.deepEqual(await read(), { registry, escalation: { reason: 'status {blocked}, "quoted"', since }, ci: 'failing' }, 'whole again');
+    } finally {
+      await stopServe(s);
+    }
   });
 });

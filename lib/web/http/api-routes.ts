@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import { isErrno } from '../../base/errors.ts';
+import { parseField, topFields } from '../../base/json-fields.ts';
 import { openRegular } from '../../base/jsonfile.ts';
 import type { RuntimePaths } from '../../base/paths.ts';
 import type { BuildThread } from '../site/build-thread.ts';
@@ -28,18 +29,19 @@ export interface ApiInput {
 
 /** The /api/… routes but the event stream: health, the snapshot, tasks (whole, or paged for scripts: api-query.ts) and run logs. */
 export function createApi(input: ApiInput, paths: RuntimePaths, url: () => string, site: BuildThread): ApiHandler {
-  type Snap = { sig: string; doc: PlainBody };
+  type Snap = { sig: string; doc: PlainBody; fields: () => ReadonlyMap<string, Buffer> | undefined };
   const snapshotDoc = new Derived<Snap>();
   const facts = new Derived<SnapshotFacts>();
-  const sameFacts = new Derived<SnapshotFacts>();
+  let lastFacts: SnapshotFacts | undefined;
   const tasksDoc = new Derived<ReturnType<typeof apiTasksBody>>();
   const shared = new SharedFacts(input.hostName);
-  const sharedOf = (snap: Snap | 'none' | 'not a file'): ReturnType<SharedFacts['of']> => shared.of(typeof snap === 'string' ? undefined : { sig: snap.sig, body: snap.doc.body });
+  const sharedOf = (snap: Snap | 'none' | 'not a file'): ReturnType<SharedFacts['of']> => shared.of(typeof snap === 'string' ? undefined : snap);
   /**
    * The snapshot file's body, read again only when its signature (inode, size, mtime) changed: the
    * heartbeat renames a new file in each tick. Opened without following a symlink, and only a
    * regular file is read: a repository can commit a link in its place, and this route would send
-   * the operator's file it points at (the next tick's rename replaces the link).
+   * the operator's file it points at (the next tick's rename replaces the link). Its top-level
+   * fields are found once per version, and each reader parses only the ones it needs.
    */
   const snapshot = (): Snap | 'none' | 'not a file' => {
     let opened: ReturnType<typeof openRegular>;
@@ -55,28 +57,37 @@ export function createApi(input: ApiInput, paths: RuntimePaths, url: () => strin
     const { fd, st } = opened;
     try {
       const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
-      return snapshotDoc.get([sig], () => ({ sig, doc: jsonBody(fs.readFileSync(fd, 'utf8')) }));
+      return snapshotDoc.get([sig], () => {
+        const doc = jsonBody(fs.readFileSync(fd, 'utf8'));
+        let found: { fields: ReadonlyMap<string, Buffer> | undefined } | undefined;
+        return { sig, doc, fields: () => (found ??= { fields: topFields(doc.body) }).fields };
+      });
     } finally {
       fs.closeSync(fd);
     }
   };
-  /** The escalations and gh CI states by task id, from the snapshot as it is now (not as the last rebuild saw it). */
+  /**
+   * The escalations and gh CI states by task id, from the snapshot as it is now (not as the last
+   * rebuild saw it): its `escalations` and `ci` only, the rest of it not parsed.
+   */
   const factsOf = (snap: Snap | 'none' | 'not a file'): SnapshotFacts =>
     facts.get([typeof snap === 'string' ? undefined : snap.sig], () => {
       const none: SnapshotFacts = { escalations: new Map(), ci: new Map() };
-      if (typeof snap === 'string') return none;
+      const fields = typeof snap === 'string' ? undefined : snap.fields();
+      // A torn or foreign snapshot shows no escalations; the heartbeat writes a whole one next tick.
+      if (fields === undefined) return none;
+      let made: SnapshotFacts;
       try {
-        const doc = JSON.parse(snap.doc.body.toString('utf8')) as Partial<WebSnapshot>;
-        const raw = doc.escalations;
+        const raw = parseField(fields, 'escalations') as WebSnapshot['escalations'] | undefined;
         const list = (Array.isArray(raw) ? raw : []).map((e) => [e.id, { reason: e.reason, since: e.since }] as const);
-        const ci = [...ciMapOf(doc as WebSnapshot)];
-        // The same maps while they read the same (most ticks): the /api/tasks body stays cached.
-        return sameFacts.get([JSON.stringify([list, ci])], () => ({ escalations: new Map(list), ci: new Map(ci) }));
+        made = { escalations: new Map(list), ci: ciMapOf({ ci: parseField(fields, 'ci') } as WebSnapshot) };
       } catch (err) {
-        // A torn or foreign snapshot shows no escalations; the heartbeat writes a whole one next tick.
         if (err instanceof SyntaxError) return none;
         throw err;
       }
+      // The same maps while they read the same (most ticks): the /api/tasks body stays cached.
+      if (lastFacts === undefined || !sameFacts(lastFacts, made)) lastFacts = made;
+      return lastFacts;
     });
   return (req, res) => {
     const url0 = req.url ?? '/';
@@ -152,4 +163,15 @@ export function createApi(input: ApiInput, paths: RuntimePaths, url: () => strin
     }
     return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
   };
+}
+
+/** Whether two snapshots' facts say the same of every task: then the /api/tasks body made for the first one serves the second. */
+function sameFacts(a: SnapshotFacts, b: SnapshotFacts): boolean {
+  if (a.escalations.size !== b.escalations.size || a.ci.size !== b.ci.size) return false;
+  for (const [id, e] of b.escalations) {
+    const was = a.escalations.get(id);
+    if (was === undefined || was.reason !== e.reason || was.since !== e.since) return false;
+  }
+  for (const [id, state] of b.ci) if (a.ci.get(id) !== state) return false;
+  return true;
 }

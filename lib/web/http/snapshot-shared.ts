@@ -1,4 +1,5 @@
 // What the snapshot says of a shared registry, for /api/health and the run-log routes: its state, and the claims other hosts hold.
+import { parseField } from '../../base/json-fields.ts';
 import type { SnapshotRegistry } from '../../manager/tick.ts';
 
 /** Where another host's run writes its log (on that host). */
@@ -21,30 +22,34 @@ export class SharedFacts {
   /** hostName: this host's name in the shared registry; undefined: the server shows registry.json. */
   constructor(private readonly hostName: string | undefined) {}
 
-  of(snap: { readonly sig: string; readonly body: Buffer } | undefined): SharedSnapshot {
+  /** `fields`: the snapshot's top-level fields (json-fields.ts), undefined when it is not one whole object. */
+  of(snap: { readonly sig: string; readonly fields: () => ReadonlyMap<string, Buffer> | undefined } | undefined): SharedSnapshot {
     if (snap === undefined) return NONE;
     if (snap.sig !== this.sig) {
-      this.value = parse(snap.body, this.hostName);
+      this.value = parse(snap.fields(), this.hostName);
       this.sig = snap.sig;
     }
     return this.value;
   }
 }
 
-function parse(body: Buffer, hostName: string | undefined): SharedSnapshot {
-  let doc: { registry?: unknown; claims?: unknown };
+/** Only `registry` and (with a shared registry) `claims` are parsed: the snapshot's bulk, `ci` and `escalations`, is not read here. */
+function parse(fields: ReadonlyMap<string, Buffer> | undefined, hostName: string | undefined): SharedSnapshot {
+  // A torn or foreign snapshot says nothing; the heartbeat writes a whole one next tick.
+  if (fields === undefined) return NONE;
+  let r: unknown;
+  let claims: unknown;
   try {
-    doc = JSON.parse(body.toString('utf8')) as typeof doc;
+    r = parseField(fields, 'registry');
+    claims = hostName === undefined ? undefined : parseField(fields, 'claims');
   } catch (err) {
-    // A torn or foreign snapshot says nothing; the heartbeat writes a whole one next tick.
     if (err instanceof SyntaxError) return NONE;
     throw err;
   }
-  const r = doc?.registry as SnapshotRegistry | undefined;
-  const registry = typeof r === 'object' && r !== null && r.kind === 'postgres' ? r : null;
+  const registry = typeof r === 'object' && r !== null && (r as SnapshotRegistry).kind === 'postgres' ? r as SnapshotRegistry : null;
   const remote = new Map<string, RemoteClaim>();
-  if (hostName !== undefined && Array.isArray(doc?.claims)) {
-    for (const c of doc.claims as { id?: unknown; host?: unknown; log?: unknown }[]) {
+  if (hostName !== undefined && Array.isArray(claims)) {
+    for (const c of claims as { id?: unknown; host?: unknown; log?: unknown }[]) {
       if (typeof c?.id === 'string' && typeof c.host === 'string' && c.host !== hostName) remote.set(c.id, { host: c.host, log: typeof c.log === 'string' ? c.log : null });
     }
   }

@@ -1,0 +1,48 @@
+// topFields: the top-level fields of a JSON object as byte slices, each the same value JSON.parse finds, and undefined for what is not one whole object.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseField, topFields } from '../lib/base/json-fields.ts';
+
+const fieldsOf = (text: string): Record<string, unknown> | undefined => {
+  const found = topFields(Buffer.from(text, 'utf8'));
+  return found === undefined ? undefined : Object.fromEntries([...found.keys()].map((k) => [k, parseField(found, k)]));
+};
+
+test('each field parses to what JSON.parse gives for it: strings with braces, quotes and escapes, nesting, scalars, unicode, spacing', () => {
+  const docs = [
+    '{}',
+    ' \n{ } \n',
+    '{"a":1}',
+    '{"a":-1.5e+3,"b":true,"c":false,"d":null,"e":0}',
+    '{"s":"}{][,:\\"\\\\","t":"\\u00e9\\n"}',
+    '{"nested":{"x":[1,{"y":"]"}],"z":{}},"list":[[],[[]],{"k":"v"}]}',
+    '{"é ключ 🙂":"значение 🙂","\\"quoted\\" key":"v"}',
+    '{\n  "pretty": [\n    1,\n    2\n  ],\n  "then": "more"\n}\n',
+    '{"a":1,"a":2}',
+    '{"a" : 1 , "b" :\t[ 1 , 2 ] }',
+  ];
+  for (const text of docs) assert.deepEqual(fieldsOf(text), JSON.parse(text), text);
+});
+
+test('a snapshot-sized document: every field is the same as in a whole parse', () => {
+  const ci = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`T-${i}`, { state: ['passing', 'failing'][i % 2], checkedAt: null, pr: `#${i} "x}"`, source: 'frontmatter' }]));
+  const doc = { owner: 'dave', tick: 3, counts: { total: 5000 }, ci, escalations: [{ id: 'T-1', reason: 'status blocked; {odd} [reason]', since: '2026-01-01T00:00:00.000Z' }], registry: { kind: 'file', where: '/r/registry.json' } };
+  const text = JSON.stringify(doc);
+  assert.deepEqual(fieldsOf(text), doc);
+});
+
+test('what is not one whole object is undefined: torn, truncated inside a string or a list, an array, trailing bytes, no key', () => {
+  const whole = '{"a":{"b":[1,2,"x"]},"c":"d"}';
+  for (let cut = 0; cut < whole.length; cut++) assert.equal(topFields(Buffer.from(whole.slice(0, cut))), undefined, `cut at ${cut}: ${whole.slice(0, cut)}`);
+  for (const text of ['', '[1,2]', '"a"', '1', '{"a":1} x', '{"a":1}{}', '{a:1}', '{"a" 1}', '{"a":}', '{"a":1,}', '{"a":1 "b":2}', '{"a\\":1}']) {
+    assert.equal(topFields(Buffer.from(text)), undefined, text);
+  }
+});
+
+test('a bad value is found at its parse, not before: its field throws a SyntaxError, the others still parse', () => {
+  const found = topFields(Buffer.from('{"bad":[1,,2],"good":{"x":1}}'));
+  assert.ok(found !== undefined);
+  assert.throws(() => parseField(found, 'bad'), SyntaxError);
+  assert.deepEqual(parseField(found, 'good'), { x: 1 });
+  assert.equal(parseField(found, 'absent'), undefined);
+});
