@@ -78,7 +78,7 @@ test('a pid file linked to a file naming a live process is not read: status says
   });
 });
 
-test('a snapshot cut short is read as none: /api/health without its registry, /api/tasks without its escalation; a bad ci field costs the CI only', async () => {
+test('a snapshot cut short is read as none: /api/health without its registry, /api/tasks without its escalation; a bad field costs that field only', async () => {
   await withTempFolder('hread', async (f) => {
     const file = runtimeFile(f.dir, f.owner, 'snapshot.json');
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -104,7 +104,11 @@ test('a snapshot cut short is read as none: /api/health without its registry, /a
       put(whole.slice(0, whole.indexOf('"ci"') + 10));
       assert.deepEqual(await read(), { registry: null, escalation: null, ci: 'unknown' }, 'cut short');
       put(whole.replace('"state":"failing"', '"state":"failing",,'));
-      assert.deepEqual(await read(), { registry, escalation: null, ci: 'unknown' }, 'a bad ci: the registry still reads, the API\'s facts do not');
+      assert.deepEqual(await read(), { registry, escalation: { reason: 'status {blocked}, "quoted"', since }, ci: 'unknown' }, 'a bad ci: the registry and the escalation still read');
+      put(whole.replace('"escalations":[', '"escalations":[null,7,{"reason":"no id"},'));
+      assert.deepEqual(await read(), { registry, escalation: { reason: 'status {blocked}, "quoted"', since }, ci: 'failing' }, 'escalation entries without an id are skipped');
+      put(whole.replace('"escalations":[', '"escalations":[,'));
+      assert.deepEqual(await read(), { registry, escalation: null, ci: 'failing' }, 'bad escalations: the CI still reads');
       put(whole);
       assert.deepEqual(await read(), { registry, escalation: { reason: 'status {blocked}, "quoted"', since }, ci: 'failing' }, 'whole again');
     } finally {

@@ -1,7 +1,8 @@
 // topFields: the top-level fields of a JSON object as byte slices, each the same value JSON.parse finds, and undefined for what is not one whole object.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseField, topFields } from '../lib/base/json-fields.ts';
+import { fieldOrNothing, parseField, topFields } from '../lib/base/json-fields.ts';
+import { SharedFacts } from '../lib/web/http/snapshot-shared.ts';
 
 const fieldsOf = (text: string): Record<string, unknown> | undefined => {
   const found = topFields(Buffer.from(text, 'utf8'));
@@ -34,7 +35,12 @@ test('a snapshot-sized document: every field is the same as in a whole parse', (
 test('what is not one whole object is undefined: torn, truncated inside a string or a list, an array, trailing bytes, no key', () => {
   const whole = '{"a":{"b":[1,2,"x"]},"c":"d"}';
   for (let cut = 0; cut < whole.length; cut++) assert.equal(topFields(Buffer.from(whole.slice(0, cut))), undefined, `cut at ${cut}: ${whole.slice(0, cut)}`);
-  for (const text of ['', '[1,2]', '"a"', '1', '{"a":1} x', '{"a":1}{}', '{a:1}', '{"a" 1}', '{"a":}', '{"a":1,}', '{"a":1 "b":2}', '{"a\\":1}']) {
+  const broken = ['', '[1,2]', '"a"', '1', '{"a":1} x', '{"a":1}{}', '{a:1}', '{"a" 1}', '{"a":}', '{"a":1,}', '{"a":1 "b":2}', '{"a\\":1}',
+    // Brackets that do not pair: a field that parses must not come from inside a broken one.
+    '{"ci":[},"registry":{"kind":"postgres"},"x":]}', '{"a":[1}', '{"a":{]}',
+    // A scalar runs into the next key: that key is not swallowed into it.
+    '{"a":1"registry":2}', '{"a":true[1]}'];
+  for (const text of broken) {
     assert.equal(topFields(Buffer.from(text)), undefined, text);
   }
 });
@@ -45,4 +51,18 @@ test('a bad value is found at its parse, not before: its field throws a SyntaxEr
   assert.throws(() => parseField(found, 'bad'), SyntaxError);
   assert.deepEqual(parseField(found, 'good'), { x: 1 });
   assert.equal(parseField(found, 'absent'), undefined);
+});
+
+test('fieldOrNothing: a bad field is nothing, the others still read; SharedFacts keeps the registry when the claims are bad', () => {
+  const registry = { kind: 'postgres', where: 'postgres://db/q', queue: 'q', host: 'here', unreachableSince: '2026-01-01T00:00:00.000Z' };
+  const text = `{"claims":[{"id":"A","host":"there"},,],"registry":${JSON.stringify(registry)}}`;
+  const found = topFields(Buffer.from(text));
+  assert.ok(found !== undefined);
+  assert.equal(fieldOrNothing(found, 'claims'), undefined);
+  assert.deepEqual(fieldOrNothing(found, 'registry'), registry);
+  const shared = new SharedFacts('here').of({ sig: '1', fields: () => found });
+  assert.deepEqual(shared.registry, registry, 'an unreachable database still shows on /api/health');
+  assert.equal(shared.remote.size, 0);
+  const good = topFields(Buffer.from(`{"claims":[{"id":"A","host":"there","log":"/l"},{"id":"B","host":"here"}],"registry":${JSON.stringify(registry)}}`));
+  assert.deepEqual([...new SharedFacts('here').of({ sig: '2', fields: () => good }).remote], [['A', { host: 'there', log: '/l' }]]);
 });

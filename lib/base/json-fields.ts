@@ -9,18 +9,21 @@ const CLOSE_ARRAY = 0x5d;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 
+/** Bytes a number, true, false or null never holds: where one ends (a malformed one then fails the checks after it). */
+const ENDS_SCALAR = new Set([COMMA, CLOSE_OBJECT, CLOSE_ARRAY, OPEN_OBJECT, OPEN_ARRAY, QUOTE, COLON]);
+
 const isSpace = (b: number | undefined): boolean => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 
 /**
  * Each top-level field of the JSON object in `bytes`, by key, as a slice of `bytes` (no copy); the
  * last one wins when a key repeats, as with JSON.parse. Undefined when the bytes are not one whole
- * object (torn, truncated, an array): the caller reads them as it reads a SyntaxError. The values
- * are only delimited here, not checked: JSON.parse of a slice still throws on a bad one.
+ * object (truncated, an array, unpaired brackets, bytes after it): the caller reads them as it
+ * reads a SyntaxError. The values are only delimited here, not checked: JSON.parse of a slice
+ * still throws on a bad one, which costs that field only.
  *
- * The snapshot is about 8 MB at 50,000 tasks (its `ci` and `escalations`), written at every tick;
- * `/api/health` needs its `registry` only. Parsing it whole grew the server's heap by about 40 MB at
- * each tick. The scan walks bytes: every byte that delimits JSON is ASCII, and no byte of a
- * multi-byte UTF-8 character is.
+ * A reader that needs a few fields of a large document (the heartbeat's snapshot, about 8 MB at
+ * 50,000 tasks) parses those and builds nothing else. The scan walks bytes: every byte that
+ * delimits JSON is ASCII, and no byte of a multi-byte UTF-8 character is.
  */
 export function topFields(bytes: Buffer): ReadonlyMap<string, Buffer> | undefined {
   const n = bytes.length;
@@ -37,28 +40,29 @@ export function topFields(bytes: Buffer): ReadonlyMap<string, Buffer> | undefine
     }
     return -1;
   };
-  /** From a value's first byte to just past it; -1 when it never ends. */
+  /** From a value's first byte to just past it; -1 when it never ends or its brackets do not pair. */
   const skipValue = (at: number): number => {
     const first = bytes[at];
     if (first === QUOTE) return skipString(at);
     if (first === OPEN_OBJECT || first === OPEN_ARRAY) {
-      let depth = 0;
+      const closers: number[] = [];
       for (let j = at; j < n; j++) {
         const b = bytes[j];
         if (b === QUOTE) {
           j = skipString(j) - 1;
           if (j < 0) return -1;
-        } else if (b === OPEN_OBJECT || b === OPEN_ARRAY) depth++;
+        } else if (b === OPEN_OBJECT) closers.push(CLOSE_OBJECT);
+        else if (b === OPEN_ARRAY) closers.push(CLOSE_ARRAY);
         else if (b === CLOSE_OBJECT || b === CLOSE_ARRAY) {
-          depth--;
-          if (depth === 0) return j + 1;
+          if (closers.pop() !== b) return -1;
+          if (closers.length === 0) return j + 1;
         }
       }
       return -1;
     }
-    // A number, true, false or null: up to the next delimiter.
+    // A number, true, false or null: up to the next byte that cannot be part of one.
     let j = at;
-    while (j < n && bytes[j] !== COMMA && bytes[j] !== CLOSE_OBJECT && !isSpace(bytes[j])) j++;
+    while (j < n && !ENDS_SCALAR.has(bytes[j] as number) && !isSpace(bytes[j])) j++;
     return j === at ? -1 : j;
   };
 
@@ -107,4 +111,14 @@ export function topFields(bytes: Buffer): ReadonlyMap<string, Buffer> | undefine
 export function parseField(fields: ReadonlyMap<string, Buffer>, key: string): unknown {
   const slice = fields.get(key);
   return slice === undefined ? undefined : JSON.parse(slice.toString('utf8')) as unknown;
+}
+
+/** One field parsed, or undefined when it is absent or not valid JSON: a bad field costs that field only. */
+export function fieldOrNothing(fields: ReadonlyMap<string, Buffer>, key: string): unknown {
+  try {
+    return parseField(fields, key);
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
 }

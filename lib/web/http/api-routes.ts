@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import { isErrno } from '../../base/errors.ts';
-import { parseField, topFields } from '../../base/json-fields.ts';
+import { fieldOrNothing, topFields } from '../../base/json-fields.ts';
 import { openRegular } from '../../base/jsonfile.ts';
 import type { RuntimePaths } from '../../base/paths.ts';
 import type { BuildThread } from '../site/build-thread.ts';
@@ -76,15 +76,14 @@ export function createApi(input: ApiInput, paths: RuntimePaths, url: () => strin
       const fields = typeof snap === 'string' ? undefined : snap.fields();
       // A torn or foreign snapshot shows no escalations; the heartbeat writes a whole one next tick.
       if (fields === undefined) return none;
-      let made: SnapshotFacts;
-      try {
-        const raw = parseField(fields, 'escalations') as WebSnapshot['escalations'] | undefined;
-        const list = (Array.isArray(raw) ? raw : []).map((e) => [e.id, { reason: e.reason, since: e.since }] as const);
-        made = { escalations: new Map(list), ci: ciMapOf({ ci: parseField(fields, 'ci') } as WebSnapshot) };
-      } catch (err) {
-        if (err instanceof SyntaxError) return none;
-        throw err;
-      }
+      // Each field on its own: a bad `ci` costs the CI states, not the escalations.
+      const raw = fieldOrNothing(fields, 'escalations');
+      // An entry without a string id (null, a number) is skipped, not a 500 for every request until the next tick.
+      const list = (Array.isArray(raw) ? raw as unknown[] : []).flatMap((e) => {
+        const { id, reason, since } = (typeof e === 'object' && e !== null ? e : {}) as { id?: unknown; reason: string; since: string };
+        return typeof id === 'string' ? [[id, { reason, since }] as const] : [];
+      });
+      const made: SnapshotFacts = { escalations: new Map(list), ci: ciMapOf({ ci: fieldOrNothing(fields, 'ci') } as WebSnapshot) };
       // The same maps while they read the same (most ticks): the /api/tasks body stays cached.
       if (lastFacts === undefined || !sameFacts(lastFacts, made)) lastFacts = made;
       return lastFacts;

@@ -1,5 +1,5 @@
 // What the snapshot says of a shared registry, for /api/health and the run-log routes: its state, and the claims other hosts hold.
-import { parseField } from '../../base/json-fields.ts';
+import { fieldOrNothing } from '../../base/json-fields.ts';
 import type { SnapshotRegistry } from '../../manager/tick.ts';
 
 /** Where another host's run writes its log (on that host). */
@@ -37,15 +37,9 @@ export class SharedFacts {
 function parse(fields: ReadonlyMap<string, Buffer> | undefined, hostName: string | undefined): SharedSnapshot {
   // A torn or foreign snapshot says nothing; the heartbeat writes a whole one next tick.
   if (fields === undefined) return NONE;
-  let r: unknown;
-  let claims: unknown;
-  try {
-    r = parseField(fields, 'registry');
-    claims = hostName === undefined ? undefined : parseField(fields, 'claims');
-  } catch (err) {
-    if (err instanceof SyntaxError) return NONE;
-    throw err;
-  }
+  // Each field on its own: a bad `claims` must not hide an unreachable database from /api/health.
+  const r = fieldOrNothing(fields, 'registry');
+  const claims = hostName === undefined ? undefined : fieldOrNothing(fields, 'claims');
   const registry = typeof r === 'object' && r !== null && (r as SnapshotRegistry).kind === 'postgres' ? r as SnapshotRegistry : null;
   const remote = new Map<string, RemoteClaim>();
   if (hostName !== undefined && Array.isArray(claims)) {
