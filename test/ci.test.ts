@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { summariseChecks } from '../lib/manager/ci.ts';
+import { ciMapOf, ciOf, type WebSnapshot } from '../lib/web/render/snapshot-read.ts';
+import type { Task } from '../lib/tasks/taskfile.ts';
 import { cli, cliEnv, withTempFolder, waitUntil, type Folder } from './helpers.ts';
 
 function task(id: string, fields: Record<string, string> = {}): string {
@@ -138,5 +140,20 @@ describe('CI from gh', () => {
       ['nonsense', 'unknown'],
     ];
     for (const [doc, state] of cases) assert.equal(summariseChecks(doc), state, JSON.stringify(doc));
+  });
+
+  test('the server falls back to what gh said only: the snapshot\'s echoes of a file\'s ci: and its unknowns are not kept, and the file read now wins', () => {
+    const at = '2026-01-01T00:00:00.000Z';
+    const checks = ciMapOf({ ci: {
+      GH: { state: 'failing', checkedAt: at, pr: '#1', source: 'gh' },
+      ECHO: { state: 'passing', checkedAt: null, pr: null, source: 'frontmatter' },
+      NONE: { state: 'unknown', checkedAt: null, pr: '#3', source: 'none' },
+      ODD: { state: 'green', checkedAt: at, pr: '#4', source: 'gh' },
+      OLD: { state: 'pending' },
+    } } as unknown as WebSnapshot);
+    assert.deepEqual([...checks], [['GH', 'failing'], ['OLD', 'pending']]);
+    const t = (id: string, ci: Task['ci']): Task => ({ id, ci }) as Task;
+    // ECHO's file had `ci: passing` at the tick and has none now: the file read now is the truth.
+    assert.deepEqual([ciOf(t('GH', 'unknown'), checks), ciOf(t('GH', 'passing'), checks), ciOf(t('ECHO', 'unknown'), checks)], ['failing', 'passing', 'unknown']);
   });
 });

@@ -59,14 +59,21 @@ export function dispatchNoteOf(s: WebSnapshot | undefined): string | undefined {
 
 const CI_STATES: ReadonlySet<string> = new Set(['passing', 'failing', 'pending', 'unknown']);
 
-/** The snapshot's per-task CI states, keeping only the four known words. */
+/**
+ * The CI states the heartbeat learnt from gh, by task id: what ciOf falls back to when a task's
+ * file has no `ci:`. The snapshot's `ci` also echoes every file's own `ci:` (source `frontmatter`:
+ * 50,000 entries at 50,000 generated tasks, which each build and each /api/tasks kept in a map and
+ * compared at every tick); those are left out, since the file the server reads wins over them, as
+ * are `unknown` states (the default). Only the four known words are kept.
+ */
 export function ciMapOf(s: WebSnapshot | undefined): ReadonlyMap<string, CiState> {
   const map = new Map<string, CiState>();
   const raw = s?.ci;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return map;
   for (const [id, check] of Object.entries(raw)) {
-    const state = typeof check === 'object' && check !== null ? check.state : undefined;
-    if (typeof state === 'string' && CI_STATES.has(state)) map.set(id, state as CiState);
+    if (typeof check !== 'object' || check === null || check.source === 'frontmatter') continue;
+    const state = check.state;
+    if (typeof state === 'string' && state !== 'unknown' && CI_STATES.has(state)) map.set(id, state as CiState);
   }
   return map;
 }
