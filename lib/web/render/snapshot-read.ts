@@ -57,14 +57,15 @@ export function dispatchNoteOf(s: WebSnapshot | undefined): string | undefined {
   return typeof note === 'string' && note.trim() !== '' ? note.trim() : undefined;
 }
 
-const CI_STATES: ReadonlySet<string> = new Set(['passing', 'failing', 'pending', 'unknown']);
+/** The CI states worth keeping from gh: `unknown` is what a task without one shows anyway. */
+const KNOWN_STATES: ReadonlySet<string> = new Set(['passing', 'failing', 'pending']);
 
 /**
  * The CI states the heartbeat learnt from gh, by task id: what ciOf falls back to when a task's
  * file has no `ci:`. The snapshot's `ci` also echoes every file's own `ci:` (source `frontmatter`:
- * 50,000 entries at 50,000 generated tasks, which each build and each /api/tasks kept in a map and
- * compared at every tick); those are left out, since the file the server reads wins over them, as
- * are `unknown` states (the default). Only the four known words are kept.
+ * 50,000 entries at 50,000 generated tasks, which every build and every /api/tasks kept in a map and
+ * compared); those are left out, since the file the server reads wins over them, and so are
+ * `unknown` states (the default) and words that are not a CI state.
  */
 export function ciMapOf(s: WebSnapshot | undefined): ReadonlyMap<string, CiState> {
   const map = new Map<string, CiState>();
@@ -73,7 +74,7 @@ export function ciMapOf(s: WebSnapshot | undefined): ReadonlyMap<string, CiState
   for (const [id, check] of Object.entries(raw)) {
     if (typeof check !== 'object' || check === null || check.source === 'frontmatter') continue;
     const state = check.state;
-    if (typeof state === 'string' && state !== 'unknown' && CI_STATES.has(state)) map.set(id, state as CiState);
+    if (typeof state === 'string' && KNOWN_STATES.has(state)) map.set(id, state as CiState);
   }
   return map;
 }
