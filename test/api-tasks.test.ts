@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { generateTasks } from '../bench/generate.ts';
-import { TASK_FIELDS } from '../lib/web/http/api.ts';
+import { TASK_FIELDS } from '../lib/web/site/api-doc.ts';
 import { type RawReply, rawRequest as request, serveBare, stopServe, waitUntilAsync, withTempFolder } from './helpers.ts';
 
 const N = 3000;

@@ -7,8 +7,9 @@ import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { parseTaskFile } from '../lib/tasks/taskfile.ts';
 import type { Task } from '../lib/tasks/taskfile.ts';
-import { type SnapshotFacts, apiTask, apiTasksPieces, apiTasksText } from '../lib/web/http/api.ts';
-import { type JsonBody, jsonBody, sendCached, streamedBody } from '../lib/web/http/json-body.ts';
+import { type SnapshotFacts, apiTask, apiTasksPieces, apiTasksText } from '../lib/web/site/api-doc.ts';
+import { sendCached } from '../lib/web/http/json-body.ts';
+import { type JsonBody, jsonBody, streamedBody } from '../lib/web/site/json-doc.ts';
 import { relationsOf } from '../lib/web/render/relations.ts';
 import { rawRequest as request } from './helpers.ts';
 

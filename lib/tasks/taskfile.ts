@@ -2,7 +2,7 @@
 import { type Fields, type Split, type Value, firstLine, splitFile } from './frontmatter.ts';
 import { type Section, scanBody, stripMarkers } from './body.ts';
 import { lengthProblem } from './ids.ts';
-import { NO_FIELDS, NO_SECTIONS, PARSED, sharedBoxes, sharedList } from './shared-values.ts';
+import { PARSED, sharedBoxes, sharedList } from './shared-values.ts';
 import { type DocKind, type Status, fieldKind, idAliases, isIndexFile, normalisePriority, normaliseStatus, pathKind, statusHint } from './mapping.ts';
 
 export type { Status, DocKind } from './mapping.ts';
@@ -110,14 +110,6 @@ const CI_ALIASES: Readonly<Record<string, CiState>> = {
  * labels and the fields of the alias table take lists (docs/task-format.md).
  */
 const SCALAR_FIELDS = ['id', 'title', 'status', 'priority', 'completed', 'pr', 'ci'] as const;
-
-/**
- * The task without its text (body, sections, frontmatter fields): what the server's thread keeps of
- * each task (the list API and the pages' data need none of it; /api/tasks/<id> reads the file again).
- */
-export function withoutText(t: Task): Task {
-  return { ...t, fields: NO_FIELDS, body: '', sections: NO_SECTIONS };
-}
 
 /** Parses one task file; never throws, an unusable file is returned as {ok: false, reason}. */
 export function parseTaskFile(content: Buffer, relPath: string, options: ParseOptions = {}): ParseResult {

@@ -2,14 +2,15 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import { isErrno } from '../../base/errors.ts';
-import { fieldOrNothing, topFields } from '../../base/json-fields.ts';
+import { topFields } from '../../base/json-fields.ts';
 import { openRegular } from '../../base/jsonfile.ts';
 import type { RuntimePaths } from '../../base/paths.ts';
+import type { SentBody } from '../site/api-answers.ts';
+import { parseTasksQuery } from '../site/api-doc.ts';
 import type { BuildThread } from '../site/build-thread.ts';
-import { type WebSnapshot, ciMapOf } from '../render/snapshot-read.ts';
-import { type SnapshotFacts, ambiguousTasks, ambiguousText, apiTaskText, apiTasksBody, findTask, sendBuilding, sendJson } from './api.ts';
-import * as query from './api-query.ts';
-import { Derived, type PlainBody, jsonBody, sendCached } from './json-body.ts';
+import { type JsonBody, type PlainBody, jsonBody } from '../site/json-doc.ts';
+import { sendBuilding, sendJson } from './api.ts';
+import { Derived, sendCached } from './json-body.ts';
 import * as logs from './log-routes.ts';
 import type { Health } from './probe.ts';
 import { SharedFacts } from './snapshot-shared.ts';
@@ -31,9 +32,8 @@ export interface ApiInput {
 export function createApi(input: ApiInput, paths: RuntimePaths, url: () => string, site: BuildThread): ApiHandler {
   type Snap = { sig: string; doc: PlainBody; fields: () => ReadonlyMap<string, Buffer> | undefined };
   const snapshotDoc = new Derived<Snap>();
-  const facts = new Derived<SnapshotFacts>();
-  let lastFacts: SnapshotFacts | undefined;
-  const tasksDoc = new Derived<ReturnType<typeof apiTasksBody>>();
+  /** The whole list as the build thread last made it, with the tag of what it shows (api-answers.ts). */
+  let list: { tag: string; doc: JsonBody } | undefined;
   const shared = new SharedFacts(input.hostName);
   const sharedOf = (snap: Snap | 'none' | 'not a file'): ReturnType<SharedFacts['of']> => shared.of(typeof snap === 'string' ? undefined : snap);
   /**
@@ -66,28 +66,6 @@ export function createApi(input: ApiInput, paths: RuntimePaths, url: () => strin
       fs.closeSync(fd);
     }
   };
-  /**
-   * The escalations and gh CI states by task id, from the snapshot as it is now (not as the last
-   * rebuild saw it): its `escalations` and `ci` only, the rest of it not parsed.
-   */
-  const factsOf = (snap: Snap | 'none' | 'not a file'): SnapshotFacts =>
-    facts.get([typeof snap === 'string' ? undefined : snap.sig], () => {
-      const none: SnapshotFacts = { escalations: new Map(), ci: new Map() };
-      const fields = typeof snap === 'string' ? undefined : snap.fields();
-      // A torn or foreign snapshot shows no escalations; the heartbeat writes a whole one next tick.
-      if (fields === undefined) return none;
-      // Each field on its own: a bad `ci` costs the CI states, not the escalations.
-      const raw = fieldOrNothing(fields, 'escalations');
-      // An entry without a string id (null, a number) is skipped, not a 500 for every request until the next tick.
-      const list = (Array.isArray(raw) ? raw as unknown[] : []).flatMap((e) => {
-        const { id, reason, since } = (typeof e === 'object' && e !== null ? e : {}) as { id?: unknown; reason: string; since: string };
-        return typeof id === 'string' ? [[id, { reason, since }] as const] : [];
-      });
-      const made: SnapshotFacts = { escalations: new Map(list), ci: ciMapOf({ ci: fieldOrNothing(fields, 'ci') } as WebSnapshot) };
-      // The same maps while they read the same (most ticks): the /api/tasks body stays cached.
-      if (lastFacts === undefined || !sameFacts(lastFacts, made)) lastFacts = made;
-      return lastFacts;
-    });
   return (req, res) => {
     const url0 = req.url ?? '/';
     const q = url0.indexOf('?');
@@ -100,7 +78,7 @@ export function createApi(input: ApiInput, paths: RuntimePaths, url: () => strin
       const unreachable = registry?.unreachableSince !== undefined;
       const health: Health = {
         ok: hb.state === 'running' && !unreachable, app: 'tasks', owner: input.owner, dir: input.dir, pid: input.pid, url: url(),
-        state: hb.state, heartbeatPid: hb.pid, heartbeat: hb, build: site.buildState(), api: site.current === undefined ? 'building' : 'ready',
+        state: hb.state, heartbeatPid: hb.pid, heartbeat: hb, build: site.buildState(), api: site.model === undefined ? 'building' : 'ready',
         ...(registry === null ? {} : { registry }),
         ...(unreachable ? { reason: `registry unreachable since ${registry?.unreachableSince}${registry?.error ? ` (${registry.error})` : ''}` } : {}),
       };
@@ -125,52 +103,47 @@ export function createApi(input: ApiInput, paths: RuntimePaths, url: () => strin
           return sendJson(res, 400, JSON.stringify({ error: 'the task id is not valid percent-encoding' }));
         }
       }
-      // The model the pages were built from (the build thread sends it with each build): no second scan.
       // None yet while the first build runs: 503, never an empty list or a "no task" that is not true.
-      const model = site.current;
-      if (model === undefined) return sendBuilding(res);
-      // Serialized once per (model, snapshot, remote): a request between changes costs a stat and a write.
-      const known = factsOf(snapshot());
-      const remote = site.remote;
-      if (id === undefined) return query.answerTasks(req, res, q === -1 ? '' : url0.slice(q + 1), model, known, remote, () => tasksDoc.get([model, known, remote], () => {
-        // A failure is not kept for the version: the next request tries again.
-        const made = apiTasksBody(model.tasks, model.errors, known, remote);
-        made.catch(() => tasksDoc.forget());
-        return made;
-      }));
-      const many = ambiguousTasks(model.tasks, id);
-      if (many !== undefined) return sendJson(res, 409, ambiguousText(id, many));
-      const task = findTask(model.tasks, id);
-      if (task === undefined) return sendJson(res, 404, JSON.stringify({ error: `no task with id ${id}` }));
-      // Another host's run writes its log on that host: say where, read no local file of that name.
-      const elsewhere = logRoute ? sharedOf(snapshot()).remote.get(task.id) : undefined;
-      if (elsewhere) return sendJson(res, 404, JSON.stringify({ error: `task ${task.id} is held by host ${elsewhere.host}: its run log is ${elsewhere.log ?? 'in the runs folder'} on that host`, host: elsewhere.host, log: elsewhere.log }));
-      if (logRoute) return logs.answerRunLog(req, res, task, logRoute[2] as 'log' | 'log.txt', new URLSearchParams(q === -1 ? '' : url0.slice(q + 1)), paths);
-      // The model's tasks carry no text (build-worker.ts): the body, sections and fields are read from the file now.
-      return import('../../tasks/task-read.ts').then(({ readTask }) => {
-        const read = readTask(input.dir, task.path, model.format ?? { statuses: [], taskPrefix: null });
-        // The file changed since the model was built (an edit, a checkout that moved or swapped files):
-        // its text joined with the model's id, title and status could be two tasks in one answer.
-        // The rebuild that follows the change catches up, so this is a 503 to retry, never a mix.
-        const moved = !read.ok ? `no longer reads as a task (${read.reason})` : read.task.id !== task.id || read.task.title !== task.title || read.task.status !== task.status ? 'changed' : undefined;
-        if (moved !== undefined || !read.ok) {
-          res.setHeader('retry-after', '1');
-          return sendJson(res, 503, JSON.stringify({ error: `task ${task.id}: its file ${task.path} ${moved ?? 'changed'} since the list was built; retry in a moment` }));
+      if (site.model === undefined) return sendBuilding(res);
+      // The build thread holds the model and answers from it; this thread keeps the whole list's body.
+      if (id === undefined) {
+        const search = q === -1 ? '' : url0.slice(q + 1);
+        const query = parseTasksQuery(search);
+        if (query !== undefined && 'error' in query) return sendJson(res, 400, JSON.stringify({ error: query.error }));
+        // `same`: the body held when asked is still right (another request may have replaced it since).
+        const held = list;
+        return site.ask(query === undefined ? { kind: 'list', have: held?.tag } : { kind: 'query', search }).then((a) => {
+          if (a.kind === 'building') return sendBuilding(res);
+          if (a.kind === 'json') return a.status === 200 ? sendCached(req, res, jsonBody(a.text)) : sendJson(res, a.status, a.text);
+          if (a.kind === 'same' && held !== undefined) return sendCached(req, res, held.doc);
+          if (a.kind !== 'list') throw new Error(`the build thread answered the list with ${a.kind}`);
+          const made = { tag: a.tag, doc: bodyOf(a.doc) };
+          list = made;
+          return sendCached(req, res, made.doc);
+        });
+      }
+      const taskId = id;
+      return site.ask({ kind: 'task', id: taskId, log: logRoute !== null }).then((a) => {
+        if (a.kind === 'building') return sendBuilding(res);
+        if (a.kind === 'json') {
+          if (a.retry === true) res.setHeader('retry-after', '1');
+          return sendJson(res, a.status, a.text);
         }
-        sendJson(res, 200, apiTaskText(model.tasks, task, known, remote, read.task));
+        if (a.kind !== 'log' || logRoute === null) throw new Error(`the build thread answered task ${JSON.stringify(taskId)} with ${a.kind}`);
+        const { task } = a;
+        // Another host's run writes its log on that host: say where, read no local file of that name.
+        const elsewhere = sharedOf(snapshot()).remote.get(task.id);
+        if (elsewhere) return sendJson(res, 404, JSON.stringify({ error: `task ${task.id} is held by host ${elsewhere.host}: its run log is ${elsewhere.log ?? 'in the runs folder'} on that host`, host: elsewhere.host, log: elsewhere.log }));
+        return logs.answerRunLog(req, res, task, logRoute[2] as 'log' | 'log.txt', new URLSearchParams(q === -1 ? '' : url0.slice(q + 1)), paths);
       });
     }
     return sendJson(res, 404, JSON.stringify({ error: `no such endpoint: ${pathname}` }));
   };
 }
 
-/** Whether two snapshots' facts say the same of every task: then the /api/tasks body made for the first one serves the second. */
-function sameFacts(a: SnapshotFacts, b: SnapshotFacts): boolean {
-  if (a.escalations.size !== b.escalations.size || a.ci.size !== b.ci.size) return false;
-  for (const [id, e] of b.escalations) {
-    const was = a.escalations.get(id);
-    if (was === undefined || was.reason !== e.reason || was.since !== e.since) return false;
-  }
-  for (const [id, state] of b.ci) if (a.ci.get(id) !== state) return false;
-  return true;
+/** A body the build thread sent, as this thread keeps and sends it (json-body.ts): its bytes, or its gzip only. */
+function bodyOf(sent: SentBody): JsonBody {
+  const buffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  const encoded = new Map<string, Promise<Buffer>>(sent.gz === undefined ? [] : [['.gz', Promise.resolve(buffer(sent.gz))]]);
+  return { body: sent.body === undefined ? undefined : buffer(sent.body), length: sent.length, etag: sent.etag, encoded };
 }

@@ -2,7 +2,6 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import { assignPages } from '../render/pages.ts';
 import type { BuildThread } from '../site/build-thread.ts';
 import { staticPath } from './statics.ts';
 
@@ -49,33 +48,14 @@ export const PAGE_WAIT_MS = 30_000;
 
 /**
  * The task page (`tasks/<page>.html`) or search shard (`data/search-<k>.json`) a path names when it
- * may be one a build left to render: it is not on disk, and the build is not current (files are
- * pending, or a build that may add it is under way). Undefined otherwise: a file that is not there
- * while the build is current does not exist (404).
+ * may be one a build left to render: it is not on disk. While the build is current, only a task's
+ * page can be (the build thread says whether it is: BuildThread.ask); anything else not there does
+ * not exist (404).
  */
-export function pageToCome(pathname: string, thread: Pick<BuildThread, 'serves' | 'buildState' | 'current'>): string | undefined {
+export function pageToCome(pathname: string, thread: Pick<BuildThread, 'serves'>): string | undefined {
   const rel = staticPath(pathname);
   if (rel === undefined || !/^(tasks\/[^/]+\.html|data\/search-\d+\.json)$/.test(rel) || thread.serves(rel)) return undefined;
-  return thread.buildState() === 'current' && !isTaskPage(rel, thread) ? undefined : rel;
-}
-
-/** The page names of each model the server had, made when first asked (a rare path: a page not served). */
-const pagesOfModel = new WeakMap<object, Set<string>>();
-
-/**
- * Whether `tasks/<page>.html` is the page of a task in the server's model: a page that must exist,
- * so a build that lost track of it (a write that failed, the folder changed under it) writes it
- * again rather than the request getting a 404.
- */
-export function isTaskPage(rel: string, thread: Pick<BuildThread, 'current'>): boolean {
-  const model = thread.current;
-  if (model === undefined || !rel.startsWith('tasks/') || !rel.endsWith('.html')) return false;
-  let pages = pagesOfModel.get(model);
-  if (pages === undefined) {
-    pages = new Set(assignPages(model.tasks));
-    pagesOfModel.set(model, pages);
-  }
-  return pages.has(rel.slice('tasks/'.length, -'.html'.length));
+  return rel;
 }
 
 /**

@@ -4,7 +4,8 @@ import { escapeControls } from '../../base/controls.ts';
 import { HistoryReader } from '../../manager/history-read.ts';
 import { SINCE_FORMS, sinceTime } from '../../manager/history-since.ts';
 import { sendJson } from './api.ts';
-import { type JsonBody, jsonBody, sendCached } from './json-body.ts';
+import { type JsonBody, jsonBody } from '../site/json-doc.ts';
+import { sendCached } from './json-body.ts';
 
 /** Answers kept per file state: one per since= in use (the charts ask for 24 h, 7 d and 30 d). */
 const KEPT = 8;

@@ -4,7 +4,7 @@ import type { RuntimePaths } from '../../base/paths.ts';
 import type { BuildThread } from '../site/build-thread.ts';
 import type { EventData, EventHub } from './events.ts';
 import { isLoopback } from './probe.ts';
-import { awaitBuild, isTaskPage, lostFile, pageToCome, sendBuilding } from './building.ts';
+import { awaitBuild, lostFile, pageToCome, sendBuilding } from './building.ts';
 import { StaticCache, sendStatic } from './statics.ts';
 import type { WriteHandler } from './write-routes.ts';
 
@@ -127,12 +127,20 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
     // A task page the index links but a build left to render: the build thread renders it next.
     const due = shown ? pageToCome(pathname, site) : undefined;
     if (due !== undefined) {
-      return serveAfter(site.page(due), () => {
-        if (site.buildState() !== 'current') sendBuilding(req, res, pathname, input.dir, site.failure);
+      // Whether it is a task's page, asked of the build thread (it holds the model): a page that must exist.
+      const isTaskPage = (): Promise<boolean> => (due.startsWith('tasks/') ? site.ask({ kind: 'page', rel: due }).then((a) => a.kind === 'page' && a.known) : Promise.resolve(false));
+      const afterPage = (): void => {
+        if (site.buildState() !== 'current') return sendBuilding(req, res, pathname, input.dir, site.failure);
         // A task's page the build lost track of: written again (once per request), never a 404.
-        else if (isTaskPage(due, site)) serveAfter(site.filesLost(), () => sendBuilding(req, res, pathname, input.dir, site.failure));
-        else notFound(res);
-      });
+        isTaskPage().then((known) => {
+          if (known) serveAfter(site.filesLost(), () => sendBuilding(req, res, pathname, input.dir, site.failure));
+          else notFound(res);
+        }).catch((err: unknown) => fail(req, res, err));
+      };
+      // While the build is current, a file not on disk is missing for good unless it is a task's page.
+      if (site.buildState() !== 'current') return serveAfter(site.page(due), afterPage);
+      isTaskPage().then((known) => (known ? serveAfter(site.page(due), afterPage) : notFound(res))).catch((err: unknown) => fail(req, res, err));
+      return;
     }
     // An asset not on disk yet is answered from memory: before the first build, after the build
     // folder was deleted, and while a build's writer has not put index.html down yet.

@@ -139,7 +139,7 @@ export async function startServer(input: ServeInput): Promise<ServeOutcome> {
    * pages are rebuilt with the links when it answers.
    */
   const askRemote = (): void => {
-    if (asked || closed || !thread.current?.tasks.some((t) => t.pr !== null && /^#?[0-9]+$/.test(t.pr.trim()))) return;
+    if (asked || closed || thread.model?.barePr !== true) return;
     asked = true;
     void readRemote(input.dir, input.log).then((remote) => {
       if (remote === undefined || closed) return;

@@ -2,9 +2,8 @@
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Remote } from '../../tasks/pr.ts';
-import type { Task } from '../../tasks/taskfile.ts';
+import type { ApiAnswer, ApiAsk } from './api-answers.ts';
 import type { HeartbeatView } from './heartbeat-view.ts';
-import type { LiveModel } from './live.ts';
 import type { SharedRegistry } from './registry-poll.ts';
 import type { BuildResult } from './site-files.ts';
 
@@ -33,22 +32,28 @@ export type Command =
   | { readonly t: 'forget'; readonly id: number }
   | { readonly t: 'remote'; readonly id: number; readonly remote: Remote }
   /** A task page (`tasks/<page>.html`) a request wants: rendered next if a build left it pending. */
-  | { readonly t: 'page'; readonly id: number; readonly rel: string };
+  | { readonly t: 'page'; readonly id: number; readonly rel: string }
+  /** A task route's question, answered from the thread's model by one `answer` with the same id (api-answers.ts). */
+  | { readonly t: 'ask'; readonly id: number; readonly ask: ApiAsk };
 
-/** A model that changed, as sent: the tasks went before in `tasks` reports (only those that are new objects), then their order by path. */
-export interface ModelUpdate { readonly order: string[]; readonly rest: Omit<LiveModel, 'tasks'> }
+/**
+ * What the server's thread learns of a model that changed: that there is one (the task routes
+ * answer 503 until then), and whether a task's `pr:` is a bare number (the remote is asked for
+ * then). The tasks stay in the build thread, which answers the task routes.
+ */
+export interface ModelUpdate { readonly barePr: boolean }
 
 /** The build folder's files (its manifest) since the last report: all of them afresh (reset: a new thread's first), or what was added and dropped. */
 export interface FilesUpdate { readonly reset: boolean; readonly add: readonly string[]; readonly drop: readonly string[] }
 
 /**
- * What the thread reports: a change waiting out the debounce, changed tasks, a build (asked for, or
+ * What the thread reports: a change waiting out the debounce, the answer to a question, a build (asked for, or
  * from a watch: id null), task pages it rendered (those asked for by `ids`, or a background slice),
  * a watch error. `pending`: the task pages still to render.
  */
 export type Report =
   | { readonly t: 'pending' }
-  | { readonly t: 'tasks'; readonly tasks: Task[] }
+  | { readonly t: 'answer'; readonly id: number; readonly answer?: ApiAnswer; readonly error?: string }
   | { readonly t: 'built'; readonly id: number | null; readonly result: BuildResult; readonly files?: FilesUpdate | undefined; readonly version: number; readonly heartbeat: HeartbeatView; readonly pending: number; readonly model?: ModelUpdate; readonly error?: string }
   | { readonly t: 'pages'; readonly ids: readonly number[]; readonly result: BuildResult; readonly files?: FilesUpdate | undefined; readonly version: number; readonly pending: number; readonly error?: string }
   | { readonly t: 'error'; readonly message: string };

@@ -4,11 +4,8 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { RuntimePaths } from '../../base/paths.ts';
 import type { Remote } from '../../tasks/pr.ts';
-import type { Task } from '../../tasks/taskfile.ts';
-import { compactTask } from '../../tasks/task-compact.ts';
-import { StringPool } from '../../tasks/shared-values.ts';
 import { type HeartbeatView, readHeartbeatView } from './heartbeat-view.ts';
-import type { LiveModel } from './live.ts';
+import type { ApiAnswer, ApiAsk } from './api-answers.ts';
 import type { BuildState } from './build-state.ts';
 import type { BuildResult } from './site-files.ts';
 import { readManifest } from './site-manifest.ts';
@@ -39,8 +36,8 @@ const RESTART_MAX_MS = 60_000;
  * The build thread: a worker that scans the tasks folder, renders and writes the pages, watches the
  * folders and rebuilds. The server's own thread only answers requests, so a full build of 10,000
  * tasks never holds a request; the pages a request gets are whatever is on disk (files are replaced
- * whole, by rename). Each build reports the heartbeat it showed and the task model, sent as changes
- * (only tasks that are new objects), which the API answers from.
+ * whole, by rename). Each build reports the heartbeat it showed and whether it has a model. The
+ * tasks stay in the thread: the task routes ask it (ask()), so the server's thread holds no copy.
  */
 export class BuildThread {
   /** The forget-and-rebuild under way (filesLost). */
@@ -54,10 +51,11 @@ export class BuildThread {
   /** What the current thread's own count starts from. */
   private versionBase = 0;
   /**
-   * The task model of the last build; undefined until the first build has scanned the whole folder
-   * and reported: the API answers 503 meanwhile (an empty model would be a false answer).
+   * What the server knows of the task model: undefined until a build has scanned the whole folder
+   * and reported (the API answers 503 meanwhile: an empty model would be a false answer), then
+   * whether a task's `pr:` is a bare number. The model itself stays in the build thread.
    */
-  current: LiveModel | undefined;
+  model: ModelUpdate | undefined;
   /** The heartbeat as the last build showed it. */
   heartbeat: HeartbeatView;
   /** Where `pr: 123` links to; set once git answered. */
@@ -65,9 +63,8 @@ export class BuildThread {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly waiting = new Map<number, { command: Command; resolve: (r: BuildResult) => void }>();
-  private incoming = new Map<string, Task>();
-  /** The values the tasks repeat, one string each in this thread too (task-compact.ts). */
-  private readonly strings = new StringPool();
+  /** The task routes' questions the thread has still to answer. */
+  private readonly asking = new Map<number, { resolve: (a: ApiAnswer) => void; reject: (err: Error) => void }>();
   private built = false;
   private watchPending = false;
   private closed = false;
@@ -108,7 +105,7 @@ export class BuildThread {
    * would show tasks a moment before /api/tasks has them.
    */
   pagesShown(): boolean {
-    return (this.current !== undefined || this.pagesAtStart) && this.served?.has('index.html') === true && fs.existsSync(this.indexFile());
+    return (this.model !== undefined || this.pagesAtStart) && this.served?.has('index.html') === true && fs.existsSync(this.indexFile());
   }
 
   /** Whether a file of the build folder (relative to it) is one a build of this tool wrote: nothing else there is served. */
@@ -165,11 +162,26 @@ export class BuildThread {
     if (this.built && this.waiting.size === 0) void this.rebuild();
   }
 
+  /**
+   * Asks the thread's model (api-answers.ts): answered between its rounds' steps. `building` when
+   * there is no thread to answer (closed, or between a death and its restart: a 503 to retry).
+   */
+  ask(ask: ApiAsk): Promise<ApiAnswer> {
+    const worker = this.worker;
+    if (this.closed || worker === undefined) return Promise.resolve({ kind: 'building' });
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.asking.set(id, { resolve, reject });
+      worker.postMessage({ t: 'ask', id, ask } satisfies Command);
+    });
+  }
+
   /** Ends the thread (a build under way stops where it is; the next start clears what it left). */
   async close(): Promise<void> {
     this.closed = true;
     for (const w of this.waiting.values()) w.resolve(NOTHING);
     this.waiting.clear();
+    this.answerAll();
     await this.worker?.terminate();
   }
 
@@ -192,7 +204,8 @@ export class BuildThread {
     worker.on('exit', (code) => {
       if (this.closed) return;
       this.worker = undefined;
-      this.incoming.clear();
+      // Its questions die with it: the requests answer 503, to retry once the new thread has built.
+      this.answerAll();
       // The dead thread may have written files it never reported: the version moves at once (the static cache empties).
       this.version += 1;
       this.versionBase = this.version;
@@ -213,8 +226,11 @@ export class BuildThread {
   private receive(m: Report): void {
     if (m.t === 'pending') {
       this.watchPending = true;
-    } else if (m.t === 'tasks') {
-      for (const t of m.tasks) this.incoming.set(t.path, compactTask(t, this.strings));
+    } else if (m.t === 'answer') {
+      const asked = this.asking.get(m.id);
+      this.asking.delete(m.id);
+      if (m.answer !== undefined) asked?.resolve(m.answer);
+      else asked?.reject(new Error(`the build thread could not answer: ${m.error ?? 'no answer'}`));
     } else if (m.t === 'error') {
       this.input.log(`dashboard rebuild failed: ${m.message}`);
     } else if (m.t === 'pages') {
@@ -225,7 +241,7 @@ export class BuildThread {
       this.input.onBuilt(m.result);
       for (const id of m.ids) this.answer(id, m.result);
     } else {
-      if (m.model) this.apply(m.model);
+      if (m.model) this.model = m.model;
       this.applyFiles(m.files);
       this.failure = m.error;
       this.version = this.versionBase + m.version;
@@ -255,12 +271,9 @@ export class BuildThread {
     this.served = served;
   }
 
-  /** The new model: tasks that did not change keep their objects (so what is derived from them can tell). */
-  private apply(update: ModelUpdate): void {
-    const known = new Map((this.current?.tasks ?? []).map((t) => [t.path, t]));
-    for (const [p, t] of this.incoming) known.set(p, t);
-    this.incoming.clear();
-    const tasks = update.order.map((p) => known.get(p)).filter((t): t is Task => t !== undefined);
-    this.current = { ...update.rest, tasks } as LiveModel;
+  /** Answers every question still waiting with `building` (the thread that had them is gone). */
+  private answerAll(): void {
+    for (const asked of this.asking.values()) asked.resolve({ kind: 'building' });
+    this.asking.clear();
   }
 }

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { runtimePaths } from '../../base/paths.ts';
-import { type Task, withoutText } from '../../tasks/taskfile.ts';
+import type { Task } from '../../tasks/taskfile.ts';
+import { ApiAnswers } from './api-answers.ts';
 import type { BuildWorkerData, Command, FilesUpdate, ModelUpdate, Report } from './build-protocol.ts';
 import { type LiveModel, LiveSite } from './live.ts';
 import { projectName } from '../../tasks/format.ts';
@@ -24,8 +25,6 @@ async function heldWhile(file: string | undefined): Promise<void> {
   while (file && fs.existsSync(file)) await pause(10);
 }
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/** Changed tasks go in messages of this many, so the server's thread takes in 10,000 between requests, not in one piece. */
-const TASKS_PER_MESSAGE = 500;
 /**
  * Task pages rendered in the background at a time: about 0.1-0.2 s of rendering, after which a
  * watch event or a page the server asks for goes first; and a slice's pages are on disk before the
@@ -76,22 +75,18 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   });
   const post = (r: Report): void => port.postMessage(r);
   let sent: LiveModel | undefined;
-  let sentTasks = new Map<string, Task>();
   /**
-   * The model as changes since the last report: the tasks that are new objects (without their text:
-   * the server's thread needs none of it), then the order. None before the first scan (the tasks
-   * folder missing at start): the API answers 503 until there is one, never an empty list that is
-   * not the folder's.
+   * What the server learns of a new model (build-protocol.ts): none before the first scan (the
+   * tasks folder missing at start): the API answers 503 until there is one, never an empty list
+   * that is not the folder's.
    */
   const update = (): ModelUpdate | undefined => {
     if (!live.scanned || live.current === sent) return undefined;
-    const { tasks, ...rest } = live.current;
-    const changed = tasks.filter((t) => sentTasks.get(t.path) !== t);
-    for (let i = 0; i < changed.length; i += TASKS_PER_MESSAGE) post({ t: 'tasks', tasks: changed.slice(i, i + TASKS_PER_MESSAGE).map(withoutText) });
     sent = live.current;
-    sentTasks = new Map(tasks.map((t) => [t.path, t]));
-    return { order: tasks.map((t) => t.path), rest };
+    return { barePr: sent.tasks.some((t) => t.pr !== null && /^#?[0-9]+$/.test(t.pr.trim())) };
   };
+  const paths = runtimePaths(data.dir, data.owner);
+  const answers = new ApiAnswers(live, data.dir, paths.snapshot);
   const files = filesTracker();
   const outcome = async (work: () => BuildResult): Promise<{ result: BuildResult; error?: string }> => {
     try {
@@ -176,7 +171,10 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   // Every build of the server's folder defers its task pages: the background slices catch up.
   const rebuild = (changed?: readonly string[]): BuildResult => live.rebuild(changed, { deferPages: true });
   port.on('message', (c: Command) => {
-    if (c.t === 'page') {
+    if (c.t === 'ask') {
+      // Answered between the rounds' steps, from the model of the last scan: never after the build queue.
+      answers.answer(c.ask).then((answer) => post({ t: 'answer', id: c.id, answer }), (err: unknown) => post({ t: 'answer', id: c.id, error: (err as Error).stack ?? String(err) }));
+    } else if (c.t === 'page') {
       wanted.set(c.rel, [...(wanted.get(c.rel) ?? []), c.id]);
       void run();
     } else if (c.t === 'rebuild') schedule({ id: c.id, work: () => rebuild(c.changed ?? undefined) });
