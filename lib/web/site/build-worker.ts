@@ -149,7 +149,7 @@ export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
           post({ t: 'built', id: job.id, result: plain(result), files: files.update(built.result, pages?.result), version: live.version, heartbeat: live.heartbeat, pending: live.pendingPages, ...(model ? { model } : {}), ...(error === undefined ? {} : { error }) });
           continue;
         }
-        if (live.pendingPages === 0) return;
+        if (live.pendingPages === 0 || !live.renderable) return;
         if (pagesHeld()) {
           // Looked at again soon: a message that came meanwhile is taken first.
           await pause(10);

@@ -142,11 +142,21 @@ export class LiveSite {
     return this.builder.isPending(rel);
   }
 
-  /** Task pages a deferred rebuild left to render (renderPending writes them). */
+  /**
+   * Task pages a deferred rebuild left to render (renderPending writes them), counted while the
+   * folder is gone too: they are still missing, so the build is not `current` (it said so for the
+   * moment between the folder coming back and its rearm, with none of the pages on disk).
+   */
   get pendingPages(): number {
-    // None can be rendered while the folder is gone: the build thread would go round without end.
-    // The rearm when it comes back builds again, and the slices go on.
-    return this.builder.pendingCount === 0 || this.folderGone() ? 0 : this.builder.pendingCount;
+    return this.builder.pendingCount;
+  }
+
+  /**
+   * Whether renderPending can write now. Not while the folder is gone: the build thread would go
+   * round without end. The rearm when it comes back builds again, and the slices go on.
+   */
+  get renderable(): boolean {
+    return !this.folderGone();
   }
 
   /**
