@@ -28,12 +28,27 @@ export interface ApiInput {
   readonly hostName?: string | undefined;
 }
 
-/** The /api/… routes but the event stream: health, the snapshot, tasks (whole, or paged for scripts: api-query.ts) and run logs. */
+/** The /api/… routes but the event stream: health, the snapshot, tasks (whole, or paged for scripts) and run logs; the task routes are asked of the build thread. */
 export function createApi(input: ApiInput, paths: RuntimePaths, url: () => string, site: BuildThread): ApiHandler {
   type Snap = { sig: string; doc: PlainBody; fields: () => ReadonlyMap<string, Buffer> | undefined };
   const snapshotDoc = new Derived<Snap>();
   /** The whole list as the build thread last made it, with the tag of what it shows (api-answers.ts). */
   let list: { tag: string; doc: JsonBody } | undefined;
+  /**
+   * The question for the whole list under way: requests that come meanwhile share it (its answer
+   * is made when the thread takes it, so it is as new as theirs would be), one body per version.
+   */
+  let listing: Promise<JsonBody | undefined> | undefined;
+  const wholeList = (): Promise<JsonBody | undefined> => {
+    listing ??= site.ask({ kind: 'list', have: list?.tag }).then((a) => {
+      if (a.kind === 'building') return undefined;
+      if (a.kind === 'same' && list !== undefined) return list.doc;
+      if (a.kind !== 'list') throw new Error(`the build thread answered the list with ${a.kind}`);
+      list = { tag: a.tag, doc: bodyOf(a.doc) };
+      return list.doc;
+    }).finally(() => { listing = undefined; });
+    return listing;
+  };
   const shared = new SharedFacts(input.hostName);
   const sharedOf = (snap: Snap | 'none' | 'not a file'): ReturnType<SharedFacts['of']> => shared.of(typeof snap === 'string' ? undefined : snap);
   /**
@@ -78,7 +93,7 @@ export function createApi(input: ApiInput, paths: RuntimePaths, url: () => strin
       const unreachable = registry?.unreachableSince !== undefined;
       const health: Health = {
         ok: hb.state === 'running' && !unreachable, app: 'tasks', owner: input.owner, dir: input.dir, pid: input.pid, url: url(),
-        state: hb.state, heartbeatPid: hb.pid, heartbeat: hb, build: site.buildState(), api: site.model === undefined ? 'building' : 'ready',
+        state: hb.state, heartbeatPid: hb.pid, heartbeat: hb, build: site.buildState(), api: site.apiReady() ? 'ready' : 'building',
         ...(registry === null ? {} : { registry }),
         ...(unreachable ? { reason: `registry unreachable since ${registry?.unreachableSince}${registry?.error ? ` (${registry.error})` : ''}` } : {}),
       };
@@ -104,22 +119,17 @@ export function createApi(input: ApiInput, paths: RuntimePaths, url: () => strin
         }
       }
       // None yet while the first build runs: 503, never an empty list or a "no task" that is not true.
-      if (site.model === undefined) return sendBuilding(res);
+      if (!site.apiReady()) return sendBuilding(res);
       // The build thread holds the model and answers from it; this thread keeps the whole list's body.
       if (id === undefined) {
         const search = q === -1 ? '' : url0.slice(q + 1);
         const query = parseTasksQuery(search);
         if (query !== undefined && 'error' in query) return sendJson(res, 400, JSON.stringify({ error: query.error }));
-        // `same`: the body held when asked is still right (another request may have replaced it since).
-        const held = list;
-        return site.ask(query === undefined ? { kind: 'list', have: held?.tag } : { kind: 'query', search }).then((a) => {
+        if (query === undefined) return wholeList().then((doc) => (doc === undefined ? sendBuilding(res) : sendCached(req, res, doc)));
+        return site.ask({ kind: 'query', search }).then((a) => {
           if (a.kind === 'building') return sendBuilding(res);
-          if (a.kind === 'json') return a.status === 200 ? sendCached(req, res, jsonBody(a.text)) : sendJson(res, a.status, a.text);
-          if (a.kind === 'same' && held !== undefined) return sendCached(req, res, held.doc);
-          if (a.kind !== 'list') throw new Error(`the build thread answered the list with ${a.kind}`);
-          const made = { tag: a.tag, doc: bodyOf(a.doc) };
-          list = made;
-          return sendCached(req, res, made.doc);
+          if (a.kind !== 'json') throw new Error(`the build thread answered a query with ${a.kind}`);
+          return a.status === 200 ? sendCached(req, res, jsonBody(a.text)) : sendJson(res, a.status, a.text);
         });
       }
       const taskId = id;

@@ -127,20 +127,24 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
     // A task page the index links but a build left to render: the build thread renders it next.
     const due = shown ? pageToCome(pathname, site) : undefined;
     if (due !== undefined) {
-      // Whether it is a task's page, asked of the build thread (it holds the model): a page that must exist.
-      const isTaskPage = (): Promise<boolean> => (due.startsWith('tasks/') ? site.ask({ kind: 'page', rel: due }).then((a) => a.kind === 'page' && a.known) : Promise.resolve(false));
+      const building = (): void => sendBuilding(req, res, pathname, input.dir, site.failure);
+      /**
+       * Whether it is a task's page, asked of the build thread (it holds the model): then it must
+       * exist. Undefined when the thread cannot say (dead, or not built since a restart): a 503 to
+       * retry, never a 404 for a page that may be a task's.
+       */
+      const isTaskPage = (then: (known: boolean) => void): void => {
+        if (!due.startsWith('tasks/')) return then(false);
+        site.ask({ kind: 'page', rel: due }).then((a) => (a.kind === 'page' ? then(a.known) : building())).catch((err: unknown) => fail(req, res, err));
+      };
       const afterPage = (): void => {
-        if (site.buildState() !== 'current') return sendBuilding(req, res, pathname, input.dir, site.failure);
+        if (site.buildState() !== 'current') return building();
         // A task's page the build lost track of: written again (once per request), never a 404.
-        isTaskPage().then((known) => {
-          if (known) serveAfter(site.filesLost(), () => sendBuilding(req, res, pathname, input.dir, site.failure));
-          else notFound(res);
-        }).catch((err: unknown) => fail(req, res, err));
+        isTaskPage((known) => (known ? serveAfter(site.filesLost(), building) : notFound(res)));
       };
       // While the build is current, a file not on disk is missing for good unless it is a task's page.
       if (site.buildState() !== 'current') return serveAfter(site.page(due), afterPage);
-      isTaskPage().then((known) => (known ? serveAfter(site.page(due), afterPage) : notFound(res))).catch((err: unknown) => fail(req, res, err));
-      return;
+      return isTaskPage((known) => (known ? serveAfter(site.page(due), afterPage) : notFound(res)));
     }
     // An asset not on disk yet is answered from memory: before the first build, after the build
     // folder was deleted, and while a build's writer has not put index.html down yet.

@@ -1,4 +1,5 @@
 // The task routes' answers, made in the build thread from the model it holds: the server's thread keeps no copy of the tasks (at 50,000 tasks, about 90 MB of its peak).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { fieldOrNothing, topFields } from '../../base/json-fields.ts';
 import { isErrno } from '../../base/errors.ts';
@@ -57,31 +58,40 @@ const NO_FACTS: SnapshotFacts = { escalations: new Map(), ci: new Map() };
  * keeps it and sends its tag back; a tick whose facts say the same keeps the tag, so the body stays.
  */
 export class ApiAnswers {
+  /**
+   * This thread's own part of every tag: the server's thread keeps its body across a restart of
+   * the build thread, whose counters start again, and a new thread's `1.0.0` must not be `same`.
+   */
+  private readonly thread = crypto.randomBytes(6).toString('base64url');
   private snapSig: string | undefined;
   private facts: SnapshotFacts = NO_FACTS;
   private factsSerial = 0;
-  private model: LiveModel | undefined;
+  /** Each model's serial, and the page names of one, held weakly: a model the site dropped is not kept alive for the next question. */
+  private readonly models = new WeakMap<LiveModel, number>();
   private modelSerial = 0;
+  private readonly pages = new WeakMap<LiveModel, Set<string>>();
   private remote: Remote | undefined;
   private remoteSerial = 0;
+  /** The whole list's body while it is being made. */
   private making: { tag: string; body: Promise<JsonBody> } | undefined;
-  private pages: { model: LiveModel; names: Set<string> } | undefined;
 
   constructor(private readonly site: AnswerSource, private readonly dir: string, private readonly snapshotFile: string) {}
 
   async answer(ask: ApiAsk): Promise<ApiAnswer> {
     if (!this.site.scanned) return { kind: 'building' };
     const model = this.site.current;
+    if (ask.kind === 'page') return { kind: 'page', known: this.isTaskPage(model, ask.rel) };
     const tag = this.tagOf(model);
     const facts = this.facts;
     const remote = this.site.remote;
     if (ask.kind === 'list') {
       if (ask.have === tag) return { kind: 'same', tag };
+      // Questions that come while the body is made share it; once sent it is the server's to keep, not this thread's.
       if (this.making?.tag !== tag) {
-        const body = apiTasksBody(model.tasks, model.errors, facts, remote);
-        this.making = { tag, body };
-        // A failure is not kept for the tag: the next request tries again.
-        body.catch(() => { if (this.making?.body === body) this.making = undefined; });
+        const made = apiTasksBody(model.tasks, model.errors, facts, remote);
+        this.making = { tag, body: made };
+        const done = (): void => { if (this.making?.body === made) this.making = undefined; };
+        made.then(done, done);
       }
       const doc = await this.making.body;
       return { kind: 'list', tag, doc: { length: doc.length, etag: doc.etag, ...(doc.body === undefined ? { gz: await doc.encoded.get('.gz') } : { body: doc.body }) } };
@@ -92,7 +102,6 @@ export class ApiAnswers {
       if (typeof text === 'string') return { kind: 'json', status: 200, text };
       return { kind: 'json', status: 400, text: JSON.stringify({ error: text?.error ?? 'the query asks for the whole list' }) };
     }
-    if (ask.kind === 'page') return { kind: 'page', known: this.isTaskPage(model, ask.rel) };
     const many = ambiguousTasks(model.tasks, ask.id);
     if (many !== undefined) return { kind: 'json', status: 409, text: ambiguousText(ask.id, many) };
     const task = findTask(model.tasks, ask.id);
@@ -112,9 +121,10 @@ export class ApiAnswers {
 
   /** The tag of what the whole list shows now; reads the snapshot's facts again when the file changed. */
   private tagOf(model: LiveModel): string {
-    if (model !== this.model) {
-      this.model = model;
-      this.modelSerial += 1;
+    let serial = this.models.get(model);
+    if (serial === undefined) {
+      serial = ++this.modelSerial;
+      this.models.set(model, serial);
     }
     if (this.site.remote !== this.remote) {
       this.remote = this.site.remote;
@@ -130,7 +140,7 @@ export class ApiAnswers {
         this.factsSerial += 1;
       }
     }
-    return `${this.modelSerial}.${this.factsSerial}.${this.remoteSerial}`;
+    return `${this.thread}.${serial}.${this.factsSerial}.${this.remoteSerial}`;
   }
 
   /**
@@ -139,8 +149,12 @@ export class ApiAnswers {
    */
   private isTaskPage(model: LiveModel, rel: string): boolean {
     if (!rel.startsWith('tasks/') || !rel.endsWith('.html')) return false;
-    if (this.pages?.model !== model) this.pages = { model, names: new Set(assignPages(model.tasks)) };
-    return this.pages.names.has(rel.slice('tasks/'.length, -'.html'.length));
+    let names = this.pages.get(model);
+    if (names === undefined) {
+      names = new Set(assignPages(model.tasks));
+      this.pages.set(model, names);
+    }
+    return names.has(rel.slice('tasks/'.length, -'.html'.length));
   }
 }
 

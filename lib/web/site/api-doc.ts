@@ -65,7 +65,7 @@ export function apiTask(t: Task, facts: SnapshotFacts, remote: Remote | undefine
 /**
  * The /api/tasks document in pieces: `JSON.stringify({ tasks, errors })` and a newline, one task at
  * a time. At 50,000 tasks the array of task objects and the 31 MB string would cost the server's
- * thread about twice what the bytes do; the pieces go into a body (json-body.ts) as they come.
+ * thread about twice what the bytes do; the pieces go into a body (json-doc.ts) as they come.
  */
 export function* apiTasksPieces(tasks: readonly Task[], errors: readonly unknown[], facts: SnapshotFacts, remote: Remote | undefined): Generator<string> {
   const relations = relationsOf(tasks);
@@ -74,7 +74,7 @@ export function* apiTasksPieces(tasks: readonly Task[], errors: readonly unknown
   yield `],"errors":${JSON.stringify(errors)}}\n`;
 }
 
-/** The /api/tasks document as a cached body: kept as gzip only when large (json-body.ts). */
+/** The /api/tasks document as a body: kept as gzip only when large (json-doc.ts). */
 export function apiTasksBody(tasks: readonly Task[], errors: readonly unknown[], facts: SnapshotFacts, remote: Remote | undefined): ReturnType<typeof streamedBody> {
   return streamedBody(apiTasksPieces(tasks, errors, facts, remote));
 }
@@ -86,7 +86,7 @@ export function apiTasksText(tasks: readonly Task[], errors: readonly unknown[],
 
 /**
  * The /api/tasks/<id> document of one task of the list: with its frontmatter fields, body and
- * sections, from `text` (the file read again: the server's model keeps tasks without their text).
+ * sections, from `text` (the file read again: the model keeps tasks without their text).
  * The task itself must be the list's object: its relations are found by it.
  */
 export function apiTaskText(tasks: readonly Task[], t: Task, facts: SnapshotFacts, remote: Remote | undefined, text: Pick<Task, 'fields' | 'body' | 'sections'> = t): string {

@@ -23,6 +23,8 @@ export interface BuildWorkerData {
   readonly self: { readonly pid: number; readonly ppid: number };
   /** A shared registry: the worker reads claims from the database (the URL stays in memory, never in a command line). */
   readonly shared?: SharedRegistry | undefined;
+  /** Where `pr: 123` links to, when git answered before this thread started (a restarted thread keeps the links). */
+  readonly remote?: Remote | undefined;
 }
 
 /** The server's requests; each is answered by one `built` with the same id. */

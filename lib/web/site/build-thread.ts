@@ -31,6 +31,12 @@ const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };
 /** A thread that died is started again after 1 s, twice as long after each death without a build between, up to a minute (the pages on disk are served meanwhile). */
 const RESTART_MS = 1000;
 const RESTART_MAX_MS = 60_000;
+/**
+ * How long a task route waits for the thread's answer: it answers between the steps of its work,
+ * so a full scan (seconds at 50,000 tasks) can come first. A thread stuck longer than this gets the
+ * request a 503 to retry, never a request that hangs.
+ */
+export const ASK_WAIT_MS = 30_000;
 
 /**
  * The build thread: a worker that scans the tasks folder, renders and writes the pages, watches the
@@ -56,6 +62,8 @@ export class BuildThread {
    * whether a task's `pr:` is a bare number. The model itself stays in the build thread.
    */
   model: ModelUpdate | undefined;
+  /** Whether the thread running now has reported a model: it can answer the task routes (a restarted one cannot until its first build). */
+  private answering = false;
   /** The heartbeat as the last build showed it. */
   heartbeat: HeartbeatView;
   /** Where `pr: 123` links to; set once git answered. */
@@ -163,15 +171,33 @@ export class BuildThread {
   }
 
   /**
+   * Whether the task routes can be answered: the thread running now has built a model. Not before
+   * the first build, nor between a thread's death and its replacement's first build (503 meanwhile).
+   */
+  apiReady(): boolean {
+    return this.answering && this.worker !== undefined && !this.closed;
+  }
+
+  /**
    * Asks the thread's model (api-answers.ts): answered between its rounds' steps. `building` when
-   * there is no thread to answer (closed, or between a death and its restart: a 503 to retry).
+   * there is no thread to answer (closed, dead, not built yet) or it has not answered within
+   * ASK_WAIT_MS: a 503 to retry.
    */
   ask(ask: ApiAsk): Promise<ApiAnswer> {
     const worker = this.worker;
-    if (this.closed || worker === undefined) return Promise.resolve({ kind: 'building' });
+    if (!this.apiReady() || worker === undefined) return Promise.resolve({ kind: 'building' });
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.asking.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        this.asking.delete(id);
+        resolve({ kind: 'building' });
+      }, ASK_WAIT_MS);
+      timer.unref();
+      const settle = <T>(f: (v: T) => void) => (v: T): void => {
+        clearTimeout(timer);
+        f(v);
+      };
+      this.asking.set(id, { resolve: settle(resolve), reject: settle(reject) });
       worker.postMessage({ t: 'ask', id, ask } satisfies Command);
     });
   }
@@ -196,7 +222,7 @@ export class BuildThread {
 
   private start(): void {
     const i = this.input;
-    const data: BuildWorkerData = { role: 'tasks-build', owner: i.owner, dir: i.dir, project: i.project, folderWords: i.folderWords, stuckSlackS: i.stuckSlackS, self: i.self, shared: i.shared };
+    const data: BuildWorkerData = { role: 'tasks-build', owner: i.owner, dir: i.dir, project: i.project, folderWords: i.folderWords, stuckSlackS: i.stuckSlackS, self: i.self, shared: i.shared, remote: this.remote };
     const worker = spawnWorker(i.start, data);
     this.worker = worker;
     worker.on('message', (m: Report) => this.receive(m));
@@ -204,6 +230,7 @@ export class BuildThread {
     worker.on('exit', (code) => {
       if (this.closed) return;
       this.worker = undefined;
+      this.answering = false;
       // Its questions die with it: the requests answer 503, to retry once the new thread has built.
       this.answerAll();
       // The dead thread may have written files it never reported: the version moves at once (the static cache empties).
@@ -241,7 +268,10 @@ export class BuildThread {
       this.input.onBuilt(m.result);
       for (const id of m.ids) this.answer(id, m.result);
     } else {
-      if (m.model) this.model = m.model;
+      if (m.model) {
+        this.model = m.model;
+        this.answering = true;
+      }
       this.applyFiles(m.files);
       this.failure = m.error;
       this.version = this.versionBase + m.version;

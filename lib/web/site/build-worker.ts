@@ -25,6 +25,20 @@ async function heldWhile(file: string | undefined): Promise<void> {
   while (file && fs.existsSync(file)) await pause(10);
 }
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * TASKS_BUILD_EXIT=<file>: the build thread removes that file and exits (code 70) once it exists,
+ * looked for every 50 ms; the server starts a new thread as after any death. Tests use it to look
+ * at a server whose build thread died.
+ */
+function exitWhenAsked(file: string | undefined): void {
+  if (!file) return;
+  setInterval(() => {
+    if (!fs.existsSync(file)) return;
+    fs.rmSync(file, { force: true });
+    process.exit(70);
+  }, 50).unref();
+}
 /**
  * Task pages rendered in the background at a time: about 0.1-0.2 s of rendering, after which a
  * watch event or a page the server asks for goes first; and a slice's pages are on disk before the
@@ -71,9 +85,10 @@ interface Job { readonly id: number | null; readonly work: () => BuildResult }
 export function runBuildWorker(data: BuildWorkerData, port: MessagePort): void {
   const live = new LiveSite({
     owner: data.owner, dir: data.dir, project: data.project ?? projectName(data.dir), out: runtimePaths(data.dir, data.owner).site,
-    ownFolder: true, folderWords: data.folderWords, now: () => new Date(), self: data.self, stuckSlackS: data.stuckSlackS, shared: data.shared,
+    ownFolder: true, folderWords: data.folderWords, now: () => new Date(), self: data.self, stuckSlackS: data.stuckSlackS, shared: data.shared, remote: data.remote,
   });
   const post = (r: Report): void => port.postMessage(r);
+  exitWhenAsked(process.env.TASKS_BUILD_EXIT);
   let sent: LiveModel | undefined;
   /**
    * What the server learns of a new model (build-protocol.ts): none before the first scan (the
