@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { TaskScanner } from '../lib/tasks/scan.ts';
 import { withTree } from './helpers.ts';
 import type { ScanResult } from '../lib/tasks/scan.ts';
@@ -222,5 +224,33 @@ test('rescan re-reads only the named files and answers the rest from the cache',
     fs.mkdirSync(path.join(root, 'logs'), { recursive: true });
     fs.writeFileSync(path.join(root, 'logs/x.md'), task('X'));
     assert.deepEqual(scanner.rescan(['logs/x.md']).tasks.map((t) => t.id), ['A', 'D', 'B']);
+  });
+});
+
+test('a scan that keeps no text keeps none through what it keeps: an id, title, dates, parent, pr and dependencies cut from a large frontmatter or body do not hold it', () => {
+  // With --expose-gc unset, gc comes from a flag set now and a fresh context.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const big = 'x'.repeat(100_000);
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 100; i++) {
+    const front = `id: LONG-IDENTIFIER-${i}\ntitle: A title long enough to be a slice ${i}\ncreated: 2026-01-01 10:00:00 +0000\nupdated: 2026-02-01 10:00:00 +0000\nparent: PARENT-OF-MANY-TASKS-${i}\npr: https://example.invalid/pull/${i}\ndependencies: [SOME-OTHER-TASK-${i}]\nstatus: ready\nnotes: ${big}\n`;
+    files[`t${i}.md`] = `---\n${front}---\n${big}\n`;
+    // A title from the body's heading, cut from a large body.
+    files[`h${i}.md`] = `---\nid: H${i}\nstatus: ready\n---\n# A heading long enough to be a slice ${i}\n${big}\n`;
+  }
+  withTree(files, (root) => {
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const scanner = new TaskScanner(root, { bodyKeys: true });
+    const r = scanner.scan();
+    gc();
+    const kept = process.memoryUsage().heapUsed - before;
+    assert.equal(r.tasks.length, 200);
+    assert.equal(r.tasks.find((t) => t.id === 'H7')?.title, 'A heading long enough to be a slice 7');
+    assert.deepEqual(r.tasks.find((t) => t.id === 'LONG-IDENTIFIER-7')?.dependsOn, ['SOME-OTHER-TASK-7']);
+    // 200 files of 100-200 KB of text: kept through slices that is 30 MB; kept as their own strings, a few KB a task.
+    assert.ok(kept < 5_000_000, `the scan kept ${(kept / 1e6).toFixed(1)} MB for 200 tasks without their text`);
+    void scanner;
   });
 });
