@@ -1,8 +1,12 @@
-// topFields: the top-level fields of a JSON object as byte slices, each the same value JSON.parse finds, and undefined for what is not one whole object.
+// topFields: the top-level fields of a JSON object as byte slices, each the same value JSON.parse finds, and undefined for what is not one whole object; the build thread's snapshot read on it.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { fieldOrNothing, parseField, topFields } from '../lib/base/json-fields.ts';
 import { SharedFacts } from '../lib/web/http/snapshot-shared.ts';
+import { readSnapshotFile } from '../lib/web/render/snapshot-read.ts';
 
 const fieldsOf = (text: string): Record<string, unknown> | undefined => {
   const found = topFields(Buffer.from(text, 'utf8'));
@@ -65,4 +69,44 @@ test('fieldOrNothing: a bad field is nothing, the others still read; SharedFacts
   assert.equal(shared.remote.size, 0);
   const good = topFields(Buffer.from(`{"claims":[{"id":"A","host":"there","log":"/l"},{"id":"B","host":"here"}],"registry":${JSON.stringify(registry)}}`));
   assert.deepEqual([...new SharedFacts('here').of({ sig: '2', fields: () => good }).remote], [['A', { host: 'there', log: '/l' }]]);
+});
+
+test('keep refuses fields by their bytes: a refused field gets no slice and takes an earlier one of its key with it, as the last one wins', () => {
+  const text = '{"a":{"source":"frontmatter"},"b":1,"c":{"x":2},"c":{"source":"frontmatter"},"d":{"source":"gh"}}';
+  const bytes = Buffer.from(text);
+  const found = topFields(bytes, (start, end) => !bytes.toString('utf8', start, end).includes('frontmatter'));
+  assert.deepEqual(found === undefined ? undefined : Object.fromEntries([...found.keys()].map((k) => [k, parseField(found, k)])), { b: 1, d: { source: 'gh' } });
+});
+
+test('readSnapshotFile: every field as JSON.parse gives it but the ci entries that echo a task file, which are not parsed; what JSON.parse refuses, or no regular file, is undefined', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapread-'));
+  try {
+    const file = path.join(dir, 'snapshot.json');
+    const ci = {
+      'ECHO-1': { state: 'passing', checkedAt: null, pr: null, source: 'frontmatter' },
+      'GH-1': { state: 'failing', checkedAt: '2026-12-07T10:00:00Z', pr: 'https://github.com/a/b/pull/1', source: 'gh' },
+      'OLD-1': { state: 'pending', checkedAt: null, pr: '7' },
+      'ECHO-2': { state: 'pending', checkedAt: null, pr: 'https://x.invalid/pull/2', source: 'frontmatter' },
+    };
+    const snap = { owner: 'o', tick: 3, escalations: [{ id: 'A', reason: 'r } ]', since: 's' }], ready: [{ id: 'B' }], ci, registry: { claims: {} } };
+    fs.writeFileSync(file, `${JSON.stringify(snap)}\n`);
+    const { 'ECHO-1': _e1, 'ECHO-2': _e2, ...kept } = ci;
+    assert.deepEqual(readSnapshotFile(file), { ...snap, ci: kept });
+    // A `__proto__` key is a field, as JSON.parse makes it, never the object's prototype.
+    fs.writeFileSync(file, '{"__proto__":{"polluted":true},"tick":1}');
+    const odd = readSnapshotFile(file) as unknown as Record<string, unknown>;
+    assert.deepEqual([Object.getPrototypeOf(odd) === Object.prototype, Object.hasOwn(odd, '__proto__'), (odd as { polluted?: boolean }).polluted], [true, true, undefined]);
+    const text = JSON.stringify(snap);
+    for (const bad of [text.slice(0, -1), text.slice(0, text.indexOf('GH-1')), `${text}x`, '[1,2]', '', '{"tick":1,"ci":{"X":{"state":tru}}}', '{"ci":{"E":{"state":"x","source":"frontmatter"}},"tick":01}']) {
+      fs.writeFileSync(file, bad);
+      assert.equal(readSnapshotFile(file), undefined, bad.slice(0, 80));
+    }
+    fs.rmSync(file);
+    assert.equal(readSnapshotFile(file), undefined, 'missing');
+    fs.symlinkSync(path.join(dir, 'elsewhere.json'), file);
+    fs.writeFileSync(path.join(dir, 'elsewhere.json'), JSON.stringify(snap));
+    assert.equal(readSnapshotFile(file), undefined, 'a link is not followed');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

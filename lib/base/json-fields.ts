@@ -24,8 +24,12 @@ const isSpace = (b: number | undefined): boolean => b === 0x20 || b === 0x0a || 
  * A reader that needs a few fields of a large document (the heartbeat's snapshot, about 8 MB at
  * 50,000 tasks) parses those and builds nothing else. The scan walks bytes: every byte that
  * delimits JSON is ASCII, and no byte of a multi-byte UTF-8 character is.
+ *
+ * `keep`, given the bytes of a value (from `start` to just before `end`), says whether it is
+ * wanted: a field it refuses gets no slice, and takes an earlier field of the same key with it
+ * (the last one wins, as with JSON.parse).
  */
-export function topFields(bytes: Buffer): ReadonlyMap<string, Buffer> | undefined {
+export function topFields(bytes: Buffer, keep?: (start: number, end: number) => boolean): ReadonlyMap<string, Buffer> | undefined {
   const n = bytes.length;
   let i = 0;
   const space = (): void => {
@@ -90,7 +94,8 @@ export function topFields(bytes: Buffer): ReadonlyMap<string, Buffer> | undefine
       space();
       const end = skipValue(i);
       if (end < 0) return undefined;
-      fields.set(key as string, bytes.subarray(i, end));
+      if (keep === undefined || keep(i, end)) fields.set(key as string, bytes.subarray(i, end));
+      else fields.delete(key as string);
       i = end;
       space();
       if (bytes[i] === COMMA) {

@@ -28,6 +28,11 @@ export function isNotAFile(err: unknown): boolean {
  * file's place, and its target (another user file, foreign JSON) must never be read as ours.
  */
 export function readTextFile(file: string): string | undefined {
+  return readStateBytes(file)?.toString('utf8');
+}
+
+/** A state file's bytes, read as readTextFile reads its text (no link followed, never a FIFO); undefined when it is missing. */
+export function readStateBytes(file: string): Buffer | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
@@ -41,7 +46,7 @@ export function readTextFile(file: string): string | undefined {
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw new NotAFileError(file, st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : 'a device');
-    return fs.readFileSync(fd, 'utf8');
+    return fs.readFileSync(fd);
   } finally {
     fs.closeSync(fd);
   }

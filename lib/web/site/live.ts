@@ -13,6 +13,7 @@ import type { FolderFormat } from '../../tasks/format.ts';
 import type { Snapshot, SnapshotClaim } from '../../manager/tick.ts';
 import type { Remote } from '../../tasks/pr.ts';
 import { RunLogTails } from '../render/run-log.ts';
+import { readSnapshotFile } from '../render/snapshot-read.ts';
 import { RegistryPoll, type SharedRegistry } from './registry-poll.ts';
 
 export interface LiveSiteOptions {
@@ -122,7 +123,7 @@ export class LiveSite {
       errors,
       docs,
       format,
-      snapshot: withRegistry(readJsonFile<Snapshot>(this.paths.snapshot), registry),
+      snapshot: withRegistry(readSnapshotFile(this.paths.snapshot), registry),
       owner: this.options.owner,
       // The view carries state and stale besides running and pid; render.ts shows them.
       heartbeat: this.heartbeat,
