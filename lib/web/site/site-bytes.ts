@@ -11,24 +11,6 @@ export function sha1Of(chunks: readonly Buffer[]): string {
   return hash.digest('base64');
 }
 
-/** The same parts by identity: an unchanged task's record is the same Buffer object from build to build. */
-export function sameParts(a: readonly Buffer[], b: readonly Buffer[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** True when the bytes are exactly the chunks, in order. */
-export function equalsChunks(bytes: Buffer, chunks: readonly Buffer[]): boolean {
-  let offset = 0;
-  for (const c of chunks) {
-    if (offset + c.length > bytes.length || !c.equals(bytes.subarray(offset, offset + c.length))) return false;
-    offset += c.length;
-  }
-  return offset === bytes.length;
-}
-
 /** A file's bytes; undefined when it is missing, or not a regular file (a link, a FIFO: never followed, never waited on). */
 export function readIfExists(file: string): Buffer | undefined {
   let opened: ReturnType<typeof openRegular>;

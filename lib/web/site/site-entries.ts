@@ -18,11 +18,12 @@ export interface Entry {
   content: string;
   /** What the page shows besides the task itself (escalation, claim, dependencies), as a hash: the text is hundreds of bytes a task. */
   extra: string;
-  /** The task as the list and board show it, as a record of the data files. */
+  /**
+   * The task as the list and board show it, as a record of the data files: the same object while
+   * its JSON is the same, so a shard none of whose rows changed is not encoded again. Its bytes are
+   * not kept: a shard is encoded when one of its rows changed (they cost about 28 MB at 50,000 tasks).
+   */
   row: TaskRow;
-  /** The record as bytes and its hash, kept as the same objects while unchanged, so the data files are compared and written without re-encoding. */
-  data: Buffer;
-  hash: string;
   /** The PR as shown, resolved once per task object (the remote is global: a new one clears every entry). */
   pr: PrShown | null;
   ci: string;
@@ -88,14 +89,8 @@ export function deriveEntry(ctx: EntryContext, task: Task, page: string, related
   if (old !== undefined && old.content === content && old.extra === extra) return { entry: sameTask ? old : { ...old, task, pr }, changed: false };
   const escalation = sides.escalations.get(task.id);
   const row = taskRow(task, page, escalation !== undefined, pr, ci, ctx.statusRank, related.parent?.task?.page);
-  const bytes = Buffer.from(JSON.stringify(row));
-  const kept = old !== undefined && old.data.equals(bytes);
-  const entry: Entry = {
-    task, content, extra, pr, ci, row: kept ? old.row : row,
-    data: kept ? old.data : bytes,
-    hash: kept ? old.hash : sha1(bytes),
-  };
-  return { entry, changed: true };
+  const kept = old !== undefined && JSON.stringify(old.row) === JSON.stringify(row);
+  return { entry: { task, content, extra, pr, ci, row: kept ? old.row : row }, changed: true };
 }
 
 /**

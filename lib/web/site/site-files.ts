@@ -5,7 +5,7 @@ import { writeChunksAtomic } from '../../base/atomic.ts';
 import { isErrno } from '../../base/errors.ts';
 import { checkFolders, refuseLinkedFolders } from '../../base/nofollow.ts';
 import { withVersionTrailer } from './page-version.ts';
-import { equalsChunks, readIfExists, sameParts, sha1Of } from './site-bytes.ts';
+import { readIfExists, sha1Of } from './site-bytes.ts';
 import { writeManifest } from './site-manifest.ts';
 import { type SiteWriter, siteWriter } from './site-writer.ts';
 
@@ -26,9 +26,6 @@ export interface FileChanges { readonly add: readonly string[]; readonly drop: r
 
 /** How often, at most, slices of task pages write the manifest (which names every file: 50,000 at 50,000 tasks). */
 const MANIFEST_EVERY_MS = 2_000;
-
-/** A file assembled from a head, cached per-task parts and a tail; compared part by part, by identity. */
-export interface Assembled { head: Buffer; parts: Buffer[]; tail: Buffer }
 
 /** What the server's own build folder gets beyond the files themselves (a `build out=` folder gets neither). */
 export interface SiteFilesOptions {
@@ -51,14 +48,12 @@ export interface SiteFilesOptions {
 export const ENCODINGS = [{ ext: '.br', name: 'br' }, { ext: '.gz', name: 'gzip' }] as const;
 
 /**
- * The files of one build folder, as this process last wrote them: a hash per plain file, the parts
- * of each assembled file, and what was on disk before the first build (compared by content
+ * The files of one build folder, as this process last wrote them: a hash per file, and what was on disk before the first build (compared by content
  * instead of rewritten, so a restart rewrites nothing that is already right).
  */
 export class SiteFiles {
   readonly dir: string;
   private hashes = new Map<string, string>();
-  private assembled = new Map<string, Assembled>();
   /** Files found on disk before the first build, by path relative to dir. */
   private found = new Set<string>();
   /**
@@ -97,7 +92,6 @@ export class SiteFiles {
   /** Forgets what was written, so the next build checks every file again (the folder was cleared under us). */
   reset(): void {
     this.hashes.clear();
-    this.assembled.clear();
     this.onDisk.clear();
     this.listDue = true;
     this.wholeDue = true;
@@ -183,31 +177,6 @@ export class SiteFiles {
   }
 
   /**
-   * Writes head + parts + tail unless each is the same as last time (parts by identity): the index of
-   * 10,000 tasks is megabytes, and copying, encoding or hashing it on every build would cost more than the rest.
-   */
-  writeAssembled(rel: string, next: Assembled): void {
-    const prev = this.assembled.get(rel);
-    if (!this.listed(rel)) this.added(rel);
-    this.assembled.set(rel, next);
-    this.onDisk.delete(rel);
-    if (prev !== undefined && prev.head.equals(next.head) && prev.tail.equals(next.tail) && sameParts(prev.parts, next.parts)) return;
-    const chunks = this.withVersion(rel, [next.head, ...next.parts, next.tail]);
-    const file = path.join(this.dir, rel);
-    let exists = prev !== undefined;
-    if (prev === undefined && this.found.has(rel)) {
-      const old = readIfExists(file);
-      exists = old !== undefined;
-      if (old !== undefined && equalsChunks(old, chunks)) {
-        this.checkSiblings(rel, chunks);
-        return;
-      }
-    }
-    this.put(rel, chunks);
-    this.count(exists);
-  }
-
-  /**
    * Takes a file off the folder's list without removing it: its bytes on disk are out of date and
    * its new ones are still to come (a deferred search shard, whose new version the data index
    * already names), so the server waits for them instead of sending the old ones. The next write
@@ -235,7 +204,7 @@ export class SiteFiles {
 
   /** Whether the folder's list (the manifest's files) has rel. */
   private listed(rel: string): boolean {
-    return this.hashes.has(rel) || this.assembled.has(rel) || this.onDisk.has(rel);
+    return this.hashes.has(rel) || this.onDisk.has(rel);
   }
 
   /** Rel leaves the folder's list (and what this process knew of its bytes). */
@@ -245,7 +214,6 @@ export class SiteFiles {
       if (!this.changes.add.delete(rel)) this.changes.drop.add(rel);
     }
     this.hashes.delete(rel);
-    this.assembled.delete(rel);
     this.onDisk.delete(rel);
   }
 
@@ -292,7 +260,7 @@ export class SiteFiles {
     const { written, removed, added } = this.stats;
     const manifest = this.options.manifest === true;
     const whole = manifest && this.wholeDue;
-    const all = (): string[] => [...this.hashes.keys(), ...this.assembled.keys(), ...this.onDisk];
+    const all = (): string[] => [...this.hashes.keys(), ...this.onDisk];
     const files = whole ? all() : undefined;
     const changes = manifest && !whole && (this.changes.add.size > 0 || this.changes.drop.size > 0)
       ? { add: [...this.changes.add], drop: [...this.changes.drop] } : undefined;
