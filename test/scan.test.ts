@@ -227,14 +227,14 @@ test('rescan re-reads only the named files and answers the rest from the cache',
   });
 });
 
-test('a scan that keeps no text keeps none through what it keeps: an id, title, dates, parent, pr and dependencies cut from a large frontmatter or body do not hold it', () => {
+test('a scan that keeps no text keeps none through what it keeps: an id, title, dates, parent, pr, dependencies and pooled values (milestone, owner, labels, effort, due) cut from a large frontmatter or body do not hold it', () => {
   // With --expose-gc unset, gc comes from a flag set now and a fresh context.
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as () => void;
   const big = 'x'.repeat(100_000);
   const files: Record<string, string> = {};
   for (let i = 0; i < 100; i++) {
-    const front = `id: LONG-IDENTIFIER-${i}\ntitle: A title long enough to be a slice ${i}\ncreated: 2026-01-01 10:00:00 +0000\nupdated: 2026-02-01 10:00:00 +0000\nparent: PARENT-OF-MANY-TASKS-${i}\npr: https://example.invalid/pull/${i}\ndependencies: [SOME-OTHER-TASK-${i}]\nstatus: ready\nnotes: ${big}\n`;
+    const front = `id: LONG-IDENTIFIER-${i}\ntitle: A title long enough to be a slice ${i}\ncreated: 2026-01-01 10:00:00 +0000\nupdated: 2026-02-01 10:00:00 +0000\nparent: PARENT-OF-MANY-TASKS-${i}\npr: https://example.invalid/pull/${i}\ndependencies: [SOME-OTHER-TASK-${i}]\nstatus: ready\nmilestone: A milestone named ${i}\nowner: someone-with-a-long-name-${i}\nlabels: [a-long-label-name-${i}]\neffort: an effort of ${i} days\ndue: 2026-03-01 10:00:${String(i % 60).padStart(2, '0')}\ncompleted_by: a-long-finisher-${i}\nnotes: ${big}\n`;
     files[`t${i}.md`] = `---\n${front}---\n${big}\n`;
     // A title from the body's heading, cut from a large body.
     files[`h${i}.md`] = `---\nid: H${i}\nstatus: ready\n---\n# A heading long enough to be a slice ${i}\n${big}\n`;

@@ -56,6 +56,27 @@ test('one changed task rewrites one records shard, one bodies shard and the data
     builder.build(input(list.slice(0, 100)));
     assert.deepEqual([...data(out).keys()].sort(), ['index.json', 'search-0.json', 'tasks-0.json']);
     assert.deepEqual(readTasks(out).tasks.map((r) => r.id), list.slice(0, 100).map((t) => t.id));
+    // A restart with a change made meanwhile (the shards on disk are the last server's), then a task
+    // added at the front (every position moves): each time the data files are a fresh build's, byte for byte.
+    const fresh = (tasks: Task[]): Map<string, Buffer> => {
+      const other = fs.mkdtempSync(path.join(os.tmpdir(), 'tasks-shards-fresh-'));
+      try {
+        new SiteBuilder(other).build(input(tasks));
+        return data(other);
+      } finally {
+        fs.rmSync(other, { recursive: true, force: true });
+      }
+    };
+    const now = list.slice(0, 100);
+    now[5] = task(5, 'Changed while stopped');
+    const restarted = new SiteBuilder(out);
+    restarted.build(input(now));
+    assert.deepEqual(changedFiles(data(out), fresh(now)), []);
+    now.unshift(task(2000));
+    now[50] = task(49, 'Changed with the add');
+    restarted.build(input(now));
+    assert.deepEqual(changedFiles(data(out), fresh(now)), []);
+    assert.equal(readTasks(out).tasks.find((r) => r.id === 'T-49')?.title, 'Changed with the add');
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }

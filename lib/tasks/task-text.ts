@@ -4,7 +4,7 @@ import { sha1Digest } from '../base/digest.ts';
 import type { FolderFormat } from './format.ts';
 import type { Entry, Task } from './taskfile.ts';
 import { readEntry } from './task-read.ts';
-import { NO_FIELDS, NO_SECTIONS } from './shared-values.ts';
+import { NO_FIELDS, NO_SECTIONS, own } from './shared-values.ts';
 
 /** The digest of each body dropped, by its task object. */
 const TEXT_KEYS = new WeakMap<Task, string>();
@@ -18,21 +18,12 @@ export function textKeyOf(task: Task): string | undefined {
 }
 
 /**
- * The string as one of its own. V8 keeps a substring of 13 characters or more as a view into the
- * text it was cut from: an id or a title cut from the frontmatter (or a title from the body's
- * heading) kept all of that text alive once the task dropped it (about 10 MB at 50,000 tasks).
- */
-function own<S extends string | null>(s: S): S {
-  return s === null || s.length < 13 ? s : JSON.parse(JSON.stringify(s)) as S;
-}
-
-/**
  * The task without body, sections or fields, its body's digest kept beside it, not on it: a
  * property the parsed task does not have gives each task object a shape of its own (+900 bytes a
  * task, 45 MB at 50,000, more than the bodies it replaces).
  */
 export function withoutTextKeyed(task: Task): Task {
-  // Its fields are text too (withTextOf reads them again). What it keeps is copied out of the text it drops.
+  // Its fields are text too (withTextOf reads them again). What it keeps is copied out of the text it drops (the pooled values are copies already).
   const slim: Task = {
     ...task, id: own(task.id), title: own(task.title), created: own(task.created), updated: own(task.updated), parent: own(task.parent),
     completed: own(task.completed), dependsOn: task.dependsOn.length === 0 ? task.dependsOn : task.dependsOn.map(own), pr: own(task.pr),

@@ -11,16 +11,18 @@ const SEARCH_HEAD = Buffer.from('{');
 const SEARCH_TAIL = Buffer.from('}\n');
 
 /**
- * One shard: the hashes the data index names. Neither its records nor its search text are kept:
- * they are encoded again when one of its tasks changed (at 50,000 tasks the records' bytes were
- * about 28 MB of the build thread, the search text is twice their size).
+ * One shard: the entries it was made from, in order, and the hashes the data index names. Neither
+ * its records nor its search text are kept: they are encoded again when its entries changed (at
+ * 50,000 tasks the records' bytes were about 28 MB of the build thread, the search text is twice
+ * their size).
  */
-interface Shard { readonly tasks: string; readonly search: string }
+interface Shard { readonly entries: readonly Entry[]; readonly tasks: string; readonly search: string }
 
 /**
  * Writes the shards and the data index for a build's entries (by position, with their pages) and
  * returns the versions the index page names. Shards that no longer exist (fewer tasks, fewer
- * shards) are removed; unchanged shards are compared by their parts' identity, not re-encoded.
+ * shards) are removed; a shard made from the same entry objects as last time is not encoded again
+ * (an entry is a new object when what it shows changed).
  */
 
 export class SiteData {
@@ -29,8 +31,6 @@ export class SiteData {
   /** Each shard's positions in the list, in order, and each position's shard as SHARD_DIGITS: kept while the pages are. */
   private members: number[][] = [];
   private order = '';
-  /** The entries of the last write (a copy): a shard none of whose entries changed keeps its parts and hashes. */
-  private last: readonly Entry[] = [];
   private shards: Shard[] = [];
 
   constructor(private readonly files: SiteFiles) {}
@@ -57,12 +57,12 @@ export class SiteData {
         order += SHARD_DIGITS[k];
       });
       this.order = order;
-      this.shards = [];
     }
     this.pages = pages;
     this.shards = this.members.map((members, k) => {
       const kept = this.shards[k];
-      const same = kept !== undefined && members.every((i) => list[i] === this.last[i]);
+      // By the entries themselves, not their positions: a task added or removed moves every position after it.
+      const same = kept !== undefined && kept.entries.length === members.length && members.every((i, n) => list[i] === kept.entries[n]);
       // The search shard is written when its tasks changed, or when the files forgot it (a folder cleared under the build).
       const rel = searchShard(k);
       if (!same || !(this.files.knows(rel) || (later && pending.has(rel)))) {
@@ -79,9 +79,8 @@ export class SiteData {
       if (same && this.files.knows(tasksShard(k))) return kept;
       const records = tasksText(list, members);
       this.files.write(tasksShard(k), records);
-      return { tasks: sha1(records).slice(0, 16), search: same ? kept.search : searchKey(list, pages, members) };
+      return { entries: members.map((i) => list[i] as Entry), tasks: sha1(records).slice(0, 16), search: same ? kept.search : searchKey(list, pages, members) };
     });
-    this.last = [...list];
     for (let k = count; k < this.count; k++) {
       this.files.remove(tasksShard(k));
       pending.drop(searchShard(k));
