@@ -6,6 +6,7 @@ import type { RuntimePaths } from '../../base/paths.ts';
 import type { Remote } from '../../tasks/pr.ts';
 import { type HeartbeatView, readHeartbeatView } from './heartbeat-view.ts';
 import type { ApiAnswer, ApiAsk } from './api-answers.ts';
+import { Questions } from './build-asks.ts';
 import type { BuildState } from './build-state.ts';
 import type { BuildResult } from './site-files.ts';
 import { readManifest } from './site-manifest.ts';
@@ -31,12 +32,6 @@ const NOTHING: BuildResult = { written: 0, removed: 0, filesChanged: false };
 /** A thread that died is started again after 1 s, twice as long after each death without a build between, up to a minute (the pages on disk are served meanwhile). */
 const RESTART_MS = 1000;
 const RESTART_MAX_MS = 60_000;
-/**
- * How long a task route waits for the thread's answer: it answers between the steps of its work,
- * so a full scan (seconds at 50,000 tasks) can come first. A thread stuck longer than this gets the
- * request a 503 to retry, never a request that hangs.
- */
-export const ASK_WAIT_MS = 30_000;
 
 /**
  * The build thread: a worker that scans the tasks folder, renders and writes the pages, watches the
@@ -72,7 +67,7 @@ export class BuildThread {
   private nextId = 1;
   private readonly waiting = new Map<number, { command: Command; resolve: (r: BuildResult) => void }>();
   /** The task routes' questions the thread has still to answer. */
-  private readonly asking = new Map<number, { resolve: (a: ApiAnswer) => void; reject: (err: Error) => void }>();
+  private readonly asking = new Questions();
   private built = false;
   private watchPending = false;
   private closed = false;
@@ -181,25 +176,15 @@ export class BuildThread {
   /**
    * Asks the thread's model (api-answers.ts): answered between its rounds' steps. `building` when
    * there is no thread to answer (closed, dead, not built yet) or it has not answered within
-   * ASK_WAIT_MS: a 503 to retry.
+   * ASK_WAIT_MS (build-asks.ts): a 503 to retry.
    */
   ask(ask: ApiAsk): Promise<ApiAnswer> {
     const worker = this.worker;
     if (!this.apiReady() || worker === undefined) return Promise.resolve({ kind: 'building' });
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.asking.delete(id);
-        resolve({ kind: 'building' });
-      }, ASK_WAIT_MS);
-      timer.unref();
-      const settle = <T>(f: (v: T) => void) => (v: T): void => {
-        clearTimeout(timer);
-        f(v);
-      };
-      this.asking.set(id, { resolve: settle(resolve), reject: settle(reject) });
-      worker.postMessage({ t: 'ask', id, ask } satisfies Command);
-    });
+    const answer = this.asking.wait(id);
+    worker.postMessage({ t: 'ask', id, ask } satisfies Command);
+    return answer;
   }
 
   /** Ends the thread (a build under way stops where it is; the next start clears what it left). */
@@ -207,7 +192,7 @@ export class BuildThread {
     this.closed = true;
     for (const w of this.waiting.values()) w.resolve(NOTHING);
     this.waiting.clear();
-    this.answerAll();
+    this.asking.answerAll();
     await this.worker?.terminate();
   }
 
@@ -232,7 +217,7 @@ export class BuildThread {
       this.worker = undefined;
       this.answering = false;
       // Its questions die with it: the requests answer 503, to retry once the new thread has built.
-      this.answerAll();
+      this.asking.answerAll();
       // The dead thread may have written files it never reported: the version moves at once (the static cache empties).
       this.version += 1;
       this.versionBase = this.version;
@@ -254,10 +239,7 @@ export class BuildThread {
     if (m.t === 'pending') {
       this.watchPending = true;
     } else if (m.t === 'answer') {
-      const asked = this.asking.get(m.id);
-      this.asking.delete(m.id);
-      if (m.answer !== undefined) asked?.resolve(m.answer);
-      else asked?.reject(new Error(`the build thread could not answer: ${m.error ?? 'no answer'}`));
+      this.asking.answer(m.id, m.answer, m.error);
     } else if (m.t === 'error') {
       this.input.log(`dashboard rebuild failed: ${m.message}`);
     } else if (m.t === 'pages') {
@@ -299,11 +281,5 @@ export class BuildThread {
     for (const f of files.drop) served.delete(f);
     for (const f of files.add) served.add(f);
     this.served = served;
-  }
-
-  /** Answers every question still waiting with `building` (the thread that had them is gone). */
-  private answerAll(): void {
-    for (const asked of this.asking.values()) asked.resolve({ kind: 'building' });
-    this.asking.clear();
   }
 }
