@@ -76,19 +76,52 @@ export function openRegular(file: string): { fd: number; st: fs.Stats } | undefi
  * readers never fail on a damaged state file, the writer keeps a corrupt one aside.
  */
 export function readJsonFile<T>(file: string): T | undefined {
-  let text: string | undefined;
+  return readStateWith(file, (bytes) => JSON.parse(bytes.toString('utf8')) as T);
+}
+
+/**
+ * A state file parsed by `parse` from its bytes (read as readStateBytes reads them); undefined when
+ * it is missing, not a file, or `parse` returns undefined or throws a SyntaxError.
+ */
+export function readStateWith<T>(file: string, parse: (bytes: Buffer) => T | undefined): T | undefined {
+  let bytes: Buffer | undefined;
   try {
-    text = readTextFile(file);
+    bytes = readStateBytes(file);
   } catch (err) {
     if (isNotAFile(err)) return undefined;
     throw err;
   }
-  if (text === undefined) return undefined;
+  if (bytes === undefined) return undefined;
   try {
-    return JSON.parse(text) as T;
+    return parse(bytes);
   } catch (err) {
     if (err instanceof SyntaxError) return undefined;
     throw err;
+  }
+}
+
+/**
+ * A state file's bytes when its signature (inode, size, mtime: a writer that renames a new file in
+ * place changes it) is not `known`, opened as openRegular opens one: 'same' when it is, 'none' when
+ * there is no file, 'not a file' for a link, a socket, a FIFO or a folder in its place.
+ */
+export function readIfChanged(file: string, known: string | undefined): { sig: string; bytes: Buffer } | 'same' | 'none' | 'not a file' {
+  let opened: ReturnType<typeof openRegular>;
+  try {
+    opened = openRegular(file);
+  } catch (err) {
+    // ELOOP: a link; ENXIO: a socket (openRegular never waits on a FIFO either).
+    if (isErrno(err, 'ELOOP') || isErrno(err, 'ENXIO')) return 'not a file';
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return 'none';
+    throw err;
+  }
+  if (opened === undefined) return 'not a file';
+  const { fd, st } = opened;
+  try {
+    const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    return sig === known ? 'same' : { sig, bytes: fs.readFileSync(fd) };
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -1,16 +1,14 @@
 // The JSON API but the event stream and the board's writes: health, the snapshot, tasks (whole, paged, one) and run logs; loaded on the first API request.
-import fs from 'node:fs';
 import type http from 'node:http';
-import { isErrno } from '../../base/errors.ts';
 import { topFields } from '../../base/json-fields.ts';
-import { openRegular } from '../../base/jsonfile.ts';
+import { readIfChanged } from '../../base/jsonfile.ts';
 import type { RuntimePaths } from '../../base/paths.ts';
 import type { SentBody } from '../site/api-answers.ts';
 import { parseTasksQuery } from '../site/api-doc.ts';
 import type { BuildThread } from '../site/build-thread.ts';
 import { type JsonBody, type PlainBody, jsonBody } from '../site/json-doc.ts';
 import { sendBuilding, sendJson } from './api.ts';
-import { Derived, sendCached } from './json-body.ts';
+import { sendCached } from './json-body.ts';
 import * as logs from './log-routes.ts';
 import type { Health } from './probe.ts';
 import { SharedFacts } from './snapshot-shared.ts';
@@ -31,7 +29,6 @@ export interface ApiInput {
 /** The /api/… routes but the event stream: health, the snapshot, tasks (whole, or paged for scripts) and run logs; the task routes are asked of the build thread. */
 export function createApi(input: ApiInput, paths: RuntimePaths, url: () => string, site: BuildThread): ApiHandler {
   type Snap = { sig: string; doc: PlainBody; fields: () => ReadonlyMap<string, Buffer> | undefined };
-  const snapshotDoc = new Derived<Snap>();
   /** The whole list as the build thread last made it, with the tag of what it shows (api-answers.ts). */
   let list: { tag: string; doc: JsonBody } | undefined;
   /**
@@ -58,28 +55,16 @@ export function createApi(input: ApiInput, paths: RuntimePaths, url: () => strin
    * the operator's file it points at (the next tick's rename replaces the link). Its top-level
    * fields are found once per version, and each reader parses only the ones it needs.
    */
+  let snap: Snap | undefined;
   const snapshot = (): Snap | 'none' | 'not a file' => {
-    let opened: ReturnType<typeof openRegular>;
-    try {
-      opened = openRegular(paths.snapshot);
-    } catch (err) {
-      // ELOOP: a link; ENXIO: a socket (openRegular never waits on a FIFO either).
-      if (isErrno(err, 'ELOOP') || isErrno(err, 'ENXIO')) return 'not a file';
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return 'none';
-      throw err;
-    }
-    if (opened === undefined) return 'not a file';
-    const { fd, st } = opened;
-    try {
-      const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
-      return snapshotDoc.get([sig], () => {
-        const doc = jsonBody(fs.readFileSync(fd, 'utf8'));
-        let found: { fields: ReadonlyMap<string, Buffer> | undefined } | undefined;
-        return { sig, doc, fields: () => (found ??= { fields: topFields(doc.body) }).fields };
-      });
-    } finally {
-      fs.closeSync(fd);
-    }
+    const read = readIfChanged(paths.snapshot, snap?.sig);
+    // 'same' answers only the signature it was given: the snapshot kept.
+    if (read === 'same') return snap as Snap;
+    if (read === 'none' || read === 'not a file') return read;
+    const doc = jsonBody(read.bytes.toString('utf8'));
+    let found: { fields: ReadonlyMap<string, Buffer> | undefined } | undefined;
+    snap = { sig: read.sig, doc, fields: () => (found ??= { fields: topFields(doc.body) }).fields };
+    return snap;
   };
   return (req, res) => {
     const url0 = req.url ?? '/';

@@ -130,8 +130,8 @@ export function createRoutes(input: RoutesInput, paths: RuntimePaths, url: () =>
       const building = (): void => sendBuilding(req, res, pathname, input.dir, site.failure);
       /**
        * Whether it is a task's page, asked of the build thread (it holds the model): then it must
-       * exist. Undefined when the thread cannot say (dead, or not built since a restart): a 503 to
-       * retry, never a 404 for a page that may be a task's.
+       * exist. When the thread cannot say (dead, or not built since a restart) the request gets the
+       * being-built page (503) instead: never a 404 for a page that may be a task's.
        */
       const isTaskPage = (then: (known: boolean) => void): void => {
         if (!due.startsWith('tasks/')) return then(false);

@@ -1,6 +1,6 @@
 // What the pages read from a snapshot beyond tick.ts's fields (worktree facts, dispatchable, gh CI), tolerant of snapshots without them.
 import { topFields } from '../../base/json-fields.ts';
-import { isNotAFile, readStateBytes } from '../../base/jsonfile.ts';
+import { readStateWith } from '../../base/jsonfile.ts';
 import type { Snapshot, SnapshotClaim, SnapshotReady } from '../../manager/tick.ts';
 import type { CiState, Task } from '../../tasks/taskfile.ts';
 
@@ -92,28 +92,17 @@ const ECHO_END = Buffer.from('"source":"frontmatter"}');
  * turned into objects to throw away.
  */
 export function readSnapshotFile(file: string): Snapshot | undefined {
-  let bytes: Buffer | undefined;
-  try {
-    bytes = readStateBytes(file);
-  } catch (err) {
-    if (isNotAFile(err)) return undefined;
-    throw err;
-  }
-  const fields = bytes === undefined ? undefined : topFields(bytes);
-  if (bytes === undefined || fields === undefined) return undefined;
-  const parse = (slice: Buffer): unknown => JSON.parse(slice.toString('utf8'));
-  try {
-    // fromEntries: a `__proto__` key is a field, as JSON.parse makes it.
+  return readStateWith(file, (bytes) => {
+    const fields = topFields(bytes);
+    if (fields === undefined) return undefined;
+    const parse = (slice: Buffer): unknown => JSON.parse(slice.toString('utf8'));
+    // fromEntries: a `__proto__` key is a field, as JSON.parse makes it. A bad value anywhere is a SyntaxError: no snapshot, as JSON.parse of the whole file.
     return Object.fromEntries([...fields].map(([key, slice]) => {
       const echo = (start: number, end: number): boolean => end - start > ECHO_END.length && slice.compare(ECHO_END, 0, ECHO_END.length, end - ECHO_END.length, end) === 0;
       const ci = key === 'ci' && slice[0] === 0x7b ? topFields(slice, (start, end) => !echo(start, end)) : undefined;
       return [key, ci === undefined ? parse(slice) : Object.fromEntries([...ci].map(([id, entry]) => [id, parse(entry)]))];
     })) as unknown as Snapshot;
-  } catch (err) {
-    // A bad value anywhere: read as JSON.parse of the whole file reads it.
-    if (err instanceof SyntaxError) return undefined;
-    throw err;
-  }
+  });
 }
 
 /** A task's CI state: its frontmatter `ci:` when that is a CI state (it wins), else what the heartbeat learnt from gh, else unknown. */

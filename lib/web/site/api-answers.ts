@@ -1,9 +1,7 @@
 // The task routes' answers, made in the build thread from the model it holds: the server's thread keeps no copy of the tasks (at 50,000 tasks, about 90 MB of its peak).
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { fieldOrNothing, topFields } from '../../base/json-fields.ts';
-import { isErrno } from '../../base/errors.ts';
-import { openRegular } from '../../base/jsonfile.ts';
+import { readIfChanged } from '../../base/jsonfile.ts';
 import type { Remote } from '../../tasks/pr.ts';
 import { readTask } from '../../tasks/task-read.ts';
 import type { Task } from '../../tasks/taskfile.ts';
@@ -130,10 +128,12 @@ export class ApiAnswers {
       this.remote = this.site.remote;
       this.remoteSerial += 1;
     }
-    const read = readSnapshot(this.snapshotFile, this.snapSig);
-    if (read !== undefined) {
-      this.snapSig = read.sig;
-      const made = read.bytes === undefined ? NO_FACTS : factsOf(read.bytes);
+    // No file, a link or not a regular file: no escalations (the next tick's rename replaces it).
+    const read = readIfChanged(this.snapshotFile, this.snapSig);
+    const sig = typeof read === 'string' ? (read === 'same' ? this.snapSig : 'none') : read.sig;
+    if (sig !== this.snapSig) {
+      this.snapSig = sig;
+      const made = typeof read === 'string' ? NO_FACTS : factsOf(read.bytes);
       // The same facts while they read the same (most ticks): the body the server holds stays right.
       if (!sameFacts(this.facts, made)) {
         this.facts = made;
@@ -155,28 +155,6 @@ export class ApiAnswers {
       this.pages.set(model, names);
     }
     return names.has(rel.slice('tasks/'.length, -'.html'.length));
-  }
-}
-
-/**
- * The snapshot when its signature is not `known`: its bytes, or none (no file, a link, not a
- * regular file: no escalations, the next tick's rename replaces it); undefined when unchanged.
- */
-function readSnapshot(file: string, known: string | undefined): { sig: string; bytes: Buffer | undefined } | undefined {
-  let opened: ReturnType<typeof openRegular>;
-  try {
-    opened = openRegular(file);
-  } catch (err) {
-    if (isErrno(err, 'ELOOP') || isErrno(err, 'ENXIO') || isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return known === 'none' ? undefined : { sig: 'none', bytes: undefined };
-    throw err;
-  }
-  if (opened === undefined) return known === 'none' ? undefined : { sig: 'none', bytes: undefined };
-  const { fd, st } = opened;
-  try {
-    const sig = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    return sig === known ? undefined : { sig, bytes: fs.readFileSync(fd) };
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
